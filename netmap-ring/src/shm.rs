@@ -1,1 +1,300 @@
-//! Placeholder: filled in by the foundation work.
+//! A memory region shared with other processes or a device.
+//!
+//! Another process (or the device) may write this memory at any time, so no
+//! Rust reference (`&T`/`&mut T`) to plain data in it is ever made: every
+//! access goes through the bounds-checked volatile or atomic accessors of
+//! [`SharedRegion`]. Atomic references are the one exception, because an
+//! atomic is built for concurrent mutation (as vm-memory's `get_atomic_ref`).
+//! Values read here are untrusted: callers validate them before use.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// Errors of region creation and access.
+#[derive(Debug, thiserror::Error)]
+pub enum ShmError {
+    #[error("cannot create shared memory {name:?} of {len} bytes: {source}")]
+    Create {
+        name: String,
+        len: usize,
+        source: io::Error,
+    },
+    #[error("cannot map shared memory of {len} bytes: {source}")]
+    Map { len: usize, source: io::Error },
+    #[error("access of {size} bytes at offset {offset} is outside the {region_len}-byte region")]
+    OutOfBounds {
+        offset: usize,
+        size: usize,
+        region_len: usize,
+    },
+    #[error("offset {offset} is not aligned to {align} bytes")]
+    Misaligned { offset: usize, align: usize },
+}
+
+/// Plain integer types that may be read from and written to shared memory
+/// with a single volatile access.
+pub trait Scalar: Copy + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! scalars {
+    ($($t:ty),*) => {$(impl sealed::Sealed for $t {} impl Scalar for $t {})*};
+}
+scalars!(u8, u16, u32, u64, i32, i64);
+
+/// A shared mapping of a memfd (or any file), with checked accessors.
+#[derive(Debug)]
+pub struct SharedRegion {
+    map: MmapRaw,
+    file: File,
+}
+
+impl SharedRegion {
+    /// Creates a zero-filled anonymous region that other processes can map
+    /// through its file descriptor.
+    pub fn create(name: &str, len: usize) -> Result<Self, ShmError> {
+        let create_err = |source: io::Error| ShmError::Create {
+            name: name.to_owned(),
+            len,
+            source,
+        };
+        let fd = rustix::fs::memfd_create(
+            name,
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| create_err(e.into()))?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(|e| create_err(e.into()))?;
+        Self::from_file(File::from(fd))
+    }
+
+    /// Maps the whole of an existing file or memfd, shared.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self, ShmError> {
+        Self::from_file(File::from(fd))
+    }
+
+    fn from_file(file: File) -> Result<Self, ShmError> {
+        let len = file
+            .metadata()
+            .map_err(|source| ShmError::Map { len: 0, source })?
+            .len() as usize;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(&file)
+            .map_err(|source| ShmError::Map { len, source })?;
+        Ok(Self { map, file })
+    }
+
+    /// Length of the region in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True for a zero-length region.
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
+
+    /// Base address of the mapping in this process, for diagnostics and for
+    /// handing the region to C code; never dereferenced by this crate
+    /// outside the accessors.
+    pub fn base_addr(&self) -> usize {
+        self.map.as_ptr() as usize
+    }
+
+    /// Checks that `size` bytes at `offset` lie inside the region and that
+    /// `offset` is aligned to `align`, and returns the address.
+    fn checked_ptr(&self, offset: usize, size: usize, align: usize) -> Result<*mut u8, ShmError> {
+        let end = offset.checked_add(size);
+        if end.is_none_or(|end| end > self.len()) {
+            return Err(ShmError::OutOfBounds {
+                offset,
+                size,
+                region_len: self.len(),
+            });
+        }
+        if !offset.is_multiple_of(align) {
+            return Err(ShmError::Misaligned { offset, align });
+        }
+        // `wrapping_add` keeps this free of unsafe; the bounds check above
+        // guarantees the result is inside the mapping.
+        Ok(self.map.as_mut_ptr().wrapping_add(offset))
+    }
+
+    /// Reads one naturally aligned scalar with a volatile load.
+    pub fn read<T: Scalar>(&self, offset: usize) -> Result<T, ShmError> {
+        let ptr = self.checked_ptr(offset, size_of::<T>(), align_of::<T>())?;
+        // SAFETY: `ptr` is inside the live mapping and aligned for `T`
+        // (checked above); `T` is a plain integer, valid for any bit pattern.
+        Ok(unsafe { std::ptr::read_volatile(ptr.cast::<T>()) })
+    }
+
+    /// Writes one naturally aligned scalar with a volatile store.
+    pub fn write<T: Scalar>(&self, offset: usize, value: T) -> Result<(), ShmError> {
+        let ptr = self.checked_ptr(offset, size_of::<T>(), align_of::<T>())?;
+        // SAFETY: `ptr` is inside the live, writable mapping and aligned for
+        // `T` (checked above); no Rust reference to this memory exists.
+        unsafe { std::ptr::write_volatile(ptr.cast::<T>(), value) };
+        Ok(())
+    }
+
+    /// An atomic view of the aligned u32 at `offset`.
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, ShmError> {
+        let ptr = self.checked_ptr(offset, 4, 4)?;
+        // SAFETY: in bounds and 4-aligned (checked); the mapping lives as
+        // long as `self`, which bounds the returned lifetime; AtomicU32 has
+        // the layout of u32 and tolerates concurrent writers.
+        Ok(unsafe { AtomicU32::from_ptr(ptr.cast::<u32>()) })
+    }
+
+    /// An atomic view of the aligned u64 at `offset`.
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, ShmError> {
+        let ptr = self.checked_ptr(offset, 8, 8)?;
+        // SAFETY: in bounds and 8-aligned (checked); the mapping lives as
+        // long as `self`; AtomicU64 has the layout of u64.
+        Ok(unsafe { AtomicU64::from_ptr(ptr.cast::<u64>()) })
+    }
+
+    /// An atomic view of `count` consecutive aligned u64 words at `offset`.
+    pub fn atomic_u64_slice(&self, offset: usize, count: usize) -> Result<&[AtomicU64], ShmError> {
+        let size = count.checked_mul(8).ok_or(ShmError::OutOfBounds {
+            offset,
+            size: usize::MAX,
+            region_len: self.len(),
+        })?;
+        let ptr = self.checked_ptr(offset, size, 8)?;
+        // SAFETY: `count` aligned u64 words at `ptr` are inside the mapping
+        // (checked); atomics tolerate concurrent writers; the lifetime is
+        // bounded by `self`, which owns the mapping.
+        Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<AtomicU64>(), count) })
+    }
+
+    /// Copies bytes out of the region.
+    pub fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result<(), ShmError> {
+        let ptr = self.checked_ptr(offset, out.len(), 1)?;
+        // SAFETY: the source range is inside the mapping (checked) and
+        // cannot overlap `out`, a Rust-owned buffer outside it.
+        unsafe { std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Copies bytes into the region.
+    pub fn write_bytes(&self, offset: usize, data: &[u8]) -> Result<(), ShmError> {
+        let ptr = self.checked_ptr(offset, data.len(), 1)?;
+        // SAFETY: the destination range is inside the writable mapping
+        // (checked) and cannot overlap `data`, which lives outside it.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes between two non-overlapping ranges of this region
+    /// (a packet copy from one buffer into another).
+    pub fn copy_within(&self, src: usize, dst: usize, len: usize) -> Result<(), ShmError> {
+        let from = self.checked_ptr(src, len, 1)?;
+        let to = self.checked_ptr(dst, len, 1)?;
+        if src < dst + len && dst < src + len {
+            return Err(ShmError::OutOfBounds {
+                offset: dst,
+                size: len,
+                region_len: self.len(),
+            });
+        }
+        // SAFETY: both ranges are inside the mapping (checked) and do not
+        // overlap (checked above).
+        unsafe { std::ptr::copy_nonoverlapping(from, to, len) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes from `src` in another region into `dst` here.
+    pub fn copy_from_region(
+        &self,
+        dst: usize,
+        other: &SharedRegion,
+        src: usize,
+        len: usize,
+    ) -> Result<(), ShmError> {
+        if std::ptr::eq(self, other) {
+            return self.copy_within(src, dst, len);
+        }
+        let from = other.checked_ptr(src, len, 1)?;
+        let to = self.checked_ptr(dst, len, 1)?;
+        // SAFETY: both ranges are inside their mappings (checked); two
+        // distinct mappings do not overlap in this address space (a second
+        // mapping of the same file lives at other addresses, and at worst
+        // copies a byte onto itself).
+        unsafe { std::ptr::copy(from, to, len) };
+        Ok(())
+    }
+
+    /// Sets `len` bytes at `offset` to `byte`.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<(), ShmError> {
+        let ptr = self.checked_ptr(offset, len, 1)?;
+        // SAFETY: the range is inside the writable mapping (checked).
+        unsafe { std::ptr::write_bytes(ptr, byte, len) };
+        Ok(())
+    }
+}
+
+impl AsFd for SharedRegion {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn scalars_round_trip_and_bounds_are_enforced() {
+        let region = SharedRegion::create("shm-test", 4096).unwrap();
+        assert_eq!(region.len(), 4096);
+        region.write(8, 0x1122_3344_5566_7788u64).unwrap();
+        assert_eq!(region.read::<u64>(8).unwrap(), 0x1122_3344_5566_7788);
+        assert_eq!(region.read::<u32>(8).unwrap(), 0x5566_7788);
+        assert_eq!(region.read::<u16>(14).unwrap(), 0x1122);
+        assert!(matches!(
+            region.read::<u32>(4094),
+            Err(ShmError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            region.read::<u32>(usize::MAX - 1),
+            Err(ShmError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            region.read::<u32>(6),
+            Err(ShmError::Misaligned { .. })
+        ));
+        assert!(region.write_bytes(4090, &[0; 7]).is_err());
+    }
+
+    #[test]
+    fn copies_refuse_overlap_and_out_of_range() {
+        let region = SharedRegion::create("shm-test", 4096).unwrap();
+        region.write_bytes(0, b"hello world").unwrap();
+        region.copy_within(0, 100, 11).unwrap();
+        let mut out = [0u8; 11];
+        region.read_bytes(100, &mut out).unwrap();
+        assert_eq!(&out, b"hello world");
+        assert!(region.copy_within(0, 5, 11).is_err());
+        assert!(region.copy_within(0, 4090, 11).is_err());
+    }
+
+    #[test]
+    fn a_second_mapping_of_the_fd_sees_the_same_memory() {
+        let region = SharedRegion::create("shm-test", 8192).unwrap();
+        let dup = region.as_fd().try_clone_to_owned().unwrap();
+        let other = SharedRegion::from_fd(dup).unwrap();
+        assert_eq!(other.len(), 8192);
+        region.atomic_u32(4096).unwrap().store(7, Ordering::Release);
+        assert_eq!(other.atomic_u32(4096).unwrap().load(Ordering::Acquire), 7);
+        other.write(0, 0xabu8).unwrap();
+        assert_eq!(region.read::<u8>(0).unwrap(), 0xab);
+    }
+}
