@@ -36,14 +36,14 @@ pub use request::{
 };
 
 /// The largest ring index a name may select (`-N`, `^N`): netmap checks
-/// `N < NETMAP_RING_MASK` (0xfff).
-pub const MAX_RING_ID: u16 = 0xfff - 1;
+/// `N < NETMAP_RING_MASK`.
+pub const MAX_RING_ID: u16 = crate::abi::NETMAP_RING_MASK - 1;
 
-/// The longest `nr_name` of `nmreq_header` (64 bytes with the NUL).
-pub const MAX_NAME_LEN: usize = 63;
+/// The longest `nr_name` of `nmreq_header` (without the NUL).
+pub const MAX_NAME_LEN: usize = crate::abi::NETMAP_REQ_IFNAMSIZ - 1;
 
-/// The longest `nr_name` of the legacy `nmreq` (IFNAMSIZ, 16 with the NUL).
-pub const MAX_LEGACY_NAME_LEN: usize = 15;
+/// The longest `nr_name` of the legacy `nmreq` (without the NUL).
+pub const MAX_LEGACY_NAME_LEN: usize = crate::abi::IFNAMSIZ - 1;
 
 impl std::str::FromStr for PortName {
     type Err = NameError;

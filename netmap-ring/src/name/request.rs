@@ -1,17 +1,9 @@
 //! The typed registration request a port name stands for.
 
-// TODO use abi: these mirror netmap.h until crate::abi lands on main.
-const NR_REG_ALL_NIC: u32 = 1;
-const NR_REG_SW: u32 = 2;
-const NR_REG_NIC_SW: u32 = 3;
-const NR_REG_ONE_NIC: u32 = 4;
-const NR_REG_ONE_SW: u32 = 8;
-const NR_MONITOR_TX: u64 = 0x100;
-const NR_MONITOR_RX: u64 = 0x200;
-const NR_ZCOPY_MON: u64 = 0x400;
-const NR_EXCLUSIVE: u64 = 0x800;
-const NR_RX_RINGS_ONLY: u64 = 0x2000;
-const NR_TX_RINGS_ONLY: u64 = 0x4000;
+use crate::abi::{
+    NR_EXCLUSIVE, NR_MONITOR_RX, NR_MONITOR_TX, NR_REG_ALL_NIC, NR_REG_NIC_SW, NR_REG_ONE_NIC,
+    NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY, NR_TX_RINGS_ONLY, NR_ZCOPY_MON,
+};
 
 /// A parsed port name: everything `NETMAP_REQ_REGISTER` needs from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
