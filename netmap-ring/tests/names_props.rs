@@ -4,7 +4,7 @@
 
 use netmap_ring::name::{
     parse_legacy, ConfOption, ExtmemOption, NameError, OffsetOption, PipeEnd, PipeRole, PortName,
-    PortOptions, RegFlags, RingMode, Subsystem, MAX_RING_ID,
+    PortOptions, RegFlags, RingMode, Subsystem, MAX_LEGACY_NAME_LEN, MAX_RING_ID,
 };
 use proptest::option::of;
 use proptest::prelude::*;
@@ -213,6 +213,36 @@ proptest! {
     fn canonical_text_parses_back_to_the_request(name in port_name()) {
         let text = name.to_string();
         prop_assert_eq!(text.parse::<PortName>(), Ok(name), "{}", text);
+    }
+}
+
+/// Requests both grammars can spell the same way: no pipe, no `^N`, no
+/// options, and a name short enough for the legacy `nmreq`.
+fn common_name() -> impl Strategy<Value = PortName> {
+    let mode = prop_oneof![
+        Just(RingMode::AllNic),
+        Just(RingMode::Sw),
+        Just(RingMode::NicSw),
+        (0..=MAX_RING_ID).prop_map(RingMode::OneNic),
+    ];
+    (subsystem(), mode, flags(), of(1..=u16::MAX))
+        .prop_filter("fits IFNAMSIZ", |(subsystem, ..)| {
+            subsystem.parent_name().len() <= MAX_LEGACY_NAME_LEN
+        })
+        .prop_map(|(subsystem, mode, flags, mem_id)| {
+            let mut name = PortName::netmap("x");
+            (name.subsystem, name.mode, name.flags, name.mem_id) = (subsystem, mode, flags, mem_id);
+            name
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_grammars_agree_where_they_overlap(name in common_name()) {
+        let text = name.to_string();
+        prop_assert_eq!(parse_legacy(&text), Ok(name), "{}", text);
     }
 }
 
