@@ -6,4 +6,5 @@
 //! The RTL in `hw/` must agree with it bit for bit. The device register map
 //! (generated from `hw/README.md`) also lives here as Rust constants.
 pub mod hash;
+pub mod regmap;
 pub mod table;

@@ -1,0 +1,202 @@
+// BAR0 register file: a linked list of register blocks (device, switch,
+// port table), laid out as hw/README.md specifies (constants generated into
+// regmap.svh). Reads answer one cycle after they are accepted.
+module bar0_regs #(
+    // Table geometry and learn queue depth, reported in the switch block.
+    parameter int ROWS        = 1024,
+    parameter int WAYS        = 1,
+    parameter int QUEUE_DEPTH = 8,
+    // Port table entries (at most 254).
+    parameter int NUM_PORTS   = 8
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // BAR0 requests (always accepted) and read responses.
+    input  logic        req_valid,
+    output logic        req_ready,
+    input  logic        req_write,
+    input  logic [15:0] req_addr,
+    input  logic [31:0] req_wdata,
+    output logic        rsp_valid,
+    output logic [31:0] rsp_rdata,
+
+    // Switch control and status.
+    output logic        sw_flush,
+    output logic        sw_learn_enable,
+    input  logic        sw_flush_busy,
+    input  logic        sw_queue_busy,
+    // Table readback.
+    output logic        rb_req,
+    output logic [31:0] rb_index,
+    input  logic        rb_valid,
+    input  logic [63:0] rb_entry,
+    // Switch events, one pulse each, counted here.
+    input  logic        ev_hit,
+    input  logic        ev_miss,
+    input  logic        ev_learn,
+    input  logic        ev_flood,
+    input  logic        ev_drop,
+    input  logic        ev_overflow,
+
+    // Port table, for the data path: one enable bit per port.
+    output logic [NUM_PORTS-1:0] port_enable
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int PORT_REG_W = $clog2(PORT_ENTRY_REGS);
+    localparam int PORT_IDX_W = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
+
+    assign req_ready = 1'b1;
+
+    logic        rd, wr;
+    assign rd = req_valid && !req_write;
+    assign wr = req_valid && req_write;
+
+    logic [31:0] scratch;
+    logic [31:0] cnt_hit, cnt_miss, cnt_learn, cnt_flood, cnt_drop, cnt_overflow;
+    logic        rb_busy;
+    logic [63:0] rb_data;
+    logic [31:0] port_regs [NUM_PORTS][PORT_ENTRY_REGS];
+
+    // Which port entry and register an address falls in, if any.
+    logic                 addr_in_ports;
+    // Only the entry and register fields of the offset matter.
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [15:0]          port_offset;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [7:0]           port_index;
+    logic [PORT_REG_W-1:0] port_reg;
+    always_comb begin
+        port_offset   = req_addr - PORT_ENTRY_BASE[15:0];
+        port_index    = port_offset[13:6];
+        port_reg      = PORT_REG_W'(port_offset[5:2]);
+        addr_in_ports = req_addr >= PORT_ENTRY_BASE[15:0]
+                     && {8'd0, port_index} < NUM_PORTS[15:0]
+                     && {12'd0, port_offset[5:2]} < PORT_ENTRY_REGS[15:0];
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            scratch         <= '0;
+            sw_flush        <= 1'b0;
+            sw_learn_enable <= 1'b1;
+            rb_req          <= 1'b0;
+            rb_index        <= '0;
+            rb_busy         <= 1'b0;
+            rb_data         <= '0;
+        end else begin
+            sw_flush <= 1'b0;
+            rb_req   <= 1'b0;
+            if (rb_valid) begin
+                rb_busy <= 1'b0;
+                rb_data <= rb_entry;
+            end
+            if (wr) begin
+                case (32'(req_addr))
+                    DEV_SCRATCH: scratch <= req_wdata;
+                    SW_CONTROL: begin
+                        sw_flush        <= req_wdata[0];
+                        sw_learn_enable <= req_wdata[1];
+                    end
+                    SW_TABLE_INDEX: begin
+                        rb_index <= req_wdata;
+                        rb_req   <= 1'b1;
+                        rb_busy  <= 1'b1;
+                    end
+                    default: ;
+                endcase
+            end
+        end
+    end
+
+    // Port table entries: one register each, written by address.
+    for (genvar p = 0; p < NUM_PORTS; p++) begin : g_port
+        for (genvar r = 0; r < PORT_ENTRY_REGS; r++) begin : g_reg
+            always_ff @(posedge clk) begin
+                if (rst) begin
+                    port_regs[p][r] <= '0;
+                end else if (wr && addr_in_ports
+                             && port_index[PORT_IDX_W-1:0] == PORT_IDX_W'(p)
+                             && port_reg == PORT_REG_W'(r)) begin
+                    port_regs[p][r] <= req_wdata;
+                end
+            end
+        end
+    end
+
+    // Counters wrap; a driver reads differences.
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            cnt_hit <= '0; cnt_miss <= '0; cnt_learn <= '0;
+            cnt_flood <= '0; cnt_drop <= '0; cnt_overflow <= '0;
+        end else begin
+            cnt_hit      <= cnt_hit + 32'(ev_hit);
+            cnt_miss     <= cnt_miss + 32'(ev_miss);
+            cnt_learn    <= cnt_learn + 32'(ev_learn);
+            cnt_flood    <= cnt_flood + 32'(ev_flood);
+            cnt_drop     <= cnt_drop + 32'(ev_drop);
+            cnt_overflow <= cnt_overflow + 32'(ev_overflow);
+        end
+    end
+
+    always_comb begin
+        for (int p = 0; p < NUM_PORTS; p++) begin
+            port_enable[p] = port_regs[p][PORT_CONTROL[5:2]][0];
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            rsp_valid <= 1'b0;
+            rsp_rdata <= '0;
+        end else begin
+            rsp_valid <= rd;
+            rsp_rdata <= '0;
+            if (rd) begin
+                case (32'(req_addr))
+                    DEVICE_BASE + BLOCK_TYPE:       rsp_rdata <= TYPE_DEVICE;
+                    DEVICE_BASE + BLOCK_VERSION:    rsp_rdata <= DEVICE_VERSION;
+                    DEVICE_BASE + BLOCK_NEXT:       rsp_rdata <= SWITCH_BASE;
+                    DEV_ID:                         rsp_rdata <= DEVICE_ID_VALUE;
+                    DEV_REVISION:                   rsp_rdata <= DEV_REVISION_VALUE;
+                    DEV_SCRATCH:                    rsp_rdata <= scratch;
+                    DEV_DATAPATH_BITS:              rsp_rdata <= 32'd512;
+                    DEV_CLOCK_MHZ:                  rsp_rdata <= 32'd250;
+                    SWITCH_BASE + BLOCK_TYPE:       rsp_rdata <= TYPE_SWITCH;
+                    SWITCH_BASE + BLOCK_VERSION:    rsp_rdata <= SWITCH_VERSION;
+                    SWITCH_BASE + BLOCK_NEXT:       rsp_rdata <= PORT_TABLE_BASE;
+                    SW_ROWS:                        rsp_rdata <= 32'(ROWS);
+                    SW_WAYS:                        rsp_rdata <= 32'(WAYS);
+                    SW_HASH_ID:                     rsp_rdata <= HASH_ID_NETMAP;
+                    SW_CONTROL:                     rsp_rdata <= {30'd0, sw_learn_enable, 1'b0};
+                    SW_STATUS:                      rsp_rdata <= {29'd0, rb_busy, sw_queue_busy, sw_flush_busy};
+                    SW_MAX_PORTS:                   rsp_rdata <= 32'd254;
+                    SW_QUEUE_DEPTH:                 rsp_rdata <= 32'(QUEUE_DEPTH);
+                    SW_HIT:                         rsp_rdata <= cnt_hit;
+                    SW_MISS:                        rsp_rdata <= cnt_miss;
+                    SW_LEARN:                       rsp_rdata <= cnt_learn;
+                    SW_FLOOD:                       rsp_rdata <= cnt_flood;
+                    SW_DROP:                        rsp_rdata <= cnt_drop;
+                    SW_OVERFLOW:                    rsp_rdata <= cnt_overflow;
+                    SW_TABLE_INDEX:                 rsp_rdata <= rb_index;
+                    SW_TABLE_LO:                    rsp_rdata <= rb_data[31:0];
+                    SW_TABLE_HI:                    rsp_rdata <= rb_data[63:32];
+                    PORT_TABLE_BASE + BLOCK_TYPE:    rsp_rdata <= TYPE_PORT_TABLE;
+                    PORT_TABLE_BASE + BLOCK_VERSION: rsp_rdata <= PORT_TABLE_VERSION;
+                    PORT_TABLE_BASE + BLOCK_NEXT:    rsp_rdata <= 32'd0;
+                    PT_COUNT:                       rsp_rdata <= 32'(NUM_PORTS);
+                    PT_STRIDE:                      rsp_rdata <= PORT_ENTRY_STRIDE;
+                    PT_FIRST:                       rsp_rdata <= PORT_ENTRY_BASE;
+                    default: begin
+                        if (addr_in_ports) begin
+                            rsp_rdata <= port_regs[port_index[PORT_IDX_W-1:0]][port_reg];
+                        end
+                    end
+                endcase
+            end
+        end
+    end
+endmodule
