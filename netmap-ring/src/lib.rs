@@ -12,6 +12,8 @@
 pub mod abi;
 pub mod lock;
 pub mod name;
+pub mod port;
 pub mod region;
 pub mod ring;
 pub mod shm;
+pub mod view;

@@ -35,7 +35,10 @@ fn thread_exists(tid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{tid}/stat")) {
         Ok(stat) => {
             // Field 3 (after the parenthesised command) is the state.
-            let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X") | None)
         }
         Err(_) => false,

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::lock::{Acquired, ShmLock, ShmLockGuard};
-use crate::shm::{ShmError, SharedRegion};
+use crate::shm::{SharedRegion, ShmError};
 
 /// Page size the pools are built from.
 pub const PAGE_SIZE: usize = 4096;
@@ -140,7 +140,11 @@ pub enum ConservationError {
     #[error("buffer {index} is out of range 2..{num_bufs}")]
     OutOfRange { index: u32, num_bufs: u32 },
     #[error("buffer {index} is counted twice (free: {in_free}, in use: {in_use})")]
-    Duplicate { index: u32, in_free: bool, in_use: bool },
+    Duplicate {
+        index: u32,
+        in_free: bool,
+        in_use: bool,
+    },
     #[error("{missing} buffers are neither free nor in use (first: {first})")]
     Lost { missing: u32, first: u32 },
 }
@@ -174,7 +178,7 @@ impl RegionLayout {
     /// Lays out a region, or says which figure does not work.
     pub fn new(config: RegionConfig) -> Result<Self, SizingError> {
         let c = config;
-        if !(64..=65535).contains(&c.buf_size) || c.buf_size % 64 != 0 {
+        if !(64..=65535).contains(&c.buf_size) || !c.buf_size.is_multiple_of(64) {
             return Err(SizingError::BufSize(c.buf_size));
         }
         if c.num_bufs <= RESERVED_BUFFERS {
@@ -307,8 +311,7 @@ impl NetmapMemory {
     /// Attaches to a region formatted by another process.
     pub fn attach(region: Arc<SharedRegion>) -> Result<Self, AttachError> {
         // Acquire: pairs with the Release store of READY in `format`.
-        if region.len() < PAGE_SIZE || region.atomic_u32(hdr::READY)?.load(Ordering::Acquire) != 1
-        {
+        if region.len() < PAGE_SIZE || region.atomic_u32(hdr::READY)?.load(Ordering::Acquire) != 1 {
             return Err(AttachError::NotNetmap);
         }
         if region.read::<u64>(hdr::MAGIC)? != MAGIC || region.read::<u32>(hdr::VERSION)? != VERSION
@@ -343,7 +346,9 @@ impl NetmapMemory {
             && layout.ring_object_size == ring_object_size
             && layout.total_len <= region.len();
         if !matches {
-            return Err(AttachError::Inconsistent("pool offsets disagree with sizes"));
+            return Err(AttachError::Inconsistent(
+                "pool offsets disagree with sizes",
+            ));
         }
         Ok(Self { region, layout })
     }
@@ -754,7 +759,10 @@ mod tests {
             mem.check_conservation(dup),
             Err(ConservationError::Duplicate { index: 129, .. })
         ));
-        assert_eq!(mem.release_buffers(got.iter().copied().chain([0, 1, 999])), 3);
+        assert_eq!(
+            mem.release_buffers(got.iter().copied().chain([0, 1, 999])),
+            3
+        );
         assert_eq!(mem.free_buffers(), 128);
         mem.check_conservation([]).unwrap();
     }
@@ -808,7 +816,9 @@ mod tests {
     #[test]
     fn a_second_mapping_attaches_and_shares_the_allocator() {
         let mem = NetmapMemory::create("region-test", small()).unwrap();
-        let fd = std::os::fd::AsFd::as_fd(&**mem.region()).try_clone_to_owned().unwrap();
+        let fd = std::os::fd::AsFd::as_fd(&**mem.region())
+            .try_clone_to_owned()
+            .unwrap();
         let other = NetmapMemory::attach(Arc::new(SharedRegion::from_fd(fd).unwrap())).unwrap();
         assert_eq!(other.layout(), mem.layout());
         let mut got = Vec::new();

@@ -5,6 +5,14 @@
 //! counters, plus the software engine that runs them over shared memory.
 //! The RTL in `hw/` must agree with it bit for bit. The device register map
 //! (generated from `hw/README.md`) also lives here as Rust constants.
+pub mod ctrl;
+pub mod domain;
+pub mod forward;
 pub mod hash;
+pub mod pipe;
+pub mod ports;
 pub mod regmap;
+pub mod soft;
 pub mod table;
+
+pub use soft::{open, open_with_extra_bufs, SoftBackend};

@@ -1,0 +1,333 @@
+//! Typed views of netmap objects (rings, slots, interfaces) that live in a
+//! [`SharedRegion`].
+//!
+//! A view is a region plus an offset: it reads and writes fields through the
+//! region's volatile and atomic accessors, never through a reference. The
+//! ring indexes (`head`, `cur`, `tail`) are the synchronisation points
+//! between the application and the engine, so they are atomics: the writer
+//! of each uses Release and the reader Acquire, which makes the slots and
+//! buffers written before an index moved visible to whoever sees it move.
+
+use std::sync::atomic::Ordering;
+
+use crate::abi::{
+    if_off, ring_off, slot_off, NetmapSlot, IFNAMSIZ, IF_HEADER_SIZE, NETMAP_API, SLOT_SIZE,
+};
+use crate::shm::{SharedRegion, ShmError};
+
+/// Direction of a ring, as netmap's `dir` field says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Tx = 0,
+    Rx = 1,
+}
+
+/// One netmap ring in a region.
+#[derive(Clone, Copy)]
+pub struct RingView<'a> {
+    region: &'a SharedRegion,
+    offset: usize,
+    num_slots: u32,
+}
+
+impl<'a> RingView<'a> {
+    /// A view of the ring at `offset`, whose slot count the caller knows
+    /// from its own (trusted) records, not from the ring header, which the
+    /// application may have overwritten. Fails if the ring does not fit.
+    pub fn new(region: &'a SharedRegion, offset: usize, num_slots: u32) -> Result<Self, ShmError> {
+        let end = crate::abi::ring_bytes(num_slots);
+        // Probe the last byte so every later access is known in bounds.
+        region.read::<u8>(offset.checked_add(end - 1).ok_or(ShmError::OutOfBounds {
+            offset,
+            size: end,
+            region_len: region.len(),
+        })?)?;
+        if !offset.is_multiple_of(8) {
+            return Err(ShmError::Misaligned { offset, align: 8 });
+        }
+        Ok(Self {
+            region,
+            offset,
+            num_slots,
+        })
+    }
+
+    /// The region the ring lives in.
+    pub fn region(&self) -> &'a SharedRegion {
+        self.region
+    }
+
+    /// Region offset of the ring header.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Slots in the ring.
+    pub fn num_slots(&self) -> u32 {
+        self.num_slots
+    }
+
+    fn index(&self, field: usize) -> &'a std::sync::atomic::AtomicU32 {
+        self.region
+            .atomic_u32(self.offset + field)
+            .expect("ring bounds checked at construction")
+    }
+
+    /// `head` as last published by the application.
+    pub fn head(&self) -> u32 {
+        // Acquire: pairs with the Release store of `set_head`, making the
+        // slots the application filled before moving head visible.
+        self.index(ring_off::HEAD).load(Ordering::Acquire)
+    }
+
+    /// `cur` as last published by the application.
+    pub fn cur(&self) -> u32 {
+        // Acquire: as for `head`.
+        self.index(ring_off::CUR).load(Ordering::Acquire)
+    }
+
+    /// `tail` as last published by a sync.
+    pub fn tail(&self) -> u32 {
+        // Acquire: pairs with the Release store of `set_tail` in the sync,
+        // making the slots it published visible.
+        self.index(ring_off::TAIL).load(Ordering::Acquire)
+    }
+
+    /// Publishes `head` (application side).
+    pub fn set_head(&self, value: u32) {
+        // Release: pairs with the Acquire load in `head`.
+        self.index(ring_off::HEAD).store(value, Ordering::Release)
+    }
+
+    /// Publishes `cur` (application side).
+    pub fn set_cur(&self, value: u32) {
+        // Release: pairs with the Acquire load in `cur`.
+        self.index(ring_off::CUR).store(value, Ordering::Release)
+    }
+
+    /// Publishes `tail` (sync side only: netmap's rule).
+    pub fn set_tail(&self, value: u32) {
+        // Release: pairs with the Acquire load in `tail`.
+        self.index(ring_off::TAIL).store(value, Ordering::Release)
+    }
+
+    /// Ring flags (`NR_TIMESTAMP`, `NR_FORWARD`).
+    pub fn flags(&self) -> u32 {
+        self.region
+            .read(self.offset + ring_off::FLAGS)
+            .expect("in bounds")
+    }
+
+    /// Sets the ring flags.
+    pub fn set_flags(&self, flags: u32) {
+        self.region
+            .write(self.offset + ring_off::FLAGS, flags)
+            .expect("in bounds")
+    }
+
+    /// Stamps the ring's `ts` with the current time (netmap does on every
+    /// sync when `NR_TIMESTAMP` is set, and always on RX).
+    pub fn stamp(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ = self
+            .region
+            .write(self.offset + ring_off::TS_SEC, now.as_secs() as i64);
+        let _ = self.region.write(
+            self.offset + ring_off::TS_USEC,
+            i64::from(now.subsec_micros()),
+        );
+    }
+
+    /// Region offset of slot `index` (which must be < num_slots).
+    #[inline]
+    fn slot_offset(&self, index: u32) -> usize {
+        debug_assert!(index < self.num_slots);
+        self.offset + ring_off::SLOT + SLOT_SIZE * (index % self.num_slots) as usize
+    }
+
+    /// Reads slot `index` (taken modulo the ring size).
+    #[inline]
+    pub fn slot(&self, index: u32) -> NetmapSlot {
+        let at = self.slot_offset(index);
+        let r = self.region;
+        NetmapSlot {
+            buf_idx: r.read(at + slot_off::BUF_IDX).expect("in bounds"),
+            len: r.read(at + slot_off::LEN).expect("in bounds"),
+            flags: r.read(at + slot_off::FLAGS).expect("in bounds"),
+            ptr: r.read(at + slot_off::PTR).expect("in bounds"),
+        }
+    }
+
+    /// Writes slot `index` (taken modulo the ring size).
+    #[inline]
+    pub fn set_slot(&self, index: u32, slot: NetmapSlot) {
+        let at = self.slot_offset(index);
+        let r = self.region;
+        r.write(at + slot_off::BUF_IDX, slot.buf_idx)
+            .expect("in bounds");
+        r.write(at + slot_off::LEN, slot.len).expect("in bounds");
+        r.write(at + slot_off::FLAGS, slot.flags)
+            .expect("in bounds");
+        r.write(at + slot_off::PTR, slot.ptr).expect("in bounds");
+    }
+
+    /// Writes the length and flags of slot `index`, keeping its buffer.
+    #[inline]
+    pub fn set_len_flags(&self, index: u32, len: u16, flags: u16) {
+        let at = self.slot_offset(index);
+        self.region
+            .write(at + slot_off::LEN, len)
+            .expect("in bounds");
+        self.region
+            .write(at + slot_off::FLAGS, flags)
+            .expect("in bounds");
+    }
+
+    /// Writes the buffer index of slot `index`.
+    #[inline]
+    pub fn set_buf_idx(&self, index: u32, buf_idx: u32) {
+        let at = self.slot_offset(index);
+        self.region
+            .write(at + slot_off::BUF_IDX, buf_idx)
+            .expect("in bounds");
+    }
+
+    /// Writes a complete ring header and its slots: the state of a freshly
+    /// registered ring. `buf_ofs` is the distance from the ring to buffer 0.
+    #[allow(clippy::too_many_arguments)]
+    pub fn format(
+        region: &'a SharedRegion,
+        offset: usize,
+        buffers: &[u32],
+        ringid: u16,
+        dir: Direction,
+        buf_size: u32,
+        buf_ofs: i64,
+        tail: u32,
+    ) -> Result<Self, ShmError> {
+        let num_slots = buffers.len() as u32;
+        let ring = Self::new(region, offset, num_slots)?;
+        region.fill(offset, crate::abi::RING_HEADER_SIZE, 0)?;
+        region.write(offset + ring_off::BUF_OFS, buf_ofs)?;
+        region.write(offset + ring_off::NUM_SLOTS, num_slots)?;
+        region.write(offset + ring_off::NR_BUF_SIZE, buf_size)?;
+        region.write(offset + ring_off::RINGID, ringid)?;
+        region.write(offset + ring_off::DIR, dir as u16)?;
+        for (index, &buf_idx) in buffers.iter().enumerate() {
+            ring.set_slot(
+                index as u32,
+                NetmapSlot {
+                    buf_idx,
+                    len: 0,
+                    flags: 0,
+                    ptr: 0,
+                },
+            );
+        }
+        ring.set_head(0);
+        ring.set_cur(0);
+        ring.set_tail(tail);
+        Ok(ring)
+    }
+}
+
+/// What a netmap_if says, for formatting one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfDescription {
+    pub name: String,
+    pub tx_rings: u32,
+    pub rx_rings: u32,
+    pub host_tx_rings: u32,
+    pub host_rx_rings: u32,
+    pub bufs_head: u32,
+    pub flags: u32,
+    /// Region offsets of the rings in `ring_ofs` order (NIC tx, host tx,
+    /// NIC rx, host rx); `None` for a ring this binding does not map.
+    pub rings: Vec<Option<usize>>,
+}
+
+/// Writes a netmap_if at `offset`. `ring_ofs` entries are relative to the
+/// netmap_if, as netmap's `NETMAP_TXRING`/`NETMAP_RXRING` expect; a ring not
+/// bound gets 0.
+pub fn format_if(region: &SharedRegion, offset: usize, d: &IfDescription) -> Result<(), ShmError> {
+    region.fill(offset, IF_HEADER_SIZE + 8 * d.rings.len(), 0)?;
+    let mut name = [0u8; IFNAMSIZ];
+    let bytes = d.name.as_bytes();
+    let n = bytes.len().min(IFNAMSIZ - 1);
+    name[..n].copy_from_slice(&bytes[..n]);
+    region.write_bytes(offset + if_off::NAME, &name)?;
+    region.write(offset + if_off::VERSION, NETMAP_API)?;
+    region.write(offset + if_off::FLAGS, d.flags)?;
+    region.write(offset + if_off::TX_RINGS, d.tx_rings)?;
+    region.write(offset + if_off::RX_RINGS, d.rx_rings)?;
+    region.write(offset + if_off::BUFS_HEAD, d.bufs_head)?;
+    region.write(offset + if_off::HOST_TX_RINGS, d.host_tx_rings)?;
+    region.write(offset + if_off::HOST_RX_RINGS, d.host_rx_rings)?;
+    for (n, ring) in d.rings.iter().enumerate() {
+        let rel = ring.map_or(0, |ring| ring as i64 - offset as i64);
+        region.write(offset + if_off::RING_OFS + 8 * n, rel)?;
+    }
+    Ok(())
+}
+
+/// Reads `ni_bufs_head` (the application may have changed it).
+pub fn if_bufs_head(region: &SharedRegion, offset: usize) -> Result<u32, ShmError> {
+    region.read(offset + if_off::BUFS_HEAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_formatted_ring_reads_back() {
+        let region = SharedRegion::create("view-test", 1 << 16).unwrap();
+        let ring = RingView::format(
+            &region,
+            4096,
+            &[2, 3, 4, 5],
+            1,
+            Direction::Tx,
+            2048,
+            8192,
+            3,
+        )
+        .unwrap();
+        assert_eq!(ring.head(), 0);
+        assert_eq!(ring.tail(), 3);
+        assert_eq!(ring.slot(2).buf_idx, 4);
+        assert_eq!(region.read::<u32>(4096 + ring_off::NUM_SLOTS).unwrap(), 4);
+        assert_eq!(region.read::<i64>(4096).unwrap(), 8192);
+        assert_eq!(region.read::<u16>(4096 + ring_off::DIR).unwrap(), 0);
+        ring.set_len_flags(1, 60, crate::abi::NS_MOREFRAG);
+        assert_eq!(ring.slot(1).len, 60);
+        assert_eq!(ring.slot(1).flags, crate::abi::NS_MOREFRAG);
+        // A ring that would not fit is refused.
+        assert!(RingView::new(&region, (1 << 16) - 256, 4).is_err());
+    }
+
+    #[test]
+    fn netmap_if_offsets_are_relative() {
+        let region = SharedRegion::create("view-test", 1 << 16).unwrap();
+        let d = IfDescription {
+            name: "vale0:a".into(),
+            tx_rings: 1,
+            rx_rings: 1,
+            rings: vec![Some(8192), None, Some(4096)],
+            ..Default::default()
+        };
+        format_if(&region, 1024, &d).unwrap();
+        assert_eq!(region.read::<i64>(1024 + if_off::RING_OFS).unwrap(), 7168);
+        assert_eq!(region.read::<i64>(1024 + if_off::RING_OFS + 8).unwrap(), 0);
+        assert_eq!(
+            region.read::<i64>(1024 + if_off::RING_OFS + 16).unwrap(),
+            3072
+        );
+        assert_eq!(region.read::<u32>(1024 + if_off::VERSION).unwrap(), 14);
+        let mut name = [0u8; 8];
+        region.read_bytes(1024, &mut name).unwrap();
+        assert_eq!(&name[..7], b"vale0:a");
+    }
+}

@@ -1,0 +1,399 @@
+//! The engine's control area: switch, port table and kernel rings, laid out
+//! by offset inside the memory region so that every process mapping the
+//! region sees (and, under the locks, changes) the same state.
+//!
+//! ```text
+//! ctrl_off + 0          domain header (magic, lock, state, kind, geometry, name)
+//! ctrl_off + 128        switch counters (u64 each)
+//! ctrl_off + 256        VALE port bitmap (4 x u64: which entries are switch ports)
+//! ctrl_off + 512        port table: MAX_ENTRIES x PORT_SIZE
+//! ctrl_off + KRINGS     kernel rings: MAX_ENTRIES x 2 directions x MAX_RINGS x KRING_SIZE
+//! ctrl_off + TABLE      MAC table words (rows x ways u64)
+//! ```
+//! Every field is a u32 or u64 at a naturally aligned offset, read and
+//! written atomically through [`SharedRegion`]; the offsets below are the
+//! single description of the area.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use netmap_ring::shm::SharedRegion;
+
+/// Port-table entries in one memory domain (VALE ports use indexes below
+/// [`crate::table::MAX_PORTS`]; pipe ends may use any).
+pub const MAX_ENTRIES: u32 = 256;
+/// Rings per direction per port (netmap's VALE limit).
+pub const MAX_RINGS: u32 = 16;
+/// Longest MOREFRAG chain forwarded (netmap's `NETMAP_MAX_FRAGS`).
+pub const MAX_FRAGS: u32 = 64;
+/// Bytes of a port name kept in its entry (NUL padded).
+pub const NAME_LEN: usize = 48;
+
+const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM1");
+
+/// Domain header fields.
+pub mod dom {
+    pub const MAGIC: usize = 0;
+    pub const LOCK: usize = 8;
+    pub const STATE: usize = 12;
+    pub const KIND: usize = 16;
+    pub const GENERATION: usize = 20;
+    pub const ROWS: usize = 24;
+    pub const WAYS: usize = 28;
+    pub const ENTRIES_IN_USE: usize = 32;
+    pub const NAME: usize = 64;
+    pub const NAME_LEN: usize = 64;
+    pub const COUNTERS: usize = 128;
+    pub const VALE_BITMAP: usize = 256;
+}
+
+/// Domain states.
+pub const DOMAIN_LIVE: u32 = 1;
+/// The last port closed; the files are unlinked and nobody may join.
+pub const DOMAIN_DEAD: u32 = 2;
+
+/// Domain kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainKind {
+    /// A VALE switch (its pipes live in it too).
+    Switch = 1,
+    /// The memory of a NIC parent, holding only its pipes.
+    Pipes = 2,
+}
+
+/// Switch counters, by index into the counter array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchCounter {
+    Lookups = 0,
+    Hits,
+    Misses,
+    Learns,
+    Floods,
+    SamePortDrops,
+    /// Forwarded frames (each destination copy counted once).
+    Forwarded,
+}
+
+/// Number of switch counters.
+pub const SWITCH_COUNTERS: usize = 7;
+
+/// Port-table entry fields.
+pub mod port {
+    pub const STATE: usize = 0;
+    pub const KIND: usize = 4;
+    pub const OWNER_PID: usize = 8;
+    pub const GENERATION: usize = 12;
+    pub const PEER: usize = 16;
+    pub const TX_RINGS: usize = 20;
+    pub const RX_RINGS: usize = 24;
+    pub const TX_SLOTS: usize = 28;
+    pub const RX_SLOTS: usize = 32;
+    pub const FLAGS: usize = 36;
+    pub const IF_OFF: usize = 40;
+    pub const WAKE_WANTED: usize = 48;
+    pub const BOUND_TX: usize = 52;
+    pub const BOUND_RX: usize = 56;
+    pub const NAME: usize = 64;
+    pub const COUNTERS: usize = 112;
+}
+
+/// Bytes per port-table entry.
+pub const PORT_SIZE: usize = 256;
+
+/// Port states.
+pub const PORT_FREE: u32 = 0;
+/// Allocated and reachable.
+pub const PORT_ACTIVE: u32 = 1;
+/// Being torn down: senders must not touch its rings.
+pub const PORT_CLOSING: u32 = 2;
+
+/// Port flag: stays when its last user closes (created by `valectl -n`).
+pub const PORT_FLAG_PERSISTENT: u32 = 1;
+
+/// Port kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    Vale = 1,
+    PipeMaster = 2,
+    PipeSlave = 3,
+}
+
+impl PortKind {
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Self::Vale),
+            2 => Some(Self::PipeMaster),
+            3 => Some(Self::PipeSlave),
+            _ => None,
+        }
+    }
+}
+
+/// Per-port counters, by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortCounter {
+    /// Frames delivered into this port's RX rings.
+    RxPackets = 0,
+    RxBytes,
+    /// Frames taken from this port's TX rings and forwarded or moved.
+    TxPackets,
+    TxBytes,
+    /// Frames from this port dropped: destination ring full (VALE).
+    TxDropFull,
+    /// Frames from this port dropped: shorter than an Ethernet header.
+    TxDropShort,
+    /// Frames from this port dropped: a slot with a bad buffer or length.
+    TxDropBadSlot,
+    /// Frames from this port dropped: destination is the source port.
+    TxDropSamePort,
+    /// Frames from this port dropped: MOREFRAG chain over 64 slots.
+    TxDropChain,
+    /// Frames for this port dropped: its RX ring was full.
+    RxDropFull,
+    /// Frames for this port dropped: its RX slot held a bad buffer index.
+    RxDropBadBuf,
+    /// Syncs refused for head/cur outside the ring invariants.
+    BadRingSyncs,
+    /// Frames from this port dropped: no other port to deliver to.
+    TxDropNoDest,
+}
+
+/// Number of per-port counters.
+pub const PORT_COUNTERS: usize = 13;
+
+/// Kernel-ring fields.
+pub mod kring {
+    pub const RING_OFF: usize = 0;
+    pub const NUM_SLOTS: usize = 8;
+    pub const HWCUR: usize = 12;
+    pub const HWTAIL: usize = 16;
+    pub const LOCK: usize = 20;
+    /// The tail last published to the application's ring.
+    pub const REPORTED_TAIL: usize = 24;
+}
+
+/// Bytes per kernel ring.
+pub const KRING_SIZE: usize = 64;
+
+/// Offset of the port table in the control area.
+pub const PORTS_OFF: usize = 512;
+/// Offset of the kernel rings.
+pub const KRINGS_OFF: usize = PORTS_OFF + MAX_ENTRIES as usize * PORT_SIZE;
+/// Offset of the MAC table.
+pub const TABLE_OFF: usize = KRINGS_OFF + (MAX_ENTRIES * 2 * MAX_RINGS) as usize * KRING_SIZE;
+
+const _: () = assert!(dom::COUNTERS + 8 * SWITCH_COUNTERS <= dom::VALE_BITMAP);
+const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
+const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
+const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= PORT_SIZE);
+const _: () = assert!(kring::REPORTED_TAIL + 4 <= KRING_SIZE);
+const _: () = assert!(TABLE_OFF.is_multiple_of(8));
+
+/// Bytes of control area for a table of `entries` words.
+pub fn ctrl_size(table_entries: usize) -> usize {
+    TABLE_OFF + 8 * table_entries
+}
+
+/// Direction of a kernel ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Tx = 0,
+    Rx = 1,
+}
+
+/// The control area of one mapped domain.
+#[derive(Clone, Copy)]
+pub struct Ctrl<'a> {
+    pub region: &'a SharedRegion,
+    pub base: usize,
+}
+
+impl<'a> Ctrl<'a> {
+    pub fn new(region: &'a SharedRegion, base: usize) -> Self {
+        Self { region, base }
+    }
+
+    /// An atomic u32 of the control area; offsets come from this module's
+    /// constants and entry/ring indexes the engine bounds, so a failure is a
+    /// bug, not bad input.
+    pub fn u32_at(&self, offset: usize) -> &'a AtomicU32 {
+        self.region
+            .atomic_u32(self.base + offset)
+            .expect("control-area offset inside the region")
+    }
+
+    pub fn u64_at(&self, offset: usize) -> &'a AtomicU64 {
+        self.region
+            .atomic_u64(self.base + offset)
+            .expect("control-area offset inside the region")
+    }
+
+    pub fn is_formatted(&self) -> bool {
+        self.region.read::<u64>(self.base + dom::MAGIC).ok() == Some(MAGIC)
+    }
+
+    pub fn format(&self, kind: DomainKind, name: &str, rows: u32, ways: u32) {
+        let r = self.region;
+        let _ = r.fill(self.base, TABLE_OFF, 0);
+        let _ = r.write(self.base + dom::KIND, kind as u32);
+        let _ = r.write(self.base + dom::ROWS, rows);
+        let _ = r.write(self.base + dom::WAYS, ways);
+        let mut bytes = [0u8; dom::NAME_LEN];
+        let n = name.len().min(dom::NAME_LEN - 1);
+        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let _ = r.write_bytes(self.base + dom::NAME, &bytes);
+        let _ = r.write(self.base + dom::MAGIC, MAGIC);
+        self.u32_at(dom::STATE)
+            .store(DOMAIN_LIVE, Ordering::Release);
+    }
+
+    pub fn switch_counter(&self, c: SwitchCounter) -> &'a AtomicU64 {
+        self.u64_at(dom::COUNTERS + 8 * c as usize)
+    }
+
+    pub fn vale_bitmap(&self, word: usize) -> &'a AtomicU64 {
+        self.u64_at(dom::VALE_BITMAP + 8 * word)
+    }
+
+    /// Entry `index` of the port table (index < MAX_ENTRIES).
+    pub fn port(&self, index: u32) -> PortEntry<'a> {
+        assert!(index < MAX_ENTRIES);
+        PortEntry {
+            ctrl: *self,
+            base: PORTS_OFF + index as usize * PORT_SIZE,
+            index,
+        }
+    }
+
+    /// Kernel ring `ring` of direction `dir` of entry `index`.
+    pub fn kring(&self, index: u32, dir: Dir, ring: u32) -> Kring<'a> {
+        assert!(index < MAX_ENTRIES && ring < MAX_RINGS);
+        let n = (index as usize * 2 + dir as usize) * MAX_RINGS as usize + ring as usize;
+        Kring {
+            ctrl: *self,
+            base: KRINGS_OFF + n * KRING_SIZE,
+        }
+    }
+}
+
+/// One entry of the port table.
+#[derive(Clone, Copy)]
+pub struct PortEntry<'a> {
+    ctrl: Ctrl<'a>,
+    base: usize,
+    pub index: u32,
+}
+
+impl<'a> PortEntry<'a> {
+    pub fn field(&self, offset: usize) -> &'a AtomicU32 {
+        self.ctrl.u32_at(self.base + offset)
+    }
+
+    pub fn get(&self, offset: usize) -> u32 {
+        self.field(offset).load(Ordering::Acquire)
+    }
+
+    pub fn set(&self, offset: usize, value: u32) {
+        self.field(offset).store(value, Ordering::Release)
+    }
+
+    pub fn state(&self) -> u32 {
+        self.get(port::STATE)
+    }
+
+    pub fn kind(&self) -> Option<PortKind> {
+        PortKind::from_u32(self.get(port::KIND))
+    }
+
+    pub fn if_off(&self) -> usize {
+        self.ctrl
+            .u64_at(self.base + port::IF_OFF)
+            .load(Ordering::Acquire) as usize
+    }
+
+    pub fn set_if_off(&self, value: usize) {
+        self.ctrl
+            .u64_at(self.base + port::IF_OFF)
+            .store(value as u64, Ordering::Release)
+    }
+
+    pub fn name(&self) -> String {
+        let mut bytes = [0u8; NAME_LEN];
+        let _ = self
+            .ctrl
+            .region
+            .read_bytes(self.ctrl.base + self.base + port::NAME, &mut bytes);
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+
+    pub fn set_name(&self, name: &str) {
+        let mut bytes = [0u8; NAME_LEN];
+        let n = name.len().min(NAME_LEN - 1);
+        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let _ = self
+            .ctrl
+            .region
+            .write_bytes(self.ctrl.base + self.base + port::NAME, &bytes);
+    }
+
+    pub fn counter(&self, c: PortCounter) -> &'a AtomicU64 {
+        self.ctrl
+            .u64_at(self.base + port::COUNTERS + 8 * c as usize)
+    }
+
+    pub fn add(&self, c: PortCounter, n: u64) {
+        if n != 0 {
+            self.counter(c).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears every field (a freed entry).
+    pub fn clear(&self) {
+        let _ = self
+            .ctrl
+            .region
+            .fill(self.ctrl.base + self.base, PORT_SIZE, 0);
+    }
+}
+
+/// One kernel ring: the engine's own record of a ring (netmap's kring),
+/// kept apart from the application's ring so the application cannot
+/// corrupt `hwcur`/`hwtail`.
+#[derive(Clone, Copy)]
+pub struct Kring<'a> {
+    ctrl: Ctrl<'a>,
+    base: usize,
+}
+
+impl<'a> Kring<'a> {
+    pub fn field(&self, offset: usize) -> &'a AtomicU32 {
+        self.ctrl.u32_at(self.base + offset)
+    }
+
+    pub fn ring_off(&self) -> usize {
+        self.ctrl
+            .u64_at(self.base + kring::RING_OFF)
+            .load(Ordering::Acquire) as usize
+    }
+
+    pub fn set_ring_off(&self, value: usize) {
+        self.ctrl
+            .u64_at(self.base + kring::RING_OFF)
+            .store(value as u64, Ordering::Release)
+    }
+
+    pub fn num_slots(&self) -> u32 {
+        self.field(kring::NUM_SLOTS).load(Ordering::Acquire)
+    }
+
+    pub fn lock_word(&self) -> &'a AtomicU32 {
+        self.field(kring::LOCK)
+    }
+
+    pub fn clear(&self) {
+        let _ = self
+            .ctrl
+            .region
+            .fill(self.ctrl.base + self.base, KRING_SIZE, 0);
+    }
+}

@@ -1,0 +1,437 @@
+//! Memory domains: one shared region per VALE switch (or per pipe parent),
+//! found by name by every process of the user.
+//!
+//! A domain is a file `<dir>/<name>.mem` (dir = `$NETMAP_RS_DIR`, default
+//! `/dev/shm/netmap-rs-<uid>`, mode 0700) holding netmap's three pools and
+//! the engine's control area. The first opener creates and formats it under
+//! an exclusive `flock`; later openers take a shared `flock` (so they wait
+//! for a creator still formatting, and notice one that died) and map it.
+//! When the last port closes, the domain is marked dead and its files
+//! unlinked: a switch exists exactly while it has ports, as in netmap.
+//! Ports of processes that died are reclaimed by the next process that
+//! takes the domain lock (see [`Domain::reclaim_dead`]).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use netmap_ring::lock::{ShmLock, ShmLockGuard};
+use netmap_ring::region::{NetmapMemory, RegionConfig};
+use netmap_ring::shm::SharedRegion;
+
+use crate::ctrl::{self, Ctrl, DomainKind, DOMAIN_DEAD, DOMAIN_LIVE};
+use crate::table::{EntryStore, Geometry, LearningTable};
+
+/// Why a domain could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("runtime directory {path}: {source}")]
+    Dir { path: PathBuf, source: io::Error },
+    #[error("runtime directory {path} belongs to uid {owner}, not to us ({uid}), or is open to others (mode {mode:o}); remove it or set NETMAP_RS_DIR")]
+    DirPermission {
+        path: PathBuf,
+        owner: u32,
+        uid: u32,
+        mode: u32,
+    },
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: io::Error },
+    #[error("{path}: not a usable netmap memory: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{path}: could not join the domain after {tries} tries (it keeps being created and destroyed)")]
+    Contended { path: PathBuf, tries: u32 },
+}
+
+/// The runtime directory of this user's domains.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NETMAP_RS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let uid = rustix::process::getuid().as_raw();
+    PathBuf::from(format!("/dev/shm/netmap-rs-{uid}"))
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), DomainError> {
+    let dir_err = |source| DomainError::Dir {
+        path: dir.to_owned(),
+        source,
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(dir_err(e)),
+    }
+    let meta = std::fs::metadata(dir).map_err(dir_err)?;
+    let uid = rustix::process::getuid().as_raw();
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.uid() != uid || mode & 0o077 != 0 {
+        return Err(DomainError::DirPermission {
+            path: dir.to_owned(),
+            owner: meta.uid(),
+            uid,
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// File-name form of a domain name (`vale0`, or `if-eth0` for a NIC parent).
+pub fn domain_file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The MAC table words of a domain, reached through the region.
+#[derive(Clone)]
+pub struct RegionTable {
+    region: Arc<SharedRegion>,
+    offset: usize,
+    len: usize,
+}
+
+impl EntryStore for RegionTable {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn load(&self, index: usize) -> u64 {
+        self.word(index).load(Ordering::Relaxed)
+    }
+    fn store(&self, index: usize, entry: u64) {
+        self.word(index).store(entry, Ordering::Relaxed)
+    }
+}
+
+impl RegionTable {
+    fn word(&self, index: usize) -> &AtomicU64 {
+        assert!(index < self.len);
+        self.region
+            .atomic_u64(self.offset + 8 * index)
+            .expect("table inside the region")
+    }
+}
+
+/// One mapped domain, shared by every port of this process in it.
+pub struct Domain {
+    name: String,
+    path: PathBuf,
+    kind: DomainKind,
+    memory: NetmapMemory,
+    table: LearningTable<RegionTable>,
+    /// Wake-up FIFOs of other ports, opened for writing on first use:
+    /// entry index -> (entry generation, fifo).
+    pub(crate) wakers: Mutex<HashMap<u32, (u32, File)>>,
+    /// The forwarding policy this process applies (netmap's bdg_ops).
+    pub(crate) lookup: Mutex<Arc<dyn crate::forward::Lookup>>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Weak<Domain>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<Domain>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Region sizing of new domains: the default, or `NETMAP_RS_BUFS` buffers.
+fn region_config(table_entries: usize) -> RegionConfig {
+    let mut config = RegionConfig {
+        ctrl_size: ctrl::ctrl_size(table_entries),
+        ..RegionConfig::default()
+    };
+    if let Some(bufs) = std::env::var("NETMAP_RS_BUFS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.num_bufs = bufs;
+    }
+    config
+}
+
+impl Domain {
+    /// Opens (creating if needed) the domain `name` of this user.
+    pub fn open(name: &str, kind: DomainKind) -> Result<Arc<Domain>, DomainError> {
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(domain) = reg.get(name).and_then(Weak::upgrade) {
+            if domain.is_live() {
+                return Ok(domain);
+            }
+        }
+        let dir = runtime_dir();
+        ensure_dir(&dir)?;
+        let path = dir.join(format!("{}.mem", domain_file_stem(name)));
+        const TRIES: u32 = 50;
+        for _ in 0..TRIES {
+            if let Some(domain) = Self::try_open(name, &path, kind)? {
+                let domain = Arc::new(domain);
+                reg.insert(name.to_owned(), Arc::downgrade(&domain));
+                return Ok(domain);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Err(DomainError::Contended { path, tries: TRIES })
+    }
+
+    /// One attempt: create, or join a live domain. `None` means "try again"
+    /// (lost a race with a creator or a destroyer).
+    fn try_open(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
+        let file_err = |source| DomainError::File {
+            path: path.to_owned(),
+            source,
+        };
+        let geometry = Geometry::default();
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+        {
+            Ok(file) => {
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+                    .map_err(|e| file_err(e.into()))?;
+                let config = region_config(geometry.entries());
+                let layout = netmap_ring::region::RegionLayout::new(config).map_err(|e| {
+                    DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: e.to_string(),
+                    }
+                })?;
+                file.set_len(layout.total_len as u64).map_err(file_err)?;
+                let region = Arc::new(
+                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).map_err(
+                        |e| DomainError::Corrupt {
+                            path: path.to_owned(),
+                            why: e.to_string(),
+                        },
+                    )?,
+                );
+                let memory =
+                    NetmapMemory::format(region, config).map_err(|e| DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: e.to_string(),
+                    })?;
+                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+                ctrl.format(kind, name, geometry.rows, geometry.ways);
+                let domain = Self::from_memory(name, path, memory)?;
+                // Unlocking lets waiting joiners in.
+                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+                Ok(Some(domain))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let file = match OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(path)
+                {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(if e.kind() == io::ErrorKind::PermissionDenied {
+                            DomainError::DirPermission {
+                                path: path.to_owned(),
+                                owner: 0,
+                                uid: rustix::process::getuid().as_raw(),
+                                mode: 0,
+                            }
+                        } else {
+                            file_err(e)
+                        })
+                    }
+                };
+                // Waits for a creator still formatting; a creator that died
+                // released the lock with the region unformatted.
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+                    .map_err(|e| file_err(e.into()))?;
+                let size = file.metadata().map_err(file_err)?.len();
+                let region = if size == 0 {
+                    None
+                } else {
+                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).ok()
+                };
+                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+                let memory = region.and_then(|r| NetmapMemory::attach(Arc::new(r)).ok());
+                let Some(memory) = memory else {
+                    // A creator died half way: remove its file and retry.
+                    let _ = std::fs::remove_file(path);
+                    return Ok(None);
+                };
+                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+                if !ctrl.is_formatted() {
+                    let _ = std::fs::remove_file(path);
+                    return Ok(None);
+                }
+                let domain = Self::from_memory(name, path, memory)?;
+                if domain.kind != kind {
+                    return Err(DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: format!("exists as a {:?} domain, wanted {kind:?}", domain.kind),
+                    });
+                }
+                Ok(domain.is_live().then_some(domain))
+            }
+            Err(e) => Err(file_err(e)),
+        }
+    }
+
+    fn from_memory(name: &str, path: &Path, memory: NetmapMemory) -> Result<Domain, DomainError> {
+        let corrupt = |why: String| DomainError::Corrupt {
+            path: path.to_owned(),
+            why,
+        };
+        let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+        let rows = ctrl.u32_at(ctrl::dom::ROWS).load(Ordering::Acquire);
+        let ways = ctrl.u32_at(ctrl::dom::WAYS).load(Ordering::Acquire);
+        let geometry = Geometry::new(rows, ways).map_err(|e| corrupt(e.to_string()))?;
+        let kind = match ctrl.u32_at(ctrl::dom::KIND).load(Ordering::Acquire) {
+            1 => DomainKind::Switch,
+            2 => DomainKind::Pipes,
+            other => return Err(corrupt(format!("unknown domain kind {other}"))),
+        };
+        let table_off = memory.layout().ctrl_off + ctrl::TABLE_OFF;
+        if table_off + 8 * geometry.entries() > memory.layout().ctrl_off + memory.layout().ctrl_size
+        {
+            return Err(corrupt("MAC table does not fit the control area".into()));
+        }
+        let store = RegionTable {
+            region: Arc::clone(memory.region()),
+            offset: table_off,
+            len: geometry.entries(),
+        };
+        let table = LearningTable::new(geometry, store).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Domain {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            kind,
+            memory,
+            table,
+            wakers: Mutex::new(HashMap::new()),
+            lookup: Mutex::new(Arc::new(crate::forward::LearningBridge)),
+        })
+    }
+
+    /// The domain's name (`vale0`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Switch or pipe parent.
+    pub fn kind(&self) -> DomainKind {
+        self.kind
+    }
+
+    /// The file backing the region.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The memory region and its allocator.
+    pub fn memory(&self) -> &NetmapMemory {
+        &self.memory
+    }
+
+    /// The control area.
+    pub fn ctrl(&self) -> Ctrl<'_> {
+        Ctrl::new(self.memory.region(), self.memory.layout().ctrl_off)
+    }
+
+    /// The MAC table.
+    pub fn table(&self) -> &LearningTable<RegionTable> {
+        &self.table
+    }
+
+    /// Replaces this process's forwarding policy for the switch (netmap's
+    /// `bdg_ops.lookup`).
+    pub fn set_lookup(&self, lookup: Arc<dyn crate::forward::Lookup>) {
+        *self.lookup.lock().unwrap_or_else(|e| e.into_inner()) = lookup;
+    }
+
+    /// True until the last port closed.
+    pub fn is_live(&self) -> bool {
+        self.ctrl().u32_at(ctrl::dom::STATE).load(Ordering::Acquire) == DOMAIN_LIVE
+    }
+
+    /// Takes the domain lock (port table and membership changes).
+    pub fn lock(&self) -> ShmLockGuard<'_> {
+        let (guard, _how) = ShmLock::new(self.ctrl().u32_at(ctrl::dom::LOCK)).lock();
+        guard
+    }
+
+    /// Path of the wake-up FIFO of entry `index`.
+    pub fn wake_path(&self, index: u32) -> PathBuf {
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.path.with_file_name(format!("{stem}.{index}.wake"))
+    }
+
+    /// Marks the domain dead and removes its files; called with the lock
+    /// held when its last entry was freed.
+    pub(crate) fn destroy_locked(&self) {
+        self.ctrl()
+            .u32_at(ctrl::dom::STATE)
+            .store(DOMAIN_DEAD, Ordering::Release);
+        let _ = std::fs::remove_file(&self.path);
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if reg
+            .get(&self.name)
+            .is_some_and(|weak| std::ptr::eq(weak.as_ptr(), self))
+        {
+            reg.remove(&self.name);
+        }
+    }
+
+    /// Names of this user's live domains (from the runtime directory).
+    pub fn list() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(runtime_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".mem"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// True if process `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,148 @@
+//! netmap pipe crossover: TX ring i of one end is RX ring i of the other.
+//!
+//! The txsync of one end moves slot descriptors, never payload: each TX
+//! slot's buffer goes into the peer's RX slot, and the buffer that RX slot
+//! held (returned by the receiver, possibly one it swapped in) comes back
+//! into the TX slot, both marked `NS_BUF_CHANGED`. Only complete packets
+//! move (a MOREFRAG chain waits until its last slot is released), and
+//! nothing is dropped: the sender's `tail` stops where the receiver's free
+//! space ends, and advances as the receiver releases slots.
+
+use std::sync::atomic::Ordering;
+
+use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
+use netmap_ring::lock::ShmLock;
+use netmap_ring::port::SyncError;
+use netmap_ring::ring::{self, check_head_cur};
+use netmap_ring::view::RingView;
+
+use crate::ctrl::{kring, port, Dir, PortCounter, MAX_ENTRIES, PORT_ACTIVE};
+use crate::domain::Domain;
+use crate::forward::kick;
+
+/// txsync of TX ring `ring_id` of pipe end `index`.
+pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), SyncError> {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let region = memory.region();
+    let entry = ctrl.port(index);
+    let peer = entry.get(port::PEER);
+    if peer >= MAX_ENTRIES || ctrl.port(peer).state() != PORT_ACTIVE {
+        return Err(SyncError::Gone("pipe peer is gone".into()));
+    }
+    let tk = ctrl.kring(index, Dir::Tx, ring_id);
+    let rk = ctrl.kring(peer, Dir::Rx, ring_id);
+    let tn = tk.num_slots();
+    let tx =
+        RingView::new(region, tk.ring_off(), tn).map_err(|e| SyncError::Gone(e.to_string()))?;
+    let hwcur = tk.field(kring::HWCUR).load(Ordering::Acquire);
+    let hwtail = tk.field(kring::HWTAIL).load(Ordering::Acquire);
+    let head = tx.head();
+    let cur = tx.cur();
+    if let Err(source) = check_head_cur(tn, hwcur, hwtail, head, cur) {
+        tx.set_head(hwcur);
+        tx.set_cur(hwcur);
+        tx.set_tail(hwtail);
+        entry.add(PortCounter::BadRingSyncs, 1);
+        return Err(SyncError::BadRing {
+            ring: ring_id,
+            source,
+        });
+    }
+
+    let (_guard, _how) = ShmLock::new(rk.lock_word()).lock();
+    let rn = rk.num_slots();
+    let rx =
+        RingView::new(region, rk.ring_off(), rn).map_err(|e| SyncError::Gone(e.to_string()))?;
+    // Acquire: pairs with the receiver's Release store of hwcur in rxsync.
+    let rx_hwcur = rk.field(kring::HWCUR).load(Ordering::Acquire);
+    let mut rx_hwtail = rk.field(kring::HWTAIL).load(Ordering::Relaxed);
+    let mut rx_free = (rx_hwcur + rn - rx_hwtail - 1) % rn;
+
+    let (mut moved_packets, mut moved_bytes, mut bad) = (0u64, 0u64, 0u64);
+    let mut i = hwcur;
+    while i != head {
+        // Find the packet starting at i; stop at an unfinished chain.
+        let mut end = i;
+        let mut slots = 0;
+        let mut complete = false;
+        let mut valid = true;
+        while end != head {
+            let slot = tx.slot(end);
+            slots += 1;
+            valid &= memory.buf_offset(slot.buf_idx).is_some()
+                && u32::from(slot.len) <= memory.buf_size();
+            end = ring::next(end, tn);
+            if slot.flags & NS_MOREFRAG == 0 {
+                complete = true;
+                break;
+            }
+        }
+        if !complete {
+            break;
+        }
+        if !valid || slots > rn - 1 {
+            // A bad descriptor is never handed to the receiver, and a chain
+            // longer than the peer ring could never move: skip it, counted.
+            bad += 1;
+            i = end;
+            continue;
+        }
+        if slots > rx_free {
+            break; // back-pressure: wait for the receiver
+        }
+        let mut s = i;
+        for _ in 0..slots {
+            let t = tx.slot(s);
+            let r = rx.slot(rx_hwtail);
+            rx.set_slot(
+                rx_hwtail,
+                NetmapSlot {
+                    buf_idx: t.buf_idx,
+                    len: t.len,
+                    flags: (t.flags & NS_MOREFRAG) | NS_BUF_CHANGED,
+                    ptr: 0,
+                },
+            );
+            tx.set_slot(
+                s,
+                NetmapSlot {
+                    buf_idx: r.buf_idx,
+                    len: 0,
+                    flags: NS_BUF_CHANGED,
+                    ptr: 0,
+                },
+            );
+            moved_bytes += u64::from(t.len);
+            rx_hwtail = ring::next(rx_hwtail, rn);
+            s = ring::next(s, tn);
+        }
+        rx_free -= slots;
+        moved_packets += 1;
+        i = end;
+    }
+    // Release: the moved descriptors become visible with hwtail.
+    rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
+    drop(_guard);
+
+    // The sender may fill as many slots past hwcur as the receiver has
+    // free, at most the whole ring but one. hwcur + free only grows, so
+    // tail never moves back.
+    let new_hwcur = i;
+    let avail = rx_free.min(tn - 1);
+    let new_hwtail = (new_hwcur + avail) % tn;
+    tk.field(kring::HWCUR).store(new_hwcur, Ordering::Release);
+    tk.field(kring::HWTAIL).store(new_hwtail, Ordering::Release);
+    tx.set_tail(new_hwtail);
+
+    entry.add(PortCounter::TxPackets, moved_packets);
+    entry.add(PortCounter::TxBytes, moved_bytes);
+    entry.add(PortCounter::TxDropBadSlot, bad);
+    let p = ctrl.port(peer);
+    p.add(PortCounter::RxPackets, moved_packets);
+    p.add(PortCounter::RxBytes, moved_bytes);
+    if moved_packets > 0 {
+        kick(domain, peer);
+    }
+    Ok(())
+}

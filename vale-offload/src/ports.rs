@@ -1,0 +1,465 @@
+//! Creating, binding and releasing ports in a domain's port table.
+//!
+//! All of it runs under the domain lock. A port's rings, buffers and
+//! netmap_if come from the domain's pools; releasing returns every buffer
+//! found in its rings (whatever swaps happened) and its extra-buffer list,
+//! so buffer conservation holds across opens, closes and kills.
+
+use std::sync::atomic::Ordering;
+
+use netmap_ring::abi::{IF_HEADER_SIZE, RING_OFS_ENTRY_SIZE};
+use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
+
+use crate::ctrl::{
+    self, port, Dir, PortCounter, PortEntry, PortKind, MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE,
+    PORT_CLOSING, PORT_FLAG_PERSISTENT, PORT_FREE,
+};
+use crate::domain::{process_alive, Domain};
+use crate::table::{EntryStore, MAX_PORTS};
+use netmap_ring::lock::ShmLock;
+
+/// netmap's defaults for a VALE port: one ring pair of 1024 slots.
+pub const DEFAULT_RINGS: u32 = 1;
+pub const DEFAULT_SLOTS: u32 = 1024;
+
+/// Ring geometry of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortGeometry {
+    pub tx_rings: u32,
+    pub rx_rings: u32,
+    pub tx_slots: u32,
+    pub rx_slots: u32,
+}
+
+impl Default for PortGeometry {
+    fn default() -> Self {
+        Self {
+            tx_rings: DEFAULT_RINGS,
+            rx_rings: DEFAULT_RINGS,
+            tx_slots: DEFAULT_SLOTS,
+            rx_slots: DEFAULT_SLOTS,
+        }
+    }
+}
+
+impl PortGeometry {
+    /// Checks netmap's limits (1..=16 rings, 1..=4096 slots, at least 2 so
+    /// that a ring can hold a packet with one slot kept empty).
+    pub fn validate(&self) -> Result<(), String> {
+        for (what, rings) in [("tx-rings", self.tx_rings), ("rx-rings", self.rx_rings)] {
+            if !(1..=MAX_RINGS).contains(&rings) {
+                return Err(format!("{what}={rings} is out of range 1..={MAX_RINGS}"));
+            }
+        }
+        for (what, slots) in [("tx-slots", self.tx_slots), ("rx-slots", self.rx_slots)] {
+            if !(2..=netmap_ring::region::MAX_RING_SLOTS).contains(&slots) {
+                return Err(format!(
+                    "{what}={slots} is out of range 2..={}",
+                    netmap_ring::region::MAX_RING_SLOTS
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The other end of a pipe: TX and RX swapped.
+    pub fn mirrored(&self) -> Self {
+        Self {
+            tx_rings: self.rx_rings,
+            rx_rings: self.tx_rings,
+            tx_slots: self.rx_slots,
+            rx_slots: self.tx_slots,
+        }
+    }
+}
+
+/// Why a port could not be allocated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AllocPortError {
+    #[error("switch is full ({max} ports)")]
+    SwitchFull { max: u32 },
+    #[error("port table of this memory is full ({max} entries)")]
+    TableFull { max: u32 },
+    #[error("{0}")]
+    Memory(#[from] netmap_ring::region::AllocError),
+}
+
+/// Entry index of the port named `name`, if any.
+pub fn find(domain: &Domain, name: &str) -> Option<u32> {
+    let ctrl = domain.ctrl();
+    (0..MAX_ENTRIES).find(|&i| {
+        let e = ctrl.port(i);
+        e.state() == PORT_ACTIVE && e.name() == name
+    })
+}
+
+/// Allocates a port entry with its rings and buffers (not bound to any
+/// process yet). VALE ports get an index below [`MAX_PORTS`] and join the
+/// switch's flood set.
+pub fn create(
+    domain: &Domain,
+    name: &str,
+    kind: PortKind,
+    geometry: PortGeometry,
+) -> Result<u32, AllocPortError> {
+    let ctrl = domain.ctrl();
+    let limit = if kind == PortKind::Vale {
+        u32::from(MAX_PORTS)
+    } else {
+        MAX_ENTRIES
+    };
+    let Some(index) = (0..limit).find(|&i| ctrl.port(i).state() == PORT_FREE) else {
+        return Err(if kind == PortKind::Vale {
+            AllocPortError::SwitchFull {
+                max: u32::from(MAX_PORTS),
+            }
+        } else {
+            AllocPortError::TableFull { max: MAX_ENTRIES }
+        });
+    };
+    let memory = domain.memory();
+    let total_rings = geometry.tx_rings + geometry.rx_rings;
+    let mut rings = Vec::new();
+    let mut bufs = Vec::new();
+    let undo = |rings: &[usize], bufs: &[u32]| {
+        for &r in rings {
+            memory.free_ring(r);
+        }
+        memory.release_buffers(bufs.iter().copied());
+    };
+    for (dir, count, slots) in [
+        (Dir::Tx, geometry.tx_rings, geometry.tx_slots),
+        (Dir::Rx, geometry.rx_rings, geometry.rx_slots),
+    ] {
+        let got = match memory.alloc_rings(count, slots) {
+            Ok(got) => got,
+            Err(e) => {
+                undo(&rings, &bufs);
+                return Err(e.into());
+            }
+        };
+        rings.extend_from_slice(&got);
+        for (r, &ring_off) in got.iter().enumerate() {
+            let start = bufs.len();
+            if let Err(e) = memory.alloc_buffers(slots, &mut bufs) {
+                undo(&rings, &bufs);
+                return Err(e.into());
+            }
+            let (direction, tail) = match dir {
+                // A fresh TX ring offers every slot but one; RX is empty.
+                Dir::Tx => (Direction::Tx, slots - 1),
+                Dir::Rx => (Direction::Rx, 0),
+            };
+            let buf_ofs = memory.layout().buf_off as i64 - ring_off as i64;
+            RingView::format(
+                memory.region(),
+                ring_off,
+                &bufs[start..],
+                r as u16,
+                direction,
+                memory.buf_size(),
+                buf_ofs,
+                tail,
+            )
+            .expect("ring objects fit their pool");
+            let k = ctrl.kring(index, dir, r as u32);
+            k.clear();
+            k.set_ring_off(ring_off);
+            k.field(ctrl::kring::NUM_SLOTS)
+                .store(slots, Ordering::Release);
+            k.field(ctrl::kring::HWCUR).store(0, Ordering::Release);
+            k.field(ctrl::kring::HWTAIL).store(tail, Ordering::Release);
+            k.field(ctrl::kring::REPORTED_TAIL)
+                .store(tail, Ordering::Release);
+        }
+    }
+    let _ = total_rings;
+    let e = ctrl.port(index);
+    let generation = e.get(port::GENERATION).wrapping_add(1);
+    e.clear();
+    e.set(port::KIND, kind as u32);
+    e.set(port::GENERATION, generation);
+    e.set(port::PEER, u32::MAX);
+    e.set(port::TX_RINGS, geometry.tx_rings);
+    e.set(port::RX_RINGS, geometry.rx_rings);
+    e.set(port::TX_SLOTS, geometry.tx_slots);
+    e.set(port::RX_SLOTS, geometry.rx_slots);
+    e.set_name(name);
+    e.set(port::STATE, PORT_ACTIVE);
+    ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
+        .fetch_add(1, Ordering::AcqRel);
+    ctrl.u32_at(ctrl::dom::GENERATION)
+        .fetch_add(1, Ordering::AcqRel);
+    if kind == PortKind::Vale {
+        ctrl.vale_bitmap(index as usize / 64)
+            .fetch_or(1 << (index % 64), Ordering::AcqRel);
+    }
+    Ok(index)
+}
+
+/// Geometry of an allocated entry.
+pub fn geometry_of(e: &PortEntry<'_>) -> PortGeometry {
+    PortGeometry {
+        tx_rings: e.get(port::TX_RINGS),
+        rx_rings: e.get(port::RX_RINGS),
+        tx_slots: e.get(port::TX_SLOTS),
+        rx_slots: e.get(port::RX_SLOTS),
+    }
+}
+
+/// Binds rings of entry `index` to process `pid`: writes a fresh netmap_if
+/// listing the bound rings and, with `extra_bufs`, an extra-buffer list.
+/// Returns the netmap_if offset.
+pub fn bind(
+    domain: &Domain,
+    index: u32,
+    pid: u32,
+    tx_mask: u32,
+    rx_mask: u32,
+    extra_bufs: u32,
+    if_name: &str,
+) -> Result<usize, AllocPortError> {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let e = ctrl.port(index);
+    let g = geometry_of(&e);
+    let if_off = memory.alloc_if()?;
+    let bufs_head = match memory.alloc_extra_list(extra_bufs) {
+        Ok(head) => head,
+        Err(err) => {
+            memory.free_if(if_off);
+            return Err(err.into());
+        }
+    };
+    let mut rings = Vec::new();
+    for r in 0..g.tx_rings {
+        rings.push((tx_mask >> r & 1 == 1).then(|| ctrl.kring(index, Dir::Tx, r).ring_off()));
+    }
+    for r in 0..g.rx_rings {
+        rings.push((rx_mask >> r & 1 == 1).then(|| ctrl.kring(index, Dir::Rx, r).ring_off()));
+    }
+    debug_assert!(
+        IF_HEADER_SIZE + RING_OFS_ENTRY_SIZE * rings.len()
+            <= memory.layout().config.if_object_size as usize
+    );
+    let description = IfDescription {
+        name: if_name.to_owned(),
+        tx_rings: g.tx_rings,
+        rx_rings: g.rx_rings,
+        bufs_head,
+        rings,
+        ..Default::default()
+    };
+    format_if(memory.region(), if_off, &description).expect("if objects fit their pool");
+    e.set_if_off(if_off);
+    e.set(port::BOUND_TX, tx_mask);
+    e.set(port::BOUND_RX, rx_mask);
+    e.set(port::WAKE_WANTED, 0);
+    // A new binding is a new generation: wake-up FIFOs cached by senders
+    // for the previous one are reopened.
+    e.set(port::GENERATION, e.get(port::GENERATION).wrapping_add(1));
+    e.set(port::OWNER_PID, pid);
+    Ok(if_off)
+}
+
+/// Undoes [`bind`]: frees the netmap_if and the extra buffers the
+/// application left listed in `ni_bufs_head`.
+pub fn unbind(domain: &Domain, index: u32) {
+    let memory = domain.memory();
+    let e = domain.ctrl().port(index);
+    let if_off = e.if_off();
+    if if_off != 0 {
+        if let Ok(head) = netmap_ring::view::if_bufs_head(memory.region(), if_off) {
+            let (list, _clean) = memory.walk_extra_list(head, memory.num_bufs());
+            // Buffers the application listed that are already elsewhere
+            // (in a ring) would be freed twice: keep only those not in any
+            // ring of this domain.
+            let in_rings: std::collections::HashSet<u32> = buffers_in_rings(domain).collect();
+            memory.release_buffers(list.into_iter().filter(|b| !in_rings.contains(b)));
+        }
+        memory.free_if(if_off);
+    }
+    e.set_if_off(0);
+    e.set(port::BOUND_TX, 0);
+    e.set(port::BOUND_RX, 0);
+    e.set(port::OWNER_PID, 0);
+}
+
+/// Frees entry `index`: detaches it from the switch, waits out senders that
+/// are copying into it, then returns its rings and buffers.
+pub fn destroy(domain: &Domain, index: u32) {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let e = ctrl.port(index);
+    if e.state() != PORT_ACTIVE {
+        return;
+    }
+    e.set(port::STATE, PORT_CLOSING);
+    ctrl.vale_bitmap(index as usize / 64)
+        .fetch_and(!(1 << (index % 64)), Ordering::AcqRel);
+    if e.kind() == Some(PortKind::Vale) {
+        forget_port_in_table(domain, index as u8);
+    }
+    let g = geometry_of(&e);
+    for (dir, count) in [(Dir::Tx, g.tx_rings), (Dir::Rx, g.rx_rings)] {
+        for r in 0..count {
+            let k = ctrl.kring(index, dir, r);
+            // A sender holds the RX kring lock while it copies; taking it
+            // once means none is left inside.
+            drop(ShmLock::new(k.lock_word()).lock());
+            let ring_off = k.ring_off();
+            if let Ok(view) = RingView::new(memory.region(), ring_off, k.num_slots()) {
+                memory.release_buffers((0..view.num_slots()).map(|s| view.slot(s).buf_idx));
+            }
+            memory.free_ring(ring_off);
+            k.clear();
+        }
+    }
+    e.set(port::PEER, u32::MAX);
+    e.set(port::KIND, 0);
+    e.set(port::STATE, PORT_FREE);
+    ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
+        .fetch_sub(1, Ordering::AcqRel);
+    ctrl.u32_at(ctrl::dom::GENERATION)
+        .fetch_add(1, Ordering::AcqRel);
+}
+
+/// Removes MAC table entries that point to a port being freed, so a later
+/// port reusing the index does not receive its traffic.
+fn forget_port_in_table(domain: &Domain, port_index: u8) {
+    let table = domain.table();
+    let geometry = table.geometry();
+    let stale: Vec<usize> = table
+        .entries()
+        .filter(|p| p.port == port_index)
+        .map(|p| geometry.index(p.row, p.way))
+        .collect();
+    for index in stale {
+        table.store().store(index, 0);
+    }
+}
+
+/// Releases a binding; frees the entry (and a pipe's peer) when nothing
+/// keeps it. Returns true when the domain became empty and was destroyed.
+pub fn release(domain: &Domain, index: u32) -> bool {
+    let ctrl = domain.ctrl();
+    let e = ctrl.port(index);
+    if e.state() != PORT_ACTIVE {
+        return false;
+    }
+    unbind(domain, index);
+    match e.kind() {
+        Some(PortKind::Vale) => {
+            if e.get(port::FLAGS) & PORT_FLAG_PERSISTENT == 0 {
+                destroy(domain, index);
+            }
+        }
+        Some(PortKind::PipeMaster | PortKind::PipeSlave) => {
+            let peer = e.get(port::PEER);
+            let peer_bound = peer < MAX_ENTRIES && ctrl.port(peer).get(port::OWNER_PID) != 0;
+            if !peer_bound {
+                destroy(domain, index);
+                if peer < MAX_ENTRIES {
+                    destroy(domain, peer);
+                }
+            }
+        }
+        None => destroy(domain, index),
+    }
+    destroy_if_empty(domain)
+}
+
+/// Destroys the domain if no entry is in use; returns whether it did.
+pub fn destroy_if_empty(domain: &Domain) -> bool {
+    if domain
+        .ctrl()
+        .u32_at(ctrl::dom::ENTRIES_IN_USE)
+        .load(Ordering::Acquire)
+        == 0
+    {
+        domain.destroy_locked();
+        true
+    } else {
+        false
+    }
+}
+
+/// Releases every binding whose process has died. Returns how many.
+pub fn reclaim_dead(domain: &Domain) -> u32 {
+    let ctrl = domain.ctrl();
+    let mut reclaimed = 0;
+    for i in 0..MAX_ENTRIES {
+        let e = ctrl.port(i);
+        if e.state() != PORT_ACTIVE {
+            continue;
+        }
+        let pid = e.get(port::OWNER_PID);
+        if pid != 0 && !process_alive(pid) {
+            tracing_dead(domain, &e, pid);
+            let _ = std::fs::remove_file(domain.wake_path(i));
+            release(domain, i);
+            reclaimed += 1;
+        }
+    }
+    reclaimed
+}
+
+fn tracing_dead(domain: &Domain, e: &PortEntry<'_>, pid: u32) {
+    if std::env::var_os("NETMAP_RS_DEBUG").is_some() {
+        eprintln!(
+            "netmap-rs: {}: reclaiming port {} of dead process {pid}",
+            domain.name(),
+            e.name()
+        );
+    }
+}
+
+/// Every buffer index held by a slot of any ring of the domain.
+pub fn buffers_in_rings(domain: &Domain) -> impl Iterator<Item = u32> + '_ {
+    let ctrl = domain.ctrl();
+    let region = domain.memory().region();
+    (0..MAX_ENTRIES)
+        .filter(move |&i| ctrl.port(i).state() == PORT_ACTIVE)
+        .flat_map(move |i| {
+            let g = geometry_of(&ctrl.port(i));
+            (0..g.tx_rings)
+                .map(move |r| ctrl.kring(i, Dir::Tx, r))
+                .chain((0..g.rx_rings).map(move |r| ctrl.kring(i, Dir::Rx, r)))
+        })
+        .flat_map(move |k| {
+            let view = RingView::new(region, k.ring_off(), k.num_slots()).ok();
+            view.into_iter()
+                .flat_map(|v| (0..v.num_slots()).map(move |s| v.slot(s).buf_idx))
+        })
+}
+
+/// Every buffer held in the extra-buffer lists of bound ports.
+pub fn buffers_in_extra_lists(domain: &Domain) -> Vec<u32> {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let mut out = Vec::new();
+    for i in 0..MAX_ENTRIES {
+        let e = ctrl.port(i);
+        if e.state() == PORT_ACTIVE && e.if_off() != 0 {
+            if let Ok(head) = netmap_ring::view::if_bufs_head(memory.region(), e.if_off()) {
+                out.extend(memory.walk_extra_list(head, memory.num_bufs()).0);
+            }
+        }
+    }
+    out
+}
+
+/// Checks buffer conservation of the whole domain: every buffer is free,
+/// in exactly one ring slot, or in one extra-buffer list.
+pub fn check_conservation(domain: &Domain) -> Result<(), netmap_ring::region::ConservationError> {
+    let _guard = domain.lock();
+    let in_use: Vec<u32> = buffers_in_rings(domain)
+        .chain(buffers_in_extra_lists(domain))
+        .collect();
+    domain.memory().check_conservation(in_use)
+}
+
+/// Adds one to a port counter (helper for the rare paths).
+pub fn count(e: &PortEntry<'_>, c: PortCounter) {
+    e.add(c, 1);
+}
