@@ -232,7 +232,7 @@ impl Backend for SoftBackend {
             RingMode::OneNic(ring) => {
                 let ring = u32::from(ring);
                 if ring >= g.tx_rings.max(g.rx_rings) {
-                    ports::destroy_if_empty(&domain);
+                    ports::release(&domain, index);
                     return Err(PortError::Config {
                         name: name.to_string(),
                         why: format!(
@@ -242,15 +242,13 @@ impl Backend for SoftBackend {
                     });
                 }
                 (
-                    (ring < g.tx_rings) as u32 * (1 << ring),
-                    (ring < g.rx_rings) as u32 * (1 << ring),
+                    u32::from(ring < g.tx_rings) << ring,
+                    u32::from(ring < g.rx_rings) << ring,
                 )
             }
             RingMode::Sw | RingMode::OneSw(_) | RingMode::NicSw => {
-                let created_here = e.get(port::OWNER_PID) == 0;
-                if created_here {
-                    ports::release(&domain, index);
-                }
+                // An entry this call created (or found unbound) goes back.
+                ports::release(&domain, index);
                 return Err(unsupported(
                     "host rings (^, ^N, *): VALE ports and pipes have none",
                 ));
