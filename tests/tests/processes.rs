@@ -25,7 +25,7 @@ fn child_sender(port: &str, dst: [u8; 6], count: u32, blocking: bool) {
     while (count == 0 || seq < count) && start.elapsed() < LIMIT {
         if p.inject(&frame(dst, mac(0xa), seq, 60)) {
             seq += 1;
-            if seq % 64 == 0 {
+            if seq.is_multiple_of(64) {
                 p.txsync().expect("txsync");
             }
         } else if blocking {
