@@ -374,7 +374,11 @@ fn a_refused_ring_selection_leaves_no_port_behind() {
         Err(PortError::Config { .. }) => {}
         other => panic!("expected a configuration error, got {other:?}"),
     }
-    assert_eq!(vale_offload::ports::find(&d, "d"), None, "entry of the refused port");
+    assert_eq!(
+        vale_offload::ports::find(&d, "d"),
+        None,
+        "entry of the refused port"
+    );
     assert_conserved(&d);
     let path = d.path().to_owned();
     drop((a, d));
