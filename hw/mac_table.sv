@@ -266,7 +266,7 @@ module mac_table #(
                 entry = slot_entry[i*ENTRY_W +: ENTRY_W];
             end
         end
-        return entry;
+        overlay = entry;
     endfunction
 
     logic [ENTRY_W-1:0] src_row_now [WAYS];
