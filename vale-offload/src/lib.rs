@@ -5,6 +5,7 @@
 //! counters, plus the software engine that runs them over shared memory.
 //! The RTL in `hw/` must agree with it bit for bit. The device register map
 //! (generated from `hw/README.md`) also lives here as Rust constants.
+pub mod admin;
 pub mod ctrl;
 pub mod domain;
 pub mod forward;

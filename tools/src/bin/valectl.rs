@@ -1,0 +1,100 @@
+//! valectl: netmap's switch administration tool, for the software engine.
+//!
+//! `valectl` / `valectl -l [SWITCH]` lists switches and ports; `-n`/`-r`
+//! create and delete persistent ports; `-a`/`-d` attach and detach;
+//! `--macs SWITCH` dumps the MAC table (`brctl showmacs` style);
+//! `--stats [SWITCH]` and `--reset SWITCH` show and zero counters;
+//! `--json` prints one JSON object instead of text.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use netmap_tools::error::{self, ToolError};
+use netmap_tools::json::Json;
+use netmap_tools::valectl::{self, Action};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "valectl",
+    about = "List and manage VALE switches of the netmap-rs software engine"
+)]
+struct Args {
+    /// List switches and their ports (optionally one switch).
+    #[arg(short = 'l', value_name = "SWITCH", num_args = 0..=1, default_missing_value = "")]
+    list: Option<String>,
+    /// Create a persistent port (valeS:P[@conf:...]).
+    #[arg(short = 'n', value_name = "PORT")]
+    create: Option<String>,
+    /// Remove a persistent port nobody holds.
+    #[arg(short = 'r', value_name = "PORT")]
+    remove: Option<String>,
+    /// Attach: make a port persistent, creating it if absent.
+    #[arg(short = 'a', value_name = "PORT")]
+    attach: Option<String>,
+    /// Detach: make a port non-persistent (it goes when unused).
+    #[arg(short = 'd', value_name = "PORT")]
+    detach: Option<String>,
+    /// Show the MAC table of a switch.
+    #[arg(long, value_name = "SWITCH")]
+    macs: Option<String>,
+    /// Show counters (of every switch, or one).
+    #[arg(long, value_name = "SWITCH", num_args = 0..=1, default_missing_value = "")]
+    stats: Option<String>,
+    /// Zero the counters of a switch.
+    #[arg(long, value_name = "SWITCH")]
+    reset: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn action(a: Args) -> Result<(Action, bool), ToolError> {
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    let mut actions = Vec::new();
+    if let Some(s) = a.list {
+        actions.push(Action::List(some(s)));
+    }
+    if let Some(p) = a.create {
+        actions.push(Action::Create(p));
+    }
+    if let Some(p) = a.remove {
+        actions.push(Action::Remove(p));
+    }
+    if let Some(p) = a.attach {
+        actions.push(Action::Attach(p));
+    }
+    if let Some(p) = a.detach {
+        actions.push(Action::Detach(p));
+    }
+    if let Some(s) = a.macs {
+        actions.push(Action::Macs(s));
+    }
+    if let Some(s) = a.stats {
+        actions.push(Action::Stats(some(s)));
+    }
+    if let Some(s) = a.reset {
+        actions.push(Action::Reset(s));
+    }
+    match actions.len() {
+        0 => Ok((Action::List(None), a.json)),
+        1 => Ok((actions.remove(0), a.json)),
+        _ => Err(ToolError::Usage(
+            "give one of -l -n -r -a -d --macs --stats --reset".into(),
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    error::run("valectl", || {
+        let (action, json) = action(args)?;
+        let (text, value): (String, Json) = valectl::perform(&action)?;
+        if json {
+            println!("{value}");
+        } else {
+            print!("{text}");
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,20 @@
+//! The tools netmap users know, over the netmap-rs [`Port`] API:
+//! `pkt-gen` (traffic generator and sink, ping/pong), `valectl` (switch
+//! administration) and `bridge` (forwarding between two ports).
+//!
+//! The binaries are thin; what they share lives here: wire formats, the
+//! pcap writer, netmap's report formats, address ranges, latency
+//! percentiles, error reporting and the choice of backend.
+//!
+//! [`Port`]: netmap_ring::port::Port
+pub mod addr;
+pub mod backend;
+pub mod error;
+pub mod json;
+pub mod latency;
+pub mod pcap;
+pub mod pktgen;
+pub mod report;
+pub mod signal;
+pub mod valectl;
+pub mod wire;
