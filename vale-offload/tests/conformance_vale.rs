@@ -412,6 +412,28 @@ fn a_flood_with_nobody_to_receive_is_counted() {
     assert_conserved(&d);
 }
 
+/// A flood whose every destination is full is counted once per dropped
+/// copy (TxDropFull), not as a frame with nowhere to go.
+#[test]
+fn a_flood_into_full_rings_is_not_a_flood_without_destination() {
+    let sw = unique_switch("v");
+    let a = vale_offload::open(&format!("{sw}:a")).unwrap();
+    let _b = vale_offload::open(&format!("{sw}:b@conf:rx-slots=4")).unwrap();
+    let _c = vale_offload::open(&format!("{sw}:c@conf:rx-slots=4")).unwrap();
+    let d = switch_domain(&sw);
+    for seq in 0..5 {
+        put(&a, &frame(BROADCAST, mac(1), 60, seq), 0);
+    }
+    a.txsync().unwrap();
+    assert_eq!(
+        port_counter(&d, "a", P::TxDropFull),
+        4,
+        "2 copies of 2 frames"
+    );
+    assert_eq!(port_counter(&d, "a", P::TxDropNoDest), 0);
+    assert_conserved(&d);
+}
+
 #[test]
 fn a_port_that_closes_is_forgotten_by_the_table() {
     let sw = unique_switch("v");
