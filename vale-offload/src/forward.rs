@@ -318,13 +318,20 @@ fn deliver(
             targets[usize::from(f.dst) / 64] |= 1 << (f.dst % 64);
         }
     }
+    // A flood with no other port on the switch has nowhere to go; one
+    // whose destinations were all full is counted as TxDropFull instead.
+    let mut flood_has_port = false;
     if any_flood {
         for (w, word) in targets.iter_mut().enumerate() {
-            *word |= ctrl.vale_bitmap(w).load(Ordering::Acquire);
+            let mut ports = ctrl.vale_bitmap(w).load(Ordering::Acquire);
+            if w == src as usize / 64 {
+                ports &= !(1 << (src % 64));
+            }
+            flood_has_port |= ports != 0;
+            *word |= ports;
         }
     }
     targets[src as usize / 64] &= !(1 << (src % 64));
-    let mut delivered_any = vec![false; frames.len()];
     for dst in (0..u32::from(MAX_PORTS)).filter(|d| targets[*d as usize / 64] >> (d % 64) & 1 == 1)
     {
         let d = ctrl.port(dst);
@@ -349,16 +356,7 @@ fn deliver(
                 continue;
             }
             delivered |= deliver_to_ring(
-                domain,
-                region,
-                view,
-                entry,
-                &d,
-                dst,
-                rx_ring,
-                frames,
-                &wanted,
-                &mut delivered_any,
+                domain, region, view, entry, &d, dst, rx_ring, frames, &wanted,
             );
         }
         if delivered {
@@ -367,11 +365,10 @@ fn deliver(
     }
     let mut no_dest = 0;
     let (mut tx_packets, mut tx_bytes) = (0, 0);
-    for (f, delivered) in frames.iter().zip(&delivered_any) {
+    for f in frames {
         tx_packets += 1;
         tx_bytes += u64::from(f.bytes);
-        if !delivered && f.dst == PORT_FLOOD {
-            // Flooded with no other port on the switch.
+        if f.dst == PORT_FLOOD && !flood_has_port {
             no_dest += 1;
         }
     }
@@ -393,7 +390,6 @@ fn deliver_to_ring(
     rx_ring: u32,
     frames: &[Frame],
     wanted: &dyn Fn(&Frame) -> bool,
-    delivered_any: &mut [bool],
 ) -> bool {
     let ctrl = domain.ctrl();
     let memory = domain.memory();
@@ -413,7 +409,7 @@ fn deliver_to_ring(
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let mut hwtail = k.field(kring::HWTAIL).load(Ordering::Relaxed);
     let (mut packets, mut bytes, mut full, mut bad_buf) = (0u64, 0u64, 0u64, 0u64);
-    for (f, delivered) in frames.iter().zip(delivered_any.iter_mut()) {
+    for f in frames {
         if !wanted(f) {
             continue;
         }
@@ -455,7 +451,6 @@ fn deliver_to_ring(
         }
         packets += 1;
         bytes += u64::from(f.bytes);
-        *delivered = true;
     }
     // Release: the slots and payloads written above become visible to the
     // receiver's Acquire load of hwtail in rxsync.
