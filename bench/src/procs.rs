@@ -1,0 +1,188 @@
+//! The parent's side of the children: spawning this very program with a
+//! role, the ready/go handshake, and collecting the result lines. A child
+//! still running when its handle drops is killed and reaped.
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::Value;
+
+/// Why a measurement could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("cannot start {role}: {source}")]
+    Spawn {
+        role: String,
+        source: std::io::Error,
+    },
+    #[error("{role}: {what}")]
+    Child { role: String, what: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// How to start one child.
+#[derive(Clone, Debug, Default)]
+pub struct ChildSpec {
+    /// Human name for messages (`vale rx`).
+    pub label: String,
+    /// A wrapper command run first (`ip netns exec NS`), or empty.
+    pub wrapper: Vec<String>,
+    /// The role and its arguments, after `child`.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl ChildSpec {
+    pub fn new(label: &str, args: Vec<String>) -> Self {
+        Self {
+            label: label.to_owned(),
+            args,
+            ..Self::default()
+        }
+    }
+}
+
+/// A running child.
+pub struct Running {
+    label: String,
+    child: std::process::Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    /// Starts `spec` and waits for its `ready`.
+    pub fn start(spec: &ChildSpec) -> Result<Self, BenchError> {
+        let exe = std::env::current_exe().map_err(|source| BenchError::Spawn {
+            role: spec.label.clone(),
+            source,
+        })?;
+        let mut command = match spec.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        command
+            .arg("child")
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().map_err(|source| BenchError::Spawn {
+            role: spec.label.clone(),
+            source,
+        })?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut running = Self {
+            label: spec.label.clone(),
+            child,
+            stdin,
+            stdout,
+        };
+        let line = running.line()?;
+        if line != "ready" {
+            return Err(running.failure(&line));
+        }
+        Ok(running)
+    }
+
+    fn line(&mut self) -> Result<String, BenchError> {
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(0) => Err(BenchError::Child {
+                role: self.label.clone(),
+                what: "exited without a word".into(),
+            }),
+            Ok(_) => Ok(line.trim().to_owned()),
+            Err(e) => Err(BenchError::Child {
+                role: self.label.clone(),
+                what: e.to_string(),
+            }),
+        }
+    }
+
+    /// The error a child reported instead of what was expected.
+    fn failure(&self, line: &str) -> BenchError {
+        let what = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("unexpected output {line:?}"));
+        BenchError::Child {
+            role: self.label.clone(),
+            what,
+        }
+    }
+
+    /// Tells the child to start.
+    pub fn go(&mut self) -> Result<(), BenchError> {
+        let stdin = self.stdin.as_mut().ok_or_else(|| BenchError::Child {
+            role: self.label.clone(),
+            what: "stdin already closed".into(),
+        })?;
+        stdin
+            .write_all(b"go\n")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| BenchError::Child {
+                role: self.label.clone(),
+                what: format!("cannot send go: {e}"),
+            })
+    }
+
+    /// Reads the child's result and reaps it.
+    pub fn finish(mut self) -> Result<Value, BenchError> {
+        let line = self.line()?;
+        let value: Value = serde_json::from_str(&line).map_err(|_| self.failure(&line))?;
+        if value.get("error").is_some() {
+            return Err(self.failure(&line));
+        }
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+        Ok(value)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs one measurement: starts the receivers (each ready before the
+/// next starts), then the senders, says `go` to all, and returns the
+/// receivers' and the senders' results.
+pub fn run_measurement(
+    receivers: &[ChildSpec],
+    senders: &[ChildSpec],
+) -> Result<(Vec<Value>, Vec<Value>), BenchError> {
+    let mut rx = Vec::new();
+    for spec in receivers {
+        rx.push(Running::start(spec)?);
+    }
+    let mut tx = Vec::new();
+    for spec in senders {
+        tx.push(Running::start(spec)?);
+    }
+    for child in rx.iter_mut().chain(tx.iter_mut()) {
+        child.go()?;
+    }
+    let rx_results = rx
+        .into_iter()
+        .map(Running::finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    let tx_results = tx
+        .into_iter()
+        .map(Running::finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rx_results, tx_results))
+}

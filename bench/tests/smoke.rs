@@ -1,0 +1,106 @@
+//! Runs the benchmark program in its smoke mode (a few thousand packets
+//! per measurement) and checks that its JSON report parses and holds every
+//! figure, so that a change breaking a measurement is noticed. No timing
+//! is asserted: the figures of a smoke run mean nothing.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn at<'a>(report: &'a Value, path: &str) -> &'a Value {
+    let mut v = report;
+    for key in path.split('.') {
+        v = match key.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[key],
+        };
+        assert!(
+            !v.is_null()
+                || path.starts_with("vale_unicast.linux_bridge")
+                || path.starts_with("vale_unicast.ratio_vs_bridge"),
+            "{path}: missing or null at {key}"
+        );
+    }
+    v
+}
+
+fn number(report: &Value, path: &str) -> f64 {
+    at(report, path)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number: {}", at(report, path)))
+}
+
+#[test]
+fn smoke_run_reports_every_figure() {
+    let prefix = format!("nmbt{}", std::process::id());
+    let out = Command::new(env!("CARGO_BIN_EXE_netmap-bench"))
+        .args(["--smoke", "--json", "--netns-prefix", &prefix])
+        .output()
+        .expect("run netmap-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "netmap-bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Exactly one JSON object on stdout.
+    let report: Value = serde_json::from_str(stdout.trim()).expect("stdout is one JSON value");
+    assert_eq!(report["mode"], "smoke");
+
+    for path in [
+        "pipe.ours_mpps.median",
+        "pipe.plain_ring_mpps.median",
+        "pipe.ratio.median",
+        "vale_unicast.ours_mpps.median",
+        "vale_unicast.one_copy_ring_mpps.median",
+        "vale_unicast.ratio_vs_one_copy.median",
+        "vale_broadcast.ours_mpps_per_receiver.median",
+        "vale_broadcast.one_copy_fanout_mpps_per_receiver.median",
+        "vale_broadcast.ratio.median",
+        "curve.size.0.ours_mpps",
+        "curve.size.0.one_copy_ring_mpps",
+        "curve.batch.0.vale_mpps",
+        "curve.batch.0.pipe_mpps",
+        "curve.batch.0.plain_ring_mpps",
+        "curve.ports.0.ours_deliveries_mpps",
+        "curve.ports.0.one_copy_fanout_deliveries_mpps",
+        "latency.pipe.median_ns",
+        "latency.pipe.p99_ns",
+        "latency.vale.median_ns",
+        "latency.vale.p99_ns",
+        "latency.plain_ring.median_ns",
+        "latency.ratio_pipe_vs_ring.median",
+        "latency.ratio_vale_vs_ring.median",
+    ] {
+        assert!(number(&report, path) > 0.0, "{path} is not positive");
+    }
+    // The bridge baseline either ran or says why not.
+    let unicast = &report["vale_unicast"];
+    match unicast["bridge_skipped"].as_str() {
+        Some(why) => {
+            assert!(!why.is_empty());
+            assert!(unicast["linux_bridge_mpps"].is_null());
+        }
+        None => assert!(number(&report, "vale_unicast.linux_bridge_mpps.median") > 0.0),
+    }
+    for target in [
+        "pipe_mpps_at_least_100",
+        "pipe_ratio_at_least_0_8",
+        "vale_mpps_at_least_20",
+        "vale_ratio_vs_one_copy_at_least_0_5",
+        "vale_ratio_vs_bridge_at_least_30",
+        "pipe_rtt_median_at_most_2000_ns",
+        "vale_rtt_median_at_most_2000_ns",
+    ] {
+        let t = &report["targets"][target];
+        assert!(
+            t.get("met").is_some() && t["target"].is_number(),
+            "target {target}: {t}"
+        );
+    }
+    // No namespace of this run is left behind.
+    if let Ok(list) = Command::new("ip").args(["netns", "list"]).output() {
+        let list = String::from_utf8_lossy(&list.stdout);
+        assert!(!list.contains(&prefix), "namespaces left: {list}");
+    }
+}
