@@ -9,6 +9,7 @@
 //! [`Port`]: netmap_ring::port::Port
 pub mod addr;
 pub mod backend;
+pub mod bridge;
 pub mod error;
 pub mod json;
 pub mod latency;
