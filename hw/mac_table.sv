@@ -6,11 +6,12 @@
 // stalls lookups: resolved writes go through learn_queue and a bypass makes
 // them visible at once (docs/mac-table.md).
 //
-// Pipeline:
-//   cycle 0  request registered by the two hash units (source, destination)
-//   cycle 1  row addresses to both memory read ports
-//   cycle 2  decision: memory rows + bypass -> learn write, lookup result
-//   cycle 3  result registered on res_*
+// Pipeline (LATENCY = 6 clock edges from request to result):
+//   edges 0-2  the two hash units (source, destination), three stages each
+//   edge 3     row addresses to both memory read ports
+//   cycle 4    learn stage: memory rows + bypass -> learn write (queued)
+//   cycle 5    lookup stage: destination row + own learn -> decision
+//   edge 5     result registered on res_*
 module mac_table #(
     // Number of rows, a power of two (netmap: 1024).
     parameter int ROWS        = 1024,
@@ -79,7 +80,10 @@ module mac_table #(
 
     assign req_ready = 1'b1;
 
-    // ---- cycle 0 -> 1: hashes, request fields delayed alongside ----
+    // ---- cycles 0-2: hashes, request fields delayed alongside ----
+    localparam int HASH_LATENCY = 3;  // mac_hash's registered stages
+    localparam int FIELDS_W = 1 + 8 + 48 + 48 + TAG_W;
+
     logic             h_valid, h_dst_valid;
     logic [31:0]      h_src_hash;
     // The destination needs only its row bits.
@@ -90,6 +94,7 @@ module mac_table #(
     logic [7:0]       h_src_port;
     logic             h_learn;
     logic [TAG_W-1:0] h_tag;
+    logic [HASH_LATENCY*FIELDS_W-1:0] fields_delay;
 
     mac_hash src_hash (
         .clk, .rst,
@@ -103,12 +108,13 @@ module mac_table #(
     );
 
     always_ff @(posedge clk) begin
-        h_src_mac  <= req_src_mac;
-        h_dst_mac  <= req_dst_mac;
-        h_src_port <= req_src_port;
-        h_learn    <= req_learn && learn_enable;
-        h_tag      <= req_tag;
+        fields_delay <= {
+            fields_delay[(HASH_LATENCY-1)*FIELDS_W-1:0],
+            req_learn && learn_enable, req_src_port, req_dst_mac, req_src_mac, req_tag
+        };
     end
+    assign {h_learn, h_src_port, h_dst_mac, h_src_mac, h_tag} =
+        fields_delay[HASH_LATENCY*FIELDS_W-1 -: FIELDS_W];
 
     // ---- cycle 1 -> 2: memory read, request fields delayed ----
     logic             m_valid;
@@ -238,7 +244,7 @@ module mac_table #(
     assign flush_busy = sweep_active;
     assign queue_busy = q_count != 0;
 
-    // ---- cycle 2: the decision ----
+    // ---- cycle 4: the learn stage ----
     // Overlays queued and just-written learns on a row read from memory.
     function automatic logic [ENTRY_W-1:0] overlay(
         input logic [ENTRY_W-1:0] from_memory,
@@ -330,32 +336,63 @@ module mac_table #(
             learn_way = (WAYS > 1) ? WAY_W'(m_src_hash >> ROW_W) : '0;
         end
 
-        // The frame's own learn is visible to its destination lookup.
-        if (learn_write && m_dst_row == m_src_row) begin
-            dst_row_now[learn_way] = learn_entry;
-        end
-
-        decided_hit = 1'b0;
-        decided_port = PORT_FLOOD;
-        if (!m_dst_mac[0]) begin
-            for (int w = WAYS - 1; w >= 0; w--) begin
-                if (dst_row_now[w][56] && dst_row_now[w][47:0] == m_dst_mac) begin
-                    decided_hit = 1'b1;
-                    decided_port = dst_row_now[w][55:48];
-                end
-            end
-        end
-        if (decided_hit && decided_port == m_src_port) begin
-            decided_port = PORT_DROP;
-        end
     end
 
+    // The learn enters the queue at once: the next frame's learn stage
+    // sees it through the bypass.
     assign q_enq_valid = m_valid && learn_write;
     assign q_enq_row   = m_src_row;
     assign q_enq_way   = learn_way;
     assign q_enq_entry = learn_entry;
 
-    // ---- cycle 3: registered results and events ----
+    // ---- edge 4 -> cycle 5: the lookup stage ----
+    // The destination row as the learn stage saw it, plus this frame's own
+    // learn (the only write the queue gained since).
+    logic               l_valid;
+    logic [ENTRY_W-1:0] l_dst_row [WAYS];
+    logic               l_own_write;
+    logic [WAY_W-1:0]   l_own_way;
+    logic [ENTRY_W-1:0] l_own_entry;
+    logic [2:0]         l_learn_code;
+    logic [47:0]        l_dst_mac;
+    logic [7:0]         l_src_port;
+    logic [TAG_W-1:0]   l_tag;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            l_valid <= 1'b0;
+        end else begin
+            l_valid <= m_valid;
+        end
+        for (int w = 0; w < WAYS; w++) begin
+            l_dst_row[w] <= dst_row_now[w];
+        end
+        l_own_write  <= learn_write && m_dst_row == m_src_row;
+        l_own_way    <= learn_way;
+        l_own_entry  <= learn_entry;
+        l_learn_code <= learn_code;
+        l_dst_mac    <= m_dst_mac;
+        l_src_port   <= m_src_port;
+        l_tag        <= m_tag;
+    end
+
+    always_comb begin
+        logic [ENTRY_W-1:0] entry;
+        decided_hit = 1'b0;
+        decided_port = PORT_FLOOD;
+        for (int w = WAYS - 1; w >= 0; w--) begin
+            entry = (l_own_write && l_own_way == WAY_W'(w)) ? l_own_entry : l_dst_row[w];
+            if (!l_dst_mac[0] && entry[56] && entry[47:0] == l_dst_mac) begin
+                decided_hit = 1'b1;
+                decided_port = entry[55:48];
+            end
+        end
+        if (decided_hit && decided_port == l_src_port) begin
+            decided_port = PORT_DROP;
+        end
+    end
+
+    // ---- edge 5: registered results and events ----
     always_ff @(posedge clk) begin
         if (rst) begin
             res_valid   <= 1'b0;
@@ -365,17 +402,17 @@ module mac_table #(
             ev_flood    <= 1'b0;
             ev_drop     <= 1'b0;
         end else begin
-            res_valid   <= m_valid;
-            ev_hit      <= m_valid && decided_hit;
-            ev_miss     <= m_valid && !decided_hit && !m_dst_mac[0];
-            ev_learn    <= m_valid && learn_write;
-            ev_flood    <= m_valid && decided_port == PORT_FLOOD;
-            ev_drop     <= m_valid && decided_port == PORT_DROP;
+            res_valid   <= l_valid;
+            ev_hit      <= l_valid && decided_hit;
+            ev_miss     <= l_valid && !decided_hit && !l_dst_mac[0];
+            ev_learn    <= l_valid && l_learn_code >= LEARN_INSERTED;
+            ev_flood    <= l_valid && decided_port == PORT_FLOOD;
+            ev_drop     <= l_valid && decided_port == PORT_DROP;
         end
         res_port  <= decided_port;
         res_hit   <= decided_hit;
-        res_learn <= learn_code;
-        res_tag   <= m_tag;
+        res_learn <= l_learn_code;
+        res_tag   <= l_tag;
     end
     assign ev_overflow = q_overflow;
 

@@ -6,7 +6,7 @@ use vale_offload::table::{mac_from_bits, mac_to_bits, Geometry, LearnOutcome, Pl
 use crate::models::{NicPorts, NicWaysPorts};
 
 /// Cycles from a lookup request to its result on the `lk_res_*` port.
-pub const LOOKUP_LATENCY: u64 = 3;
+pub const LOOKUP_LATENCY: u64 = 6;
 
 /// Upper bound on cycles any wait in this wrapper spends (a hung model
 /// fails the test instead of looping forever).

@@ -1,12 +1,17 @@
 //! Testbench of `mac_hash`: the RTL hash equals netmap's (the software
-//! hash), one result per clock, one cycle of latency.
+//! hash), one result per clock, three cycles of latency.
 #![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sim::models::HashPorts;
 use vale_offload::hash::netmap_mac_hash;
 use vale_offload::table::mac_to_bits;
+
+/// Clock edges from `in_*` to `out_*`.
+const LATENCY: usize = 3;
 
 struct HashBench {
     ports: HashPorts,
@@ -43,6 +48,11 @@ fn netmap_vectors() {
         bench.ports.set_in_valid(1);
         bench.ports.set_in_mac(mac_to_bits(&mac));
         bench.tick();
+        bench.ports.set_in_valid(0);
+        for _ in 1..LATENCY {
+            assert_eq!(bench.ports.out_valid(), 0, "too early");
+            bench.tick();
+        }
         assert_eq!(bench.ports.out_valid(), 1);
         assert_eq!(bench.ports.out_hash(), hash, "{mac:02x?}");
     }
@@ -52,15 +62,30 @@ fn netmap_vectors() {
 fn random_addresses_one_per_clock() {
     let mut bench = HashBench::new();
     let mut rng = StdRng::seed_from_u64(0x4a54);
-    for _ in 0..20_000 {
-        let valid = rng.gen_ratio(7, 8);
-        let mut mac = [0u8; 6];
-        rng.fill(&mut mac[..]);
-        bench.ports.set_in_valid(u64::from(valid));
-        bench.ports.set_in_mac(mac_to_bits(&mac));
+    let mut in_flight: VecDeque<Option<[u8; 6]>> = (1..LATENCY).map(|_| None).collect();
+    for cycle in 0..20_000 {
+        let mac = rng.gen_ratio(7, 8).then(|| {
+            let mut mac = [0u8; 6];
+            rng.fill(&mut mac[..]);
+            mac
+        });
+        bench.ports.set_in_valid(u64::from(mac.is_some()));
+        bench.ports.set_in_mac(mac.map_or(0, |m| mac_to_bits(&m)));
         bench.tick();
-        // The output shows this cycle's input: latency exactly one.
-        assert_eq!(bench.ports.out_valid(), u64::from(valid));
-        assert_eq!(bench.ports.out_hash(), u64::from(netmap_mac_hash(&mac)));
+        in_flight.push_back(mac);
+        // The output shows the input of LATENCY clocks ago, every clock.
+        let expected = in_flight.pop_front().unwrap();
+        assert_eq!(
+            bench.ports.out_valid() == 1,
+            expected.is_some(),
+            "cycle {cycle}"
+        );
+        if let Some(mac) = expected {
+            assert_eq!(
+                bench.ports.out_hash(),
+                u64::from(netmap_mac_hash(&mac)),
+                "cycle {cycle}"
+            );
+        }
     }
 }
