@@ -31,7 +31,7 @@ const CLOCK_EVERY: u32 = 16;
 /// Idle loop iterations (nothing sent or received) before yielding the
 /// CPU: busy-polling stays busy while the peer runs on the other core, but
 /// a peer that shares our core (the machine is shared) gets to run.
-const SPINS_BEFORE_YIELD: u32 = 64;
+const SPINS_BEFORE_YIELD: u32 = 4096;
 
 /// Counts idle iterations of a busy-polling loop and yields now and then.
 #[derive(Default)]
@@ -70,6 +70,10 @@ pub struct Common {
     /// Slots handled per sync (or per index publication).
     #[arg(long, default_value_t = 256)]
     pub batch: u32,
+    /// Run on this CPU only (two busy-polling processes stacked on one
+    /// core measure the scheduler, not the data path).
+    #[arg(long)]
+    pub cpu: Option<usize>,
 }
 
 /// One child process's job.
@@ -170,6 +174,19 @@ pub enum Role {
         #[arg(long, default_value_t = 100)]
         warmup: u64,
     },
+    /// Profiling aid: one process, one thread, moves `--max-packets`
+    /// frames through a pipe or a VALE switch, alternating a TX batch and
+    /// an RX drain (run it under `valgrind --tool=callgrind`).
+    Loop {
+        #[command(flatten)]
+        common: Common,
+        /// `pipe` or `vale`.
+        #[arg(long, default_value = "pipe")]
+        kind: String,
+        /// Name suffix of the pipe or switch.
+        #[arg(long, default_value = "prof")]
+        name: String,
+    },
     /// Sends back every frame it receives.
     Pong {
         #[command(flatten)]
@@ -196,6 +213,20 @@ pub struct Target {
 /// Runs a child role and prints its result line.
 pub fn run(role: Role) -> i32 {
     die_with_parent();
+    let common = match &role {
+        Role::PortTx { common, .. }
+        | Role::PortRx { common, .. }
+        | Role::RingTx { common, .. }
+        | Role::RingRx { common, .. }
+        | Role::RawTx { common, .. }
+        | Role::RawRx { common, .. }
+        | Role::Ping { common, .. }
+        | Role::Pong { common, .. }
+        | Role::Loop { common, .. } => common,
+    };
+    if let Some(cpu) = common.cpu {
+        pin_to(cpu);
+    }
     let result = match role {
         Role::PortTx {
             common,
@@ -247,6 +278,7 @@ pub fn run(role: Role) -> i32 {
             dst,
             src,
         } => pong(&common, &target, &dst, &src),
+        Role::Loop { common, kind, name } => in_process_loop(&common, &kind, &name),
     };
     match result {
         Ok(value) => {
@@ -265,6 +297,30 @@ fn die_with_parent() {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no
     // memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+}
+
+/// Binds this process to `cpu`; a failure (CPU offline, not allowed)
+/// leaves it free to run anywhere, which only costs precision.
+fn pin_to(cpu: usize) {
+    if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+        return;
+    }
+    // SAFETY: cpu_set_t is plain data, valid all-zero; CPU_SET sets bit
+    // `cpu` inside it, in range (checked above).
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    // SAFETY: `set` is a valid cpu_set_t and its size is passed; pid 0 is
+    // this thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        eprintln!(
+            "netmap-bench: cannot pin to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 type RoleResult = Result<Value, String>;
@@ -840,4 +896,31 @@ fn pong(common: &Common, target: &Target, dst: &str, src: &str) -> RoleResult {
         }
     }
     Ok(json!({ "packets": echoed }))
+}
+
+fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {
+    let (tx_name, rx_name) = match kind {
+        "pipe" => (format!("netmap:{name}{{0"), format!("netmap:{name}}}0")),
+        "vale" => (format!("vale{name}:a"), format!("vale{name}:b")),
+        other => return Err(format!("unknown kind {other:?}: use pipe or vale")),
+    };
+    let rx = open_port(&rx_name)?;
+    let tx = open_port(&tx_name)?;
+    let len = frame::MIN_FRAME as u16;
+    prefill(&tx, &frame::frame(frame::mac(2), frame::mac(1), len.into()))?;
+    let total = common.max_packets.min(100_000_000);
+    let (tx_ring, rx_ring) = (tx.tx_ring(0), rx.rx_ring(0));
+    let started = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < total {
+        sent += u64::from(queue(&tx_ring, common.batch, len));
+        tx.txsync_ring(0).map_err(|e| e.to_string())?;
+        rx.rxsync_ring(0).map_err(|e| e.to_string())?;
+        let (k, _) = consume(&rx_ring, u32::MAX);
+        if k == 0 && started.elapsed() > Duration::from_secs(60) {
+            return Err("stalled".into());
+        }
+        received += k;
+    }
+    Ok(json!({ "packets": received, "sent": sent, "secs": started.elapsed().as_secs_f64() }))
 }

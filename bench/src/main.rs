@@ -51,6 +51,9 @@ struct Cli {
     /// Slots per sync for the headline figures.
     #[arg(long, default_value_t = 256)]
     batch: u32,
+    /// Do not pin the two processes of a measurement to CPUs 0 and 1.
+    #[arg(long)]
+    no_pin: bool,
     /// Name prefix of the network namespaces the bridge baseline creates.
     #[arg(long)]
     netns_prefix: Option<String>,
@@ -94,6 +97,7 @@ fn plan(cli: &Cli) -> Plan {
         netns_prefix,
         stride,
         text: !cli.json,
+        pin: !cli.no_pin && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
     };
     let mut plan = if cli.smoke {
         Plan {
@@ -149,6 +153,7 @@ fn main() {
             "batch": plan.batch,
             "ring_slots": 1024,
             "buf_stride": plan.stride,
+            "pinned": plan.pin,
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         }),
     );

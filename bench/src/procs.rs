@@ -184,5 +184,13 @@ pub fn run_measurement(
         .into_iter()
         .map(Running::finish)
         .collect::<Result<Vec<_>, _>>()?;
+    if std::env::var_os("NETMAP_BENCH_DEBUG").is_some() {
+        let label = |specs: &[ChildSpec]| specs.iter().map(|s| s.label.clone()).collect::<Vec<_>>();
+        eprintln!(
+            "netmap-bench: {:?} -> {rx_results:?}; {:?} -> {tx_results:?}",
+            label(receivers),
+            label(senders)
+        );
+    }
     Ok((rx_results, tx_results))
 }

@@ -43,6 +43,8 @@ pub struct Plan {
     pub stride: usize,
     /// Print human-readable tables on stdout.
     pub text: bool,
+    /// Pin the two processes of a pair to CPUs 0 and 1.
+    pub pin: bool,
 }
 
 /// A measured throughput: what the receivers got, in Mpps.
@@ -153,6 +155,16 @@ impl Bench {
         ])
     }
 
+    /// `--cpu N` for the sender (`sender == true`, CPU 0) or the receiver
+    /// (CPU 1) of a two-process measurement, when pinning is on.
+    fn cpu(&self, sender: bool) -> Vec<String> {
+        if self.plan.pin {
+            strings(&["--cpu", if sender { "0" } else { "1" }])
+        } else {
+            Vec::new()
+        }
+    }
+
     fn control(&self) -> Result<(TempFile, Control), BenchError> {
         let file = TempFile::new("ctl");
         let ctl = Control::create(file.path())
@@ -221,6 +233,9 @@ impl Bench {
                 ]));
             }
             args.extend(self.common(&file, batch));
+            if groups.len() == 1 {
+                args.extend(self.cpu(false));
+            }
             let mut spec = ChildSpec::new(&format!("vale rx {i}"), args);
             spec.env = env.clone();
             receivers.push(spec);
@@ -243,6 +258,9 @@ impl Bench {
             args.push("--learn".into());
         }
         args.extend(self.common(&file, batch));
+        if groups.len() == 1 {
+            args.extend(self.cpu(true));
+        }
         let mut sender = ChildSpec::new("vale tx", args);
         sender.env = env;
         let (r, _) = run_measurement(&receivers, &[sender])?;
@@ -281,6 +299,9 @@ impl Bench {
             }
             let mut args = strings(&["ring-rx", "--shm", &mine.join(",")]);
             args.extend(self.common(&file, batch));
+            if groups.len() == 1 {
+                args.extend(self.cpu(false));
+            }
             receivers.push(ChildSpec::new(&format!("ring rx {i}"), args));
         }
         let shm: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
@@ -297,6 +318,9 @@ impl Bench {
             args.push("--copy".into());
         }
         args.extend(self.common(&file, batch));
+        if groups.len() == 1 {
+            args.extend(self.cpu(true));
+        }
         let (r, _) = run_measurement(&receivers, &[ChildSpec::new("ring tx", args)])?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
@@ -316,6 +340,7 @@ impl Bench {
             &format_mac(netns::RX_MAC),
         ]);
         rx.extend(self.common(&file, 64));
+        rx.extend(self.cpu(false));
         let mut tx = strings(&[
             "raw-tx",
             "--ifname",
@@ -328,6 +353,7 @@ impl Bench {
             &len.to_string(),
         ]);
         tx.extend(self.common(&file, 64));
+        tx.extend(self.cpu(true));
         let mut rx = ChildSpec::new("bridge rx", rx);
         rx.wrapper = BridgeNet::exec_prefix(&net.rx_ns);
         let mut tx = ChildSpec::new("bridge tx", tx);
@@ -390,6 +416,7 @@ impl Bench {
             &format_mac(mac(2)),
         ]));
         pong.extend(self.common(&file, 1));
+        pong.extend(self.cpu(false));
         let mut ping = strings(&["ping"]);
         ping.extend(ping_target);
         ping.extend(strings(&[
@@ -402,6 +429,7 @@ impl Bench {
             ping.extend(strings(&["--warmup", "10"]));
         }
         ping.extend(self.common(&file, 1));
+        ping.extend(self.cpu(true));
         let (_, results) = run_measurement(
             &[ChildSpec::new(&format!("{kind} pong"), pong)],
             &[ChildSpec::new(&format!("{kind} ping"), ping)],
