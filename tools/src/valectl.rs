@@ -133,7 +133,8 @@ fn switch_json(s: &SwitchInfo, with_counters: bool) -> Json {
 
 fn owner_text(p: &PortInfo) -> String {
     match (p.owner_pid, p.persistent) {
-        (0, _) => "persistent, unused".into(),
+        (0, true) => "persistent, unused".into(),
+        (0, false) => "unused".into(),
         (pid, true) => format!("persistent, pid {pid}"),
         (pid, false) => format!("pid {pid}"),
     }

@@ -25,6 +25,11 @@ pub struct WorkerStats {
     events: AtomicU64,
     min_space: AtomicU32,
     done: AtomicBool,
+    /// Nanoseconds from the start to the first and the latest event
+    /// (u64::MAX: none yet); the receiver's speed is measured between
+    /// them, as netmap's receiver starts its clock at the first packet.
+    first_ns: AtomicU64,
+    last_ns: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -35,6 +40,8 @@ impl Default for WorkerStats {
             events: AtomicU64::new(0),
             min_space: AtomicU32::new(NO_SPACE_SEEN),
             done: AtomicBool::new(false),
+            first_ns: AtomicU64::new(u64::MAX),
+            last_ns: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -45,6 +52,13 @@ impl WorkerStats {
         self.pkts.fetch_add(pkts, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.events.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records that an event happened `since_start` after the start.
+    pub fn stamp(&self, since_start: Duration) {
+        let ns = since_start.as_nanos() as u64;
+        self.first_ns.fetch_min(ns, Ordering::Relaxed);
+        self.last_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Records the free space seen in a TX ring before filling it.
@@ -74,6 +88,8 @@ pub struct Worker<'a> {
     /// Packets per second for this worker (0: unlimited).
     pub rate: f64,
     pub stats: &'a WorkerStats,
+    /// When the workers started.
+    pub start: Instant,
     /// rx: packets still to receive, shared by the workers.
     pub remaining: Option<&'a AtomicU64>,
     pub pcap: Option<&'a PcapSink>,
@@ -152,6 +168,7 @@ pub fn run(cfg: Config) -> Result<(), ToolError> {
         }
         None => None,
     };
+    let start = Instant::now();
     let workers: Vec<Worker<'_>> = (0..threads)
         .map(|t| {
             let share = |total: u64| {
@@ -163,12 +180,12 @@ pub fn run(cfg: Config) -> Result<(), ToolError> {
                 quota: if cfg.count == 0 { 0 } else { share(cfg.count) },
                 rate: cfg.rate as f64 / threads as f64,
                 stats: &stats[t],
+                start,
                 remaining: (cfg.count > 0).then_some(&remaining),
                 pcap: pcap.as_ref(),
             }
         })
         .collect();
-    let start = Instant::now();
     let mut ping_outcome = None;
     let result: Result<(), ToolError> = std::thread::scope(|s| {
         let mut handles = Vec::new();
@@ -218,7 +235,22 @@ pub fn run(cfg: Config) -> Result<(), ToolError> {
         }
         first_error
     });
-    let seconds = start.elapsed().as_secs_f64();
+    let mut seconds = start.elapsed().as_secs_f64();
+    if cfg.function == Function::Rx {
+        // From the first packet to the last, as netmap's receiver.
+        let first = stats
+            .iter()
+            .map(|s| s.first_ns.load(Ordering::Relaxed))
+            .min();
+        let last = stats
+            .iter()
+            .map(|s| s.last_ns.load(Ordering::Relaxed))
+            .filter(|&ns| ns != u64::MAX)
+            .max();
+        if let (Some(first), Some(last)) = (first, last) {
+            seconds = (last - first) as f64 / 1e9;
+        }
+    }
     if let Some(pcap) = pcap {
         let writer = pcap.into_inner().unwrap_or_else(|e| e.into_inner());
         writer

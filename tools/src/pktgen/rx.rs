@@ -80,6 +80,7 @@ pub fn rx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
             rx.set_head(cur);
             rx.set_cur(cur);
             if take > 0 {
+                w.stats.stamp(w.start.elapsed());
                 w.stats.add(take, bytes);
             }
         }
