@@ -910,6 +910,12 @@ fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {
     prefill(&tx, &frame::frame(frame::mac(2), frame::mac(1), len.into()))?;
     let total = common.max_packets.min(100_000_000);
     let (tx_ring, rx_ring) = (tx.tx_ring(0), rx.rx_ring(0));
+    if common.ctl.exists() {
+        ctl::say_ready();
+        if !ctl::wait_go() {
+            return Err("no go".into());
+        }
+    }
     let started = Instant::now();
     let (mut sent, mut received) = (0u64, 0u64);
     while received < total {

@@ -76,6 +76,8 @@ enum Suite {
     Broadcast,
     Curve,
     Latency,
+    Stride,
+    Single,
 }
 
 fn plan(cli: &Cli) -> Plan {
@@ -183,6 +185,18 @@ fn main() {
     run(&mut report, "latency", wanted(Suite::Latency), &mut || {
         bench.latency()
     });
+    run(
+        &mut report,
+        "buffer_stride",
+        wanted(Suite::Stride),
+        &mut || bench.buffer_stride(),
+    );
+    run(
+        &mut report,
+        "single_process",
+        wanted(Suite::Single),
+        &mut || bench.single_process(),
+    );
     let targets = suites::targets(&report);
     if cli.json {
         report.insert("targets".into(), targets);

@@ -279,10 +279,23 @@ impl Bench {
         copy: bool,
         groups: &[usize],
     ) -> Result<Rates, BenchError> {
+        let stride = self.plan.stride;
+        self.ring_with_stride(batch, len, copy, groups, stride)
+    }
+
+    /// [`Bench::ring_once`] with buffers `stride` bytes apart.
+    fn ring_with_stride(
+        &mut self,
+        batch: u32,
+        len: usize,
+        copy: bool,
+        groups: &[usize],
+        stride: usize,
+    ) -> Result<Rates, BenchError> {
         let (file, _ctl) = self.control()?;
         let geometry = Geometry {
             slots: RING_SLOTS,
-            stride: self.plan.stride,
+            stride,
         };
         let mut files = Vec::new();
         let mut receivers = Vec::new();
@@ -698,6 +711,97 @@ impl Bench {
             }));
         }
         json!({ "size": sizes, "batch": batches, "ports": ports })
+    }
+
+    /// The one-copy ring with buffers 2048 and 2112 bytes apart: the
+    /// measurement behind the engine's `nr_buf_size` of 2112.
+    pub fn buffer_stride(&mut self) -> Value {
+        let batch = self.plan.batch;
+        let rounds = self.plan.rounds;
+        self.progress(&format!(
+            "buffer stride: {rounds} rounds of one-copy ring, stride 2048 / 2112"
+        ));
+        let r = self.alternate(
+            "buffer stride",
+            rounds,
+            &mut [
+                &mut |b: &mut Self| {
+                    b.ring_with_stride(batch, 60, true, &[1], 2048)
+                        .map(|r| r.mean())
+                },
+                &mut |b: &mut Self| {
+                    b.ring_with_stride(batch, 60, true, &[1], 2112)
+                        .map(|r| r.mean())
+                },
+            ],
+        );
+        let ratio = ratios(&r[1], &r[0]);
+        self.say(&format!(
+            "one-copy ring, 60-byte copies: stride 2048 {} Mpps, stride 2112 {} Mpps, ratio 2112/2048 {}",
+            show(median(&r[0])),
+            show(median(&r[1])),
+            show(median(&ratio))
+        ));
+        json!({
+            "stride_2048_mpps": series(&r[0]),
+            "stride_2112_mpps": series(&r[1]),
+            "ratio_2112_vs_2048": series(&ratio),
+        })
+    }
+
+    /// Both ends in one process and one thread (TX batch, then RX drain):
+    /// the engine's own cost per packet, without any cache line crossing
+    /// between cores.
+    pub fn single_process(&mut self) -> Value {
+        let batch = self.plan.batch;
+        let rounds = self.plan.rounds.min(5);
+        let packets = if self.plan.max_packets == u64::MAX {
+            (self.plan.secs * 10e6) as u64
+        } else {
+            self.plan.max_packets
+        };
+        self.progress(&format!(
+            "single process: {rounds} rounds of pipe / VALE in one thread"
+        ));
+        let once = |b: &mut Self, kind: &str| -> Result<f64, BenchError> {
+            let name = format!("sp{}", b.unique());
+            let domain = if kind == "pipe" {
+                format!("if-{name}")
+            } else {
+                format!("vale{name}")
+            };
+            let _files = DomainFiles::new(&domain);
+            let (file, _ctl) = b.control()?;
+            let mut args = strings(&["loop", "--kind", kind, "--name", &name]);
+            args.extend(b.common(&file, batch));
+            if let Some(i) = args.iter().position(|a| a == "--max-packets") {
+                args[i + 1] = packets.to_string();
+            }
+            let (_, r) = run_measurement(&[], &[ChildSpec::new(&format!("{kind} loop"), args)])?;
+            Ok(r.first().map(mpps).unwrap_or(0.0))
+        };
+        let r = self.alternate(
+            "single process",
+            rounds,
+            &mut [&mut |b: &mut Self| once(b, "pipe"), &mut |b: &mut Self| {
+                once(b, "vale")
+            }],
+        );
+        let ns = |m: Option<f64>| m.filter(|m| *m > 0.0).map(|m| 1000.0 / m);
+        self.say(&format!(
+            "one process, one thread, batch {batch}: pipe {} Mpps ({} ns/packet), VALE {} Mpps ({} ns/packet)",
+            show(median(&r[0])),
+            show(ns(median(&r[0]))),
+            show(median(&r[1])),
+            show(ns(median(&r[1]))),
+        ));
+        json!({
+            "batch": batch,
+            "pipe_mpps": series(&r[0]),
+            "vale_mpps": series(&r[1]),
+            "pipe_ns_per_packet": ns(median(&r[0])),
+            "vale_ns_per_packet": ns(median(&r[1])),
+        })
     }
 
     /// Ping-pong round trips over a pipe, VALE and the plain rings.

@@ -71,6 +71,13 @@ fn smoke_run_reports_every_figure() {
         "latency.plain_ring.median_ns",
         "latency.ratio_pipe_vs_ring.median",
         "latency.ratio_vale_vs_ring.median",
+        "buffer_stride.stride_2048_mpps.median",
+        "buffer_stride.stride_2112_mpps.median",
+        "buffer_stride.ratio_2112_vs_2048.median",
+        "single_process.pipe_mpps.median",
+        "single_process.vale_mpps.median",
+        "single_process.pipe_ns_per_packet",
+        "single_process.vale_ns_per_packet",
     ] {
         assert!(number(&report, path) > 0.0, "{path} is not positive");
     }
