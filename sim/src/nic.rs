@@ -367,3 +367,29 @@ impl Nic {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_run_on_other_threads_in_parallel() {
+        let handles: Vec<_> = (0..3u32)
+            .map(|n| {
+                let mut nic = Nic::new(NicVariant::Netmap);
+                std::thread::spawn(move || {
+                    nic.bar0_write(regmap::DEV_SCRATCH, n);
+                    for _ in 0..1000 {
+                        nic.tick();
+                    }
+                    (nic.bar0_read(regmap::DEV_SCRATCH), nic.cycles())
+                })
+            })
+            .collect();
+        for (n, handle) in handles.into_iter().enumerate() {
+            let (scratch, cycles) = handle.join().unwrap();
+            assert_eq!(scratch, n as u32, "each model keeps its own state");
+            assert!(cycles > 1000);
+        }
+    }
+}
