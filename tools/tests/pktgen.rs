@@ -141,3 +141,43 @@ fn ping_pong_over_a_pipe_busy_polling() {
         &["--busy"],
     );
 }
+
+#[test]
+fn threads_each_on_their_own_ring_of_a_pipe() {
+    let sb = Sandbox::new();
+    let sw = sb.switch("t");
+    let master = format!("{sw}:m{{1@conf:rings=2");
+    let slave = format!("{sw}:m}}1");
+    // The master creates the pipe with two rings a side; the receiver
+    // opens the slave end once it exists.
+    let mut tx = sb.spawn(
+        PKT_GEN,
+        &[
+            "-i", &master, "-f", "tx", "-p", "2", "-n", "40000", "-w", "1",
+        ],
+    );
+    tx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.spawn(
+        PKT_GEN,
+        &["-i", &slave, "-f", "rx", "-p", "2", "-n", "40000"],
+    );
+    let ready = rx.wait_for_line("ready", TIMEOUT);
+    assert!(
+        ready.contains("2 rx ring(s)") && ready.contains("2 thread(s)"),
+        "{ready}"
+    );
+    assert!(tx.wait(TIMEOUT).success(), "{}", tx.stderr());
+    assert!(rx.wait(TIMEOUT).success(), "{}", rx.stderr());
+    assert_eq!(
+        number_after(&tx.stdout(), "Sent"),
+        Some(40000),
+        "{}",
+        tx.stdout()
+    );
+    assert_eq!(
+        number_after(&rx.stdout(), "Received"),
+        Some(40000),
+        "{}",
+        rx.stdout()
+    );
+}

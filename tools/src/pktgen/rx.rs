@@ -14,6 +14,10 @@ use crate::signal;
 
 /// How long one poll() waits before the loop looks at the stop flag.
 const POLL_SLICE: Duration = Duration::from_millis(100);
+/// The same with several threads: they share the port's one wake-up fd,
+/// and one thread's disarm can swallow another's wake-up, so each wait is
+/// kept well under the time a ring takes to fill.
+const SHARED_POLL_SLICE: Duration = Duration::from_millis(1);
 
 /// Takes up to `want` of the packets still to receive.
 fn claim(remaining: Option<&AtomicU64>, want: u32) -> u64 {
@@ -33,6 +37,11 @@ pub fn rx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
     let cfg = w.cfg;
     let sync_err = |e| ToolError::sync(&cfg.port, e);
     let mut scratch = vec![0u8; port.buf_size() as usize];
+    let slice = if cfg.threads > 1 {
+        SHARED_POLL_SLICE
+    } else {
+        POLL_SLICE
+    };
     loop {
         if signal::stop_requested() || w.remaining.is_some_and(|l| l.load(Ordering::Acquire) == 0) {
             break;
@@ -42,8 +51,7 @@ pub fn rx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
                 port.rxsync_ring(r).map_err(sync_err)?;
             }
         } else {
-            port.poll(Interest::RX, Some(POLL_SLICE))
-                .map_err(sync_err)?;
+            port.poll(Interest::RX, Some(slice)).map_err(sync_err)?;
         }
         for &r in &w.rings {
             let rx = port.rx_ring(r);
