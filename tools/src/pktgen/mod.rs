@@ -55,8 +55,8 @@ pub struct Args {
     /// Packets per sync.
     #[arg(short = 'b', default_value_t = 512)]
     pub batch: u32,
-    /// Packets to send or receive (0: until interrupted); for ping/pong the
-    /// round trips.
+    /// Packets to send or receive (0: until interrupted); for ping the
+    /// pings sent, for pong the frames echoed.
     #[arg(short = 'n', default_value_t = 0)]
     pub count: u64,
     /// Send rate in packets per second (0: as fast as possible).

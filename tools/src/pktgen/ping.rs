@@ -37,8 +37,9 @@ fn send(port: &mut Port, frame: &[u8], name: &str) -> Result<bool, ToolError> {
     Ok(true)
 }
 
-/// Sends pings until `count` replies came (or stopped); a ping without a
-/// reply within the timeout is counted lost and the next one goes.
+/// Sends `count` pings (0: until stopped), one at a time; a ping without a
+/// reply within the timeout is counted lost and the next one goes, so the
+/// run ends even when the other side went away.
 pub fn ping(port: &mut Port, w: &Worker<'_>) -> Result<PingOutcome, ToolError> {
     let cfg = w.cfg;
     let name = cfg.port.as_str();
@@ -46,7 +47,7 @@ pub fn ping(port: &mut Port, w: &Worker<'_>) -> Result<PingOutcome, ToolError> {
     let mut outcome = PingOutcome::default();
     let mut frame = Vec::new();
     let mut seq: u32 = 0;
-    while (cfg.count == 0 || (outcome.rtts.len() as u64) < cfg.count) && !signal::stop_requested() {
+    while (cfg.count == 0 || u64::from(seq) < cfg.count) && !signal::stop_requested() {
         let size = cfg.frames.size_min;
         let sent_ns = epoch.elapsed().as_nanos() as u64;
         cfg.frames
