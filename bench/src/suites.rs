@@ -52,6 +52,9 @@ pub struct Plan {
 struct Rates {
     /// Per receiver process.
     per_receiver: Vec<f64>,
+    /// What the sender handed to its syncs (or sockets), Mpps: above the
+    /// receivers' figure when frames are dropped on the way.
+    sender: f64,
 }
 
 impl Rates {
@@ -195,12 +198,13 @@ impl Bench {
                 &len.to_string(),
             ]),
         );
-        let (r, _) = run_measurement(
+        let (r, t) = run_measurement(
             &[ChildSpec::new("pipe rx", rx)],
             &[ChildSpec::new("pipe tx", tx)],
         )?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
+            sender: t.first().map(mpps).unwrap_or(0.0),
         })
     }
 
@@ -263,9 +267,10 @@ impl Bench {
         }
         let mut sender = ChildSpec::new("vale tx", args);
         sender.env = env;
-        let (r, _) = run_measurement(&receivers, &[sender])?;
+        let (r, t) = run_measurement(&receivers, &[sender])?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
+            sender: t.first().map(mpps).unwrap_or(0.0),
         })
     }
 
@@ -334,9 +339,10 @@ impl Bench {
         if groups.len() == 1 {
             args.extend(self.cpu(true));
         }
-        let (r, _) = run_measurement(&receivers, &[ChildSpec::new("ring tx", args)])?;
+        let (r, t) = run_measurement(&receivers, &[ChildSpec::new("ring tx", args)])?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
+            sender: t.first().map(mpps).unwrap_or(0.0),
         })
     }
 
@@ -371,9 +377,10 @@ impl Bench {
         rx.wrapper = BridgeNet::exec_prefix(&net.rx_ns);
         let mut tx = ChildSpec::new("bridge tx", tx);
         tx.wrapper = BridgeNet::exec_prefix(&net.tx_ns);
-        let (r, _) = run_measurement(&[rx], &[tx])?;
+        let (r, t) = run_measurement(&[rx], &[tx])?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
+            sender: t.first().map(mpps).unwrap_or(0.0),
         })
     }
 
@@ -522,12 +529,18 @@ impl Bench {
             "vale unicast: {rounds} rounds of VALE / one-copy ring{}, batch {batch}",
             if net.is_ok() { " / Linux bridge" } else { "" }
         ));
+        let mut offered = Vec::new();
+        let mut vale = |b: &mut Self| -> Result<f64, BenchError> {
+            let rates = b.vale_once(batch, 60, &[1]);
+            offered.push(rates.as_ref().ok().map(|r| r.sender));
+            rates.map(|r| r.mean())
+        };
         let r = match &net {
             Ok(net) => self.alternate(
                 "vale unicast",
                 rounds,
                 &mut [
-                    &mut |b: &mut Self| b.vale_once(batch, 60, &[1]).map(|r| r.mean()),
+                    &mut vale,
                     &mut |b: &mut Self| b.ring_once(batch, 60, true, &[1]).map(|r| r.mean()),
                     &mut |b: &mut Self| b.bridge_once(net, 60).map(|r| r.mean()),
                 ],
@@ -536,10 +549,9 @@ impl Bench {
                 let mut r = self.alternate(
                     "vale unicast",
                     rounds,
-                    &mut [
-                        &mut |b: &mut Self| b.vale_once(batch, 60, &[1]).map(|r| r.mean()),
-                        &mut |b: &mut Self| b.ring_once(batch, 60, true, &[1]).map(|r| r.mean()),
-                    ],
+                    &mut [&mut vale, &mut |b: &mut Self| {
+                        b.ring_once(batch, 60, true, &[1]).map(|r| r.mean())
+                    }],
                 );
                 r.push(vec![None; rounds]);
                 r
@@ -550,8 +562,9 @@ impl Bench {
         let vs_copy = ratios(&r[0], &r[1]);
         let vs_bridge = ratios(&r[0], &r[2]);
         self.say(&format!(
-            "VALE unicast, 60-byte frames, batch {batch}: ours {} Mpps, one-copy ring {} Mpps (ratio {}), Linux bridge {} Mpps (ratio {})",
+            "VALE unicast, 60-byte frames, batch {batch}: ours {} Mpps (sender offered {}), one-copy ring {} Mpps (ratio {}), Linux bridge {} Mpps (ratio {})",
             show(median(&r[0])),
+            show(median(&offered)),
             show(median(&r[1])),
             show(median(&vs_copy)),
             show(median(&r[2])),
@@ -574,6 +587,7 @@ impl Bench {
             "batch": batch,
             "frame_len": 60,
             "ours_mpps": series(&r[0]),
+            "ours_sender_mpps": series(&offered),
             "one_copy_ring_mpps": series(&r[1]),
             "linux_bridge_mpps": bridge,
             "ratio_vs_one_copy": series(&vs_copy),

@@ -52,6 +52,7 @@ fn smoke_run_reports_every_figure() {
         "pipe.plain_ring_mpps.median",
         "pipe.ratio.median",
         "vale_unicast.ours_mpps.median",
+        "vale_unicast.ours_sender_mpps.median",
         "vale_unicast.one_copy_ring_mpps.median",
         "vale_unicast.ratio_vs_one_copy.median",
         "vale_broadcast.ours_mpps_per_receiver.median",
