@@ -595,3 +595,52 @@ fn threads_unicast_in_order_with_every_drop_counted() {
     assert_conserved(&d);
     drop((a, b));
 }
+
+/// DESIGN.md section 4: up to 254 ports per switch; the 255th is refused.
+/// A broadcast from one reaches the 253 others.
+#[test]
+fn a_switch_takes_254_ports() {
+    let sw = unique_switch("v");
+    let ports: Vec<netmap_ring::port::Port> = (0..254)
+        .map(|i| vale_offload::open(&format!("{sw}:p{i}@conf:slots=2")).unwrap())
+        .collect();
+    match vale_offload::open(&format!("{sw}:extra@conf:slots=2")) {
+        Err(netmap_ring::port::PortError::SwitchFull { max: 254, .. }) => {}
+        other => panic!("expected SwitchFull, got {other:?}"),
+    }
+    let d = switch_domain(&sw);
+    put(&ports[0], &frame(BROADCAST, mac(1), 60, 0), 0);
+    ports[0].txsync().unwrap();
+    assert_eq!(switch_counter(&d, S::Forwarded), 253);
+    ports[253].rxsync().unwrap();
+    assert_eq!(ports[253].rx_ring(0).tail(), 1);
+    assert_conserved(&d);
+}
+
+/// A documented difference (docs/semantics.md): one binding per port at a
+/// time; a second open is refused with the owner's pid until it closes.
+#[test]
+fn a_bound_port_is_busy_until_it_closes() {
+    let sw = unique_switch("v");
+    let a = vale_offload::open(&format!("{sw}:a@conf:rings=2")).unwrap();
+    for again in ["a", "a-1"] {
+        match vale_offload::open(&format!("{sw}:{again}")) {
+            Err(netmap_ring::port::PortError::Busy { owner, .. }) => {
+                assert_eq!(owner, std::process::id())
+            }
+            other => panic!("{again}: expected Busy, got {other:?}"),
+        }
+    }
+    let keep = vale_offload::open(&format!("{sw}:keep")).unwrap();
+    drop(a);
+    // The port went with its last binding: a new "a" has netmap's default
+    // single ring pair, so ring 1 no longer exists.
+    match vale_offload::open(&format!("{sw}:a-1")) {
+        Err(netmap_ring::port::PortError::Config { .. }) => {}
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    let a = vale_offload::open(&format!("{sw}:a")).unwrap();
+    assert_eq!((a.tx_rings(), a.rx_rings()), (1, 1));
+    assert_conserved(&switch_domain(&sw));
+    drop((a, keep));
+}
