@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use netmap_ring::abi::NS_BUF_CHANGED;
 use netmap_ring::port::Port;
 use netmap_ring::ring;
 
@@ -33,6 +34,18 @@ pub fn tx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
     if fixed {
         spec.build(0, &mut frame);
     }
+    // On a VALE port a TX buffer never leaves the ring (the switch copies
+    // out of it) and only this process writes it, so a fixed frame is
+    // written into each buffer once, as netmap's pkt-gen does without
+    // OPT_COPY; a slot marked NS_BUF_CHANGED gets it again. Pipe buffers
+    // travel to the peer and come back, so there every frame is copied.
+    let write_once = fixed && port.name().pipe.is_none();
+    let tracked = if write_once {
+        port.layout().buffers.num_bufs as usize
+    } else {
+        0
+    };
+    let mut holds_frame = vec![false; tracked];
     let mut k: u64 = 0;
     let mut sent: u64 = 0;
     let start = Instant::now();
@@ -80,13 +93,21 @@ pub fn tx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
                     spec.build(k, &mut frame);
                 }
                 k += 1;
-                let buf_idx = tx.slot(cur).buf_idx;
-                port.write_buf(buf_idx, &frame).map_err(|e| {
-                    ToolError::Usage(format!(
-                        "{}: tx slot {cur} holds a bad buffer: {e}",
-                        cfg.port
-                    ))
-                })?;
+                let slot = tx.slot(cur);
+                let buf_idx = slot.buf_idx;
+                let known = holds_frame.get_mut(buf_idx as usize);
+                let skip = slot.flags & NS_BUF_CHANGED == 0 && known.as_deref() == Some(&true);
+                if let Some(known) = known {
+                    *known = true;
+                }
+                if !skip {
+                    port.write_buf(buf_idx, &frame).map_err(|e| {
+                        ToolError::Usage(format!(
+                            "{}: tx slot {cur} holds a bad buffer: {e}",
+                            cfg.port
+                        ))
+                    })?;
+                }
                 tx.set_len_flags(cur, frame.len() as u16, 0);
                 bytes += frame.len() as u64;
                 cur = ring::next(cur, n);
