@@ -139,10 +139,12 @@ impl Bench {
         eprintln!("netmap-bench: {line}");
     }
 
-    /// A fresh name suffix, unique in this run and among concurrent runs.
+    /// A fresh name for a switch (`vale<name>`) or pipe parent
+    /// (`netmap:<name>`): `nmb<pid>_<n>`, unique among concurrent runs, and
+    /// what `scripts/bench` looks for to clean up after a killed run.
     fn unique(&mut self) -> String {
         self.seq += 1;
-        format!("{}_{}", std::process::id(), self.seq)
+        format!("nmb{}_{}", std::process::id(), self.seq)
     }
 
     fn common(&self, ctl_file: &TempFile, batch: u32) -> Vec<String> {
@@ -179,7 +181,7 @@ impl Bench {
 
     /// Pipe master -> slave, 60-byte (or `len`) packets.
     fn pipe_once(&mut self, batch: u32, len: usize) -> Result<Rates, BenchError> {
-        let name = format!("nmb{}", self.unique());
+        let name = self.unique();
         let _files = DomainFiles::new(&format!("if-{name}"));
         let (file, _ctl) = self.control()?;
         let mut rx = self.common(&file, batch);
@@ -212,7 +214,7 @@ impl Bench {
     /// receiver process `i`. Unicast (learned) when there is one receiving
     /// port, broadcast otherwise.
     fn vale_once(&mut self, batch: u32, len: usize, groups: &[usize]) -> Result<Rates, BenchError> {
-        let switch = format!("valeb{}", self.unique());
+        let switch = format!("vale{}", self.unique());
         let _files = DomainFiles::new(&switch);
         let (file, _ctl) = self.control()?;
         let total: usize = groups.iter().sum();
@@ -390,7 +392,7 @@ impl Bench {
         let mut _guards: (Option<DomainFiles>, Vec<TempFile>) = (None, Vec::new());
         let (ping_target, pong_target) = match kind {
             "pipe" => {
-                let name = format!("nmb{}", self.unique());
+                let name = self.unique();
                 _guards.0 = Some(DomainFiles::new(&format!("if-{name}")));
                 (
                     strings(&["--port", &format!("netmap:{name}{{0")]),
@@ -398,7 +400,7 @@ impl Bench {
                 )
             }
             "vale" => {
-                let switch = format!("valeb{}", self.unique());
+                let switch = format!("vale{}", self.unique());
                 _guards.0 = Some(DomainFiles::new(&switch));
                 (
                     strings(&["--port", &format!("{switch}:a")]),
@@ -778,7 +780,7 @@ impl Bench {
             "single process: {rounds} rounds of pipe / VALE in one thread"
         ));
         let once = |b: &mut Self, kind: &str| -> Result<f64, BenchError> {
-            let name = format!("sp{}", b.unique());
+            let name = b.unique();
             let domain = if kind == "pipe" {
                 format!("if-{name}")
             } else {
