@@ -389,11 +389,13 @@ impl Bench {
     /// One ping-pong round: `kind` is `pipe`, `vale` or `ring`.
     fn latency_once(&mut self, kind: &str) -> Result<Value, BenchError> {
         let (file, _ctl) = self.control()?;
-        let mut _guards: (Option<DomainFiles>, Vec<TempFile>) = (None, Vec::new());
+        // Kept until the children are done: removed on drop.
+        let mut domain_files: Option<DomainFiles> = None;
+        let mut ring_files: Vec<TempFile> = Vec::new();
         let (ping_target, pong_target) = match kind {
             "pipe" => {
                 let name = self.unique();
-                _guards.0 = Some(DomainFiles::new(&format!("if-{name}")));
+                domain_files = Some(DomainFiles::new(&format!("if-{name}")));
                 (
                     strings(&["--port", &format!("netmap:{name}{{0")]),
                     strings(&["--port", &format!("netmap:{name}}}0")]),
@@ -401,7 +403,7 @@ impl Bench {
             }
             "vale" => {
                 let switch = format!("vale{}", self.unique());
-                _guards.0 = Some(DomainFiles::new(&switch));
+                domain_files = Some(DomainFiles::new(&switch));
                 (
                     strings(&["--port", &format!("{switch}:a")]),
                     strings(&["--port", &format!("{switch}:b")]),
@@ -422,7 +424,7 @@ impl Bench {
                     there.path().display().to_string(),
                     back.path().display().to_string(),
                 );
-                _guards.1 = vec![there, back];
+                ring_files = vec![there, back];
                 (
                     strings(&["--rings", &format!("{t},{b}")]),
                     strings(&["--rings", &format!("{b},{t}")]),
@@ -456,6 +458,7 @@ impl Bench {
             &[ChildSpec::new(&format!("{kind} pong"), pong)],
             &[ChildSpec::new(&format!("{kind} ping"), ping)],
         )?;
+        drop((domain_files, ring_files));
         Ok(results.into_iter().next().unwrap_or(Value::Null))
     }
 

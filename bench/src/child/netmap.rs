@@ -1,0 +1,223 @@
+//! Senders and receivers on netmap ports (VALE ports and pipe ends)
+//! through the Port API, as an application uses it, and the one-thread
+//! loop used for profiling.
+
+use std::time::{Duration, Instant};
+
+use netmap_ring::port::Port;
+use netmap_ring::ring;
+use netmap_ring::view::RingView;
+use serde_json::json;
+
+use super::{
+    open_control, Common, FinishOnDrop, Idle, RoleResult, SendUntil, Window, FIRST_PACKET_TIMEOUT,
+};
+use crate::ctl;
+use crate::frame::{self, parse_mac};
+
+pub(super) fn open_port(name: &str) -> Result<Port, String> {
+    vale_offload::open(name).map_err(|e| format!("open {name}: {e}"))
+}
+
+/// Writes `frame` into the buffer of every slot of TX ring 0 (VALE keeps
+/// its TX buffers, so this is done once, as pkt-gen does).
+pub(super) fn prefill(port: &Port, frame: &[u8]) -> Result<(), String> {
+    let ring = port.tx_ring(0);
+    for s in 0..ring.num_slots() {
+        port.write_buf(ring.slot(s).buf_idx, frame)
+            .map_err(|e| format!("prefill: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Queues up to `count` frames of `len` bytes on `ring` (buffers already
+/// filled); returns how many. Does not sync.
+#[inline]
+pub(super) fn queue(ring: &RingView<'_>, count: u32, len: u16) -> u32 {
+    let n = ring.num_slots();
+    let mut cur = ring.cur();
+    let k = ring::distance(cur, ring.tail(), n).min(count);
+    for _ in 0..k {
+        ring.set_len_flags(cur, len, 0);
+        cur = ring::next(cur, n);
+    }
+    if k > 0 {
+        ring.set_head(cur);
+        ring.set_cur(cur);
+    }
+    k
+}
+
+/// Releases up to `count` received slots of `ring`; returns how many and
+/// their bytes. Does not sync.
+#[inline]
+pub(super) fn consume(ring: &RingView<'_>, count: u32) -> (u64, u64) {
+    let n = ring.num_slots();
+    let mut cur = ring.cur();
+    let k = ring::distance(cur, ring.tail(), n).min(count);
+    let mut bytes = 0u64;
+    for _ in 0..k {
+        bytes += u64::from(ring.slot(cur).len);
+        cur = ring::next(cur, n);
+    }
+    if k > 0 {
+        ring.set_head(cur);
+        ring.set_cur(cur);
+    }
+    (u64::from(k), bytes)
+}
+
+/// Sends one frame (already in the buffers) and syncs.
+pub(super) fn send_one(port: &Port, len: u16) -> Result<(), String> {
+    if queue(&port.tx_ring(0), 1, len) != 1 {
+        return Err("TX ring full".into());
+    }
+    port.txsync_ring(0).map_err(|e| e.to_string())
+}
+
+/// Waits (busy) for at least one frame on RX ring 0 and releases all.
+fn wait_one(port: &Port, timeout: Duration) -> Result<u64, String> {
+    let until = Instant::now() + timeout;
+    loop {
+        port.rxsync_ring(0).map_err(|e| e.to_string())?;
+        let (k, _) = consume(&port.rx_ring(0), u32::MAX);
+        if k > 0 {
+            return Ok(k);
+        }
+        if Instant::now() >= until {
+            return Err(format!("nothing received within {timeout:?}"));
+        }
+    }
+}
+
+fn frame_len(len: usize) -> u16 {
+    len.clamp(frame::MIN_FRAME, frame::MAX_FRAME) as u16
+}
+
+pub(super) fn port_tx(
+    common: &Common,
+    name: &str,
+    dst: &str,
+    src: &str,
+    len: usize,
+    receivers: u32,
+    learn: bool,
+) -> RoleResult {
+    let ctl = open_control(common)?;
+    let port = open_port(name)?;
+    let len = frame_len(len);
+    prefill(
+        &port,
+        &frame::frame(parse_mac(dst)?, parse_mac(src)?, len.into()),
+    )?;
+    if learn {
+        send_one(&port, len)?;
+    }
+    ctl::say_ready();
+    if !ctl::wait_go() {
+        return Err("no go".into());
+    }
+    if learn {
+        wait_one(&port, FIRST_PACKET_TIMEOUT).map_err(|e| format!("learning reply: {e}"))?;
+    }
+    let ring = port.tx_ring(0);
+    let mut until = SendUntil::new(&ctl, common, receivers);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut idle = Idle::default();
+    while until.go_on() {
+        let k = queue(&ring, common.batch, len);
+        sent += u64::from(k);
+        idle.progress(k > 0);
+        if let Err(e) = port.txsync_ring(0) {
+            // The receiver closing its end of a pipe ends the run.
+            if ctl.finished() >= receivers {
+                break;
+            }
+            return Err(format!("txsync: {e}"));
+        }
+    }
+    Ok(json!({ "packets": sent, "secs": started.elapsed().as_secs_f64() }))
+}
+
+pub(super) fn port_rx(
+    common: &Common,
+    names: &[String],
+    reply_to: Option<&str>,
+    src: &str,
+) -> RoleResult {
+    let ctl = open_control(common)?;
+    let ports = names
+        .iter()
+        .map(|name| open_port(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(dst) = reply_to {
+        prefill(
+            &ports[0],
+            &frame::frame(parse_mac(dst)?, parse_mac(src)?, 60),
+        )?;
+    }
+    ctl::say_ready();
+    let _finish = FinishOnDrop(&ctl);
+    if !ctl::wait_go() {
+        return Err("no go".into());
+    }
+    if reply_to.is_some() {
+        // Drop the sender's learning frame, then let the switch learn us.
+        for port in &ports {
+            port.rxsync_ring(0).map_err(|e| e.to_string())?;
+            consume(&port.rx_ring(0), u32::MAX);
+        }
+        send_one(&ports[0], 60)?;
+    }
+    let rings: Vec<RingView<'_>> = ports.iter().map(|p| p.rx_ring(0)).collect();
+    let mut window = Window::new(common);
+    let mut idle = Idle::default();
+    loop {
+        let (mut packets, mut bytes) = (0, 0);
+        for (port, ring) in ports.iter().zip(&rings) {
+            port.rxsync_ring(0).map_err(|e| format!("rxsync: {e}"))?;
+            let (k, b) = consume(ring, common.batch);
+            packets += k;
+            bytes += b;
+        }
+        idle.progress(packets > 0);
+        if !window.add(packets, bytes)? {
+            break;
+        }
+    }
+    Ok(window.result())
+}
+
+pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {
+    let (tx_name, rx_name) = match kind {
+        "pipe" => (format!("netmap:{name}{{0"), format!("netmap:{name}}}0")),
+        "vale" => (format!("vale{name}:a"), format!("vale{name}:b")),
+        other => return Err(format!("unknown kind {other:?}: use pipe or vale")),
+    };
+    let rx = open_port(&rx_name)?;
+    let tx = open_port(&tx_name)?;
+    let len = frame::MIN_FRAME as u16;
+    prefill(&tx, &frame::frame(frame::mac(2), frame::mac(1), len.into()))?;
+    let total = common.max_packets.min(100_000_000);
+    let (tx_ring, rx_ring) = (tx.tx_ring(0), rx.rx_ring(0));
+    if common.ctl.exists() {
+        ctl::say_ready();
+        if !ctl::wait_go() {
+            return Err("no go".into());
+        }
+    }
+    let started = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < total {
+        sent += u64::from(queue(&tx_ring, common.batch, len));
+        tx.txsync_ring(0).map_err(|e| e.to_string())?;
+        rx.rxsync_ring(0).map_err(|e| e.to_string())?;
+        let (k, _) = consume(&rx_ring, u32::MAX);
+        if k == 0 && started.elapsed() > Duration::from_secs(60) {
+            return Err("stalled".into());
+        }
+        received += k;
+    }
+    Ok(json!({ "packets": received, "sent": sent, "secs": started.elapsed().as_secs_f64() }))
+}
