@@ -183,6 +183,16 @@ pub struct Port {
     /// `cur_tx_ring` / `cur_rx_ring`.
     next_tx: usize,
     next_rx: usize,
+    /// Busy-wait budget of `poll` before sleeping.
+    poll_spin: Duration,
+}
+
+fn default_poll_spin() -> Duration {
+    let micros = std::env::var("NETMAP_RS_POLL_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    Duration::from_micros(micros)
 }
 
 impl Port {
@@ -207,6 +217,7 @@ impl Port {
             layout,
             next_tx: 0,
             next_rx: 0,
+            poll_spin: default_poll_spin(),
         })
     }
 
@@ -369,12 +380,23 @@ impl Port {
         interest: Interest,
         timeout: Option<Duration>,
     ) -> Result<Interest, SyncError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let started = Instant::now();
+        let deadline = timeout.map(|t| started + t);
+        let spin_until = started + self.poll_spin.min(timeout.unwrap_or(Duration::MAX));
         loop {
             self.sync_for(interest)?;
             let ready = self.ready(interest);
             if ready.tx || ready.rx {
                 return Ok(ready);
+            }
+            // Spin a little first: a peer on another core usually answers
+            // within microseconds, and sleeping costs two system calls and
+            // a scheduler round trip.
+            if Instant::now() < spin_until {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                continue;
             }
             // Arm, then look again: a change between the check above and
             // the arm would otherwise be missed (the engine kicks only armed
@@ -411,6 +433,13 @@ impl Port {
             }
             self.binding.disarm();
         }
+    }
+
+    /// How long [`Port::poll`] keeps re-syncing before it sleeps (default
+    /// 50 us, or `NETMAP_RS_POLL_SPIN_US`); zero sleeps at once, as
+    /// netmap's kernel poll does.
+    pub fn set_poll_spin(&mut self, spin: Duration) {
+        self.poll_spin = spin;
     }
 
     /// Asks the backend to make [`AsFd::as_fd`] readable at the next change,

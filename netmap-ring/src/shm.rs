@@ -109,6 +109,7 @@ impl SharedRegion {
 
     /// Checks that `size` bytes at `offset` lie inside the region and that
     /// `offset` is aligned to `align`, and returns the address.
+    #[inline]
     fn checked_ptr(&self, offset: usize, size: usize, align: usize) -> Result<*mut u8, ShmError> {
         let end = offset.checked_add(size);
         if end.is_none_or(|end| end > self.len()) {
@@ -127,6 +128,7 @@ impl SharedRegion {
     }
 
     /// Reads one naturally aligned scalar with a volatile load.
+    #[inline]
     pub fn read<T: Scalar>(&self, offset: usize) -> Result<T, ShmError> {
         let ptr = self.checked_ptr(offset, size_of::<T>(), align_of::<T>())?;
         // SAFETY: `ptr` is inside the live mapping and aligned for `T`
@@ -135,11 +137,41 @@ impl SharedRegion {
     }
 
     /// Writes one naturally aligned scalar with a volatile store.
+    #[inline]
     pub fn write<T: Scalar>(&self, offset: usize, value: T) -> Result<(), ShmError> {
         let ptr = self.checked_ptr(offset, size_of::<T>(), align_of::<T>())?;
         // SAFETY: `ptr` is inside the live, writable mapping and aligned for
         // `T` (checked above); no Rust reference to this memory exists.
         unsafe { std::ptr::write_volatile(ptr.cast::<T>(), value) };
+        Ok(())
+    }
+
+    /// Reads two consecutive u64 words (a netmap slot) with one bounds check
+    /// and two volatile loads.
+    #[inline]
+    pub fn read_u64_pair(&self, offset: usize) -> Result<[u64; 2], ShmError> {
+        let ptr = self.checked_ptr(offset, 16, 8)?.cast::<u64>();
+        // SAFETY: 16 bytes at `ptr` are inside the mapping and 8-aligned
+        // (checked); u64 is valid for any bit pattern.
+        Ok(unsafe {
+            [
+                std::ptr::read_volatile(ptr),
+                std::ptr::read_volatile(ptr.add(1)),
+            ]
+        })
+    }
+
+    /// Writes two consecutive u64 words (a netmap slot) with one bounds
+    /// check and two volatile stores.
+    #[inline]
+    pub fn write_u64_pair(&self, offset: usize, words: [u64; 2]) -> Result<(), ShmError> {
+        let ptr = self.checked_ptr(offset, 16, 8)?.cast::<u64>();
+        // SAFETY: 16 bytes at `ptr` are inside the writable mapping and
+        // 8-aligned (checked); no Rust reference to them exists.
+        unsafe {
+            std::ptr::write_volatile(ptr, words[0]);
+            std::ptr::write_volatile(ptr.add(1), words[1]);
+        }
         Ok(())
     }
 
@@ -237,6 +269,83 @@ impl SharedRegion {
         // SAFETY: the range is inside the writable mapping (checked).
         unsafe { std::ptr::write_bytes(ptr, byte, len) };
         Ok(())
+    }
+}
+
+/// A window of `count` 16-byte records (netmap slots) inside a region,
+/// bounds-checked once when made; each access then only checks its index.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotWindow<'a> {
+    base: *mut u64,
+    count: u32,
+    _region: std::marker::PhantomData<&'a SharedRegion>,
+}
+
+impl SharedRegion {
+    /// The `count` 16-byte records at `offset` (8-aligned).
+    pub fn slot_window(&self, offset: usize, count: u32) -> Result<SlotWindow<'_>, ShmError> {
+        let size = 16 * count as usize;
+        let base = self.checked_ptr(offset, size, 8)?.cast::<u64>();
+        Ok(SlotWindow {
+            base,
+            count,
+            _region: std::marker::PhantomData,
+        })
+    }
+}
+
+impl SlotWindow<'_> {
+    /// Number of records.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Pointer to word `word` (0 or 1) of record `index`, which must be in
+    /// the window (checked by every caller).
+    #[inline]
+    fn word_ptr(&self, index: u32, word: usize) -> *mut u64 {
+        assert!(
+            index < self.count,
+            "slot {index} outside a window of {}",
+            self.count
+        );
+        self.base.wrapping_add(2 * index as usize + word)
+    }
+
+    /// Reads record `index` with two volatile loads.
+    #[inline]
+    pub fn read(&self, index: u32) -> [u64; 2] {
+        let ptr = self.word_ptr(index, 0);
+        // SAFETY: the window was checked inside the live mapping at
+        // creation (the borrow keeps the mapping alive) and `index` is in
+        // it, so both 8-aligned words are in bounds.
+        unsafe {
+            [
+                std::ptr::read_volatile(ptr),
+                std::ptr::read_volatile(ptr.add(1)),
+            ]
+        }
+    }
+
+    /// Writes record `index` with two volatile stores.
+    #[inline]
+    pub fn write(&self, index: u32, words: [u64; 2]) {
+        let ptr = self.word_ptr(index, 0);
+        // SAFETY: as in `read`; the mapping is writable and no Rust
+        // reference to it exists.
+        unsafe {
+            std::ptr::write_volatile(ptr, words[0]);
+            std::ptr::write_volatile(ptr.add(1), words[1]);
+        }
+    }
+
+    /// Writes the u32 at byte `byte_offset` (0 or 4) of record `index`.
+    #[inline]
+    pub fn write_u32(&self, index: u32, byte_offset: usize, value: u32) {
+        assert!(byte_offset == 0 || byte_offset == 4 || byte_offset == 8 || byte_offset == 12);
+        let ptr = self.word_ptr(index, 0).cast::<u32>();
+        // SAFETY: as in `write`; the u32 is 4-aligned inside the record.
+        unsafe { std::ptr::write_volatile(ptr.wrapping_add(byte_offset / 4), value) }
     }
 }
 

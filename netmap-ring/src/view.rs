@@ -10,10 +10,15 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::abi::{
-    if_off, ring_off, slot_off, NetmapSlot, IFNAMSIZ, IF_HEADER_SIZE, NETMAP_API, SLOT_SIZE,
-};
-use crate::shm::{SharedRegion, ShmError};
+use crate::abi::{if_off, ring_off, slot_off, NetmapSlot, IFNAMSIZ, IF_HEADER_SIZE, NETMAP_API};
+use crate::shm::{SharedRegion, ShmError, SlotWindow};
+
+// `RingView::slot` reads a slot as two little-endian words.
+#[cfg(not(target_endian = "little"))]
+compile_error!("netmap rings are read as little-endian words");
+const _: () = assert!(
+    slot_off::BUF_IDX == 0 && slot_off::LEN == 4 && slot_off::FLAGS == 6 && slot_off::PTR == 8
+);
 
 /// Direction of a ring, as netmap's `dir` field says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +33,7 @@ pub struct RingView<'a> {
     region: &'a SharedRegion,
     offset: usize,
     num_slots: u32,
+    slots: SlotWindow<'a>,
 }
 
 impl<'a> RingView<'a> {
@@ -35,20 +41,34 @@ impl<'a> RingView<'a> {
     /// from its own (trusted) records, not from the ring header, which the
     /// application may have overwritten. Fails if the ring does not fit.
     pub fn new(region: &'a SharedRegion, offset: usize, num_slots: u32) -> Result<Self, ShmError> {
-        let end = crate::abi::ring_bytes(num_slots);
-        // Probe the last byte so every later access is known in bounds.
-        region.read::<u8>(offset.checked_add(end - 1).ok_or(ShmError::OutOfBounds {
-            offset,
-            size: end,
-            region_len: region.len(),
-        })?)?;
         if !offset.is_multiple_of(8) {
             return Err(ShmError::Misaligned { offset, align: 8 });
         }
+        if num_slots == 0 {
+            return Err(ShmError::OutOfBounds {
+                offset,
+                size: 0,
+                region_len: region.len(),
+            });
+        }
+        // The header, then the slots: everything later accesses is checked
+        // here, once.
+        region.read::<u64>(offset)?;
+        let slots = region.slot_window(
+            offset
+                .checked_add(ring_off::SLOT)
+                .ok_or(ShmError::OutOfBounds {
+                    offset,
+                    size: ring_off::SLOT,
+                    region_len: region.len(),
+                })?,
+            num_slots,
+        )?;
         Ok(Self {
             region,
             offset,
             num_slots,
+            slots,
         })
     }
 
@@ -140,58 +160,54 @@ impl<'a> RingView<'a> {
         );
     }
 
-    /// Region offset of slot `index` (which must be < num_slots).
+    /// An index past the ring (a value an application could have written)
+    /// wraps, so it still names a slot of this ring.
     #[inline]
-    fn slot_offset(&self, index: u32) -> usize {
-        debug_assert!(index < self.num_slots);
-        self.offset + ring_off::SLOT + SLOT_SIZE * (index % self.num_slots) as usize
+    fn wrap(&self, index: u32) -> u32 {
+        if index < self.num_slots {
+            index
+        } else {
+            index % self.num_slots
+        }
     }
 
-    /// Reads slot `index` (taken modulo the ring size).
+    /// Reads slot `index` (taken modulo the ring size) as two words: the
+    /// first holds buf_idx, len and flags, the second ptr (x86-64 is little
+    /// endian, as the layout assertions in `abi` assume).
     #[inline]
     pub fn slot(&self, index: u32) -> NetmapSlot {
-        let at = self.slot_offset(index);
-        let r = self.region;
+        let [w0, ptr] = self.slots.read(self.wrap(index));
         NetmapSlot {
-            buf_idx: r.read(at + slot_off::BUF_IDX).expect("in bounds"),
-            len: r.read(at + slot_off::LEN).expect("in bounds"),
-            flags: r.read(at + slot_off::FLAGS).expect("in bounds"),
-            ptr: r.read(at + slot_off::PTR).expect("in bounds"),
+            buf_idx: w0 as u32,
+            len: (w0 >> 32) as u16,
+            flags: (w0 >> 48) as u16,
+            ptr,
         }
     }
 
     /// Writes slot `index` (taken modulo the ring size).
     #[inline]
     pub fn set_slot(&self, index: u32, slot: NetmapSlot) {
-        let at = self.slot_offset(index);
-        let r = self.region;
-        r.write(at + slot_off::BUF_IDX, slot.buf_idx)
-            .expect("in bounds");
-        r.write(at + slot_off::LEN, slot.len).expect("in bounds");
-        r.write(at + slot_off::FLAGS, slot.flags)
-            .expect("in bounds");
-        r.write(at + slot_off::PTR, slot.ptr).expect("in bounds");
+        let w0 = u64::from(slot.buf_idx) | u64::from(slot.len) << 32 | u64::from(slot.flags) << 48;
+        self.slots.write(self.wrap(index), [w0, slot.ptr]);
     }
 
-    /// Writes the length and flags of slot `index`, keeping its buffer.
+    /// Writes the length and flags of slot `index` (one 32-bit store),
+    /// keeping its buffer.
     #[inline]
     pub fn set_len_flags(&self, index: u32, len: u16, flags: u16) {
-        let at = self.slot_offset(index);
-        self.region
-            .write(at + slot_off::LEN, len)
-            .expect("in bounds");
-        self.region
-            .write(at + slot_off::FLAGS, flags)
-            .expect("in bounds");
+        self.slots.write_u32(
+            self.wrap(index),
+            slot_off::LEN,
+            u32::from(len) | u32::from(flags) << 16,
+        );
     }
 
     /// Writes the buffer index of slot `index`.
     #[inline]
     pub fn set_buf_idx(&self, index: u32, buf_idx: u32) {
-        let at = self.slot_offset(index);
-        self.region
-            .write(at + slot_off::BUF_IDX, buf_idx)
-            .expect("in bounds");
+        self.slots
+            .write_u32(self.wrap(index), slot_off::BUF_IDX, buf_idx);
     }
 
     /// Writes a complete ring header and its slots: the state of a freshly

@@ -65,6 +65,8 @@ impl Lookup for LearningBridge {
 #[derive(Clone, Copy, Debug)]
 struct Frame {
     first_slot: u32,
+    /// Region offset of the first fragment's payload.
+    first_offset: usize,
     slots: u32,
     bytes: u32,
     dst: u8,
@@ -72,6 +74,7 @@ struct Frame {
 
 thread_local! {
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    static DELIVERED: RefCell<Vec<bool>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Where a fragment's payload is, as a region offset, if the slot is valid:
@@ -197,6 +200,11 @@ fn collect_frames(
     let region = domain.memory().region();
     let (mut lookups, mut hits, mut misses, mut learns, mut floods, mut same) = (0, 0, 0, 0, 0, 0);
     let (mut short, mut bad, mut long) = (0, 0, 0);
+    // netmap's per-port `last_smac`: a source just learned from this port
+    // is not looked up again for the next frame of the same batch. Nothing
+    // else writes the table between the two (the destination lookup only
+    // reads), so the outcome is the same as learning again.
+    let mut last_learned: Option<[u8; 6]> = None;
     let mut i = hwcur;
     while i != head {
         let start = i;
@@ -205,8 +213,11 @@ fn collect_frames(
         let mut valid = true;
         let mut complete = false;
         let first = view.slot(start);
+        let mut slot = first;
         loop {
-            let slot = view.slot(i);
+            if slots > 0 {
+                slot = view.slot(i);
+            }
             slots += 1;
             bytes += u32::from(slot.len);
             valid &= payload_offset(domain, &slot).is_some();
@@ -247,8 +258,12 @@ fn collect_frames(
             bad += 1;
             continue;
         }
-        let learn = first.flags & NS_NO_LEARN == 0;
+        let src_mac: [u8; 6] = header[6..12].try_into().expect("6 bytes");
+        let learn = first.flags & NS_NO_LEARN == 0 && last_learned != Some(src_mac);
         let decision = lookup.lookup(&header, src as u8, learn, domain.table());
+        if learn {
+            last_learned = Some(src_mac);
+        }
         lookups += 1;
         if decision.hit {
             hits += 1;
@@ -268,6 +283,7 @@ fn collect_frames(
         }
         frames.push(Frame {
             first_slot: start,
+            first_offset: off,
             slots,
             bytes,
             dst: decision.port,
@@ -409,13 +425,33 @@ fn deliver_to_ring(
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let mut hwtail = k.field(kring::HWTAIL).load(Ordering::Relaxed);
     let (mut packets, mut bytes, mut full, mut bad_buf) = (0u64, 0u64, 0u64, 0u64);
+    let mut free = (hwcur + n - hwtail - 1) % n;
+    let buf_size = memory.buf_size() as usize;
     for f in frames {
         if !wanted(f) {
             continue;
         }
-        let free = (hwcur + n - hwtail - 1) % n;
         if f.slots > free {
             full += 1;
+            continue;
+        }
+        if f.slots == 1 {
+            // The common case: one slot, one copy, no chain bookkeeping.
+            let Some(to) = memory.buf_offset(rx.slot(hwtail).buf_idx) else {
+                bad_buf += 1;
+                continue;
+            };
+            let len = (f.bytes as usize).min(buf_size);
+            let len = if region.copy_within(f.first_offset, to, len).is_ok() {
+                len
+            } else {
+                0 // an indirect pointer into this very buffer
+            };
+            rx.set_len_flags(hwtail, len as u16, 1 << 8);
+            hwtail = ring::next(hwtail, n);
+            free -= 1;
+            packets += 1;
+            bytes += u64::from(f.bytes);
             continue;
         }
         // Every destination buffer must be valid before anything is
@@ -436,11 +472,11 @@ fn deliver_to_ring(
             let rx_slot = rx.slot(hwtail);
             let from = payload_offset(domain, &slot).expect("validated at collection");
             let to = memory.buf_offset(rx_slot.buf_idx).expect("validated above");
-            let len = usize::from(slot.len).min(memory.buf_size() as usize);
+            let mut len = usize::from(slot.len).min(buf_size);
             if region.copy_within(from, to, len).is_err() {
                 // Source and destination overlap (an indirect pointer into
                 // this very buffer): deliver an empty fragment.
-                rx.set_len_flags(hwtail, 0, 0);
+                len = 0;
             }
             let more = if frag + 1 < f.slots { NS_MOREFRAG } else { 0 };
             // netmap's NS_RFRAGS: the fragment count in the high byte.
@@ -449,6 +485,7 @@ fn deliver_to_ring(
             hwtail = ring::next(hwtail, n);
             s = ring::next(s, tx_n);
         }
+        free -= f.slots;
         packets += 1;
         bytes += u64::from(f.bytes);
     }

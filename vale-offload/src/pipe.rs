@@ -60,18 +60,61 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let mut rx_free = (rx_hwcur + rn - rx_hwtail - 1) % rn;
 
     let (mut moved_packets, mut moved_bytes, mut bad) = (0u64, 0u64, 0u64);
+    let (num_bufs, buf_size) = (memory.num_bufs(), memory.buf_size());
+    let valid = |slot: &NetmapSlot| {
+        (netmap_ring::region::RESERVED_BUFFERS..num_bufs).contains(&slot.buf_idx)
+            && u32::from(slot.len) <= buf_size
+    };
+    // Swaps one descriptor: TX slot `s` into RX slot `r`, and back.
+    let swap = |s: u32, t: NetmapSlot, r: u32| {
+        let old = rx.slot(r);
+        rx.set_slot(
+            r,
+            NetmapSlot {
+                buf_idx: t.buf_idx,
+                len: t.len,
+                flags: (t.flags & NS_MOREFRAG) | NS_BUF_CHANGED,
+                ptr: 0,
+            },
+        );
+        tx.set_slot(
+            s,
+            NetmapSlot {
+                buf_idx: old.buf_idx,
+                len: 0,
+                flags: NS_BUF_CHANGED,
+                ptr: 0,
+            },
+        );
+    };
     let mut i = hwcur;
     while i != head {
-        // Find the packet starting at i; stop at an unfinished chain.
+        let first = tx.slot(i);
+        if first.flags & NS_MOREFRAG == 0 {
+            // The common case, a one-slot packet: one read of the slot.
+            if !valid(&first) {
+                bad += 1;
+            } else if rx_free == 0 {
+                break; // back-pressure: wait for the receiver
+            } else {
+                swap(i, first, rx_hwtail);
+                moved_bytes += u64::from(first.len);
+                moved_packets += 1;
+                rx_hwtail = ring::next(rx_hwtail, rn);
+                rx_free -= 1;
+            }
+            i = ring::next(i, tn);
+            continue;
+        }
+        // A chain: find its end; stop at an unfinished one.
         let mut end = i;
         let mut slots = 0;
         let mut complete = false;
-        let mut valid = true;
+        let mut chain_valid = true;
         while end != head {
             let slot = tx.slot(end);
             slots += 1;
-            valid &= memory.buf_offset(slot.buf_idx).is_some()
-                && u32::from(slot.len) <= memory.buf_size();
+            chain_valid &= valid(&slot);
             end = ring::next(end, tn);
             if slot.flags & NS_MOREFRAG == 0 {
                 complete = true;
@@ -81,7 +124,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         if !complete {
             break;
         }
-        if !valid || slots > rn - 1 {
+        if !chain_valid || slots > rn - 1 {
             // A bad descriptor is never handed to the receiver, and a chain
             // longer than the peer ring could never move: skip it, counted.
             bad += 1;
@@ -94,25 +137,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         let mut s = i;
         for _ in 0..slots {
             let t = tx.slot(s);
-            let r = rx.slot(rx_hwtail);
-            rx.set_slot(
-                rx_hwtail,
-                NetmapSlot {
-                    buf_idx: t.buf_idx,
-                    len: t.len,
-                    flags: (t.flags & NS_MOREFRAG) | NS_BUF_CHANGED,
-                    ptr: 0,
-                },
-            );
-            tx.set_slot(
-                s,
-                NetmapSlot {
-                    buf_idx: r.buf_idx,
-                    len: 0,
-                    flags: NS_BUF_CHANGED,
-                    ptr: 0,
-                },
-            );
+            swap(s, t, rx_hwtail);
             moved_bytes += u64::from(t.len);
             rx_hwtail = ring::next(rx_hwtail, rn);
             s = ring::next(s, tn);

@@ -433,9 +433,12 @@ impl Binding for SoftBinding {
 
     fn disarm(&self) {
         let e = self.domain.ctrl().port(self.index);
-        e.field(port::WAKE_WANTED).store(0, Ordering::SeqCst);
-        let mut sink = [0u8; 64];
-        while matches!((&self.fifo).read(&mut sink), Ok(n) if n > 0) {}
+        // Still set: nobody kicked, so the FIFO is empty and reading it
+        // would be a wasted system call. Cleared: a kicker wrote a byte.
+        if e.field(port::WAKE_WANTED).swap(0, Ordering::SeqCst) == 0 {
+            let mut sink = [0u8; 64];
+            while matches!((&self.fifo).read(&mut sink), Ok(n) if n > 0) {}
+        }
     }
 }
 
