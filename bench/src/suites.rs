@@ -160,8 +160,9 @@ impl Bench {
         ])
     }
 
-    /// `--cpu N` for the sender (`sender == true`, CPU 0) or the receiver
-    /// (CPU 1) of a two-process measurement, when pinning is on.
+    /// `--cpu N` for a sender (`sender == true`: CPU 0, a core of its own)
+    /// or a receiver (CPU 1, shared by the receivers of a fan-out), when
+    /// pinning is on.
     fn cpu(&self, sender: bool) -> Vec<String> {
         if self.plan.pin {
             strings(&["--cpu", if sender { "0" } else { "1" }])
@@ -239,9 +240,7 @@ impl Bench {
                 ]));
             }
             args.extend(self.common(&file, batch));
-            if groups.len() == 1 {
-                args.extend(self.cpu(false));
-            }
+            args.extend(self.cpu(false));
             let mut spec = ChildSpec::new(&format!("vale rx {i}"), args);
             spec.env = env.clone();
             receivers.push(spec);
@@ -264,9 +263,7 @@ impl Bench {
             args.push("--learn".into());
         }
         args.extend(self.common(&file, batch));
-        if groups.len() == 1 {
-            args.extend(self.cpu(true));
-        }
+        args.extend(self.cpu(true));
         let mut sender = ChildSpec::new("vale tx", args);
         sender.env = env;
         let (r, t) = run_measurement(&receivers, &[sender])?;
@@ -319,9 +316,7 @@ impl Bench {
             }
             let mut args = strings(&["ring-rx", "--shm", &mine.join(",")]);
             args.extend(self.common(&file, batch));
-            if groups.len() == 1 {
-                args.extend(self.cpu(false));
-            }
+            args.extend(self.cpu(false));
             receivers.push(ChildSpec::new(&format!("ring rx {i}"), args));
         }
         let shm: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
@@ -338,9 +333,7 @@ impl Bench {
             args.push("--copy".into());
         }
         args.extend(self.common(&file, batch));
-        if groups.len() == 1 {
-            args.extend(self.cpu(true));
-        }
+        args.extend(self.cpu(true));
         let (r, t) = run_measurement(&receivers, &[ChildSpec::new("ring tx", args)])?;
         Ok(Rates {
             per_receiver: r.iter().map(mpps).collect(),
@@ -609,18 +602,24 @@ impl Bench {
         self.progress(&format!(
             "vale broadcast: {rounds} rounds of 1 -> {BROADCAST_RECEIVERS} VALE / one-copy fan-out ring"
         ));
+        let mut offered = Vec::new();
+        let mut vale = |b: &mut Self| -> Result<f64, BenchError> {
+            let rates = b.vale_once(batch, 60, &groups);
+            offered.push(rates.as_ref().ok().map(|r| r.sender));
+            rates.map(|r| r.mean())
+        };
         let r = self.alternate(
             "vale broadcast",
             rounds,
-            &mut [
-                &mut |b: &mut Self| b.vale_once(batch, 60, &groups).map(|r| r.mean()),
-                &mut |b: &mut Self| b.ring_once(batch, 60, true, &groups).map(|r| r.mean()),
-            ],
+            &mut [&mut vale, &mut |b: &mut Self| {
+                b.ring_once(batch, 60, true, &groups).map(|r| r.mean())
+            }],
         );
         let ratio = ratios(&r[0], &r[1]);
         self.say(&format!(
-            "VALE broadcast 1 -> {BROADCAST_RECEIVERS}, 60-byte frames: ours {} Mpps per receiver, one-copy fan-out {} Mpps, ratio {}",
+            "VALE broadcast 1 -> {BROADCAST_RECEIVERS}, 60-byte frames: ours {} Mpps per receiver (sender offered {}), one-copy fan-out {} Mpps, ratio {}",
             show(median(&r[0])),
+            show(median(&offered)),
             show(median(&r[1])),
             show(median(&ratio)),
         ));
@@ -629,6 +628,7 @@ impl Bench {
             "batch": batch,
             "frame_len": 60,
             "ours_mpps_per_receiver": series(&r[0]),
+            "ours_sender_mpps": series(&offered),
             "one_copy_fanout_mpps_per_receiver": series(&r[1]),
             "ratio": series(&ratio),
         })

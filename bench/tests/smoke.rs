@@ -56,6 +56,7 @@ fn smoke_run_reports_every_figure() {
         "vale_unicast.one_copy_ring_mpps.median",
         "vale_unicast.ratio_vs_one_copy.median",
         "vale_broadcast.ours_mpps_per_receiver.median",
+        "vale_broadcast.ours_sender_mpps.median",
         "vale_broadcast.one_copy_fanout_mpps_per_receiver.median",
         "vale_broadcast.ratio.median",
         "curve.size.0.ours_mpps",
