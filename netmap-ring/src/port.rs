@@ -550,6 +550,13 @@ impl AsFd for Port {
     }
 }
 
+/// For event loops that take raw descriptors (tokio's `AsyncFd`).
+impl std::os::fd::AsRawFd for Port {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.binding.wake_fd())
+    }
+}
+
 impl std::fmt::Debug for Port {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Port")
