@@ -83,7 +83,11 @@ fn tokio_async_fd_waits_for_a_port() {
             }
             std::thread::sleep(Duration::from_millis(300));
         });
-        let mut async_rx = tokio::io::unix::AsyncFd::new(rx).unwrap();
+        // SAFETY: the AsyncFd owns the Port, and the Port owns its wake-up
+        // fd for its whole life, so the fd stays open while registered.
+        let mut async_rx = unsafe { tokio::io::unix::AsyncFd::register(rx) }
+            .map_err(|e| e.to_string())
+            .unwrap();
         let mut seqs = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while seqs.len() < 3 {
