@@ -137,7 +137,42 @@ pub(super) fn port_tx(
             return Err(format!("txsync: {e}"));
         }
     }
-    Ok(json!({ "packets": sent, "secs": started.elapsed().as_secs_f64() }))
+    let secs = started.elapsed().as_secs_f64();
+    Ok(json!({ "packets": sent, "secs": secs, "counters": vale_counters(name) }))
+}
+
+/// The engine's counters for VALE port `name` and its switch (what the
+/// sender's frames became: forwarded, dropped on a full ring, ...), or
+/// null for a pipe.
+fn vale_counters(name: &str) -> serde_json::Value {
+    use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter};
+    let Some((switch, port)) = name.split_once(':').filter(|(s, _)| s.starts_with("vale")) else {
+        return serde_json::Value::Null;
+    };
+    // This process has the port open, so the domain exists and is shared
+    // through the engine's registry: opening it creates nothing.
+    let Ok(domain) = vale_offload::domain::Domain::open(switch, DomainKind::Switch) else {
+        return serde_json::Value::Null;
+    };
+    let Some(index) = vale_offload::ports::find(&domain, port) else {
+        return serde_json::Value::Null;
+    };
+    let ctrl = domain.ctrl();
+    let entry = ctrl.port(index);
+    let read = |c: PortCounter| entry.counter(c).load(std::sync::atomic::Ordering::Relaxed);
+    let switch_read = |c: SwitchCounter| {
+        ctrl.switch_counter(c)
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    json!({
+        "tx_packets": read(PortCounter::TxPackets),
+        "tx_drop_full": read(PortCounter::TxDropFull),
+        "tx_drop_no_dest": read(PortCounter::TxDropNoDest),
+        "switch_lookups": switch_read(SwitchCounter::Lookups),
+        "switch_hits": switch_read(SwitchCounter::Hits),
+        "switch_floods": switch_read(SwitchCounter::Floods),
+        "switch_forwarded": switch_read(SwitchCounter::Forwarded),
+    })
 }
 
 pub(super) fn port_rx(
