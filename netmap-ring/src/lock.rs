@@ -28,11 +28,17 @@ fn current_tid() -> u32 {
     rustix::thread::gettid().as_raw_nonzero().get() as u32
 }
 
-fn thread_exists(tid: u32) -> bool {
-    // /proc/<tid> exists for every live thread of every process, and a
-    // zombie (killed, not yet reaped) thread has already dropped its locks
-    // in the sense that matters: it will never run again.
-    match std::fs::read_to_string(format!("/proc/{tid}/stat")) {
+/// True if the thread or process `id` exists and is not a zombie.
+///
+/// `/proc/<id>` exists for every live thread of every process (thread ids
+/// are reachable there even though only process ids are listed), and a
+/// zombie (killed, not yet reaped) has dropped its locks in the sense that
+/// matters: it will never run again.
+pub fn task_alive(id: u32) -> bool {
+    if id == 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{id}/stat")) {
         Ok(stat) => {
             // Field 3 (after the parenthesised command) is the state.
             let state = stat
@@ -78,7 +84,7 @@ impl<'a> ShmLock<'a> {
                     std::thread::yield_now();
                     let started = *since.get_or_insert_with(Instant::now);
                     if started.elapsed() >= LIVENESS_CHECK_AFTER {
-                        if !thread_exists(holder) {
+                        if !task_alive(holder) {
                             // Acquire: as above; the dead holder's writes
                             // up to its death are what we repair from.
                             if self

@@ -14,7 +14,7 @@ use crate::ctrl::{
     self, port, Dir, PortCounter, PortEntry, PortKind, MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE,
     PORT_CLOSING, PORT_FLAG_PERSISTENT, PORT_FREE,
 };
-use crate::domain::{process_alive, Domain};
+use crate::domain::Domain;
 use crate::table::{EntryStore, MAX_PORTS};
 use netmap_ring::lock::ShmLock;
 
@@ -394,7 +394,7 @@ pub fn reclaim_dead(domain: &Domain) -> u32 {
             continue;
         }
         let pid = e.get(port::OWNER_PID);
-        if pid != 0 && !process_alive(pid) {
+        if pid != 0 && !netmap_ring::lock::task_alive(pid) {
             tracing_dead(domain, &e, pid);
             let _ = std::fs::remove_file(domain.wake_path(i));
             release(domain, i);
