@@ -221,6 +221,12 @@ impl Port {
         })
     }
 
+    /// Closes the port (`close(fd)` in netmap): the backend releases its
+    /// rings and buffers. Dropping the port does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+
     /// The parsed name this port was opened with.
     pub fn name(&self) -> &PortName {
         &self.name

@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{fence, Ordering};
 
-use netmap_ring::abi::{NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
+use netmap_ring::abi::{NetmapSlot, NR_TIMESTAMP, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::lock::ShmLock;
 use netmap_ring::port::SyncError;
 use netmap_ring::ring::{self, check_head_cur};
@@ -113,6 +113,14 @@ fn reinit(
     }
 }
 
+/// netmap's `NR_TIMESTAMP`: a sync stamps the ring's `ts` when the
+/// application set the flag in the ring.
+pub(crate) fn stamp_if_asked(view: &RingView<'_>) {
+    if view.flags() & NR_TIMESTAMP != 0 {
+        view.stamp();
+    }
+}
+
 /// Wakes entry `index` if its owner asked to be woken.
 pub(crate) fn kick(domain: &Domain, index: u32) {
     let e = domain.ctrl().port(index);
@@ -178,6 +186,7 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
         k.field(kring::HWTAIL).store(new_hwtail, Ordering::Release);
         view.set_tail(new_hwtail);
     });
+    stamp_if_asked(&view);
     Ok(())
 }
 
@@ -533,5 +542,6 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     k.field(kring::REPORTED_TAIL)
         .store(hwtail, Ordering::Release);
     view.set_tail(hwtail);
+    stamp_if_asked(&view);
     Ok(released)
 }

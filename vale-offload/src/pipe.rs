@@ -159,6 +159,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     tk.field(kring::HWCUR).store(new_hwcur, Ordering::Release);
     tk.field(kring::HWTAIL).store(new_hwtail, Ordering::Release);
     tx.set_tail(new_hwtail);
+    crate::forward::stamp_if_asked(&tx);
 
     entry.add(PortCounter::TxPackets, moved_packets);
     entry.add(PortCounter::TxBytes, moved_bytes);

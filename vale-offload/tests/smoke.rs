@@ -62,3 +62,26 @@ fn pipe_moves_descriptors() {
     }
     assert!(s.next_packet().is_none());
 }
+
+#[test]
+fn nr_timestamp_stamps_the_ring_at_each_sync() {
+    use netmap_ring::abi::{ring_off, NR_TIMESTAMP};
+    let sw = unique_switch("ts");
+    let a = vale_offload::open(&format!("{sw}:a")).unwrap();
+    let ring = a.rx_ring(0);
+    let sec_at = ring.offset() + ring_off::TS_SEC;
+    a.rxsync().unwrap();
+    assert_eq!(
+        a.region().read::<i64>(sec_at).unwrap(),
+        0,
+        "no flag, no stamp"
+    );
+    ring.set_flags(NR_TIMESTAMP);
+    a.rxsync().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let stamped = a.region().read::<i64>(sec_at).unwrap();
+    assert!((now - 2..=now).contains(&stamped), "{stamped} vs {now}");
+}
