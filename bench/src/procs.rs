@@ -1,12 +1,18 @@
 //! The parent's side of the children: spawning this very program with a
 //! role, the ready/go handshake, and collecting the result lines. A child
 //! still running when its handle drops is killed and reaped.
-#![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// How long a child may take to say anything: set-up (a 64-port switch
+/// included) and a measurement take seconds; a child silent for this long
+/// is stuck, and is killed.
+const CHILD_SILENCE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a measurement could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +100,44 @@ impl Running {
         Ok(running)
     }
 
+    /// Waits until the child's stdout has something to read, at most
+    /// [`CHILD_SILENCE_LIMIT`].
+    fn wait_readable(&mut self) -> Result<(), BenchError> {
+        if !self.stdout.buffer().is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + CHILD_SILENCE_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BenchError::Child {
+                    role: self.label.clone(),
+                    what: format!("silent for {CHILD_SILENCE_LIMIT:?}; killed"),
+                });
+            }
+            let mut fds = [libc::pollfd {
+                fd: self.stdout.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: `fds` is one valid pollfd for the duration of the
+            // call, and the descriptor stays open (owned by `self.stdout`).
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
+            if rc > 0 {
+                return Ok(());
+            }
+            if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return Err(BenchError::Child {
+                    role: self.label.clone(),
+                    what: format!("poll: {}", std::io::Error::last_os_error()),
+                });
+            }
+        }
+    }
+
     fn line(&mut self) -> Result<String, BenchError> {
+        self.wait_readable()?;
         let mut line = String::new();
         match self.stdout.read_line(&mut line) {
             Ok(0) => Err(BenchError::Child {
