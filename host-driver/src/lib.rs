@@ -1,12 +1,23 @@
 //! Host driver for the netmap FPGA NIC.
 //!
-//! This crate will hold the `Device` interface (BAR access, DMA memory,
-//! doorbells, notifications as eventfds, reset) and its three bodies: the
-//! real board through Linux VFIO, the Verilator model of `hw/` in-process
-//! (crate `sim`), and the same model served by another process over the
-//! vfio-user protocol. On top of a `Device` sits the port layer that hands
-//! applications standard netmap rings (see DESIGN.md section 3).
+//! The driver talks to the NIC through one interface, [`device::Device`]
+//! (BAR access, DMA memory, doorbells, notifications as eventfds, reset),
+//! which has several bodies: the real board through Linux VFIO
+//! ([`vfio`]), the Verilator model of `hw/` in-process ([`sim`]), and
+//! the same model served by another process over vfio-user. Register
+//! access walks the BAR0 block list of hw/README.md ([`regs`]). See
+//! DESIGN.md section 3 for the device model.
 //!
-//! Nothing is implemented yet: the data path RTL and the software engine
-//! land first.
-#![forbid(unsafe_code)]
+//! Only [`vfio::sys`] holds `unsafe` code (the system calls and the MMIO
+//! accesses of a mapped BAR); every other module forbids it.
+
+pub mod device;
+pub mod eventfd;
+pub mod regs;
+pub mod sim;
+pub mod vfio;
+
+#[cfg(test)]
+mod testing;
+
+pub use device::{Device, DeviceCounters, DeviceError, DmaRegion};
