@@ -25,7 +25,11 @@ const SPINS_BEFORE_YIELD: u32 = 200;
 const LIVENESS_CHECK_AFTER: Duration = Duration::from_millis(20);
 
 fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get() as u32
+    // gettid is a system call: ask once per thread.
+    thread_local! {
+        static TID: u32 = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    }
+    TID.with(|tid| *tid)
 }
 
 /// True if the thread or process `id` exists and is not a zombie.

@@ -28,7 +28,7 @@ pub const MAX_FRAGS: u32 = 64;
 /// Bytes of a port name kept in its entry (NUL padded).
 pub const NAME_LEN: usize = 48;
 
-const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM1");
+const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM2");
 
 /// Domain header fields.
 pub mod dom {
@@ -161,18 +161,23 @@ pub enum PortCounter {
 pub const PORT_COUNTERS: usize = 13;
 
 /// Kernel-ring fields.
+///
+/// Two cache lines: the first holds what senders write into an RX ring
+/// (`HWTAIL`, under `LOCK`), the second what its receiver writes (`HWCUR`,
+/// `REPORTED_TAIL`), so that the two sides do not take the same line from
+/// each other at every sync.
 pub mod kring {
     pub const RING_OFF: usize = 0;
     pub const NUM_SLOTS: usize = 8;
-    pub const HWCUR: usize = 12;
     pub const HWTAIL: usize = 16;
     pub const LOCK: usize = 20;
+    pub const HWCUR: usize = 64;
     /// The tail last published to the application's ring.
-    pub const REPORTED_TAIL: usize = 24;
+    pub const REPORTED_TAIL: usize = 68;
 }
 
 /// Bytes per kernel ring.
-pub const KRING_SIZE: usize = 64;
+pub const KRING_SIZE: usize = 128;
 
 /// Offset of the port table in the control area.
 pub const PORTS_OFF: usize = 512;

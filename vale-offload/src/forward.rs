@@ -357,8 +357,17 @@ fn deliver(
         }
     }
     targets[src as usize / 64] &= !(1 << (src % 64));
-    for dst in (0..u32::from(MAX_PORTS)).filter(|d| targets[*d as usize / 64] >> (d % 64) & 1 == 1)
-    {
+    let set_bits = targets.iter().enumerate().flat_map(|(w, &word)| {
+        let mut word = word;
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let bit = word.trailing_zeros();
+                word &= word - 1;
+                (w * 64) as u32 + bit
+            })
+        })
+    });
+    for dst in set_bits.filter(|&d| d < u32::from(MAX_PORTS)) {
         let d = ctrl.port(dst);
         if d.state() != PORT_ACTIVE || d.kind() != Some(PortKind::Vale) {
             continue;
@@ -539,9 +548,15 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     }
     // Acquire: pairs with the sender's Release store of hwtail.
     let hwtail = k.field(kring::HWTAIL).load(Ordering::Acquire);
-    k.field(kring::REPORTED_TAIL)
-        .store(hwtail, Ordering::Release);
-    view.set_tail(hwtail);
+    // Write only what changed: these lines are shared with the senders
+    // (and the application may have scribbled on tail: put it back).
+    if hwtail != reported {
+        k.field(kring::REPORTED_TAIL)
+            .store(hwtail, Ordering::Release);
+    }
+    if view.tail() != hwtail {
+        view.set_tail(hwtail);
+    }
     stamp_if_asked(&view);
     Ok(released)
 }
