@@ -10,6 +10,7 @@ pub mod ctrl;
 pub mod domain;
 pub mod forward;
 pub mod hash;
+pub mod nic;
 pub mod pipe;
 pub mod ports;
 pub mod regmap;

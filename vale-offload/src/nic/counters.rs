@@ -1,0 +1,131 @@
+//! Counters of a NIC port, kept in the control area of the port's own
+//! memory so that anyone holding the [`Port`] (or a mapping of its region)
+//! can read them.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use netmap_ring::port::Port;
+use netmap_ring::region::NetmapMemory;
+use netmap_ring::shm::SharedRegion;
+
+/// Marks a control area that holds NIC counters.
+const MAGIC: u64 = u64::from_le_bytes(*b"NMNICCT1");
+
+/// One counter of a NIC port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NicCounter {
+    /// Frames placed in RX rings.
+    RxPackets,
+    /// Bytes of those frames.
+    RxBytes,
+    /// Frames the kernel took from TX rings.
+    TxPackets,
+    /// Bytes of those frames.
+    TxBytes,
+    /// TX frames with a slot whose buffer index, pointer or length is bad.
+    TxDropBadSlot,
+    /// TX frames shorter than an Ethernet header.
+    TxDropShort,
+    /// TX chains longer than 64 slots.
+    TxDropChain,
+    /// TX frames the kernel refused (too large, qdisc full, link down).
+    TxDropError,
+    /// RX frames larger than a buffer.
+    RxDropTruncated,
+    /// RX frames the kernel dropped because the socket queue was full
+    /// (`PACKET_STATISTICS`), read when a sync drains the socket.
+    RxDropKernel,
+    /// RX slots the application left with a bad buffer index, given a
+    /// fresh buffer of the pool.
+    RxBufRepaired,
+    /// Syncs refused for bad head/cur (the ring was reinitialised).
+    BadRingSyncs,
+}
+
+impl NicCounter {
+    /// Every counter, in storage order.
+    pub const ALL: [NicCounter; 12] = [
+        NicCounter::RxPackets,
+        NicCounter::RxBytes,
+        NicCounter::TxPackets,
+        NicCounter::TxBytes,
+        NicCounter::TxDropBadSlot,
+        NicCounter::TxDropShort,
+        NicCounter::TxDropChain,
+        NicCounter::TxDropError,
+        NicCounter::RxDropTruncated,
+        NicCounter::RxDropKernel,
+        NicCounter::RxBufRepaired,
+        NicCounter::BadRingSyncs,
+    ];
+}
+
+/// Bytes of control area the counters need.
+pub const AREA_SIZE: usize = 8 * (1 + NicCounter::ALL.len());
+
+/// Writer side: the binding adds to the counters in its region.
+#[derive(Clone, Debug)]
+pub struct Counters {
+    region: Arc<SharedRegion>,
+    offset: usize,
+}
+
+impl Counters {
+    /// Formats the counters at region offset `offset` (zeroed, then the
+    /// magic).
+    pub fn format(region: Arc<SharedRegion>, offset: usize) -> Self {
+        let _ = region.fill(offset, AREA_SIZE, 0);
+        let _ = region.write(offset, MAGIC);
+        Self { region, offset }
+    }
+
+    /// Adds `value` to counter `c`.
+    #[inline]
+    pub fn add(&self, c: NicCounter, value: u64) {
+        if value == 0 {
+            return;
+        }
+        if let Ok(a) = self.region.atomic_u64(self.offset + 8 * (1 + c as usize)) {
+            a.fetch_add(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The current values.
+    pub fn snapshot(&self) -> NicCounters {
+        read_at(&self.region, self.offset).unwrap_or_default()
+    }
+}
+
+/// A snapshot of a NIC port's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NicCounters {
+    values: [u64; NicCounter::ALL.len()],
+}
+
+impl NicCounters {
+    pub fn get(&self, c: NicCounter) -> u64 {
+        self.values[c as usize]
+    }
+}
+
+fn read_at(region: &SharedRegion, offset: usize) -> Option<NicCounters> {
+    if region.read::<u64>(offset).ok()? != MAGIC {
+        return None;
+    }
+    let mut values = [0u64; NicCounter::ALL.len()];
+    for (n, v) in values.iter_mut().enumerate() {
+        *v = region
+            .atomic_u64(offset + 8 * (1 + n))
+            .ok()?
+            .load(Ordering::Relaxed);
+    }
+    Some(NicCounters { values })
+}
+
+/// The counters of `port`, if it is a NIC port of the software backend.
+pub fn counters(port: &Port) -> Option<NicCounters> {
+    let memory = NetmapMemory::attach(Arc::clone(port.region())).ok()?;
+    read_at(port.region(), memory.layout().ctrl_off)
+}
