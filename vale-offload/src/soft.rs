@@ -162,6 +162,9 @@ impl Backend for SoftBackend {
                 "@N memory ids (each switch has its own memory)",
             ));
         }
+        if matches!(name.subsystem, Subsystem::Netmap { .. }) && name.pipe.is_none() {
+            return crate::nic::register(name, extra_bufs);
+        }
         let place = placement(name)?;
         let geometry = requested_geometry(name);
         geometry.validate().map_err(|why| PortError::Config {
