@@ -8,6 +8,7 @@
 //! ctrl_off + 256        VALE port bitmap (4 x u64: which entries are switch ports)
 //! ctrl_off + 512        port table: MAX_ENTRIES x PORT_SIZE
 //! ctrl_off + KRINGS     kernel rings: MAX_ENTRIES x 2 directions x MAX_RINGS x KRING_SIZE
+//! ctrl_off + BINDINGS   bindings: MAX_BINDINGS x BINDING_SIZE (who holds which rings)
 //! ctrl_off + TABLE      MAC table words (rows x ways u64)
 //! ```
 //! Every field is a u32 or u64 at a naturally aligned offset, read and
@@ -28,7 +29,7 @@ pub const MAX_FRAGS: u32 = 64;
 /// Bytes of a port name kept in its entry (NUL padded).
 pub const NAME_LEN: usize = 48;
 
-const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM2");
+const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM3");
 
 /// Domain header fields.
 pub mod dom {
@@ -90,8 +91,11 @@ pub mod port {
     pub const FLAGS: usize = 36;
     pub const IF_OFF: usize = 40;
     pub const WAKE_WANTED: usize = 48;
+    /// Union of the TX / RX ring masks of the port's bindings.
     pub const BOUND_TX: usize = 52;
     pub const BOUND_RX: usize = 56;
+    /// Number of bindings holding rings of the port.
+    pub const BINDINGS: usize = 60;
     pub const NAME: usize = 64;
     pub const COUNTERS: usize = 112;
 }
@@ -171,6 +175,8 @@ pub mod kring {
     pub const NUM_SLOTS: usize = 8;
     pub const HWTAIL: usize = 16;
     pub const LOCK: usize = 20;
+    /// Binding holding this ring, plus one (0: none); whom to wake.
+    pub const OWNER: usize = 24;
     pub const HWCUR: usize = 64;
     /// The tail last published to the application's ring.
     pub const REPORTED_TAIL: usize = 68;
@@ -183,14 +189,42 @@ pub const KRING_SIZE: usize = 128;
 pub const PORTS_OFF: usize = 512;
 /// Offset of the kernel rings.
 pub const KRINGS_OFF: usize = PORTS_OFF + MAX_ENTRIES as usize * PORT_SIZE;
+/// Bindings (registrations of rings of a port by a process) at once.
+pub const MAX_BINDINGS: u32 = 512;
+
+/// Binding fields.
+pub mod binding {
+    pub const STATE: usize = 0;
+    pub const PORT: usize = 4;
+    pub const PID: usize = 8;
+    pub const GENERATION: usize = 12;
+    pub const TX_MASK: usize = 16;
+    pub const RX_MASK: usize = 20;
+    /// The owner waits and wants a byte in its FIFO at the next change.
+    pub const WAKE_WANTED: usize = 24;
+    /// `NR_EXCLUSIVE`: no other binding may join the port.
+    pub const EXCLUSIVE: usize = 28;
+    pub const IF_OFF: usize = 32;
+}
+
+/// Bytes per binding (a cache line: the wake flag is written by others).
+pub const BINDING_SIZE: usize = 64;
+
+/// Binding states.
+pub const BINDING_FREE: u32 = 0;
+pub const BINDING_ACTIVE: u32 = 1;
+
+/// Offset of the bindings.
+pub const BINDINGS_OFF: usize = KRINGS_OFF + (MAX_ENTRIES * 2 * MAX_RINGS) as usize * KRING_SIZE;
 /// Offset of the MAC table.
-pub const TABLE_OFF: usize = KRINGS_OFF + (MAX_ENTRIES * 2 * MAX_RINGS) as usize * KRING_SIZE;
+pub const TABLE_OFF: usize = BINDINGS_OFF + MAX_BINDINGS as usize * BINDING_SIZE;
 
 const _: () = assert!(dom::COUNTERS + 8 * SWITCH_COUNTERS <= dom::VALE_BITMAP);
 const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
 const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
 const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= PORT_SIZE);
 const _: () = assert!(kring::REPORTED_TAIL + 4 <= KRING_SIZE);
+const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));
 
 /// Bytes of control area for a table of `entries` words.
@@ -280,6 +314,66 @@ impl<'a> Ctrl<'a> {
     }
 }
 
+impl<'a> Ctrl<'a> {
+    /// Binding `index` (< MAX_BINDINGS).
+    pub fn binding(&self, index: u32) -> BindingEntry<'a> {
+        assert!(index < MAX_BINDINGS);
+        BindingEntry {
+            ctrl: *self,
+            base: BINDINGS_OFF + index as usize * BINDING_SIZE,
+            index,
+        }
+    }
+}
+
+/// One binding: rings of one port held by one process through one Port.
+#[derive(Clone, Copy)]
+pub struct BindingEntry<'a> {
+    ctrl: Ctrl<'a>,
+    base: usize,
+    pub index: u32,
+}
+
+impl<'a> BindingEntry<'a> {
+    pub fn field(&self, offset: usize) -> &'a AtomicU32 {
+        self.ctrl.u32_at(self.base + offset)
+    }
+
+    pub fn get(&self, offset: usize) -> u32 {
+        self.field(offset).load(Ordering::Acquire)
+    }
+
+    pub fn set(&self, offset: usize, value: u32) {
+        self.field(offset).store(value, Ordering::Release)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.get(binding::STATE) == BINDING_ACTIVE
+    }
+
+    pub fn if_off(&self) -> usize {
+        self.ctrl
+            .u64_at(self.base + binding::IF_OFF)
+            .load(Ordering::Acquire) as usize
+    }
+
+    pub fn set_if_off(&self, value: usize) {
+        self.ctrl
+            .u64_at(self.base + binding::IF_OFF)
+            .store(value as u64, Ordering::Release)
+    }
+
+    /// Clears every field but the generation (a freed binding).
+    pub fn clear(&self) {
+        let generation = self.get(binding::GENERATION);
+        let _ = self
+            .ctrl
+            .region
+            .fill(self.ctrl.base + self.base, BINDING_SIZE, 0);
+        self.set(binding::GENERATION, generation);
+    }
+}
+
 /// One entry of the port table.
 #[derive(Clone, Copy)]
 pub struct PortEntry<'a> {
@@ -307,18 +401,6 @@ impl<'a> PortEntry<'a> {
 
     pub fn kind(&self) -> Option<PortKind> {
         PortKind::from_u32(self.get(port::KIND))
-    }
-
-    pub fn if_off(&self) -> usize {
-        self.ctrl
-            .u64_at(self.base + port::IF_OFF)
-            .load(Ordering::Acquire) as usize
-    }
-
-    pub fn set_if_off(&self, value: usize) {
-        self.ctrl
-            .u64_at(self.base + port::IF_OFF)
-            .store(value as u64, Ordering::Release)
     }
 
     pub fn name(&self) -> String {

@@ -375,14 +375,14 @@ impl Domain {
         guard
     }
 
-    /// Path of the wake-up FIFO of entry `index`.
-    pub fn wake_path(&self, index: u32) -> PathBuf {
+    /// Path of the wake-up FIFO of binding `slot`.
+    pub fn wake_path(&self, slot: u32) -> PathBuf {
         let stem = self
             .path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.path.with_file_name(format!("{stem}.{index}.wake"))
+        self.path.with_file_name(format!("{stem}.b{slot}.wake"))
     }
 
     /// Marks the domain dead and removes its files; called with the lock

@@ -21,7 +21,8 @@ use netmap_ring::shm::SharedRegion;
 use netmap_ring::view::RingView;
 
 use crate::ctrl::{
-    self, kring, port, Dir, Kring, PortCounter, PortKind, SwitchCounter, MAX_FRAGS, PORT_ACTIVE,
+    self, binding, kring, port, Dir, Kring, PortCounter, PortKind, SwitchCounter, MAX_BINDINGS,
+    MAX_FRAGS, PORT_ACTIVE,
 };
 use crate::domain::{Domain, RegionTable};
 use crate::table::{ForwardDecision, LearningTable, MAX_PORTS, PORT_DROP, PORT_FLOOD};
@@ -121,34 +122,44 @@ pub(crate) fn stamp_if_asked(view: &RingView<'_>) {
     }
 }
 
-/// Wakes entry `index` if its owner asked to be woken.
-pub(crate) fn kick(domain: &Domain, index: u32) {
-    let e = domain.ctrl().port(index);
+/// Wakes the binding that holds ring `ring` (of direction `dir`) of entry
+/// `index`, if it asked to be woken.
+pub(crate) fn kick_ring(domain: &Domain, index: u32, dir: Dir, ring: u32) {
+    let ctrl = domain.ctrl();
+    let owner = ctrl
+        .kring(index, dir, ring)
+        .field(kring::OWNER)
+        .load(Ordering::Acquire);
+    if owner == 0 || owner > MAX_BINDINGS {
+        return;
+    }
+    let slot = owner - 1;
+    let b = ctrl.binding(slot);
     // SeqCst fence: orders our publication (hwtail/hwcur stores) before
     // reading the wake flag, against the waiter's SeqCst store of the flag
     // before it re-reads the ring (Dekker): one of us sees the other.
     fence(Ordering::SeqCst);
-    if e.field(port::WAKE_WANTED).load(Ordering::Relaxed) == 0 {
+    if b.field(binding::WAKE_WANTED).load(Ordering::Relaxed) == 0 {
         return;
     }
-    if e.field(port::WAKE_WANTED).swap(0, Ordering::AcqRel) == 0 {
+    if b.field(binding::WAKE_WANTED).swap(0, Ordering::AcqRel) == 0 {
         return;
     }
-    let generation = e.get(port::GENERATION);
+    let generation = b.get(binding::GENERATION);
     let mut wakers = domain.wakers.lock().unwrap_or_else(|p| p.into_inner());
-    let stale = wakers.get(&index).is_none_or(|(g, _)| *g != generation);
+    let stale = wakers.get(&slot).is_none_or(|(g, _)| *g != generation);
     if stale {
-        wakers.remove(&index);
+        wakers.remove(&slot);
         use std::os::unix::fs::OpenOptionsExt;
         if let Ok(fifo) = std::fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(domain.wake_path(index))
+            .open(domain.wake_path(slot))
         {
-            wakers.insert(index, (generation, fifo));
+            wakers.insert(slot, (generation, fifo));
         }
     }
-    if let Some((_, fifo)) = wakers.get(&index) {
+    if let Some((_, fifo)) = wakers.get(&slot) {
         use std::io::Write;
         // A full FIFO already holds a wake-up: EAGAIN is fine.
         let _ = (&*fifo).write(&[1]);
@@ -380,7 +391,6 @@ fn deliver(
         } else {
             &[unicast_ring, 0]
         };
-        let mut delivered = false;
         for &rx_ring in rings {
             let wanted = |f: &Frame| {
                 (f.dst == dst as u8 && rx_ring == unicast_ring)
@@ -389,12 +399,11 @@ fn deliver(
             if !frames.iter().any(wanted) {
                 continue;
             }
-            delivered |= deliver_to_ring(
+            if deliver_to_ring(
                 domain, region, view, entry, &d, dst, rx_ring, frames, &wanted,
-            );
-        }
-        if delivered {
-            kick(domain, dst);
+            ) {
+                kick_ring(domain, dst, Dir::Rx, rx_ring);
+            }
         }
     }
     let mut no_dest = 0;

@@ -18,7 +18,7 @@ use netmap_ring::view::RingView;
 
 use crate::ctrl::{kring, port, Dir, PortCounter, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
-use crate::forward::kick;
+use crate::forward::kick_ring;
 
 /// txsync of TX ring `ring_id` of pipe end `index`.
 pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), SyncError> {
@@ -168,7 +168,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     p.add(PortCounter::RxPackets, moved_packets);
     p.add(PortCounter::RxBytes, moved_bytes);
     if moved_packets > 0 {
-        kick(domain, peer);
+        kick_ring(domain, peer, Dir::Rx, ring_id);
     }
     Ok(())
 }

@@ -11,8 +11,9 @@ use netmap_ring::abi::{IF_HEADER_SIZE, RING_OFS_ENTRY_SIZE};
 use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
 
 use crate::ctrl::{
-    self, port, Dir, PortCounter, PortEntry, PortKind, MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE,
-    PORT_CLOSING, PORT_FLAG_PERSISTENT, PORT_FREE,
+    self, binding, kring, port, Dir, PortCounter, PortEntry, PortKind, BINDING_ACTIVE,
+    MAX_BINDINGS, MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE, PORT_CLOSING, PORT_FLAG_PERSISTENT,
+    PORT_FREE,
 };
 use crate::domain::Domain;
 use crate::table::{EntryStore, MAX_PORTS};
@@ -207,28 +208,69 @@ pub fn geometry_of(e: &PortEntry<'_>) -> PortGeometry {
     }
 }
 
-/// Binds rings of entry `index` to process `pid`: writes a fresh netmap_if
-/// listing the bound rings and, with `extra_bufs`, an extra-buffer list.
-/// Returns the netmap_if offset.
+/// Why rings could not be bound.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BindError {
+    #[error("rings already bound by process {owner}")]
+    Busy { owner: u32 },
+    #[error("{0}")]
+    Alloc(#[from] AllocPortError),
+}
+
+/// The pid of a binding of port `index` that conflicts with a request for
+/// `tx_mask`/`rx_mask` (overlapping rings, or an exclusive side), if any.
+pub fn conflicting_owner(
+    domain: &Domain,
+    index: u32,
+    tx_mask: u32,
+    rx_mask: u32,
+    exclusive: bool,
+) -> Option<u32> {
+    let ctrl = domain.ctrl();
+    (0..MAX_BINDINGS)
+        .map(|b| ctrl.binding(b))
+        .filter(|b| b.is_active() && b.get(binding::PORT) == index)
+        .find(|b| {
+            exclusive
+                || b.get(binding::EXCLUSIVE) != 0
+                || b.get(binding::TX_MASK) & tx_mask != 0
+                || b.get(binding::RX_MASK) & rx_mask != 0
+        })
+        .map(|b| b.get(binding::PID))
+}
+
+/// Binds rings `tx_mask`/`rx_mask` of entry `index` to process `pid`: a
+/// new binding with a fresh netmap_if listing those rings and, with
+/// `extra_bufs`, an extra-buffer list. Several bindings may share a port
+/// when their rings differ, as in netmap. Returns the binding index and
+/// the netmap_if offset.
+#[allow(clippy::too_many_arguments)]
 pub fn bind(
     domain: &Domain,
     index: u32,
     pid: u32,
     tx_mask: u32,
     rx_mask: u32,
+    exclusive: bool,
     extra_bufs: u32,
     if_name: &str,
-) -> Result<usize, AllocPortError> {
+) -> Result<(u32, usize), BindError> {
+    if let Some(owner) = conflicting_owner(domain, index, tx_mask, rx_mask, exclusive) {
+        return Err(BindError::Busy { owner });
+    }
     let ctrl = domain.ctrl();
     let memory = domain.memory();
+    let Some(slot) = (0..MAX_BINDINGS).find(|&b| !ctrl.binding(b).is_active()) else {
+        return Err(AllocPortError::TableFull { max: MAX_BINDINGS }.into());
+    };
     let e = ctrl.port(index);
     let g = geometry_of(&e);
-    let if_off = memory.alloc_if()?;
+    let if_off = memory.alloc_if().map_err(AllocPortError::from)?;
     let bufs_head = match memory.alloc_extra_list(extra_bufs) {
         Ok(head) => head,
         Err(err) => {
             memory.free_if(if_off);
-            return Err(err.into());
+            return Err(AllocPortError::from(err).into());
         }
     };
     let mut rings = Vec::new();
@@ -251,23 +293,49 @@ pub fn bind(
         ..Default::default()
     };
     format_if(memory.region(), if_off, &description).expect("if objects fit their pool");
-    e.set_if_off(if_off);
-    e.set(port::BOUND_TX, tx_mask);
-    e.set(port::BOUND_RX, rx_mask);
-    e.set(port::WAKE_WANTED, 0);
-    // A new binding is a new generation: wake-up FIFOs cached by senders
-    // for the previous one are reopened.
-    e.set(port::GENERATION, e.get(port::GENERATION).wrapping_add(1));
+    let b = ctrl.binding(slot);
+    b.clear();
+    b.set(binding::PORT, index);
+    b.set(binding::PID, pid);
+    b.set(binding::TX_MASK, tx_mask);
+    b.set(binding::RX_MASK, rx_mask);
+    b.set(binding::EXCLUSIVE, u32::from(exclusive));
+    b.set_if_off(if_off);
+    // A new generation: wake-up FIFOs that senders cached for an earlier
+    // binding in this slot are reopened.
+    b.set(
+        binding::GENERATION,
+        b.get(binding::GENERATION).wrapping_add(1),
+    );
+    b.set(binding::STATE, BINDING_ACTIVE);
+    set_ring_owners(domain, index, tx_mask, rx_mask, slot + 1);
+    e.field(port::BOUND_TX).fetch_or(tx_mask, Ordering::AcqRel);
+    e.field(port::BOUND_RX).fetch_or(rx_mask, Ordering::AcqRel);
+    e.field(port::BINDINGS).fetch_add(1, Ordering::AcqRel);
     e.set(port::OWNER_PID, pid);
-    Ok(if_off)
+    Ok((slot, if_off))
+}
+
+fn set_ring_owners(domain: &Domain, index: u32, tx_mask: u32, rx_mask: u32, owner: u32) {
+    let ctrl = domain.ctrl();
+    for (dir, mask) in [(Dir::Tx, tx_mask), (Dir::Rx, rx_mask)] {
+        for r in (0..MAX_RINGS).filter(|r| mask >> r & 1 == 1) {
+            ctrl.kring(index, dir, r)
+                .field(kring::OWNER)
+                .store(owner, Ordering::Release);
+        }
+    }
 }
 
 /// Undoes [`bind`]: frees the netmap_if and the extra buffers the
-/// application left listed in `ni_bufs_head`.
-pub fn unbind(domain: &Domain, index: u32) {
+/// application left listed in `ni_bufs_head`, and gives the rings back to
+/// the port. Returns the port's entry index.
+pub fn unbind(domain: &Domain, slot: u32) -> u32 {
+    let ctrl = domain.ctrl();
     let memory = domain.memory();
-    let e = domain.ctrl().port(index);
-    let if_off = e.if_off();
+    let b = ctrl.binding(slot);
+    let index = b.get(binding::PORT);
+    let if_off = b.if_off();
     if if_off != 0 {
         if let Ok(head) = netmap_ring::view::if_bufs_head(memory.region(), if_off) {
             let (list, _clean) = memory.walk_extra_list(head, memory.num_bufs());
@@ -279,10 +347,22 @@ pub fn unbind(domain: &Domain, index: u32) {
         }
         memory.free_if(if_off);
     }
-    e.set_if_off(0);
-    e.set(port::BOUND_TX, 0);
-    e.set(port::BOUND_RX, 0);
-    e.set(port::OWNER_PID, 0);
+    let (tx_mask, rx_mask) = (b.get(binding::TX_MASK), b.get(binding::RX_MASK));
+    set_ring_owners(domain, index, tx_mask, rx_mask, 0);
+    b.clear();
+    let e = ctrl.port(index);
+    e.field(port::BOUND_TX)
+        .fetch_and(!tx_mask, Ordering::AcqRel);
+    e.field(port::BOUND_RX)
+        .fetch_and(!rx_mask, Ordering::AcqRel);
+    let left = e.field(port::BINDINGS).fetch_sub(1, Ordering::AcqRel) - 1;
+    // OWNER_PID names a process that holds the port, 0 when none does.
+    let other = (0..MAX_BINDINGS)
+        .map(|s| ctrl.binding(s))
+        .find(|o| o.is_active() && o.get(binding::PORT) == index)
+        .map_or(0, |o| o.get(binding::PID));
+    e.set(port::OWNER_PID, if left == 0 { 0 } else { other });
+    index
 }
 
 /// Frees entry `index`: detaches it from the switch, waits out senders that
@@ -339,15 +419,26 @@ fn forget_port_in_table(domain: &Domain, port_index: u8) {
     }
 }
 
-/// Releases a binding; frees the entry (and a pipe's peer) when nothing
-/// keeps it. Returns true when the domain became empty and was destroyed.
-pub fn release(domain: &Domain, index: u32) -> bool {
-    let ctrl = domain.ctrl();
-    let e = ctrl.port(index);
-    if e.state() != PORT_ACTIVE {
+/// Releases binding `slot`, then the port if nothing keeps it (see
+/// [`release_port`]). Returns true when the domain became empty and was
+/// destroyed.
+pub fn release_binding(domain: &Domain, slot: u32) -> bool {
+    if !domain.ctrl().binding(slot).is_active() {
         return false;
     }
-    unbind(domain, index);
+    let index = unbind(domain, slot);
+    release_port(domain, index)
+}
+
+/// Frees entry `index` (and a pipe's peer) when no binding holds it and
+/// nothing else keeps it (a persistent VALE port, a pipe whose other end is
+/// bound). Returns true when the domain became empty and was destroyed.
+pub fn release_port(domain: &Domain, index: u32) -> bool {
+    let ctrl = domain.ctrl();
+    let e = ctrl.port(index);
+    if e.state() != PORT_ACTIVE || e.get(port::BINDINGS) != 0 {
+        return false;
+    }
     match e.kind() {
         Some(PortKind::Vale) => {
             if e.get(port::FLAGS) & PORT_FLAG_PERSISTENT == 0 {
@@ -356,7 +447,7 @@ pub fn release(domain: &Domain, index: u32) -> bool {
         }
         Some(PortKind::PipeMaster | PortKind::PipeSlave) => {
             let peer = e.get(port::PEER);
-            let peer_bound = peer < MAX_ENTRIES && ctrl.port(peer).get(port::OWNER_PID) != 0;
+            let peer_bound = peer < MAX_ENTRIES && ctrl.port(peer).get(port::BINDINGS) != 0;
             if !peer_bound {
                 destroy(domain, index);
                 if peer < MAX_ENTRIES {
@@ -388,16 +479,16 @@ pub fn destroy_if_empty(domain: &Domain) -> bool {
 pub fn reclaim_dead(domain: &Domain) -> u32 {
     let ctrl = domain.ctrl();
     let mut reclaimed = 0;
-    for i in 0..MAX_ENTRIES {
-        let e = ctrl.port(i);
-        if e.state() != PORT_ACTIVE {
+    for slot in 0..MAX_BINDINGS {
+        let b = ctrl.binding(slot);
+        if !b.is_active() {
             continue;
         }
-        let pid = e.get(port::OWNER_PID);
-        if pid != 0 && !netmap_ring::lock::task_alive(pid) {
-            tracing_dead(domain, &e, pid);
-            let _ = std::fs::remove_file(domain.wake_path(i));
-            release(domain, i);
+        let pid = b.get(binding::PID);
+        if !netmap_ring::lock::task_alive(pid) {
+            tracing_dead(domain, &ctrl.port(b.get(binding::PORT)), pid);
+            let _ = std::fs::remove_file(domain.wake_path(slot));
+            release_binding(domain, slot);
             reclaimed += 1;
         }
     }
@@ -433,15 +524,15 @@ pub fn buffers_in_rings(domain: &Domain) -> impl Iterator<Item = u32> + '_ {
         })
 }
 
-/// Every buffer held in the extra-buffer lists of bound ports.
+/// Every buffer held in the extra-buffer lists of the bindings.
 pub fn buffers_in_extra_lists(domain: &Domain) -> Vec<u32> {
     let ctrl = domain.ctrl();
     let memory = domain.memory();
     let mut out = Vec::new();
-    for i in 0..MAX_ENTRIES {
-        let e = ctrl.port(i);
-        if e.state() == PORT_ACTIVE && e.if_off() != 0 {
-            if let Ok(head) = netmap_ring::view::if_bufs_head(memory.region(), e.if_off()) {
+    for slot in 0..MAX_BINDINGS {
+        let b = ctrl.binding(slot);
+        if b.is_active() && b.if_off() != 0 {
+            if let Ok(head) = netmap_ring::view::if_bufs_head(memory.region(), b.if_off()) {
                 out.extend(memory.walk_extra_list(head, memory.num_bufs()).0);
             }
         }

@@ -13,7 +13,7 @@ use netmap_ring::port::{
     Backend, Binding, BindingLayout, BufferPool, Port, PortError, RingSpec, SyncError,
 };
 
-use crate::ctrl::{port, Dir, DomainKind, PortKind, PORT_ACTIVE};
+use crate::ctrl::{binding, port, Dir, DomainKind, PortKind, PORT_ACTIVE};
 use crate::domain::{Domain, DomainError};
 use crate::ports::{self, AllocPortError, PortGeometry};
 
@@ -184,17 +184,9 @@ impl Backend for SoftBackend {
         let ctrl = domain.ctrl();
         let index =
             match ports::find(&domain, &place.entry) {
-                Some(index) => {
-                    let owner = ctrl.port(index).get(port::OWNER_PID);
-                    if owner != 0 {
-                        ports::destroy_if_empty(&domain);
-                        return Err(PortError::Busy {
-                            name: name.to_string(),
-                            owner,
-                        });
-                    }
-                    index
-                }
+                // Joining an existing port: [`ports::bind`] refuses rings
+                // another binding holds.
+                Some(index) => index,
                 None => {
                     let created = ports::create(&domain, &place.entry, place.kind, geometry)
                         .and_then(|index| match &place.peer {
@@ -235,7 +227,7 @@ impl Backend for SoftBackend {
             RingMode::OneNic(ring) => {
                 let ring = u32::from(ring);
                 if ring >= g.tx_rings.max(g.rx_rings) {
-                    ports::release(&domain, index);
+                    ports::release_port(&domain, index);
                     return Err(PortError::Config {
                         name: name.to_string(),
                         why: format!(
@@ -251,7 +243,7 @@ impl Backend for SoftBackend {
             }
             RingMode::Sw | RingMode::OneSw(_) | RingMode::NicSw => {
                 // An entry this call created (or found unbound) goes back.
-                ports::release(&domain, index);
+                ports::release_port(&domain, index);
                 return Err(unsupported(
                     "host rings (^, ^N, *): VALE ports and pipes have none",
                 ));
@@ -264,18 +256,33 @@ impl Backend for SoftBackend {
             rx_mask = 0;
         }
         let if_name = name.nr_name();
-        let if_off = match ports::bind(&domain, index, pid, tx_mask, rx_mask, extra_bufs, &if_name)
-        {
-            Ok(off) => off,
+        let bound = ports::bind(
+            &domain,
+            index,
+            pid,
+            tx_mask,
+            rx_mask,
+            flags.exclusive,
+            extra_bufs,
+            &if_name,
+        );
+        let (slot, if_off) = match bound {
+            Ok(bound) => bound,
             Err(err) => {
-                ports::release(&domain, index);
-                return Err(alloc_error(name, domain.name(), err));
+                ports::release_port(&domain, index);
+                return Err(match err {
+                    ports::BindError::Busy { owner } => PortError::Busy {
+                        name: name.to_string(),
+                        owner,
+                    },
+                    ports::BindError::Alloc(err) => alloc_error(name, domain.name(), err),
+                });
             }
         };
-        let fifo = match open_wake_fifo(&domain, index) {
+        let fifo = match open_wake_fifo(&domain, slot) {
             Ok(fifo) => fifo,
             Err(source) => {
-                ports::release(&domain, index);
+                ports::release_binding(&domain, slot);
                 return Err(PortError::Io {
                     name: name.to_string(),
                     source,
@@ -311,12 +318,13 @@ impl Backend for SoftBackend {
             },
             nr_flags: name.flags.nr_flags(),
         };
-        let generation = e.get(port::GENERATION);
+        let generation = ctrl.binding(slot).get(binding::GENERATION);
         let kind = e.kind().unwrap_or(PortKind::Vale);
         drop(guard);
         Ok(Box::new(SoftBinding {
             domain,
             index,
+            slot,
             generation,
             kind,
             tx_mask,
@@ -335,10 +343,10 @@ fn mirrored_kind(kind: PortKind) -> PortKind {
     }
 }
 
-/// Creates (afresh) and opens the wake-up FIFO of entry `index`. Opened
+/// Creates (afresh) and opens the wake-up FIFO of binding `slot`. Opened
 /// read-write so that it never reports end-of-file when no writer is left.
-fn open_wake_fifo(domain: &Domain, index: u32) -> std::io::Result<File> {
-    let path = domain.wake_path(index);
+fn open_wake_fifo(domain: &Domain, slot: u32) -> std::io::Result<File> {
+    let path = domain.wake_path(slot);
     let _ = std::fs::remove_file(&path);
     rustix::fs::mkfifoat(
         rustix::fs::CWD,
@@ -355,7 +363,10 @@ fn open_wake_fifo(domain: &Domain, index: u32) -> std::io::Result<File> {
 /// A port bound by this process on the software engine.
 pub struct SoftBinding {
     domain: Arc<Domain>,
+    /// The port's entry.
     index: u32,
+    /// This binding's entry, and its generation when made.
+    slot: u32,
     generation: u32,
     kind: PortKind,
     tx_mask: u32,
@@ -366,8 +377,12 @@ pub struct SoftBinding {
 
 impl SoftBinding {
     fn check_alive(&self) -> Result<(), SyncError> {
-        let e = self.domain.ctrl().port(self.index);
-        if e.state() != PORT_ACTIVE || e.get(port::GENERATION) != self.generation {
+        let ctrl = self.domain.ctrl();
+        let b = ctrl.binding(self.slot);
+        if ctrl.port(self.index).state() != PORT_ACTIVE
+            || !b.is_active()
+            || b.get(binding::GENERATION) != self.generation
+        {
             return Err(SyncError::Gone(format!(
                 "port entry {} of {} was reclaimed",
                 self.index,
@@ -413,10 +428,10 @@ impl Binding for SoftBinding {
         self.check_alive()?;
         let released = crate::forward::rxsync(&self.domain, self.index, ring)?;
         if released && self.kind != PortKind::Vale {
-            // The peer's TX ring may have room again.
+            // The peer's TX ring of the same number may have room again.
             let peer = self.domain.ctrl().port(self.index).get(port::PEER);
             if peer < crate::ctrl::MAX_ENTRIES {
-                crate::forward::kick(&self.domain, peer);
+                crate::forward::kick_ring(&self.domain, peer, Dir::Tx, ring);
             }
         }
         Ok(())
@@ -427,18 +442,18 @@ impl Binding for SoftBinding {
     }
 
     fn arm(&self) {
-        let e = self.domain.ctrl().port(self.index);
-        // SeqCst store + fence: see `forward::kick`; the caller re-reads
-        // the rings after this.
-        e.field(port::WAKE_WANTED).store(1, Ordering::SeqCst);
+        let b = self.domain.ctrl().binding(self.slot);
+        // SeqCst store + fence: see `forward::kick_ring`; the caller
+        // re-reads the rings after this.
+        b.field(binding::WAKE_WANTED).store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
 
     fn disarm(&self) {
-        let e = self.domain.ctrl().port(self.index);
+        let b = self.domain.ctrl().binding(self.slot);
         // Still set: nobody kicked, so the FIFO is empty and reading it
         // would be a wasted system call. Cleared: a kicker wrote a byte.
-        if e.field(port::WAKE_WANTED).swap(0, Ordering::SeqCst) == 0 {
+        if b.field(binding::WAKE_WANTED).swap(0, Ordering::SeqCst) == 0 {
             let mut sink = [0u8; 64];
             while matches!((&self.fifo).read(&mut sink), Ok(n) if n > 0) {}
         }
@@ -448,13 +463,13 @@ impl Binding for SoftBinding {
 impl Drop for SoftBinding {
     fn drop(&mut self) {
         let _guard = self.domain.lock();
-        let e = self.domain.ctrl().port(self.index);
-        if e.state() == PORT_ACTIVE
-            && e.get(port::GENERATION) == self.generation
-            && e.get(port::OWNER_PID) == std::process::id()
+        let b = self.domain.ctrl().binding(self.slot);
+        if b.is_active()
+            && b.get(binding::GENERATION) == self.generation
+            && b.get(binding::PID) == std::process::id()
         {
-            let _ = std::fs::remove_file(self.domain.wake_path(self.index));
-            ports::release(&self.domain, self.index);
+            let _ = std::fs::remove_file(self.domain.wake_path(self.slot));
+            ports::release_binding(&self.domain, self.slot);
         }
     }
 }
