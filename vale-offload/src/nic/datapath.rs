@@ -416,3 +416,370 @@ pub fn rxsync(
     view.set_tail(state.hwtail);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use netmap_ring::region::RegionConfig;
+    use netmap_ring::view::Direction;
+
+    use super::*;
+
+    const SLOTS: u32 = 8;
+
+    /// A packet interface in memory: records what is sent, serves a queue
+    /// of frames to receive.
+    #[derive(Default)]
+    struct FakeIo {
+        sent: Mutex<Vec<Vec<u8>>>,
+        /// Frames the next sends may take before the "socket" is full.
+        budget: Mutex<usize>,
+        /// Sent frames of exactly this length are refused (EMSGSIZE).
+        refuse_len: Option<usize>,
+        /// Frames to receive: bytes and whether this host sent them.
+        queue: Mutex<VecDeque<(Vec<u8>, bool)>>,
+    }
+
+    impl PacketIo for FakeIo {
+        fn send(
+            &self,
+            region: &SharedRegion,
+            spans: &[Span],
+            frame_spans: &[usize],
+        ) -> io::Result<usize> {
+            let mut budget = self.budget.lock().unwrap();
+            let mut taken = 0;
+            let mut at = 0;
+            for &count in frame_spans.iter().take(MAX_BATCH) {
+                if *budget == 0 {
+                    break;
+                }
+                let mut frame = Vec::new();
+                for span in &spans[at..at + count] {
+                    let mut bytes = vec![0; span.len];
+                    region.read_bytes(span.offset, &mut bytes).unwrap();
+                    frame.extend_from_slice(&bytes);
+                }
+                if Some(frame.len()) == self.refuse_len {
+                    if taken == 0 {
+                        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+                    }
+                    break;
+                }
+                at += count;
+                *budget -= 1;
+                taken += 1;
+                self.sent.lock().unwrap().push(frame);
+            }
+            if taken == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(taken)
+        }
+
+        fn recv(
+            &self,
+            region: &SharedRegion,
+            buffers: &[Span],
+            out: &mut Vec<Received>,
+        ) -> io::Result<()> {
+            out.clear();
+            let mut queue = self.queue.lock().unwrap();
+            for span in buffers {
+                let Some((frame, outgoing)) = queue.pop_front() else {
+                    break;
+                };
+                let len = frame.len().min(span.len);
+                region.write_bytes(span.offset, &frame[..len]).unwrap();
+                out.push(Received {
+                    len,
+                    truncated: frame.len() > span.len,
+                    outgoing,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    struct Fixture {
+        memory: NetmapMemory,
+        counters: Counters,
+        ring_off: usize,
+    }
+
+    impl Fixture {
+        fn new(dir: Direction) -> Self {
+            let memory = NetmapMemory::create(
+                "nic-datapath-test",
+                RegionConfig {
+                    if_objects: 1,
+                    ring_objects: 1,
+                    max_ring_slots: SLOTS,
+                    num_bufs: 32,
+                    ..RegionConfig::default()
+                },
+            )
+            .unwrap();
+            let ring_off = memory.alloc_rings(1, SLOTS).unwrap()[0];
+            let mut bufs = Vec::new();
+            memory.alloc_buffers(SLOTS, &mut bufs).unwrap();
+            let tail = if dir == Direction::Tx { SLOTS - 1 } else { 0 };
+            let buf_ofs = memory.layout().buf_off as i64 - ring_off as i64;
+            RingView::format(
+                memory.region(),
+                ring_off,
+                &bufs,
+                0,
+                dir,
+                memory.buf_size(),
+                buf_ofs,
+                tail,
+            )
+            .unwrap();
+            let counters = Counters::format(Arc::clone(memory.region()), memory.layout().ctrl_off);
+            Self {
+                memory,
+                counters,
+                ring_off,
+            }
+        }
+
+        fn view(&self) -> RingView<'_> {
+            RingView::new(self.memory.region(), self.ring_off, SLOTS).unwrap()
+        }
+
+        fn ctx(&self) -> SyncContext<'_> {
+            SyncContext {
+                memory: &self.memory,
+                counters: &self.counters,
+            }
+        }
+
+        fn count(&self, c: NicCounter) -> u64 {
+            self.counters.snapshot().get(c)
+        }
+
+        /// Writes `frame` into slot `index` with `flags`.
+        fn put(&self, index: u32, frame: &[u8], flags: u16) {
+            let view = self.view();
+            let off = self.memory.buf_offset(view.slot(index).buf_idx).unwrap();
+            self.memory.region().write_bytes(off, frame).unwrap();
+            view.set_len_flags(index, frame.len() as u16, flags);
+        }
+
+        fn read(&self, index: u32) -> Vec<u8> {
+            let slot = self.view().slot(index);
+            let mut out = vec![0; usize::from(slot.len)];
+            let off = self.memory.buf_offset(slot.buf_idx).unwrap();
+            self.memory.region().read_bytes(off, &mut out).unwrap();
+            out
+        }
+
+        fn advance(&self, to: u32) {
+            self.view().set_head(to);
+            self.view().set_cur(to);
+        }
+    }
+
+    fn frame(tag: u8, len: usize) -> Vec<u8> {
+        (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
+    }
+
+    fn io_with_budget(budget: usize) -> FakeIo {
+        FakeIo {
+            budget: Mutex::new(budget),
+            ..FakeIo::default()
+        }
+    }
+
+    #[test]
+    fn txsync_sends_released_slots_in_order_and_completes_them() {
+        let f = Fixture::new(Direction::Tx);
+        let io = io_with_budget(100);
+        let mut state = RingState::new_tx(SLOTS);
+        for i in 0..3 {
+            f.put(i, &frame(i as u8, 60 + i as usize), 0);
+        }
+        f.advance(3);
+        let outcome = txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert!(!outcome.blocked);
+        let sent = io.sent.lock().unwrap().clone();
+        assert_eq!(
+            sent,
+            (0..3)
+                .map(|i| frame(i, 60 + usize::from(i)))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!((state.hwcur, state.hwtail, f.view().tail()), (3, 2, 2));
+        assert_eq!(f.count(NicCounter::TxPackets), 3);
+        assert_eq!(f.count(NicCounter::TxBytes), 183);
+        // Nothing new: a second sync sends nothing more.
+        txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(io.sent.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn txsync_drops_bad_slots_and_short_frames_and_counts_them() {
+        let f = Fixture::new(Direction::Tx);
+        let io = io_with_budget(100);
+        let mut state = RingState::new_tx(SLOTS);
+        f.put(0, &frame(0, 60), 0);
+        f.put(1, &frame(1, 60), 0);
+        f.view().set_buf_idx(1, 9999); // not a buffer
+        f.put(2, &frame(2, 10), 0); // shorter than an Ethernet header
+        f.put(3, &frame(3, 60), 0);
+        f.view().set_len_flags(3, 3000, 0); // longer than a buffer
+        f.put(4, &frame(4, 64), 0);
+        f.advance(5);
+        txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(*io.sent.lock().unwrap(), vec![frame(0, 60), frame(4, 64)]);
+        assert_eq!(f.count(NicCounter::TxDropBadSlot), 2);
+        assert_eq!(f.count(NicCounter::TxDropShort), 1);
+        assert_eq!(f.count(NicCounter::TxPackets), 2);
+        assert_eq!(state.hwcur, 5, "dropped slots are consumed too");
+    }
+
+    #[test]
+    fn txsync_joins_chains_and_waits_for_an_open_one() {
+        let f = Fixture::new(Direction::Tx);
+        let io = io_with_budget(100);
+        let mut state = RingState::new_tx(SLOTS);
+        f.put(0, &frame(0, 20), NS_MOREFRAG);
+        f.put(1, &frame(1, 30), NS_MOREFRAG);
+        f.put(2, &frame(2, 10), 0);
+        f.put(3, &frame(3, 40), NS_MOREFRAG); // its end is not released yet
+        f.advance(4);
+        txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        let whole = [frame(0, 20), frame(1, 30), frame(2, 10)].concat();
+        assert_eq!(*io.sent.lock().unwrap(), vec![whole]);
+        assert_eq!((state.hwcur, f.view().tail()), (3, 2));
+        f.put(4, &frame(4, 24), 0);
+        f.advance(5);
+        txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(
+            io.sent.lock().unwrap()[1],
+            [frame(3, 40), frame(4, 24)].concat()
+        );
+        assert_eq!(state.hwcur, 5);
+    }
+
+    #[test]
+    fn a_full_socket_leaves_slots_pending_until_the_next_sync() {
+        let f = Fixture::new(Direction::Tx);
+        let io = io_with_budget(2);
+        let mut state = RingState::new_tx(SLOTS);
+        for i in 0..5 {
+            f.put(i, &frame(i as u8, 60), 0);
+        }
+        f.advance(5);
+        let outcome = txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert!(outcome.blocked);
+        assert_eq!((state.hwcur, f.view().tail()), (2, 1));
+        *io.budget.lock().unwrap() = 10;
+        let outcome = txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert!(!outcome.blocked);
+        assert_eq!(state.hwcur, 5);
+        assert_eq!(
+            *io.sent.lock().unwrap(),
+            (0..5).map(|i| frame(i, 60)).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_frame_the_kernel_refuses_is_dropped_and_the_rest_sent() {
+        let f = Fixture::new(Direction::Tx);
+        let io = FakeIo {
+            budget: Mutex::new(100),
+            refuse_len: Some(99),
+            ..FakeIo::default()
+        };
+        let mut state = RingState::new_tx(SLOTS);
+        f.put(0, &frame(0, 60), 0);
+        f.put(1, &frame(1, 99), 0);
+        f.put(2, &frame(2, 61), 0);
+        f.advance(3);
+        txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(*io.sent.lock().unwrap(), vec![frame(0, 60), frame(2, 61)]);
+        assert_eq!(f.count(NicCounter::TxDropError), 1);
+        assert_eq!(state.hwcur, 3);
+    }
+
+    #[test]
+    fn a_bad_head_reinitialises_the_ring() {
+        let f = Fixture::new(Direction::Tx);
+        let io = io_with_budget(100);
+        let mut state = RingState::new_tx(SLOTS);
+        f.advance(SLOTS); // out of range
+        let err = txsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap_err();
+        assert!(matches!(err, SyncError::BadRing { ring: 0, .. }), "{err}");
+        let view = f.view();
+        assert_eq!((view.head(), view.cur(), view.tail()), (0, 0, SLOTS - 1));
+        assert_eq!(f.count(NicCounter::BadRingSyncs), 1);
+        assert!(io.sent.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn rxsync_fills_all_slots_but_one_in_order_and_refills_released_ones() {
+        let f = Fixture::new(Direction::Rx);
+        let io = FakeIo::default();
+        io.queue
+            .lock()
+            .unwrap()
+            .extend((0..12).map(|i| (frame(i, 60 + usize::from(i)), false)));
+        let mut state = RingState::new_rx();
+        rxsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(f.view().tail(), SLOTS - 1);
+        for i in 0..SLOTS - 1 {
+            assert_eq!(f.read(i), frame(i as u8, 60 + i as usize));
+        }
+        // Release three: they are filled with the next frames.
+        f.advance(3);
+        rxsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(f.view().tail(), 2);
+        for (slot, seq) in [(7u32, 7u8), (0, 8), (1, 9)] {
+            assert_eq!(f.read(slot), frame(seq, 60 + usize::from(seq)));
+        }
+        assert_eq!(f.count(NicCounter::RxPackets), 10);
+        assert_eq!(io.queue.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn rxsync_skips_outgoing_and_truncated_frames_without_leaving_gaps() {
+        let f = Fixture::new(Direction::Rx);
+        let io = FakeIo::default();
+        io.queue.lock().unwrap().extend([
+            (frame(0, 60), false),
+            (frame(1, 60), true),
+            (frame(2, 5000), false),
+            (frame(3, 70), false),
+        ]);
+        let mut state = RingState::new_rx();
+        rxsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(f.view().tail(), 2);
+        assert_eq!(f.read(0), frame(0, 60));
+        assert_eq!(f.read(1), frame(3, 70));
+        assert_eq!(f.count(NicCounter::RxDropTruncated), 1);
+        assert_eq!(f.count(NicCounter::RxPackets), 2);
+        assert_eq!(f.count(NicCounter::RxBytes), 130);
+        // Every slot still holds a distinct buffer.
+        let mut bufs: Vec<u32> = (0..SLOTS).map(|i| f.view().slot(i).buf_idx).collect();
+        bufs.sort_unstable();
+        bufs.dedup();
+        assert_eq!(bufs.len(), SLOTS as usize);
+    }
+
+    #[test]
+    fn rxsync_repairs_a_slot_left_with_a_bad_buffer() {
+        let f = Fixture::new(Direction::Rx);
+        let io = FakeIo::default();
+        io.queue.lock().unwrap().push_back((frame(5, 60), false));
+        f.view().set_buf_idx(0, 1); // a reserved buffer
+        let mut state = RingState::new_rx();
+        rxsync(&f.view(), &mut state, &f.ctx(), 0, &io).unwrap();
+        assert_eq!(f.count(NicCounter::RxBufRepaired), 1);
+        assert!(f.memory.buf_offset(f.view().slot(0).buf_idx).is_some());
+        assert_eq!(f.read(0), frame(5, 60));
+    }
+}
