@@ -327,6 +327,14 @@ impl SlotWindow<'_> {
         }
     }
 
+    /// Reads the first word of record `index` with one volatile load.
+    #[inline]
+    pub fn read_first(&self, index: u32) -> u64 {
+        let ptr = self.word_ptr(index, 0);
+        // SAFETY: as in `read`.
+        unsafe { std::ptr::read_volatile(ptr) }
+    }
+
     /// Writes record `index` with two volatile stores.
     #[inline]
     pub fn write(&self, index: u32, words: [u64; 2]) {

@@ -185,6 +185,20 @@ impl<'a> RingView<'a> {
         }
     }
 
+    /// The first word of slot `index` (little endian: `buf_idx` in bits
+    /// 0..32, `len` in 32..48, `flags` in 48..64), for loops that move
+    /// many slots and do not need `ptr`.
+    #[inline]
+    pub fn slot_word(&self, index: u32) -> u64 {
+        self.slots.read_first(self.wrap(index))
+    }
+
+    /// Writes slot `index` as its two words (see [`RingView::slot_word`]).
+    #[inline]
+    pub fn set_slot_words(&self, index: u32, words: [u64; 2]) {
+        self.slots.write(self.wrap(index), words);
+    }
+
     /// Writes slot `index` (taken modulo the ring size).
     #[inline]
     pub fn set_slot(&self, index: u32, slot: NetmapSlot) {

@@ -93,6 +93,21 @@ fn payload_offset(domain: &Domain, slot: &NetmapSlot) -> Option<usize> {
     }
 }
 
+/// The Ethernet header at `off`: two word loads from a buffer (buffers
+/// are 64-byte aligned), a byte copy from an unaligned indirect payload.
+#[inline]
+fn read_header(region: &SharedRegion, off: usize) -> Option<[u8; ETH_HEADER_LEN]> {
+    let mut header = [0u8; ETH_HEADER_LEN];
+    if off.is_multiple_of(8) {
+        let [w0, w1] = region.read_u64_pair(off).ok()?;
+        header[..8].copy_from_slice(&w0.to_le_bytes());
+        header[8..].copy_from_slice(&w1.to_le_bytes()[..ETH_HEADER_LEN - 8]);
+    } else {
+        region.read_bytes(off, &mut header).ok()?;
+    }
+    Some(header)
+}
+
 /// Reports a bad head/cur: counts it, puts the ring back to the engine's
 /// view (netmap reinitialises the ring) and returns the error.
 fn reinit(
@@ -272,12 +287,11 @@ fn collect_frames(
             short += 1;
             continue;
         }
-        let mut header = [0u8; ETH_HEADER_LEN];
         let off = payload_offset(domain, &first).expect("validated above");
-        if region.read_bytes(off, &mut header).is_err() {
+        let Some(header) = read_header(region, off) else {
             bad += 1;
             continue;
-        }
+        };
         let src_mac: [u8; 6] = header[6..12].try_into().expect("6 bytes");
         let learn = first.flags & NS_NO_LEARN == 0 && last_learned != Some(src_mac);
         let decision = lookup.lookup(&header, src as u8, learn, domain.table());

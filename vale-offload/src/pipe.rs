@@ -88,6 +88,41 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         );
     };
     let mut i = hwcur;
+    // The hot loop: a run of one-slot packets, handled as raw slot words
+    // (buf_idx bits 0..32, len 32..48, flags 48..64).
+    const LEN_SHIFT: u32 = 32;
+    const FLAGS_SHIFT: u32 = 48;
+    let changed = u64::from(NS_BUF_CHANGED) << FLAGS_SHIFT;
+    let morefrag = u64::from(NS_MOREFRAG) << FLAGS_SHIFT;
+    while i != head && rx_free > 0 {
+        let t = tx.slot_word(i);
+        if t & morefrag != 0 {
+            break;
+        }
+        let buf_idx = t as u32;
+        let len = (t >> LEN_SHIFT) as u16;
+        if buf_idx < netmap_ring::region::RESERVED_BUFFERS
+            || buf_idx >= num_bufs
+            || u32::from(len) > buf_size
+        {
+            bad += 1;
+        } else {
+            let r = rx.slot_word(rx_hwtail);
+            // The TX buffer and length go to the receiver, its returned
+            // buffer comes back; both marked NS_BUF_CHANGED, ptr cleared.
+            rx.set_slot_words(rx_hwtail, [(t & ((1 << FLAGS_SHIFT) - 1)) | changed, 0]);
+            tx.set_slot_words(i, [u64::from(r as u32) | changed, 0]);
+            moved_bytes += u64::from(len);
+            moved_packets += 1;
+            rx_hwtail = if rx_hwtail + 1 == rn {
+                0
+            } else {
+                rx_hwtail + 1
+            };
+            rx_free -= 1;
+        }
+        i = if i + 1 == tn { 0 } else { i + 1 };
+    }
     while i != head {
         let first = tx.slot(i);
         if first.flags & NS_MOREFRAG == 0 {
