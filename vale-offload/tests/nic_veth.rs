@@ -13,12 +13,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netmap_ring::port::{Interest, Port, PortError};
-use vale_offload::nic::{self, NicCounter};
+use vale_offload::nic::{self, NicBackend, NicCounter, NicEngine};
 
 use nic_support::*;
 
 /// Sends frames `0..count` through `port`, keeping at most `window`
 /// frames ahead of what the receiver reports in `received`.
+/// Opens `name` with `engine`, checking that engine serves it.
+fn open_port(name: &str, engine: NicEngine) -> Result<Port, PortError> {
+    let port = Port::open_on(&NicBackend { engine }, name)?;
+    assert_eq!(nic::counters(&port).expect("NIC port").engine(), engine);
+    Ok(port)
+}
+
 fn send_paced(port: &mut Port, count: u32, window: u64, received: &AtomicU64) {
     let started = Instant::now();
     let mut seq = 0;
@@ -41,14 +48,23 @@ fn send_paced(port: &mut Port, count: u32, window: u64, received: &AtomicU64) {
 }
 
 #[test]
-fn frames_cross_between_two_nic_ports_in_order_with_their_bytes() {
+fn port_to_port_af_packet() {
+    frames_cross_between_two_nic_ports_in_order_with_their_bytes(NicEngine::Packet);
+}
+
+#[test]
+fn port_to_port_af_xdp() {
+    frames_cross_between_two_nic_ports_in_order_with_their_bytes(NicEngine::Xdp);
+}
+
+fn frames_cross_between_two_nic_ports_in_order_with_their_bytes(engine: NicEngine) {
     let pair = veth_or_skip!();
     const COUNT: u32 = 3000;
     let received = Arc::new(AtomicU64::new(0));
     let rx_count = Arc::clone(&received);
     let b = format!("netmap:{}", pair.b);
     let receiver = VethPair::run_in(&pair.ns_b, move || {
-        let mut port = vale_offload::open(&b).expect("open receiver");
+        let mut port = open_port(&b, engine).expect("open receiver");
         let mut got = Vec::new();
         let started = Instant::now();
         while got.len() < COUNT as usize && started.elapsed() < DEADLINE {
@@ -67,7 +83,7 @@ fn frames_cross_between_two_nic_ports_in_order_with_their_bytes() {
     });
     let a = format!("netmap:{}", pair.a);
     let sender = VethPair::run_in(&pair.ns_a, move || {
-        let mut port = vale_offload::open(&a).expect("open sender");
+        let mut port = open_port(&a, engine).expect("open sender");
         // Give the receiver time to open its socket.
         std::thread::sleep(Duration::from_millis(200));
         send_paced(&mut port, COUNT, 256, &received);
@@ -87,7 +103,16 @@ fn frames_cross_between_two_nic_ports_in_order_with_their_bytes() {
 }
 
 #[test]
-fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives() {
+fn echo_to_a_plain_socket_af_packet() {
+    a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(NicEngine::Packet);
+}
+
+#[test]
+fn echo_to_a_plain_socket_af_xdp() {
+    a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(NicEngine::Xdp);
+}
+
+fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(engine: NicEngine) {
     let pair = veth_or_skip!();
     const COUNT: u32 = 500;
     let b = pair.b.clone();
@@ -96,7 +121,7 @@ fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives() {
     let port_ready = Arc::clone(&ready);
     // The port echoes what it receives back with MACs swapped.
     let echo = VethPair::run_in(&pair.ns_a, move || {
-        let mut port = vale_offload::open(&a).expect("open port");
+        let mut port = open_port(&a, engine).expect("open port");
         port_ready.store(1, Ordering::Release);
         let mut echoed = 0;
         let started = Instant::now();
@@ -189,7 +214,16 @@ fn udp_frame(seq: u16, payload: usize) -> Vec<u8> {
 }
 
 #[test]
-fn tshark_on_the_peer_decodes_what_the_port_sends() {
+fn tshark_decodes_af_packet() {
+    tshark_on_the_peer_decodes_what_the_port_sends(NicEngine::Packet);
+}
+
+#[test]
+fn tshark_decodes_af_xdp() {
+    tshark_on_the_peer_decodes_what_the_port_sends(NicEngine::Xdp);
+}
+
+fn tshark_on_the_peer_decodes_what_the_port_sends(engine: NicEngine) {
     let pair = veth_or_skip!();
     if Command::new("tshark").arg("-v").output().is_err() {
         eprintln!("skipped: tshark is not installed (scripts/setup installs it)");
@@ -233,7 +267,7 @@ fn tshark_on_the_peer_decodes_what_the_port_sends() {
     std::thread::sleep(Duration::from_millis(300));
     let a = format!("netmap:{}", pair.a);
     VethPair::run_in(&pair.ns_a, move || {
-        let mut port = vale_offload::open(&a).expect("open port");
+        let mut port = open_port(&a, engine).expect("open port");
         for seq in 0..COUNT {
             assert!(port.inject(&udp_frame(seq, 18 + usize::from(seq) * 7)));
         }
@@ -280,13 +314,22 @@ fn tshark_on_the_peer_decodes_what_the_port_sends() {
 }
 
 #[test]
-fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one() {
+fn poll_wakes_af_packet() {
+    poll_sleeps_until_a_frame_arrives_and_times_out_without_one(NicEngine::Packet);
+}
+
+#[test]
+fn poll_wakes_af_xdp() {
+    poll_sleeps_until_a_frame_arrives_and_times_out_without_one(NicEngine::Xdp);
+}
+
+fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one(engine: NicEngine) {
     let pair = veth_or_skip!();
     let b = pair.b.clone();
     let a = format!("netmap:{}", pair.a);
     let (opened_tx, opened_rx) = std::sync::mpsc::channel();
     let waiter = VethPair::run_in(&pair.ns_a, move || {
-        let mut port = vale_offload::open(&a).expect("open port");
+        let mut port = open_port(&a, engine).expect("open port");
         port.set_poll_spin(Duration::ZERO);
         // Nothing was sent yet: the wait runs out (other traffic aside).
         let started = Instant::now();
@@ -332,7 +375,7 @@ fn two_rx_rings_share_the_traffic_and_lose_nothing() {
     let rx_count = Arc::clone(&received);
     let b = format!("netmap:{}@conf:rings=2", pair.b);
     let receiver = VethPair::run_in(&pair.ns_b, move || {
-        let mut port = vale_offload::open(&b).expect("open receiver");
+        let mut port = open_port(&b, NicEngine::Packet).expect("open receiver");
         assert_eq!(port.rx_rings(), 2);
         let mut got = Vec::new();
         let started = Instant::now();
@@ -350,7 +393,7 @@ fn two_rx_rings_share_the_traffic_and_lose_nothing() {
     });
     let a = format!("netmap:{}", pair.a);
     VethPair::run_in(&pair.ns_a, move || {
-        let mut port = vale_offload::open(&a).expect("open sender");
+        let mut port = open_port(&a, NicEngine::Packet).expect("open sender");
         std::thread::sleep(Duration::from_millis(200));
         send_paced(&mut port, COUNT, 128, &received);
     })
@@ -387,6 +430,44 @@ fn opening_fails_clearly_without_the_interface_or_with_it_down() {
         assert!(err.to_string().contains("is down"), "{err}");
         ip(&["-n", &ns_a, "link", "set", &a, "up"]).unwrap();
         vale_offload::open(&format!("netmap:{a}")).expect("opens once up");
+    })
+    .join()
+    .expect("checks");
+}
+
+#[test]
+fn auto_takes_af_xdp_once_per_interface_and_af_packet_otherwise() {
+    let pair = veth_or_skip!();
+    let a = format!("netmap:{}", pair.a);
+    VethPair::run_in(&pair.ns_a, move || {
+        let auto = NicBackend {
+            engine: NicEngine::Auto,
+        };
+        let first = Port::open_on(&auto, &a).expect("first port");
+        let engine = nic::counters(&first).unwrap().engine();
+        if engine != NicEngine::Xdp {
+            eprintln!("AF_XDP unavailable here: only the fallback is checked");
+        }
+        // The interface's XDP hook is taken: the next port uses AF_PACKET,
+        // and so does a port with two ring pairs.
+        let second = Port::open_on(&auto, &a).expect("second port");
+        assert_eq!(nic::counters(&second).unwrap().engine(), NicEngine::Packet);
+        let err = Port::open_on(
+            &NicBackend {
+                engine: NicEngine::Xdp,
+            },
+            &a,
+        );
+        if engine == NicEngine::Xdp {
+            assert!(err.is_err(), "a second AF_XDP program on one interface");
+        }
+        drop((first, second));
+        let two = Port::open_on(&auto, &format!("{a}@conf:rings=2")).expect("two rings");
+        assert_eq!(nic::counters(&two).unwrap().engine(), NicEngine::Packet);
+        drop(two);
+        // Closing the first port detached its program: AF_XDP again.
+        let again = Port::open_on(&auto, &a).expect("again");
+        assert_eq!(nic::counters(&again).unwrap().engine(), engine);
     })
     .join()
     .expect("checks");

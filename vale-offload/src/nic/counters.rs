@@ -62,8 +62,21 @@ impl NicCounter {
     ];
 }
 
-/// Bytes of control area the counters need.
-pub const AREA_SIZE: usize = 8 * (1 + NicCounter::ALL.len());
+/// Which kernel interface serves a NIC port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NicEngine {
+    /// AF_XDP when the interface and kernel allow it, else AF_PACKET.
+    #[default]
+    Auto,
+    /// AF_PACKET sockets.
+    Packet,
+    /// AF_XDP (copy mode), or fail.
+    Xdp,
+}
+
+/// Bytes of control area the counters need: magic, counters, engine.
+pub const AREA_SIZE: usize = 8 * (2 + NicCounter::ALL.len());
+const ENGINE_AT: usize = 8 * (1 + NicCounter::ALL.len());
 
 /// Writer side: the binding adds to the counters in its region.
 #[derive(Clone, Debug)]
@@ -92,6 +105,11 @@ impl Counters {
         }
     }
 
+    /// Records the engine serving the port.
+    pub fn set_engine(&self, engine: NicEngine) {
+        let _ = self.region.write(self.offset + ENGINE_AT, engine as u64);
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> NicCounters {
         read_at(&self.region, self.offset).unwrap_or_default()
@@ -102,11 +120,17 @@ impl Counters {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NicCounters {
     values: [u64; NicCounter::ALL.len()],
+    engine: NicEngine,
 }
 
 impl NicCounters {
     pub fn get(&self, c: NicCounter) -> u64 {
         self.values[c as usize]
+    }
+
+    /// The engine serving the port: `Packet` or `Xdp`.
+    pub fn engine(&self) -> NicEngine {
+        self.engine
     }
 }
 
@@ -121,7 +145,12 @@ fn read_at(region: &SharedRegion, offset: usize) -> Option<NicCounters> {
             .ok()?
             .load(Ordering::Relaxed);
     }
-    Some(NicCounters { values })
+    let engine = match region.read::<u64>(offset + ENGINE_AT).ok()? {
+        x if x == NicEngine::Xdp as u64 => NicEngine::Xdp,
+        x if x == NicEngine::Packet as u64 => NicEngine::Packet,
+        _ => NicEngine::Auto,
+    };
+    Some(NicCounters { values, engine })
 }
 
 /// The counters of `port`, if it is a NIC port of the software backend.

@@ -1,17 +1,22 @@
-//! NIC ports (`netmap:IFNAME`) in the software backend, over AF_PACKET.
+//! NIC ports (`netmap:IFNAME`) in the software backend, over AF_XDP or
+//! AF_PACKET.
 //!
 //! A NIC port gets its own netmap memory (a memfd): one netmap_if, its
-//! rings and their buffers. Ring `i` has its own AF_PACKET socket bound to
-//! the interface; with more than one RX ring the sockets join a fanout
-//! group that hashes flows over them, as RSS spreads them over a NIC's
-//! queues. `recvmmsg` and `sendmmsg` move frames straight between the
+//! rings and their buffers. With AF_PACKET, ring `i` has its own socket
+//! bound to the interface; with more than one RX ring the sockets join a
+//! fanout group that hashes flows over them, as RSS spreads them over a
+//! NIC's queues. `recvmmsg` and `sendmmsg` move frames straight between the
 //! sockets and the ring buffers (one copy each way, done by the kernel).
+//! With AF_XDP (one ring pair, an interface with one RX queue), the
+//! buffer pool is the socket's UMEM and frames move as buffer addresses.
 //! The port's pollable descriptor is an epoll set over its sockets. See
 //! `docs/nic.md` for the choices and their cost.
 
+mod afxdp;
 mod counters;
 mod datapath;
 mod sys;
+mod xdp_sys;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -23,12 +28,50 @@ use netmap_ring::port::{Binding, BindingLayout, BufferPool, PortError, RingSpec,
 use netmap_ring::region::{NetmapMemory, RegionConfig, PAGE_SIZE, RESERVED_BUFFERS};
 use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
 
-pub use counters::{counters, NicCounter, NicCounters};
+pub use counters::{counters, NicCounter, NicCounters, NicEngine};
 pub use datapath::{PacketIo, Received, Span};
 
 use counters::Counters;
 use datapath::{RingState, SyncContext};
 use sys::{EpollSet, PacketSocket};
+use xdp_sys::{XdpRedirect, XskSocket};
+
+/// A backend that serves NIC names only, with a chosen engine (the soft
+/// backend uses [`NicEngine::Auto`], or `NETMAP_RS_NIC=packet|xdp`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NicBackend {
+    pub engine: NicEngine,
+}
+
+impl netmap_ring::port::Backend for NicBackend {
+    fn kind(&self) -> &'static str {
+        "soft"
+    }
+
+    fn register(&self, name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, PortError> {
+        register_with(name, extra_bufs, self.engine)
+    }
+}
+
+/// The engine the environment asks for (`NETMAP_RS_NIC`).
+fn engine_from_env() -> NicEngine {
+    match std::env::var("NETMAP_RS_NIC").as_deref() {
+        Ok("packet") => NicEngine::Packet,
+        Ok("xdp") => NicEngine::Xdp,
+        _ => NicEngine::Auto,
+    }
+}
+
+/// The AF_XDP side of a port: one socket on queue 0 serving the one ring
+/// pair, and the program that steers the queue to it.
+struct XdpEngine {
+    socket: XskSocket,
+    _redirect: XdpRedirect,
+    tx: Option<(RingSpec, Mutex<afxdp::XdpTxState>)>,
+    rx: Option<(RingSpec, Mutex<afxdp::XdpRxState>)>,
+    tx_blocked: AtomicBool,
+    out_armed: AtomicBool,
+}
 
 /// Buffers beyond the rings' own, to repair RX slots the application left
 /// with a bad buffer index.
@@ -55,6 +98,9 @@ struct SocketEntry {
 
 /// A NIC port bound by this process.
 pub struct NicBinding {
+    /// First, so that the AF_XDP socket closes (and unpins the buffer
+    /// pool) before anything else goes.
+    xdp: Option<XdpEngine>,
     layout: BindingLayout,
     memory: NetmapMemory,
     counters: Counters,
@@ -71,8 +117,18 @@ fn io_error(name: &PortName, kind: io::ErrorKind, why: String) -> PortError {
     }
 }
 
-/// Registers `netmap:IFNAME` (no pipe) on the software backend.
+/// Registers `netmap:IFNAME` (no pipe) on the software backend, with the
+/// engine `NETMAP_RS_NIC` names (AF_XDP where possible by default).
 pub fn register(name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, PortError> {
+    register_with(name, extra_bufs, engine_from_env())
+}
+
+/// Registers `netmap:IFNAME` with `engine`.
+pub fn register_with(
+    name: &PortName,
+    extra_bufs: u32,
+    engine: NicEngine,
+) -> Result<Box<dyn Binding>, PortError> {
     let Subsystem::Netmap { ifname } = &name.subsystem else {
         return Err(PortError::Config {
             name: name.to_string(),
@@ -297,13 +353,55 @@ pub fn register(name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, Po
         name: name.to_string(),
         source,
     })?;
-    for (key, entry) in sockets.iter().enumerate() {
+    let single_pair =
+        geometry.tx_rings == 1 && geometry.rx_rings == 1 && tx_mask == 1 && rx_mask == 1;
+    let xdp = match engine {
+        NicEngine::Packet => None,
+        NicEngine::Auto if !single_pair => None,
+        _ => {
+            let made = if single_pair {
+                open_xdp(
+                    &sockets[0].socket,
+                    ifname,
+                    ifindex,
+                    &memory,
+                    &counters,
+                    &tx,
+                    &rx,
+                )
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "AF_XDP serves one ring pair (no @conf rings, -N, /T or /R)",
+                ))
+            };
+            match made {
+                Ok(x) => Some(x),
+                Err(e) if engine == NicEngine::Xdp => {
+                    return Err(io_error(name, e.kind(), format!("AF_XDP: {e}")));
+                }
+                Err(_) => None,
+            }
+        }
+    };
+    if let Some(x) = &xdp {
+        counters.set_engine(NicEngine::Xdp);
         epoll
-            .add(entry.socket.as_fd(), key as u64, entry.receives)
+            .add(x.socket.as_fd(), 0, true)
             .map_err(|source| PortError::Io {
                 name: name.to_string(),
                 source,
             })?;
+    } else {
+        counters.set_engine(NicEngine::Packet);
+        for (key, entry) in sockets.iter().enumerate() {
+            epoll
+                .add(entry.socket.as_fd(), key as u64, entry.receives)
+                .map_err(|source| PortError::Io {
+                    name: name.to_string(),
+                    source,
+                })?;
+        }
     }
     let layout = BindingLayout {
         region,
@@ -318,6 +416,7 @@ pub fn register(name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, Po
         nr_flags: name.flags.nr_flags(),
     };
     Ok(Box::new(NicBinding {
+        xdp,
         layout,
         memory,
         counters,
@@ -353,6 +452,18 @@ impl Binding for NicBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
+        if let Some(x) = &self.xdp {
+            let (spec, state) =
+                x.tx.as_ref()
+                    .filter(|(spec, _)| spec.id == ring)
+                    .ok_or(SyncError::NoSuchRing { ring })?;
+            let view = RingView::new(&self.layout.region, spec.offset, spec.num_slots)
+                .map_err(|e| SyncError::Gone(e.to_string()))?;
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            let blocked = afxdp::txsync(&view, &mut state, &self.context(), ring, &x.socket)?;
+            x.tx_blocked.store(blocked, Ordering::Relaxed);
+            return Ok(());
+        }
         let nic_ring = self
             .tx
             .iter()
@@ -367,6 +478,16 @@ impl Binding for NicBinding {
     }
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
+        if let Some(x) = &self.xdp {
+            let (spec, state) =
+                x.rx.as_ref()
+                    .filter(|(spec, _)| spec.id == ring)
+                    .ok_or(SyncError::NoSuchRing { ring })?;
+            let view = RingView::new(&self.layout.region, spec.offset, spec.num_slots)
+                .map_err(|e| SyncError::Gone(e.to_string()))?;
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            return afxdp::rxsync(&view, &mut state, &self.context(), ring, &x.socket);
+        }
         let nic_ring = self
             .rx
             .iter()
@@ -392,6 +513,12 @@ impl Binding for NicBinding {
     /// [`Binding::disarm`] (watching it always would wake RX waiters at
     /// every sync, since a socket is writable nearly all the time).
     fn arm(&self) {
+        if let Some(x) = &self.xdp {
+            if x.tx_blocked.load(Ordering::Relaxed) && !x.out_armed.swap(true, Ordering::Relaxed) {
+                let _ = self.epoll.modify(x.socket.as_fd(), 0, true, true);
+            }
+            return;
+        }
         for (key, entry) in self.sockets.iter().enumerate() {
             if entry.tx_blocked.load(Ordering::Relaxed)
                 && !entry.out_armed.swap(true, Ordering::Relaxed)
@@ -404,6 +531,12 @@ impl Binding for NicBinding {
     }
 
     fn disarm(&self) {
+        if let Some(x) = &self.xdp {
+            if x.out_armed.swap(false, Ordering::Relaxed) {
+                let _ = self.epoll.modify(x.socket.as_fd(), 0, true, false);
+            }
+            return;
+        }
         for (key, entry) in self.sockets.iter().enumerate() {
             if entry.out_armed.swap(false, Ordering::Relaxed) {
                 let _ = self
@@ -412,4 +545,53 @@ impl Binding for NicBinding {
             }
         }
     }
+}
+
+/// Sets up AF_XDP for a port with one ring pair: checks the interface has
+/// one RX queue, attaches the redirect program, opens the socket over the
+/// buffer pool and posts the RX ring's buffers.
+fn open_xdp(
+    probe: &PacketSocket,
+    ifname: &str,
+    ifindex: u32,
+    memory: &NetmapMemory,
+    counters: &Counters,
+    tx: &[NicRing],
+    rx: &[NicRing],
+) -> io::Result<XdpEngine> {
+    let queues = xdp_sys::rx_queue_count(probe.as_fd(), ifname)?;
+    if queues != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{ifname} has {queues} RX queues; AF_XDP is used on single-queue interfaces"),
+        ));
+    }
+    let mtu = xdp_sys::interface_mtu(probe.as_fd(), ifname)? as usize;
+    let (tx, rx) = (tx[0].spec, rx[0].spec);
+    let redirect = XdpRedirect::attach(ifindex, 1)?;
+    let ring_size = tx.num_slots.max(rx.num_slots).next_power_of_two();
+    let pool = memory.layout();
+    let socket = XskSocket::open(
+        ifindex,
+        0,
+        memory.region(),
+        pool.buf_off,
+        memory.num_bufs() as usize * memory.buf_size() as usize,
+        memory.buf_size(),
+        ring_size,
+    )?;
+    redirect.set_socket(0, &socket)?;
+    let mut rx_state = afxdp::XdpRxState::default();
+    let view = RingView::new(memory.region(), rx.offset, rx.num_slots)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let ctx = SyncContext { memory, counters };
+    afxdp::post_free(&view, &mut rx_state, &ctx, &socket);
+    Ok(XdpEngine {
+        socket,
+        _redirect: redirect,
+        tx: Some((tx, Mutex::new(afxdp::XdpTxState::new(mtu + 14)))),
+        rx: Some((rx, Mutex::new(rx_state))),
+        tx_blocked: AtomicBool::new(false),
+        out_armed: AtomicBool::new(false),
+    })
 }

@@ -1,0 +1,297 @@
+//! The NIC port's txsync and rxsync over AF_XDP (copy mode): the port's
+//! buffer pool is the socket's UMEM, so frames move between the netmap
+//! rings and the kernel as buffer addresses, never copied by us.
+//!
+//! RX: the free slots' buffers are posted to the fill ring in slot order;
+//! each RX descriptor fills the next slot at `hwtail` with the buffer it
+//! names (any buffer the port posted, so the ring stays a permutation of
+//! them). A buffer is posted as its address minus the 256-byte headroom
+//! the kernel keeps before a frame, so that the frame lands at the start
+//! of the buffer, where netmap applications read it.
+//! TX: slots `hwcur..head` become TX descriptors (chains as multi-buffer
+//! frames); they complete, in order, when the completion ring says so, and
+//! only then does `tail` pass them.
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+
+use netmap_ring::abi::{NS_INDIRECT, NS_MOREFRAG};
+use netmap_ring::port::SyncError;
+use netmap_ring::ring::{self, check_head_cur};
+use netmap_ring::view::RingView;
+
+use super::counters::NicCounter;
+use super::datapath::SyncContext;
+use super::xdp_sys::{desc_data_offset, XskSocket, XDP_PACKET_HEADROOM};
+use crate::ctrl::MAX_FRAGS;
+use crate::forward::ETH_HEADER_LEN;
+
+/// How many times a txsync asks the kernel to send before leaving the
+/// rest for the next sync.
+const MAX_KICKS: u32 = 64;
+
+/// The kernel side of the port's TX ring.
+#[derive(Debug)]
+pub struct XdpTxState {
+    pub hwcur: u32,
+    /// First slot not yet completed.
+    done: u32,
+    /// Slots from `done` on, in groups, with the completions each group
+    /// still waits for (0 for a dropped frame).
+    pending: VecDeque<(u32, u32)>,
+    /// Largest frame the interface takes.
+    max_frame: usize,
+}
+
+impl XdpTxState {
+    pub fn new(max_frame: usize) -> Self {
+        Self {
+            hwcur: 0,
+            done: 0,
+            pending: VecDeque::new(),
+            max_frame,
+        }
+    }
+}
+
+/// The kernel side of the port's RX ring.
+#[derive(Debug, Default)]
+pub struct XdpRxState {
+    pub hwcur: u32,
+    pub hwtail: u32,
+    /// Slots from `hwtail` on whose buffers are in the fill ring.
+    posted: u32,
+    /// `XDP_STATISTICS` drops already counted.
+    drops_seen: u64,
+}
+
+fn bad_ring(
+    view: &RingView<'_>,
+    ctx: &SyncContext<'_>,
+    ring_id: u32,
+    hwcur: u32,
+    tail: u32,
+    source: ring::RingError,
+) -> SyncError {
+    view.set_head(hwcur);
+    view.set_cur(hwcur);
+    view.set_tail(tail);
+    ctx.counters.add(NicCounter::BadRingSyncs, 1);
+    SyncError::BadRing {
+        ring: ring_id,
+        source,
+    }
+}
+
+/// Takes completions and moves `done` over the groups they finish.
+fn reap(state: &mut XdpTxState, socket: &XskSocket, n: u32) {
+    let mut completed = socket.completion.available();
+    socket.completion.release(completed);
+    while let Some(front) = state.pending.front_mut() {
+        let take = front.1.min(completed);
+        front.1 -= take;
+        completed -= take;
+        if front.1 > 0 {
+            break;
+        }
+        state.done = (state.done + front.0) % n;
+        state.pending.pop_front();
+    }
+}
+
+/// `NIOCTXSYNC` of the port's TX ring. Returns whether the kernel could
+/// not take everything (wait for the socket to be writable).
+pub fn txsync(
+    view: &RingView<'_>,
+    state: &mut XdpTxState,
+    ctx: &SyncContext<'_>,
+    ring_id: u32,
+    socket: &XskSocket,
+) -> Result<bool, SyncError> {
+    let n = view.num_slots();
+    let hwtail = ring::prev(state.done, n);
+    let head = view.head();
+    if let Err(source) = check_head_cur(n, state.hwcur, hwtail, head, view.cur()) {
+        return Err(bad_ring(view, ctx, ring_id, state.hwcur, hwtail, source));
+    }
+    reap(state, socket, n);
+    let memory = ctx.memory;
+    let buf_size = memory.buf_size() as usize;
+    // Queue the frames of hwcur..head while the TX ring has room.
+    let mut queued = 0u32;
+    let mut frame: Vec<(u64, u32)> = Vec::new();
+    'frames: while state.hwcur != head {
+        frame.clear();
+        let (mut at, mut slots, mut bytes, mut bad) = (state.hwcur, 0u32, 0usize, false);
+        loop {
+            if at == head {
+                break 'frames; // an open chain: wait for the rest
+            }
+            let slot = view.slot(at);
+            at = ring::next(at, n);
+            slots += 1;
+            let len = usize::from(slot.len);
+            match memory.buf_offset(slot.buf_idx) {
+                Some(_) if slot.flags & NS_INDIRECT == 0 && len <= buf_size => {
+                    let umem = u64::from(slot.buf_idx) * buf_size as u64;
+                    frame.push((umem, len as u32));
+                    bytes += len;
+                }
+                // Indirect payloads live outside the UMEM's chunks.
+                _ => bad = true,
+            }
+            if slot.flags & NS_MOREFRAG == 0 {
+                break;
+            }
+        }
+        let why = if slots > MAX_FRAGS {
+            Some(NicCounter::TxDropChain)
+        } else if bad {
+            Some(NicCounter::TxDropBadSlot)
+        } else if bytes < ETH_HEADER_LEN {
+            Some(NicCounter::TxDropShort)
+        } else if bytes > state.max_frame {
+            Some(NicCounter::TxDropError)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            ctx.counters.add(why, 1);
+            state.pending.push_back((slots, 0));
+        } else {
+            if socket.tx.free() - queued < frame.len() as u32 {
+                break;
+            }
+            let last = frame.len() - 1;
+            for (i, &(addr, len)) in frame.iter().enumerate() {
+                let options = if i < last { libc::XDP_PKT_CONTD } else { 0 };
+                socket.tx.put_desc(queued, addr, len, options);
+                queued += 1;
+            }
+            ctx.counters.add(NicCounter::TxPackets, 1);
+            ctx.counters.add(NicCounter::TxBytes, bytes as u64);
+            state.pending.push_back((slots, frame.len() as u32));
+        }
+        state.hwcur = at;
+    }
+    socket.tx.submit(queued);
+    let mut blocked = false;
+    let mut kicks = 0;
+    // Copy mode sends a bounded batch per call and says EAGAIN when the
+    // budget ran out as when the device is busy: go on while the kernel
+    // takes descriptors.
+    while socket.tx.in_flight() > 0 && kicks < MAX_KICKS {
+        kicks += 1;
+        let before = socket.tx.in_flight();
+        if let Err(e) = socket.kick_tx() {
+            return Err(SyncError::Gone(format!("AF_XDP send: {e}")));
+        }
+        if socket.tx.in_flight() >= before {
+            blocked = true;
+            break;
+        }
+    }
+    reap(state, socket, n);
+    blocked |= state.hwcur != head || socket.tx.in_flight() > 0;
+    view.set_tail(ring::prev(state.done, n));
+    Ok(blocked)
+}
+
+/// Posts the buffers of the free slots not yet posted to the fill ring.
+pub fn post_free(
+    view: &RingView<'_>,
+    state: &mut XdpRxState,
+    ctx: &SyncContext<'_>,
+    socket: &XskSocket,
+) {
+    let n = view.num_slots();
+    let memory = ctx.memory;
+    let free = (state.hwcur + n - 1 - state.hwtail) % n;
+    let mut count = 0;
+    let room = socket.fill.free();
+    while state.posted + count < free && count < room {
+        let index = (state.hwtail + state.posted + count) % n;
+        let mut buf_idx = view.slot(index).buf_idx;
+        if memory.buf_offset(buf_idx).is_none() {
+            let mut fresh = Vec::with_capacity(1);
+            if memory.alloc_buffers(1, &mut fresh).is_err() {
+                break;
+            }
+            buf_idx = fresh[0];
+            view.set_buf_idx(index, buf_idx);
+            ctx.counters.add(NicCounter::RxBufRepaired, 1);
+        }
+        let umem = u64::from(buf_idx) * u64::from(memory.buf_size());
+        socket.fill.put_addr(count, umem - XDP_PACKET_HEADROOM);
+        count += 1;
+    }
+    socket.fill.submit(count);
+    state.posted += count;
+}
+
+/// `NIOCRXSYNC` of the port's RX ring.
+pub fn rxsync(
+    view: &RingView<'_>,
+    state: &mut XdpRxState,
+    ctx: &SyncContext<'_>,
+    ring_id: u32,
+    socket: &XskSocket,
+) -> Result<(), SyncError> {
+    let n = view.num_slots();
+    let (head, cur) = (view.head(), view.cur());
+    if let Err(source) = check_head_cur(n, state.hwcur, state.hwtail, head, cur) {
+        return Err(bad_ring(
+            view,
+            ctx,
+            ring_id,
+            state.hwcur,
+            state.hwtail,
+            source,
+        ));
+    }
+    state.hwcur = head;
+    let memory = ctx.memory;
+    let buf_size = u64::from(memory.buf_size());
+    let available = socket.rx.available().min(state.posted);
+    for i in 0..available {
+        let desc = socket.rx.get_desc(i);
+        let data = desc_data_offset(desc.addr);
+        let buf_idx = data / buf_size;
+        let valid = data.is_multiple_of(buf_size)
+            && buf_idx <= u64::from(u32::MAX)
+            && memory.buf_offset(buf_idx as u32).is_some()
+            && u64::from(desc.len) <= buf_size;
+        let slot = state.hwtail;
+        if !valid {
+            // Not a buffer the port posted: the kernel broke the protocol.
+            // Skip it; the slot keeps waiting for a good one.
+            ctx.counters.add(NicCounter::RxDropTruncated, 1);
+            continue;
+        }
+        let flags = if desc.options & libc::XDP_PKT_CONTD != 0 {
+            NS_MOREFRAG
+        } else {
+            0
+        };
+        view.set_buf_idx(slot, buf_idx as u32);
+        view.set_len_flags(slot, desc.len as u16, flags);
+        if flags == 0 {
+            ctx.counters.add(NicCounter::RxPackets, 1);
+        }
+        ctx.counters.add(NicCounter::RxBytes, u64::from(desc.len));
+        state.hwtail = ring::next(slot, n);
+        state.posted -= 1;
+    }
+    socket.rx.release(available);
+    post_free(view, state, ctx, socket);
+    if available == 0 {
+        let drops = socket.rx_drops();
+        ctx.counters.add(
+            NicCounter::RxDropKernel,
+            drops.saturating_sub(state.drops_seen),
+        );
+        state.drops_seen = drops;
+    }
+    view.set_tail(state.hwtail);
+    Ok(())
+}

@@ -1,0 +1,563 @@
+//! The system-call seam of AF_XDP: the XDP program that redirects an
+//! interface's queue to a socket, the AF_XDP socket with the port's buffer
+//! pool registered as its UMEM, and the four rings it shares with the
+//! kernel. Every `unsafe` of the AF_XDP path is here.
+//!
+//! Facts used (linux/bpf.h, linux/if_xdp.h): `bpf()` commands and the
+//! layout of their `bpf_attr` members, the eBPF instruction encoding, the
+//! XSKMAP map type, the `bpf_redirect_map` helper id, and AF_XDP's socket
+//! options, mmap offsets and descriptor layout.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use netmap_ring::shm::SharedRegion;
+
+const BPF_MAP_CREATE: i64 = 0;
+const BPF_MAP_UPDATE_ELEM: i64 = 2;
+const BPF_PROG_LOAD: i64 = 5;
+const BPF_LINK_CREATE: i64 = 28;
+const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+const BPF_PROG_TYPE_XDP: u32 = 6;
+const BPF_XDP: u32 = 37;
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+/// `bpf_redirect_map`'s helper id.
+const HELPER_REDIRECT_MAP: i32 = 51;
+const XDP_PASS: i32 = 2;
+/// Where the kernel puts a received frame in a chunk, after the headroom
+/// it keeps for XDP programs.
+pub const XDP_PACKET_HEADROOM: u64 = 256;
+/// Unaligned-chunk descriptors carry an offset above this bit.
+const UNALIGNED_OFFSET_SHIFT: u32 = 48;
+
+/// `bpf_attr`, as a zeroed block whose members the callers place.
+#[repr(C, align(8))]
+struct BpfAttr([u8; 128]);
+
+impl BpfAttr {
+    fn new() -> Self {
+        Self([0; 128])
+    }
+    fn u32_at(&mut self, offset: usize, value: u32) -> &mut Self {
+        self.0[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
+        self
+    }
+    fn u64_at(&mut self, offset: usize, value: u64) -> &mut Self {
+        self.0[offset..offset + 8].copy_from_slice(&value.to_ne_bytes());
+        self
+    }
+}
+
+fn bpf(cmd: i64, attr: &mut BpfAttr) -> io::Result<i64> {
+    // SAFETY: `attr` is a live, 128-byte bpf_attr whose pointer members
+    // (set by the callers) point to data that outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut BpfAttr,
+            std::mem::size_of::<BpfAttr>() as u32,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
+fn owned(fd: i64) -> OwnedFd {
+    // SAFETY: `fd` is a descriptor the kernel just returned to us and that
+    // nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// One eBPF instruction: opcode, dst/src registers, offset, immediate.
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
+    let regs = (src << 4) | (dst & 0xf);
+    u64::from(code)
+        | u64::from(regs) << 8
+        | u64::from(off as u16) << 16
+        | u64::from(imm as u32) << 32
+}
+
+/// An XDP program attached to an interface that sends the frames of each
+/// RX queue to the AF_XDP socket in its XSKMAP slot (and the rest up the
+/// stack). Detached when dropped (the link is closed).
+#[derive(Debug)]
+pub struct XdpRedirect {
+    map: OwnedFd,
+    _prog: OwnedFd,
+    _link: OwnedFd,
+}
+
+impl XdpRedirect {
+    /// Loads and attaches the program on `ifindex` (driver mode, else
+    /// generic mode).
+    pub fn attach(ifindex: u32, queues: u32) -> io::Result<Self> {
+        let mut attr = BpfAttr::new();
+        attr.u32_at(0, BPF_MAP_TYPE_XSKMAP)
+            .u32_at(4, 4)
+            .u32_at(8, 4)
+            .u32_at(12, queues);
+        let map = owned(bpf(BPF_MAP_CREATE, &mut attr)?);
+        // r2 = ctx->rx_queue_index; r1 = map; r3 = XDP_PASS (action when
+        // the slot is empty); return bpf_redirect_map(r1, r2, r3).
+        let program = [
+            insn(0x61, 2, 1, 16, 0),
+            insn(0x18, 1, 1, 0, map.as_raw_fd()),
+            0,
+            insn(0xb7, 3, 0, 0, XDP_PASS),
+            insn(0x85, 0, 0, 0, HELPER_REDIRECT_MAP),
+            insn(0x95, 0, 0, 0, 0),
+        ];
+        let license = c"Dual BSD/GPL";
+        let mut attr = BpfAttr::new();
+        attr.u32_at(0, BPF_PROG_TYPE_XDP)
+            .u32_at(4, program.len() as u32)
+            .u64_at(8, program.as_ptr() as u64)
+            .u64_at(16, license.as_ptr() as u64)
+            .u32_at(68, BPF_XDP);
+        let prog = owned(bpf(BPF_PROG_LOAD, &mut attr)?);
+        let mut last = None;
+        for flags in [XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE] {
+            let mut attr = BpfAttr::new();
+            attr.u32_at(0, prog.as_raw_fd() as u32)
+                .u32_at(4, ifindex)
+                .u32_at(8, BPF_XDP)
+                .u32_at(12, flags);
+            match bpf(BPF_LINK_CREATE, &mut attr) {
+                Ok(link) => {
+                    return Ok(Self {
+                        map,
+                        _prog: prog,
+                        _link: owned(link),
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("two modes tried"))
+    }
+
+    /// Points queue `queue` at `socket`.
+    pub fn set_socket(&self, queue: u32, socket: &XskSocket) -> io::Result<()> {
+        let value = socket.fd.as_raw_fd() as u32;
+        let mut attr = BpfAttr::new();
+        attr.u32_at(0, self.map.as_raw_fd() as u32)
+            .u64_at(8, &queue as *const u32 as u64)
+            .u64_at(16, &value as *const u32 as u64);
+        bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+    }
+}
+
+/// One of the four rings an AF_XDP socket shares with the kernel: a
+/// producer index, a consumer index, a flags word and `size` entries.
+/// The kernel writes the other side's index at any time, so indexes are
+/// atomics and entries are read and written with volatile accesses.
+#[derive(Debug)]
+pub struct XskRing {
+    map: *mut libc::c_void,
+    map_len: usize,
+    producer: *const AtomicU32,
+    consumer: *const AtomicU32,
+    entries: *mut u8,
+    size: u32,
+}
+
+// SAFETY: the ring is plain shared memory reached through atomics and
+// volatile accesses; the binding serialises each ring's users with a
+// mutex.
+unsafe impl Send for XskRing {}
+// SAFETY: as above.
+unsafe impl Sync for XskRing {}
+
+impl XskRing {
+    fn map(
+        fd: BorrowedFd<'_>,
+        offsets: &libc::xdp_ring_offset,
+        size: u32,
+        entry_size: usize,
+        pgoff: u64,
+    ) -> io::Result<Self> {
+        let map_len = offsets.desc as usize + size as usize * entry_size;
+        // SAFETY: mapping the ring the kernel made for this socket, at the
+        // page offset if_xdp.h names for it; the result is checked.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                pgoff as libc::off_t,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let at = |off: u64| (map as usize + off as usize) as *mut u8;
+        Ok(Self {
+            map,
+            map_len,
+            producer: at(offsets.producer).cast(),
+            consumer: at(offsets.consumer).cast(),
+            entries: at(offsets.desc),
+            size,
+        })
+    }
+
+    fn producer(&self) -> &AtomicU32 {
+        // SAFETY: the producer index is an aligned u32 inside the mapping,
+        // which lives as long as `self`.
+        unsafe { &*self.producer }
+    }
+
+    fn consumer(&self) -> &AtomicU32 {
+        // SAFETY: as for `producer`.
+        unsafe { &*self.consumer }
+    }
+
+    /// Entries a producer may add now.
+    pub fn free(&self) -> u32 {
+        // Acquire: pairs with the kernel's release of the consumer index,
+        // so the entries it consumed are ours to overwrite.
+        let consumer = self.consumer().load(Ordering::Acquire);
+        self.size
+            - self
+                .producer()
+                .load(Ordering::Relaxed)
+                .wrapping_sub(consumer)
+    }
+
+    /// Entries a consumer may take now.
+    pub fn available(&self) -> u32 {
+        // Acquire: pairs with the kernel's release of the producer index,
+        // so the entries it produced are visible.
+        let producer = self.producer().load(Ordering::Acquire);
+        producer.wrapping_sub(self.consumer().load(Ordering::Relaxed))
+    }
+
+    /// Entries produced and not yet consumed by the other side.
+    pub fn in_flight(&self) -> u32 {
+        self.producer()
+            .load(Ordering::Relaxed)
+            .wrapping_sub(self.consumer().load(Ordering::Acquire))
+    }
+
+    fn entry(&self, index: u32, entry_size: usize) -> *mut u8 {
+        let slot = (index & (self.size - 1)) as usize;
+        (self.entries as usize + slot * entry_size) as *mut u8
+    }
+
+    /// Writes address entry `n` past the producer index (fill ring).
+    pub fn put_addr(&self, n: u32, addr: u64) {
+        let index = self.producer().load(Ordering::Relaxed).wrapping_add(n);
+        // SAFETY: the entry is inside the mapping (index masked to the
+        // power-of-two size) and aligned to 8.
+        unsafe { std::ptr::write_volatile(self.entry(index, 8).cast::<u64>(), addr) };
+    }
+
+    /// Writes descriptor `n` past the producer index (TX ring).
+    pub fn put_desc(&self, n: u32, addr: u64, len: u32, options: u32) {
+        let index = self.producer().load(Ordering::Relaxed).wrapping_add(n);
+        let desc = libc::xdp_desc { addr, len, options };
+        // SAFETY: as in `put_addr`, for a 16-byte descriptor.
+        unsafe { std::ptr::write_volatile(self.entry(index, 16).cast::<libc::xdp_desc>(), desc) };
+    }
+
+    /// Publishes `count` entries written with `put_*`.
+    pub fn submit(&self, count: u32) {
+        let producer = self.producer().load(Ordering::Relaxed);
+        // Release: the entries written above are visible to the kernel
+        // before the index that hands them over.
+        self.producer()
+            .store(producer.wrapping_add(count), Ordering::Release);
+    }
+
+    /// Reads descriptor `n` past the consumer index (RX ring).
+    pub fn get_desc(&self, n: u32) -> libc::xdp_desc {
+        let index = self.consumer().load(Ordering::Relaxed).wrapping_add(n);
+        // SAFETY: as in `put_desc`.
+        unsafe { std::ptr::read_volatile(self.entry(index, 16).cast::<libc::xdp_desc>()) }
+    }
+
+    /// Gives `count` consumed entries back.
+    pub fn release(&self, count: u32) {
+        let consumer = self.consumer().load(Ordering::Relaxed);
+        // Release: we are done reading the entries before the kernel may
+        // reuse them.
+        self.consumer()
+            .store(consumer.wrapping_add(count), Ordering::Release);
+    }
+}
+
+impl Drop for XskRing {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped; no reference into it
+        // outlives `self`.
+        unsafe { libc::munmap(self.map, self.map_len) };
+    }
+}
+
+/// The real address of the frame an RX descriptor describes, as an offset
+/// in the UMEM (unaligned-chunk descriptors keep an offset in the top
+/// bits).
+pub fn desc_data_offset(addr: u64) -> u64 {
+    (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT)
+}
+
+/// An AF_XDP socket bound to one queue of an interface, in copy mode,
+/// whose UMEM is the port's buffer pool.
+#[derive(Debug)]
+pub struct XskSocket {
+    fd: OwnedFd,
+    pub fill: XskRing,
+    pub completion: XskRing,
+    pub rx: XskRing,
+    pub tx: XskRing,
+}
+
+fn setsockopt<T>(fd: &OwnedFd, option: i32, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live T whose size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_XDP,
+            option,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as u32,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl XskSocket {
+    /// Opens a socket on queue `queue` of `ifindex`, registering bytes
+    /// `umem_offset..umem_offset + umem_len` of `region` (page aligned) as
+    /// the UMEM, in chunks of `chunk_size`; each ring has `ring_size`
+    /// (a power of two) entries.
+    pub fn open(
+        ifindex: u32,
+        queue: u32,
+        region: &SharedRegion,
+        umem_offset: usize,
+        umem_len: usize,
+        chunk_size: u32,
+        ring_size: u32,
+    ) -> io::Result<Self> {
+        if umem_offset
+            .checked_add(umem_len)
+            .is_none_or(|end| end > region.len())
+            || !(region.base_addr() + umem_offset).is_multiple_of(4096)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "UMEM outside the region or not page aligned",
+            ));
+        }
+        // SAFETY: plain socket(2) call; the result is checked.
+        let raw = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = owned(i64::from(raw));
+        let reg = libc::xdp_umem_reg {
+            addr: (region.base_addr() + umem_offset) as u64,
+            len: umem_len as u64,
+            chunk_size,
+            headroom: 0,
+            flags: libc::XDP_UMEM_UNALIGNED_CHUNK_FLAG,
+            tx_metadata_len: 0,
+        };
+        // The kernel pins the pool's pages; they stay mapped as long as the
+        // region, which the binding holds longer than this socket.
+        setsockopt(&fd, libc::XDP_UMEM_REG, &reg)?;
+        for option in [
+            libc::XDP_UMEM_FILL_RING,
+            libc::XDP_UMEM_COMPLETION_RING,
+            libc::XDP_RX_RING,
+            libc::XDP_TX_RING,
+        ] {
+            setsockopt(&fd, option, &ring_size)?;
+        }
+        // SAFETY: xdp_mmap_offsets is plain data, valid all-zero.
+        let mut offsets: libc::xdp_mmap_offsets = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::xdp_mmap_offsets>() as u32;
+        // SAFETY: `offsets` and `len` live across the call and `len` holds
+        // the size of `offsets`.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_MMAP_OFFSETS,
+                (&mut offsets as *mut libc::xdp_mmap_offsets).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fill = XskRing::map(
+            fd.as_fd(),
+            &offsets.fr,
+            ring_size,
+            8,
+            libc::XDP_UMEM_PGOFF_FILL_RING,
+        )?;
+        let completion = XskRing::map(
+            fd.as_fd(),
+            &offsets.cr,
+            ring_size,
+            8,
+            libc::XDP_UMEM_PGOFF_COMPLETION_RING,
+        )?;
+        let rx = XskRing::map(
+            fd.as_fd(),
+            &offsets.rx,
+            ring_size,
+            16,
+            libc::XDP_PGOFF_RX_RING as u64,
+        )?;
+        let tx = XskRing::map(
+            fd.as_fd(),
+            &offsets.tx,
+            ring_size,
+            16,
+            libc::XDP_PGOFF_TX_RING as u64,
+        )?;
+        let addr = libc::sockaddr_xdp {
+            sxdp_family: libc::AF_XDP as u16,
+            sxdp_flags: libc::XDP_COPY | libc::XDP_USE_SG,
+            sxdp_ifindex: ifindex,
+            sxdp_queue_id: queue,
+            sxdp_shared_umem_fd: 0,
+        };
+        // SAFETY: `addr` is a valid sockaddr_xdp and its size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_xdp).cast(),
+                std::mem::size_of::<libc::sockaddr_xdp>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            fd,
+            fill,
+            completion,
+            rx,
+            tx,
+        })
+    }
+
+    /// Asks the kernel to send what the TX ring holds (copy mode sends
+    /// during this call, a bounded batch at a time). Busy answers are not
+    /// errors: the caller sees progress in the ring's consumer index.
+    pub fn kick_tx(&self) -> io::Result<()> {
+        // SAFETY: a zero-length sendto with no buffer and no address.
+        let rc = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                std::ptr::null(),
+                0,
+                libc::MSG_DONTWAIT,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS) => Ok(()),
+                _ => Err(e),
+            };
+        }
+        Ok(())
+    }
+
+    /// Frames the kernel dropped: RX with no fill entry or no RX room, or
+    /// invalid (`XDP_STATISTICS`, cumulative).
+    pub fn rx_drops(&self) -> u64 {
+        // SAFETY: xdp_statistics is plain data, valid all-zero.
+        let mut stats: libc::xdp_statistics = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::xdp_statistics>() as u32;
+        // SAFETY: `stats` and `len` live across the call and `len` holds
+        // the size of `stats`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_STATISTICS,
+                (&mut stats as *mut libc::xdp_statistics).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return 0;
+        }
+        stats.rx_dropped + stats.rx_ring_full + stats.rx_fill_ring_empty_descs
+    }
+}
+
+impl AsFd for XskSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The interface's MTU (frames longer than MTU + Ethernet header are
+/// refused by AF_XDP without a completion, so the port drops them first).
+pub fn interface_mtu(socket: BorrowedFd<'_>, name: &str) -> io::Result<u32> {
+    // SAFETY: ifreq is plain data, valid all-zero.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
+    }
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFMTU reads the name and writes the MTU of the `ifreq`
+    // we pass, which lives across the call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFMTU filled the mtu member of the union.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
+}
+
+/// RX queues of the interface (`ETHTOOL_GCHANNELS`: the larger of the
+/// RX-only and combined channel counts).
+pub fn rx_queue_count(socket: BorrowedFd<'_>, name: &str) -> io::Result<u32> {
+    const ETHTOOL_GCHANNELS: u32 = 0x3c;
+    // cmd, max_rx, max_tx, max_other, max_combined, rx_count, tx_count,
+    // other_count, combined_count (struct ethtool_channels).
+    let mut channels = [0u32; 9];
+    channels[0] = ETHTOOL_GCHANNELS;
+    // SAFETY: ifreq is plain data, valid all-zero.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
+    }
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_data = channels.as_mut_ptr().cast();
+    // SAFETY: SIOCETHTOOL reads the command from and writes the channel
+    // counts into `channels`, which `req` points to and which outlives the
+    // call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(channels[5].max(channels[8]))
+}
