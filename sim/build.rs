@@ -47,6 +47,8 @@ const MODELS: &[ModelSpec] = &[
 struct Port {
     name: String,
     input: bool,
+    /// 32-bit words of a port wider than 64 bits (Verilator's VlWide), else 0.
+    words: usize,
 }
 
 fn verilator() -> String {
@@ -119,15 +121,25 @@ fn ports(header: &str) -> Vec<Port> {
         if !input && !rest.starts_with("OUT") {
             continue;
         }
-        assert!(
-            !rest.starts_with("INW") && !rest.starts_with("OUTW"),
-            "sim: wide port in {line}"
-        );
+        let wide = rest.starts_with("INW") || rest.starts_with("OUTW");
         let Some(start) = line.find("(&") else {
             continue;
         };
-        let name = line[start + 2..].split(',').next().unwrap().to_owned();
-        ports.push(Port { name, input });
+        let fields: Vec<&str> = line[start + 2..]
+            .trim_end_matches(");")
+            .split(',')
+            .collect();
+        let name = fields[0].to_owned();
+        // VL_INW(&name,msb,lsb,words): the last field counts 32-bit words.
+        let words = if wide {
+            fields[3]
+                .trim()
+                .parse()
+                .expect("sim: word count of a wide port")
+        } else {
+            0
+        };
+        ports.push(Port { name, input, words });
     }
     ports
 }
@@ -158,6 +170,15 @@ fn shim(spec: &ModelSpec, ports: &[Port]) -> String {
     );
     for port in ports {
         let name = &port.name;
+        let w = port.words;
+        if w > 0 {
+            // Wide ports move as arrays of 32-bit words, least significant first.
+            if port.input {
+                writeln!(c, "void sim_{n}_set_{name}(void* p, const uint32_t* v) {{ auto& d = static_cast<{n}_handle*>(p)->top->{name}; for (int i = 0; i < {w}; i++) d[i] = v[i]; }}").unwrap();
+            }
+            writeln!(c, "void sim_{n}_get_{name}(void* p, uint32_t* v) {{ auto& d = static_cast<{n}_handle*>(p)->top->{name}; for (int i = 0; i < {w}; i++) v[i] = d[i]; }}").unwrap();
+            continue;
+        }
         if port.input {
             writeln!(c, "void sim_{n}_set_{name}(void* p, uint64_t v) {{ static_cast<{n}_handle*>(p)->top->{name} = v; }}").unwrap();
         }
@@ -188,6 +209,21 @@ fn bindings(spec: &ModelSpec, ports: &[Port]) -> String {
     .unwrap();
     for port in ports {
         let name = &port.name;
+        if port.words > 0 {
+            if port.input {
+                writeln!(
+                    r,
+                    "        pub fn sim_{n}_set_{name}(handle: *mut c_void, words: *const u32);"
+                )
+                .unwrap();
+            }
+            writeln!(
+                r,
+                "        pub fn sim_{n}_get_{name}(handle: *mut c_void, words: *mut u32);"
+            )
+            .unwrap();
+            continue;
+        }
         if port.input {
             writeln!(
                 r,
@@ -252,6 +288,30 @@ fn bindings(spec: &ModelSpec, ports: &[Port]) -> String {
     .unwrap();
     for port in ports {
         let name = &port.name;
+        let w = port.words;
+        if w > 0 {
+            if port.input {
+                writeln!(
+                    r,
+                    "    /// Drives wide input `{name}`, 32-bit words least significant first."
+                )
+                .unwrap();
+                writeln!(r, "    pub fn set_{name}(&mut self, words: &[u32; {w}]) {{").unwrap();
+                writeln!(r, "        // SAFETY: the handle is live and this model's type; the shim reads exactly {w} words from `words`.").unwrap();
+                writeln!(r, "        unsafe {{ ffi_{n}::sim_{n}_set_{name}(self.handle.as_ptr(), words.as_ptr()) }}\n    }}").unwrap();
+            }
+            writeln!(
+                r,
+                "    /// Reads wide port `{name}`, 32-bit words least significant first."
+            )
+            .unwrap();
+            writeln!(r, "    pub fn {name}(&self) -> [u32; {w}] {{").unwrap();
+            writeln!(r, "        let mut words = [0u32; {w}];").unwrap();
+            writeln!(r, "        // SAFETY: the handle is live and this model's type; the shim writes exactly {w} words into `words`.").unwrap();
+            writeln!(r, "        unsafe {{ ffi_{n}::sim_{n}_get_{name}(self.handle.as_ptr(), words.as_mut_ptr()) }};").unwrap();
+            writeln!(r, "        words\n    }}").unwrap();
+            continue;
+        }
         if port.input {
             writeln!(
                 r,

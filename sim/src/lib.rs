@@ -3,14 +3,17 @@
 //! `build.rs` verilates `hw/` into several models (the device top at two
 //! geometries and per-module testbench tops) and generates port-level
 //! wrappers for them ([`models`]). [`nic::Nic`] drives the device: clock and
-//! reset, BAR0 reads and writes, the lookup port, the cycle counter. Each
-//! instance has its own Verilator context, so tests run in parallel.
+//! reset, BAR0 and BAR2 accesses, doorbells, host memory served to the DMA
+//! port ([`host`]), notifications, link counters, the lookup test port.
+//! Each instance has its own Verilator context, so tests run in parallel.
 //!
 //! Set `NETMAP_SIM_VCD=path` to trace every model to a VCD file (the second
 //! and later instances in a process append `.N` to the name).
 
+pub mod host;
 mod model;
 pub mod nic;
+pub mod rig;
 
 /// Generated port-level wrappers, one type per model.
 pub mod models {

@@ -1,6 +1,21 @@
 //! The device model (`hw/nic_top.sv`) driven from Rust.
+//!
+//! [`Nic`] is the whole device as a host sees it: BAR0 registers, BAR2
+//! descriptor memory, host memory reached by DMA ([`Nic::dma_map`]), and
+//! per-port notification lines ([`Nic::set_notify_handler`],
+//! [`Nic::take_notified`]). Every [`Nic::tick`] also serves the model's DMA
+//! master port from the mapped host memory, so the data path runs by
+//! clocking the model ([`Nic::run_until_idle`]). What crosses the modelled
+//! link is counted ([`Nic::link_counters`]). `docs/datapath.md` is the
+//! device model this drives.
 
+use std::sync::Arc;
+
+use netmap_ring::shm::SharedRegion;
+use vale_offload::ctrl::PortCounter;
 use vale_offload::regmap;
+
+use crate::host::{DmaMapError, DmaResponder, HostMemory, LinkCounters};
 use vale_offload::table::{mac_from_bits, mac_to_bits, Geometry, LearnOutcome, PlacedEntry};
 
 use crate::models::{NicPorts, NicWaysPorts};
@@ -33,6 +48,29 @@ trait NicTop: Send {
     fn lk_res_hit(&self) -> u64;
     fn lk_res_learn(&self) -> u64;
     fn lk_res_tag(&self) -> u64;
+    fn set_bar2_req_valid(&mut self, value: u64);
+    fn set_bar2_req_write(&mut self, value: u64);
+    fn set_bar2_req_addr(&mut self, value: u64);
+    fn set_bar2_req_wdata(&mut self, value: u64);
+    fn bar2_rsp_valid(&self) -> u64;
+    fn bar2_rsp_rdata(&self) -> u64;
+    fn dma_rd_req_valid(&self) -> u64;
+    fn set_dma_rd_req_ready(&mut self, value: u64);
+    fn dma_rd_req_addr(&self) -> u64;
+    fn dma_rd_req_len(&self) -> u64;
+    fn dma_rd_req_tag(&self) -> u64;
+    fn set_dma_rd_rsp_valid(&mut self, value: u64);
+    fn dma_rd_rsp_ready(&self) -> u64;
+    fn set_dma_rd_rsp_data(&mut self, words: &[u32; 16]);
+    fn set_dma_rd_rsp_tag(&mut self, value: u64);
+    fn set_dma_rd_rsp_last(&mut self, value: u64);
+    fn dma_wr_req_valid(&self) -> u64;
+    fn set_dma_wr_req_ready(&mut self, value: u64);
+    fn dma_wr_req_addr(&self) -> u64;
+    fn dma_wr_req_len(&self) -> u64;
+    fn dma_wr_req_data(&self) -> [u32; 16];
+    fn notify(&self) -> u64;
+    fn dp_busy(&self) -> u64;
     fn eval(&mut self);
     fn dump(&mut self, time: u64);
 }
@@ -96,6 +134,75 @@ macro_rules! impl_nic_top {
             }
             fn lk_res_tag(&self) -> u64 {
                 <$ports>::lk_res_tag(self)
+            }
+            fn set_bar2_req_valid(&mut self, value: u64) {
+                <$ports>::set_bar2_req_valid(self, value)
+            }
+            fn set_bar2_req_write(&mut self, value: u64) {
+                <$ports>::set_bar2_req_write(self, value)
+            }
+            fn set_bar2_req_addr(&mut self, value: u64) {
+                <$ports>::set_bar2_req_addr(self, value)
+            }
+            fn set_bar2_req_wdata(&mut self, value: u64) {
+                <$ports>::set_bar2_req_wdata(self, value)
+            }
+            fn bar2_rsp_valid(&self) -> u64 {
+                <$ports>::bar2_rsp_valid(self)
+            }
+            fn bar2_rsp_rdata(&self) -> u64 {
+                <$ports>::bar2_rsp_rdata(self)
+            }
+            fn dma_rd_req_valid(&self) -> u64 {
+                <$ports>::dma_rd_req_valid(self)
+            }
+            fn set_dma_rd_req_ready(&mut self, value: u64) {
+                <$ports>::set_dma_rd_req_ready(self, value)
+            }
+            fn dma_rd_req_addr(&self) -> u64 {
+                <$ports>::dma_rd_req_addr(self)
+            }
+            fn dma_rd_req_len(&self) -> u64 {
+                <$ports>::dma_rd_req_len(self)
+            }
+            fn dma_rd_req_tag(&self) -> u64 {
+                <$ports>::dma_rd_req_tag(self)
+            }
+            fn set_dma_rd_rsp_valid(&mut self, value: u64) {
+                <$ports>::set_dma_rd_rsp_valid(self, value)
+            }
+            fn dma_rd_rsp_ready(&self) -> u64 {
+                <$ports>::dma_rd_rsp_ready(self)
+            }
+            fn set_dma_rd_rsp_data(&mut self, words: &[u32; 16]) {
+                <$ports>::set_dma_rd_rsp_data(self, words)
+            }
+            fn set_dma_rd_rsp_tag(&mut self, value: u64) {
+                <$ports>::set_dma_rd_rsp_tag(self, value)
+            }
+            fn set_dma_rd_rsp_last(&mut self, value: u64) {
+                <$ports>::set_dma_rd_rsp_last(self, value)
+            }
+            fn dma_wr_req_valid(&self) -> u64 {
+                <$ports>::dma_wr_req_valid(self)
+            }
+            fn set_dma_wr_req_ready(&mut self, value: u64) {
+                <$ports>::set_dma_wr_req_ready(self, value)
+            }
+            fn dma_wr_req_addr(&self) -> u64 {
+                <$ports>::dma_wr_req_addr(self)
+            }
+            fn dma_wr_req_len(&self) -> u64 {
+                <$ports>::dma_wr_req_len(self)
+            }
+            fn dma_wr_req_data(&self) -> [u32; 16] {
+                <$ports>::dma_wr_req_data(self)
+            }
+            fn notify(&self) -> u64 {
+                <$ports>::notify(self)
+            }
+            fn dp_busy(&self) -> u64 {
+                <$ports>::dp_busy(self)
             }
             fn eval(&mut self) {
                 <$ports>::eval(self)
@@ -161,11 +268,40 @@ pub struct SwitchCounters {
     pub overflow: u32,
 }
 
+/// Default cycles from a DMA read request to its first data beat.
+pub const DEFAULT_DMA_READ_LATENCY: u64 = 4;
+
+/// Errors of BAR2 access.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Bar2Error {
+    #[error("BAR2 access of {len} bytes at {offset:#x} is outside its {size:#x} bytes")]
+    OutOfRange { offset: u64, len: usize, size: u64 },
+    #[error("BAR2 access at {offset:#x} of {len} bytes is not in whole aligned 32-bit words")]
+    Misaligned { offset: u64, len: usize },
+}
+
+/// The device did not go idle in the cycles allowed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the data path was still busy after {cycles} cycles")]
+pub struct Hung {
+    pub cycles: u64,
+}
+
+/// Called with the port index of every notification pulse.
+pub type NotifyHandler = Box<dyn FnMut(u32) + Send>;
+
 /// The device model: owned, Send, freed on drop.
 pub struct Nic {
     ports: Box<dyn NicTop>,
     variant: NicVariant,
     cycles: u64,
+    host: HostMemory,
+    dma: DmaResponder,
+    link: LinkCounters,
+    notify_handler: Option<NotifyHandler>,
+    notified: Vec<u32>,
+    bar2_bytes: u64,
+    num_ports: u32,
 }
 
 impl Nic {
@@ -180,9 +316,23 @@ impl Nic {
             ports,
             variant,
             cycles: 0,
+            host: HostMemory::default(),
+            dma: DmaResponder::new(DEFAULT_DMA_READ_LATENCY),
+            link: LinkCounters::default(),
+            notify_handler: None,
+            notified: Vec::new(),
+            bar2_bytes: 0,
+            num_ports: 0,
         };
         nic.reset();
+        nic.bar2_bytes = u64::from(nic.bar0_read_raw(regmap::DEV_BAR2_BYTES));
+        nic.num_ports = nic.bar0_read_raw(regmap::PT_COUNT);
         nic
+    }
+
+    /// Port table entries (and notification lines).
+    pub fn num_ports(&self) -> u32 {
+        self.num_ports
     }
 
     /// The table geometry.
@@ -196,8 +346,41 @@ impl Nic {
     }
 
     /// One clock: rising edge (registers take the inputs), then falling.
+    /// The DMA port is served in the same step: the responder drives this
+    /// cycle's read beat, the handshakes seen before the edge complete
+    /// after it (writes performed, reads queued, beats retired), and
+    /// notification pulses reach the handler.
     pub fn tick(&mut self) {
-        let time = self.cycles * 2;
+        let now = self.cycles;
+        let beat = self.dma.current(now).copied();
+        match &beat {
+            Some(beat) => {
+                self.ports.set_dma_rd_rsp_valid(1);
+                self.ports.set_dma_rd_rsp_data(&beat.data);
+                self.ports.set_dma_rd_rsp_tag(u64::from(beat.tag));
+                self.ports.set_dma_rd_rsp_last(u64::from(beat.last));
+            }
+            None => self.ports.set_dma_rd_rsp_valid(0),
+        }
+        self.ports.eval();
+        let beat_taken = beat.is_some() && self.ports.dma_rd_rsp_ready() == 1;
+        let write = (self.ports.dma_wr_req_valid() == 1).then(|| {
+            (
+                self.ports.dma_wr_req_addr(),
+                self.ports.dma_wr_req_len() as usize,
+                self.ports.dma_wr_req_data(),
+            )
+        });
+        let read = (self.ports.dma_rd_req_valid() == 1).then(|| {
+            (
+                self.ports.dma_rd_req_addr(),
+                self.ports.dma_rd_req_len() as usize,
+                self.ports.dma_rd_req_tag() as u8,
+            )
+        });
+        let notify = self.ports.notify();
+
+        let time = now * 2;
         self.ports.set_clk(1);
         self.ports.eval();
         self.ports.dump(time + 1);
@@ -205,6 +388,174 @@ impl Nic {
         self.ports.eval();
         self.ports.dump(time + 2);
         self.cycles += 1;
+
+        // Posted writes first: a read accepted in the same cycle sees them.
+        if let Some((addr, len, data)) = write {
+            DmaResponder::write_request(&self.host, &mut self.link, addr, len, &data);
+        }
+        if let Some((addr, len, tag)) = read {
+            self.dma
+                .read_request(&self.host, &mut self.link, now + 1, addr, len, tag);
+        }
+        if beat_taken {
+            self.dma.pop();
+        }
+        if notify != 0 {
+            self.raise(notify);
+        }
+    }
+
+    fn raise(&mut self, lines: u64) {
+        for port in 0..self.num_ports.min(64) {
+            if lines >> port & 1 == 1 {
+                self.link.notifications += 1;
+                self.notified.push(port);
+                if let Some(handler) = self.notify_handler.as_mut() {
+                    handler(port);
+                }
+            }
+        }
+    }
+
+    /// Calls `handler` with the port of every notification from now on
+    /// (from inside [`Nic::tick`]; an eventfd write, for instance).
+    pub fn set_notify_handler(&mut self, handler: NotifyHandler) {
+        self.notify_handler = Some(handler);
+    }
+
+    /// The ports notified since the last call, in order (repeats kept).
+    pub fn take_notified(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.notified)
+    }
+
+    /// Makes `region` reachable by DMA at device address `iova`.
+    pub fn dma_map(&mut self, iova: u64, region: Arc<SharedRegion>) -> Result<(), DmaMapError> {
+        self.host.map(iova, region)
+    }
+
+    /// Withdraws the mapping at `iova`.
+    pub fn dma_unmap(&mut self, iova: u64) -> Option<Arc<SharedRegion>> {
+        self.host.unmap(iova)
+    }
+
+    /// Sets the cycles from a DMA read request to its first beat (default
+    /// [`DEFAULT_DMA_READ_LATENCY`]; a PCIe round trip is ~100-250).
+    pub fn set_dma_read_latency(&mut self, cycles: u64) {
+        self.dma.set_latency(cycles);
+    }
+
+    /// What has crossed the modelled link so far.
+    pub fn link_counters(&self) -> LinkCounters {
+        self.link
+    }
+
+    /// Whether the data path has work in progress (doorbells pending, a
+    /// ring being walked, DMA in flight).
+    pub fn busy(&self) -> bool {
+        self.ports.dp_busy() == 1 || self.dma.pending() > 0
+    }
+
+    /// Clocks the model until the data path is idle; returns the cycles
+    /// run, or [`Hung`] after `max_cycles`.
+    pub fn run_until_idle(&mut self, max_cycles: u64) -> Result<u64, Hung> {
+        let start = self.cycles;
+        // A doorbell written in the last cycle reaches the data path one
+        // clock later.
+        self.tick();
+        while self.busy() {
+            if self.cycles - start >= max_cycles {
+                return Err(Hung {
+                    cycles: self.cycles - start,
+                });
+            }
+            self.tick();
+        }
+        Ok(self.cycles - start)
+    }
+
+    /// BAR2 (descriptor memory) size in bytes.
+    pub fn bar2_len(&self) -> u64 {
+        self.bar2_bytes
+    }
+
+    fn check_bar2(&self, offset: u64, len: usize) -> Result<(), Bar2Error> {
+        if !offset.is_multiple_of(4) || !len.is_multiple_of(4) {
+            return Err(Bar2Error::Misaligned { offset, len });
+        }
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.bar2_bytes)
+        {
+            return Err(Bar2Error::OutOfRange {
+                offset,
+                len,
+                size: self.bar2_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes whole 32-bit words into BAR2 (one bus write per word).
+    pub fn bar2_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Bar2Error> {
+        self.check_bar2(offset, data.len())?;
+        for (i, word) in data.chunks_exact(4).enumerate() {
+            let value = u32::from_le_bytes(word.try_into().expect("4 bytes"));
+            self.ports.set_bar2_req_valid(1);
+            self.ports.set_bar2_req_write(1);
+            self.ports.set_bar2_req_addr(offset + 4 * i as u64);
+            self.ports.set_bar2_req_wdata(u64::from(value));
+            self.tick();
+        }
+        self.ports.set_bar2_req_valid(0);
+        self.ports.set_bar2_req_write(0);
+        self.link.bar2_write_bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Reads whole 32-bit words from BAR2 (not a data-path operation).
+    pub fn bar2_read(&mut self, offset: u64, out: &mut [u8]) -> Result<(), Bar2Error> {
+        self.check_bar2(offset, out.len())?;
+        for (i, word) in out.chunks_exact_mut(4).enumerate() {
+            self.ports.set_bar2_req_valid(1);
+            self.ports.set_bar2_req_write(0);
+            self.ports.set_bar2_req_addr(offset + 4 * i as u64);
+            self.tick();
+            self.ports.set_bar2_req_valid(0);
+            assert_eq!(self.ports.bar2_rsp_valid(), 1, "BAR2 read got no response");
+            word.copy_from_slice(&(self.ports.bar2_rsp_rdata() as u32).to_le_bytes());
+        }
+        self.link.bar2_read_bytes += out.len() as u64;
+        Ok(())
+    }
+
+    /// Writes one 32-bit BAR2 word.
+    pub fn bar2_write32(&mut self, offset: u64, value: u32) -> Result<(), Bar2Error> {
+        self.bar2_write(offset, &value.to_le_bytes())
+    }
+
+    /// Reads one 32-bit BAR2 word.
+    pub fn bar2_read32(&mut self, offset: u64) -> Result<u32, Bar2Error> {
+        let mut word = [0u8; 4];
+        self.bar2_read(offset, &mut word)?;
+        Ok(u32::from_le_bytes(word))
+    }
+
+    /// Rings TX ring `ring` of `port`: its new head (one posted BAR0 write).
+    pub fn tx_doorbell(&mut self, port: u32, ring: u32, head: u32) {
+        self.bar0_write(regmap::tx_doorbell(port, ring), head);
+    }
+
+    /// Tells the device RX ring `ring` of `port` is released up to `head`.
+    pub fn rx_doorbell(&mut self, port: u32, ring: u32, head: u32) {
+        self.bar0_write(
+            regmap::rx_doorbell(port),
+            regmap::rx_doorbell_value(ring, head),
+        );
+    }
+
+    /// Per-port counter `counter` of `port` (a BAR0 read).
+    pub fn port_counter(&mut self, port: u32, counter: PortCounter) -> u32 {
+        self.bar0_read(regmap::port_counter(port, counter as u32 * 4))
     }
 
     /// Synchronous reset, then waits for the reset-time table sweep.
@@ -221,12 +572,22 @@ impl Nic {
     fn idle_inputs(&mut self) {
         self.ports.set_clk(0);
         self.ports.set_bar0_req_valid(0);
+        self.ports.set_bar2_req_valid(0);
         self.ports.set_lk_req_valid(0);
+        self.ports.set_dma_rd_req_ready(1);
+        self.ports.set_dma_wr_req_ready(1);
+        self.ports.set_dma_rd_rsp_valid(0);
         self.ports.eval();
     }
 
-    /// Reads a BAR0 register (two cycles: request, response).
+    /// Reads a BAR0 register (two cycles: request, response); counted as
+    /// an MMIO read.
     pub fn bar0_read(&mut self, addr: u32) -> u32 {
+        self.link.mmio_reads += 1;
+        self.bar0_read_raw(addr)
+    }
+
+    fn bar0_read_raw(&mut self, addr: u32) -> u32 {
         self.ports.set_bar0_req_valid(1);
         self.ports.set_bar0_req_write(0);
         self.ports.set_bar0_req_addr(u64::from(addr));
@@ -242,8 +603,9 @@ impl Nic {
         value
     }
 
-    /// Writes a BAR0 register (one cycle).
+    /// Writes a BAR0 register (one cycle); counted as an MMIO write.
     pub fn bar0_write(&mut self, addr: u32, value: u32) {
+        self.link.mmio_writes += 1;
         self.ports.set_bar0_req_valid(1);
         self.ports.set_bar0_req_write(1);
         self.ports.set_bar0_req_addr(u64::from(addr));
@@ -304,7 +666,7 @@ impl Nic {
     /// Waits until no flush, learn write or readback is pending.
     pub fn wait_idle(&mut self) {
         let start = self.cycles;
-        while self.bar0_read(regmap::SW_STATUS) != 0 {
+        while self.bar0_read_raw(regmap::SW_STATUS) != 0 {
             assert!(self.cycles - start < WAIT_LIMIT, "switch never went idle");
         }
     }

@@ -10,17 +10,62 @@ pub fn port_register(port: u32, reg: u32) -> u32 {
     PORT_ENTRY_BASE + port * PORT_ENTRY_STRIDE + reg
 }
 
+/// BAR0 offset of counter `reg` (a `PC_*` offset) of port `port`.
+pub fn port_counter(port: u32, reg: u32) -> u32 {
+    PC_ENTRY_BASE + port * PC_ENTRY_STRIDE + reg
+}
+
+/// BAR0 offset of the TX doorbell of ring `ring` of port `port`.
+pub fn tx_doorbell(port: u32, ring: u32) -> u32 {
+    DB_TX_BASE + port * DB_TX_STRIDE + ring * 4
+}
+
+/// BAR0 offset of the RX doorbell of port `port`.
+pub fn rx_doorbell(port: u32) -> u32 {
+    DB_RX_BASE + port * 4
+}
+
+/// The value written to an RX doorbell: ring `ring` released up to `head`.
+pub fn rx_doorbell_value(ring: u32, head: u32) -> u32 {
+    ring << 16 | head
+}
+
+/// Byte offset, inside a port's status blocks, of TX ring `ring`'s entry.
+pub fn tx_status_offset(ring: u32) -> u64 {
+    u64::from(ring * ST_SIZE)
+}
+
+/// Byte offset, inside a port's status blocks, of RX ring `ring`'s entry.
+pub fn rx_status_offset(ring: u32) -> u64 {
+    u64::from((ST_RX_FIRST + ring) * ST_SIZE)
+}
+
+/// Bytes of a port's status blocks (every TX and RX entry).
+pub const STATUS_BLOCK_BYTES: u32 = 2 * DB_RINGS * ST_SIZE;
+
 // The generated map's layout, checked when it is compiled: blocks in
-// order inside BAR0, the largest port table (254 entries) ending before the
-// doorbells, the port entry's last register inside its stride.
+// order inside BAR0, every per-port array sized for 254 ports ending
+// before the next block, the port entry's last register inside its stride.
 const _: () = {
     assert!(DEVICE_BASE < SWITCH_BASE);
     assert!(SWITCH_BASE < PORT_TABLE_BASE);
-    assert!(PORT_TABLE_BASE < DOORBELL_BASE);
-    assert!(DOORBELL_BASE < NOTIFY_BASE);
-    assert!(NOTIFY_BASE < BAR0_SIZE);
-    assert!(PORT_ENTRY_BASE + 254 * PORT_ENTRY_STRIDE <= DOORBELL_BASE);
-    assert!(PORT_ENTRY_REGS * 4 == PORT_STATUS_ADDR_HI + 4);
+    assert!(PORT_TABLE_BASE < PORT_COUNTERS_BASE);
+    assert!(PORT_COUNTERS_BASE < NOTIFY_BASE);
+    assert!(NOTIFY_BASE < DOORBELL_BASE);
+    assert!(DOORBELL_BASE < BAR0_SIZE);
+    assert!(PORT_ENTRY_BASE + 254 * PORT_ENTRY_STRIDE <= PORT_COUNTERS_BASE);
+    assert!(PC_ENTRY_BASE + 254 * PC_ENTRY_STRIDE <= NOTIFY_BASE);
+    assert!(PC_COUNTERS * 4 <= PC_ENTRY_STRIDE);
+    assert!(PC_TX_DROP_NO_DEST == (PC_COUNTERS - 1) * 4);
+    assert!(PC_COUNTERS as usize == crate::ctrl::PORT_COUNTERS);
+    assert!(NT_RAISED_BASE + 254 * 4 <= DOORBELL_BASE);
+    assert!(DB_RINGS == crate::ctrl::MAX_RINGS);
+    assert!(DB_RINGS * 4 <= DB_TX_STRIDE);
+    assert!(DB_TX_BASE + 254 * DB_TX_STRIDE <= DB_RX_BASE);
+    assert!(DB_RX_BASE + 254 * 4 <= BAR0_SIZE);
+    assert!(ST_RX_FIRST == DB_RINGS);
+    assert!(ST_NEED_KICK + 4 <= ST_SIZE);
+    assert!(PORT_ENTRY_REGS * 4 == PORT_RX_RING_ADDR_HI + 4);
     assert!(PORT_ENTRY_REGS * 4 <= PORT_ENTRY_STRIDE);
     assert!(PT_COUNT == PORT_TABLE_BASE + 0xc);
     assert!(HASH_ID_NETMAP == crate::hash::HASH_ID_NETMAP_JENKINS);

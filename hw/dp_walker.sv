@@ -1,0 +1,1013 @@
+// The data path: on a doorbell, walks a TX ring in BAR2 and either
+// forwards its frames through the VALE switch (copying payloads by DMA
+// into the destinations' RX buffers in host memory) or moves its slot
+// descriptors to the peer's RX ring (pipe crossover). Publishes progress
+// in the status blocks (host memory) and raises a port's notification
+// line when the host asked for one. docs/datapath.md describes the model;
+// every rule here is the software engine's (vale-offload forward.rs and
+// pipe.rs), which the differential test holds it to.
+//
+// One sequential state machine with one DMA read in flight: correct first.
+// docs/datapath.md says which states bound the throughput and how
+// pipelining them lifts it.
+module dp_walker #(
+    // Port table entries.
+    parameter int NUM_PORTS = 8,
+    // Rings per direction per port served (at most 16).
+    parameter int RINGS     = 4,
+    // BAR2 size in bytes.
+    parameter int BAR2_BYTES = 262144
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // Port table (bar0_regs): enables and every entry's registers.
+    input  logic [NUM_PORTS-1:0]       port_enable,
+    input  logic [NUM_PORTS*15*32-1:0] port_cfg,
+
+    // Doorbells from bar0_regs.
+    input  logic        db_valid,
+    input  logic        db_rx,
+    input  logic [7:0]  db_port,
+    input  logic [3:0]  db_ring,
+    input  logic [15:0] db_head,
+
+    // BAR2 descriptor memory, device port (64-bit words, read latency 1).
+    output logic                               desc_rd_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
+    input  logic [63:0]                        desc_rd_data,
+    output logic                               desc_wr_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_wr_word,
+    output logic [63:0]                        desc_wr_data,
+
+    // Switch core: lookup requests (accepted when issued) and results.
+    output logic        lk_valid,
+    output logic [47:0] lk_src_mac,
+    output logic [47:0] lk_dst_mac,
+    output logic [7:0]  lk_src_port,
+    output logic        lk_learn,
+    input  logic        lk_res_valid,
+    input  logic [7:0]  lk_res_port,
+
+    // DMA read channel: requests, and response beats in order.
+    output logic         dma_rd_req_valid,
+    input  logic         dma_rd_req_ready,
+    output logic [63:0]  dma_rd_req_addr,
+    output logic [12:0]  dma_rd_req_len,
+    output logic [7:0]   dma_rd_req_tag,
+    input  logic         dma_rd_rsp_valid,
+    output logic         dma_rd_rsp_ready,
+    input  logic [511:0] dma_rd_rsp_data,
+    input  logic [7:0]   dma_rd_rsp_tag,
+    input  logic         dma_rd_rsp_last,
+
+    // DMA write channel: one beat (up to 64 bytes) per request, in order.
+    output logic         dma_wr_req_valid,
+    input  logic         dma_wr_req_ready,
+    output logic [63:0]  dma_wr_req_addr,
+    output logic [6:0]   dma_wr_req_len,
+    output logic [511:0] dma_wr_req_data,
+
+    // Per-port counter increments (port_counters).
+    output logic        ca_valid,
+    output logic [7:0]  ca_port,
+    output logic [3:0]  ca_counter,
+    output logic [31:0] ca_amount,
+    output logic        cb_valid,
+    output logic [7:0]  cb_port,
+    output logic [3:0]  cb_counter,
+    output logic [31:0] cb_amount,
+    output logic        ev_forwarded,
+
+    // Notification lines (one-cycle pulses) and activity.
+    output logic [NUM_PORTS-1:0] notify,
+    output logic        busy
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int NQ     = NUM_PORTS * RINGS;
+    localparam int QW     = (NQ > 1) ? $clog2(NQ) : 1;
+    localparam int PW     = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
+    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
+    localparam int REGS   = 15;
+    localparam int MAX_FRAGS = 64;
+
+    // netmap slot flags.
+    localparam logic [15:0] NS_BUF_CHANGED = 16'h0001;
+    localparam logic [15:0] NS_NO_LEARN    = 16'h0008;
+    localparam logic [15:0] NS_MOREFRAG    = 16'h0020;
+    localparam logic [7:0]  PORT_FLOOD     = 8'd254;
+    localparam logic [7:0]  PORT_DROP      = 8'd255;
+
+    // Counter indexes (PortCounter order, PC_* / 4).
+    localparam logic [3:0] C_RX_PACKETS   = 4'd0;
+    localparam logic [3:0] C_RX_BYTES     = 4'd1;
+    localparam logic [3:0] C_TX_PACKETS   = 4'd2;
+    localparam logic [3:0] C_TX_BYTES     = 4'd3;
+    localparam logic [3:0] C_TX_DROP_FULL = 4'd4;
+    localparam logic [3:0] C_TX_DROP_SHORT = 4'd5;
+    localparam logic [3:0] C_TX_DROP_BAD  = 4'd6;
+    localparam logic [3:0] C_TX_DROP_SAME = 4'd7;
+    localparam logic [3:0] C_TX_DROP_CHAIN = 4'd8;
+    localparam logic [3:0] C_RX_DROP_FULL = 4'd9;
+    localparam logic [3:0] C_RX_DROP_BAD  = 4'd10;
+    localparam logic [3:0] C_BAD_SYNC     = 4'd11;
+    localparam logic [3:0] C_TX_NO_DEST   = 4'd12;
+
+    // ---- Port table fields, per port -----------------------------------
+    logic [31:0] cfg_kind [NUM_PORTS];
+    logic [15:0] cfg_tx_rings [NUM_PORTS];
+    logic [15:0] cfg_rx_rings [NUM_PORTS];
+    logic [15:0] cfg_tx_slots [NUM_PORTS];
+    logic [15:0] cfg_rx_slots [NUM_PORTS];
+    logic [31:0] cfg_buf_size [NUM_PORTS];
+    logic [31:0] cfg_peer [NUM_PORTS];
+    logic [31:0] cfg_ring_addr [NUM_PORTS];
+    logic [63:0] cfg_pool [NUM_PORTS];
+    logic [63:0] cfg_status [NUM_PORTS];
+    logic [31:0] cfg_num_bufs [NUM_PORTS];
+    logic [63:0] cfg_rx_ring [NUM_PORTS];
+    // Only some fields of the entries are used here.
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [NUM_PORTS*15*32-1:0] cfg_unused;
+    assign cfg_unused = port_cfg;
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_off UNUSEDSIGNAL */
+    function automatic logic [31:0] reg_of(input logic [NUM_PORTS*15*32-1:0] flat,
+                                           input int p, input logic [31:0] offset);
+        reg_of = flat[(p * REGS + 32'(offset[5:2])) * 32 +: 32];
+    endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
+    always_comb begin
+        for (int p = 0; p < NUM_PORTS; p++) begin
+            cfg_kind[p]      = reg_of(port_cfg, p, PORT_KIND);
+            cfg_tx_rings[p]  = 16'(reg_of(port_cfg, p, PORT_RINGS));
+            cfg_rx_rings[p]  = 16'(reg_of(port_cfg, p, PORT_RINGS) >> 16);
+            cfg_tx_slots[p]  = 16'(reg_of(port_cfg, p, PORT_SLOTS));
+            cfg_rx_slots[p]  = 16'(reg_of(port_cfg, p, PORT_SLOTS) >> 16);
+            cfg_buf_size[p]  = reg_of(port_cfg, p, PORT_BUF_SIZE);
+            cfg_peer[p]      = reg_of(port_cfg, p, PORT_PIPE_PEER);
+            cfg_ring_addr[p] = reg_of(port_cfg, p, PORT_RING_ADDR_LO);
+            cfg_pool[p]      = {reg_of(port_cfg, p, PORT_POOL_ADDR_HI),
+                                reg_of(port_cfg, p, PORT_POOL_ADDR_LO)};
+            cfg_status[p]    = {reg_of(port_cfg, p, PORT_STATUS_ADDR_HI),
+                                reg_of(port_cfg, p, PORT_STATUS_ADDR_LO)};
+            cfg_num_bufs[p]  = reg_of(port_cfg, p, PORT_NUM_BUFS);
+            cfg_rx_ring[p]   = {reg_of(port_cfg, p, PORT_RX_RING_ADDR_HI),
+                                reg_of(port_cfg, p, PORT_RX_RING_ADDR_LO)};
+        end
+    end
+
+    function automatic logic is_vale(input logic [31:0] kind);
+        is_vale = kind == PORT_KIND_VALE;
+    endfunction
+    function automatic logic is_pipe(input logic [31:0] kind);
+        is_pipe = kind == PORT_KIND_PIPE_MASTER || kind == PORT_KIND_PIPE_SLAVE;
+    endfunction
+    // Next slot index in a ring of n slots.
+    function automatic logic [15:0] nxt(input logic [15:0] i, input logic [15:0] n);
+        nxt = (i + 16'd1 == n) ? 16'd0 : i + 16'd1;
+    endfunction
+    // (a - b) mod n for a, b < n.
+    function automatic logic [15:0] ring_dist(input logic [15:0] a, input logic [15:0] b,
+                                        input logic [15:0] n);
+        ring_dist = (a >= b) ? a - b : a + n - b;
+    endfunction
+
+    // Entry index of (port, ring), and back.
+    function automatic logic [QW-1:0] entry_of(input int p, input int r);
+        entry_of = QW'(p * RINGS + r);
+    endfunction
+    function automatic logic [PW-1:0] port_of(input logic [QW-1:0] q);
+        port_of = PW'(32'(q) / RINGS);
+    endfunction
+    function automatic logic [3:0] ring_of(input logic [QW-1:0] q);
+        ring_of = 4'(32'(q) % RINGS);
+    endfunction
+
+    // Byte offset of a ring's status entry (plus field) in a port's blocks.
+    function automatic logic [63:0] st_off(input logic [3:0] ring, input logic rx,
+                                         input logic [31:0] field);
+        logic [31:0] index;
+        index = {28'd0, ring} + (rx ? ST_RX_FIRST : 32'd0);
+        st_off = {32'd0, index * ST_SIZE + field};
+    endfunction
+
+    // ---- Ring state ------------------------------------------------------
+    // TX ring (port p, ring r) is entry p * RINGS + r.
+    logic [15:0] tx_hwcur  [NQ];
+    logic [15:0] tx_span   [NQ];   // pipes: hwtail - hwcur (mod n)
+    logic        tx_fresh  [NQ];   // no service yet: span is n - 1
+    logic [15:0] tx_head   [NQ];   // last doorbell value
+    logic [NQ-1:0] tx_pend;
+    logic [15:0] rx_hwtail [NQ];   // device-owned
+    logic [15:0] rx_hwcur  [NQ];   // cached host head (released slots)
+    logic [NQ-1:0] rx_dirty;       // published hwtail is stale
+    logic [NQ-1:0] rxdb_pend;
+    logic [15:0] rxdb_head [NQ];
+
+    // ---- Current job -----------------------------------------------------
+    typedef enum logic [5:0] {
+        S_IDLE, S_RXDB, S_START, S_SCAN_REQ, S_SCAN, S_DECIDE, S_HDR, S_LOOKUP,
+        S_LK_WAIT, S_FLOOD_NEXT, S_DLV_FREE, S_DLV_REFRESH, S_DLV_SLOTRD,
+        S_DLV_SLOTWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
+        S_CP_SLOTWR, S_DLV_DONE, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
+        S_P_RXWAIT, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
+        S_PUB_RD, S_PUB_WAIT, S_TXPUB_WR, S_TXPUB_RD, S_TXPUB_WAIT
+    } state_t;
+    state_t st;
+
+    logic [QW-1:0] pick, rxpick;
+    logic          pick_found, rxpick_found;
+    logic [QW-1:0] rr_ptr;
+
+    logic [PW-1:0] cp;        // source port
+    logic [3:0]    cr;        // ring
+    logic [QW-1:0] cq;        // TX entry
+    logic [15:0]   chead, cn, ci;
+    logic          cpipe;
+    logic [15:0]   fstart, fslots;
+    logic [31:0]   fbytes;
+    logic          fvalid;
+    logic [31:0]   first_buf;
+    logic [15:0]   first_len, first_flags;
+    logic [PW-1:0] dq;        // destination port
+    logic [3:0]    drr;       // destination ring
+    logic [QW-1:0] dqe;       // destination RX entry
+    logic [15:0]   dhw, dhc;  // destination hwtail, cached hwcur
+    logic          drefreshed, dflood, flood_any, rxvalid, moved;
+    logic [8:0]    fq;        // next flood candidate
+    logic [15:0]   k, sidx, jidx;
+    logic [31:0]   rx_buf [MAX_FRAGS];
+    logic [63:0]   slot_q;    // TX slot being copied or moved
+    logic [15:0]   copy_left;
+    logic [63:0]   copy_dst;
+    logic [15:0]   pub_tail;  // TX hwtail to publish
+    logic [PW-1:0] pub_port;
+    logic [3:0]    pub_ring;
+    logic [QW-1:0] pub_entry;
+    logic [7:0]    tag_ctr;
+    logic [15:0]   pipe_free;
+    logic [15:0]   pipe_avail;  // sender's room: receiver's free, at most n - 1
+    assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
+
+    // ---- Derived values of the current job ------------------------------
+    logic [15:0] rn, dfree;
+    logic [63:0] dring_base, dstatus_entry, slot_addr_rx;
+    logic [31:0] tx_ring_base;
+    always_comb begin
+        rn            = cfg_rx_slots[dq];
+        dfree         = ring_dist(dhc + rn - 16'd1 >= rn ? dhc - 16'd1 : dhc + rn - 16'd1, dhw, rn);
+        dring_base    = cfg_rx_ring[dq] + 64'(drr) * (64'd256 + 64'(rn) * 64'd16);
+        dstatus_entry = cfg_status[dq] + st_off(drr, 1'b1, 32'd0);
+        slot_addr_rx  = dring_base + 64'd256 + 64'(jidx) * 64'd16;
+        tx_ring_base  = cfg_ring_addr[cp] + 32'(cr) * (32'd256 + 32'(cn) * 32'd16);
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    function automatic logic [WORD_W-1:0] tx_slot_word(input logic [31:0] base,
+                                                      input logic [15:0] slot);
+        logic [31:0] byte_addr;
+        byte_addr = base + 32'd256 + 32'(slot) * 32'd16;
+        tx_slot_word = byte_addr[WORD_W+2:3];
+    endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    // Picks: first pending entry at or after the round-robin pointer.
+    always_comb begin
+        pick_found = 1'b0;
+        pick = '0;
+        rxpick_found = 1'b0;
+        rxpick = '0;
+        for (int n = 0; n < NQ; n++) begin
+            int j;
+            j = 32'(rr_ptr) + n;
+            if (j >= NQ) j = j - NQ;
+            if (!pick_found && tx_pend[j]) begin
+                pick_found = 1'b1;
+                pick = QW'(j);
+            end
+        end
+        for (int n = 0; n < NQ; n++) begin
+            if (!rxpick_found && rxdb_pend[n]) begin
+                rxpick_found = 1'b1;
+                rxpick = QW'(n);
+            end
+        end
+    end
+
+    // Unicast destination ring: source ring mod the destination's RX rings.
+    logic [3:0] uni_ring;
+    logic [15:0] uni_rings;
+    always_comb begin
+        uni_rings = cfg_rx_rings[PW'(lk_res_port)];
+        if (uni_rings == 16'd0) uni_rings = 16'd1;
+        uni_ring = 4'(16'(cr) % uni_rings);
+    end
+
+    // Next dirty RX ring to publish.
+    logic          dirty_found;
+    logic [QW-1:0] dirty_pick;
+    always_comb begin
+        dirty_found = 1'b0;
+        dirty_pick  = '0;
+        for (int n = 0; n < NQ; n++) begin
+            if (!dirty_found && rx_dirty[n]) begin
+                dirty_found = 1'b1;
+                dirty_pick  = QW'(n);
+            end
+        end
+    end
+
+    // Next flood destination at or after fq: enabled VALE port, not cp.
+    logic          flood_found;
+    logic [PW-1:0] flood_pick;
+    always_comb begin
+        flood_found = 1'b0;
+        flood_pick  = '0;
+        for (int p = 0; p < NUM_PORTS; p++) begin
+            if (!flood_found && 9'(p) >= fq && PW'(p) != cp && port_enable[p]
+                    && is_vale(cfg_kind[p])) begin
+                flood_found = 1'b1;
+                flood_pick  = PW'(p);
+            end
+        end
+    end
+
+    // BAR2 reads: issued combinationally, the slot arrives next cycle.
+    always_comb begin
+        desc_rd_en   = 1'b0;
+        desc_rd_word = tx_slot_word(tx_ring_base, ci);
+        case (st)
+            S_SCAN_REQ: desc_rd_en = ci != chead;
+            S_SCAN: begin
+                desc_rd_en   = (desc_rd_data[63:48] & NS_MOREFRAG) != 16'd0
+                            && nxt(ci, cn) != chead;
+                desc_rd_word = tx_slot_word(tx_ring_base, nxt(ci, cn));
+            end
+            S_CP_SLOT, S_P_SLOT: begin
+                desc_rd_en   = 1'b1;
+                desc_rd_word = tx_slot_word(tx_ring_base, sidx);
+            end
+            default: ;
+        endcase
+    end
+
+    // DMA write holding register: free when empty or leaving this cycle.
+    logic wr_free;
+    assign wr_free = !dma_wr_req_valid || dma_wr_req_ready;
+    // A read waits for earlier writes to leave (reads must not pass them).
+    logic rd_can;
+    assign rd_can = !dma_wr_req_valid && (!dma_rd_req_valid || dma_rd_req_ready);
+    logic rsp;
+    assign rsp = dma_rd_rsp_valid && dma_rd_rsp_ready;
+    // Only one read is in flight, so the tag is informational.
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [7:0] rsp_tag_unused;
+    assign rsp_tag_unused = dma_rd_rsp_tag;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    always_comb begin
+        dma_rd_rsp_ready = 1'b0;
+        case (st)
+            S_HDR, S_DLV_REFRESH, S_DLV_SLOTWAIT, S_P_REFRESH, S_P_RXWAIT,
+            S_PUB_WAIT, S_TXPUB_WAIT: dma_rd_rsp_ready = 1'b1;
+            S_CP_STREAM: dma_rd_rsp_ready = wr_free;
+            default: ;
+        endcase
+    end
+
+    // Head validation: head in [hwcur, hwcur + span] (mod n), head < n.
+    logic [15:0] span_now;
+    logic        head_ok;
+    always_comb begin
+        span_now = tx_fresh[pick] ? cfg_tx_slots[port_of(pick)] - 16'd1 : tx_span[pick];
+        head_ok  = tx_head[pick] < cfg_tx_slots[port_of(pick)]
+                && ring_dist(tx_head[pick], tx_hwcur[pick], cfg_tx_slots[port_of(pick)]) <= span_now;
+    end
+
+    // RX doorbell validation: head in [cached hwcur, hwtail].
+    logic        rxdb_ok;
+    logic [15:0] rxdb_n;
+    always_comb begin
+        rxdb_n  = cfg_rx_slots[port_of(rxpick)];
+        rxdb_ok = rxdb_head[rxpick] < rxdb_n
+               && ring_dist(rxdb_head[rxpick], rx_hwcur[rxpick], rxdb_n)
+                  <= ring_dist(rx_hwtail[rxpick], rx_hwcur[rxpick], rxdb_n);
+    end
+
+    logic [15:0] beat_head;
+    logic [31:0] beat_kick;
+    assign beat_head = dma_rd_rsp_data[15:0];
+    assign beat_kick = dma_rd_rsp_data[63:32];
+    logic        beat_head_ok;
+    logic [15:0] hc_now, hw_now, n_now;
+    always_comb begin
+        hc_now = rx_hwcur[pub_entry];
+        hw_now = rx_hwtail[pub_entry];
+        n_now  = cfg_rx_slots[pub_port];
+        if (st == S_DLV_REFRESH || st == S_P_REFRESH) begin
+            hc_now = dhc;
+            hw_now = dhw;
+            n_now  = rn;
+        end
+        beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < n_now
+                    && ring_dist(beat_head, hc_now, n_now) <= ring_dist(hw_now, hc_now, n_now);
+    end
+
+    // Busy until the last counter increment and notification are out.
+    assign busy = st != S_IDLE || |tx_pend || |rxdb_pend || dma_wr_req_valid
+               || dma_rd_req_valid || ca_valid || cb_valid || ev_forwarded || |notify;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st <= S_IDLE;
+            tx_pend <= '0;
+            rxdb_pend <= '0;
+            rx_dirty <= '0;
+            rr_ptr <= '0;
+            tag_ctr <= '0;
+            dma_rd_req_valid <= 1'b0;
+            dma_wr_req_valid <= 1'b0;
+            lk_valid <= 1'b0;
+            ca_valid <= 1'b0;
+            cb_valid <= 1'b0;
+            ev_forwarded <= 1'b0;
+            notify <= '0;
+            desc_wr_en <= 1'b0;
+            for (int q = 0; q < NQ; q++) begin
+                tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
+                tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
+                rxdb_head[q] <= '0;
+            end
+        end else begin
+            ca_valid <= 1'b0;
+            cb_valid <= 1'b0;
+            ev_forwarded <= 1'b0;
+            notify <= '0;
+            lk_valid <= 1'b0;
+            desc_wr_en <= 1'b0;
+            if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
+            if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+
+            case (st)
+            S_IDLE: begin
+                if (rxpick_found) begin
+                    st <= S_RXDB;
+                end else if (pick_found) begin
+                    cq    <= pick;
+                    cp    <= PW'(port_of(pick));
+                    cr    <= ring_of(pick);
+                    chead <= tx_head[pick];
+                    cn    <= cfg_tx_slots[port_of(pick)];
+                    ci    <= tx_hwcur[pick];
+                    rr_ptr <= (32'(pick) + 1 >= NQ) ? '0 : pick + QW'(1);
+                    tx_pend[pick] <= 1'b0;
+                    moved <= 1'b0;
+                    if (!port_enable[port_of(pick)]
+                            || 16'(ring_of(pick)) >= cfg_tx_rings[port_of(pick)]) begin
+                        st <= S_IDLE;
+                    end else if (!head_ok) begin
+                        ca_valid <= 1'b1; ca_port <= 8'(port_of(pick));
+                        ca_counter <= C_BAD_SYNC; ca_amount <= 32'd1;
+                        st <= S_IDLE;
+                    end else begin
+                        st <= S_START;
+                    end
+                end
+            end
+
+            S_RXDB: begin
+                // Slots released: update the cache; a pipe end's peer may
+                // now move what waited for room.
+                rxdb_pend[rxpick] <= 1'b0;
+                if (!rxdb_ok) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(port_of(rxpick));
+                    ca_counter <= C_BAD_SYNC; ca_amount <= 32'd1;
+                end else begin
+                    rx_hwcur[rxpick] <= rxdb_head[rxpick];
+                    if (is_pipe(cfg_kind[port_of(rxpick)])
+                            && cfg_peer[port_of(rxpick)] < 32'(NUM_PORTS)) begin
+                        tx_pend[entry_of(32'(cfg_peer[port_of(rxpick)]),
+                                         32'(ring_of(rxpick)))] <= 1'b1;
+                    end
+                end
+                st <= S_IDLE;
+            end
+
+            S_START: begin
+                cpipe <= is_pipe(cfg_kind[cp]);
+                if (is_vale(cfg_kind[cp])) begin
+                    st <= S_SCAN_REQ;
+                end else if (is_pipe(cfg_kind[cp]) && cfg_peer[cp] < 32'(NUM_PORTS)
+                             && port_enable[PW'(cfg_peer[cp])]
+                             && is_pipe(cfg_kind[PW'(cfg_peer[cp])])
+                             && 16'(cr) < cfg_rx_rings[PW'(cfg_peer[cp])]) begin
+                    dq  <= PW'(cfg_peer[cp]);
+                    drr <= cr;
+                    dqe <= entry_of(32'(cfg_peer[cp]), 32'(cr));
+                    dhw <= rx_hwtail[entry_of(32'(cfg_peer[cp]), 32'(cr))];
+                    dhc <= rx_hwcur[entry_of(32'(cfg_peer[cp]), 32'(cr))];
+                    st  <= S_P_REFRESH;
+                    // The receiver's released slots, as fresh as possible.
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= cfg_status[PW'(cfg_peer[cp])] + st_off(cr, 1'b1, ST_HEAD);
+                    dma_rd_req_len   <= 13'd8;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                end else begin
+                    st <= S_IDLE;  // the pipe's other end is gone
+                end
+            end
+
+            // ---- Frame scan (both kinds) ---------------------------------
+            S_SCAN_REQ: begin
+                if (ci == chead) begin
+                    st <= S_FIN;
+                end else begin
+                    fstart <= ci;
+                    fslots <= '0;
+                    fbytes <= '0;
+                    fvalid <= 1'b1;
+                    st <= S_SCAN;
+                end
+            end
+
+            S_SCAN: begin
+                // desc_rd_data: slot ci (buf_idx, len, flags).
+                fslots <= fslots + 16'd1;
+                fbytes <= fbytes + 32'(desc_rd_data[47:32]);
+                fvalid <= fvalid && desc_rd_data[31:0] >= 32'd2
+                       && desc_rd_data[31:0] < cfg_num_bufs[cp]
+                       && 32'(desc_rd_data[47:32]) <= cfg_buf_size[cp];
+                if (fslots == 16'd0) begin
+                    first_buf   <= desc_rd_data[31:0];
+                    first_len   <= desc_rd_data[47:32];
+                    first_flags <= desc_rd_data[63:48];
+                end
+                ci <= nxt(ci, cn);
+                if ((desc_rd_data[63:48] & NS_MOREFRAG) == 16'd0) begin
+                    st <= cpipe ? S_P_DECIDE : S_DECIDE;
+                end else if (nxt(ci, cn) == chead) begin
+                    // Unfinished chain: it waits at hwcur, unless (VALE) it
+                    // is already too long to ever be forwarded.
+                    if (!cpipe && fslots + 16'd1 > 16'(MAX_FRAGS)) begin
+                        ca_valid <= 1'b1; ca_port <= 8'(cp);
+                        ca_counter <= C_TX_DROP_CHAIN; ca_amount <= 32'd1;
+                    end else begin
+                        ci <= fstart;
+                    end
+                    st <= S_FIN;
+                end else begin
+                end
+            end
+
+            // ---- VALE ----------------------------------------------------
+            S_DECIDE: begin
+                if (fslots > 16'(MAX_FRAGS)) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(cp);
+                    ca_counter <= C_TX_DROP_CHAIN; ca_amount <= 32'd1;
+                    st <= S_SCAN_REQ;
+                end else if (!fvalid) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(cp);
+                    ca_counter <= C_TX_DROP_BAD; ca_amount <= 32'd1;
+                    st <= S_SCAN_REQ;
+                end else if (first_len < 16'd14) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(cp);
+                    ca_counter <= C_TX_DROP_SHORT; ca_amount <= 32'd1;
+                    st <= S_SCAN_REQ;
+                end else if (rd_can) begin
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= cfg_pool[cp] + 64'(first_buf) * 64'(cfg_buf_size[cp]);
+                    dma_rd_req_len   <= 13'd14;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                    st <= S_HDR;
+                end
+            end
+
+            S_HDR: begin
+                if (rsp) begin
+                    lk_dst_mac  <= dma_rd_rsp_data[47:0];
+                    lk_src_mac  <= dma_rd_rsp_data[95:48];
+                    lk_src_port <= 8'(cp);
+                    lk_learn    <= (first_flags & NS_NO_LEARN) == 16'd0;
+                    st <= S_LOOKUP;
+                end
+            end
+
+            S_LOOKUP: begin
+                lk_valid <= 1'b1;
+                st <= S_LK_WAIT;
+            end
+
+            S_LK_WAIT: begin
+                if (lk_res_valid) begin
+                    if (lk_res_port == PORT_DROP) begin
+                        ca_valid <= 1'b1; ca_port <= 8'(cp);
+                        ca_counter <= C_TX_DROP_SAME; ca_amount <= 32'd1;
+                        st <= S_SCAN_REQ;
+                    end else begin
+                        ca_valid <= 1'b1; ca_port <= 8'(cp);
+                        ca_counter <= C_TX_PACKETS; ca_amount <= 32'd1;
+                        cb_valid <= 1'b1; cb_port <= 8'(cp);
+                        cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
+                        if (lk_res_port == PORT_FLOOD) begin
+                            dflood    <= 1'b1;
+                            flood_any <= 1'b0;
+                            fq        <= '0;
+                            st <= S_FLOOD_NEXT;
+                        end else if (32'(lk_res_port) < 32'(NUM_PORTS)
+                                     && PW'(lk_res_port) != cp
+                                     && port_enable[PW'(lk_res_port)]
+                                     && is_vale(cfg_kind[PW'(lk_res_port)])) begin
+                            dflood <= 1'b0;
+                            dq  <= PW'(lk_res_port);
+                            drr <= uni_ring;
+                            st  <= S_DLV_FREE;
+                            drefreshed <= 1'b0;
+                            dqe <= entry_of(32'(lk_res_port), 32'(uni_ring));
+                            dhw <= rx_hwtail[entry_of(32'(lk_res_port), 32'(uni_ring))];
+                            dhc <= rx_hwcur[entry_of(32'(lk_res_port), 32'(uni_ring))];
+                        end else begin
+                            st <= S_SCAN_REQ;  // destination gone: nothing to do
+                        end
+                    end
+                end
+            end
+
+            S_FLOOD_NEXT: begin
+                if (flood_found) begin
+                    flood_any <= 1'b1;
+                    fq  <= 9'(flood_pick) + 9'd1;
+                    dq  <= flood_pick;
+                    drr <= 4'd0;
+                    dqe <= entry_of(32'(flood_pick), 0);
+                    dhw <= rx_hwtail[entry_of(32'(flood_pick), 0)];
+                    dhc <= rx_hwcur[entry_of(32'(flood_pick), 0)];
+                    drefreshed <= 1'b0;
+                    st  <= S_DLV_FREE;
+                end else begin
+                    if (!flood_any) begin
+                        ca_valid <= 1'b1; ca_port <= 8'(cp);
+                        ca_counter <= C_TX_NO_DEST; ca_amount <= 32'd1;
+                    end
+                    st <= S_SCAN_REQ;
+                end
+            end
+
+            // ---- Delivery of one frame into (dq, drr) --------------------
+            S_DLV_FREE: begin
+                if (fslots > dfree) begin
+                    if (!drefreshed) begin
+                        if (rd_can) begin
+                            dma_rd_req_valid <= 1'b1;
+                            dma_rd_req_addr  <= dstatus_entry + {32'd0, ST_HEAD};
+                            dma_rd_req_len   <= 13'd8;
+                            dma_rd_req_tag   <= tag_ctr;
+                            tag_ctr <= tag_ctr + 8'd1;
+                            st <= S_DLV_REFRESH;
+                        end
+                    end else begin
+                        ca_valid <= 1'b1; ca_port <= 8'(dq);
+                        ca_counter <= C_RX_DROP_FULL; ca_amount <= 32'd1;
+                        cb_valid <= 1'b1; cb_port <= 8'(cp);
+                        cb_counter <= C_TX_DROP_FULL; cb_amount <= 32'd1;
+                        st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
+                    end
+                end else begin
+                    k <= '0;
+                    jidx <= dhw;
+                    rxvalid <= 1'b1;
+                    st <= S_DLV_SLOTRD;
+                end
+            end
+
+            S_DLV_REFRESH: begin
+                if (rsp) begin
+                    if (beat_head_ok) begin
+                        dhc <= beat_head;
+                        rx_hwcur[dqe] <= beat_head;
+                    end
+                    drefreshed <= 1'b1;
+                    st <= S_DLV_FREE;
+                end
+            end
+
+            S_DLV_SLOTRD: begin
+                if (rd_can) begin
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= slot_addr_rx;
+                    dma_rd_req_len   <= 13'd4;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                    st <= S_DLV_SLOTWAIT;
+                end
+            end
+
+            S_DLV_SLOTWAIT: begin
+                if (rsp) begin
+                    rx_buf[k[5:0]] <= dma_rd_rsp_data[31:0];
+                    rxvalid <= rxvalid && dma_rd_rsp_data[31:0] >= 32'd2
+                            && dma_rd_rsp_data[31:0] < cfg_num_bufs[dq];
+                    k <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    st <= (k + 16'd1 == fslots) ? S_DLV_CHECK : S_DLV_SLOTRD;
+                end
+            end
+
+            S_DLV_CHECK: begin
+                if (!rxvalid) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(dq);
+                    ca_counter <= C_RX_DROP_BAD; ca_amount <= 32'd1;
+                    st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
+                end else begin
+                    k <= '0;
+                    sidx <= fstart;
+                    jidx <= dhw;
+                    st <= S_CP_SLOT;
+                end
+            end
+
+            S_CP_SLOT: begin
+                st <= S_CP_ISSUE;  // the slot is read in this state
+            end
+
+            S_CP_ISSUE: begin
+                if (rd_can) begin
+                    slot_q <= desc_rd_data;
+                    copy_left <= (32'(desc_rd_data[47:32]) > cfg_buf_size[dq])
+                               ? cfg_buf_size[dq][15:0] : desc_rd_data[47:32];
+                    copy_dst <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(cfg_buf_size[dq]);
+                    if (desc_rd_data[47:32] == 16'd0) begin
+                        st <= S_CP_SLOTWR;
+                    end else begin
+                        dma_rd_req_valid <= 1'b1;
+                        dma_rd_req_addr  <= cfg_pool[cp]
+                            + 64'(desc_rd_data[31:0]) * 64'(cfg_buf_size[cp]);
+                        dma_rd_req_len   <= (32'(desc_rd_data[47:32]) > cfg_buf_size[dq])
+                            ? 13'(cfg_buf_size[dq]) : 13'(desc_rd_data[47:32]);
+                        dma_rd_req_tag   <= tag_ctr;
+                        tag_ctr <= tag_ctr + 8'd1;
+                        st <= S_CP_STREAM;
+                    end
+                end
+            end
+
+            S_CP_STREAM: begin
+                if (rsp) begin
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= copy_dst;
+                    dma_wr_req_len   <= copy_left > 16'd64 ? 7'd64 : 7'(copy_left);
+                    dma_wr_req_data  <= dma_rd_rsp_data;
+                    copy_dst  <= copy_dst + 64'd64;
+                    copy_left <= copy_left > 16'd64 ? copy_left - 16'd64 : 16'd0;
+                    if (dma_rd_rsp_last) st <= S_CP_SLOTWR;
+                end
+            end
+
+            S_CP_SLOTWR: begin
+                if (wr_free) begin
+                    // len and flags of RX slot jidx: NS_RFRAGS in the high
+                    // byte, MOREFRAG on all but the last fragment.
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= slot_addr_rx + 64'd4;
+                    dma_wr_req_len   <= 7'd4;
+                    dma_wr_req_data  <= '0;
+                    dma_wr_req_data[15:0] <= (32'(slot_q[47:32]) > cfg_buf_size[dq])
+                        ? cfg_buf_size[dq][15:0] : slot_q[47:32];
+                    dma_wr_req_data[31:16] <= {(fslots > 16'd255) ? 8'd255 : fslots[7:0], 8'd0}
+                        | ((k + 16'd1 < fslots) ? NS_MOREFRAG : 16'd0);
+                    k    <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    sidx <= nxt(sidx, cn);
+                    st   <= (k + 16'd1 == fslots) ? S_DLV_DONE : S_CP_SLOT;
+                end
+            end
+
+            S_DLV_DONE: begin
+                rx_hwtail[dqe] <= jidx;
+                rx_dirty[dqe]  <= 1'b1;
+                ca_valid <= 1'b1; ca_port <= 8'(dq);
+                ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
+                cb_valid <= 1'b1; cb_port <= 8'(dq);
+                cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
+                ev_forwarded <= 1'b1;
+                st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
+            end
+
+            // ---- Pipe crossover -----------------------------------------
+            S_P_REFRESH: begin
+                if (rsp) begin
+                    if (beat_head_ok) begin
+                        dhc <= beat_head;
+                        rx_hwcur[dqe] <= beat_head;
+                        pipe_free <= ring_dist(beat_head + rn - 16'd1 >= rn
+                                          ? beat_head - 16'd1 : beat_head + rn - 16'd1, dhw, rn);
+                    end else begin
+                        pipe_free <= dfree;
+                    end
+                    st <= S_SCAN_REQ;
+                end
+            end
+
+            S_P_DECIDE: begin
+                if (!fvalid || fslots > rn - 16'd1) begin
+                    // Never handed to the receiver; skipped, counted.
+                    ca_valid <= 1'b1; ca_port <= 8'(cp);
+                    ca_counter <= C_TX_DROP_BAD; ca_amount <= 32'd1;
+                    st <= S_SCAN_REQ;
+                end else if (fslots > pipe_free) begin
+                    ci <= fstart;  // back-pressure: wait for the receiver
+                    st <= S_FIN;
+                end else begin
+                    k <= '0;
+                    sidx <= fstart;
+                    jidx <= dhw;
+                    st <= S_P_SLOT;
+                end
+            end
+
+            S_P_SLOT: begin
+                st <= S_P_RXRD;  // the slot is read in this state
+            end
+
+            S_P_RXRD: begin
+                if (rd_can) begin
+                    slot_q <= desc_rd_data;
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= slot_addr_rx;
+                    dma_rd_req_len   <= 13'd4;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                    st <= S_P_RXWAIT;
+                end
+            end
+
+            S_P_RXWAIT: begin
+                if (rsp) begin
+                    // The receiver's buffer goes back into the TX slot.
+                    desc_wr_en   <= 1'b1;
+                    desc_wr_word <= tx_slot_word(tx_ring_base, sidx);
+                    desc_wr_data <= {NS_BUF_CHANGED, 16'd0, dma_rd_rsp_data[31:0]};
+                    st <= S_P_WR;
+                end
+            end
+
+            S_P_WR: begin
+                desc_wr_en   <= 1'b1;
+                desc_wr_word <= tx_slot_word(tx_ring_base, sidx) + WORD_W'(1);
+                desc_wr_data <= '0;  // ptr
+                // The TX slot's buffer goes into the RX slot (ptr 0).
+                dma_wr_req_valid <= 1'b1;
+                dma_wr_req_addr  <= slot_addr_rx;
+                dma_wr_req_len   <= 7'd16;
+                dma_wr_req_data  <= '0;
+                dma_wr_req_data[63:0] <= {(slot_q[63:48] & NS_MOREFRAG) | NS_BUF_CHANGED,
+                                          slot_q[47:0]};
+                st <= S_P_WR2;
+            end
+
+            S_P_WR2: begin
+                if (wr_free) begin
+                    k    <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    sidx <= nxt(sidx, cn);
+                    if (k + 16'd1 == fslots) begin
+                        dhw       <= nxt(jidx, rn);
+                        rx_hwtail[dqe] <= nxt(jidx, rn);
+                        pipe_free <= pipe_free - fslots;
+                        moved     <= 1'b1;
+                        ca_valid <= 1'b1; ca_port <= 8'(cp);
+                        ca_counter <= C_TX_PACKETS; ca_amount <= 32'd1;
+                        cb_valid <= 1'b1; cb_port <= 8'(cp);
+                        cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
+                        st <= S_P_COUNT;
+                    end else begin
+                        st <= S_P_SLOT;
+                    end
+                end
+            end
+
+            S_P_COUNT: begin
+                // The receiver's side of the moved packet.
+                ca_valid <= 1'b1; ca_port <= 8'(dq);
+                ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
+                cb_valid <= 1'b1; cb_port <= 8'(dq);
+                cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
+                st <= S_SCAN_REQ;
+            end
+
+            // ---- Completion: publish and notify -------------------------
+            S_FIN: begin
+                tx_hwcur[cq] <= ci;
+                if (cpipe) begin
+                    pub_tail <= (32'(ci) + 32'(pipe_avail) >= 32'(cn))
+                        ? ci + pipe_avail - cn : ci + pipe_avail;
+                    tx_span[cq]  <= pipe_avail;
+                    tx_fresh[cq] <= 1'b0;
+                    if (moved) rx_dirty[dqe] <= 1'b1;
+                end else begin
+                    pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
+                end
+                st <= S_PUB_NEXT;
+            end
+
+            S_PUB_NEXT: begin
+                if (dirty_found) begin
+                    pub_entry <= dirty_pick;
+                    pub_port  <= port_of(dirty_pick);
+                    pub_ring  <= ring_of(dirty_pick);
+                    rx_dirty[dirty_pick] <= 1'b0;
+                    st <= S_PUB_WR;
+                end else begin
+                    st <= S_TXPUB_WR;
+                end
+            end
+
+            S_PUB_WR: begin
+                if (wr_free) begin
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= cfg_status[pub_port] + st_off(pub_ring, 1'b1, 32'd0);
+                    dma_wr_req_len   <= 7'd8;
+                    dma_wr_req_data  <= '0;
+                    dma_wr_req_data[63:0] <= {16'd0, rx_hwtail[pub_entry],
+                                              16'd0, rx_hwcur[pub_entry]};
+                    st <= S_PUB_RD;
+                end
+            end
+
+            S_PUB_RD: begin
+                if (rd_can) begin
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= cfg_status[pub_port] + st_off(pub_ring, 1'b1, ST_HEAD);
+                    dma_rd_req_len   <= 13'd8;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                    st <= S_PUB_WAIT;
+                end
+            end
+
+            S_PUB_WAIT: begin
+                if (rsp) begin
+                    if (beat_head_ok) rx_hwcur[pub_entry] <= beat_head;
+                    if (beat_kick != 32'd0) notify[pub_port] <= 1'b1;
+                    st <= S_PUB_NEXT;
+                end
+            end
+
+            S_TXPUB_WR: begin
+                if (wr_free) begin
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= cfg_status[cp] + st_off(cr, 1'b0, 32'd0);
+                    dma_wr_req_len   <= 7'd8;
+                    dma_wr_req_data  <= '0;
+                    dma_wr_req_data[63:0] <= {16'd0, pub_tail, 16'd0, ci};
+                    st <= S_TXPUB_RD;
+                end
+            end
+
+            S_TXPUB_RD: begin
+                if (rd_can) begin
+                    dma_rd_req_valid <= 1'b1;
+                    dma_rd_req_addr  <= cfg_status[cp] + st_off(cr, 1'b0, ST_HEAD);
+                    dma_rd_req_len   <= 13'd8;
+                    dma_rd_req_tag   <= tag_ctr;
+                    tag_ctr <= tag_ctr + 8'd1;
+                    st <= S_TXPUB_WAIT;
+                end
+            end
+
+            S_TXPUB_WAIT: begin
+                if (rsp) begin
+                    if (beat_kick != 32'd0) notify[cp] <= 1'b1;
+                    st <= S_IDLE;
+                end
+            end
+
+            default: st <= S_IDLE;
+            endcase
+
+            // Doorbells arriving now win over the clears above.
+            if (db_valid && 32'(db_port) < 32'(NUM_PORTS) && 32'(db_ring) < 32'(RINGS)) begin
+                if (db_rx) begin
+                    rxdb_pend[entry_of(32'(db_port), 32'(db_ring))] <= 1'b1;
+                    rxdb_head[entry_of(32'(db_port), 32'(db_ring))] <= db_head;
+                end else begin
+                    tx_pend[entry_of(32'(db_port), 32'(db_ring))] <= 1'b1;
+                    tx_head[entry_of(32'(db_port), 32'(db_ring))] <= db_head;
+                end
+            end
+
+            // A disabled port's rings start over when it is enabled again.
+            for (int q = 0; q < NQ; q++) begin
+                if (!port_enable[port_of(QW'(q))]) begin
+                    tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
+                    tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
+                    tx_pend[q] <= 1'b0; rxdb_pend[q] <= 1'b0; rx_dirty[q] <= 1'b0;
+                end
+            end
+        end
+    end
+endmodule

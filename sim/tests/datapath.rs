@@ -1,0 +1,256 @@
+//! Testbench of the data path (`dp_walker`, `desc_mem`, `port_counters`
+//! through `nic_top`): VALE forwarding by DMA, pipe crossover, status
+//! blocks, notifications, bad slots and heads, all through the rig host.
+#![forbid(unsafe_code)]
+
+use netmap_ring::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_NO_LEARN};
+use sim::nic::NicVariant;
+use sim::rig::{PortSpec, Rig, Slot};
+use vale_offload::ctrl::PortCounter;
+use vale_offload::regmap;
+
+const A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xa];
+const B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xb];
+const C: [u8; 6] = [0x02, 0, 0, 0, 0, 0xc];
+const BROADCAST: [u8; 6] = [0xff; 6];
+
+fn frame(dst: [u8; 6], src: [u8; 6], len: usize, fill: u8) -> Vec<u8> {
+    let mut bytes = vec![fill; len];
+    bytes[0..6].copy_from_slice(&dst);
+    bytes[6..12].copy_from_slice(&src);
+    bytes
+}
+
+fn rfrags(count: u16) -> u16 {
+    count << 8
+}
+
+fn vale_rig(ports: usize, slots: u32) -> Rig {
+    Rig::new(
+        NicVariant::Netmap,
+        &vec![PortSpec::vale(1, slots); ports],
+        64,
+    )
+}
+
+#[test]
+fn broadcast_floods_then_unicast_goes_to_the_learned_port() {
+    let mut rig = vale_rig(3, 16);
+    let hello = frame(BROADCAST, A, 60, 0x11);
+    rig.write_tx(0, 0, 0, &hello, 0);
+    rig.tx_doorbell(0, 0, 1);
+    assert_eq!(rig.status(0, false, 0), (1, 0), "TX handed back whole");
+    for port in [1, 2] {
+        assert_eq!(rig.status(port, true, 0), (0, 1));
+        assert_eq!(rig.rx_frames(port, 0, 0), vec![(hello.clone(), rfrags(1))]);
+    }
+    assert_eq!(rig.status(0, true, 0), (0, 0), "never back to the source");
+
+    // B answers A: A was learned on port 0, so only port 0 gets it.
+    let answer = frame(A, B, 1514, 0x22);
+    rig.write_tx(1, 0, 0, &answer, 0);
+    rig.tx_doorbell(1, 0, 1);
+    assert_eq!(rig.rx_frames(0, 0, 0), vec![(answer, rfrags(1))]);
+    assert_eq!(rig.status(2, true, 0), (0, 1), "port 2 got nothing new");
+
+    let nic = &mut rig.nic;
+    assert_eq!(nic.port_counter(0, PortCounter::TxPackets), 1);
+    assert_eq!(nic.port_counter(0, PortCounter::TxBytes), 60);
+    assert_eq!(nic.port_counter(1, PortCounter::RxPackets), 1);
+    assert_eq!(nic.port_counter(0, PortCounter::RxBytes), 1514);
+    assert_eq!(nic.bar0_read(regmap::SW_FORWARDED), 3);
+    assert_eq!(nic.bar0_read(regmap::SW_LOOKUPS), 2);
+    assert_eq!(nic.bar0_read(regmap::SW_FLOOD), 1);
+    assert_eq!(nic.bar0_read(regmap::SW_HIT), 1);
+    assert_eq!(nic.link_counters().dma_errors, 0);
+}
+
+#[test]
+fn drops_are_counted_by_reason() {
+    let mut rig = vale_rig(2, 8);
+    let nbufs = rig.num_bufs();
+    // 0: short; 1: bad buffer; 2: too long; 3: to itself after learning;
+    // 4: learns A on port 0; 5: to A from port 0 (same port).
+    rig.write_tx(0, 0, 0, &[0u8; 13], 0);
+    rig.set_tx_slot(
+        0,
+        0,
+        1,
+        Slot {
+            buf_idx: nbufs,
+            len: 60,
+            flags: 0,
+        },
+    );
+    rig.set_tx_slot(
+        0,
+        0,
+        2,
+        Slot {
+            buf_idx: 3,
+            len: 4000,
+            flags: 0,
+        },
+    );
+    rig.write_tx(0, 0, 3, &frame(B, A, 60, 1), 0);
+    rig.write_tx(0, 0, 4, &frame(A, C, 60, 2), 0);
+    rig.tx_doorbell(0, 0, 5);
+    let nic = &mut rig.nic;
+    assert_eq!(nic.port_counter(0, PortCounter::TxDropShort), 1);
+    assert_eq!(nic.port_counter(0, PortCounter::TxDropBadSlot), 2);
+    assert_eq!(nic.port_counter(0, PortCounter::TxDropSamePort), 1);
+    assert_eq!(nic.port_counter(0, PortCounter::TxPackets), 1);
+    assert_eq!(rig.rx_frames(1, 0, 0).len(), 1);
+    // A head past the ring is refused and counted; nothing moves.
+    rig.tx_doorbell(0, 0, 8);
+    assert_eq!(rig.nic.port_counter(0, PortCounter::BadRingSyncs), 1);
+    assert_eq!(rig.status(0, false, 0), (5, 4));
+}
+
+#[test]
+fn a_full_ring_drops_and_released_slots_are_reused() {
+    let mut rig = vale_rig(2, 4);
+    // Port 1's RX ring holds 3 frames; the 4th and 5th find it full.
+    for i in 0..3 {
+        rig.write_tx(0, 0, i, &frame(BROADCAST, A, 64, i as u8), 0);
+    }
+    rig.tx_doorbell(0, 0, 3);
+    for i in 3..5 {
+        rig.write_tx(0, 0, i % 4, &frame(BROADCAST, A, 64, i as u8), 0);
+    }
+    rig.tx_doorbell(0, 0, 1);
+    assert_eq!(rig.nic.port_counter(1, PortCounter::RxDropFull), 2);
+    assert_eq!(rig.nic.port_counter(0, PortCounter::TxDropFull), 2);
+    // The receiver releases two slots (status block only): the device
+    // re-reads the head when it runs out of room.
+    rig.rx_release(1, 0, 2, false);
+    rig.write_tx(0, 0, 1, &frame(BROADCAST, A, 64, 9), 0);
+    rig.tx_doorbell(0, 0, 2);
+    assert_eq!(rig.status(1, true, 0), (2, 0));
+    assert_eq!(rig.rx_frames(1, 0, 3)[0].0[12], 9);
+}
+
+#[test]
+fn morefrag_chains_go_whole_and_wait_when_unfinished() {
+    let mut rig = vale_rig(2, 16);
+    let first = frame(BROADCAST, A, 100, 1);
+    rig.write_tx(0, 0, 0, &first, NS_MOREFRAG);
+    rig.write_tx(0, 0, 1, &[2u8; 50], NS_MOREFRAG);
+    // Head after an unfinished chain: nothing moves, hwcur stays.
+    rig.tx_doorbell(0, 0, 2);
+    assert_eq!(rig.status(0, false, 0).0, 0);
+    assert_eq!(rig.status(1, true, 0), (0, 0));
+    rig.write_tx(0, 0, 2, &[3u8; 10], 0);
+    rig.tx_doorbell(0, 0, 3);
+    let got = rig.rx_frames(1, 0, 0);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], (first, rfrags(3) | NS_MOREFRAG));
+    assert_eq!(got[1], (vec![2u8; 50], rfrags(3) | NS_MOREFRAG));
+    assert_eq!(got[2], (vec![3u8; 10], rfrags(3)));
+    assert_eq!(rig.nic.port_counter(0, PortCounter::TxBytes), 160);
+}
+
+#[test]
+fn no_learn_flag_and_unicast_ring_choice() {
+    let mut rig = Rig::new(
+        NicVariant::Netmap,
+        &[
+            PortSpec::vale(2, 8),
+            PortSpec::vale(2, 8),
+            PortSpec::vale(1, 8),
+        ],
+        16,
+    );
+    // A on port 0 without learning: B's answer still floods.
+    rig.write_tx(0, 1, 0, &frame(BROADCAST, A, 60, 0), NS_NO_LEARN);
+    rig.tx_doorbell(0, 1, 1);
+    assert_eq!(rig.status(1, true, 0).1, 1, "flood goes to ring 0");
+    rig.write_tx(1, 1, 0, &frame(A, B, 60, 0), 0);
+    rig.tx_doorbell(1, 1, 1);
+    assert_eq!(rig.status(2, true, 0).1, 2, "unknown A floods");
+    assert_eq!(rig.status(0, true, 0).1, 1);
+    // Now B is known on port 1: from TX ring 1 of port 0 it lands in RX
+    // ring 1 of port 1; port 2 (one ring) would get ring 1 mod 1 = 0.
+    rig.write_tx(0, 1, 1, &frame(B, A, 60, 0), 0);
+    rig.tx_doorbell(0, 1, 2);
+    assert_eq!(rig.status(1, true, 1).1, 1);
+}
+
+#[test]
+fn notifications_follow_need_kick() {
+    let mut rig = vale_rig(2, 8);
+    rig.write_tx(0, 0, 0, &frame(BROADCAST, A, 60, 0), 0);
+    rig.tx_doorbell(0, 0, 1);
+    assert!(rig.nic.take_notified().is_empty(), "nobody asked");
+    rig.set_need_kick(1, true, 0, true);
+    rig.write_tx(0, 0, 1, &frame(BROADCAST, A, 60, 0), 0);
+    rig.tx_doorbell(0, 0, 2);
+    assert_eq!(rig.nic.take_notified(), vec![1]);
+    assert_eq!(rig.nic.bar0_read(regmap::NT_RAISED_BASE + 4), 1);
+    rig.set_need_kick(0, false, 0, true);
+    rig.tx_doorbell(0, 0, 2);
+    assert_eq!(rig.nic.take_notified(), vec![0], "TX completion kick");
+}
+
+#[test]
+fn pipe_moves_descriptors_losslessly() {
+    let mut rig = Rig::new(
+        NicVariant::Netmap,
+        &[
+            PortSpec::pipe(true, 1, 1, 4),
+            PortSpec::pipe(false, 0, 1, 4),
+        ],
+        8,
+    );
+    let tx_bufs: Vec<u32> = (0..4).map(|i| rig.tx_slot(0, 0, i).buf_idx).collect();
+    let rx_bufs: Vec<u32> = (0..4).map(|i| rig.rx_slot(1, 0, i).buf_idx).collect();
+    rig.write_tx(0, 0, 0, &[1u8; 60], 0);
+    rig.write_tx(0, 0, 1, &[2u8; 70], NS_MOREFRAG);
+    rig.write_tx(0, 0, 2, &[3u8; 80], 0);
+    rig.tx_doorbell(0, 0, 3);
+    // Three slots crossed; the receiver's ring (4 slots) is now full.
+    assert_eq!(rig.status(1, true, 0), (0, 3));
+    assert_eq!(rig.status(0, false, 0), (3, 3), "tail = hwcur + 0 free");
+    let got = rig.rx_frames(1, 0, 0);
+    assert_eq!(got[0], (vec![1u8; 60], NS_BUF_CHANGED));
+    assert_eq!(got[1], (vec![2u8; 70], NS_BUF_CHANGED | NS_MOREFRAG));
+    for i in 0..3 {
+        assert_eq!(
+            rig.rx_slot(1, 0, i).buf_idx,
+            tx_bufs[i as usize],
+            "zero copy"
+        );
+        let back = rig.tx_slot(0, 0, i);
+        assert_eq!(
+            back,
+            Slot {
+                buf_idx: rx_bufs[i as usize],
+                len: 0,
+                flags: NS_BUF_CHANGED
+            }
+        );
+    }
+    // The receiver releases two slots with an RX doorbell: the sender's
+    // tail advances (the device re-runs the sender's ring).
+    rig.rx_release(1, 0, 2, true);
+    assert_eq!(rig.status(0, false, 0), (3, 1));
+    assert_eq!(rig.nic.port_counter(0, PortCounter::TxPackets), 2);
+    assert_eq!(rig.nic.port_counter(1, PortCounter::RxBytes), 210);
+    // A bad slot is skipped, never handed over.
+    rig.set_tx_slot(
+        0,
+        0,
+        3,
+        Slot {
+            buf_idx: 1,
+            len: 10,
+            flags: 0,
+        },
+    );
+    rig.tx_doorbell(0, 0, 0);
+    assert_eq!(rig.nic.port_counter(0, PortCounter::TxDropBadSlot), 1);
+    assert_eq!(rig.status(1, true, 0).1, 3, "nothing crossed");
+    // A head beyond the tail is refused.
+    rig.tx_doorbell(0, 0, 3);
+    assert_eq!(rig.nic.port_counter(0, PortCounter::BadRingSyncs), 1);
+}
