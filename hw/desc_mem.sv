@@ -3,8 +3,10 @@
 // writes back (pipe crossover). Stored as 64-bit words, so one device read
 // returns a slot's buf_idx, len and flags together. Two ports: the host's
 // (32-bit, BAR2 bus) and the device's (64-bit words); both read with one
-// cycle of latency. Same-word writes from both ports in one cycle are not
-// ordered (the ring protocol never does that: a slot belongs to one side).
+// cycle of latency. Each port reads or writes one address per cycle, so
+// each half maps onto true dual-port block RAM. Same-word writes from both
+// ports in one cycle are not ordered (the ring protocol never does that: a
+// slot belongs to one side at a time).
 module desc_mem #(
     // Size in bytes (a power of two, at least 8).
     parameter int BYTES = 262144
@@ -22,14 +24,14 @@ module desc_mem #(
     output logic        host_rsp_valid,
     output logic [31:0] host_rsp_rdata,
 
-    // Device side: 64-bit words by word index; rd_data is valid the cycle
-    // after rd_en.
-    input  logic                          dev_rd_en,
-    input  logic [$clog2(BYTES / 8)-1:0]  dev_rd_word,
-    output logic [63:0]                   dev_rd_data,
-    input  logic                          dev_wr_en,
-    input  logic [$clog2(BYTES / 8)-1:0]  dev_wr_word,
-    input  logic [63:0]                   dev_wr_data
+    // Device side: one 64-bit word per cycle, read (en) or written (en and
+    // we); read data is valid the cycle after the read and held until the
+    // next one.
+    input  logic                          dev_en,
+    input  logic                          dev_we,
+    input  logic [$clog2(BYTES / 8)-1:0]  dev_word,
+    input  logic [63:0]                   dev_wdata,
+    output logic [63:0]                   dev_rdata
 );
     localparam int WORDS  = BYTES / 8;
     localparam int WORD_W = $clog2(WORDS);
@@ -66,22 +68,24 @@ module desc_mem #(
     // Device port of each half.
     logic [31:0] dev_lo_q, dev_hi_q;
     always_ff @(posedge clk) begin
-        if (dev_wr_en) begin
-            mem_lo[dev_wr_word] <= dev_wr_data[31:0];
-        end
-        if (dev_rd_en) begin
-            dev_lo_q <= mem_lo[dev_rd_word];
+        if (dev_en) begin
+            if (dev_we) begin
+                mem_lo[dev_word] <= dev_wdata[31:0];
+            end else begin
+                dev_lo_q <= mem_lo[dev_word];
+            end
         end
     end
     always_ff @(posedge clk) begin
-        if (dev_wr_en) begin
-            mem_hi[dev_wr_word] <= dev_wr_data[63:32];
-        end
-        if (dev_rd_en) begin
-            dev_hi_q <= mem_hi[dev_rd_word];
+        if (dev_en) begin
+            if (dev_we) begin
+                mem_hi[dev_word] <= dev_wdata[63:32];
+            end else begin
+                dev_hi_q <= mem_hi[dev_word];
+            end
         end
     end
-    assign dev_rd_data = {dev_hi_q, dev_lo_q};
+    assign dev_rdata = {dev_hi_q, dev_lo_q};
 
     always_ff @(posedge clk) begin
         if (rst) begin

@@ -134,31 +134,28 @@ module dp_walker #(
     logic [NUM_PORTS*15*32-1:0] cfg_unused;
     assign cfg_unused = port_cfg;
     /* verilator lint_on UNUSEDSIGNAL */
-    /* verilator lint_off UNUSEDSIGNAL */
-    function automatic logic [31:0] reg_of(input logic [NUM_PORTS*15*32-1:0] flat,
-                                           input int p, input logic [31:0] offset);
-        reg_of = flat[(p * REGS + 32'(offset[5:2])) * 32 +: 32];
-    endfunction
-    /* verilator lint_on UNUSEDSIGNAL */
-    always_comb begin
-        for (int p = 0; p < NUM_PORTS; p++) begin
-            cfg_kind[p]      = reg_of(port_cfg, p, PORT_KIND);
-            cfg_tx_rings[p]  = 16'(reg_of(port_cfg, p, PORT_RINGS));
-            cfg_rx_rings[p]  = 16'(reg_of(port_cfg, p, PORT_RINGS) >> 16);
-            cfg_tx_slots[p]  = 16'(reg_of(port_cfg, p, PORT_SLOTS));
-            cfg_rx_slots[p]  = 16'(reg_of(port_cfg, p, PORT_SLOTS) >> 16);
-            cfg_buf_size[p]  = reg_of(port_cfg, p, PORT_BUF_SIZE);
-            cfg_peer[p]      = reg_of(port_cfg, p, PORT_PIPE_PEER);
-            cfg_ring_addr[p] = reg_of(port_cfg, p, PORT_RING_ADDR_LO);
-            cfg_pool[p]      = {reg_of(port_cfg, p, PORT_POOL_ADDR_HI),
-                                reg_of(port_cfg, p, PORT_POOL_ADDR_LO)};
-            cfg_status[p]    = {reg_of(port_cfg, p, PORT_STATUS_ADDR_HI),
-                                reg_of(port_cfg, p, PORT_STATUS_ADDR_LO)};
-            cfg_num_bufs[p]  = reg_of(port_cfg, p, PORT_NUM_BUFS);
-            cfg_rx_ring[p]   = {reg_of(port_cfg, p, PORT_RX_RING_ADDR_HI),
-                                reg_of(port_cfg, p, PORT_RX_RING_ADDR_LO)};
-        end
+    // Field `offset` (a PORT_* byte offset) of entry p, a constant slice.
+    `define PORT_FIELD(p, offset) port_cfg[((p) * REGS + (offset) / 4) * 32 +: 32]
+    `define PORT_HALF(p, offset, hi) port_cfg[((p) * REGS + (offset) / 4) * 32 + (hi) * 16 +: 16]
+    for (genvar p = 0; p < NUM_PORTS; p++) begin : g_cfg
+        assign cfg_kind[p]      = `PORT_FIELD(p, PORT_KIND);
+        assign cfg_tx_rings[p]  = `PORT_HALF(p, PORT_RINGS, 0);
+        assign cfg_rx_rings[p]  = `PORT_HALF(p, PORT_RINGS, 1);
+        assign cfg_tx_slots[p]  = `PORT_HALF(p, PORT_SLOTS, 0);
+        assign cfg_rx_slots[p]  = `PORT_HALF(p, PORT_SLOTS, 1);
+        assign cfg_buf_size[p]  = `PORT_FIELD(p, PORT_BUF_SIZE);
+        assign cfg_peer[p]      = `PORT_FIELD(p, PORT_PIPE_PEER);
+        assign cfg_ring_addr[p] = `PORT_FIELD(p, PORT_RING_ADDR_LO);
+        assign cfg_pool[p]      = {`PORT_FIELD(p, PORT_POOL_ADDR_HI),
+                                   `PORT_FIELD(p, PORT_POOL_ADDR_LO)};
+        assign cfg_status[p]    = {`PORT_FIELD(p, PORT_STATUS_ADDR_HI),
+                                   `PORT_FIELD(p, PORT_STATUS_ADDR_LO)};
+        assign cfg_num_bufs[p]  = `PORT_FIELD(p, PORT_NUM_BUFS);
+        assign cfg_rx_ring[p]   = {`PORT_FIELD(p, PORT_RX_RING_ADDR_HI),
+                                   `PORT_FIELD(p, PORT_RX_RING_ADDR_LO)};
     end
+    `undef PORT_FIELD
+    `undef PORT_HALF
 
     function automatic logic is_vale(input logic [31:0] kind);
         is_vale = kind == PORT_KIND_VALE;

@@ -136,8 +136,10 @@ module nic_top #(
         .host_req_write(bar2_req_write), .host_req_addr(bar2_req_addr),
         .host_req_wdata(bar2_req_wdata),
         .host_rsp_valid(bar2_rsp_valid), .host_rsp_rdata(bar2_rsp_rdata),
-        .dev_rd_en(desc_rd_en), .dev_rd_word(desc_rd_word), .dev_rd_data(desc_rd_data),
-        .dev_wr_en(desc_wr_en), .dev_wr_word(desc_wr_word), .dev_wr_data(desc_wr_data)
+        // The walker never reads and writes BAR2 in the same cycle.
+        .dev_en(desc_rd_en || desc_wr_en), .dev_we(desc_wr_en),
+        .dev_word(desc_wr_en ? desc_wr_word : desc_rd_word),
+        .dev_wdata(desc_wr_data), .dev_rdata(desc_rd_data)
     );
 
     // The switch core's request port: the data path first, the test port
