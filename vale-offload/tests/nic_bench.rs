@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netmap_ring::port::Port;
 use netmap_ring::ring;
-use vale_offload::nic::{self, NicCounter};
+use vale_offload::nic::{self, NicBackend, NicCounter, NicEngine};
 
 use nic_support::*;
 
@@ -33,23 +34,56 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn report(what: &str, pairs: &[(f64, f64)]) {
-    println!("{what}: round  port Mpps  socket Mpps  port/socket");
-    for (i, (port, raw)) in pairs.iter().enumerate() {
-        println!("{what}: {i:5}  {port:9.3}  {raw:11.3}  {:11.2}", port / raw);
+/// One round of each contender: the port over AF_XDP, the port over
+/// AF_PACKET, the plain socket (Mpps).
+type Round = (f64, f64, f64);
+
+fn report(what: &str, rounds: &[Round]) {
+    println!("{what}: round  xdp-port  packet-port  socket  xdp/socket  packet/socket");
+    for (i, (xdp, packet, raw)) in rounds.iter().enumerate() {
+        println!(
+            "{what}: {i:5}  {xdp:8.3}  {packet:11.3}  {raw:6.3}  {:10.2}  {:13.2}",
+            xdp / raw,
+            packet / raw
+        );
     }
     println!(
-        "{what}: median {:9.3}  {:11.3}  {:11.2} (median of ratios)",
-        median(pairs.iter().map(|p| p.0).collect()),
-        median(pairs.iter().map(|p| p.1).collect()),
-        median(pairs.iter().map(|p| p.0 / p.1).collect()),
+        "{what}: median {:8.3}  {:11.3}  {:6.3}  {:10.2}  {:13.2} (medians of ratios)",
+        median(rounds.iter().map(|p| p.0).collect()),
+        median(rounds.iter().map(|p| p.1).collect()),
+        median(rounds.iter().map(|p| p.2).collect()),
+        median(rounds.iter().map(|p| p.0 / p.2).collect()),
+        median(rounds.iter().map(|p| p.1 / p.2).collect()),
     );
+}
+
+fn open_port(name: &str, engine: NicEngine) -> Port {
+    let port = Port::open_on(&NicBackend { engine }, name).expect("open port");
+    assert_eq!(nic::counters(&port).unwrap().engine(), engine);
+    port
+}
+
+/// Receives for one round on a port opened for it; returns Mpps.
+fn port_rx_round(name: &str, engine: NicEngine, round: Duration) -> f64 {
+    let port = open_port(name, engine);
+    port.rxsync().unwrap();
+    let started = Instant::now();
+    let mut got = 0u64;
+    while started.elapsed() < round {
+        port.rxsync().unwrap();
+        let r = port.rx_ring(0);
+        let (head, tail) = (r.head(), r.tail());
+        got += u64::from(ring::distance(head, tail, r.num_slots()));
+        r.set_head(tail);
+        r.set_cur(tail);
+    }
+    got as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
 /// Sends 60-byte frames for one round through the port, as pkt-gen does
 /// (the frame is in every buffer already; a send sets the length and moves
 /// head); returns Mpps taken by the kernel.
-fn port_tx_round(port: &netmap_ring::port::Port, round: Duration) -> f64 {
+fn port_tx_round(port: &Port, round: Duration) -> f64 {
     let before = nic::counters(port).unwrap().get(NicCounter::TxPackets);
     let started = Instant::now();
     while started.elapsed() < round {
@@ -86,20 +120,26 @@ fn nic_port_beside_a_plain_af_packet_socket() {
     let round = Duration::from_millis(env_or("NIC_BENCH_ROUND_MS", 300));
     let frame = test_frame(MAC_A, MAC_B, 0, 60);
 
-    // TX: one thread alternates the port and the socket.
+    // TX: one thread takes turns: port over AF_XDP, over AF_PACKET, socket.
     let (a, ifname_a) = (format!("netmap:{}", pair.a), pair.a.clone());
     let tx_frame = frame.clone();
     let tx = VethPair::run_in(&pair.ns_a, move || {
-        let port = vale_offload::open(&a).expect("open port");
-        let ring = port.tx_ring(0);
-        for i in 0..ring.num_slots() {
-            port.write_buf(ring.slot(i).buf_idx, &tx_frame).unwrap();
+        let ports = [
+            open_port(&a, NicEngine::Xdp),
+            open_port(&a, NicEngine::Packet),
+        ];
+        for port in &ports {
+            let ring = port.tx_ring(0);
+            for i in 0..ring.num_slots() {
+                port.write_buf(ring.slot(i).buf_idx, &tx_frame).unwrap();
+            }
         }
         let socket = RawSocket::bind_protocol(&ifname_a, 0).expect("raw socket");
         (0..pairs)
             .map(|_| {
                 (
-                    port_tx_round(&port, round),
+                    port_tx_round(&ports[0], round),
+                    port_tx_round(&ports[1], round),
                     raw_tx_round(&socket, &tx_frame, round),
                 )
             })
@@ -128,24 +168,13 @@ fn nic_port_beside_a_plain_af_packet_socket() {
         let mut out = Vec::new();
         let mut offered_rates = Vec::new();
         for _ in 0..pairs {
-            let port = vale_offload::open(&a).expect("open port");
-            port.rxsync().unwrap();
-            let started = Instant::now();
             let offered_before = offered.load(Ordering::Relaxed);
-            let mut got = 0u64;
-            while started.elapsed() < round {
-                port.rxsync().unwrap();
-                let r = port.rx_ring(0);
-                let (head, tail) = (r.head(), r.tail());
-                got += u64::from(ring::distance(head, tail, r.num_slots()));
-                r.set_head(tail);
-                r.set_cur(tail);
-            }
+            let started = Instant::now();
+            let xdp_rate = port_rx_round(&a, NicEngine::Xdp, round);
             let secs = started.elapsed().as_secs_f64();
             offered_rates
                 .push((offered.load(Ordering::Relaxed) - offered_before) as f64 / secs / 1e6);
-            let port_rate = got as f64 / secs / 1e6;
-            drop(port);
+            let packet_rate = port_rx_round(&a, NicEngine::Packet, round);
 
             let socket = RawSocket::bind_protocol(&ifname_a, libc::ETH_P_ALL as u16).expect("raw");
             socket.set_receive_buffer(8 << 20);
@@ -157,7 +186,8 @@ fn nic_port_beside_a_plain_af_packet_socket() {
                 got += socket.recv_batch(&mut bufs) as u64;
             }
             out.push((
-                port_rate,
+                xdp_rate,
+                packet_rate,
                 got as f64 / started.elapsed().as_secs_f64() / 1e6,
             ));
         }

@@ -5,9 +5,10 @@
 //! RX: the free slots' buffers are posted to the fill ring in slot order;
 //! each RX descriptor fills the next slot at `hwtail` with the buffer it
 //! names (any buffer the port posted, so the ring stays a permutation of
-//! them). A buffer is posted as its address minus the 256-byte headroom
-//! the kernel keeps before a frame, so that the frame lands at the start
-//! of the buffer, where netmap applications read it.
+//! them). The kernel writes a frame after 256 bytes of headroom; rxsync
+//! moves it to the start of the buffer, where netmap applications read it
+//! (posting the address minus the headroom instead made the kernel stop
+//! taking fill entries on 6.18, measured).
 //! TX: slots `hwcur..head` become TX descriptors (chains as multi-buffer
 //! frames); they complete, in order, when the completion ring says so, and
 //! only then does `tail` pass them.
@@ -22,7 +23,7 @@ use netmap_ring::view::RingView;
 
 use super::counters::NicCounter;
 use super::datapath::SyncContext;
-use super::xdp_sys::{desc_data_offset, XskSocket, XDP_PACKET_HEADROOM};
+use super::xdp_sys::{desc_data_offset, XskSocket};
 use crate::ctrl::MAX_FRAGS;
 use crate::forward::ETH_HEADER_LEN;
 
@@ -222,11 +223,23 @@ pub fn post_free(
             ctx.counters.add(NicCounter::RxBufRepaired, 1);
         }
         let umem = u64::from(buf_idx) * u64::from(memory.buf_size());
-        socket.fill.put_addr(count, umem - XDP_PACKET_HEADROOM);
+        socket.fill.put_addr(count, umem);
         count += 1;
     }
     socket.fill.submit(count);
     state.posted += count;
+}
+
+/// Moves `len` bytes from `src` down to `dst < src` in `region`, in
+/// chunks no longer than the distance, so that no chunk overlaps itself.
+fn move_down(region: &netmap_ring::shm::SharedRegion, src: usize, dst: usize, len: usize) {
+    let step = src - dst;
+    let mut done = 0;
+    while done < len {
+        let n = step.min(len - done);
+        let _ = region.copy_within(src + done, dst + done, n);
+        done += n;
+    }
 }
 
 /// `NIOCRXSYNC` of the port's RX ring.
@@ -256,17 +269,27 @@ pub fn rxsync(
     for i in 0..available {
         let desc = socket.rx.get_desc(i);
         let data = desc_data_offset(desc.addr);
-        let buf_idx = data / buf_size;
-        let valid = data.is_multiple_of(buf_size)
-            && buf_idx <= u64::from(u32::MAX)
-            && memory.buf_offset(buf_idx as u32).is_some()
-            && u64::from(desc.len) <= buf_size;
+        let (buf_idx, start) = (data / buf_size, data % buf_size);
+        let len = u64::from(desc.len);
+        let buf_off = u32::try_from(buf_idx)
+            .ok()
+            .and_then(|idx| memory.buf_offset(idx));
         let slot = state.hwtail;
-        if !valid {
+        let Some(buf_off) = buf_off.filter(|_| start + len <= buf_size) else {
             // Not a buffer the port posted: the kernel broke the protocol.
             // Skip it; the slot keeps waiting for a good one.
             ctx.counters.add(NicCounter::RxDropTruncated, 1);
             continue;
+        };
+        if start != 0 {
+            // The kernel keeps headroom before the frame; netmap
+            // applications read frames from the start of the buffer.
+            move_down(
+                memory.region(),
+                buf_off + start as usize,
+                buf_off,
+                len as usize,
+            );
         }
         let flags = if desc.options & libc::XDP_PKT_CONTD != 0 {
             NS_MOREFRAG

@@ -26,9 +26,6 @@ const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 /// `bpf_redirect_map`'s helper id.
 const HELPER_REDIRECT_MAP: i32 = 51;
 const XDP_PASS: i32 = 2;
-/// Where the kernel puts a received frame in a chunk, after the headroom
-/// it keeps for XDP programs.
-pub const XDP_PACKET_HEADROOM: u64 = 256;
 /// Unaligned-chunk descriptors carry an offset above this bit.
 const UNALIGNED_OFFSET_SHIFT: u32 = 48;
 
@@ -340,7 +337,10 @@ impl XskSocket {
     /// Opens a socket on queue `queue` of `ifindex`, registering bytes
     /// `umem_offset..umem_offset + umem_len` of `region` (page aligned) as
     /// the UMEM, in chunks of `chunk_size`; each ring has `ring_size`
-    /// (a power of two) entries.
+    /// (a power of two) entries, the fill ring twice as many: the kernel
+    /// publishes its fill consumer index only when it has used up what it
+    /// saw, so a fill ring just large enough for the posted buffers would
+    /// look full to us until then, and empty to the kernel right after.
     pub fn open(
         ifindex: u32,
         queue: u32,
@@ -377,8 +377,9 @@ impl XskSocket {
         // The kernel pins the pool's pages; they stay mapped as long as the
         // region, which the binding holds longer than this socket.
         setsockopt(&fd, libc::XDP_UMEM_REG, &reg)?;
+        let fill_size = ring_size * 2;
+        setsockopt(&fd, libc::XDP_UMEM_FILL_RING, &fill_size)?;
         for option in [
-            libc::XDP_UMEM_FILL_RING,
             libc::XDP_UMEM_COMPLETION_RING,
             libc::XDP_RX_RING,
             libc::XDP_TX_RING,
@@ -405,7 +406,7 @@ impl XskSocket {
         let fill = XskRing::map(
             fd.as_fd(),
             &offsets.fr,
-            ring_size,
+            fill_size,
             8,
             libc::XDP_UMEM_PGOFF_FILL_RING,
         )?;
@@ -502,7 +503,9 @@ impl XskSocket {
         if rc < 0 {
             return 0;
         }
-        stats.rx_dropped + stats.rx_ring_full + stats.rx_fill_ring_empty_descs
+        // rx_dropped already includes the frames that found the fill ring
+        // empty (rx_fill_ring_empty_descs).
+        stats.rx_dropped + stats.rx_ring_full
     }
 }
 
