@@ -100,7 +100,16 @@ fn measure(mode: Mode, size: usize, batch: u32, batches: u32, options: &Options)
             for k in 0..batch {
                 let i = (head + k) % slots;
                 let slot = rig.tx_slot(0, 0, i);
-                rig.set_tx_slot(0, 0, i, Slot { len: size as u16, flags: 0, ..slot });
+                rig.set_tx_slot(
+                    0,
+                    0,
+                    i,
+                    Slot {
+                        len: size as u16,
+                        flags: 0,
+                        ..slot
+                    },
+                );
             }
         }
         head = (head + batch) % slots;
@@ -156,7 +165,8 @@ fn software_mpps(mode: Mode, size: usize, batch: u32, batches: u32) -> f64 {
         let p = &ports[1];
         let tx = p.tx_ring(0);
         let slot = tx.slot(0);
-        p.write_buf(slot.buf_idx, &frame([0xff; 6], DST, 60)).unwrap();
+        p.write_buf(slot.buf_idx, &frame([0xff; 6], DST, 60))
+            .unwrap();
         tx.set_len_flags(0, 60, 0);
         tx.set_head(1);
         tx.set_cur(1);
@@ -255,7 +265,17 @@ fn main() {
     );
     println!(
         "{:<15} {:>5} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9}",
-        "mode", "bytes", "cyc/pkt", "Mpps", "Gbps", "DMA rd/p", "DMA wr/p", "req/p", "MMIO/p", "sw Mpps", "sim kc/s"
+        "mode",
+        "bytes",
+        "cyc/pkt",
+        "Mpps",
+        "Gbps",
+        "DMA rd/p",
+        "DMA wr/p",
+        "req/p",
+        "MMIO/p",
+        "sw Mpps",
+        "sim kc/s"
     );
     for f in &figures {
         let mpps = CLOCK_MHZ / f.cycles_per_packet;
