@@ -13,6 +13,7 @@
 
 pub mod device;
 pub mod eventfd;
+pub mod port;
 pub mod regs;
 pub mod sim;
 pub mod vfio;

@@ -145,6 +145,8 @@ pub struct DeviceInfo {
     pub table_ways: u32,
     pub hash_id: u32,
     pub switch_ports: u32,
+    /// Rings per direction per port the data path serves (`DEV_RINGS`).
+    pub device_rings: u32,
     pub ports: PortTable,
     /// The data path blocks, absent on revisions before the data path.
     pub doorbells: Option<Block>,
@@ -179,6 +181,7 @@ pub fn probe(dev: &mut dyn Device) -> Result<DeviceInfo, RegisterError> {
         table_ways: dev.bar0_read(sw_reg(map::SW_WAYS))?,
         hash_id: dev.bar0_read(sw_reg(map::SW_HASH_ID))?,
         switch_ports: dev.bar0_read(sw_reg(map::SW_MAX_PORTS))?,
+        device_rings: dev.bar0_read(dev_reg(map::DEV_RINGS))?,
         ports: PortTable::probe(dev, table)?,
         doorbells: blocks.find_optional(map::TYPE_DOORBELL)?,
         notify: blocks.find_optional(map::TYPE_NOTIFY)?,
@@ -214,6 +217,10 @@ pub struct PortEntry {
     pub pool_addr: u64,
     /// Device address of the ring status blocks.
     pub status_addr: u64,
+    /// Buffers in the pool (indexes 2 .. num_bufs - 1 are valid).
+    pub num_bufs: u32,
+    /// Device address of RX ring 0 (host memory).
+    pub rx_ring_addr: u64,
 }
 
 impl PortTable {
@@ -286,6 +293,9 @@ impl PortTable {
             (map::PORT_POOL_ADDR_HI, hi(entry.pool_addr)),
             (map::PORT_STATUS_ADDR_LO, lo(entry.status_addr)),
             (map::PORT_STATUS_ADDR_HI, hi(entry.status_addr)),
+            (map::PORT_NUM_BUFS, entry.num_bufs),
+            (map::PORT_RX_RING_ADDR_LO, lo(entry.rx_ring_addr)),
+            (map::PORT_RX_RING_ADDR_HI, hi(entry.rx_ring_addr)),
         ];
         for (reg, value) in writes {
             dev.bar0_write(self.register(index, reg), value)?;
@@ -328,6 +338,11 @@ impl PortTable {
             status_addr: wide(
                 read(map::PORT_STATUS_ADDR_LO)?,
                 read(map::PORT_STATUS_ADDR_HI)?,
+            ),
+            num_bufs: read(map::PORT_NUM_BUFS)?,
+            rx_ring_addr: wide(
+                read(map::PORT_RX_RING_ADDR_LO)?,
+                read(map::PORT_RX_RING_ADDR_HI)?,
             ),
         };
         let enabled = read(map::PORT_CONTROL)? & map::PORT_CONTROL_ENABLE != 0;
@@ -443,6 +458,8 @@ mod tests {
             ring_addr: 0x4000,
             pool_addr: 0x1_2340_0000,
             status_addr: 0x2_0000_1000,
+            num_bufs: 4096,
+            rx_ring_addr: 0x1_2340_8000,
         };
         dev.clear_log();
         info.ports.program(&mut dev, 5, &entry).unwrap();

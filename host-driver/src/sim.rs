@@ -1,12 +1,12 @@
 //! The `sim` body: the Verilator model of `hw/` (crate `sim`) in this
 //! process, clocked by the driver when there is work.
 //!
-//! BAR0 accesses are bus transactions on the model's BAR0 port. DMA
-//! memory is bookkept here (device addresses from an [`IovaAllocator`]),
-//! notifications are eventfds this body signals itself. BAR2, the DMA
-//! responder and the notification lines come with the RTL data path
-//! (issue 6); until the sim crate exposes them, those operations answer
-//! `Unsupported`.
+//! BAR0 and BAR2 accesses are bus transactions on the model's ports; DMA
+//! is served by the sim crate from the regions mapped here (device
+//! address = region offset + the address handed out by an
+//! [`IovaAllocator`]); each notification line signals its port's eventfd.
+//! The model runs only when the driver lets it ([`Device::settle`], after
+//! every doorbell): until it is idle, or a bounded number of cycles.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -23,36 +23,44 @@ use crate::eventfd::EventFd;
 const IOVA_BASE: u64 = 1 << 32;
 const IOVA_END: u64 = 1 << 48;
 
+/// Cycles one `settle` may run before the device counts as hung.
+pub const SETTLE_CYCLE_LIMIT: u64 = 20_000_000;
+
 /// The Verilator model as a [`Device`].
 pub struct SimDevice {
     nic: Nic,
     iovas: IovaAllocator,
     notifiers: Vec<Arc<EventFd>>,
-    counters: DeviceCounters,
 }
 
 impl SimDevice {
     /// A fresh model (reset, table flushed) with one notification eventfd
     /// per port entry.
     pub fn new() -> Result<Self, DeviceError> {
-        let mut device = Self {
-            nic: Nic::new(NicVariant::Netmap),
-            iovas: IovaAllocator::new(IOVA_BASE, IOVA_END),
-            notifiers: Vec::new(),
-            counters: DeviceCounters::default(),
-        };
-        let ports = device.nic.bar0_read(map::PT_COUNT);
+        let mut nic = Nic::new(NicVariant::Netmap);
+        let ports = nic.bar0_read(map::PT_COUNT);
+        let mut notifiers = Vec::new();
         for _ in 0..ports {
             let fd = EventFd::new().map_err(|e| DeviceError::sys("eventfd", e))?;
-            device.notifiers.push(Arc::new(fd));
+            notifiers.push(Arc::new(fd));
         }
-        Ok(device)
+        let lines = notifiers.clone();
+        nic.set_notify_handler(Box::new(move |port| {
+            if let Some(fd) = lines.get(port as usize) {
+                let _ = fd.signal();
+            }
+        }));
+        Ok(Self {
+            nic,
+            iovas: IovaAllocator::new(IOVA_BASE, IOVA_END),
+            notifiers,
+        })
     }
 
-    fn unsupported(what: &str) -> DeviceError {
+    fn bar2_error(e: sim::nic::Bar2Error) -> DeviceError {
         DeviceError::Unsupported {
             body: "sim",
-            what: format!("{what} (needs the RTL data path)"),
+            what: e.to_string(),
         }
     }
 }
@@ -64,35 +72,45 @@ impl Device for SimDevice {
 
     fn bar0_read(&mut self, offset: u32) -> Result<u32, DeviceError> {
         check_bar0_offset(offset, map::BAR0_SIZE)?;
-        self.counters.mmio_reads += 1;
         Ok(self.nic.bar0_read(offset))
     }
 
     fn bar0_write(&mut self, offset: u32, value: u32) -> Result<(), DeviceError> {
         check_bar0_offset(offset, map::BAR0_SIZE)?;
-        self.counters.mmio_writes += 1;
         self.nic.bar0_write(offset, value);
         Ok(())
     }
 
     fn bar2_len(&self) -> u64 {
-        0
+        self.nic.bar2_len()
     }
 
-    fn bar2_write(&mut self, _offset: u64, _data: &[u8]) -> Result<(), DeviceError> {
-        Err(Self::unsupported("BAR2"))
+    fn bar2_write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        crate::device::check_range("BAR2", offset, data.len(), self.nic.bar2_len())?;
+        self.nic.bar2_write(offset, data).map_err(Self::bar2_error)
     }
 
-    fn bar2_read(&mut self, _offset: u64, _out: &mut [u8]) -> Result<(), DeviceError> {
-        Err(Self::unsupported("BAR2"))
+    fn bar2_read(&mut self, offset: u64, out: &mut [u8]) -> Result<(), DeviceError> {
+        crate::device::check_range("BAR2", offset, out.len(), self.nic.bar2_len())?;
+        self.nic.bar2_read(offset, out).map_err(Self::bar2_error)
     }
 
     fn dma_map(&mut self, region: Arc<SharedRegion>) -> Result<u64, DeviceError> {
-        self.iovas.insert(region)
+        let iova = self.iovas.insert(region.clone())?;
+        if let Err(e) = self.nic.dma_map(iova, region) {
+            let _ = self.iovas.remove(iova);
+            return Err(DeviceError::Unsupported {
+                body: "sim",
+                what: e.to_string(),
+            });
+        }
+        Ok(iova)
     }
 
     fn dma_unmap(&mut self, iova: u64) -> Result<(), DeviceError> {
-        self.iovas.remove(iova).map(drop)
+        self.iovas.remove(iova)?;
+        self.nic.dma_unmap(iova);
+        Ok(())
     }
 
     fn vectors(&self) -> u32 {
@@ -110,9 +128,12 @@ impl Device for SimDevice {
     }
 
     fn settle(&mut self) -> Result<(), DeviceError> {
-        // Nothing runs by itself in this revision of the model: the switch
-        // core is idle as soon as its BAR0 writes are taken.
-        Ok(())
+        self.nic
+            .run_until_idle(SETTLE_CYCLE_LIMIT)
+            .map(drop)
+            .map_err(|_| DeviceError::Hung {
+                cycles: SETTLE_CYCLE_LIMIT,
+            })
     }
 
     fn reset(&mut self) -> Result<(), DeviceError> {
@@ -121,9 +142,18 @@ impl Device for SimDevice {
     }
 
     fn counters(&self) -> DeviceCounters {
+        let link = self.nic.link_counters();
         DeviceCounters {
+            mmio_reads: link.mmio_reads,
+            mmio_writes: link.mmio_writes,
+            bar2_write_bytes: link.bar2_write_bytes,
+            bar2_read_bytes: link.bar2_read_bytes,
+            dma_read_requests: link.dma_read_requests,
+            dma_read_bytes: link.dma_read_bytes,
+            dma_write_requests: link.dma_write_requests,
+            dma_write_bytes: link.dma_write_bytes,
+            notifications: link.notifications,
             cycles: self.nic.cycles(),
-            ..self.counters
         }
     }
 }

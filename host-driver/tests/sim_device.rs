@@ -36,6 +36,8 @@ fn port_entries_program_and_read_back_on_the_rtl() {
         ring_addr: 0x800,
         pool_addr: 0x1_0000_0000,
         status_addr: 0x1_0020_0000,
+        num_bufs: 1024,
+        rx_ring_addr: 0x1_0010_0000,
     };
     info.ports.program(&mut dev, 0, &entry).unwrap();
     assert_eq!(info.ports.read(&mut dev, 0).unwrap(), (entry, true));

@@ -1,0 +1,296 @@
+//! One registered device port: txsync, rxsync and the need-kick protocol
+//! over the status blocks (`docs/datapath.md`), with netmap's rules: the
+//! application's `head`/`cur` are checked (`ring::check_head_cur`) before
+//! use, `tail` changes only here, and values the device wrote are
+//! validated before they reach the ring.
+//!
+//! Per batch: TX costs one doorbell (a posted BAR0 write) plus 16 bytes of
+//! posted BAR2 writes per new slot; RX costs nothing on the link (the head
+//! goes to the status block in host memory; pipes, being lossless, add one
+//! RX doorbell so a sender waiting for room resumes). No MMIO reads.
+#![forbid(unsafe_code)]
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use netmap_ring::abi::{RING_HEADER_SIZE, SLOT_SIZE};
+use netmap_ring::port::{Binding, BindingLayout, RingSpec, SyncError};
+use netmap_ring::ring::{self, check_head_cur};
+use netmap_ring::view::RingView;
+use vale_offload::ctrl::PortKind;
+use vale_offload::regmap as map;
+
+use super::Shared;
+use crate::eventfd::EventFd;
+
+/// The kernel-side copy of one ring's indexes (netmap's kring).
+#[derive(Clone, Copy, Debug, Default)]
+struct Kring {
+    /// The head accepted at the last sync (TX: handed to the device).
+    hwcur: u32,
+    /// The tail exposed at the last sync.
+    hwtail: u32,
+    /// TX: slots before this one are completed by the device (its hwcur).
+    done: u32,
+}
+
+pub(crate) struct DeviceBinding {
+    shared: Arc<Shared>,
+    entry: u32,
+    kind: PortKind,
+    layout: BindingLayout,
+    tx: Mutex<Vec<Kring>>,
+    rx: Mutex<Vec<Kring>>,
+    notifier: Arc<EventFd>,
+}
+
+impl DeviceBinding {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        entry: u32,
+        kind: PortKind,
+        layout: BindingLayout,
+        notifier: Arc<EventFd>,
+    ) -> Self {
+        let tx = layout
+            .tx_rings
+            .iter()
+            .map(|spec| Kring {
+                hwcur: 0,
+                hwtail: spec.num_slots - 1,
+                done: 0,
+            })
+            .collect();
+        let rx = vec![Kring::default(); layout.rx_rings.len()];
+        Self {
+            shared,
+            entry,
+            kind,
+            layout,
+            tx: Mutex::new(tx),
+            rx: Mutex::new(rx),
+            notifier,
+        }
+    }
+
+    fn view(&self, spec: &RingSpec) -> RingView<'_> {
+        RingView::new(&self.layout.region, spec.offset, spec.num_slots)
+            .expect("rings were laid out inside the region")
+    }
+
+    /// Region offset of the status entry of a ring.
+    fn status(&self, rx: bool, ring: u32, field: u32) -> usize {
+        let state_layout = self.shared.lock().layout;
+        let entry = if rx {
+            map::rx_status_offset(ring)
+        } else {
+            map::tx_status_offset(ring)
+        };
+        state_layout.status_off(self.entry) + entry as usize + field as usize
+    }
+
+    fn load(&self, offset: usize) -> u32 {
+        // Acquire: pairs with the device's write of the slots before it
+        // published the index (a DMA write ordered before the status write).
+        self.layout
+            .region
+            .atomic_u32(offset)
+            .map(|a| a.load(Ordering::Acquire))
+            .unwrap_or(u32::MAX)
+    }
+
+    fn store(&self, offset: usize, value: u32) {
+        // Release: the slots the application released are visible before
+        // the device reads the new head.
+        if let Ok(a) = self.layout.region.atomic_u32(offset) {
+            a.store(value, Ordering::Release);
+        }
+    }
+
+    fn bad_ring(ring: u32, view: &RingView<'_>, kr: &Kring, source: ring::RingError) -> SyncError {
+        // As netmap: put the ring back to the kernel's view.
+        view.set_head(kr.hwcur);
+        view.set_cur(kr.hwcur);
+        view.set_tail(kr.hwtail);
+        SyncError::BadRing { ring, source }
+    }
+
+    fn spec(&self, specs: &[RingSpec], ring: u32) -> Result<(usize, RingSpec), SyncError> {
+        specs
+            .iter()
+            .position(|s| s.id == ring)
+            .map(|at| (at, specs[at]))
+            .ok_or(SyncError::NoSuchRing { ring })
+    }
+}
+
+/// Copies slots `[from, to)` of `view` (wrapping) into the BAR2 ring at
+/// `bar2_ring`: at most two posted bursts.
+fn push_slots(
+    dev: &mut dyn crate::device::Device,
+    view: &RingView<'_>,
+    bar2_ring: u64,
+    from: u32,
+    to: u32,
+) -> Result<(), crate::device::DeviceError> {
+    let n = view.num_slots();
+    let runs = if from <= to {
+        [(from, to), (0, 0)]
+    } else {
+        [(from, n), (0, to)]
+    };
+    for (start, end) in runs {
+        if start == end {
+            continue;
+        }
+        let mut bytes = vec![0u8; (end - start) as usize * SLOT_SIZE];
+        let off = view.offset() + RING_HEADER_SIZE + start as usize * SLOT_SIZE;
+        view.region().read_bytes(off, &mut bytes)?;
+        let at = bar2_ring + (RING_HEADER_SIZE + start as usize * SLOT_SIZE) as u64;
+        dev.bar2_write(at, &bytes)?;
+    }
+    Ok(())
+}
+
+impl Binding for DeviceBinding {
+    fn layout(&self) -> &BindingLayout {
+        &self.layout
+    }
+
+    fn txsync(&self, ring: u32) -> Result<(), SyncError> {
+        let (at, spec) = self.spec(&self.layout.tx_rings, ring)?;
+        let view = self.view(&spec);
+        let n = spec.num_slots;
+        let mut krings = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let kr = &mut krings[at];
+        let (head, cur) = (view.head(), view.cur());
+        if let Err(e) = check_head_cur(n, kr.hwcur, kr.hwtail, head, cur) {
+            return Err(Self::bad_ring(ring, &view, kr, e));
+        }
+        let status_cur = self.status(false, ring, map::ST_HWCUR);
+        let status_tail = self.status(false, ring, map::ST_HWTAIL);
+        let mut state = self.shared.lock();
+        let state = &mut *state;
+        let bar2_ring = state.layout.bar2_ring_off(self.entry, ring, n);
+        let gone = |e: crate::device::DeviceError| SyncError::Gone(e.to_string());
+        if head != kr.hwcur {
+            push_slots(state.dev.as_mut(), &view, bar2_ring, kr.hwcur, head).map_err(gone)?;
+            state
+                .dev
+                .ring_doorbell(map::tx_doorbell(self.entry, ring), head)
+                .map_err(gone)?;
+            kr.hwcur = head;
+        }
+        // The device's progress, validated: its hwcur moves from `done`
+        // towards our head, its tail stays behind its hwcur.
+        let dev_cur = self.load(status_cur);
+        let dev_tail = self.load(status_tail);
+        let cur_ok = dev_cur < n && ring::between(kr.done, dev_cur, kr.hwcur, n);
+        if cur_ok {
+            if self.kind != PortKind::Vale && dev_cur != kr.done {
+                // Pipe crossover swapped buffers in the device's copy of
+                // the completed slots: bring the new indexes back.
+                pull_slots(state.dev.as_mut(), &view, bar2_ring, kr.done, dev_cur).map_err(gone)?;
+            }
+            kr.done = dev_cur;
+            // The tail only moves forward, and never past the slot before
+            // the first one the device has not completed.
+            let limit = ring::prev(dev_cur, n);
+            if dev_tail < n && ring::between(kr.hwtail, dev_tail, limit, n) {
+                kr.hwtail = dev_tail;
+            }
+        }
+        view.set_tail(kr.hwtail);
+        Ok(())
+    }
+
+    fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
+        let (at, spec) = self.spec(&self.layout.rx_rings, ring)?;
+        let view = self.view(&spec);
+        let n = spec.num_slots;
+        let mut krings = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        let kr = &mut krings[at];
+        let (head, cur) = (view.head(), view.cur());
+        if let Err(e) = check_head_cur(n, kr.hwcur, kr.hwtail, head, cur) {
+            return Err(Self::bad_ring(ring, &view, kr, e));
+        }
+        if head != kr.hwcur {
+            self.store(self.status(true, ring, map::ST_HEAD), head);
+            kr.hwcur = head;
+            if self.kind != PortKind::Vale {
+                let mut state = self.shared.lock();
+                state
+                    .dev
+                    .ring_doorbell(
+                        map::rx_doorbell(self.entry),
+                        map::rx_doorbell_value(ring, head),
+                    )
+                    .map_err(|e| SyncError::Gone(e.to_string()))?;
+            }
+        }
+        // New slots run from our tail towards our head (one kept empty).
+        let dev_tail = self.load(self.status(true, ring, map::ST_HWTAIL));
+        if dev_tail < n && ring::between(kr.hwtail, dev_tail, ring::prev(kr.hwcur, n), n) {
+            kr.hwtail = dev_tail;
+        }
+        view.set_tail(kr.hwtail);
+        Ok(())
+    }
+
+    fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.notifier.as_fd()
+    }
+
+    fn arm(&self) {
+        for spec in &self.layout.rx_rings {
+            self.store(self.status(true, spec.id, map::ST_NEED_KICK), 1);
+        }
+        for spec in &self.layout.tx_rings {
+            self.store(self.status(false, spec.id, map::ST_NEED_KICK), 1);
+        }
+    }
+
+    fn disarm(&self) {
+        for spec in &self.layout.rx_rings {
+            self.store(self.status(true, spec.id, map::ST_NEED_KICK), 0);
+        }
+        for spec in &self.layout.tx_rings {
+            self.store(self.status(false, spec.id, map::ST_NEED_KICK), 0);
+        }
+        let _ = self.notifier.drain();
+    }
+}
+
+/// Reads back the buffer index, length and flags of slots `[from, to)`
+/// from the device's copy of a TX ring (after pipe crossover swapped
+/// buffers there). Indexes are validated by the next user of the slot.
+fn pull_slots(
+    dev: &mut dyn crate::device::Device,
+    view: &RingView<'_>,
+    bar2_ring: u64,
+    from: u32,
+    to: u32,
+) -> Result<(), crate::device::DeviceError> {
+    let n = view.num_slots();
+    let mut i = from;
+    let mut bytes = [0u8; 8];
+    while i != to {
+        let at = bar2_ring + (RING_HEADER_SIZE + i as usize * SLOT_SIZE) as u64;
+        dev.bar2_read(at, &mut bytes)?;
+        let buf_idx = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
+        let flags = u16::from_le_bytes(bytes[6..8].try_into().expect("2 bytes"));
+        view.set_buf_idx(i, buf_idx);
+        let slot = view.slot(i);
+        view.set_len_flags(i, slot.len, flags);
+        i = ring::next(i, n);
+    }
+    Ok(())
+}
+
+impl Drop for DeviceBinding {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.close(self.entry, &self.layout);
+    }
+}
