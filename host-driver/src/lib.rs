@@ -16,9 +16,12 @@ pub mod eventfd;
 pub mod port;
 pub mod regs;
 pub mod sim;
+pub mod spec;
 pub mod vfio;
 
 #[cfg(test)]
 mod testing;
 
 pub use device::{Device, DeviceCounters, DeviceError, DmaRegion};
+pub use port::DeviceBackend;
+pub use spec::{backend_from_env, backend_from_spec, BackendSpec};
