@@ -11,6 +11,7 @@
 //! Only [`vfio::sys`] holds `unsafe` code (the system calls and the MMIO
 //! accesses of a mapped BAR); every other module forbids it.
 
+pub mod cost;
 pub mod device;
 pub mod eventfd;
 pub mod port;
