@@ -19,6 +19,7 @@ pub mod regs;
 pub mod sim;
 pub mod spec;
 pub mod vfio;
+pub mod vfio_user;
 
 #[cfg(test)]
 mod testing;

@@ -13,6 +13,7 @@ use netmap_ring::port::Backend;
 use crate::port::{BackendError, DeviceBackend};
 use crate::sim::SimDevice;
 use crate::vfio::{sys::LinuxSys, VfioDevice, VfioError};
+use crate::vfio_user::VfioUserDevice;
 
 /// Environment variable naming the backend when no `--backend` is given.
 pub const BACKEND_ENV: &str = "NETMAP_BACKEND";
@@ -37,8 +38,6 @@ pub enum SpecError {
     Unknown(String),
     #[error("backend {0}: the argument is missing")]
     MissingArgument(&'static str),
-    #[error("the vfio-user backend is not built yet (socket {0})")]
-    NotBuilt(PathBuf),
     #[error(transparent)]
     Vfio(#[from] VfioError),
     #[error(transparent)]
@@ -79,7 +78,10 @@ impl BackendSpec {
         Ok(match self {
             BackendSpec::Soft => Box::new(vale_offload::SoftBackend),
             BackendSpec::Sim => Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?),
-            BackendSpec::VfioUser(socket) => return Err(SpecError::NotBuilt(socket.clone())),
+            BackendSpec::VfioUser(socket) => {
+                let device = VfioUserDevice::connect(socket)?;
+                Box::new(DeviceBackend::new(Box::new(device))?)
+            }
             BackendSpec::Vfio(address) => {
                 let device = VfioDevice::open(Arc::new(LinuxSys), address)?;
                 Box::new(DeviceBackend::new(Box::new(device))?)

@@ -1,0 +1,145 @@
+//! The vfio-user body end to end: `nmsim-server` serves the RTL in another
+//! process; ports opened through `--backend vfio-user:<socket>` move
+//! packets through it, with DMA memory passed as memfds and notifications
+//! as eventfds; a killed client's ports are released on the device.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use host_driver::device::Device;
+use host_driver::regs;
+use host_driver::vfio_user::VfioUserDevice;
+use netmap_ring::port::{Interest, Port};
+use vale_offload::regmap as map;
+
+struct Server {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Server {
+    fn start(tag: &str, clients: u32) -> Self {
+        let socket = std::env::temp_dir().join(format!("nmsim-{}-{tag}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new(env!("CARGO_BIN_EXE_nmsim-server"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--clients")
+            .arg(clients.to_string())
+            .spawn()
+            .expect("nmsim-server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "server never listened");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self { child, socket }
+    }
+
+    fn spec(&self) -> String {
+        format!("vfio-user:{}", self.socket.display())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+fn frame(dst: [u8; 6], src: [u8; 6], seq: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 60 + (seq as usize % 5) * 111];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[14..18].copy_from_slice(&seq.to_be_bytes());
+    f
+}
+
+fn drain(port: &mut Port) -> Vec<Vec<u8>> {
+    port.rxsync().unwrap();
+    let mut got = Vec::new();
+    port.dispatch(0, |p| got.push(p.data.clone()));
+    port.rxsync().unwrap();
+    got
+}
+
+#[test]
+fn vale_and_pipe_traffic_through_the_server() {
+    let server = Server::start("traffic", 1);
+    let backend = host_driver::backend_from_spec(&server.spec()).unwrap();
+    assert_eq!(backend.kind(), "vfio-user");
+    let mut a = Port::open_on(&*backend, "vale0:a").unwrap();
+    let mut b = Port::open_on(&*backend, "vale0:b").unwrap();
+    let mac_a = [2, 0, 0, 0, 0, 0xa];
+    let mac_b = [2, 0, 0, 0, 0, 0xb];
+    assert!(a.inject(&frame([0xff; 6], mac_a, 0)));
+    a.txsync().unwrap();
+    assert_eq!(drain(&mut b).len(), 1);
+    let sent: Vec<Vec<u8>> = (1..50).map(|s| frame(mac_a, mac_b, s)).collect();
+    for f in &sent {
+        assert!(b.inject(f));
+    }
+    b.txsync().unwrap();
+    assert_eq!(drain(&mut a), sent);
+
+    let mut m = Port::open_on(&*backend, "netmap:u{1").unwrap();
+    let mut s = Port::open_on(&*backend, "netmap:u}1").unwrap();
+    let sent: Vec<Vec<u8>> = (0..100).map(|q| frame(mac_b, mac_a, q)).collect();
+    for f in &sent {
+        assert!(m.inject(f));
+    }
+    m.txsync().unwrap();
+    // The receiver waits on the eventfd the server signals.
+    let ready = s.poll(Interest::RX, Some(Duration::from_secs(10))).unwrap();
+    assert!(ready.rx);
+    assert_eq!(drain(&mut s), sent);
+}
+
+fn port_enabled(socket: &Path, entry: u32) -> bool {
+    let mut dev = VfioUserDevice::connect(socket).unwrap();
+    let info = regs::probe(&mut dev).unwrap();
+    let control = dev
+        .bar0_read(info.ports.register(entry, map::PORT_CONTROL))
+        .unwrap();
+    control & map::PORT_CONTROL_ENABLE != 0
+}
+
+#[test]
+fn a_killed_application_releases_its_ports_on_the_device() {
+    if let Ok(socket) = std::env::var("NMSIM_CHILD_SOCKET") {
+        // The child: open a port, say so, and wait to be killed.
+        let backend = host_driver::backend_from_spec(&format!("vfio-user:{socket}")).unwrap();
+        let _port = Port::open_on(&*backend, "vale0:victim").unwrap();
+        println!("OPEN");
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    let server = Server::start("kill", 2);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_application_releases_its_ports_on_the_device",
+            "--nocapture",
+        ])
+        .env("NMSIM_CHILD_SOCKET", &server.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("OPEN") {
+        assert!(Instant::now() < deadline, "child never opened its port");
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+        assert!(n > 0, "child exited early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The next client finds entry 0 (the victim's) disabled.
+    assert!(!port_enabled(&server.socket, 0));
+}
