@@ -3,8 +3,8 @@
 //! packets through it, with DMA memory passed as memfds and notifications
 //! as eventfds; a killed client's ports are released on the device.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use host_driver::device::Device;
@@ -13,42 +13,9 @@ use host_driver::vfio_user::VfioUserDevice;
 use netmap_ring::port::{Interest, Port};
 use vale_offload::regmap as map;
 
-struct Server {
-    child: Child,
-    socket: PathBuf,
-}
+mod common;
 
-impl Server {
-    fn start(tag: &str, clients: u32) -> Self {
-        let socket = std::env::temp_dir().join(format!("nmsim-{}-{tag}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&socket);
-        let child = Command::new(env!("CARGO_BIN_EXE_nmsim-server"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--clients")
-            .arg(clients.to_string())
-            .spawn()
-            .expect("nmsim-server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "server never listened");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Self { child, socket }
-    }
-
-    fn spec(&self) -> String {
-        format!("vfio-user:{}", self.socket.display())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
+use common::Server;
 
 fn frame(dst: [u8; 6], src: [u8; 6], seq: u32) -> Vec<u8> {
     let mut f = vec![0u8; 60 + (seq as usize % 5) * 111];
@@ -68,7 +35,7 @@ fn drain(port: &mut Port) -> Vec<Vec<u8>> {
 
 #[test]
 fn vale_and_pipe_traffic_through_the_server() {
-    let server = Server::start("traffic", 1);
+    let server = Server::start(1);
     let backend = host_driver::backend_from_spec(&server.spec()).unwrap();
     assert_eq!(backend.kind(), "vfio-user");
     let mut a = Port::open_on(&*backend, "vale0:a").unwrap();
@@ -117,7 +84,7 @@ fn a_killed_application_releases_its_ports_on_the_device() {
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
-    let server = Server::start("kill", 2);
+    let server = Server::start(2);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
