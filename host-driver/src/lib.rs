@@ -5,8 +5,11 @@
 //! which has several bodies: the real board through Linux VFIO
 //! ([`vfio`]), the Verilator model of `hw/` in-process ([`sim`]), and
 //! the same model served by another process over vfio-user. Register
-//! access walks the BAR0 block list of hw/README.md ([`regs`]). See
-//! DESIGN.md section 3 for the device model.
+//! access walks the BAR0 block list of hw/README.md ([`regs`]). On top of
+//! a `Device`, [`port::DeviceBackend`] is a `netmap_ring::port::Backend`:
+//! applications open netmap ports on the device with the usual `Port` API.
+//! [`spec`] picks a backend from `--backend`/`NETMAP_BACKEND`. See
+//! DESIGN.md section 3 for the device model and `host-driver/README.md`.
 //!
 //! Only [`vfio::sys`] holds `unsafe` code (the system calls and the MMIO
 //! accesses of a mapped BAR); every other module forbids it.
@@ -26,4 +29,4 @@ mod testing;
 
 pub use device::{Device, DeviceCounters, DeviceError, DmaRegion};
 pub use port::DeviceBackend;
-pub use spec::{backend_from_env, backend_from_spec, BackendSpec};
+pub use spec::{backend_from_env, backend_from_spec, shared_backend, BackendSpec};

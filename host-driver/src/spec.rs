@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use netmap_ring::port::Backend;
 
@@ -95,6 +95,24 @@ pub fn backend_from_spec(spec: &str) -> Result<Box<dyn Backend>, SpecError> {
     spec.parse::<BackendSpec>()?.open()
 }
 
+/// The backend named by `spec`, opened once per process and kept: every
+/// port a process opens on `sim` must be on the same simulated device (a
+/// bridge's two ports, a test's sender and receiver), as every port of a
+/// process on `vfio:` is on the one board. Later calls with the same spec
+/// return the same backend.
+pub fn shared_backend(spec: &str) -> Result<&'static dyn Backend, SpecError> {
+    static OPENED: Mutex<Vec<(String, &'static dyn Backend)>> = Mutex::new(Vec::new());
+    let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, backend)) = opened.iter().find(|(s, _)| s == spec) {
+        return Ok(*backend);
+    }
+    // Leaked on purpose: the backend lives as long as the process, like the
+    // device it stands for.
+    let backend: &'static dyn Backend = Box::leak(backend_from_spec(spec)?);
+    opened.push((spec.to_owned(), backend));
+    Ok(backend)
+}
+
 /// The backend named by `$NETMAP_BACKEND`, the software engine when unset.
 pub fn backend_from_env() -> Result<Box<dyn Backend>, SpecError> {
     match std::env::var(BACKEND_ENV) {
@@ -147,6 +165,14 @@ mod tests {
     #[test]
     fn soft_is_the_default_and_opens() {
         assert_eq!(backend_from_spec("soft").unwrap().kind(), "soft");
+    }
+
+    #[test]
+    fn a_shared_backend_is_opened_once() {
+        let first = shared_backend("sim").unwrap();
+        let second = shared_backend("sim").unwrap();
+        assert!(std::ptr::addr_eq(first, second));
+        assert_eq!(first.kind(), "sim");
     }
 
     #[test]
