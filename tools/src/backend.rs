@@ -1,24 +1,78 @@
-//! The `--backend` choice: which netmap kernel side opens the ports. Only
-//! the software engine exists today; the device-backed ones (simulator,
-//! vfio-user, the board) plug in here.
+//! The `--backend` choice: which netmap kernel side opens the ports: the
+//! software engine (`soft`, the default), the RTL in this process (`sim`),
+//! the RTL behind a vfio-user server (`vfio-user:<socket>`) or the board
+//! (`vfio:<pci-address>`); see host-driver. Without `--backend`,
+//! `NETMAP_BACKEND` decides.
 #![forbid(unsafe_code)]
 
+use std::fmt;
+use std::str::FromStr;
+
+use host_driver::BackendSpec;
 use netmap_ring::port::{Port, PortError};
 
 /// A backend the tools can open ports on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// The software engine (vale-offload): VALE switches and pipes in
-    /// shared memory.
-    #[default]
-    Soft,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendChoice {
+    text: String,
+    spec: BackendSpec,
 }
 
 impl BackendChoice {
-    /// Opens `name` on this backend.
-    pub fn open(self, name: &str) -> Result<Port, PortError> {
-        match self {
-            BackendChoice::Soft => vale_offload::open(name),
+    /// Opens `name` on this backend. Device backends are opened once per
+    /// process, so all the ports of a tool share one device.
+    pub fn open(&self, name: &str) -> Result<Port, PortError> {
+        match self.spec {
+            BackendSpec::Soft => vale_offload::open(name),
+            _ => {
+                let backend =
+                    host_driver::shared_backend(&self.text).map_err(|e| PortError::Io {
+                        name: name.to_owned(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?;
+                Port::open_on(backend, name)
+            }
         }
+    }
+}
+
+impl FromStr for BackendChoice {
+    type Err = host_driver::spec::SpecError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self {
+            text: text.to_owned(),
+            spec: text.parse()?,
+        })
+    }
+}
+
+impl Default for BackendChoice {
+    /// `$NETMAP_BACKEND`, else the software engine.
+    fn default() -> Self {
+        std::env::var(host_driver::spec::BACKEND_ENV)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| "soft".parse().expect("soft parses"))
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_and_print_back() {
+        for text in ["soft", "sim", "vfio-user:/tmp/x.sock", "vfio:0000:03:00.0"] {
+            let choice: BackendChoice = text.parse().unwrap();
+            assert_eq!(choice.to_string(), text);
+        }
+        assert!("hw".parse::<BackendChoice>().is_err());
     }
 }

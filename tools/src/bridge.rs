@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     pub busy: bool,
     /// Which netmap backend opens the ports.
-    #[arg(long, value_enum, default_value = "soft")]
+    #[arg(long, default_value_t = BackendChoice::default())]
     pub backend: BackendChoice,
 }
 

@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(short = 'w', default_value_t = 0)]
     pub wait_secs: u64,
     /// Which netmap backend opens the port.
-    #[arg(long, value_enum, default_value = "soft")]
+    #[arg(long, default_value_t = BackendChoice::default())]
     pub backend: BackendChoice,
     /// Spin on syncs instead of sleeping in poll() (rx, ping, pong).
     #[arg(long)]
