@@ -279,10 +279,11 @@ fn pull_slots(
         let at = bar2_ring + (RING_HEADER_SIZE + i as usize * SLOT_SIZE) as u64;
         dev.bar2_read(at, &mut bytes)?;
         let buf_idx = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
+        let len = u16::from_le_bytes(bytes[4..6].try_into().expect("2 bytes"));
         let flags = u16::from_le_bytes(bytes[6..8].try_into().expect("2 bytes"));
+        // As the device left it: the peer's old buffer, len 0, NS_BUF_CHANGED.
         view.set_buf_idx(i, buf_idx);
-        let slot = view.slot(i);
-        view.set_len_flags(i, slot.len, flags);
+        view.set_len_flags(i, len, flags);
         i = ring::next(i, n);
     }
     Ok(())
