@@ -472,3 +472,60 @@ fn auto_takes_af_xdp_once_per_interface_and_af_packet_otherwise() {
     .join()
     .expect("checks");
 }
+
+#[test]
+fn frames_wait_in_the_kernel_while_the_application_holds_every_slot_af_packet() {
+    frames_wait_while_the_ring_is_full(NicEngine::Packet);
+}
+
+#[test]
+fn frames_wait_in_the_kernel_while_the_application_holds_every_slot_af_xdp() {
+    frames_wait_while_the_ring_is_full(NicEngine::Xdp);
+}
+
+/// A 64-slot RX ring the application leaves full: later frames wait in the
+/// kernel (socket queue, or the AF_XDP socket's own buffers) and come in
+/// order once slots are released.
+fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
+    let pair = veth_or_skip!();
+    const COUNT: u32 = 1000;
+    let a = format!("netmap:{}@conf:slots=64", pair.a);
+    let b = pair.b.clone();
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
+    let receiver = VethPair::run_in(&pair.ns_a, move || {
+        let mut port = open_port(&a, engine).expect("open port");
+        opened_tx.send(()).unwrap();
+        sent_rx.recv_timeout(DEADLINE).expect("sender done");
+        let mut got = Vec::new();
+        let started = Instant::now();
+        while got.len() < COUNT as usize && started.elapsed() < DEADLINE {
+            port.rxsync().expect("rxsync");
+            while let Some(packet) = port.next_packet() {
+                got.extend(test_seq(&packet.data));
+            }
+        }
+        (got, nic::counters(&port).unwrap())
+    });
+    opened_rx.recv_timeout(DEADLINE).expect("port opened");
+    VethPair::run_in(&pair.ns_b, move || {
+        let socket = RawSocket::bind(&b).expect("raw socket");
+        for seq in 0..COUNT {
+            socket
+                .send(&test_frame(MAC_B, MAC_A, seq, 60))
+                .expect("send");
+            if seq % 32 == 31 {
+                // Stay under the kernel's per-CPU backlog.
+                std::thread::sleep(Duration::from_micros(300));
+            }
+        }
+        // Let the last frames land before the receiver looks.
+        std::thread::sleep(Duration::from_millis(50));
+        sent_tx.send(()).unwrap();
+    })
+    .join()
+    .expect("sender");
+    let (got, counters) = receiver.join().expect("receiver");
+    assert_eq!(got, (0..COUNT).collect::<Vec<_>>());
+    assert_eq!(counters.get(NicCounter::RxDropKernel), 0);
+}

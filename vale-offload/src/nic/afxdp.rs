@@ -2,10 +2,11 @@
 //! buffer pool is the socket's UMEM, so frames move between the netmap
 //! rings and the kernel as buffer addresses, never copied by us.
 //!
-//! RX: the free slots' buffers are posted to the fill ring in slot order;
-//! each RX descriptor fills the next slot at `hwtail` with the buffer it
-//! names (any buffer the port posted, so the ring stays a permutation of
-//! them). The kernel writes a frame after 256 bytes of headroom; rxsync
+//! RX: the kernel gets buffers of its own (spares beyond the ring's,
+//! posted to the fill ring), so that frames can wait in the socket's RX
+//! ring while the application holds every slot, as in a socket queue.
+//! Each RX descriptor fills the next free slot at `hwtail` with the buffer
+//! it names, and the slot's old buffer becomes a spare. The kernel writes a frame after 256 bytes of headroom; rxsync
 //! moves it to the start of the buffer, where netmap applications read it
 //! (posting the address minus the headroom instead made the kernel stop
 //! taking fill entries on 6.18, measured).
@@ -44,6 +45,16 @@ pub struct XdpTxState {
     max_frame: usize,
 }
 
+impl XdpRxState {
+    /// A state whose kernel side starts with `spare` buffers.
+    pub fn new(spare: Vec<u32>) -> Self {
+        Self {
+            spare,
+            ..Self::default()
+        }
+    }
+}
+
 impl XdpTxState {
     pub fn new(max_frame: usize) -> Self {
         Self {
@@ -60,8 +71,9 @@ impl XdpTxState {
 pub struct XdpRxState {
     pub hwcur: u32,
     pub hwtail: u32,
-    /// Slots from `hwtail` on whose buffers are in the fill ring.
-    posted: u32,
+    /// Buffers of the pool outside the rings, waiting to be posted to the
+    /// fill ring.
+    spare: Vec<u32>,
     /// `XDP_STATISTICS` drops already counted.
     drops_seen: u64,
 }
@@ -198,36 +210,15 @@ pub fn txsync(
     Ok(blocked)
 }
 
-/// Posts the buffers of the free slots not yet posted to the fill ring.
-pub fn post_free(
-    view: &RingView<'_>,
-    state: &mut XdpRxState,
-    ctx: &SyncContext<'_>,
-    socket: &XskSocket,
-) {
-    let n = view.num_slots();
-    let memory = ctx.memory;
-    let free = (state.hwcur + n - 1 - state.hwtail) % n;
-    let mut count = 0;
-    let room = socket.fill.free();
-    while state.posted + count < free && count < room {
-        let index = (state.hwtail + state.posted + count) % n;
-        let mut buf_idx = view.slot(index).buf_idx;
-        if memory.buf_offset(buf_idx).is_none() {
-            let mut fresh = Vec::with_capacity(1);
-            if memory.alloc_buffers(1, &mut fresh).is_err() {
-                break;
-            }
-            buf_idx = fresh[0];
-            view.set_buf_idx(index, buf_idx);
-            ctx.counters.add(NicCounter::RxBufRepaired, 1);
-        }
-        let umem = u64::from(buf_idx) * u64::from(memory.buf_size());
-        socket.fill.put_addr(count, umem);
-        count += 1;
+/// Hands the spare buffers to the kernel through the fill ring.
+pub fn post_spare(state: &mut XdpRxState, ctx: &SyncContext<'_>, socket: &XskSocket) {
+    let count = (state.spare.len() as u32).min(socket.fill.free());
+    let buf_size = u64::from(ctx.memory.buf_size());
+    for n in 0..count {
+        let buf_idx = state.spare.pop().expect("counted above");
+        socket.fill.put_addr(n, u64::from(buf_idx) * buf_size);
     }
     socket.fill.submit(count);
-    state.posted += count;
 }
 
 /// Moves `len` bytes from `src` down to `dst < src` in `region`, in
@@ -265,7 +256,10 @@ pub fn rxsync(
     state.hwcur = head;
     let memory = ctx.memory;
     let buf_size = u64::from(memory.buf_size());
-    let available = socket.rx.available().min(state.posted);
+    // Frames wait in the socket's RX ring until the application frees
+    // slots, as they would in a socket queue.
+    let free = (state.hwcur + n - 1 - state.hwtail) % n;
+    let available = socket.rx.available().min(free);
     for i in 0..available {
         let desc = socket.rx.get_desc(i);
         let data = desc_data_offset(desc.addr);
@@ -276,8 +270,8 @@ pub fn rxsync(
             .and_then(|idx| memory.buf_offset(idx));
         let slot = state.hwtail;
         let Some(buf_off) = buf_off.filter(|_| start + len <= buf_size) else {
-            // Not a buffer the port posted: the kernel broke the protocol.
-            // Skip it; the slot keeps waiting for a good one.
+            // Not a buffer of the pool: the kernel broke the protocol.
+            // Skip it; the slot waits for a good one.
             ctx.counters.add(NicCounter::RxDropTruncated, 1);
             continue;
         };
@@ -296,6 +290,14 @@ pub fn rxsync(
         } else {
             0
         };
+        // The slot's own buffer becomes a spare for the kernel; one the
+        // application broke is replaced by the received one all the same.
+        let old = view.slot(slot).buf_idx;
+        if memory.buf_offset(old).is_some() {
+            state.spare.push(old);
+        } else {
+            ctx.counters.add(NicCounter::RxBufRepaired, 1);
+        }
         view.set_buf_idx(slot, buf_idx as u32);
         view.set_len_flags(slot, desc.len as u16, flags);
         if flags == 0 {
@@ -303,10 +305,9 @@ pub fn rxsync(
         }
         ctx.counters.add(NicCounter::RxBytes, u64::from(desc.len));
         state.hwtail = ring::next(slot, n);
-        state.posted -= 1;
     }
     socket.rx.release(available);
-    post_free(view, state, ctx, socket);
+    post_spare(state, ctx, socket);
     if available == 0 {
         let drops = socket.rx_drops();
         ctx.counters.add(

@@ -76,6 +76,9 @@ struct XdpEngine {
 /// Buffers beyond the rings' own, to repair RX slots the application left
 /// with a bad buffer index.
 const SPARE_BUFFERS: u32 = 64;
+/// Buffers the kernel holds for an AF_XDP port (frames waiting for RX
+/// slots): the AF_XDP counterpart of the AF_PACKET socket queue.
+const XDP_KERNEL_BUFFERS: u32 = 4096;
 /// Socket receive queue: room for bursts between two syncs.
 const RECEIVE_QUEUE_BYTES: i32 = 8 << 20;
 
@@ -257,6 +260,10 @@ pub fn register_with(
             })?;
     }
 
+    let single_pair =
+        geometry.tx_rings == 1 && geometry.rx_rings == 1 && tx_mask == 1 && rx_mask == 1;
+    let may_use_xdp = engine != NicEngine::Packet && single_pair;
+
     // The memory: one netmap_if, the bound rings, their buffers.
     let bound_tx = tx_mask.count_ones();
     let bound_rx = rx_mask.count_ones();
@@ -266,7 +273,11 @@ pub fn register_with(
         if_objects: 1,
         ring_objects: (bound_tx + bound_rx).max(1),
         max_ring_slots: geometry.tx_slots.max(geometry.rx_slots),
-        num_bufs: RESERVED_BUFFERS + ring_bufs + extra_bufs + SPARE_BUFFERS,
+        num_bufs: RESERVED_BUFFERS
+            + ring_bufs
+            + extra_bufs
+            + SPARE_BUFFERS
+            + if may_use_xdp { XDP_KERNEL_BUFFERS } else { 0 },
         ..RegionConfig::default()
     };
     let no_memory = |why: String| PortError::NoMemory {
@@ -353,8 +364,6 @@ pub fn register_with(
         name: name.to_string(),
         source,
     })?;
-    let single_pair =
-        geometry.tx_rings == 1 && geometry.rx_rings == 1 && tx_mask == 1 && rx_mask == 1;
     let xdp = match engine {
         NicEngine::Packet => None,
         NicEngine::Auto if !single_pair => None,
@@ -569,7 +578,7 @@ fn open_xdp(
     let mtu = xdp_sys::interface_mtu(probe.as_fd(), ifname)? as usize;
     let (tx, rx) = (tx[0].spec, rx[0].spec);
     let redirect = XdpRedirect::attach(ifindex, 1)?;
-    let ring_size = tx.num_slots.max(rx.num_slots).next_power_of_two();
+    let ring_size = tx.num_slots.max(XDP_KERNEL_BUFFERS).next_power_of_two();
     let pool = memory.layout();
     let socket = XskSocket::open(
         ifindex,
@@ -581,11 +590,13 @@ fn open_xdp(
         ring_size,
     )?;
     redirect.set_socket(0, &socket)?;
-    let mut rx_state = afxdp::XdpRxState::default();
-    let view = RingView::new(memory.region(), rx.offset, rx.num_slots)
-        .map_err(|e| io::Error::other(e.to_string()))?;
+    let mut spare = Vec::with_capacity(XDP_KERNEL_BUFFERS as usize);
+    memory
+        .alloc_buffers(XDP_KERNEL_BUFFERS, &mut spare)
+        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e.to_string()))?;
+    let mut rx_state = afxdp::XdpRxState::new(spare);
     let ctx = SyncContext { memory, counters };
-    afxdp::post_free(&view, &mut rx_state, &ctx, &socket);
+    afxdp::post_spare(&mut rx_state, &ctx, &socket);
     Ok(XdpEngine {
         socket,
         _redirect: redirect,

@@ -118,7 +118,14 @@ impl XdpRedirect {
             .u32_at(68, BPF_XDP);
         let prog = owned(bpf(BPF_PROG_LOAD, &mut attr)?);
         let mut last = None;
-        for flags in [XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE] {
+        // NETMAP_RS_XDP_MODE=skb|drv picks one mode; by default the
+        // driver's, then generic.
+        let modes: &[u32] = match std::env::var("NETMAP_RS_XDP_MODE").as_deref() {
+            Ok("skb") => &[XDP_FLAGS_SKB_MODE],
+            Ok("drv") => &[XDP_FLAGS_DRV_MODE],
+            _ => &[XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE],
+        };
+        for &flags in modes {
             let mut attr = BpfAttr::new();
             attr.u32_at(0, prog.as_raw_fd() as u32)
                 .u32_at(4, ifindex)
@@ -135,7 +142,7 @@ impl XdpRedirect {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.expect("two modes tried"))
+        Err(last.expect("at least one mode tried"))
     }
 
     /// Points queue `queue` at `socket`.
