@@ -176,6 +176,13 @@ pub trait Device: Send {
     /// What has crossed the link so far.
     fn counters(&self) -> DeviceCounters;
 
+    /// Whether other hosts (other processes, each with its own driver) use
+    /// the device at the same time: then the driver leaves port entries it
+    /// did not enable alone.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Rings a doorbell: one posted BAR0 write, then lets the device run.
     fn ring_doorbell(&mut self, offset: u32, value: u32) -> Result<(), DeviceError> {
         self.bar0_write(offset, value)?;

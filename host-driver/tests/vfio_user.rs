@@ -3,12 +3,10 @@
 //! packets through it, with DMA memory passed as memfds and notifications
 //! as eventfds; a killed client's ports are released on the device.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use host_driver::device::Device;
-use host_driver::regs;
+use host_driver::port::DeviceBackend;
 use host_driver::vfio_user::VfioUserDevice;
 use netmap_ring::port::{Interest, Port};
 use vale_offload::regmap as map;
@@ -65,13 +63,42 @@ fn vale_and_pipe_traffic_through_the_server() {
     assert_eq!(drain(&mut s), sent);
 }
 
-fn port_enabled(socket: &Path, entry: u32) -> bool {
-    let mut dev = VfioUserDevice::connect(socket).unwrap();
-    let info = regs::probe(&mut dev).unwrap();
-    let control = dev
-        .bar0_read(info.ports.register(entry, map::PORT_CONTROL))
-        .unwrap();
-    control & map::PORT_CONTROL_ENABLE != 0
+fn entry_enabled(backend: &DeviceBackend, entry: u32) -> bool {
+    backend.with_device(|dev, info| {
+        let control = dev
+            .bar0_read(info.ports.register(entry, map::PORT_CONTROL))
+            .unwrap();
+        control & map::PORT_CONTROL_ENABLE != 0
+    })
+}
+
+fn connect(server: &Server) -> DeviceBackend {
+    DeviceBackend::new(Box::new(VfioUserDevice::connect(&server.socket).unwrap())).unwrap()
+}
+
+#[test]
+fn two_clients_share_one_device() {
+    let server = Server::start(2);
+    let first = connect(&server);
+    let second = connect(&server);
+    let mut a = Port::open_on(&first, "vale0:a").unwrap();
+    let mut b = Port::open_on(&second, "vale0:b").unwrap();
+    assert_ne!(first.entry_of("vale0", "a"), second.entry_of("vale0", "b"));
+    let mac_a = [2, 0, 0, 0, 0, 0xa];
+    let mac_b = [2, 0, 0, 0, 0, 0xb];
+    assert!(a.inject(&frame([0xff; 6], mac_a, 1)));
+    a.txsync().unwrap();
+    // b's own eventfd wakes it: the server routes port b's line to b's
+    // connection.
+    let ready = b.poll(Interest::RX, Some(Duration::from_secs(10))).unwrap();
+    assert!(ready.rx);
+    assert_eq!(drain(&mut b).len(), 1);
+    let back: Vec<Vec<u8>> = (2..30).map(|s| frame(mac_a, mac_b, s)).collect();
+    for f in &back {
+        assert!(b.inject(f));
+    }
+    b.txsync().unwrap();
+    assert_eq!(drain(&mut a), back);
 }
 
 #[test]
@@ -85,6 +112,9 @@ fn a_killed_application_releases_its_ports_on_the_device() {
         return;
     }
     let server = Server::start(2);
+    let keeper_backend = connect(&server);
+    let _keeper = Port::open_on(&keeper_backend, "vale0:keeper").unwrap();
+    let keeper_entry = keeper_backend.entry_of("vale0", "keeper").unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -105,8 +135,22 @@ fn a_killed_application_releases_its_ports_on_the_device() {
         assert!(n > 0, "child exited early: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+    // The child took the next free entry.
+    let victim_entry = (0..8)
+        .find(|&e| e != keeper_entry && entry_enabled(&keeper_backend, e))
+        .expect("the child's port is on the device");
     child.kill().unwrap();
     child.wait().unwrap();
-    // The next client finds entry 0 (the victim's) disabled.
-    assert!(!port_enabled(&server.socket, 0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while entry_enabled(&keeper_backend, victim_entry) {
+        assert!(
+            Instant::now() < deadline,
+            "the dead client's port stayed enabled"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        entry_enabled(&keeper_backend, keeper_entry),
+        "the survivor lost its port"
+    );
 }

@@ -1,15 +1,21 @@
 //! `nmsim-server --socket PATH [--clients N]`: serves the Verilator model
-//! of the NIC over vfio-user, one client at a time. When a client
-//! disconnects (or is killed), its ports are released (device reset, DMA
-//! unmapped) and the next client is served. Exits after N clients when
-//! `--clients` is given.
+//! of the NIC over vfio-user to several clients at once (one thread per
+//! connection, one device). When a client disconnects or is killed, its
+//! ports are released and its memory unmapped; the others go on. Exits
+//! after N connections have ended when `--clients` is given.
 #![forbid(unsafe_code)]
 
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc;
 
 use host_driver::vfio_user::server::SimServer;
 use vfio_user::Server;
+
+/// Connections served at the same time.
+const WORKERS: usize = 16;
 
 fn usage() -> ExitCode {
     eprintln!("usage: nmsim-server --socket PATH [--clients N]");
@@ -33,10 +39,9 @@ fn main() -> ExitCode {
     let Some(socket) = socket else {
         return usage();
     };
-    let mut device = SimServer::new();
-    let ports = device.ports();
-    let server = match Server::new(&socket, true, SimServer::irqs(ports), device.regions()) {
-        Ok(server) => server,
+    let device = SimServer::new();
+    let listener = match UnixListener::bind(&socket) {
+        Ok(listener) => listener,
         Err(e) => {
             eprintln!("nmsim-server: cannot listen on {}: {e}", socket.display());
             return ExitCode::FAILURE;
@@ -46,13 +51,43 @@ fn main() -> ExitCode {
         "nmsim-server: serving the RTL model on {}",
         socket.display()
     );
+    // Every worker accepts on the same listening socket; each connection
+    // is served to its end by the worker that accepted it.
+    let (ended, ends) = mpsc::channel::<()>();
+    for _ in 0..WORKERS {
+        let listener = match listener.try_clone() {
+            Ok(listener) => OwnedFd::from(listener),
+            Err(e) => {
+                eprintln!("nmsim-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let server = Server::from_owned_fd(
+            listener,
+            true,
+            SimServer::irqs(device.ports()),
+            device.regions(),
+        );
+        let device = device.clone();
+        let ended = ended.clone();
+        std::thread::spawn(move || loop {
+            let mut connection = device.connection();
+            if let Err(e) = server.run(&mut connection) {
+                eprintln!("nmsim-server: client error: {e}");
+            }
+            connection.close();
+            if ended.send(()).is_err() {
+                return;
+            }
+        });
+    }
     let mut served = 0u64;
     while clients.is_none_or(|n| served < n) {
-        if let Err(e) = server.run(&mut device) {
-            eprintln!("nmsim-server: client error: {e}");
+        if ends.recv().is_err() {
+            break;
         }
-        device.client_gone();
         served += 1;
     }
+    let _ = std::fs::remove_file(&socket);
     ExitCode::SUCCESS
 }

@@ -93,8 +93,12 @@ impl DeviceBackend {
         if dev.bar2_len() == 0 {
             return Err(BackendError::NoDataPath("no BAR2"));
         }
-        for entry in 0..info.ports.count {
-            info.ports.disable(dev.as_mut(), entry)?;
+        // A device of our own starts with no port; on a shared one the
+        // other hosts' entries stay as they are.
+        if !dev.shared() {
+            for entry in 0..info.ports.count {
+                info.ports.disable(dev.as_mut(), entry)?;
+            }
         }
         let num_bufs = std::env::var("NETMAP_RS_BUFS")
             .ok()
@@ -173,9 +177,19 @@ impl State {
             .map(|p| p as u32)
     }
 
-    fn free_entry(&self, except: Option<u32>) -> Option<u32> {
-        (0..self.entries.len() as u32)
-            .find(|&p| self.entries[p as usize].is_none() && Some(p) != except)
+    /// A port entry nobody uses: not ours, and on a shared device not
+    /// enabled by another host (a control-path MMIO read per candidate).
+    fn free_entry(&mut self, except: Option<u32>) -> Option<u32> {
+        let ports = self.info.ports;
+        (0..self.entries.len() as u32).find(|&p| {
+            self.entries[p as usize].is_none()
+                && Some(p) != except
+                && (!self.dev.shared()
+                    || self
+                        .dev
+                        .bar0_read(ports.register(p, map::PORT_CONTROL))
+                        .is_ok_and(|control| control & map::PORT_CONTROL_ENABLE == 0))
+        })
     }
 
     fn vale_switch(&self) -> Option<&str> {
@@ -283,15 +297,20 @@ impl Backend for DeviceBackend {
                 p
             }
             None => {
-                let full = || PortError::SwitchFull {
+                let full = PortError::SwitchFull {
                     name: name.to_string(),
                     switch: place.domain.clone(),
                     max: state.info.ports.count,
                 };
-                let p = state.free_entry(None).ok_or_else(full)?;
+                let Some(p) = state.free_entry(None) else {
+                    return Err(full);
+                };
                 let peer = match &place.peer {
                     None => None,
-                    Some(_) => Some(state.free_entry(Some(p)).ok_or_else(full)?),
+                    Some(_) => match state.free_entry(Some(p)) {
+                        Some(q) => Some(q),
+                        None => return Err(full),
+                    },
                 };
                 state.entries[p as usize] = Some(EntryState {
                     domain: place.domain.clone(),
@@ -332,12 +351,32 @@ impl Backend for DeviceBackend {
 }
 
 impl DeviceBackend {
-    /// Lays out, formats and programs entry `p`, then hands out its binding.
+    /// Lays out, formats and programs entry `p`, then hands out its binding;
+    /// on failure the buffers go back and the entry is disabled.
     fn bind(
         &self,
         state: &mut State,
         p: u32,
         name: &PortName,
+    ) -> Result<Box<dyn Binding>, PortError> {
+        let mut allocated = Vec::new();
+        let result = self.bind_entry(state, p, name, &mut allocated);
+        if result.is_err() {
+            state.free_bufs.extend(allocated);
+            // On a shared device the write is dropped if the entry is
+            // another host's.
+            let ports = state.info.ports;
+            let _ = ports.disable(state.dev.as_mut(), p);
+        }
+        result
+    }
+
+    fn bind_entry(
+        &self,
+        state: &mut State,
+        p: u32,
+        name: &PortName,
+        allocated: &mut Vec<u32>,
     ) -> Result<Box<dyn Binding>, PortError> {
         let entry = state.entries[p as usize].as_ref().expect("entry reserved");
         let (kind, peer, g) = (entry.kind, entry.peer, entry.geometry);
@@ -377,6 +416,7 @@ impl DeviceBackend {
                 };
                 let at = state.free_bufs.len() - slots as usize;
                 let bufs: Vec<u32> = state.free_bufs.drain(at..).collect();
+                allocated.extend(&bufs);
                 // TX: every slot but one is the application's; RX: empty.
                 let tail = match dir {
                     Direction::Tx => slots - 1,
@@ -442,6 +482,23 @@ impl DeviceBackend {
                 name: name.to_string(),
                 source: std::io::Error::other(e.to_string()),
             })?;
+        if state.dev.shared() {
+            // Another host may have enabled the entry between our check and
+            // our writes; the device then ignored ours.
+            let (programmed, enabled) =
+                ports
+                    .read(state.dev.as_mut(), p)
+                    .map_err(|e| PortError::Io {
+                        name: name.to_string(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?;
+            if !enabled || programmed != port_entry {
+                return Err(PortError::Busy {
+                    name: name.to_string(),
+                    owner: 0,
+                });
+            }
+        }
         let notifier = state.dev.notifier(p).map_err(io)?;
         state.entries[p as usize].as_mut().expect("entry").open = true;
         let binding = DeviceBinding::new(

@@ -7,7 +7,9 @@
 //! signals.
 //!
 //! The server settles the model before it answers each write, so a
-//! doorbell's work is done when `bar0_write` returns.
+//! doorbell's work is done when `bar0_write` returns. Several processes
+//! may be clients of one server (one device): each takes free port entries
+//! and its own window of device addresses.
 #![forbid(unsafe_code)]
 
 pub mod server;
@@ -15,6 +17,7 @@ pub mod server;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use netmap_ring::shm::SharedRegion;
@@ -30,8 +33,21 @@ use crate::device::{
 };
 use crate::eventfd::EventFd;
 
+/// Device addresses: clients of one server share the device's address
+/// space, so each client takes its own 256 MiB window above 4 GiB, chosen
+/// by pid and by a count of this process's connections (the vfio-user
+/// client does not report a refused mapping, so overlaps must not happen).
+const IOVA_WINDOW: u64 = 1 << 28;
 const IOVA_BASE: u64 = 1 << 32;
-const IOVA_END: u64 = 1 << 48;
+const WINDOWS_PER_PROCESS: u64 = 16;
+
+fn iova_window() -> (u64, u64) {
+    static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+    let nth = CONNECTIONS.fetch_add(1, Ordering::Relaxed) % WINDOWS_PER_PROCESS;
+    let slot = u64::from(std::process::id() & 0xfff) * WINDOWS_PER_PROCESS + nth;
+    let base = IOVA_BASE + slot * IOVA_WINDOW;
+    (base, base + IOVA_WINDOW)
+}
 
 fn protocol(op: &'static str) -> impl FnOnce(vfio_user::Error) -> DeviceError {
     move |e| DeviceError::sys(op, io::Error::other(e.to_string()))
@@ -83,7 +99,10 @@ impl VfioUserDevice {
         Ok(Self {
             client,
             bar2_len,
-            iovas: IovaAllocator::new(IOVA_BASE, IOVA_END),
+            iovas: {
+                let (base, end) = iova_window();
+                IovaAllocator::new(base, end)
+            },
             vectors,
             counters: DeviceCounters::default(),
         })
@@ -189,6 +208,10 @@ impl Device for VfioUserDevice {
 
     fn counters(&self) -> DeviceCounters {
         self.counters
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 

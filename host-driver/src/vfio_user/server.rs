@@ -1,17 +1,24 @@
-//! The server side: the Verilator model as a vfio-user device.
+//! The server side: the Verilator model as a vfio-user device, shared by
+//! several clients (one connection each, as several processes share one
+//! board).
 //!
 //! Regions: BAR0 (registers), BAR2 (descriptor memory), a zeroed config
-//! space; IRQs: one MSI-X vector per port entry. Every write is followed by
-//! running the model until it is idle, so work started by a doorbell is
-//! done when the client gets its reply. When a client goes away (closed or
-//! killed), [`SimServer::client_gone`] resets the device and drops its DMA
-//! mappings: every port it had is released.
+//! space; IRQs: one MSI-X vector per port entry. Every BAR0 write is
+//! followed by running the model until it is idle, so work started by a
+//! doorbell is done when the client gets its reply.
+//!
+//! What a connection owns: the port entries it enabled, its DMA mappings,
+//! its eventfds. A notification for port `p` goes to the eventfd of the
+//! connection that enabled `p`. When a connection ends (closed or its
+//! process killed), [`Connection::close`] disables its entries and unmaps
+//! its memory: every port it had is released, the others keep running.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use netmap_ring::shm::SharedRegion;
 use sim::nic::{Nic, NicVariant};
@@ -29,51 +36,83 @@ use crate::sim::SETTLE_CYCLE_LIMIT;
 /// Bytes of the (all-zero) config space region.
 const CONFIG_BYTES: u64 = 256;
 
-/// The eventfds the client bound, one per port entry.
-type Lines = Arc<Mutex<Vec<Option<File>>>>;
+/// Who gets notifications: per port entry its owner, per connection its
+/// eventfds. Locked by the model's notification handler, so never held
+/// while calling into the model.
+#[derive(Default)]
+struct Routing {
+    owners: HashMap<u32, u64>,
+    lines: HashMap<u64, Vec<Option<File>>>,
+}
 
-/// The model behind the vfio-user protocol.
-pub struct SimServer {
+/// The model and what each connection holds in it.
+struct Device {
     nic: Nic,
-    lines: Lines,
-    mapped: Vec<u64>,
+    ports: u32,
+    mapped: HashMap<u64, Vec<u64>>,
+}
+
+/// The model behind the vfio-user protocol, shared by connections.
+#[derive(Clone)]
+pub struct SimServer {
+    device: Arc<Mutex<Device>>,
+    routing: Arc<Mutex<Routing>>,
+    next_connection: Arc<Mutex<u64>>,
 }
 
 fn invalid(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, why.into())
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl SimServer {
-    /// A fresh model whose notification lines signal the client's eventfds.
+    /// A fresh model whose notification lines signal the owning
+    /// connection's eventfds.
     pub fn new() -> Self {
         let mut nic = Nic::new(NicVariant::Netmap);
-        let lines: Lines = Arc::new(Mutex::new(Vec::new()));
-        let signalled = lines.clone();
+        let routing: Arc<Mutex<Routing>> = Arc::default();
+        let signalled = routing.clone();
         nic.set_notify_handler(Box::new(move |port| {
-            let mut lines = signalled.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(Some(fd)) = lines.get_mut(port as usize) {
+            let mut routing = lock(&signalled);
+            let Some(&owner) = routing.owners.get(&port) else {
+                return;
+            };
+            if let Some(Some(fd)) = routing
+                .lines
+                .get_mut(&owner)
+                .and_then(|lines| lines.get_mut(port as usize))
+            {
                 let _ = fd.write_all(&1u64.to_ne_bytes());
             }
         }));
+        let ports = nic.bar0_read(map::PT_COUNT);
         Self {
-            nic,
-            lines,
-            mapped: Vec::new(),
+            device: Arc::new(Mutex::new(Device {
+                nic,
+                ports,
+                mapped: HashMap::new(),
+            })),
+            routing,
+            next_connection: Arc::new(Mutex::new(0)),
         }
     }
 
     /// Port entries (and MSI-X vectors).
-    pub fn ports(&mut self) -> u32 {
-        self.nic.bar0_read(map::PT_COUNT)
+    pub fn ports(&self) -> u32 {
+        lock(&self.device).ports
     }
 
     /// The regions to announce: BAR0, BAR2 and config space.
     pub fn regions(&self) -> Vec<ServerRegion> {
+        let bar2 = lock(&self.device).nic.bar2_len();
         (0..VFIO_PCI_NUM_REGIONS)
             .map(|index| {
                 let size = match index {
                     VFIO_PCI_BAR0_REGION_INDEX => u64::from(map::BAR0_SIZE),
-                    VFIO_PCI_BAR2_REGION_INDEX => self.nic.bar2_len(),
+                    VFIO_PCI_BAR2_REGION_INDEX => bar2,
                     VFIO_PCI_CONFIG_REGION_INDEX => CONFIG_BYTES,
                     _ => 0,
                 };
@@ -116,21 +155,14 @@ impl SimServer {
             .collect()
     }
 
-    /// Releases everything a client had: ports (by reset), DMA mappings,
-    /// notification fds.
-    pub fn client_gone(&mut self) {
-        self.nic.reset();
-        for iova in std::mem::take(&mut self.mapped) {
-            self.nic.dma_unmap(iova);
+    /// A new connection's view of the device.
+    pub fn connection(&self) -> Connection {
+        let mut next = lock(&self.next_connection);
+        *next += 1;
+        Connection {
+            id: *next,
+            server: self.clone(),
         }
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    fn settle(&mut self) -> io::Result<()> {
-        self.nic
-            .run_until_idle(SETTLE_CYCLE_LIMIT)
-            .map(drop)
-            .map_err(|_| io::Error::other("device did not go idle"))
     }
 }
 
@@ -140,21 +172,91 @@ impl Default for SimServer {
     }
 }
 
-impl ServerBackend for SimServer {
+/// One client's connection: a [`ServerBackend`] over the shared model.
+pub struct Connection {
+    id: u64,
+    server: SimServer,
+}
+
+impl Connection {
+    /// Releases what this connection held: its port entries (disabled),
+    /// its DMA mappings, its eventfds.
+    pub fn close(&mut self) {
+        let owned: Vec<u32> = {
+            let mut routing = lock(&self.server.routing);
+            routing.lines.remove(&self.id);
+            let owned: Vec<u32> = routing
+                .owners
+                .iter()
+                .filter(|(_, &owner)| owner == self.id)
+                .map(|(&port, _)| port)
+                .collect();
+            for port in &owned {
+                routing.owners.remove(port);
+            }
+            owned
+        };
+        let mut device = lock(&self.server.device);
+        for port in owned {
+            device
+                .nic
+                .bar0_write(map::port_register(port, map::PORT_CONTROL), 0);
+        }
+        let _ = device.nic.run_until_idle(SETTLE_CYCLE_LIMIT);
+        for iova in device.mapped.remove(&self.id).unwrap_or_default() {
+            device.nic.dma_unmap(iova);
+        }
+    }
+
+    /// Records who enables or disables a port entry. A write to an entry
+    /// another connection has enabled is dropped (false), as a board would
+    /// ignore it: the protocol has no error reply for region writes that
+    /// the client reads, so the client checks the entry after enabling.
+    fn claim(&self, offset: u32, value: u32) -> bool {
+        let stride = map::PORT_ENTRY_STRIDE;
+        let ports = lock(&self.server.device).ports;
+        let end = map::PORT_ENTRY_BASE + ports * stride;
+        if !(map::PORT_ENTRY_BASE..end).contains(&offset) {
+            return true;
+        }
+        let port = (offset - map::PORT_ENTRY_BASE) / stride;
+        let mut routing = lock(&self.server.routing);
+        if routing
+            .owners
+            .get(&port)
+            .is_some_and(|&owner| owner != self.id)
+        {
+            return false;
+        }
+        if (offset - map::PORT_ENTRY_BASE) % stride == map::PORT_CONTROL {
+            if value & map::PORT_CONTROL_ENABLE != 0 {
+                routing.owners.insert(port, self.id);
+            } else {
+                routing.owners.remove(&port);
+            }
+        }
+        true
+    }
+
+    fn bar0_checked(offset: u64, len: usize) -> io::Result<u32> {
+        if len != 4 || !offset.is_multiple_of(4) || offset >= u64::from(map::BAR0_SIZE) {
+            return Err(invalid("BAR0 accesses are aligned 32-bit words"));
+        }
+        Ok(offset as u32)
+    }
+}
+
+impl ServerBackend for Connection {
     fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        let mut device = lock(&self.server.device);
         match region {
             VFIO_PCI_BAR0_REGION_INDEX => {
-                if data.len() != 4
-                    || !offset.is_multiple_of(4)
-                    || offset >= u64::from(map::BAR0_SIZE)
-                {
-                    return Err(invalid("BAR0 reads are aligned 32-bit words"));
-                }
-                let value = self.nic.bar0_read(offset as u32);
+                let offset = Self::bar0_checked(offset, data.len())?;
+                let value = device.nic.bar0_read(offset);
                 data.copy_from_slice(&value.to_le_bytes());
                 Ok(())
             }
-            VFIO_PCI_BAR2_REGION_INDEX => self
+            VFIO_PCI_BAR2_REGION_INDEX => device
                 .nic
                 .bar2_read(offset, data)
                 .map_err(|e| invalid(e.to_string())),
@@ -169,17 +271,20 @@ impl ServerBackend for SimServer {
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         match region {
             VFIO_PCI_BAR0_REGION_INDEX => {
-                if data.len() != 4
-                    || !offset.is_multiple_of(4)
-                    || offset >= u64::from(map::BAR0_SIZE)
-                {
-                    return Err(invalid("BAR0 writes are aligned 32-bit words"));
-                }
+                let offset = Self::bar0_checked(offset, data.len())?;
                 let value = u32::from_le_bytes(data.try_into().expect("4 bytes"));
-                self.nic.bar0_write(offset as u32, value);
-                self.settle()
+                if !self.claim(offset, value) {
+                    return Ok(());
+                }
+                let mut device = lock(&self.server.device);
+                device.nic.bar0_write(offset, value);
+                device
+                    .nic
+                    .run_until_idle(SETTLE_CYCLE_LIMIT)
+                    .map(drop)
+                    .map_err(|_| io::Error::other("device did not go idle"))
             }
-            VFIO_PCI_BAR2_REGION_INDEX => self
+            VFIO_PCI_BAR2_REGION_INDEX => lock(&self.server.device)
                 .nic
                 .bar2_write(offset, data)
                 .map_err(|e| invalid(e.to_string())),
@@ -201,23 +306,32 @@ impl ServerBackend for SimServer {
         if offset != 0 || region.len() as u64 != size {
             return Err(invalid("DMA regions are whole memfds"));
         }
-        self.nic
+        let mut device = lock(&self.server.device);
+        device
+            .nic
             .dma_map(address, Arc::new(region))
             .map_err(|e| invalid(e.to_string()))?;
-        self.mapped.push(address);
+        device.mapped.entry(self.id).or_default().push(address);
         Ok(())
     }
 
     fn dma_unmap(&mut self, _flags: DmaUnmapFlags, address: u64, _size: u64) -> io::Result<()> {
-        self.nic
-            .dma_unmap(address)
-            .ok_or_else(|| invalid(format!("nothing mapped at {address:#x}")))?;
-        self.mapped.retain(|&a| a != address);
+        let mut device = lock(&self.server.device);
+        let mine = device.mapped.entry(self.id).or_default();
+        if !mine.contains(&address) {
+            return Err(invalid(format!(
+                "this client mapped nothing at {address:#x}"
+            )));
+        }
+        mine.retain(|&a| a != address);
+        device.nic.dma_unmap(address);
         Ok(())
     }
 
     fn reset(&mut self) -> io::Result<()> {
-        self.nic.reset();
+        // A reset would take every other client's ports away; a client
+        // gets its own entries cleared instead.
+        self.close();
         Ok(())
     }
 
@@ -232,7 +346,8 @@ impl ServerBackend for SimServer {
         if index != VFIO_PCI_MSIX_IRQ_INDEX {
             return Err(invalid("only MSI-X vectors exist"));
         }
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut routing = lock(&self.server.routing);
+        let lines = routing.lines.entry(self.id).or_default();
         let end = (start + count) as usize;
         if lines.len() < end {
             lines.resize_with(end, || None);
