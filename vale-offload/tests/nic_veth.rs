@@ -529,3 +529,48 @@ fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
     assert_eq!(got, (0..COUNT).collect::<Vec<_>>());
     assert_eq!(counters.get(NicCounter::RxDropKernel), 0);
 }
+
+#[test]
+fn without_cap_net_raw_opening_is_a_permission_error() {
+    if std::env::var_os("NIC_TEST_UNPRIVILEGED").is_some() {
+        // The child below, running as nobody: `lo` exists everywhere.
+        let err = vale_offload::open("netmap:lo").unwrap_err();
+        assert!(matches!(err, PortError::Permission { .. }), "{err}");
+        assert!(err.to_string().contains("CAP_NET_RAW"), "{err}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: not root: cannot run a child as another user");
+        return;
+    }
+    // Run this test again as nobody, from a copy of the binary that user
+    // may read.
+    let dir = std::env::temp_dir().join(format!("nic-unpriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("nic_veth");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "without_cap_net_raw_opening_is_a_permission_error",
+        ])
+        .env("NIC_TEST_UNPRIVILEGED", "1")
+        .current_dir(&dir)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let Ok(out) = out else {
+        eprintln!("skipped: setpriv is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
