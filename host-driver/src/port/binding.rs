@@ -40,6 +40,8 @@ pub(crate) struct DeviceBinding {
     entry: u32,
     kind: PortKind,
     layout: BindingLayout,
+    /// Region offset of this port's status blocks.
+    status_base: usize,
     tx: Mutex<Vec<Kring>>,
     rx: Mutex<Vec<Kring>>,
     notifier: Arc<EventFd>,
@@ -51,6 +53,7 @@ impl DeviceBinding {
         entry: u32,
         kind: PortKind,
         layout: BindingLayout,
+        status_base: usize,
         notifier: Arc<EventFd>,
     ) -> Self {
         let tx = layout
@@ -68,6 +71,7 @@ impl DeviceBinding {
             entry,
             kind,
             layout,
+            status_base,
             tx: Mutex::new(tx),
             rx: Mutex::new(rx),
             notifier,
@@ -81,13 +85,12 @@ impl DeviceBinding {
 
     /// Region offset of the status entry of a ring.
     fn status(&self, rx: bool, ring: u32, field: u32) -> usize {
-        let state_layout = self.shared.lock().layout;
         let entry = if rx {
             map::rx_status_offset(ring)
         } else {
             map::tx_status_offset(ring)
         };
-        state_layout.status_off(self.entry) + entry as usize + field as usize
+        self.status_base + entry as usize + field as usize
     }
 
     fn load(&self, offset: usize) -> u32 {

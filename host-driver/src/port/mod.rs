@@ -517,6 +517,7 @@ impl DeviceBackend {
                 },
                 nr_flags: 0,
             },
+            layout.status_off(p),
             notifier,
         );
         Ok(Box::new(binding))
