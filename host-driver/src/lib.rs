@@ -19,6 +19,7 @@ pub mod device;
 pub mod eventfd;
 pub mod port;
 pub mod regs;
+pub mod report;
 pub mod sim;
 pub mod spec;
 pub mod vfio;

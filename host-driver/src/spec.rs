@@ -72,6 +72,19 @@ impl FromStr for BackendSpec {
 }
 
 impl BackendSpec {
+    /// The device itself, for control-path tools (`valectl --backend`):
+    /// `None` for the software engine, which has no device.
+    pub fn open_device(&self) -> Result<Option<Box<dyn crate::device::Device>>, SpecError> {
+        Ok(match self {
+            BackendSpec::Soft => None,
+            BackendSpec::Sim => Some(Box::new(SimDevice::new()?)),
+            BackendSpec::VfioUser(socket) => Some(Box::new(VfioUserDevice::connect(socket)?)),
+            BackendSpec::Vfio(address) => {
+                Some(Box::new(VfioDevice::open(Arc::new(LinuxSys), address)?))
+            }
+        })
+    }
+
     /// Brings the backend up: for the device backends, opens and probes
     /// the device and sets up its memory.
     pub fn open(&self) -> Result<Box<dyn Backend>, SpecError> {

@@ -78,7 +78,7 @@ fn connect(server: &Server) -> DeviceBackend {
 
 #[test]
 fn two_clients_share_one_device() {
-    let server = Server::start(2);
+    let server = Server::start(3);
     let first = connect(&server);
     let second = connect(&server);
     let mut a = Port::open_on(&first, "vale0:a").unwrap();
@@ -99,6 +99,26 @@ fn two_clients_share_one_device() {
     }
     b.txsync().unwrap();
     assert_eq!(drain(&mut a), back);
+
+    // A third client (valectl --backend) sees both ports and their counters.
+    let spec: host_driver::BackendSpec = server.spec().parse().unwrap();
+    let mut dev = spec.open_device().unwrap().expect("a device");
+    let report = host_driver::report::device_report(dev.as_mut()).unwrap();
+    assert_eq!(report.ports.len(), 2);
+    let counter = |entry: u32, name: &str| {
+        let port = report.ports.iter().find(|p| p.entry == entry).unwrap();
+        port.counters.iter().find(|(n, _)| *n == name).unwrap().1
+    };
+    let (ea, eb) = (
+        first.entry_of("vale0", "a").unwrap(),
+        second.entry_of("vale0", "b").unwrap(),
+    );
+    assert_eq!(counter(ea, "tx_packets"), 1);
+    assert_eq!(counter(eb, "rx_packets"), 1);
+    assert_eq!(counter(eb, "tx_packets"), back.len() as u32);
+    assert_eq!(counter(ea, "rx_packets"), back.len() as u32);
+    assert!(report.to_json().contains("\"kind\":\"vale\""));
+    assert!(report.to_string().contains("switch: lookups="));
 }
 
 #[test]

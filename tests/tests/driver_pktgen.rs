@@ -73,40 +73,68 @@ fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
     let server_bin = workspace_bin("nmsim-server");
     let socket = std::env::temp_dir().join(format!("nmsim-pktgen-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
-    let _server = Guard(
-        Command::new(server_bin)
-            .arg("--socket")
-            .arg(&socket)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nmsim-server"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "server never listened");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut server = Command::new(server_bin)
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nmsim-server");
+    // The "serving" line comes after listen(); the socket file appears a
+    // moment earlier, at bind().
+    let stderr = server.stderr.take().expect("piped stderr");
+    let _server = Guard(server);
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("serving") {
+                let _ = ready.send(());
+            }
+        }
+    });
+    is_ready
+        .recv_timeout(Duration::from_secs(30))
+        .expect("nmsim-server never started serving");
     let backend = format!("vfio-user:{}", socket.display());
     let count = "3000";
-    let rx = Guard(
-        Command::new(&pkt_gen)
-            .args([
-                "-i",
-                "vale0:a",
-                "-f",
-                "rx",
-                "-n",
-                count,
-                "--backend",
-                &backend,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pkt-gen rx"),
-    );
-    // Let the receiver register first, so the frames find it.
-    std::thread::sleep(Duration::from_millis(500));
+    let mut rx = Command::new(&pkt_gen)
+        .args([
+            "-i",
+            "vale0:a",
+            "-f",
+            "rx",
+            "-n",
+            count,
+            "--backend",
+            &backend,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pkt-gen rx");
+    // Start the sender once the receiver's port is on the device (its
+    // "ready" line), so that the frames find it.
+    let rx_stdout = rx.stdout.take().expect("piped stdout");
+    let rx = Guard(rx);
+    let rx_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    let collected = rx_text.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(rx_stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(" ready (") {
+                let _ = ready.send(());
+            }
+            let mut text = collected.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    is_ready
+        .recv_timeout(Duration::from_secs(60))
+        .expect("pkt-gen rx never got ready");
     let tx = Guard(
         Command::new(&pkt_gen)
             .args([
@@ -130,7 +158,9 @@ fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
         tx_out.contains(&format!("Sent {count} packets")),
         "{tx_out}"
     );
-    let (rx_ok, rx_out) = finish(rx, Duration::from_secs(60));
+    let (rx_ok, rx_err) = finish(rx, Duration::from_secs(60));
+    reader.join().expect("reader");
+    let rx_out = rx_text.lock().unwrap().clone() + &rx_err;
     assert!(rx_ok, "pkt-gen rx failed:\n{rx_out}");
     assert!(
         rx_out.contains(&format!("Received {count} packets")),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netmap_ring::port::{Backend, Port};
 
@@ -25,19 +25,15 @@ impl Server {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_file(&socket);
-        let child = Command::new(env!("CARGO_BIN_EXE_nmsim-server"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nmsim-server"))
             .arg("--socket")
             .arg(&socket)
             .arg("--clients")
             .arg(clients.to_string())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("nmsim-server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "server never listened");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until_serving(&mut child);
         Self { child, socket }
     }
 
@@ -53,6 +49,26 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+/// Waits for the server's "serving" line: it comes after `listen()`, while
+/// the socket file appears at `bind()`, a moment earlier (a connect in
+/// between is refused). The rest of its stderr is drained in a thread.
+pub fn wait_until_serving(child: &mut Child) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("serving") {
+                let _ = ready.send(());
+            }
+        }
+    });
+    is_ready
+        .recv_timeout(Duration::from_secs(30))
+        .expect("nmsim-server never started serving");
 }
 
 /// A backend of kind `kind` (soft, sim or vfio-user) and, for vfio-user,

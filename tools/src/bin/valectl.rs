@@ -47,6 +47,11 @@ struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Look at a device instead of the software engine (sim,
+    /// vfio-user:<socket>, vfio:<pci>): -l and --stats show its port table
+    /// and counters.
+    #[arg(long)]
+    backend: Option<String>,
 }
 
 fn action(a: Args) -> Result<(Action, bool), ToolError> {
@@ -85,10 +90,46 @@ fn action(a: Args) -> Result<(Action, bool), ToolError> {
     }
 }
 
+/// `-l`/`--stats` on a device: its port table and counters from BAR0.
+fn device(spec: &str, action: &Action, json: bool) -> Result<(), ToolError> {
+    if !matches!(action, Action::List(_) | Action::Stats(_)) {
+        return Err(ToolError::Usage(
+            "--backend: only -l and --stats look at a device".into(),
+        ));
+    }
+    let spec: host_driver::BackendSpec = spec
+        .parse()
+        .map_err(|e: host_driver::spec::SpecError| ToolError::Usage(e.to_string()))?;
+    let io = |what: &str, e: String| ToolError::Io {
+        what: what.to_owned(),
+        source: std::io::Error::other(e),
+    };
+    let Some(mut dev) = spec
+        .open_device()
+        .map_err(|e| io("opening the device", e.to_string()))?
+    else {
+        return Err(ToolError::Usage(
+            "--backend soft: use valectl without --backend".into(),
+        ));
+    };
+    let report = host_driver::report::device_report(dev.as_mut())
+        .map_err(|e| io("reading the device", e.to_string()))?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let backend = args.backend.clone();
     error::run("valectl", || {
         let (action, json) = action(args)?;
+        if let Some(spec) = backend.as_deref().filter(|s| *s != "soft") {
+            return device(spec, &action, json);
+        }
         let (text, value): (String, Json) = valectl::perform(&action)?;
         if json {
             println!("{value}");
