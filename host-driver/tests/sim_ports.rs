@@ -172,3 +172,28 @@ fn device_limits_are_reported_as_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn unicast_keeps_the_ring_number_on_multi_ring_ports() {
+    let backend = backend();
+    let mut a = Port::open_on(&backend, "vale5:a@conf:rings=2,slots=512").unwrap();
+    let mut b = Port::open_on(&backend, "vale5:b@conf:rings=2,slots=512").unwrap();
+    assert_eq!((a.tx_rings(), b.rx_rings()), (2, 2));
+    // b announces itself, so a's frames are unicast.
+    b.inject(&frame(BCAST, MAC_B, 0, 60));
+    b.txsync().unwrap();
+    receive_all(&mut a);
+    // One frame on a's TX ring 1 only.
+    let f = frame(MAC_B, MAC_A, 1, 80);
+    let tx = a.tx_ring(1);
+    let slot = tx.slot(0);
+    a.write_buf(slot.buf_idx, &f).unwrap();
+    tx.set_len_flags(0, f.len() as u16, 0);
+    tx.set_head(1);
+    tx.set_cur(1);
+    a.txsync_ring(1).unwrap();
+    b.rxsync().unwrap();
+    assert_eq!(b.rx_ring(0).tail(), 0, "ring 0 got the frame of ring 1");
+    assert_eq!(b.rx_ring(1).tail(), 1);
+    assert_eq!(receive_all(&mut b), [f]);
+}
