@@ -26,6 +26,15 @@ fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// A socket path removed on drop, also when the test fails.
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A child killed on drop.
 struct Guard(Child);
 
@@ -73,6 +82,7 @@ fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
     let server_bin = workspace_bin("nmsim-server");
     let socket = std::env::temp_dir().join(format!("nmsim-pktgen-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
+    let _socket_file = SocketFile(socket.clone());
     let mut server = Command::new(server_bin)
         .arg("--socket")
         .arg(&socket)
@@ -166,5 +176,4 @@ fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
         rx_out.contains(&format!("Received {count} packets")),
         "receiver output:\n{rx_out}"
     );
-    let _ = std::fs::remove_file(&socket);
 }
