@@ -210,7 +210,7 @@ module dp_walker #(
         S_IDLE, S_RXDB, S_START, S_SCAN_REQ, S_SCAN, S_DECIDE, S_HDR, S_LOOKUP,
         S_LK_WAIT, S_FLOOD_NEXT, S_DLV_FREE, S_DLV_REFRESH, S_DLV_SLOTRD,
         S_DLV_SLOTWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
-        S_CP_SLOTWR, S_DLV_DONE, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
+        S_CP_SLOTWR, S_CP_BEAT, S_DLV_DONE, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
         S_P_RXWAIT, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
         S_PUB_RD, S_PUB_WAIT, S_TXPUB_WR, S_TXPUB_RD, S_TXPUB_WAIT
     } state_t;
@@ -239,6 +239,7 @@ module dp_walker #(
     logic [15:0]   k, sidx, jidx;
     logic [31:0]   rx_buf [MAX_FRAGS];
     logic [63:0]   slot_q;    // TX slot being copied or moved
+    logic [511:0]  first_beat; // first 64 bytes of the frame's first buffer
     logic [15:0]   copy_left;
     logic [63:0]   copy_dst;
     logic [15:0]   pub_tail;  // TX hwtail to publish
@@ -577,7 +578,9 @@ module dp_walker #(
                 end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= cfg_pool[cp] + 64'(first_buf) * 64'(cfg_buf_size[cp]);
-                    dma_rd_req_len   <= 13'd14;
+                    // The first beat: the header, and the whole payload of a
+                    // frame up to 64 bytes (copied from here, not re-read).
+                    dma_rd_req_len   <= first_len > 16'd64 ? 13'd64 : 13'(first_len);
                     dma_rd_req_tag   <= tag_ctr;
                     tag_ctr <= tag_ctr + 8'd1;
                     st <= S_HDR;
@@ -586,6 +589,7 @@ module dp_walker #(
 
             S_HDR: begin
                 if (rsp) begin
+                    first_beat  <= dma_rd_rsp_data;
                     lk_dst_mac  <= dma_rd_rsp_data[47:0];
                     lk_src_mac  <= dma_rd_rsp_data[95:48];
                     lk_src_port <= 8'(cp);
@@ -739,6 +743,8 @@ module dp_walker #(
                     copy_dst <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(cfg_buf_size[dq]);
                     if (desc_rd_data[47:32] == 16'd0) begin
                         st <= S_CP_SLOTWR;
+                    end else if (k == 16'd0 && desc_rd_data[47:32] <= 16'd64) begin
+                        st <= S_CP_BEAT;  // the first beat already holds it
                     end else begin
                         dma_rd_req_valid <= 1'b1;
                         dma_rd_req_addr  <= cfg_pool[cp]
@@ -749,6 +755,16 @@ module dp_walker #(
                         tag_ctr <= tag_ctr + 8'd1;
                         st <= S_CP_STREAM;
                     end
+                end
+            end
+
+            S_CP_BEAT: begin
+                if (wr_free) begin
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= copy_dst;
+                    dma_wr_req_len   <= 7'(copy_left);
+                    dma_wr_req_data  <= first_beat;
+                    st <= S_CP_SLOTWR;
                 end
             end
 
