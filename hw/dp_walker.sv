@@ -203,15 +203,21 @@ module dp_walker #(
     logic [15:0] rx_hwcur  [NQ];   // cached host head (released slots)
     logic [NQ-1:0] rx_dirty;       // published hwtail is stale
     logic [NQ-1:0] rxdb_pend;
+    // Prefetched buffer indexes of RX slots hwtail .. hwtail + pf_cnt - 1
+    // (released slots, read four per beat): the host may not change a
+    // released slot, so the copy stays good until the device fills it.
+    localparam int PF = 4;
+    logic [31:0]   pf_buf [NQ][PF];
+    logic [2:0]    pf_cnt [NQ];
     logic [15:0] rxdb_head [NQ];
 
     // ---- Current job -----------------------------------------------------
     typedef enum logic [5:0] {
         S_IDLE, S_RXDB, S_START, S_SCAN_REQ, S_SCAN, S_DECIDE, S_HDR, S_LOOKUP,
         S_LK_WAIT, S_FLOOD_NEXT, S_DLV_FREE, S_DLV_REFRESH, S_DLV_SLOTRD,
-        S_DLV_SLOTWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
+        S_DLV_SLOTWAIT, S_DLV_FILLWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
         S_CP_SLOTWR, S_CP_BEAT, S_DLV_DONE, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
-        S_P_RXWAIT, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
+        S_P_RXWAIT, S_P_FILLWAIT, S_P_USE, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
         S_PUB_RD, S_PUB_WAIT, S_TXPUB_WR, S_TXPUB_RD, S_TXPUB_WAIT
     } state_t;
     state_t st;
@@ -248,6 +254,8 @@ module dp_walker #(
     logic [QW-1:0] pub_entry;
     logic [7:0]    tag_ctr;
     logic [15:0]   pipe_free;
+    logic [2:0]    fill_n;     // slots asked for by the prefetch read in flight
+    logic [31:0]   rbuf;       // pipe: the receiver's buffer for this slot
     logic [15:0]   pipe_avail;  // sender's room: receiver's free, at most n - 1
     assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
 
@@ -333,6 +341,23 @@ module dp_walker #(
         end
     end
 
+    // Prefetch of destination slots at jidx = hwtail + k: up to four, not
+    // past the ring's end, only released ones (free counts from hwtail).
+    logic [15:0] fill_room, fill_free, fill_want;
+    logic [2:0]  fill_now;
+    always_comb begin
+        fill_room = rn - jidx;
+        fill_free = (cpipe ? pipe_free : dfree) - k;
+        fill_want = 16'(PF) - k;
+        if (fill_room < fill_want) fill_want = fill_room;
+        if (fill_free < fill_want) fill_want = fill_free;
+        fill_now = 3'(fill_want);
+    end
+    logic        pf_hit;
+    logic [31:0] pf_value;
+    assign pf_hit   = k < 16'(pf_cnt[dqe]);
+    assign pf_value = pf_buf[dqe][k[1:0]];
+
     // BAR2 reads: issued combinationally, the slot arrives next cycle.
     always_comb begin
         desc_rd_en   = 1'b0;
@@ -369,7 +394,8 @@ module dp_walker #(
     always_comb begin
         dma_rd_rsp_ready = 1'b0;
         case (st)
-            S_HDR, S_DLV_REFRESH, S_DLV_SLOTWAIT, S_P_REFRESH, S_P_RXWAIT,
+            S_HDR, S_DLV_REFRESH, S_DLV_SLOTWAIT, S_DLV_FILLWAIT, S_P_REFRESH, S_P_RXWAIT,
+            S_P_FILLWAIT,
             S_PUB_WAIT, S_TXPUB_WAIT: dma_rd_rsp_ready = 1'b1;
             S_CP_STREAM: dma_rd_rsp_ready = wr_free;
             default: ;
@@ -418,6 +444,21 @@ module dp_walker #(
     assign busy = st != S_IDLE || |tx_pend || |rxdb_pend || dma_wr_req_valid
                || dma_rd_req_valid || ca_valid || cb_valid || ev_forwarded || |notify;
 
+    // Slots hwtail .. hwtail + n - 1 were filled: drop their prefetched
+    // indexes and move the rest down.
+    task automatic pf_consume(input logic [QW-1:0] q, input logic [15:0] n);
+        if (n >= 16'(pf_cnt[q])) begin
+            pf_cnt[q] <= '0;
+        end else begin
+            for (int i = 0; i < PF; i++) begin
+                if (16'(i) + n < 16'(PF)) begin
+                    pf_buf[q][i] <= pf_buf[q][2'(16'(i) + n)];
+                end
+            end
+            pf_cnt[q] <= pf_cnt[q] - 3'(n);
+        end
+    endtask
+
     always_ff @(posedge clk) begin
         if (rst) begin
             st <= S_IDLE;
@@ -437,7 +478,7 @@ module dp_walker #(
             for (int q = 0; q < NQ; q++) begin
                 tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
                 tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
-                rxdb_head[q] <= '0;
+                rxdb_head[q] <= '0; pf_cnt[q] <= '0;
             end
         end else begin
             ca_valid <= 1'b0;
@@ -697,13 +738,38 @@ module dp_walker #(
             end
 
             S_DLV_SLOTRD: begin
-                if (rd_can) begin
+                if (pf_hit) begin
+                    rx_buf[k[5:0]] <= pf_value;
+                    rxvalid <= rxvalid && pf_value >= 32'd2 && pf_value < cfg_num_bufs[dq];
+                    k <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    st <= (k + 16'd1 == fslots) ? S_DLV_CHECK : S_DLV_SLOTRD;
+                end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= slot_addr_rx;
-                    dma_rd_req_len   <= 13'd4;
                     dma_rd_req_tag   <= tag_ctr;
                     tag_ctr <= tag_ctr + 8'd1;
-                    st <= S_DLV_SLOTWAIT;
+                    if (k < 16'(PF)) begin
+                        // Fill the prefetch: this slot and the next ones.
+                        dma_rd_req_len <= 13'(fill_now) * 13'd16 - 13'd12;
+                        fill_n <= fill_now;
+                        st <= S_DLV_FILLWAIT;
+                    end else begin
+                        dma_rd_req_len <= 13'd4;
+                        st <= S_DLV_SLOTWAIT;
+                    end
+                end
+            end
+
+            S_DLV_FILLWAIT: begin
+                if (rsp) begin
+                    for (int i = 0; i < PF; i++) begin
+                        if (3'(i) < fill_n) begin
+                            pf_buf[dqe][2'(k[1:0] + 2'(i))] <= dma_rd_rsp_data[128 * i +: 32];
+                        end
+                    end
+                    pf_cnt[dqe] <= 3'(k) + fill_n;
+                    st <= S_DLV_SLOTRD;
                 end
             end
 
@@ -800,6 +866,7 @@ module dp_walker #(
             end
 
             S_DLV_DONE: begin
+                pf_consume(dqe, fslots);
                 rx_hwtail[dqe] <= jidx;
                 rx_dirty[dqe]  <= 1'b1;
                 ca_valid <= 1'b1; ca_port <= 8'(dq);
@@ -847,25 +914,52 @@ module dp_walker #(
             end
 
             S_P_RXRD: begin
-                if (rd_can) begin
-                    slot_q <= desc_rd_data;
+                slot_q <= desc_rd_data;
+                if (pf_hit) begin
+                    rbuf <= pf_value;
+                    st <= S_P_USE;
+                end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= slot_addr_rx;
-                    dma_rd_req_len   <= 13'd4;
                     dma_rd_req_tag   <= tag_ctr;
                     tag_ctr <= tag_ctr + 8'd1;
-                    st <= S_P_RXWAIT;
+                    if (k < 16'(PF)) begin
+                        dma_rd_req_len <= 13'(fill_now) * 13'd16 - 13'd12;
+                        fill_n <= fill_now;
+                        st <= S_P_FILLWAIT;
+                    end else begin
+                        dma_rd_req_len <= 13'd4;
+                        st <= S_P_RXWAIT;
+                    end
+                end
+            end
+
+            S_P_FILLWAIT: begin
+                if (rsp) begin
+                    for (int i = 0; i < PF; i++) begin
+                        if (3'(i) < fill_n) begin
+                            pf_buf[dqe][2'(k[1:0] + 2'(i))] <= dma_rd_rsp_data[128 * i +: 32];
+                        end
+                    end
+                    pf_cnt[dqe] <= 3'(k) + fill_n;
+                    rbuf <= dma_rd_rsp_data[31:0];
+                    st <= S_P_USE;
                 end
             end
 
             S_P_RXWAIT: begin
                 if (rsp) begin
-                    // The receiver's buffer goes back into the TX slot.
-                    desc_wr_en   <= 1'b1;
-                    desc_wr_word <= tx_slot_word(tx_ring_base, sidx);
-                    desc_wr_data <= {NS_BUF_CHANGED, 16'd0, dma_rd_rsp_data[31:0]};
-                    st <= S_P_WR;
+                    rbuf <= dma_rd_rsp_data[31:0];
+                    st <= S_P_USE;
                 end
+            end
+
+            S_P_USE: begin
+                // The receiver's buffer goes back into the TX slot.
+                desc_wr_en   <= 1'b1;
+                desc_wr_word <= tx_slot_word(tx_ring_base, sidx);
+                desc_wr_data <= {NS_BUF_CHANGED, 16'd0, rbuf};
+                st <= S_P_WR;
             end
 
             S_P_WR: begin
@@ -888,6 +982,7 @@ module dp_walker #(
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, cn);
                     if (k + 16'd1 == fslots) begin
+                        pf_consume(dqe, fslots);
                         dhw       <= nxt(jidx, rn);
                         rx_hwtail[dqe] <= nxt(jidx, rn);
                         pipe_free <= pipe_free - fslots;
@@ -1019,6 +1114,7 @@ module dp_walker #(
                     tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
                     tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
                     tx_pend[q] <= 1'b0; rxdb_pend[q] <= 1'b0; rx_dirty[q] <= 1'b0;
+                    pf_cnt[q] <= '0;
                 end
             end
         end
