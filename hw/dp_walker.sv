@@ -206,9 +206,12 @@ module dp_walker #(
     // Prefetched buffer indexes of RX slots hwtail .. hwtail + pf_cnt - 1
     // (released slots, read four per beat): the host may not change a
     // released slot, so the copy stays good until the device fills it.
+    // Kept as a ring of four per RX ring: entry t (slot hwtail + t) is in
+    // bank (pf_head + t) mod 4, so consuming moves a pointer, not data,
+    // and a fill writes each bank at most once.
     localparam int PF = 4;
-    logic [31:0]   pf_buf [NQ][PF];
     logic [2:0]    pf_cnt [NQ];
+    logic [1:0]    pf_head [NQ];
     logic [15:0] rxdb_head [NQ];
 
     // ---- Current job -----------------------------------------------------
@@ -355,8 +358,28 @@ module dp_walker #(
     end
     logic        pf_hit;
     logic [31:0] pf_value;
+    logic [31:0] pf_rd [PF];
+    logic [PF-1:0] pf_we;
+    logic [31:0] pf_wd [PF];
+    logic        pf_filling;
+    assign pf_filling = rsp && (st == S_DLV_FILLWAIT || st == S_P_FILLWAIT);
+    logic [1:0]  pf_lane [PF];  // which lane of the beat bank b takes
+    always_comb begin
+        for (int b = 0; b < PF; b++) begin
+            pf_lane[b] = 2'(b) - pf_head[dqe] - k[1:0];
+            pf_we[b] = pf_filling && 3'(pf_lane[b]) < fill_n;
+            pf_wd[b] = dma_rd_rsp_data[128 * pf_lane[b] +: 32];
+        end
+    end
+    for (genvar b = 0; b < PF; b++) begin : g_pf
+        logic [31:0] bank [NQ];
+        always_ff @(posedge clk) begin
+            if (pf_we[b]) bank[dqe] <= pf_wd[b];
+        end
+        assign pf_rd[b] = bank[dqe];
+    end
     assign pf_hit   = k < 16'(pf_cnt[dqe]);
-    assign pf_value = pf_buf[dqe][k[1:0]];
+    assign pf_value = pf_rd[pf_head[dqe] + k[1:0]];
 
     // BAR2 reads: issued combinationally, the slot arrives next cycle.
     always_comb begin
@@ -447,16 +470,8 @@ module dp_walker #(
     // Slots hwtail .. hwtail + n - 1 were filled: drop their prefetched
     // indexes and move the rest down.
     task automatic pf_consume(input logic [QW-1:0] q, input logic [15:0] n);
-        if (n >= 16'(pf_cnt[q])) begin
-            pf_cnt[q] <= '0;
-        end else begin
-            for (int i = 0; i < PF; i++) begin
-                if (16'(i) + n < 16'(PF)) begin
-                    pf_buf[q][i] <= pf_buf[q][2'(16'(i) + n)];
-                end
-            end
-            pf_cnt[q] <= pf_cnt[q] - 3'(n);
-        end
+        pf_head[q] <= pf_head[q] + n[1:0];
+        pf_cnt[q]  <= (n >= 16'(pf_cnt[q])) ? 3'd0 : pf_cnt[q] - 3'(n);
     endtask
 
     always_ff @(posedge clk) begin
@@ -478,7 +493,7 @@ module dp_walker #(
             for (int q = 0; q < NQ; q++) begin
                 tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
                 tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
-                rxdb_head[q] <= '0; pf_cnt[q] <= '0;
+                rxdb_head[q] <= '0; pf_cnt[q] <= '0; pf_head[q] <= '0;
             end
         end else begin
             ca_valid <= 1'b0;
@@ -763,11 +778,7 @@ module dp_walker #(
 
             S_DLV_FILLWAIT: begin
                 if (rsp) begin
-                    for (int i = 0; i < PF; i++) begin
-                        if (3'(i) < fill_n) begin
-                            pf_buf[dqe][2'(k[1:0] + 2'(i))] <= dma_rd_rsp_data[128 * i +: 32];
-                        end
-                    end
+                    // The banks take the lanes (g_pf).
                     pf_cnt[dqe] <= 3'(k) + fill_n;
                     st <= S_DLV_SLOTRD;
                 end
@@ -936,11 +947,7 @@ module dp_walker #(
 
             S_P_FILLWAIT: begin
                 if (rsp) begin
-                    for (int i = 0; i < PF; i++) begin
-                        if (3'(i) < fill_n) begin
-                            pf_buf[dqe][2'(k[1:0] + 2'(i))] <= dma_rd_rsp_data[128 * i +: 32];
-                        end
-                    end
+                    // The banks take the lanes (g_pf).
                     pf_cnt[dqe] <= 3'(k) + fill_n;
                     rbuf <= dma_rd_rsp_data[31:0];
                     st <= S_P_USE;
