@@ -180,6 +180,10 @@ pub mod kring {
     pub const HWCUR: usize = 64;
     /// The tail last published to the application's ring.
     pub const REPORTED_TAIL: usize = 68;
+    /// Serialises the owner's syncs of this ring (netmap's
+    /// `nm_kr_tryget`): threads sharing a port may sync the same ring at
+    /// once, e.g. through `poll`, which syncs every bound ring.
+    pub const SYNC_LOCK: usize = 72;
 }
 
 /// Bytes per kernel ring.
@@ -223,7 +227,7 @@ const _: () = assert!(dom::COUNTERS + 8 * SWITCH_COUNTERS <= dom::VALE_BITMAP);
 const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
 const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
 const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= PORT_SIZE);
-const _: () = assert!(kring::REPORTED_TAIL + 4 <= KRING_SIZE);
+const _: () = assert!(kring::SYNC_LOCK + 4 <= KRING_SIZE);
 const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));
 
@@ -475,6 +479,11 @@ impl<'a> Kring<'a> {
 
     pub fn lock_word(&self) -> &'a AtomicU32 {
         self.field(kring::LOCK)
+    }
+
+    /// The word of [`kring::SYNC_LOCK`].
+    pub fn sync_lock_word(&self) -> &'a AtomicU32 {
+        self.field(kring::SYNC_LOCK)
     }
 
     pub fn clear(&self) {

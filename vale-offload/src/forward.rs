@@ -190,6 +190,8 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
     let n = k.num_slots();
     let view =
         RingView::new(region, k.ring_off(), n).map_err(|e| SyncError::Gone(e.to_string()))?;
+    // One sync of this ring at a time (threads sharing the port).
+    let (_sync, _) = ShmLock::new(k.sync_lock_word()).lock();
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let hwtail = k.field(kring::HWTAIL).load(Ordering::Acquire);
     let head = view.head();
@@ -556,6 +558,7 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     let n = k.num_slots();
     let view = RingView::new(domain.memory().region(), k.ring_off(), n)
         .map_err(|e| SyncError::Gone(e.to_string()))?;
+    let (_sync, _) = ShmLock::new(k.sync_lock_word()).lock();
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let reported = k.field(kring::REPORTED_TAIL).load(Ordering::Acquire);
     let head = view.head();

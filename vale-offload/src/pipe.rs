@@ -35,6 +35,8 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let tn = tk.num_slots();
     let tx =
         RingView::new(region, tk.ring_off(), tn).map_err(|e| SyncError::Gone(e.to_string()))?;
+    // One sync of this ring at a time (threads sharing the port).
+    let (_sync, _) = ShmLock::new(tk.sync_lock_word()).lock();
     let hwcur = tk.field(kring::HWCUR).load(Ordering::Acquire);
     let hwtail = tk.field(kring::HWTAIL).load(Ordering::Acquire);
     let head = tx.head();
