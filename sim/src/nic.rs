@@ -302,6 +302,8 @@ pub struct Nic {
     notified: Vec<u32>,
     bar2_bytes: u64,
     num_ports: u32,
+    /// xorshift state of the DMA back-pressure pattern; 0 = always ready.
+    stall: u64,
 }
 
 impl Nic {
@@ -323,6 +325,7 @@ impl Nic {
             notified: Vec::new(),
             bar2_bytes: 0,
             num_ports: 0,
+            stall: 0,
         };
         nic.reset();
         nic.bar2_bytes = u64::from(nic.bar0_read_raw(regmap::DEV_BAR2_BYTES));
@@ -352,7 +355,23 @@ impl Nic {
     /// notification pulses reach the handler.
     pub fn tick(&mut self) {
         let now = self.cycles;
-        let beat = self.dma.current(now).copied();
+        // Back-pressure: each channel is ready (or offers its due beat) in
+        // a pseudo-random half of the cycles.
+        let (rd_ready, wr_ready, offer) = if self.stall == 0 {
+            (true, true, true)
+        } else {
+            self.stall ^= self.stall << 13;
+            self.stall ^= self.stall >> 7;
+            self.stall ^= self.stall << 17;
+            (
+                self.stall & 1 == 1,
+                self.stall & 2 == 2,
+                self.stall & 4 == 4,
+            )
+        };
+        self.ports.set_dma_rd_req_ready(u64::from(rd_ready));
+        self.ports.set_dma_wr_req_ready(u64::from(wr_ready));
+        let beat = self.dma.current(now).copied().filter(|_| offer);
         match &beat {
             Some(beat) => {
                 self.ports.set_dma_rd_rsp_valid(1);
@@ -364,14 +383,14 @@ impl Nic {
         }
         self.ports.eval();
         let beat_taken = beat.is_some() && self.ports.dma_rd_rsp_ready() == 1;
-        let write = (self.ports.dma_wr_req_valid() == 1).then(|| {
+        let write = (wr_ready && self.ports.dma_wr_req_valid() == 1).then(|| {
             (
                 self.ports.dma_wr_req_addr(),
                 self.ports.dma_wr_req_len() as usize,
                 self.ports.dma_wr_req_data(),
             )
         });
-        let read = (self.ports.dma_rd_req_valid() == 1).then(|| {
+        let read = (rd_ready && self.ports.dma_rd_req_valid() == 1).then(|| {
             (
                 self.ports.dma_rd_req_addr(),
                 self.ports.dma_rd_req_len() as usize,
@@ -442,6 +461,14 @@ impl Nic {
     /// [`DEFAULT_DMA_READ_LATENCY`]; a PCIe round trip is ~100-250).
     pub fn set_dma_read_latency(&mut self, cycles: u64) {
         self.dma.set_latency(cycles);
+    }
+
+    /// Makes the host side of the DMA port stall: with `Some(seed)`, the
+    /// request channels are ready, and due read beats offered, each in a
+    /// pseudo-random half of the cycles (a busy PCIe link); `None` makes
+    /// them always ready again.
+    pub fn set_dma_backpressure(&mut self, seed: Option<u64>) {
+        self.stall = seed.map_or(0, |seed| seed | 1);
     }
 
     /// What has crossed the modelled link so far.

@@ -254,3 +254,27 @@ fn pipe_moves_descriptors_losslessly() {
     rig.tx_doorbell(0, 0, 3);
     assert_eq!(rig.nic.port_counter(0, PortCounter::BadRingSyncs), 1);
 }
+
+#[test]
+fn a_stalling_link_changes_nothing_but_time() {
+    let run = |stall: Option<u64>| {
+        let mut rig = vale_rig(3, 16);
+        rig.nic.set_dma_backpressure(stall);
+        rig.nic
+            .set_dma_read_latency(if stall.is_some() { 17 } else { 4 });
+        let big = frame(BROADCAST, A, 1514, 7);
+        rig.write_tx(0, 0, 0, &big, 0);
+        rig.write_tx(0, 0, 1, &frame(BROADCAST, A, 200, 8), NS_MOREFRAG);
+        rig.write_tx(0, 0, 2, &[9u8; 100], 0);
+        let cycles = {
+            rig.nic.tx_doorbell(0, 0, 3);
+            rig.settle()
+        };
+        (rig.rx_frames(1, 0, 0), rig.rx_frames(2, 0, 0), cycles)
+    };
+    let (calm1, calm2, calm_cycles) = run(None);
+    let (busy1, busy2, busy_cycles) = run(Some(0x1234_5678));
+    assert_eq!(calm1.len(), 3);
+    assert_eq!((&busy1, &busy2), (&calm1, &calm2));
+    assert!(busy_cycles > calm_cycles, "the stalls cost cycles");
+}
