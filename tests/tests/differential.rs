@@ -755,7 +755,7 @@ fn run_traces_on(pipe: bool, salt: u64, busy_link: bool) {
                 let diff = differs(&small).unwrap_or(first_diff);
                 panic!(
                     "{kind} trace {seed} differs; replay: NETMAP_DIFF_SEED={seed} NETMAP_DIFF_TRACES=1 \
-                     cargo test -p netmap-tests --test differential\nshrunk trace: {small:#?}\n{diff}"
+                     cargo test -p netmap-tests --test differential\nshrunk trace: {small:?}\n{diff}"
                 );
             }
         }
