@@ -216,10 +216,10 @@ module dp_walker #(
 
     // ---- Current job -----------------------------------------------------
     typedef enum logic [5:0] {
-        S_IDLE, S_RXDB, S_START, S_SCAN_REQ, S_SCAN, S_DECIDE, S_HDR, S_LOOKUP,
+        S_IDLE, S_RXDB, S_START, S_SCAN_REQ, S_SCAN, S_DECIDE, S_HDR,
         S_LK_WAIT, S_FLOOD_NEXT, S_DLV_FREE, S_DLV_REFRESH, S_DLV_SLOTRD,
         S_DLV_SLOTWAIT, S_DLV_FILLWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
-        S_CP_SLOTWR, S_CP_BEAT, S_DLV_DONE, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
+        S_CP_SLOTWR, S_CP_BEAT, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
         S_P_RXWAIT, S_P_FILLWAIT, S_P_USE, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
         S_PUB_RD, S_PUB_WAIT, S_TXPUB_WR, S_TXPUB_RD, S_TXPUB_WAIT
     } state_t;
@@ -650,13 +650,9 @@ module dp_walker #(
                     lk_src_mac  <= dma_rd_rsp_data[95:48];
                     lk_src_port <= 8'(cp);
                     lk_learn    <= (first_flags & NS_NO_LEARN) == 16'd0;
-                    st <= S_LOOKUP;
+                    lk_valid    <= 1'b1;
+                    st <= S_LK_WAIT;
                 end
-            end
-
-            S_LOOKUP: begin
-                lk_valid <= 1'b1;
-                st <= S_LK_WAIT;
             end
 
             S_LK_WAIT: begin
@@ -872,20 +868,21 @@ module dp_walker #(
                     k    <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, cn);
-                    st   <= (k + 16'd1 == fslots) ? S_DLV_DONE : S_CP_SLOT;
+                    if (k + 16'd1 == fslots) begin
+                        // Delivered: the slots are the receiver's at publish.
+                        pf_consume(dqe, fslots);
+                        rx_hwtail[dqe] <= nxt(jidx, rn);
+                        rx_dirty[dqe]  <= 1'b1;
+                        ca_valid <= 1'b1; ca_port <= 8'(dq);
+                        ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
+                        cb_valid <= 1'b1; cb_port <= 8'(dq);
+                        cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
+                        ev_forwarded <= 1'b1;
+                        st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
+                    end else begin
+                        st <= S_CP_SLOT;
+                    end
                 end
-            end
-
-            S_DLV_DONE: begin
-                pf_consume(dqe, fslots);
-                rx_hwtail[dqe] <= jidx;
-                rx_dirty[dqe]  <= 1'b1;
-                ca_valid <= 1'b1; ca_port <= 8'(dq);
-                ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
-                cb_valid <= 1'b1; cb_port <= 8'(dq);
-                cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
-                ev_forwarded <= 1'b1;
-                st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
             end
 
             // ---- Pipe crossover -----------------------------------------
@@ -927,8 +924,11 @@ module dp_walker #(
             S_P_RXRD: begin
                 slot_q <= desc_rd_data;
                 if (pf_hit) begin
-                    rbuf <= pf_value;
-                    st <= S_P_USE;
+                    // The receiver's buffer goes back into the TX slot.
+                    desc_wr_en   <= 1'b1;
+                    desc_wr_word <= tx_slot_word(tx_ring_base, sidx);
+                    desc_wr_data <= {NS_BUF_CHANGED, 16'd0, pf_value};
+                    st <= S_P_WR;
                 end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= slot_addr_rx;
