@@ -110,7 +110,7 @@ fn read_header(region: &SharedRegion, off: usize) -> Option<[u8; ETH_HEADER_LEN]
 
 /// Reports a bad head/cur: counts it, puts the ring back to the engine's
 /// view (netmap reinitialises the ring) and returns the error.
-fn reinit(
+pub(crate) fn reinit(
     view: &RingView<'_>,
     k: &Kring<'_>,
     entry: &ctrl::PortEntry<'_>,

@@ -42,14 +42,9 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let head = tx.head();
     let cur = tx.cur();
     if let Err(source) = check_head_cur(tn, hwcur, hwtail, head, cur) {
-        tx.set_head(hwcur);
-        tx.set_cur(hwcur);
-        tx.set_tail(hwtail);
-        entry.add(PortCounter::BadRingSyncs, 1);
-        return Err(SyncError::BadRing {
-            ring: ring_id,
-            source,
-        });
+        return Err(crate::forward::reinit(
+            &tx, &tk, &entry, ring_id, hwtail, source,
+        ));
     }
 
     let (_guard, _how) = ShmLock::new(rk.lock_word()).lock();
