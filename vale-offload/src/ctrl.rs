@@ -301,8 +301,7 @@ impl<'a> Ctrl<'a> {
     pub fn port(&self, index: u32) -> PortEntry<'a> {
         assert!(index < MAX_ENTRIES);
         PortEntry {
-            ctrl: *self,
-            base: PORTS_OFF + index as usize * PORT_SIZE,
+            record: self.record(PORTS_OFF + index as usize * PORT_SIZE, PORT_SIZE),
             index,
         }
     }
@@ -312,8 +311,7 @@ impl<'a> Ctrl<'a> {
         assert!(index < MAX_ENTRIES && ring < MAX_RINGS);
         let n = (index as usize * 2 + dir as usize) * MAX_RINGS as usize + ring as usize;
         Kring {
-            ctrl: *self,
-            base: KRINGS_OFF + n * KRING_SIZE,
+            record: self.record(KRINGS_OFF + n * KRING_SIZE, KRING_SIZE),
         }
     }
 }
@@ -323,24 +321,39 @@ impl<'a> Ctrl<'a> {
     pub fn binding(&self, index: u32) -> BindingEntry<'a> {
         assert!(index < MAX_BINDINGS);
         BindingEntry {
-            ctrl: *self,
-            base: BINDINGS_OFF + index as usize * BINDING_SIZE,
+            record: self.record(BINDINGS_OFF + index as usize * BINDING_SIZE, BINDING_SIZE),
             index,
+        }
+    }
+
+    fn record(&self, base: usize, size: usize) -> Record<'a> {
+        Record {
+            ctrl: *self,
+            base,
+            size,
         }
     }
 }
 
-/// One binding: rings of one port held by one process through one Port.
+/// A fixed-size record of the control area (a port entry, a binding, a
+/// kernel ring): atomic words by offset within it. The records deref to
+/// it, so each adds only what is its own.
 #[derive(Clone, Copy)]
-pub struct BindingEntry<'a> {
+pub struct Record<'a> {
     ctrl: Ctrl<'a>,
     base: usize,
-    pub index: u32,
+    size: usize,
 }
 
-impl<'a> BindingEntry<'a> {
+impl<'a> Record<'a> {
+    /// The u32 at `offset` in the record.
     pub fn field(&self, offset: usize) -> &'a AtomicU32 {
         self.ctrl.u32_at(self.base + offset)
+    }
+
+    /// The u64 at `offset` in the record.
+    pub fn field64(&self, offset: usize) -> &'a AtomicU64 {
+        self.ctrl.u64_at(self.base + offset)
     }
 
     pub fn get(&self, offset: usize) -> u32 {
@@ -351,29 +364,72 @@ impl<'a> BindingEntry<'a> {
         self.field(offset).store(value, Ordering::Release)
     }
 
+    fn get_offset(&self, offset: usize) -> usize {
+        self.field64(offset).load(Ordering::Acquire) as usize
+    }
+
+    fn set_offset(&self, offset: usize, value: usize) {
+        self.field64(offset).store(value as u64, Ordering::Release)
+    }
+
+    fn zero(&self) {
+        let _ = self
+            .ctrl
+            .region
+            .fill(self.ctrl.base + self.base, self.size, 0);
+    }
+
+    fn read_bytes(&self, offset: usize, out: &mut [u8]) {
+        let _ = self
+            .ctrl
+            .region
+            .read_bytes(self.ctrl.base + self.base + offset, out);
+    }
+
+    fn write_bytes(&self, offset: usize, data: &[u8]) {
+        let _ = self
+            .ctrl
+            .region
+            .write_bytes(self.ctrl.base + self.base + offset, data);
+    }
+}
+
+macro_rules! deref_to_record {
+    ($($ty:ident),*) => {$(
+        impl<'a> std::ops::Deref for $ty<'a> {
+            type Target = Record<'a>;
+            fn deref(&self) -> &Record<'a> {
+                &self.record
+            }
+        }
+    )*};
+}
+deref_to_record!(BindingEntry, PortEntry, Kring);
+
+/// One binding: rings of one port held by one process through one Port.
+#[derive(Clone, Copy)]
+pub struct BindingEntry<'a> {
+    record: Record<'a>,
+    pub index: u32,
+}
+
+impl BindingEntry<'_> {
     pub fn is_active(&self) -> bool {
         self.get(binding::STATE) == BINDING_ACTIVE
     }
 
     pub fn if_off(&self) -> usize {
-        self.ctrl
-            .u64_at(self.base + binding::IF_OFF)
-            .load(Ordering::Acquire) as usize
+        self.get_offset(binding::IF_OFF)
     }
 
     pub fn set_if_off(&self, value: usize) {
-        self.ctrl
-            .u64_at(self.base + binding::IF_OFF)
-            .store(value as u64, Ordering::Release)
+        self.set_offset(binding::IF_OFF, value)
     }
 
     /// Clears every field but the generation (a freed binding).
     pub fn clear(&self) {
         let generation = self.get(binding::GENERATION);
-        let _ = self
-            .ctrl
-            .region
-            .fill(self.ctrl.base + self.base, BINDING_SIZE, 0);
+        self.zero();
         self.set(binding::GENERATION, generation);
     }
 }
@@ -381,24 +437,11 @@ impl<'a> BindingEntry<'a> {
 /// One entry of the port table.
 #[derive(Clone, Copy)]
 pub struct PortEntry<'a> {
-    ctrl: Ctrl<'a>,
-    base: usize,
+    record: Record<'a>,
     pub index: u32,
 }
 
 impl<'a> PortEntry<'a> {
-    pub fn field(&self, offset: usize) -> &'a AtomicU32 {
-        self.ctrl.u32_at(self.base + offset)
-    }
-
-    pub fn get(&self, offset: usize) -> u32 {
-        self.field(offset).load(Ordering::Acquire)
-    }
-
-    pub fn set(&self, offset: usize, value: u32) {
-        self.field(offset).store(value, Ordering::Release)
-    }
-
     pub fn state(&self) -> u32 {
         self.get(port::STATE)
     }
@@ -409,10 +452,7 @@ impl<'a> PortEntry<'a> {
 
     pub fn name(&self) -> String {
         let mut bytes = [0u8; NAME_LEN];
-        let _ = self
-            .ctrl
-            .region
-            .read_bytes(self.ctrl.base + self.base + port::NAME, &mut bytes);
+        self.read_bytes(port::NAME, &mut bytes);
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
         String::from_utf8_lossy(&bytes[..end]).into_owned()
     }
@@ -421,15 +461,11 @@ impl<'a> PortEntry<'a> {
         let mut bytes = [0u8; NAME_LEN];
         let n = name.len().min(NAME_LEN - 1);
         bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-        let _ = self
-            .ctrl
-            .region
-            .write_bytes(self.ctrl.base + self.base + port::NAME, &bytes);
+        self.write_bytes(port::NAME, &bytes);
     }
 
     pub fn counter(&self, c: PortCounter) -> &'a AtomicU64 {
-        self.ctrl
-            .u64_at(self.base + port::COUNTERS + 8 * c as usize)
+        self.field64(port::COUNTERS + 8 * c as usize)
     }
 
     pub fn add(&self, c: PortCounter, n: u64) {
@@ -440,10 +476,7 @@ impl<'a> PortEntry<'a> {
 
     /// Clears every field (a freed entry).
     pub fn clear(&self) {
-        let _ = self
-            .ctrl
-            .region
-            .fill(self.ctrl.base + self.base, PORT_SIZE, 0);
+        self.zero();
     }
 }
 
@@ -452,29 +485,20 @@ impl<'a> PortEntry<'a> {
 /// corrupt `hwcur`/`hwtail`.
 #[derive(Clone, Copy)]
 pub struct Kring<'a> {
-    ctrl: Ctrl<'a>,
-    base: usize,
+    record: Record<'a>,
 }
 
 impl<'a> Kring<'a> {
-    pub fn field(&self, offset: usize) -> &'a AtomicU32 {
-        self.ctrl.u32_at(self.base + offset)
-    }
-
     pub fn ring_off(&self) -> usize {
-        self.ctrl
-            .u64_at(self.base + kring::RING_OFF)
-            .load(Ordering::Acquire) as usize
+        self.get_offset(kring::RING_OFF)
     }
 
     pub fn set_ring_off(&self, value: usize) {
-        self.ctrl
-            .u64_at(self.base + kring::RING_OFF)
-            .store(value as u64, Ordering::Release)
+        self.set_offset(kring::RING_OFF, value)
     }
 
     pub fn num_slots(&self) -> u32 {
-        self.field(kring::NUM_SLOTS).load(Ordering::Acquire)
+        self.get(kring::NUM_SLOTS)
     }
 
     pub fn lock_word(&self) -> &'a AtomicU32 {
@@ -487,9 +511,6 @@ impl<'a> Kring<'a> {
     }
 
     pub fn clear(&self) {
-        let _ = self
-            .ctrl
-            .region
-            .fill(self.ctrl.base + self.base, KRING_SIZE, 0);
+        self.zero();
     }
 }
