@@ -299,6 +299,22 @@ impl IovaAllocator {
     }
 }
 
+/// The notification eventfd of `vector` among a body's `vectors`, or
+/// [`DeviceError::NoVector`]: the lookup every body's
+/// [`Device::notifier`] does.
+pub fn vector_eventfd(
+    vectors: &[std::sync::Arc<crate::eventfd::EventFd>],
+    vector: u32,
+) -> Result<std::sync::Arc<crate::eventfd::EventFd>, DeviceError> {
+    vectors
+        .get(vector as usize)
+        .cloned()
+        .ok_or(DeviceError::NoVector {
+            vector,
+            count: vectors.len() as u32,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

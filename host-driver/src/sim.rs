@@ -118,13 +118,7 @@ impl Device for SimDevice {
     }
 
     fn notifier(&mut self, vector: u32) -> Result<Arc<EventFd>, DeviceError> {
-        self.notifiers
-            .get(vector as usize)
-            .cloned()
-            .ok_or(DeviceError::NoVector {
-                vector,
-                count: self.notifiers.len() as u32,
-            })
+        crate::device::vector_eventfd(&self.notifiers, vector)
     }
 
     fn settle(&mut self) -> Result<(), DeviceError> {

@@ -595,13 +595,7 @@ impl<S: Sys> Device for VfioDevice<S> {
     }
 
     fn notifier(&mut self, vector: u32) -> Result<Arc<EventFd>, DeviceError> {
-        self.vectors
-            .get(vector as usize)
-            .cloned()
-            .ok_or(DeviceError::NoVector {
-                vector,
-                count: self.vectors.len() as u32,
-            })
+        crate::device::vector_eventfd(&self.vectors, vector)
     }
 
     fn settle(&mut self) -> Result<(), DeviceError> {

@@ -188,13 +188,7 @@ impl Device for VfioUserDevice {
     }
 
     fn notifier(&mut self, vector: u32) -> Result<Arc<EventFd>, DeviceError> {
-        self.vectors
-            .get(vector as usize)
-            .cloned()
-            .ok_or(DeviceError::NoVector {
-                vector,
-                count: self.vectors.len() as u32,
-            })
+        crate::device::vector_eventfd(&self.vectors, vector)
     }
 
     fn settle(&mut self) -> Result<(), DeviceError> {
