@@ -381,13 +381,6 @@ impl NetmapMemory {
             .then(|| self.layout.buf_off + index as usize * self.layout.config.buf_size as usize)
     }
 
-    /// Region offset of buffer `index` for the reserved ones too (0 and 1
-    /// exist and may be read, as netmap's dummy buffers).
-    pub fn any_buf_offset(&self, index: u32) -> Option<usize> {
-        (index < self.layout.config.num_bufs)
-            .then(|| self.layout.buf_off + index as usize * self.layout.config.buf_size as usize)
-    }
-
     fn lock(&self) -> ShmLockGuard<'_> {
         let word = self
             .region

@@ -242,27 +242,6 @@ impl SharedRegion {
         Ok(())
     }
 
-    /// Copies `len` bytes from `src` in another region into `dst` here.
-    pub fn copy_from_region(
-        &self,
-        dst: usize,
-        other: &SharedRegion,
-        src: usize,
-        len: usize,
-    ) -> Result<(), ShmError> {
-        if std::ptr::eq(self, other) {
-            return self.copy_within(src, dst, len);
-        }
-        let from = other.checked_ptr(src, len, 1)?;
-        let to = self.checked_ptr(dst, len, 1)?;
-        // SAFETY: both ranges are inside their mappings (checked); two
-        // distinct mappings do not overlap in this address space (a second
-        // mapping of the same file lives at other addresses, and at worst
-        // copies a byte onto itself).
-        unsafe { std::ptr::copy(from, to, len) };
-        Ok(())
-    }
-
     /// Sets `len` bytes at `offset` to `byte`.
     pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<(), ShmError> {
         let ptr = self.checked_ptr(offset, len, 1)?;

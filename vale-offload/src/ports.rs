@@ -11,9 +11,8 @@ use netmap_ring::abi::{IF_HEADER_SIZE, RING_OFS_ENTRY_SIZE};
 use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
 
 use crate::ctrl::{
-    self, binding, kring, port, Dir, PortCounter, PortEntry, PortKind, BINDING_ACTIVE,
-    MAX_BINDINGS, MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE, PORT_CLOSING, PORT_FLAG_PERSISTENT,
-    PORT_FREE,
+    self, binding, kring, port, Dir, PortEntry, PortKind, BINDING_ACTIVE, MAX_BINDINGS,
+    MAX_ENTRIES, MAX_RINGS, PORT_ACTIVE, PORT_CLOSING, PORT_FLAG_PERSISTENT, PORT_FREE,
 };
 use crate::domain::Domain;
 use crate::table::{EntryStore, MAX_PORTS};
@@ -548,9 +547,4 @@ pub fn check_conservation(domain: &Domain) -> Result<(), netmap_ring::region::Co
         .chain(buffers_in_extra_lists(domain))
         .collect();
     domain.memory().check_conservation(in_use)
-}
-
-/// Adds one to a port counter (helper for the rare paths).
-pub fn count(e: &PortEntry<'_>, c: PortCounter) {
-    e.add(c, 1);
 }
