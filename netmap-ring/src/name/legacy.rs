@@ -14,8 +14,8 @@
 
 use super::error::{Found, NameError, NameErrorKind};
 use super::request::{ExtmemOption, PipeEnd, PipeRole, PortName, RingMode};
-use super::scan::{first_non_ident, is_ident, number, skip_while};
-use super::{MAX_LEGACY_NAME_LEN, MAX_RING_ID};
+use super::scan::{first_non_ident, is_ident, mem_id, number, ring_id, skip_while};
+use super::MAX_LEGACY_NAME_LEN;
 
 /// Parses a name in the grammar of the legacy `nm_open`.
 ///
@@ -139,10 +139,7 @@ fn parse(input: &str, memory_allowed: bool) -> Result<PortName, NameError> {
             State::Number(what) => {
                 // nm_open reads the number with strtol: no digits is 0.
                 let (value, digits_end) = number(bytes, pos).unwrap_or((0, pos));
-                let value = u16::try_from(value)
-                    .ok()
-                    .filter(|&v| v <= MAX_RING_ID)
-                    .ok_or_else(|| NameError::new(pos, NameErrorKind::RingOutOfRange))?;
+                let value = ring_id(value, pos)?;
                 match what {
                     Numbered::Ring => name.mode = RingMode::OneNic(value),
                     Numbered::Pipe(role) => {
@@ -180,10 +177,7 @@ fn parse(input: &str, memory_allowed: bool) -> Result<PortName, NameError> {
                 }
                 match number(bytes, pos) {
                     Some((value, digits_end)) => {
-                        let mem_id = u16::try_from(value)
-                            .ok()
-                            .filter(|&id| id != 0)
-                            .ok_or_else(|| NameError::new(pos, NameErrorKind::MemIdOutOfRange))?;
+                        let mem_id = mem_id(value, pos)?;
                         if name.mem_id.is_some() {
                             return Err(NameError::new(at, NameErrorKind::SecondMemId));
                         }

@@ -3,8 +3,7 @@
 
 use super::error::{Found, NameError, NameErrorKind};
 use super::request::{RegFlags, RingMode};
-use super::scan::number;
-use super::MAX_RING_ID;
+use super::scan::{mem_id, number, ring_id};
 
 /// The register part of a name, and where its options start (`None` when
 /// there are none).
@@ -89,10 +88,7 @@ pub(super) fn parse_register(input: &str, start: usize) -> Result<Register, Name
                 let Some((ring, end)) = number(bytes, pos) else {
                     return Err(unexpected(pos, "a ring number"));
                 };
-                let ring = u16::try_from(ring)
-                    .ok()
-                    .filter(|&ring| ring <= MAX_RING_ID)
-                    .ok_or_else(|| NameError::new(pos, NameErrorKind::RingOutOfRange))?;
+                let ring = ring_id(ring, pos)?;
                 register.mode = match register.mode {
                     RingMode::OneSw(_) => RingMode::OneSw(ring),
                     _ => RingMode::OneNic(ring),
@@ -124,10 +120,7 @@ pub(super) fn parse_register(input: &str, start: usize) -> Result<Register, Name
                     register.options_at = Some(at);
                     return Ok(register);
                 };
-                let mem_id = u16::try_from(value)
-                    .ok()
-                    .filter(|&id| id != 0)
-                    .ok_or_else(|| NameError::new(pos, NameErrorKind::MemIdOutOfRange))?;
+                let mem_id = mem_id(value, pos)?;
                 match register.mem_id {
                     Some(first) if first != mem_id => {
                         return Err(NameError::new(

@@ -2,6 +2,9 @@
 //! accepts is ASCII, so a scan stops on a char boundary and error positions
 //! always point at the start of a character.
 
+use super::error::{NameError, NameErrorKind};
+use super::MAX_RING_ID;
+
 /// `[A-Za-z0-9_]`, netmap's `nm_is_identifier` (in the C locale).
 pub(super) fn is_ident(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
@@ -31,4 +34,22 @@ pub(super) fn number(bytes: &[u8], start: usize) -> Option<(u64, usize)> {
         acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
     });
     Some((value, end))
+}
+
+/// A ring number read at `pos`: netmap's ring ids stop below
+/// `NETMAP_RING_MASK`.
+pub(super) fn ring_id(value: u64, pos: usize) -> Result<u16, NameError> {
+    u16::try_from(value)
+        .ok()
+        .filter(|&ring| ring <= MAX_RING_ID)
+        .ok_or_else(|| NameError::new(pos, NameErrorKind::RingOutOfRange))
+}
+
+/// A memory id read at `pos`: 1..=65535 (0 means "the default" and cannot
+/// be written).
+pub(super) fn mem_id(value: u64, pos: usize) -> Result<u16, NameError> {
+    u16::try_from(value)
+        .ok()
+        .filter(|&id| id != 0)
+        .ok_or_else(|| NameError::new(pos, NameErrorKind::MemIdOutOfRange))
 }
