@@ -17,6 +17,23 @@ use vale_offload::nic::{self, NicBackend, NicCounter, NicEngine};
 
 use nic_support::*;
 
+/// One test per NIC engine: `<scenario>::af_packet` and `<scenario>::af_xdp`.
+macro_rules! on_each_engine {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn af_packet() {
+                super::$scenario(super::NicEngine::Packet);
+            }
+
+            #[test]
+            fn af_xdp() {
+                super::$scenario(super::NicEngine::Xdp);
+            }
+        }
+    };
+}
+
 /// Sends frames `0..count` through `port`, keeping at most `window`
 /// frames ahead of what the receiver reports in `received`.
 /// Opens `name` with `engine`, checking that engine serves it.
@@ -47,15 +64,7 @@ fn send_paced(port: &mut Port, count: u32, window: u64, received: &AtomicU64) {
     port.txsync().expect("txsync");
 }
 
-#[test]
-fn port_to_port_af_packet() {
-    frames_cross_between_two_nic_ports_in_order_with_their_bytes(NicEngine::Packet);
-}
-
-#[test]
-fn port_to_port_af_xdp() {
-    frames_cross_between_two_nic_ports_in_order_with_their_bytes(NicEngine::Xdp);
-}
+on_each_engine!(frames_cross_between_two_nic_ports_in_order_with_their_bytes);
 
 fn frames_cross_between_two_nic_ports_in_order_with_their_bytes(engine: NicEngine) {
     let pair = veth_or_skip!();
@@ -102,15 +111,7 @@ fn frames_cross_between_two_nic_ports_in_order_with_their_bytes(engine: NicEngin
     assert_eq!(rx.get(NicCounter::RxDropKernel), 0);
 }
 
-#[test]
-fn echo_to_a_plain_socket_af_packet() {
-    a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(NicEngine::Packet);
-}
-
-#[test]
-fn echo_to_a_plain_socket_af_xdp() {
-    a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(NicEngine::Xdp);
-}
+on_each_engine!(a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives);
 
 fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(engine: NicEngine) {
     let pair = veth_or_skip!();
@@ -213,15 +214,7 @@ fn udp_frame(seq: u16, payload: usize) -> Vec<u8> {
     f
 }
 
-#[test]
-fn tshark_decodes_af_packet() {
-    tshark_on_the_peer_decodes_what_the_port_sends(NicEngine::Packet);
-}
-
-#[test]
-fn tshark_decodes_af_xdp() {
-    tshark_on_the_peer_decodes_what_the_port_sends(NicEngine::Xdp);
-}
+on_each_engine!(tshark_on_the_peer_decodes_what_the_port_sends);
 
 fn tshark_on_the_peer_decodes_what_the_port_sends(engine: NicEngine) {
     let pair = veth_or_skip!();
@@ -313,15 +306,7 @@ fn tshark_on_the_peer_decodes_what_the_port_sends(engine: NicEngine) {
     }
 }
 
-#[test]
-fn poll_wakes_af_packet() {
-    poll_sleeps_until_a_frame_arrives_and_times_out_without_one(NicEngine::Packet);
-}
-
-#[test]
-fn poll_wakes_af_xdp() {
-    poll_sleeps_until_a_frame_arrives_and_times_out_without_one(NicEngine::Xdp);
-}
+on_each_engine!(poll_sleeps_until_a_frame_arrives_and_times_out_without_one);
 
 fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one(engine: NicEngine) {
     let pair = veth_or_skip!();
@@ -484,15 +469,7 @@ fn auto_takes_af_xdp_once_per_interface_and_af_packet_otherwise() {
     .expect("checks");
 }
 
-#[test]
-fn frames_wait_in_the_kernel_while_the_application_holds_every_slot_af_packet() {
-    frames_wait_while_the_ring_is_full(NicEngine::Packet);
-}
-
-#[test]
-fn frames_wait_in_the_kernel_while_the_application_holds_every_slot_af_xdp() {
-    frames_wait_while_the_ring_is_full(NicEngine::Xdp);
-}
+on_each_engine!(frames_wait_while_the_ring_is_full);
 
 /// A 64-slot RX ring the application leaves full: later frames wait in the
 /// kernel (socket queue, or the AF_XDP socket's own buffers) and come in
