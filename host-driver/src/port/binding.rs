@@ -119,13 +119,52 @@ impl DeviceBinding {
         SyncError::BadRing { ring, source }
     }
 
-    fn spec(&self, specs: &[RingSpec], ring: u32) -> Result<(usize, RingSpec), SyncError> {
-        specs
+    /// The start of every sync: the ring's view and its kring (locked),
+    /// with the application's head and cur checked against the kring.
+    fn begin_sync(&self, rx: bool, ring: u32) -> Result<SyncStart<'_>, SyncError> {
+        let (specs, krings) = if rx {
+            (&self.layout.rx_rings, &self.rx)
+        } else {
+            (&self.layout.tx_rings, &self.tx)
+        };
+        let at = specs
             .iter()
             .position(|s| s.id == ring)
-            .map(|at| (at, specs[at]))
-            .ok_or(SyncError::NoSuchRing { ring })
+            .ok_or(SyncError::NoSuchRing { ring })?;
+        let view = self.view(&specs[at]);
+        let krings = krings.lock().unwrap_or_else(|p| p.into_inner());
+        let kr = &krings[at];
+        let (head, cur) = (view.head(), view.cur());
+        if let Err(e) = check_head_cur(view.num_slots(), kr.hwcur, kr.hwtail, head, cur) {
+            return Err(Self::bad_ring(ring, &view, kr, e));
+        }
+        Ok(SyncStart {
+            view,
+            krings,
+            at,
+            head,
+        })
     }
+
+    /// Asks the device for (1) or waives (0) a notification on every bound ring.
+    fn set_need_kick(&self, value: u32) {
+        for spec in &self.layout.rx_rings {
+            self.store(self.status(true, spec.id, map::ST_NEED_KICK), value);
+        }
+        for spec in &self.layout.tx_rings {
+            self.store(self.status(false, spec.id, map::ST_NEED_KICK), value);
+        }
+    }
+}
+
+/// What [`DeviceBinding::begin_sync`] hands the sync that follows.
+struct SyncStart<'a> {
+    view: RingView<'a>,
+    krings: std::sync::MutexGuard<'a, Vec<Kring>>,
+    /// Index of the ring's kring in `krings`.
+    at: usize,
+    /// The application's head, already checked.
+    head: u32,
 }
 
 /// Copies slots `[from, to)` of `view` (wrapping) into the BAR2 ring at
@@ -162,15 +201,14 @@ impl Binding for DeviceBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
-        let (at, spec) = self.spec(&self.layout.tx_rings, ring)?;
-        let view = self.view(&spec);
-        let n = spec.num_slots;
-        let mut krings = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let SyncStart {
+            view,
+            mut krings,
+            at,
+            head,
+        } = self.begin_sync(false, ring)?;
+        let n = view.num_slots();
         let kr = &mut krings[at];
-        let (head, cur) = (view.head(), view.cur());
-        if let Err(e) = check_head_cur(n, kr.hwcur, kr.hwtail, head, cur) {
-            return Err(Self::bad_ring(ring, &view, kr, e));
-        }
         let status_cur = self.status(false, ring, map::ST_HWCUR);
         let status_tail = self.status(false, ring, map::ST_HWTAIL);
         let mut state = self.shared.lock();
@@ -209,15 +247,14 @@ impl Binding for DeviceBinding {
     }
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
-        let (at, spec) = self.spec(&self.layout.rx_rings, ring)?;
-        let view = self.view(&spec);
-        let n = spec.num_slots;
-        let mut krings = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        let SyncStart {
+            view,
+            mut krings,
+            at,
+            head,
+        } = self.begin_sync(true, ring)?;
+        let n = view.num_slots();
         let kr = &mut krings[at];
-        let (head, cur) = (view.head(), view.cur());
-        if let Err(e) = check_head_cur(n, kr.hwcur, kr.hwtail, head, cur) {
-            return Err(Self::bad_ring(ring, &view, kr, e));
-        }
         if head != kr.hwcur {
             self.store(self.status(true, ring, map::ST_HEAD), head);
             kr.hwcur = head;
@@ -246,21 +283,11 @@ impl Binding for DeviceBinding {
     }
 
     fn arm(&self) {
-        for spec in &self.layout.rx_rings {
-            self.store(self.status(true, spec.id, map::ST_NEED_KICK), 1);
-        }
-        for spec in &self.layout.tx_rings {
-            self.store(self.status(false, spec.id, map::ST_NEED_KICK), 1);
-        }
+        self.set_need_kick(1);
     }
 
     fn disarm(&self) {
-        for spec in &self.layout.rx_rings {
-            self.store(self.status(true, spec.id, map::ST_NEED_KICK), 0);
-        }
-        for spec in &self.layout.tx_rings {
-            self.store(self.status(false, spec.id, map::ST_NEED_KICK), 0);
-        }
+        self.set_need_kick(0);
         let _ = self.notifier.drain();
     }
 }
