@@ -283,6 +283,16 @@ impl IovaAllocator {
         Ok(self.mapped.swap_remove(at).1)
     }
 
+    /// The length of the mapping that starts at `iova` (what an unmap of
+    /// `iova` covers).
+    pub fn mapping_len(&self, iova: u64) -> Result<u64, DeviceError> {
+        self.mapped
+            .iter()
+            .find(|(start, _)| *start == iova)
+            .map(|(_, region)| region.len() as u64)
+            .ok_or(DeviceError::NotMapped { iova })
+    }
+
     /// The mapping holding `len` bytes at device address `iova`, and the
     /// offset inside it.
     pub fn resolve(&self, iova: u64, len: usize) -> Option<(&Arc<SharedRegion>, usize)> {
@@ -336,8 +346,14 @@ mod tests {
         assert_eq!(off, 100);
         assert!(iovas.resolve(a + 4090, 8).is_none(), "crosses the end of a");
         assert!(iovas.resolve(a - 1, 1).is_none());
+        assert_eq!(iovas.mapping_len(a).unwrap(), 4096);
+        assert!(
+            iovas.mapping_len(a + 4096).is_err(),
+            "not the start of a mapping"
+        );
         iovas.remove(a).unwrap();
         assert!(iovas.resolve(a, 1).is_none());
+        assert!(iovas.mapping_len(a).is_err());
         assert!(matches!(
             iovas.remove(a),
             Err(DeviceError::NotMapped { .. })

@@ -570,12 +570,7 @@ impl<S: Sys> Device for VfioDevice<S> {
     }
 
     fn dma_unmap(&mut self, iova: u64) -> Result<(), DeviceError> {
-        let size = self
-            .iovas
-            .resolve(iova, 0)
-            .filter(|(_, offset)| *offset == 0)
-            .map(|(region, _)| region.len() as u64)
-            .ok_or(DeviceError::NotMapped { iova })?;
+        let size = self.iovas.mapping_len(iova)?;
         let mut unmap = vfio_iommu_type1_dma_unmap {
             argsz: std::mem::size_of::<vfio_iommu_type1_dma_unmap>() as u32,
             iova,

@@ -171,12 +171,7 @@ impl Device for VfioUserDevice {
     }
 
     fn dma_unmap(&mut self, iova: u64) -> Result<(), DeviceError> {
-        let size = self
-            .iovas
-            .resolve(iova, 0)
-            .filter(|(_, offset)| *offset == 0)
-            .map(|(region, _)| region.len() as u64)
-            .ok_or(DeviceError::NotMapped { iova })?;
+        let size = self.iovas.mapping_len(iova)?;
         self.client
             .dma_unmap(iova, size)
             .map_err(protocol("vfio-user DMA unmap"))?;
