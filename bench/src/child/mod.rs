@@ -32,24 +32,43 @@ const CLOCK_EVERY: u32 = 16;
 /// a peer that shares our core (the machine is shared) gets to run.
 const SPINS_BEFORE_YIELD: u32 = 4096;
 
-/// Counts idle iterations of a busy-polling loop and yields now and then.
+/// Counts idle iterations of a busy-polling loop and yields now and then;
+/// also keeps the loop's totals (iterations, idle ones, yields), which the
+/// children report so that a slow figure can be told apart: small batches
+/// (many iterations per packet), a side waiting on the other (idle
+/// iterations), or a side losing its core (yields).
 #[derive(Default)]
 struct Idle {
     spins: u32,
+    loops: u64,
+    idle_loops: u64,
+    yields: u64,
 }
 
 impl Idle {
     /// Records whether the last iteration made progress.
     #[inline]
     fn progress(&mut self, moved: bool) {
+        self.loops += 1;
         if moved {
             self.spins = 0;
         } else {
+            self.idle_loops += 1;
             self.spins += 1;
             if self.spins >= SPINS_BEFORE_YIELD {
                 self.spins = 0;
+                self.yields += 1;
                 std::thread::yield_now();
             }
+        }
+    }
+
+    /// The totals as JSON fields of a child's result.
+    fn report(&self, result: &mut Value) {
+        if let Value::Object(map) = result {
+            map.insert("loops".into(), json!(self.loops));
+            map.insert("idle_loops".into(), json!(self.idle_loops));
+            map.insert("yields".into(), json!(self.yields));
         }
     }
 }

@@ -138,7 +138,9 @@ pub(super) fn port_tx(
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    Ok(json!({ "packets": sent, "secs": secs, "counters": vale_counters(name) }))
+    let mut result = json!({ "packets": sent, "secs": secs, "counters": vale_counters(name) });
+    idle.report(&mut result);
+    Ok(result)
 }
 
 /// The engine's counters for VALE port `name` and its switch (what the
@@ -221,7 +223,9 @@ pub(super) fn port_rx(
             break;
         }
     }
-    Ok(window.result())
+    let mut result = window.result();
+    idle.report(&mut result);
+    Ok(result)
 }
 
 pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {

@@ -63,7 +63,9 @@ pub(super) fn ring_tx(
             idle.progress(most > 0);
         }
     }
-    Ok(json!({ "packets": sent, "secs": started.elapsed().as_secs_f64() }))
+    let mut result = json!({ "packets": sent, "secs": started.elapsed().as_secs_f64() });
+    idle.report(&mut result);
+    Ok(result)
 }
 
 pub(super) fn ring_rx(common: &Common, paths: &[PathBuf]) -> RoleResult {
@@ -90,5 +92,7 @@ pub(super) fn ring_rx(common: &Common, paths: &[PathBuf]) -> RoleResult {
             break;
         }
     }
-    Ok(window.result())
+    let mut result = window.result();
+    idle.report(&mut result);
+    Ok(result)
 }
