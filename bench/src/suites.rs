@@ -190,6 +190,7 @@ impl Bench {
             0..0,
             strings(&["port-rx", "--ports", &format!("netmap:{name}}}0")]),
         );
+        rx.extend(self.cpu(false));
         let mut tx = self.common(&file, batch);
         tx.splice(
             0..0,
@@ -201,6 +202,7 @@ impl Bench {
                 &len.to_string(),
             ]),
         );
+        tx.extend(self.cpu(true));
         let (r, t) = run_measurement(
             &[ChildSpec::new("pipe rx", rx)],
             &[ChildSpec::new("pipe tx", tx)],
