@@ -193,6 +193,13 @@ impl<'a> RingView<'a> {
         self.slots.read_first(self.wrap(index))
     }
 
+    /// Hints that slot `index` (modulo the ring size) is about to be read
+    /// and rewritten: see [`SlotWindow::prefetch_for_write`].
+    #[inline]
+    pub fn prefetch_slot_for_write(&self, index: u32) {
+        self.slots.prefetch_for_write(index);
+    }
+
     /// Writes slot `index` as its two words (see [`RingView::slot_word`]).
     #[inline]
     pub fn set_slot_words(&self, index: u32, words: [u64; 2]) {

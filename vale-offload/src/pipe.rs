@@ -91,7 +91,18 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     const FLAGS_SHIFT: u32 = 48;
     let changed = u64::from(NS_BUF_CHANGED) << FLAGS_SHIFT;
     let morefrag = u64::from(NS_MOREFRAG) << FLAGS_SHIFT;
+    // RX slots a few lines ahead are asked for in a writable state: the
+    // receiver read them last, and reading each one here before rewriting
+    // it would otherwise fetch its line twice (shared, then exclusive),
+    // one miss after the other. Measured on the two-process benchmark: 8 lines ahead (32 slots)
+    // doubled the pipe's rate; 4 gained little, 16 no more than 8. Slots
+    // the receiver still holds are not prefetched (that would take their
+    // lines from it while it reads them).
+    const PREFETCH_AHEAD: u32 = 32;
     while i != head && rx_free > 0 {
+        if rx_free > PREFETCH_AHEAD {
+            rx.prefetch_slot_for_write(rx_hwtail + PREFETCH_AHEAD);
+        }
         let t = tx.slot_word(i);
         if t & morefrag != 0 {
             break;
