@@ -499,6 +499,18 @@ impl DeviceBackend {
                 });
             }
         }
+        if kind != PortKind::Vale {
+            // Frames the other end sent while this one was closed wait in
+            // its TX rings (the device had no room to give them): an RX
+            // doorbell per ring marks them pending again, so they cross
+            // now, as the engine's would have at the other end's sync.
+            for r in 0..g.rx_rings {
+                state
+                    .dev
+                    .ring_doorbell(map::rx_doorbell(p), map::rx_doorbell_value(r, 0))
+                    .map_err(io)?;
+            }
+        }
         let notifier = state.dev.notifier(p).map_err(io)?;
         state.entries[p as usize].as_mut().expect("entry").open = true;
         let binding = DeviceBinding::new(
@@ -530,6 +542,21 @@ impl State {
     pub(crate) fn close(&mut self, p: u32, layout: &netmap_ring::port::BindingLayout) {
         let ports = self.info.ports;
         let _ = ports.disable(self.dev.as_mut(), p);
+        if self.entries[p as usize]
+            .as_ref()
+            .is_some_and(|e| e.kind == PortKind::Vale)
+        {
+            // The table must forget the port's MACs, as the engine's
+            // `forget_port` does: a new port may take this entry. The RTL
+            // has no per-port forget, so the whole table is flushed (a
+            // cache: the other ports' MACs are learned again).
+            if let Ok(switch) = self.info.blocks.find(map::TYPE_SWITCH) {
+                let _ = self.dev.bar0_write(
+                    switch.reg(map::SWITCH_BASE, map::SW_CONTROL),
+                    map::SW_CONTROL_FLUSH | map::SW_CONTROL_LEARN,
+                );
+            }
+        }
         let _ = self.dev.settle();
         for spec in layout.tx_rings.iter().chain(&layout.rx_rings) {
             if let Ok(view) = RingView::new(&layout.region, spec.offset, spec.num_slots) {

@@ -1,4 +1,5 @@
-//! Helpers shared by the conformance, model and process tests: unique
+//! Helpers shared by this crate's tests and the conformance suite
+//! (`tests/tests/conformance`, which includes this file): unique
 //! switch names, frame builders, slot-level send helpers over the Port API,
 //! and access to a domain's counters and buffer-conservation check.
 #![allow(dead_code)] // each test binary uses its own subset
