@@ -113,6 +113,42 @@ impl DeviceCounters {
             cycles: self.cycles - earlier.cycles,
         }
     }
+
+    /// Number of 64-bit words in [`DeviceCounters::to_words`].
+    pub const WORDS: usize = 10;
+
+    /// The counters as words in field order (how the simulator server
+    /// hands its device-wide counters to clients).
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        [
+            self.mmio_reads,
+            self.mmio_writes,
+            self.bar2_write_bytes,
+            self.bar2_read_bytes,
+            self.dma_read_requests,
+            self.dma_read_bytes,
+            self.dma_write_requests,
+            self.dma_write_bytes,
+            self.notifications,
+            self.cycles,
+        ]
+    }
+
+    /// The inverse of [`DeviceCounters::to_words`].
+    pub fn from_words(w: [u64; Self::WORDS]) -> Self {
+        DeviceCounters {
+            mmio_reads: w[0],
+            mmio_writes: w[1],
+            bar2_write_bytes: w[2],
+            bar2_read_bytes: w[3],
+            dma_read_requests: w[4],
+            dma_read_bytes: w[5],
+            dma_write_requests: w[6],
+            dma_write_bytes: w[7],
+            notifications: w[8],
+            cycles: w[9],
+        }
+    }
 }
 
 /// Host memory the device can reach by DMA: a shared region and the device
@@ -173,8 +209,16 @@ pub trait Device: Send {
     /// the table flushed, every port disabled. DMA mappings stay.
     fn reset(&mut self) -> Result<(), DeviceError>;
 
-    /// What has crossed the link so far.
+    /// What has crossed the link so far, as this host counted it.
     fn counters(&self) -> DeviceCounters;
+
+    /// What the whole device counted: every host's traffic and, on a
+    /// simulated body, its clock cycles. A device of our own counts only
+    /// our traffic, so this is [`Device::counters`]; a shared simulator
+    /// reports its model's counters.
+    fn device_counters(&mut self) -> Result<DeviceCounters, DeviceError> {
+        Ok(self.counters())
+    }
 
     /// Whether other hosts (other processes, each with its own driver) use
     /// the device at the same time: then the driver leaves port entries it

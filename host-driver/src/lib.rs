@@ -8,7 +8,8 @@
 //! access walks the BAR0 block list of hw/README.md ([`regs`]). On top of
 //! a `Device`, [`port::DeviceBackend`] is a `netmap_ring::port::Backend`:
 //! applications open netmap ports on the device with the usual `Port` API.
-//! [`spec`] picks a backend from `--backend`/`NETMAP_BACKEND`. See
+//! [`spec`] picks a backend from `--backend`/`NETMAP_BACKEND`;
+//! [`shared_sim`] gives `--backend sim` its one per-user simulator process. See
 //! DESIGN.md section 3 for the device model and `host-driver/README.md`.
 //!
 //! Only [`vfio::sys`] holds `unsafe` code (the system calls and the MMIO
@@ -20,6 +21,7 @@ pub mod eventfd;
 pub mod port;
 pub mod regs;
 pub mod report;
+pub mod shared_sim;
 pub mod sim;
 pub mod spec;
 pub mod vfio;

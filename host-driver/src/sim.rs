@@ -136,18 +136,23 @@ impl Device for SimDevice {
     }
 
     fn counters(&self) -> DeviceCounters {
-        let link = self.nic.link_counters();
-        DeviceCounters {
-            mmio_reads: link.mmio_reads,
-            mmio_writes: link.mmio_writes,
-            bar2_write_bytes: link.bar2_write_bytes,
-            bar2_read_bytes: link.bar2_read_bytes,
-            dma_read_requests: link.dma_read_requests,
-            dma_read_bytes: link.dma_read_bytes,
-            dma_write_requests: link.dma_write_requests,
-            dma_write_bytes: link.dma_write_bytes,
-            notifications: link.notifications,
-            cycles: self.nic.cycles(),
-        }
+        nic_counters(&self.nic)
+    }
+}
+
+/// The model's link counters and clock cycles, as [`DeviceCounters`].
+pub fn nic_counters(nic: &Nic) -> DeviceCounters {
+    let link = nic.link_counters();
+    DeviceCounters {
+        mmio_reads: link.mmio_reads,
+        mmio_writes: link.mmio_writes,
+        bar2_write_bytes: link.bar2_write_bytes,
+        bar2_read_bytes: link.bar2_read_bytes,
+        dma_read_requests: link.dma_read_requests,
+        dma_read_bytes: link.dma_read_bytes,
+        dma_write_requests: link.dma_write_requests,
+        dma_write_bytes: link.dma_write_bytes,
+        notifications: link.notifications,
+        cycles: nic.cycles(),
     }
 }

@@ -1,7 +1,10 @@
-//! Backend selection: `--backend soft|sim|vfio-user:<socket>|vfio:<pci>`
-//! and the `NETMAP_BACKEND` environment variable, for every tool and for
+//! Backend selection: `--backend
+//! soft|sim|sim:private|vfio-user:<socket>|vfio:<pci>` and the
+//! `NETMAP_BACKEND` environment variable, for every tool and for
 //! applications of the `Port` API. `soft` (the software engine) is the
-//! default.
+//! default. `sim` is the user's one simulated NIC, shared by all their
+//! processes ([`crate::shared_sim`]); `sim:private` a model inside this
+//! process only.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -11,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use netmap_ring::port::Backend;
 
 use crate::port::{BackendError, DeviceBackend};
+use crate::shared_sim::SharedSim;
 use crate::sim::SimDevice;
 use crate::vfio::{sys::LinuxSys, VfioDevice, VfioError};
 use crate::vfio_user::VfioUserDevice;
@@ -23,8 +27,11 @@ pub const BACKEND_ENV: &str = "NETMAP_BACKEND";
 pub enum BackendSpec {
     /// The software engine (vale-offload).
     Soft,
-    /// The Verilator model in this process.
+    /// The user's shared simulated NIC: the Verilator model in an
+    /// `nmsim-server` started on demand ([`crate::shared_sim`]).
     Sim,
+    /// The Verilator model in this process, seen by no other.
+    SimPrivate,
     /// The model (or any vfio-user device) behind a UNIX socket.
     VfioUser(PathBuf),
     /// The board at a PCI address, through kernel VFIO.
@@ -34,7 +41,7 @@ pub enum BackendSpec {
 /// Why a backend could not be selected or brought up.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown backend {0:?}: use soft, sim, vfio-user:<socket> or vfio:<pci-address>")]
+    #[error("unknown backend {0:?}: use soft, sim, sim:private, vfio-user:<socket> or vfio:<pci-address>")]
     Unknown(String),
     #[error("backend {0}: the argument is missing")]
     MissingArgument(&'static str),
@@ -44,6 +51,8 @@ pub enum SpecError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
+    #[error(transparent)]
+    SharedSim(#[from] crate::shared_sim::SharedSimError),
 }
 
 impl FromStr for BackendSpec {
@@ -61,6 +70,7 @@ impl FromStr for BackendSpec {
         match kind {
             "soft" if arg.is_none() => Ok(BackendSpec::Soft),
             "sim" if arg.is_none() => Ok(BackendSpec::Sim),
+            "sim" if arg == Some("private") => Ok(BackendSpec::SimPrivate),
             "vfio-user" => Ok(BackendSpec::VfioUser(PathBuf::from(needs("vfio-user")?))),
             "vfio" => {
                 let address = crate::vfio::parse_pci_address(needs("vfio")?)?;
@@ -77,7 +87,8 @@ impl BackendSpec {
     pub fn open_device(&self) -> Result<Option<Box<dyn crate::device::Device>>, SpecError> {
         Ok(match self {
             BackendSpec::Soft => None,
-            BackendSpec::Sim => Some(Box::new(SimDevice::new()?)),
+            BackendSpec::Sim => Some(Box::new(SharedSim::for_user().connect()?)),
+            BackendSpec::SimPrivate => Some(Box::new(SimDevice::new()?)),
             BackendSpec::VfioUser(socket) => Some(Box::new(VfioUserDevice::connect(socket)?)),
             BackendSpec::Vfio(address) => {
                 Some(Box::new(VfioDevice::open(Arc::new(LinuxSys), address)?))
@@ -90,7 +101,13 @@ impl BackendSpec {
     pub fn open(&self) -> Result<Box<dyn Backend>, SpecError> {
         Ok(match self {
             BackendSpec::Soft => Box::new(vale_offload::SoftBackend),
-            BackendSpec::Sim => Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?),
+            BackendSpec::Sim => {
+                let device = SharedSim::for_user().connect()?;
+                Box::new(DeviceBackend::new(Box::new(device))?)
+            }
+            BackendSpec::SimPrivate => {
+                Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?)
+            }
             BackendSpec::VfioUser(socket) => {
                 let device = VfioUserDevice::connect(socket)?;
                 Box::new(DeviceBackend::new(Box::new(device))?)
@@ -109,9 +126,10 @@ pub fn backend_from_spec(spec: &str) -> Result<Box<dyn Backend>, SpecError> {
 }
 
 /// The backend named by `spec`, opened once per process and kept: every
-/// port a process opens on `sim` must be on the same simulated device (a
-/// bridge's two ports, a test's sender and receiver), as every port of a
-/// process on `vfio:` is on the one board. Later calls with the same spec
+/// port a process opens on `sim:private` must be on the same simulated
+/// device (a bridge's two ports, a test's sender and receiver), and a
+/// process is one host of a shared device (`sim`, `vfio:`), with one
+/// driver instance. Later calls with the same spec
 /// return the same backend.
 pub fn shared_backend(spec: &str) -> Result<&'static dyn Backend, SpecError> {
     static OPENED: Mutex<Vec<(String, &'static dyn Backend)>> = Mutex::new(Vec::new());
@@ -143,6 +161,10 @@ mod tests {
         assert_eq!("soft".parse::<BackendSpec>().unwrap(), BackendSpec::Soft);
         assert_eq!("sim".parse::<BackendSpec>().unwrap(), BackendSpec::Sim);
         assert_eq!(
+            "sim:private".parse::<BackendSpec>().unwrap(),
+            BackendSpec::SimPrivate
+        );
+        assert_eq!(
             "vfio-user:/run/nmsim.sock".parse::<BackendSpec>().unwrap(),
             BackendSpec::VfioUser("/run/nmsim.sock".into())
         );
@@ -155,10 +177,11 @@ mod tests {
     #[test]
     fn bad_specs_say_why() {
         type Check = fn(&SpecError) -> bool;
-        let cases: [(&str, Check); 6] = [
+        let cases: [(&str, Check); 7] = [
             ("", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("hw", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("sim:x", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
+            ("sim:", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("vfio", |e: &SpecError| {
                 matches!(e, SpecError::MissingArgument("vfio"))
             }),
@@ -182,15 +205,15 @@ mod tests {
 
     #[test]
     fn a_shared_backend_is_opened_once() {
-        let first = shared_backend("sim").unwrap();
-        let second = shared_backend("sim").unwrap();
+        let first = shared_backend("sim:private").unwrap();
+        let second = shared_backend("sim:private").unwrap();
         assert!(std::ptr::addr_eq(first, second));
         assert_eq!(first.kind(), "sim");
     }
 
     #[test]
-    fn sim_opens_a_device_backend() {
-        assert_eq!(backend_from_spec("sim").unwrap().kind(), "sim");
+    fn sim_private_opens_a_device_backend() {
+        assert_eq!(backend_from_spec("sim:private").unwrap().kind(), "sim");
     }
 
     #[test]

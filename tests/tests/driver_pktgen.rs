@@ -177,3 +177,251 @@ fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
         "receiver output:\n{rx_out}"
     );
 }
+
+/// A private runtime directory (`NETMAP_RS_DIR`) for one test, so that the
+/// `--backend sim` server it starts is its own. On drop, the server (if it
+/// still runs) is killed and the directory removed.
+struct SimDir(PathBuf);
+
+impl SimDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nmsim-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    /// A command running `bin` against this directory's shared simulator,
+    /// which leaves one second after its last client.
+    fn command(&self, bin: &std::path::Path) -> Command {
+        let mut command = Command::new(bin);
+        command
+            .env("NETMAP_RS_DIR", &self.0)
+            .env("NMSIM_IDLE_EXIT", "1")
+            .env_remove("NETMAP_BACKEND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// The running server's pid.
+    fn server_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.0.join("nmsim.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// How many servers were started here (each logs one "serving" line).
+    fn servers_started(&self) -> usize {
+        std::fs::read_to_string(self.0.join("nmsim-server.log"))
+            .unwrap_or_default()
+            .matches("serving the RTL model")
+            .count()
+    }
+
+    /// The port entries enabled on the device, from `valectl -l --backend
+    /// sim --json`.
+    fn enabled_ports(&self) -> usize {
+        let out = self
+            .command(&workspace_bin("valectl"))
+            .args(["-l", "--json", "--backend", "sim"])
+            .output()
+            .expect("valectl");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "valectl failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.matches("\"entry\":").count()
+    }
+
+    /// Waits (bounded) until the server has left by itself.
+    fn wait_server_gone(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if !self.0.join("nmsim.sock").exists() && self.server_pid().is_none() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for SimDir {
+    fn drop(&mut self) {
+        if let Some(pid) = self.server_pid().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `pkt-gen` whose stdout is collected by a thread; `ready`
+/// fires at its " ready (" line.
+struct PktGen {
+    guard: Guard,
+    ready: std::sync::mpsc::Receiver<()>,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl PktGen {
+    fn start(dir: &SimDir, args: &[&str]) -> Self {
+        let mut child = dir
+            .command(&workspace_bin("pkt-gen"))
+            .args(args)
+            .spawn()
+            .expect("pkt-gen");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        let collected = text.clone();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains(" ready (") {
+                    let _ = ready.send(());
+                }
+                let mut text = collected.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Self {
+            guard: Guard(child),
+            ready: is_ready,
+            text,
+            reader,
+        }
+    }
+
+    fn wait_ready(&self, what: &str) {
+        if self.ready.recv_timeout(Duration::from_secs(60)).is_err() {
+            panic!(
+                "{what} never got ready:\n{}",
+                self.text.lock().unwrap().clone()
+            );
+        }
+    }
+
+    /// Waits (bounded) for the end; success and everything it printed.
+    fn finish(self) -> (bool, String) {
+        let (ok, stderr) = finish(self.guard, Duration::from_secs(60));
+        self.reader.join().expect("reader");
+        let text = self.text.lock().unwrap().clone() + &stderr;
+        (ok, text)
+    }
+}
+
+/// `rx` on `rx_port`, then `tx` of `count` frames on `tx_port`, two
+/// processes on `--backend sim`: the receiver gets every frame.
+fn exchange_on_shared_sim(dir: &SimDir, rx_port: &str, tx_port: &str, count: &str) {
+    let rx = PktGen::start(
+        dir,
+        &["-i", rx_port, "-f", "rx", "-n", count, "--backend", "sim"],
+    );
+    rx.wait_ready("pkt-gen rx");
+    let tx = PktGen::start(
+        dir,
+        &["-i", tx_port, "-f", "tx", "-n", count, "--backend", "sim"],
+    );
+    let (tx_ok, tx_out) = tx.finish();
+    assert!(tx_ok, "pkt-gen tx failed:\n{tx_out}");
+    assert!(
+        tx_out.contains(&format!("Sent {count} packets")),
+        "{tx_out}"
+    );
+    let (rx_ok, rx_out) = rx.finish();
+    assert!(rx_ok, "pkt-gen rx failed:\n{rx_out}");
+    assert!(
+        rx_out.contains(&format!("Received {count} packets")),
+        "receiver output:\n{rx_out}"
+    );
+}
+
+#[test]
+fn pkt_gen_processes_on_backend_sim_meet_on_one_auto_started_server() {
+    let dir = SimDir::new("vale");
+    exchange_on_shared_sim(&dir, "vale0:a", "vale0:b", "2000");
+    assert_eq!(dir.servers_started(), 1, "one server for both processes");
+    // With no client left, the server leaves by itself (idle exit 1 s) and
+    // takes its socket and pid file with it.
+    assert!(
+        dir.wait_server_gone(Duration::from_secs(20)),
+        "the server did not leave after its idle time"
+    );
+    // The next opener starts a new one.
+    exchange_on_shared_sim(&dir, "vale0:c", "vale0:d", "500");
+    assert_eq!(dir.servers_started(), 2);
+}
+
+#[test]
+fn a_stale_socket_is_replaced_by_a_new_server() {
+    let dir = SimDir::new("stale");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    std::fs::set_permissions(
+        &dir.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // What a killed server leaves: a socket file nobody listens on.
+    drop(std::os::unix::net::UnixListener::bind(dir.0.join("nmsim.sock")).unwrap());
+    assert_eq!(dir.enabled_ports(), 0);
+    assert_eq!(dir.servers_started(), 1);
+}
+
+#[test]
+fn a_killed_process_releases_its_port_on_the_shared_sim() {
+    let dir = SimDir::new("kill");
+    let keeper = PktGen::start(
+        &dir,
+        &["-i", "vale0:keeper", "-f", "rx", "--backend", "sim"],
+    );
+    keeper.wait_ready("keeper");
+    let victim = PktGen::start(
+        &dir,
+        &["-i", "vale0:victim", "-f", "rx", "--backend", "sim"],
+    );
+    victim.wait_ready("victim");
+    assert_eq!(dir.enabled_ports(), 2);
+    // SIGKILL: no chance to close anything.
+    drop(victim.guard);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.enabled_ports() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the killed process's port stayed on the device"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Another process opens the same name, and the keeper still works.
+    let again = PktGen::start(
+        &dir,
+        &["-i", "vale0:victim", "-f", "rx", "--backend", "sim"],
+    );
+    again.wait_ready("a new process on the same name");
+    assert_eq!(dir.enabled_ports(), 2);
+    assert_eq!(dir.servers_started(), 1);
+    drop(again);
+    drop(keeper);
+}
+
+#[test]
+fn processes_starting_the_server_at_once_get_one_server() {
+    let dir = SimDir::new("race");
+    let starters: Vec<PktGen> = ["vale0:p", "vale0:q", "vale0:r"]
+        .into_iter()
+        .map(|port| PktGen::start(&dir, &["-i", port, "-f", "rx", "--backend", "sim"]))
+        .collect();
+    for (i, starter) in starters.iter().enumerate() {
+        starter.wait_ready(&format!("starter {i}"));
+    }
+    // One device: all three ports are on it.
+    assert_eq!(dir.enabled_ports(), 3);
+    assert_eq!(dir.servers_started(), 1);
+    drop(starters);
+}

@@ -1,6 +1,8 @@
 //! The `--backend` choice: which netmap kernel side opens the ports: the
-//! software engine (`soft`, the default), the RTL in this process (`sim`),
-//! the RTL behind a vfio-user server (`vfio-user:<socket>`) or the board
+//! software engine (`soft`, the default), the user's shared simulated NIC
+//! (`sim`: the RTL in an `nmsim-server` started on demand), the RTL in this
+//! process (`sim:private`), the RTL behind a vfio-user server of your own
+//! (`vfio-user:<socket>`) or the board
 //! (`vfio:<pci-address>`); see host-driver. Without `--backend`,
 //! `NETMAP_BACKEND` decides.
 #![forbid(unsafe_code)]
@@ -69,7 +71,13 @@ mod tests {
 
     #[test]
     fn choices_parse_and_print_back() {
-        for text in ["soft", "sim", "vfio-user:/tmp/x.sock", "vfio:0000:03:00.0"] {
+        for text in [
+            "soft",
+            "sim",
+            "sim:private",
+            "vfio-user:/tmp/x.sock",
+            "vfio:0000:03:00.0",
+        ] {
             let choice: BackendChoice = text.parse().unwrap();
             assert_eq!(choice.to_string(), text);
         }

@@ -55,7 +55,9 @@ pub fn runtime_dir() -> PathBuf {
     PathBuf::from(format!("/dev/shm/netmap-rs-{uid}"))
 }
 
-fn ensure_dir(dir: &Path) -> Result<(), DomainError> {
+/// Creates the runtime directory `dir` (mode 0700) if needed and checks
+/// that it is ours and closed to others.
+pub fn ensure_dir(dir: &Path) -> Result<(), DomainError> {
     let dir_err = |source| DomainError::Dir {
         path: dir.to_owned(),
         source,

@@ -41,6 +41,11 @@ pub enum BackendError {
     NoDataPath(&'static str),
 }
 
+/// The owner a `Busy` error names when another host took the entry while
+/// we programmed it (its process is not ours to know): `register` then
+/// tries another entry.
+const LOST_RACE: u32 = 0;
+
 /// What the backend knows about one port table entry.
 #[derive(Debug)]
 struct EntryState {
@@ -179,11 +184,11 @@ impl State {
 
     /// A port entry nobody uses: not ours, and on a shared device not
     /// enabled by another host (a control-path MMIO read per candidate).
-    fn free_entry(&mut self, except: Option<u32>) -> Option<u32> {
+    fn free_entry(&mut self, except: &[u32]) -> Option<u32> {
         let ports = self.info.ports;
         (0..self.entries.len() as u32).find(|&p| {
             self.entries[p as usize].is_none()
-                && Some(p) != except
+                && !except.contains(&p)
                 && (!self.dev.shared()
                     || self
                         .dev
@@ -283,70 +288,80 @@ impl Backend for DeviceBackend {
             }
         }
 
-        // The entry: a known one (a pipe end reserved by its partner, or a
-        // port bound elsewhere), or a new one.
-        let index = match state.find(&place.domain, &place.entry) {
-            Some(p) => {
-                let entry = state.entries[p as usize].as_ref().expect("found");
-                if entry.open {
-                    return Err(PortError::Busy {
+        // Entries another host took between our look and our writes, on a
+        // shared device: each is tried once.
+        let mut lost: Vec<u32> = Vec::new();
+        loop {
+            // The entry: a known one (a pipe end reserved by its partner, or a
+            // port bound elsewhere), or a new one.
+            let index = match state.find(&place.domain, &place.entry) {
+                Some(p) => {
+                    let entry = state.entries[p as usize].as_ref().expect("found");
+                    if entry.open {
+                        return Err(PortError::Busy {
+                            name: name.to_string(),
+                            owner: std::process::id(),
+                        });
+                    }
+                    p
+                }
+                None => {
+                    let full = PortError::SwitchFull {
                         name: name.to_string(),
-                        owner: std::process::id(),
-                    });
-                }
-                p
-            }
-            None => {
-                let full = PortError::SwitchFull {
-                    name: name.to_string(),
-                    switch: place.domain.clone(),
-                    max: state.info.ports.count,
-                };
-                let Some(p) = state.free_entry(None) else {
-                    return Err(full);
-                };
-                let peer = match &place.peer {
-                    None => None,
-                    Some(_) => match state.free_entry(Some(p)) {
-                        Some(q) => Some(q),
-                        None => return Err(full),
-                    },
-                };
-                state.entries[p as usize] = Some(EntryState {
-                    domain: place.domain.clone(),
-                    name: place.entry.clone(),
-                    kind: place.kind,
-                    geometry,
-                    open: false,
-                    peer,
-                });
-                if let (Some(q), Some(peer_name)) = (peer, &place.peer) {
-                    let mirrored = vale_offload::ports::PortGeometry {
-                        tx_rings: geometry.rx_rings,
-                        rx_rings: geometry.tx_rings,
-                        tx_slots: geometry.rx_slots,
-                        rx_slots: geometry.tx_slots,
+                        switch: place.domain.clone(),
+                        max: state.info.ports.count,
                     };
-                    state.entries[q as usize] = Some(EntryState {
-                        domain: place.domain.clone(),
-                        name: peer_name.clone(),
-                        kind: match place.kind {
-                            PortKind::PipeMaster => PortKind::PipeSlave,
-                            _ => PortKind::PipeMaster,
+                    let Some(p) = state.free_entry(&lost) else {
+                        return Err(full);
+                    };
+                    let peer = match &place.peer {
+                        None => None,
+                        Some(_) => match state.free_entry(&[&lost[..], &[p]].concat()) {
+                            Some(q) => Some(q),
+                            None => return Err(full),
                         },
-                        geometry: mirrored,
+                    };
+                    state.entries[p as usize] = Some(EntryState {
+                        domain: place.domain.clone(),
+                        name: place.entry.clone(),
+                        kind: place.kind,
+                        geometry,
                         open: false,
-                        peer: Some(p),
+                        peer,
                     });
+                    if let (Some(q), Some(peer_name)) = (peer, &place.peer) {
+                        let mirrored = vale_offload::ports::PortGeometry {
+                            tx_rings: geometry.rx_rings,
+                            rx_rings: geometry.tx_rings,
+                            tx_slots: geometry.rx_slots,
+                            rx_slots: geometry.tx_slots,
+                        };
+                        state.entries[q as usize] = Some(EntryState {
+                            domain: place.domain.clone(),
+                            name: peer_name.clone(),
+                            kind: match place.kind {
+                                PortKind::PipeMaster => PortKind::PipeSlave,
+                                _ => PortKind::PipeMaster,
+                            },
+                            geometry: mirrored,
+                            open: false,
+                            peer: Some(p),
+                        });
+                    }
+                    p
                 }
-                p
+            };
+            let result = self.bind(state, index, name);
+            if result.is_err() {
+                state.forget_if_unused(index);
             }
-        };
-        let result = self.bind(state, index, name);
-        if result.is_err() {
-            state.forget_if_unused(index);
+            match result {
+                Err(PortError::Busy {
+                    owner: LOST_RACE, ..
+                }) if state.entries[index as usize].is_none() => lost.push(index),
+                result => return result,
+            }
         }
-        result
     }
 }
 
@@ -495,7 +510,7 @@ impl DeviceBackend {
             if !enabled || programmed != port_entry {
                 return Err(PortError::Busy {
                     name: name.to_string(),
-                    owner: 0,
+                    owner: LOST_RACE,
                 });
             }
         }

@@ -32,6 +32,7 @@ use crate::device::{
     check_bar0_offset, check_range, Device, DeviceCounters, DeviceError, IovaAllocator,
 };
 use crate::eventfd::EventFd;
+use server::{COUNTERS_BYTES, COUNTERS_REGION_INDEX};
 
 /// Device addresses: clients of one server share the device's address
 /// space, so each client takes its own 256 MiB window above 4 GiB, chosen
@@ -66,7 +67,13 @@ impl VfioUserDevice {
     /// Connects to the server at `socket`, checks its regions and binds one
     /// eventfd per MSI-X vector.
     pub fn connect(socket: &Path) -> Result<Self, DeviceError> {
-        let mut client = Client::new(socket).map_err(protocol("vfio-user connect"))?;
+        // The socket's own error is kept whole: whether nothing listens
+        // (refused) or nothing is there (not found) decides what the
+        // `sim` backend does next.
+        let mut client = Client::new(socket).map_err(|e| match e {
+            vfio_user::Error::Connect(e) => DeviceError::sys("vfio-user connect", e),
+            e => protocol("vfio-user connect")(e),
+        })?;
         let size = |client: &Client, index| client.region(index).map_or(0, |r| r.size);
         let bar0 = size(&client, VFIO_PCI_BAR0_REGION_INDEX);
         if bar0 < u64::from(map::BAR0_SIZE) {
@@ -197,6 +204,24 @@ impl Device for VfioUserDevice {
 
     fn counters(&self) -> DeviceCounters {
         self.counters
+    }
+
+    fn device_counters(&mut self) -> Result<DeviceCounters, DeviceError> {
+        if self.client.region(COUNTERS_REGION_INDEX).map_or(0, |r| r.size) < COUNTERS_BYTES {
+            return Err(DeviceError::Unsupported {
+                body: "vfio-user",
+                what: "device-wide counters (a server other than nmsim-server)".into(),
+            });
+        }
+        let mut bytes = [0u8; COUNTERS_BYTES as usize];
+        self.client
+            .region_read(COUNTERS_REGION_INDEX, 0, &mut bytes)
+            .map_err(protocol("vfio-user counters read"))?;
+        let mut words = [0u64; DeviceCounters::WORDS];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        }
+        Ok(DeviceCounters::from_words(words))
     }
 
     fn shared(&self) -> bool {

@@ -12,6 +12,12 @@
 //! connection that enabled `p`. When a connection ends (closed or its
 //! process killed), [`Connection::close`] disables its entries and unmaps
 //! its memory: every port it had is released, the others keep running.
+//!
+//! One more region, [`COUNTERS_REGION_INDEX`], read-only, holds the
+//! model's device-wide counters ([`DeviceCounters::to_words`], little
+//! endian): what every client's traffic cost, in MMIO, DMA and cycles.
+//! [`SimServer::idle_for`] tells how long no client has been attached
+//! (`nmsim-server --idle-exit`).
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -19,6 +25,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use netmap_ring::shm::SharedRegion;
 use sim::nic::{Nic, NicVariant};
@@ -31,10 +38,23 @@ use vfio_bindings::bindings::vfio::{
 };
 use vfio_user::{DmaMapFlags, DmaUnmapFlags, IrqInfo, ServerBackend, ServerRegion};
 
-use crate::sim::SETTLE_CYCLE_LIMIT;
+use crate::device::DeviceCounters;
+use crate::sim::{nic_counters, SETTLE_CYCLE_LIMIT};
 
 /// Bytes of the (all-zero) config space region.
 const CONFIG_BYTES: u64 = 256;
+
+/// The device-wide counters region: the first index past the PCI ones.
+pub const COUNTERS_REGION_INDEX: u32 = VFIO_PCI_NUM_REGIONS;
+
+/// Bytes of the counters region.
+pub const COUNTERS_BYTES: u64 = DeviceCounters::WORDS as u64 * 8;
+
+/// Clients attached, and since when none is.
+struct Attached {
+    clients: usize,
+    idle_since: Instant,
+}
 
 /// Who gets notifications: per port entry its owner, per connection its
 /// eventfds. Locked by the model's notification handler, so never held
@@ -58,6 +78,7 @@ pub struct SimServer {
     device: Arc<Mutex<Device>>,
     routing: Arc<Mutex<Routing>>,
     next_connection: Arc<Mutex<u64>>,
+    attached: Arc<Mutex<Attached>>,
 }
 
 fn invalid(why: impl Into<String>) -> io::Error {
@@ -97,7 +118,20 @@ impl SimServer {
             })),
             routing,
             next_connection: Arc::new(Mutex::new(0)),
+            attached: Arc::new(Mutex::new(Attached {
+                clients: 0,
+                idle_since: Instant::now(),
+            })),
         }
+    }
+
+    /// How long no client has been attached; `None` while one is. A
+    /// client counts from its first request past the protocol handshake
+    /// (our client's first is setting its interrupt eventfds) to the end of
+    /// its connection.
+    pub fn idle_for(&self) -> Option<Duration> {
+        let attached = lock(&self.attached);
+        (attached.clients == 0).then(|| attached.idle_since.elapsed())
     }
 
     /// Port entries (and MSI-X vectors).
@@ -105,21 +139,23 @@ impl SimServer {
         lock(&self.device).ports
     }
 
-    /// The regions to announce: BAR0, BAR2 and config space.
+    /// The regions to announce: BAR0, BAR2, config space and the
+    /// counters.
     pub fn regions(&self) -> Vec<ServerRegion> {
         let bar2 = lock(&self.device).nic.bar2_len();
-        (0..VFIO_PCI_NUM_REGIONS)
+        (0..=COUNTERS_REGION_INDEX)
             .map(|index| {
                 let size = match index {
                     VFIO_PCI_BAR0_REGION_INDEX => u64::from(map::BAR0_SIZE),
                     VFIO_PCI_BAR2_REGION_INDEX => bar2,
                     VFIO_PCI_CONFIG_REGION_INDEX => CONFIG_BYTES,
+                    COUNTERS_REGION_INDEX => COUNTERS_BYTES,
                     _ => 0,
                 };
-                let flags = if size > 0 {
-                    VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE
-                } else {
-                    0
+                let flags = match (size, index) {
+                    (0, _) => 0,
+                    (_, COUNTERS_REGION_INDEX) => VFIO_REGION_INFO_FLAG_READ,
+                    _ => VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE,
                 };
                 ServerRegion {
                     region_info: vfio_region_info {
@@ -162,6 +198,7 @@ impl SimServer {
         Connection {
             id: *next,
             server: self.clone(),
+            attached: false,
         }
     }
 }
@@ -176,42 +213,61 @@ impl Default for SimServer {
 pub struct Connection {
     id: u64,
     server: SimServer,
+    /// Counted in [`SimServer::idle_for`].
+    attached: bool,
 }
 
 impl Connection {
-    /// Releases what this connection held: its port entries (disabled),
-    /// its DMA mappings, its eventfds.
-    pub fn close(&mut self) {
-        let owned: Vec<u32> = {
-            let mut routing = lock(&self.server.routing);
-            routing.lines.remove(&self.id);
-            let owned: Vec<u32> = routing
-                .owners
-                .iter()
-                .filter(|(_, &owner)| owner == self.id)
-                .map(|(&port, _)| port)
-                .collect();
-            for port in &owned {
-                routing.owners.remove(port);
-            }
-            owned
-        };
-        let mut device = lock(&self.server.device);
-        for port in owned {
-            device
-                .nic
-                .bar0_write(map::port_register(port, map::PORT_CONTROL), 0);
-        }
-        let _ = device.nic.run_until_idle(SETTLE_CYCLE_LIMIT);
-        for iova in device.mapped.remove(&self.id).unwrap_or_default() {
-            device.nic.dma_unmap(iova);
+    /// Counts this connection as an attached client (once).
+    fn attach(&mut self) {
+        if !self.attached {
+            self.attached = true;
+            lock(&self.server.attached).clients += 1;
         }
     }
 
-    /// Records who enables or disables a port entry. A write to an entry
-    /// another connection has enabled is dropped (false), as a board would
-    /// ignore it: the protocol has no error reply for region writes that
-    /// the client reads, so the client checks the entry after enabling.
+    /// Releases what this connection held: its port entries (disabled),
+    /// its DMA mappings, its eventfds.
+    pub fn close(&mut self) {
+        if std::mem::take(&mut self.attached) {
+            let mut attached = lock(&self.server.attached);
+            attached.clients -= 1;
+            attached.idle_since = Instant::now();
+        }
+        // The entries stay ours until they are disabled, so that no other
+        // connection programs one that our disable would then clear.
+        let owned: Vec<u32> = lock(&self.server.routing)
+            .owners
+            .iter()
+            .filter(|(_, &owner)| owner == self.id)
+            .map(|(&port, _)| port)
+            .collect();
+        {
+            let mut device = lock(&self.server.device);
+            for &port in &owned {
+                device
+                    .nic
+                    .bar0_write(map::port_register(port, map::PORT_CONTROL), 0);
+            }
+            let _ = device.nic.run_until_idle(SETTLE_CYCLE_LIMIT);
+            for iova in device.mapped.remove(&self.id).unwrap_or_default() {
+                device.nic.dma_unmap(iova);
+            }
+        }
+        let mut routing = lock(&self.server.routing);
+        routing.lines.remove(&self.id);
+        for port in owned {
+            routing.owners.remove(&port);
+        }
+    }
+
+    /// Records who owns a port entry: the connection whose write first
+    /// reaches a free entry (programming it, then enabling it) until it
+    /// writes the entry disabled or goes away. A write to an entry another
+    /// connection owns is dropped (false): two clients programming the same
+    /// free entry at once cannot mix their values, and the one that lost
+    /// sees another's entry when it reads it back (the protocol has no
+    /// error reply for region writes that the client reads).
     fn claim(&self, offset: u32, value: u32) -> bool {
         let stride = map::PORT_ENTRY_STRIDE;
         let ports = lock(&self.server.device).ports;
@@ -228,12 +284,11 @@ impl Connection {
         {
             return false;
         }
-        if (offset - map::PORT_ENTRY_BASE) % stride == map::PORT_CONTROL {
-            if value & map::PORT_CONTROL_ENABLE != 0 {
-                routing.owners.insert(port, self.id);
-            } else {
-                routing.owners.remove(&port);
-            }
+        let control = (offset - map::PORT_ENTRY_BASE) % stride == map::PORT_CONTROL;
+        if control && value & map::PORT_CONTROL_ENABLE == 0 {
+            routing.owners.remove(&port);
+        } else {
+            routing.owners.insert(port, self.id);
         }
         true
     }
@@ -248,6 +303,7 @@ impl Connection {
 
 impl ServerBackend for Connection {
     fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        self.attach();
         let mut device = lock(&self.server.device);
         match region {
             VFIO_PCI_BAR0_REGION_INDEX => {
@@ -264,11 +320,21 @@ impl ServerBackend for Connection {
                 data.fill(0);
                 Ok(())
             }
+            COUNTERS_REGION_INDEX if offset + data.len() as u64 <= COUNTERS_BYTES => {
+                let bytes: Vec<u8> = nic_counters(&device.nic)
+                    .to_words()
+                    .iter()
+                    .flat_map(|w| w.to_le_bytes())
+                    .collect();
+                data.copy_from_slice(&bytes[offset as usize..offset as usize + data.len()]);
+                Ok(())
+            }
             _ => Err(invalid(format!("no region {region}"))),
         }
     }
 
     fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.attach();
         match region {
             VFIO_PCI_BAR0_REGION_INDEX => {
                 let offset = Self::bar0_checked(offset, data.len())?;
@@ -301,6 +367,7 @@ impl ServerBackend for Connection {
         size: u64,
         fd: Option<File>,
     ) -> io::Result<()> {
+        self.attach();
         let file = fd.ok_or_else(|| invalid("DMA map without a file descriptor"))?;
         let region = SharedRegion::from_fd(OwnedFd::from(file)).map_err(io::Error::other)?;
         if offset != 0 || region.len() as u64 != size {
@@ -316,6 +383,7 @@ impl ServerBackend for Connection {
     }
 
     fn dma_unmap(&mut self, _flags: DmaUnmapFlags, address: u64, _size: u64) -> io::Result<()> {
+        self.attach();
         let mut device = lock(&self.server.device);
         let mine = device.mapped.entry(self.id).or_default();
         if !mine.contains(&address) {
@@ -330,8 +398,9 @@ impl ServerBackend for Connection {
 
     fn reset(&mut self) -> io::Result<()> {
         // A reset would take every other client's ports away; a client
-        // gets its own entries cleared instead.
+        // gets its own entries cleared instead, and stays attached.
         self.close();
+        self.attach();
         Ok(())
     }
 
@@ -343,6 +412,7 @@ impl ServerBackend for Connection {
         count: u32,
         fds: Vec<File>,
     ) -> io::Result<()> {
+        self.attach();
         if index != VFIO_PCI_MSIX_IRQ_INDEX {
             return Err(invalid("only MSI-X vectors exist"));
         }

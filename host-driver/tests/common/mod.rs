@@ -71,7 +71,7 @@ pub fn wait_until_serving(child: &mut Child) {
         .expect("nmsim-server never started serving");
 }
 
-/// A backend of kind `kind` (soft, sim or vfio-user) and, for vfio-user,
+/// A backend of kind `kind` (soft, sim:private or vfio-user) and, for vfio-user,
 /// the server behind it (keep it alive as long as the backend).
 pub fn backend(kind: &str) -> (Box<dyn Backend>, Option<Server>) {
     match kind {

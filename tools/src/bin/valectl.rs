@@ -47,9 +47,9 @@ struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Look at a device instead of the software engine (sim,
-    /// vfio-user:<socket>, vfio:<pci>): -l and --stats show its port table
-    /// and counters.
+    /// Look at a device instead of the software engine (sim: the user's
+    /// shared simulated NIC, sim:private, vfio-user:<socket>, vfio:<pci>):
+    /// -l and --stats show its port table and counters.
     #[arg(long)]
     backend: Option<String>,
 }
