@@ -7,6 +7,7 @@
 
 mod child;
 mod ctl;
+mod device;
 mod frame;
 mod netns;
 mod procs;
@@ -57,6 +58,12 @@ struct Cli {
     /// Name prefix of the network namespaces the bridge baseline creates.
     #[arg(long)]
     netns_prefix: Option<String>,
+    /// Where the ports live: soft (the software engine, the default, with
+    /// every suite and baseline), or a device (sim, sim:private,
+    /// vfio-user:<socket>, vfio:<pci>): then only the pipe and VALE
+    /// throughput, with the device's cost per packet.
+    #[arg(long, default_value = "soft")]
+    backend: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,6 +166,27 @@ fn main() {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         }),
     );
+    report.insert("backend".into(), cli.backend.clone().into());
+    if cli.backend != "soft" {
+        let (pipe, vale) = match device::run(
+            &cli.backend,
+            &plan,
+            wanted(Suite::Pipe),
+            wanted(Suite::Vale),
+        ) {
+            Ok(figures) => figures,
+            Err(why) => {
+                eprintln!("netmap-bench: {why}");
+                std::process::exit(2);
+            }
+        };
+        report.insert("pipe".into(), pipe);
+        report.insert("vale_unicast".into(), vale);
+        if cli.json {
+            println!("{}", Value::Object(report));
+        }
+        return;
+    }
     let mut bench = Bench::new(plan);
     let run =
         |report: &mut Map<String, Value>, key: &str, on: bool, f: &mut dyn FnMut() -> Value| {

@@ -113,3 +113,51 @@ fn smoke_run_reports_every_figure() {
         assert!(!list.contains(&prefix), "namespaces left: {list}");
     }
 }
+
+/// `--backend sim`: the pipe and VALE figures over the shared simulated
+/// NIC, with the device's cost per packet. Its server is this test's own
+/// (a private runtime directory) and leaves one second after the run.
+#[test]
+fn device_backend_smoke_run_reports_cost_per_packet() {
+    let bench = std::path::PathBuf::from(env!("CARGO_BIN_EXE_netmap-bench"));
+    let server = bench.with_file_name("nmsim-server");
+    assert!(
+        server.exists(),
+        "{} is missing: run `cargo build -p host-driver --bin nmsim-server` (cargo test --workspace builds it)",
+        server.display()
+    );
+    let dir = std::env::temp_dir().join(format!("nmb-sim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(&bench)
+        .args(["--backend", "sim", "--smoke", "--json"])
+        .env("NETMAP_RS_DIR", &dir)
+        .env("NMSIM_IDLE_EXIT", "1")
+        .output()
+        .expect("run netmap-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The server leaves by itself; wait for it (bounded) before cleaning.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while dir.join("nmsim.pid").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let server_left = !dir.join("nmsim.pid").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "netmap-bench failed: {stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(stdout.trim()).expect("stdout is one JSON value");
+    assert_eq!(report["backend"], "sim");
+    for suite in ["pipe", "vale_unicast"] {
+        assert!(number(&report, &format!("{suite}.ours_mpps.median")) > 0.0);
+        for figure in ["cycles", "mmio_writes", "bar2_write_bytes", "board_mpps"] {
+            let path = format!("{suite}.per_packet.{figure}");
+            assert!(number(&report, &path) > 0.0, "{path} is not positive");
+        }
+        // The data path makes no MMIO read.
+        assert_eq!(number(&report, &format!("{suite}.per_packet.mmio_reads")), 0.0);
+        // Frames cross memory: VALE copies them (DMA reads and writes),
+        // the pipe at least writes the receiver's slots.
+        assert!(number(&report, &format!("{suite}.per_packet.dma_write_bytes")) >= 16.0);
+    }
+    assert!(number(&report, "vale_unicast.per_packet.dma_read_bytes") >= 60.0);
+    assert!(server_left, "the auto-started server did not leave");
+}

@@ -15,8 +15,24 @@ use super::{
 use crate::ctl;
 use crate::frame::{self, parse_mac};
 
+/// The device backend the parent named (`scripts/bench --backend`), if
+/// any: the children's ports are on it.
+fn device_backend() -> Option<String> {
+    std::env::var(host_driver::spec::BACKEND_ENV)
+        .ok()
+        .filter(|spec| !spec.is_empty() && spec != "soft")
+}
+
 pub(super) fn open_port(name: &str) -> Result<Port, String> {
-    vale_offload::open(name).map_err(|e| format!("open {name}: {e}"))
+    match device_backend() {
+        None => vale_offload::open(name),
+        Some(spec) => {
+            let backend = host_driver::shared_backend(&spec)
+                .map_err(|e| format!("open {name} on {spec}: {e}"))?;
+            Port::open_on(backend, name)
+        }
+    }
+    .map_err(|e| format!("open {name}: {e}"))
 }
 
 /// Writes `frame` into the buffer of every slot of TX ring 0 (VALE keeps
@@ -148,6 +164,10 @@ pub(super) fn port_tx(
 /// null for a pipe.
 fn vale_counters(name: &str) -> serde_json::Value {
     use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter};
+    // A device's counters are the parent's to read (`--backend`).
+    if device_backend().is_some() {
+        return serde_json::Value::Null;
+    }
     let Some((switch, port)) = name.split_once(':').filter(|(s, _)| s.starts_with("vale")) else {
         return serde_json::Value::Null;
     };
