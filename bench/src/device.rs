@@ -232,7 +232,7 @@ fn suite<'p>(
     let per_packet = per_packet_json(&samples);
     if bench.plan.text {
         println!(
-            "{label} on {}: {} Mpps (wall clock); per frame: {} cycles ({} Mpps at 250 MHz), MMIO {} reads {} writes, BAR2 {} B written, DMA {} B read {} B written; board {} Mpps ({})",
+            "{label} on {}: {} Mpps (wall clock); per frame: {} cycles ({} Mpps at 250 MHz), MMIO {} reads {} writes, BAR2 {} B written {} B read, DMA {} B read {} B written; board {} Mpps ({})",
             bench.spec,
             show(median(&rates)),
             show(per_packet["cycles"].as_f64()),
@@ -240,6 +240,7 @@ fn suite<'p>(
             show(per_packet["mmio_reads"].as_f64()),
             show(per_packet["mmio_writes"].as_f64()),
             show(per_packet["bar2_write_bytes"].as_f64()),
+            show(per_packet["bar2_read_bytes"].as_f64()),
             show(per_packet["dma_read_bytes"].as_f64()),
             show(per_packet["dma_write_bytes"].as_f64()),
             show(per_packet["board_mpps"].as_f64()),

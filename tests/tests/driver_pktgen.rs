@@ -1,6 +1,8 @@
 //! Issue 7's end-to-end check: `pkt-gen -f rx` and `pkt-gen -f tx`, two
-//! processes, exchange packets through the RTL over vfio-user
-//! (`--backend vfio-user:<socket>`, served by `nmsim-server`).
+//! processes, exchange packets through the RTL over vfio-user: with
+//! `--backend vfio-user:<socket>` (a server the test starts) and with
+//! `--backend sim` (the per-user server the first process starts; each
+//! test has its own runtime directory, so its own server).
 //!
 //! The binaries come from the workspace's other packages (netmap-tools,
 //! host-driver); `cargo test --workspace` builds them next to this test.
