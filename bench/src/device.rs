@@ -75,10 +75,7 @@ impl DeviceBench<'_> {
 
     fn child(&self, label: &str, args: Vec<String>) -> ChildSpec {
         let mut spec = ChildSpec::new(label, args);
-        spec.env = vec![(
-            host_driver::spec::BACKEND_ENV.to_owned(),
-            self.spec.clone(),
-        )];
+        spec.env = vec![(host_driver::spec::BACKEND_ENV.to_owned(), self.spec.clone())];
         spec
     }
 

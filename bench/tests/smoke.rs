@@ -143,7 +143,10 @@ fn device_backend_smoke_run_reports_cost_per_packet() {
     }
     let server_left = !dir.join("nmsim.pid").exists();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "netmap-bench failed: {stderr}\n{stdout}");
+    assert!(
+        out.status.success(),
+        "netmap-bench failed: {stderr}\n{stdout}"
+    );
     let report: Value = serde_json::from_str(stdout.trim()).expect("stdout is one JSON value");
     assert_eq!(report["backend"], "sim");
     for suite in ["pipe", "vale_unicast"] {
@@ -153,7 +156,10 @@ fn device_backend_smoke_run_reports_cost_per_packet() {
             assert!(number(&report, &path) > 0.0, "{path} is not positive");
         }
         // The data path makes no MMIO read.
-        assert_eq!(number(&report, &format!("{suite}.per_packet.mmio_reads")), 0.0);
+        assert_eq!(
+            number(&report, &format!("{suite}.per_packet.mmio_reads")),
+            0.0
+        );
         // Frames cross memory: VALE copies them (DMA reads and writes),
         // the pipe at least writes the receiver's slots.
         assert!(number(&report, &format!("{suite}.per_packet.dma_write_bytes")) >= 16.0);

@@ -169,9 +169,7 @@ impl SharedSim {
     fn attempt(&self) -> Result<Attempt, SharedSimError> {
         match VfioUserDevice::connect(&self.socket) {
             Ok(device) => Ok(Attempt::Connected(device)),
-            Err(DeviceError::Sys { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
+            Err(DeviceError::Sys { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 Ok(Attempt::Absent)
             }
             Err(DeviceError::Sys { source, .. })

@@ -105,9 +105,7 @@ impl BackendSpec {
                 let device = SharedSim::for_user().connect()?;
                 Box::new(DeviceBackend::new(Box::new(device))?)
             }
-            BackendSpec::SimPrivate => {
-                Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?)
-            }
+            BackendSpec::SimPrivate => Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?),
             BackendSpec::VfioUser(socket) => {
                 let device = VfioUserDevice::connect(socket)?;
                 Box::new(DeviceBackend::new(Box::new(device))?)

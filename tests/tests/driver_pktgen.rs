@@ -365,11 +365,7 @@ fn pkt_gen_processes_on_backend_sim_meet_on_one_auto_started_server() {
 fn a_stale_socket_is_replaced_by_a_new_server() {
     let dir = SimDir::new("stale");
     std::fs::create_dir_all(&dir.0).unwrap();
-    std::fs::set_permissions(
-        &dir.0,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     // What a killed server leaves: a socket file nobody listens on.
     drop(std::os::unix::net::UnixListener::bind(dir.0.join("nmsim.sock")).unwrap());
     assert_eq!(dir.enabled_ports(), 0);

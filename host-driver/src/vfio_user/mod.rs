@@ -207,7 +207,12 @@ impl Device for VfioUserDevice {
     }
 
     fn device_counters(&mut self) -> Result<DeviceCounters, DeviceError> {
-        if self.client.region(COUNTERS_REGION_INDEX).map_or(0, |r| r.size) < COUNTERS_BYTES {
+        if self
+            .client
+            .region(COUNTERS_REGION_INDEX)
+            .map_or(0, |r| r.size)
+            < COUNTERS_BYTES
+        {
             return Err(DeviceError::Unsupported {
                 body: "vfio-user",
                 what: "device-wide counters (a server other than nmsim-server)".into(),
