@@ -127,6 +127,14 @@ impl SharedRegion {
         Ok(self.map.as_mut_ptr().wrapping_add(offset))
     }
 
+    /// Checks that `size` bytes at `offset` lie inside the region and that
+    /// `offset` is a multiple of `align`, touching no memory (a load of a
+    /// line another core is writing costs a transfer).
+    #[inline]
+    pub fn check_range(&self, offset: usize, size: usize, align: usize) -> Result<(), ShmError> {
+        self.checked_ptr(offset, size, align).map(|_| ())
+    }
+
     /// Reads one naturally aligned scalar with a volatile load.
     #[inline]
     pub fn read<T: Scalar>(&self, offset: usize) -> Result<T, ShmError> {

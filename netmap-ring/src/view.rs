@@ -52,8 +52,9 @@ impl<'a> RingView<'a> {
             });
         }
         // The header, then the slots: everything later accesses is checked
-        // here, once.
-        region.read::<u64>(offset)?;
+        // here, once, without reading the header (the application writes
+        // it: a sync of the other side would take its line for nothing).
+        region.check_range(offset, ring_off::SLOT, 8)?;
         let slots = region.slot_window(
             offset
                 .checked_add(ring_off::SLOT)

@@ -29,7 +29,7 @@ pub const MAX_FRAGS: u32 = 64;
 /// Bytes of a port name kept in its entry (NUL padded).
 pub const NAME_LEN: usize = 48;
 
-const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM3");
+const MAGIC: u64 = u64::from_le_bytes(*b"NMRSDOM4");
 
 /// Domain header fields.
 pub mod dom {
@@ -166,28 +166,35 @@ pub const PORT_COUNTERS: usize = 13;
 
 /// Kernel-ring fields.
 ///
-/// Two cache lines: the first holds what senders write into an RX ring
-/// (`HWTAIL`, under `LOCK`), the second what its receiver writes (`HWCUR`,
-/// `REPORTED_TAIL`), so that the two sides do not take the same line from
-/// each other at every sync.
+/// Four cache lines, one per writer, so that a sender and a receiver
+/// polling each other take a line from the other side only when it
+/// carries news:
+/// - line 0, set at bind and read by everyone: where the ring is, its
+///   size, whom to wake;
+/// - line 1, `HWTAIL`: the producer's publication (senders into an RX
+///   ring, the owner of a TX ring), polled by the consumer;
+/// - line 2, `LOCK`: taken by the senders into an RX ring at every sync;
+///   a polling receiver never touches it;
+/// - line 3, the owner's: `HWCUR` (read by senders for free space),
+///   `REPORTED_TAIL` and `SYNC_LOCK`.
 pub mod kring {
     pub const RING_OFF: usize = 0;
     pub const NUM_SLOTS: usize = 8;
-    pub const HWTAIL: usize = 16;
-    pub const LOCK: usize = 20;
     /// Binding holding this ring, plus one (0: none); whom to wake.
-    pub const OWNER: usize = 24;
-    pub const HWCUR: usize = 64;
+    pub const OWNER: usize = 12;
+    pub const HWTAIL: usize = 64;
+    pub const LOCK: usize = 128;
+    pub const HWCUR: usize = 192;
     /// The tail last published to the application's ring.
-    pub const REPORTED_TAIL: usize = 68;
+    pub const REPORTED_TAIL: usize = 196;
     /// Serialises the owner's syncs of this ring (netmap's
     /// `nm_kr_tryget`): threads sharing a port may sync the same ring at
     /// once, e.g. through `poll`, which syncs every bound ring.
-    pub const SYNC_LOCK: usize = 72;
+    pub const SYNC_LOCK: usize = 200;
 }
 
 /// Bytes per kernel ring.
-pub const KRING_SIZE: usize = 128;
+pub const KRING_SIZE: usize = 256;
 
 /// Offset of the port table in the control area.
 pub const PORTS_OFF: usize = 512;
