@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 
@@ -268,6 +269,63 @@ pub struct SlotWindow<'a> {
     _region: std::marker::PhantomData<&'a SharedRegion>,
 }
 
+/// `count` atomic u64 words at a fixed offset of a region, checked once
+/// when made (as [`SlotWindow`] is for rings): each access is then one
+/// index check. It holds the region, so it may live beside it (a MAC table
+/// in a domain's control area).
+#[derive(Clone, Debug)]
+pub struct AtomicU64Window {
+    region: Arc<SharedRegion>,
+    /// Address of word 0 (an integer, so the window is Send and Sync like
+    /// the atomics it hands out).
+    base: usize,
+    count: usize,
+}
+
+impl AtomicU64Window {
+    /// The `count` words at `offset` (8-aligned) of `region`.
+    pub fn new(region: Arc<SharedRegion>, offset: usize, count: usize) -> Result<Self, ShmError> {
+        let base = region.atomic_u64_slice(offset, count)?.as_ptr() as usize;
+        Ok(Self {
+            region,
+            base,
+            count,
+        })
+    }
+
+    /// Number of words.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True for a window of no words.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The region the words live in.
+    pub fn region(&self) -> &Arc<SharedRegion> {
+        &self.region
+    }
+
+    /// Word `index`; panics if `index >= len()` (callers bound it).
+    #[inline]
+    pub fn get(&self, index: usize) -> &AtomicU64 {
+        assert!(
+            index < self.count,
+            "word {index} outside a window of {}",
+            self.count
+        );
+        // SAFETY: the `count` aligned words at `base` were checked inside
+        // the mapping at creation; `self.region` keeps the mapping alive and
+        // it never moves; `index < count`. Atomics tolerate the concurrent
+        // writers shared memory has.
+        unsafe { &*(self.base as *const AtomicU64).add(index) }
+    }
+}
+
 impl SharedRegion {
     /// The `count` 16-byte records at `offset` (8-aligned).
     pub fn slot_window(&self, offset: usize, count: u32) -> Result<SlotWindow<'_>, ShmError> {
@@ -413,6 +471,19 @@ mod tests {
         }
         assert_eq!(window.read(1), [0x1122, 0x3344]);
         assert_eq!(window.read(0), [0, 0]);
+    }
+
+    #[test]
+    fn a_word_window_reaches_its_words_and_refuses_to_overhang() {
+        let region = Arc::new(SharedRegion::create("shm-test", 4096).unwrap());
+        let window = AtomicU64Window::new(Arc::clone(&region), 1024, 4).unwrap();
+        assert_eq!(window.len(), 4);
+        window.get(3).store(0xfeed, Ordering::Relaxed);
+        assert_eq!(region.read::<u64>(1024 + 3 * 8).unwrap(), 0xfeed);
+        assert!(AtomicU64Window::new(Arc::clone(&region), 4096 - 8, 2).is_err());
+        assert!(AtomicU64Window::new(Arc::clone(&region), 1028, 1).is_err());
+        let outside = std::panic::catch_unwind(|| window.get(4).load(Ordering::Relaxed));
+        assert!(outside.is_err());
     }
 
     #[test]

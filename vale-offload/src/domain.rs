@@ -16,12 +16,12 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use netmap_ring::lock::{ShmLock, ShmLockGuard};
 use netmap_ring::region::{NetmapMemory, RegionConfig};
-use netmap_ring::shm::SharedRegion;
+use netmap_ring::shm::{AtomicU64Window, SharedRegion};
 
 use crate::ctrl::{self, Ctrl, DomainKind, DOMAIN_DEAD, DOMAIN_LIVE};
 use crate::table::{EntryStore, Geometry, LearningTable};
@@ -94,32 +94,24 @@ pub fn domain_file_stem(name: &str) -> String {
         .collect()
 }
 
-/// The MAC table words of a domain, reached through the region.
+/// The MAC table words of a domain, in its region.
 #[derive(Clone)]
 pub struct RegionTable {
-    region: Arc<SharedRegion>,
-    offset: usize,
-    len: usize,
+    /// The table's words, bounds-checked once when the domain is mapped.
+    words: AtomicU64Window,
 }
 
 impl EntryStore for RegionTable {
     fn len(&self) -> usize {
-        self.len
+        self.words.len()
     }
+    #[inline]
     fn load(&self, index: usize) -> u64 {
-        self.word(index).load(Ordering::Relaxed)
+        self.words.get(index).load(Ordering::Relaxed)
     }
+    #[inline]
     fn store(&self, index: usize, entry: u64) {
-        self.word(index).store(entry, Ordering::Relaxed)
-    }
-}
-
-impl RegionTable {
-    fn word(&self, index: usize) -> &AtomicU64 {
-        assert!(index < self.len);
-        self.region
-            .atomic_u64(self.offset + 8 * index)
-            .expect("table inside the region")
+        self.words.get(index).store(entry, Ordering::Relaxed)
     }
 }
 
@@ -314,9 +306,8 @@ impl Domain {
             return Err(corrupt("MAC table does not fit the control area".into()));
         }
         let store = RegionTable {
-            region: Arc::clone(memory.region()),
-            offset: table_off,
-            len: geometry.entries(),
+            words: AtomicU64Window::new(Arc::clone(memory.region()), table_off, geometry.entries())
+                .map_err(|e| corrupt(e.to_string()))?,
         };
         let table = LearningTable::new(geometry, store).map_err(|e| corrupt(e.to_string()))?;
         Ok(Domain {
