@@ -436,6 +436,10 @@ fn deliver(
     entry.add(PortCounter::TxDropNoDest, no_dest);
 }
 
+/// How far ahead of the slot being filled a delivery prefetches RX slots
+/// (see `pipe::pipe_txsync`, where it was measured).
+const PREFETCH_AHEAD: u32 = crate::pipe::PREFETCH_AHEAD;
+
 /// Copies the frames `wanted` selects into RX ring `rx_ring` of port `d`.
 /// Returns whether anything was published.
 #[allow(clippy::too_many_arguments)]
@@ -480,6 +484,11 @@ fn deliver_to_ring(
         }
         if f.slots == 1 {
             // The common case: one slot, one copy, no chain bookkeeping.
+            // The RX slot (and below, its buffer) is read, then written:
+            // ask for lines ahead in a writable state, as the pipe does.
+            if free > PREFETCH_AHEAD {
+                rx.prefetch_slot_for_write(hwtail + PREFETCH_AHEAD);
+            }
             let Some(to) = memory.buf_offset(rx.slot(hwtail).buf_idx) else {
                 bad_buf += 1;
                 continue;
