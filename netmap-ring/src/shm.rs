@@ -330,6 +330,14 @@ impl SharedRegion {
     /// The `count` 16-byte records at `offset` (8-aligned).
     pub fn slot_window(&self, offset: usize, count: u32) -> Result<SlotWindow<'_>, ShmError> {
         let size = 16 * count as usize;
+        if count == 0 {
+            // Indexes are taken modulo the count: an empty window has none.
+            return Err(ShmError::OutOfBounds {
+                offset,
+                size,
+                region_len: self.len(),
+            });
+        }
         let base = self.checked_ptr(offset, size, 8)?.cast::<u64>();
         Ok(SlotWindow {
             base,
@@ -339,22 +347,29 @@ impl SharedRegion {
     }
 }
 
-impl SlotWindow<'_> {
+impl<'a> SlotWindow<'a> {
     /// Number of records.
     pub fn count(&self) -> u32 {
         self.count
     }
 
-    /// Pointer to word `word` (0 or 1) of record `index`, which must be in
-    /// the window (checked by every caller).
+    /// `index` taken modulo the record count (a ring index an application
+    /// wrote may be past the end): one compare when it is in range, which
+    /// is also the only bounds check an access needs.
+    #[inline]
+    fn wrap(&self, index: u32) -> u32 {
+        if index < self.count {
+            index
+        } else {
+            // A window has at least one record (`slot_window` refuses none).
+            index % self.count
+        }
+    }
+
+    /// Pointer to word `word` (0 or 1) of record `index` (modulo the count).
     #[inline]
     fn word_ptr(&self, index: u32, word: usize) -> *mut u64 {
-        assert!(
-            index < self.count,
-            "slot {index} outside a window of {}",
-            self.count
-        );
-        self.base.wrapping_add(2 * index as usize + word)
+        self.base.wrapping_add(2 * self.wrap(index) as usize + word)
     }
 
     /// Reads record `index` with two volatile loads.
@@ -362,8 +377,8 @@ impl SlotWindow<'_> {
     pub fn read(&self, index: u32) -> [u64; 2] {
         let ptr = self.word_ptr(index, 0);
         // SAFETY: the window was checked inside the live mapping at
-        // creation (the borrow keeps the mapping alive) and `index` is in
-        // it, so both 8-aligned words are in bounds.
+        // creation (the borrow keeps the mapping alive) and `word_ptr`
+        // wraps `index` into it, so both 8-aligned words are in bounds.
         unsafe {
             [
                 std::ptr::read_volatile(ptr),
@@ -392,19 +407,41 @@ impl SlotWindow<'_> {
         }
     }
 
+    /// The words of records `start..start + len` as atomics, two per
+    /// record, for loops over a run of records: they index a slice whose
+    /// length the compiler knows instead of checking every access. Panics
+    /// if the run leaves the window.
+    #[inline]
+    pub fn run_words(&self, start: u32, len: u32) -> &'a [AtomicU64] {
+        assert!(
+            start <= self.count && len <= self.count - start,
+            "records {start}..+{len} outside a window of {}",
+            self.count
+        );
+        // SAFETY: the window was checked inside the live mapping at
+        // creation (the 'a borrow keeps the mapping alive) and the run lies
+        // inside it; the words are 8-aligned u64s. Atomics tolerate the
+        // other processes writing this memory, and no non-atomic reference
+        // to it is made.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base.add(2 * start as usize).cast::<AtomicU64>(),
+                2 * len as usize,
+            )
+        }
+    }
+
     /// Asks for the cache line of record `index` in a writable state
     /// (x86 `prefetchw`), ahead of a read-modify-write of it. A record the
     /// other side of a ring read last is then fetched once, exclusive,
     /// instead of by a load and again by the store that follows; the
-    /// hint never faults and changes no memory. `index` need not be in the
-    /// window: it is taken modulo the record count.
+    /// hint never faults and changes no memory. `index` is taken modulo
+    /// the record count, as by every accessor.
     #[inline]
     pub fn prefetch_for_write(&self, index: u32) {
         #[cfg(target_arch = "x86_64")]
         {
-            let ptr = self
-                .base
-                .wrapping_add(2 * (index % self.count.max(1)) as usize);
+            let ptr = self.word_ptr(index, 0);
             // SAFETY: prefetchw is a hint: it reads no register but the
             // address, writes no memory, and does not fault on any address
             // (the record is in the mapping anyway).
@@ -471,6 +508,22 @@ mod tests {
         }
         assert_eq!(window.read(1), [0x1122, 0x3344]);
         assert_eq!(window.read(0), [0, 0]);
+    }
+
+    #[test]
+    fn slot_windows_wrap_indexes_and_runs_stay_inside() {
+        let region = SharedRegion::create("shm-test", 4096).unwrap();
+        assert!(region.slot_window(64, 0).is_err());
+        let window = region.slot_window(64, 4).unwrap();
+        window.write(6, [7, 8]); // record 2
+        assert_eq!(window.read(2), [7, 8]);
+        let run = window.run_words(1, 3);
+        assert_eq!(run.len(), 6);
+        assert_eq!(run[2].load(Ordering::Relaxed), 7);
+        run[5].store(9, Ordering::Relaxed);
+        assert_eq!(window.read(3), [0, 9]);
+        assert!(std::panic::catch_unwind(|| window.run_words(2, 3).len()).is_err());
+        assert!(std::panic::catch_unwind(|| window.run_words(5, 0).len()).is_err());
     }
 
     #[test]

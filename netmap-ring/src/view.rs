@@ -161,23 +161,12 @@ impl<'a> RingView<'a> {
         );
     }
 
-    /// An index past the ring (a value an application could have written)
-    /// wraps, so it still names a slot of this ring.
-    #[inline]
-    fn wrap(&self, index: u32) -> u32 {
-        if index < self.num_slots {
-            index
-        } else {
-            index % self.num_slots
-        }
-    }
-
     /// Reads slot `index` (taken modulo the ring size) as two words: the
     /// first holds buf_idx, len and flags, the second ptr (x86-64 is little
     /// endian, as the layout assertions in `abi` assume).
     #[inline]
     pub fn slot(&self, index: u32) -> NetmapSlot {
-        let [w0, ptr] = self.slots.read(self.wrap(index));
+        let [w0, ptr] = self.slots.read(index);
         NetmapSlot {
             buf_idx: w0 as u32,
             len: (w0 >> 32) as u16,
@@ -191,7 +180,15 @@ impl<'a> RingView<'a> {
     /// many slots and do not need `ptr`.
     #[inline]
     pub fn slot_word(&self, index: u32) -> u64 {
-        self.slots.read_first(self.wrap(index))
+        self.slots.read_first(index)
+    }
+
+    /// The words of slots `start..start + len` (two per slot, as
+    /// [`RingView::slot_word`] and ptr), for loops over a run of slots that
+    /// does not wrap. Panics if the run leaves the ring.
+    #[inline]
+    pub fn slot_run(&self, start: u32, len: u32) -> &'a [std::sync::atomic::AtomicU64] {
+        self.slots.run_words(start, len)
     }
 
     /// Hints that slot `index` (modulo the ring size) is about to be read
@@ -204,14 +201,14 @@ impl<'a> RingView<'a> {
     /// Writes slot `index` as its two words (see [`RingView::slot_word`]).
     #[inline]
     pub fn set_slot_words(&self, index: u32, words: [u64; 2]) {
-        self.slots.write(self.wrap(index), words);
+        self.slots.write(index, words);
     }
 
     /// Writes slot `index` (taken modulo the ring size).
     #[inline]
     pub fn set_slot(&self, index: u32, slot: NetmapSlot) {
         let w0 = u64::from(slot.buf_idx) | u64::from(slot.len) << 32 | u64::from(slot.flags) << 48;
-        self.slots.write(self.wrap(index), [w0, slot.ptr]);
+        self.slots.write(index, [w0, slot.ptr]);
     }
 
     /// Writes the length and flags of slot `index` (one 32-bit store),
@@ -219,7 +216,7 @@ impl<'a> RingView<'a> {
     #[inline]
     pub fn set_len_flags(&self, index: u32, len: u16, flags: u16) {
         self.slots.write_u32(
-            self.wrap(index),
+            index,
             slot_off::LEN,
             u32::from(len) | u32::from(flags) << 16,
         );
@@ -228,8 +225,7 @@ impl<'a> RingView<'a> {
     /// Writes the buffer index of slot `index`.
     #[inline]
     pub fn set_buf_idx(&self, index: u32, buf_idx: u32) {
-        self.slots
-            .write_u32(self.wrap(index), slot_off::BUF_IDX, buf_idx);
+        self.slots.write_u32(index, slot_off::BUF_IDX, buf_idx);
     }
 
     /// Writes a complete ring header and its slots: the state of a freshly

@@ -101,39 +101,59 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     const FLAGS_SHIFT: u32 = 48;
     let changed = u64::from(NS_BUF_CHANGED) << FLAGS_SHIFT;
     let morefrag = u64::from(NS_MOREFRAG) << FLAGS_SHIFT;
-    // RX slots a few lines ahead are asked for in a writable state (see
-    // PREFETCH_AHEAD).
-    while i != head && rx_free > 0 {
-        if rx_free > PREFETCH_AHEAD {
-            rx.prefetch_slot_for_write(rx_hwtail + PREFETCH_AHEAD);
-        }
-        let t = tx.slot_word(i);
-        if t & morefrag != 0 {
-            break;
-        }
-        let buf_idx = t as u32;
-        let len = (t >> LEN_SHIFT) as u16;
-        if buf_idx < netmap_ring::region::RESERVED_BUFFERS
-            || buf_idx >= num_bufs
-            || u32::from(len) > buf_size
-        {
-            bad += 1;
-        } else {
-            let r = rx.slot_word(rx_hwtail);
+    let keep_len_flags = (1u64 << FLAGS_SHIFT) - 1;
+    // Runs that wrap in neither ring: the loop indexes two slices of slot
+    // words (a bound the compiler knows) instead of wrapping and checking
+    // each slot access.
+    'runs: while i != head && rx_free > 0 {
+        let run = ring::distance(i, head, tn)
+            .min(rx_free)
+            .min(tn - i)
+            .min(rn - rx_hwtail);
+        let tx_words = tx.slot_run(i, run);
+        let rx_words = rx.slot_run(rx_hwtail, run);
+        // TX slots taken (moved or skipped as bad) and RX slots filled.
+        let (mut taken, mut filled) = (0usize, 0usize);
+        let mut chain = false;
+        while taken < run as usize {
+            let t = tx_words[2 * taken].load(Ordering::Relaxed);
+            if t & morefrag != 0 {
+                chain = true;
+                break;
+            }
+            let buf_idx = t as u32;
+            let len = (t >> LEN_SHIFT) as u16;
+            taken += 1;
+            if buf_idx < netmap_ring::region::RESERVED_BUFFERS
+                || buf_idx >= num_bufs
+                || u32::from(len) > buf_size
+            {
+                bad += 1;
+                continue;
+            }
+            // RX slots a few lines ahead are asked for in a writable state
+            // (see PREFETCH_AHEAD).
+            let ahead = (rx_free as usize - filled) as u32;
+            if ahead > PREFETCH_AHEAD {
+                rx.prefetch_slot_for_write(rx_hwtail + filled as u32 + PREFETCH_AHEAD);
+            }
             // The TX buffer and length go to the receiver, its returned
             // buffer comes back; both marked NS_BUF_CHANGED, ptr cleared.
-            rx.set_slot_words(rx_hwtail, [(t & ((1 << FLAGS_SHIFT) - 1)) | changed, 0]);
-            tx.set_slot_words(i, [u64::from(r as u32) | changed, 0]);
+            let r = rx_words[2 * filled].load(Ordering::Relaxed);
+            rx_words[2 * filled].store((t & keep_len_flags) | changed, Ordering::Relaxed);
+            rx_words[2 * filled + 1].store(0, Ordering::Relaxed);
+            tx_words[2 * taken - 2].store(u64::from(r as u32) | changed, Ordering::Relaxed);
+            tx_words[2 * taken - 1].store(0, Ordering::Relaxed);
             moved_bytes += u64::from(len);
-            moved_packets += 1;
-            rx_hwtail = if rx_hwtail + 1 == rn {
-                0
-            } else {
-                rx_hwtail + 1
-            };
-            rx_free -= 1;
+            filled += 1;
         }
-        i = if i + 1 == tn { 0 } else { i + 1 };
+        i = (i + taken as u32) % tn;
+        rx_hwtail = (rx_hwtail + filled as u32) % rn;
+        rx_free -= filled as u32;
+        moved_packets += filled as u64;
+        if chain {
+            break 'runs;
+        }
     }
     while i != head {
         let first = tx.slot(i);
