@@ -235,6 +235,7 @@ impl SharedRegion {
 
     /// Copies `len` bytes between two non-overlapping ranges of this region
     /// (a packet copy from one buffer into another).
+    #[inline]
     pub fn copy_within(&self, src: usize, dst: usize, len: usize) -> Result<(), ShmError> {
         let from = self.checked_ptr(src, len, 1)?;
         let to = self.checked_ptr(dst, len, 1)?;

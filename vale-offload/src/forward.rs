@@ -436,6 +436,9 @@ fn deliver(
     entry.add(PortCounter::TxDropNoDest, no_dest);
 }
 
+/// Bytes of a cache line: the unit of a short frame's copy.
+const LINE: usize = 64;
+
 /// How far ahead of the slot being filled a delivery prefetches RX slots
 /// (see `pipe::pipe_txsync`, where it was measured).
 const PREFETCH_AHEAD: u32 = crate::pipe::PREFETCH_AHEAD;
@@ -494,7 +497,15 @@ fn deliver_to_ring(
                 continue;
             };
             let len = (f.bytes as usize).min(buf_size);
-            let len = if region.copy_within(f.first_offset, to, len).is_ok() {
+            // A short frame is copied as one whole cache line, as netmap's
+            // `pkt_copy` copies in 64-byte units: a constant size is a few
+            // vector moves instead of a memcpy call. The bytes past `len`
+            // in the RX buffer are not the receiver's to read; the source
+            // line is inside the region (checked), else the exact copy runs.
+            let line_copied = len <= LINE
+                && buf_size >= LINE
+                && region.copy_within(f.first_offset, to, LINE).is_ok();
+            let len = if line_copied || region.copy_within(f.first_offset, to, len).is_ok() {
                 len
             } else {
                 0 // an indirect pointer into this very buffer
