@@ -102,9 +102,10 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let changed = u64::from(NS_BUF_CHANGED) << FLAGS_SHIFT;
     let morefrag = u64::from(NS_MOREFRAG) << FLAGS_SHIFT;
     let keep_len_flags = (1u64 << FLAGS_SHIFT) - 1;
-    // Runs that wrap in neither ring: the loop indexes two slices of slot
-    // words (a bound the compiler knows) instead of wrapping and checking
-    // each slot access.
+    // Runs that wrap in neither ring: the loop walks two slices of slot
+    // words in step, so it neither wraps indexes nor checks bounds per
+    // slot. A chain or a bad slot ends the run; the loop below takes the
+    // chain, a bad slot is skipped (counted) and the next run starts.
     'runs: while i != head && rx_free > 0 {
         let run = ring::distance(i, head, tn)
             .min(rx_free)
@@ -112,47 +113,50 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
             .min(rn - rx_hwtail);
         let tx_words = tx.slot_run(i, run);
         let rx_words = rx.slot_run(rx_hwtail, run);
-        // TX slots taken (moved or skipped as bad) and RX slots filled.
-        let (mut taken, mut filled) = (0usize, 0usize);
-        let mut chain = false;
-        while taken < run as usize {
-            let t = tx_words[2 * taken].load(Ordering::Relaxed);
+        let mut moved = 0u32;
+        let mut stopped_at_chain = false;
+        let mut stopped_at_bad = false;
+        for (t_slot, r_slot) in tx_words.chunks_exact(2).zip(rx_words.chunks_exact(2)) {
+            let t = t_slot[0].load(Ordering::Relaxed);
             if t & morefrag != 0 {
-                chain = true;
+                stopped_at_chain = true;
                 break;
             }
             let buf_idx = t as u32;
             let len = (t >> LEN_SHIFT) as u16;
-            taken += 1;
             if buf_idx < netmap_ring::region::RESERVED_BUFFERS
                 || buf_idx >= num_bufs
                 || u32::from(len) > buf_size
             {
-                bad += 1;
-                continue;
+                stopped_at_bad = true;
+                break;
             }
-            // RX slots a few lines ahead are asked for in a writable state
-            // (see PREFETCH_AHEAD).
-            let ahead = (rx_free as usize - filled) as u32;
-            if ahead > PREFETCH_AHEAD {
-                rx.prefetch_slot_for_write(rx_hwtail + filled as u32 + PREFETCH_AHEAD);
+            // One prefetch per line of RX slots (four slots), PREFETCH_AHEAD
+            // slots ahead.
+            if moved.is_multiple_of(4) && rx_free - moved > PREFETCH_AHEAD {
+                rx.prefetch_slot_for_write(rx_hwtail + moved + PREFETCH_AHEAD);
             }
             // The TX buffer and length go to the receiver, its returned
             // buffer comes back; both marked NS_BUF_CHANGED, ptr cleared.
-            let r = rx_words[2 * filled].load(Ordering::Relaxed);
-            rx_words[2 * filled].store((t & keep_len_flags) | changed, Ordering::Relaxed);
-            rx_words[2 * filled + 1].store(0, Ordering::Relaxed);
-            tx_words[2 * taken - 2].store(u64::from(r as u32) | changed, Ordering::Relaxed);
-            tx_words[2 * taken - 1].store(0, Ordering::Relaxed);
+            let r = r_slot[0].load(Ordering::Relaxed);
+            r_slot[0].store((t & keep_len_flags) | changed, Ordering::Relaxed);
+            r_slot[1].store(0, Ordering::Relaxed);
+            t_slot[0].store(u64::from(r as u32) | changed, Ordering::Relaxed);
+            t_slot[1].store(0, Ordering::Relaxed);
             moved_bytes += u64::from(len);
-            filled += 1;
+            moved += 1;
         }
-        i = (i + taken as u32) % tn;
-        rx_hwtail = (rx_hwtail + filled as u32) % rn;
-        rx_free -= filled as u32;
-        moved_packets += filled as u64;
-        if chain {
+        i = (i + moved) % tn;
+        rx_hwtail = (rx_hwtail + moved) % rn;
+        rx_free -= moved;
+        moved_packets += u64::from(moved);
+        if stopped_at_chain {
             break 'runs;
+        }
+        if stopped_at_bad {
+            // Never handed to the receiver: skipped, counted.
+            bad += 1;
+            i = ring::next(i, tn);
         }
     }
     while i != head {
