@@ -557,6 +557,10 @@ module dp_walker #(
                 end else if (is_pipe(cfg_kind[cp]) && cfg_peer[cp] < 32'(NUM_PORTS)
                              && port_enable[PW'(cfg_peer[cp])]
                              && is_pipe(cfg_kind[PW'(cfg_peer[cp])])
+                             // Paired both ways: an entry that names a
+                             // reused entry (its end closed, the index
+                             // taken by another pipe) holds its frames.
+                             && cfg_peer[PW'(cfg_peer[cp])] == 32'(cp)
                              && 16'(cr) < cfg_rx_rings[PW'(cfg_peer[cp])]) begin
                     dq  <= PW'(cfg_peer[cp]);
                     drr <= cr;

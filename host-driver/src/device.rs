@@ -227,6 +227,13 @@ pub trait Device: Send {
         false
     }
 
+    /// What names this device among the user's devices, so that the
+    /// pipe pair regions of the same pipe name on two devices differ: a
+    /// device of our own is this process's, a shared one names its server.
+    fn scope(&self) -> String {
+        format!("p{}", std::process::id())
+    }
+
     /// Rings a doorbell: one posted BAR0 write, then lets the device run.
     fn ring_doorbell(&mut self, offset: u32, value: u32) -> Result<(), DeviceError> {
         self.bar0_write(offset, value)?;
@@ -285,7 +292,7 @@ pub fn check_range(
 /// bug's value) is never valid.
 #[derive(Debug)]
 pub struct IovaAllocator {
-    next: u64,
+    base: u64,
     end: u64,
     mapped: Vec<(u64, Arc<SharedRegion>)>,
 }
@@ -298,21 +305,32 @@ impl IovaAllocator {
     /// Addresses from `base` (aligned up) below `end`.
     pub fn new(base: u64, end: u64) -> Self {
         Self {
-            next: base.max(IOVA_ALIGN).next_multiple_of(IOVA_ALIGN),
+            base: base.max(IOVA_ALIGN).next_multiple_of(IOVA_ALIGN),
             end,
             mapped: Vec::new(),
         }
     }
 
-    /// Reserves an address range for `region`.
+    /// Reserves an address range for `region`: the lowest gap that fits,
+    /// so that ranges freed by unmaps (pipe pairs come and go) are reused.
     pub fn insert(&mut self, region: Arc<SharedRegion>) -> Result<u64, DeviceError> {
         let len = region.len();
-        let iova = self.next;
-        let end = iova
-            .checked_add(len as u64)
+        let mut taken: Vec<(u64, u64)> = self
+            .mapped
+            .iter()
+            .map(|(start, r)| (*start, *start + r.len() as u64))
+            .collect();
+        taken.sort_unstable();
+        let mut iova = self.base;
+        for (start, end) in taken {
+            if iova.checked_add(len as u64).is_some_and(|e| e <= start) {
+                break;
+            }
+            iova = iova.max(end.next_multiple_of(IOVA_ALIGN));
+        }
+        iova.checked_add(len as u64)
             .filter(|&end| end <= self.end)
             .ok_or(DeviceError::DmaSpace { len })?;
-        self.next = end.next_multiple_of(IOVA_ALIGN);
         self.mapped.push((iova, region));
         Ok(iova)
     }
@@ -397,6 +415,9 @@ mod tests {
         );
         iovas.remove(a).unwrap();
         assert!(iovas.resolve(a, 1).is_none());
+        let c = iovas.insert(region(4096)).unwrap();
+        assert_eq!(c, a, "a freed range is reused");
+        iovas.remove(c).unwrap();
         assert!(iovas.mapping_len(a).is_err());
         assert!(matches!(
             iovas.remove(a),

@@ -124,13 +124,21 @@ fn pipe_moves_buffers_not_bytes_and_loses_nothing() {
     assert_eq!(got.len(), frames.len());
     assert!(got == frames, "pipe reordered or corrupted frames");
     assert_eq!(backend.free_buffers(), free_before);
+    let pair = host_driver::port::pair::PairRegion::path_of(
+        &format!("p{}", std::process::id()),
+        "if-p",
+        "{1",
+    );
+    assert!(pair.exists(), "the pair lives in its own region");
     drop(master);
+    assert!(pair.exists(), "the pair outlives one end");
     drop(slave);
     assert_eq!(
         backend.free_buffers(),
-        free_before + 4 * 1024,
-        "every ring buffer back in the pool"
+        free_before,
+        "pipes take no buffer from the VALE ports' pool"
     );
+    assert!(!pair.exists(), "the last end's close removes the pair");
 }
 
 #[test]

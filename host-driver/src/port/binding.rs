@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use netmap_ring::abi::{RING_HEADER_SIZE, SLOT_SIZE};
@@ -21,8 +21,27 @@ use netmap_ring::view::RingView;
 use vale_offload::ctrl::PortKind;
 use vale_offload::regmap as map;
 
+use super::pair::PairRegion;
 use super::Shared;
 use crate::eventfd::EventFd;
+
+/// A pipe end's link to its pair: the entry the other end has now (in the
+/// pair's header) against the one programmed as this entry's peer.
+pub(crate) struct PipeLink {
+    pair: Arc<PairRegion>,
+    other_end: usize,
+    programmed_peer: AtomicU32,
+}
+
+impl PipeLink {
+    pub(crate) fn new(pair: Arc<PairRegion>, other_end: usize, peer: u32) -> Self {
+        Self {
+            pair,
+            other_end,
+            programmed_peer: AtomicU32::new(peer),
+        }
+    }
+}
 
 /// The kernel-side copy of one ring's indexes (netmap's kring).
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,6 +64,7 @@ pub(crate) struct DeviceBinding {
     tx: Mutex<Vec<Kring>>,
     rx: Mutex<Vec<Kring>>,
     notifier: Arc<EventFd>,
+    pipe: Option<PipeLink>,
 }
 
 impl DeviceBinding {
@@ -55,6 +75,7 @@ impl DeviceBinding {
         layout: BindingLayout,
         status_base: usize,
         notifier: Arc<EventFd>,
+        pipe: Option<PipeLink>,
     ) -> Self {
         let tx = layout
             .tx_rings
@@ -75,7 +96,35 @@ impl DeviceBinding {
             tx: Mutex::new(tx),
             rx: Mutex::new(rx),
             notifier,
+            pipe,
         }
+    }
+
+    /// A pipe end whose other end (re)opened on another entry than the
+    /// one this entry names (another process took the reserved one)
+    /// names the new one, then rings its TX doorbells so frames held
+    /// meanwhile cross. One load from shared memory when nothing changed.
+    fn repair_pipe(&self) -> Result<(), SyncError> {
+        let Some(link) = &self.pipe else {
+            return Ok(());
+        };
+        let want = link.pair.entry(link.other_end);
+        if want == link.programmed_peer.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let gone = |e: crate::device::DeviceError| SyncError::Gone(e.to_string());
+        let krings = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.shared.lock();
+        let reg = state.info.ports.register(self.entry, map::PORT_PIPE_PEER);
+        state.dev.bar0_write(reg, want).map_err(gone)?;
+        link.programmed_peer.store(want, Ordering::Relaxed);
+        for (spec, kr) in self.layout.tx_rings.iter().zip(krings.iter()) {
+            state
+                .dev
+                .ring_doorbell(map::tx_doorbell(self.entry, spec.id), kr.hwcur)
+                .map_err(gone)?;
+        }
+        Ok(())
     }
 
     fn view(&self, spec: &RingSpec) -> RingView<'_> {
@@ -201,6 +250,7 @@ impl Binding for DeviceBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
+        self.repair_pipe()?;
         let SyncStart {
             view,
             mut krings,
@@ -247,6 +297,7 @@ impl Binding for DeviceBinding {
     }
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
+        self.repair_pipe()?;
         let SyncStart {
             view,
             mut krings,

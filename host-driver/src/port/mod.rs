@@ -14,7 +14,10 @@
 
 mod binding;
 pub mod layout;
+pub mod pair;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use netmap_ring::abi::NetmapSlot;
@@ -27,8 +30,10 @@ use vale_offload::soft::{placement, requested_geometry};
 
 use crate::device::{Device, DmaRegion};
 use crate::regs::{self, DeviceInfo, PortEntry, RegisterError};
-use binding::DeviceBinding;
+use binding::{DeviceBinding, PipeLink};
 use layout::{ring_bytes, MemoryLayout, BUF_SIZE, DEFAULT_BUFFERS, MAX_PORT_RINGS, MAX_PORT_SLOTS};
+use netmap_ring::shm::SharedRegion;
+use pair::{end_geometry, PairRegion, NO_ENTRY};
 
 /// Why a device backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +60,36 @@ struct EntryState {
     name: String,
     kind: PortKind,
     geometry: vale_offload::ports::PortGeometry,
-    /// Bound by a live `Port`.
+    /// Bound by a live `Port` (false: a pipe end's entry reserved for the
+    /// other end of a pair this process holds).
     open: bool,
-    /// Entry index of the other pipe end.
-    peer: Option<u32>,
+    /// The pipe pair region, for pipe ends.
+    pair: Option<Arc<PairRegion>>,
+}
+
+/// A pipe pair region this process maps, with its device address.
+struct LocalPair {
+    pair: Arc<PairRegion>,
+    iova: u64,
+    /// Ends of the pair this process has bound.
+    users: u32,
+}
+
+/// Where a binding's rings, status blocks and buffers live: the backend's
+/// DMA region (VALE ports, by entry) or a pipe pair's (by end).
+struct Area {
+    region: Arc<SharedRegion>,
+    iova: u64,
+    layout: MemoryLayout,
+    index: u32,
+}
+
+/// Where a binding's buffers come from.
+enum Supply {
+    /// The backend's free list.
+    Pool,
+    /// Exactly these (a pipe end: every buffer its open peer does not hold).
+    Given(Vec<u32>),
 }
 
 /// State shared by the backend and its bindings.
@@ -74,6 +105,8 @@ pub(crate) struct State {
     pub(crate) layout: MemoryLayout,
     free_bufs: Vec<u32>,
     entries: Vec<Option<EntryState>>,
+    /// Pipe pair regions mapped here, by path.
+    pairs: HashMap<PathBuf, LocalPair>,
 }
 
 impl Shared {
@@ -126,6 +159,7 @@ impl DeviceBackend {
                     // Buffers 0 and 1 are reserved, as in netmap.
                     free_bufs: (2..num_bufs).rev().collect(),
                     entries,
+                    pairs: HashMap::new(),
                 }),
             }),
         })
@@ -143,9 +177,15 @@ impl DeviceBackend {
         f(state.dev.as_mut(), &state.info)
     }
 
-    /// Free buffers in the pool (for conservation checks).
+    /// Free buffers in the pool of the VALE ports (for conservation
+    /// checks; pipe pairs have pools of their own, with no free list).
     pub fn free_buffers(&self) -> usize {
         self.shared.lock().free_bufs.len()
+    }
+
+    /// The region of the VALE ports' pool (pipe pairs have their own).
+    pub fn pool_region(&self) -> Arc<SharedRegion> {
+        self.shared.lock().mem.region.clone()
     }
 
     /// Entry index of the open port `entry` of domain `domain` (for
@@ -157,7 +197,7 @@ impl DeviceBackend {
             .iter()
             .position(|e| {
                 e.as_ref()
-                    .is_some_and(|e| e.domain == domain && e.name == entry)
+                    .is_some_and(|e| e.open && e.domain == domain && e.name == entry)
             })
             .map(|p| p as u32)
     }
@@ -177,9 +217,25 @@ impl State {
             .iter()
             .position(|e| {
                 e.as_ref()
-                    .is_some_and(|e| e.domain == domain && e.name == name)
+                    .is_some_and(|e| e.pair.is_none() && e.domain == domain && e.name == name)
             })
             .map(|p| p as u32)
+    }
+
+    /// Whether entry `p` can be taken for an end of `pair`: unused here
+    /// (or reserved for this pair) and, on a shared device, not enabled by
+    /// another host.
+    fn entry_free_for(&mut self, p: u32, pair: &Arc<PairRegion>) -> bool {
+        let ports = self.info.ports;
+        p < ports.count
+            && self.entries[p as usize].as_ref().is_none_or(|e| {
+                !e.open && e.pair.as_ref().is_some_and(|q| Arc::ptr_eq(q, pair))
+            })
+            && (!self.dev.shared()
+                || self
+                    .dev
+                    .bar0_read(ports.register(p, map::PORT_CONTROL))
+                    .is_ok_and(|control| control & map::PORT_CONTROL_ENABLE == 0))
     }
 
     /// A port entry nobody uses: not ours, and on a shared device not
@@ -205,22 +261,117 @@ impl State {
             .map(|e| e.domain.as_str())
     }
 
-    /// Forgets entry `p` if neither it nor its pipe partner is open.
+    /// Forgets entry `p` unless it is open.
     fn forget_if_unused(&mut self, p: u32) {
-        let Some(entry) = &self.entries[p as usize] else {
+        if self.entries[p as usize].as_ref().is_some_and(|e| !e.open) {
+            self.entries[p as usize] = None;
+        }
+    }
+
+    /// The pair region at `path`, mapped for DMA (once per process), with
+    /// one more user.
+    fn take_pair(
+        &mut self,
+        path: &std::path::Path,
+        master: vale_offload::ports::PortGeometry,
+    ) -> Result<(Arc<PairRegion>, u64), String> {
+        if let Some(local) = self.pairs.get_mut(path) {
+            local.users += 1;
+            return Ok((local.pair.clone(), local.iova));
+        }
+        let pair = Arc::new(PairRegion::open(path, master).map_err(|e| e.to_string())?);
+        pair.clear_stale_self();
+        let iova = self
+            .dev
+            .dma_map(pair.region.clone())
+            .map_err(|e| e.to_string())?;
+        self.pairs.insert(
+            path.to_owned(),
+            LocalPair {
+                pair: pair.clone(),
+                iova,
+                users: 1,
+            },
+        );
+        Ok((pair, iova))
+    }
+
+    /// One user of the pair at `path` is gone: with none left here, the
+    /// reservations go, the mapping goes, and with no end open anywhere
+    /// the pair region is destroyed.
+    fn release_pair(&mut self, path: &std::path::Path) {
+        let Some(local) = self.pairs.get_mut(path) else {
             return;
         };
-        if entry.open {
+        local.users -= 1;
+        if local.users > 0 {
             return;
         }
-        match entry.peer {
-            Some(peer) if self.entries[peer as usize].as_ref().is_some_and(|e| e.open) => {}
-            Some(peer) => {
-                self.entries[p as usize] = None;
-                self.entries[peer as usize] = None;
+        let local = self.pairs.remove(path).expect("present");
+        for e in self.entries.iter_mut() {
+            if e.as_ref().is_some_and(|e| {
+                !e.open && e.pair.as_ref().is_some_and(|q| Arc::ptr_eq(q, &local.pair))
+            }) {
+                *e = None;
             }
-            None => self.entries[p as usize] = None,
         }
+        {
+            let _guard = local.pair.lock();
+            if local.pair.live_owner(0).is_none() && local.pair.live_owner(1).is_none() {
+                local.pair.destroy_locked();
+            }
+        }
+        let _ = self.dev.dma_unmap(local.iova);
+    }
+
+    /// The buffers end `other` of `pair` (bound to `entry`) holds: its RX
+    /// slots, its TX slots the application owns, and, for TX slots handed
+    /// to the device, the device's copy in BAR2 (the crossover swaps
+    /// buffers there).
+    fn held_by(
+        &mut self,
+        pair: &PairRegion,
+        other: usize,
+        entry: u32,
+    ) -> Result<std::collections::HashSet<u32>, String> {
+        let g = end_geometry(pair.master_geometry(), other);
+        let mut held = std::collections::HashSet::new();
+        let region = &pair.region;
+        for r in 0..g.tx_rings {
+            let n = g.tx_slots;
+            let off = pair.layout.tx_ring_off(other as u32, r, n);
+            let view = RingView::new(region, off, n).map_err(|e| e.to_string())?;
+            let (tail, head) = (view.tail(), view.head());
+            for i in 0..n {
+                let handed_over = tail < n
+                    && head < n
+                    && netmap_ring::ring::between(tail, i, head, n)
+                    && i != head;
+                let idx = if handed_over {
+                    let at = self.layout.bar2_ring_off(entry, r, n)
+                        + (netmap_ring::abi::RING_HEADER_SIZE
+                            + i as usize * netmap_ring::abi::SLOT_SIZE)
+                            as u64;
+                    let mut word = [0u8; 4];
+                    self.dev
+                        .bar2_read(at, &mut word)
+                        .map_err(|e| e.to_string())?;
+                    u32::from_le_bytes(word)
+                } else {
+                    view.slot(i).buf_idx
+                };
+                held.insert(idx);
+            }
+        }
+        for r in 0..g.rx_rings {
+            let n = g.rx_slots;
+            let off = pair.layout.rx_ring_off(other as u32, r, n);
+            let view = RingView::new(region, off, n).map_err(|e| e.to_string())?;
+            for i in 0..n {
+                held.insert(view.slot(i).buf_idx);
+            }
+        }
+        Ok(held)
     }
 }
 
@@ -288,12 +439,14 @@ impl Backend for DeviceBackend {
             }
         }
 
+        if place.kind != PortKind::Vale {
+            return self.register_pipe(state, name, &place, geometry);
+        }
         // Entries another host took between our look and our writes, on a
         // shared device: each is tried once.
         let mut lost: Vec<u32> = Vec::new();
         loop {
-            // The entry: a known one (a pipe end reserved by its partner, or a
-            // port bound elsewhere), or a new one.
+            // The entry: a port bound elsewhere in this process, or a new one.
             let index = match state.find(&place.domain, &place.entry) {
                 Some(p) => {
                     let entry = state.entries[p as usize].as_ref().expect("found");
@@ -306,20 +459,12 @@ impl Backend for DeviceBackend {
                     p
                 }
                 None => {
-                    let full = PortError::SwitchFull {
-                        name: name.to_string(),
-                        switch: place.domain.clone(),
-                        max: state.info.ports.count,
-                    };
                     let Some(p) = state.free_entry(&lost) else {
-                        return Err(full);
-                    };
-                    let peer = match &place.peer {
-                        None => None,
-                        Some(_) => match state.free_entry(&[&lost[..], &[p]].concat()) {
-                            Some(q) => Some(q),
-                            None => return Err(full),
-                        },
+                        return Err(PortError::SwitchFull {
+                            name: name.to_string(),
+                            switch: place.domain.clone(),
+                            max: state.info.ports.count,
+                        });
                     };
                     state.entries[p as usize] = Some(EntryState {
                         domain: place.domain.clone(),
@@ -327,31 +472,18 @@ impl Backend for DeviceBackend {
                         kind: place.kind,
                         geometry,
                         open: false,
-                        peer,
+                        pair: None,
                     });
-                    if let (Some(q), Some(peer_name)) = (peer, &place.peer) {
-                        let mirrored = vale_offload::ports::PortGeometry {
-                            tx_rings: geometry.rx_rings,
-                            rx_rings: geometry.tx_rings,
-                            tx_slots: geometry.rx_slots,
-                            rx_slots: geometry.tx_slots,
-                        };
-                        state.entries[q as usize] = Some(EntryState {
-                            domain: place.domain.clone(),
-                            name: peer_name.clone(),
-                            kind: match place.kind {
-                                PortKind::PipeMaster => PortKind::PipeSlave,
-                                _ => PortKind::PipeMaster,
-                            },
-                            geometry: mirrored,
-                            open: false,
-                            peer: Some(p),
-                        });
-                    }
                     p
                 }
             };
-            let result = self.bind(state, index, name);
+            let area = Area {
+                region: state.mem.region.clone(),
+                iova: state.mem.iova,
+                layout: state.layout,
+                index,
+            };
+            let result = self.bind(state, index, name, area, Supply::Pool, NO_ENTRY, None);
             if result.is_err() {
                 state.forget_if_unused(index);
             }
@@ -366,18 +498,202 @@ impl Backend for DeviceBackend {
 }
 
 impl DeviceBackend {
+    /// Binds a pipe end: its pair region (created by the first end), an
+    /// entry (the one the pair recorded for this end if still free), and
+    /// every pool buffer the other end, if open, does not hold.
+    fn register_pipe(
+        &self,
+        state: &mut State,
+        name: &PortName,
+        place: &vale_offload::soft::Placement,
+        geometry: vale_offload::ports::PortGeometry,
+    ) -> Result<Box<dyn Binding>, PortError> {
+        let io = |why: String| PortError::Io {
+            name: name.to_string(),
+            source: std::io::Error::other(why),
+        };
+        let me = usize::from(place.kind == PortKind::PipeSlave);
+        let other = 1 - me;
+        let master_name = if me == 0 {
+            place.entry.clone()
+        } else {
+            place.peer.clone().expect("a pipe end has a peer")
+        };
+        let path = PairRegion::path_of(&state.dev.scope(), &place.domain, &master_name);
+        let (pair, iova) = state
+            .take_pair(&path, end_geometry(geometry, me))
+            .map_err(&io)?;
+        let result = self.bind_pipe_end(state, name, place, &pair, iova, me, other);
+        if result.is_err() {
+            state.release_pair(&path);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bind_pipe_end(
+        &self,
+        state: &mut State,
+        name: &PortName,
+        place: &vale_offload::soft::Placement,
+        pair: &Arc<PairRegion>,
+        iova: u64,
+        me: usize,
+        other: usize,
+    ) -> Result<Box<dyn Binding>, PortError> {
+        let io = |why: String| PortError::Io {
+            name: name.to_string(),
+            source: std::io::Error::other(why),
+        };
+        let _guard = pair.lock();
+        if let Some(owner) = pair.live_owner(me) {
+            return Err(PortError::Busy {
+                name: name.to_string(),
+                owner,
+            });
+        }
+        // A dead owner's entry was released by the device (its connection
+        // closed); its buffers are taken back below.
+        let other_open = pair.live_owner(other).is_some();
+        let g = end_geometry(pair.master_geometry(), me);
+        if g.tx_rings > MAX_PORT_RINGS
+            || g.rx_rings > MAX_PORT_RINGS
+            || !state.layout.fits_bar2(g.tx_rings, g.tx_slots)
+        {
+            return Err(PortError::Config {
+                name: name.to_string(),
+                why: "the pipe's geometry does not fit a device port".into(),
+            });
+        }
+        let max = state.info.ports.count;
+        let full = || PortError::SwitchFull {
+            name: name.to_string(),
+            switch: place.domain.clone(),
+            max,
+        };
+        let mut lost: Vec<u32> = Vec::new();
+        loop {
+            let other_entry = pair.entry(other);
+            let preferred = pair.entry(me);
+            let mut except = lost.clone();
+            if other_entry != NO_ENTRY {
+                except.push(other_entry);
+            }
+            let p = if preferred != NO_ENTRY
+                && !except.contains(&preferred)
+                && state.entry_free_for(preferred, pair)
+            {
+                preferred
+            } else {
+                state.free_entry(&except).ok_or_else(full)?
+            };
+            // The other end's entry: its own if open, else one reserved for
+            // it (the RTL crosses only between entries naming each other,
+            // so a reservation another host takes meanwhile holds frames
+            // until the ends re-pair at a sync).
+            let peer = if other_open {
+                other_entry
+            } else if other_entry != NO_ENTRY
+                && other_entry != p
+                && !lost.contains(&other_entry)
+                && state.entry_free_for(other_entry, pair)
+            {
+                other_entry
+            } else {
+                let mut except = lost.clone();
+                except.push(p);
+                state.free_entry(&except).unwrap_or(NO_ENTRY)
+            };
+            let entry_state = |entry_name: &str, kind, open| EntryState {
+                domain: place.domain.clone(),
+                name: entry_name.to_owned(),
+                kind,
+                geometry: end_geometry(pair.master_geometry(), me),
+                open,
+                pair: Some(pair.clone()),
+            };
+            state.entries[p as usize] = Some(entry_state(&place.entry, place.kind, false));
+            if !other_open && peer != NO_ENTRY && state.entries[peer as usize].is_none() {
+                let peer_name = place.peer.as_deref().unwrap_or_default();
+                let peer_kind = match place.kind {
+                    PortKind::PipeMaster => PortKind::PipeSlave,
+                    _ => PortKind::PipeMaster,
+                };
+                state.entries[peer as usize] = Some(entry_state(peer_name, peer_kind, false));
+            }
+            let held = if other_open {
+                state.held_by(pair, other, other_entry).map_err(&io)?
+            } else {
+                Default::default()
+            };
+            let wanted = (g.tx_rings * g.tx_slots + g.rx_rings * g.rx_slots) as usize;
+            let mine: Vec<u32> = (2..pair.layout.num_bufs)
+                .filter(|b| !held.contains(b))
+                .take(wanted)
+                .collect();
+            if mine.len() < wanted {
+                state.forget_if_unused(p);
+                return Err(PortError::NoMemory {
+                    name: name.to_string(),
+                    why: format!(
+                        "the pipe pair's pool has {} buffers left for {wanted} slots",
+                        mine.len()
+                    ),
+                });
+            }
+            let area = Area {
+                region: pair.region.clone(),
+                iova,
+                layout: pair.layout,
+                index: me as u32,
+            };
+            let link = PipeLink::new(pair.clone(), other, peer);
+            let result = self.bind(state, p, name, area, Supply::Given(mine), peer, Some(link));
+            match result {
+                Ok(binding) => {
+                    pair.set_entry(me, p);
+                    if !other_open {
+                        pair.set_entry(other, peer);
+                    }
+                    pair.set_open(me, true);
+                    return Ok(binding);
+                }
+                Err(PortError::Busy {
+                    owner: LOST_RACE, ..
+                }) => {
+                    state.forget_if_unused(p);
+                    lost.push(p);
+                }
+                Err(e) => {
+                    state.forget_if_unused(p);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl DeviceBackend {
     /// Lays out, formats and programs entry `p`, then hands out its binding;
     /// on failure the buffers go back and the entry is disabled.
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         &self,
         state: &mut State,
         p: u32,
         name: &PortName,
+        area: Area,
+        supply: Supply,
+        peer: u32,
+        link: Option<PipeLink>,
     ) -> Result<Box<dyn Binding>, PortError> {
         let mut allocated = Vec::new();
-        let result = self.bind_entry(state, p, name, &mut allocated);
+        let from_pool = matches!(supply, Supply::Pool);
+        let result = self.bind_entry(state, p, name, area, supply, peer, link, &mut allocated);
         if result.is_err() {
-            state.free_bufs.extend(allocated);
+            if from_pool {
+                state.free_bufs.extend(allocated);
+            }
             // On a shared device the write is dropped if the entry is
             // another host's.
             let ports = state.info.ports;
@@ -386,17 +702,22 @@ impl DeviceBackend {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn bind_entry(
         &self,
         state: &mut State,
         p: u32,
         name: &PortName,
+        area: Area,
+        mut supply: Supply,
+        peer: u32,
+        link: Option<PipeLink>,
         allocated: &mut Vec<u32>,
     ) -> Result<Box<dyn Binding>, PortError> {
         let entry = state.entries[p as usize].as_ref().expect("entry reserved");
-        let (kind, peer, g) = (entry.kind, entry.peer, entry.geometry);
+        let (kind, g) = (entry.kind, entry.geometry);
         let wanted = g.tx_rings * g.tx_slots + g.rx_rings * g.rx_slots;
-        if (state.free_bufs.len() as u32) < wanted {
+        if matches!(supply, Supply::Pool) && (state.free_bufs.len() as u32) < wanted {
             return Err(PortError::NoMemory {
                 name: name.to_string(),
                 why: format!(
@@ -409,14 +730,18 @@ impl DeviceBackend {
             name: name.to_string(),
             source: std::io::Error::other(e.to_string()),
         };
-        let layout = state.layout;
-        let region = state.mem.region.clone();
+        let Area {
+            region,
+            iova,
+            layout,
+            index: a,
+        } = area;
         let shm = |e: netmap_ring::shm::ShmError| PortError::Io {
             name: name.to_string(),
             source: std::io::Error::other(e.to_string()),
         };
         region
-            .fill(layout.status_off(p), map::STATUS_BLOCK_BYTES as usize, 0)
+            .fill(layout.status_off(a), map::STATUS_BLOCK_BYTES as usize, 0)
             .map_err(shm)?;
         let mut tx_rings = Vec::new();
         let mut rx_rings = Vec::new();
@@ -426,11 +751,16 @@ impl DeviceBackend {
         ] {
             for r in 0..rings {
                 let off = match dir {
-                    Direction::Tx => layout.tx_ring_off(p, r, slots),
-                    Direction::Rx => layout.rx_ring_off(p, r, slots),
+                    Direction::Tx => layout.tx_ring_off(a, r, slots),
+                    Direction::Rx => layout.rx_ring_off(a, r, slots),
                 };
-                let at = state.free_bufs.len() - slots as usize;
-                let bufs: Vec<u32> = state.free_bufs.drain(at..).collect();
+                let bufs: Vec<u32> = match &mut supply {
+                    Supply::Pool => {
+                        let at = state.free_bufs.len() - slots as usize;
+                        state.free_bufs.drain(at..).collect()
+                    }
+                    Supply::Given(given) => given.drain(..slots as usize).collect(),
+                };
                 allocated.extend(&bufs);
                 // TX: every slot but one is the application's; RX: empty.
                 let tail = match dir {
@@ -455,14 +785,14 @@ impl DeviceBackend {
         for spec in &tx_rings {
             let mut image = vec![0u8; ring_bytes(spec.num_slots)];
             region.read_bytes(spec.offset, &mut image).map_err(shm)?;
-            let at = layout.bar2_ring_off(p, spec.id, spec.num_slots);
+            let at = state.layout.bar2_ring_off(p, spec.id, spec.num_slots);
             state.dev.bar2_write(at, &image).map_err(io)?;
         }
         let mut rings: Vec<Option<usize>> = tx_rings.iter().map(|r| Some(r.offset)).collect();
         rings.extend(rx_rings.iter().map(|r| Some(r.offset)));
         format_if(
             &region,
-            layout.if_off(p),
+            layout.if_off(a),
             &IfDescription {
                 name: name.to_string(),
                 tx_rings: g.tx_rings,
@@ -475,7 +805,6 @@ impl DeviceBackend {
             },
         )
         .map_err(shm)?;
-        let iova = state.mem.iova;
         let port_entry = PortEntry {
             kind: port_kind_code(kind),
             tx_rings: g.tx_rings as u16,
@@ -483,12 +812,12 @@ impl DeviceBackend {
             tx_slots: g.tx_slots as u16,
             rx_slots: g.rx_slots as u16,
             buf_size: BUF_SIZE,
-            pipe_peer: peer.unwrap_or(0),
-            ring_addr: layout.bar2_ring_off(p, 0, g.tx_slots),
+            pipe_peer: peer,
+            ring_addr: state.layout.bar2_ring_off(p, 0, g.tx_slots),
             pool_addr: iova + layout.pool_off as u64,
-            status_addr: iova + layout.status_off(p) as u64,
+            status_addr: iova + layout.status_off(a) as u64,
             num_bufs: layout.num_bufs,
-            rx_ring_addr: iova + layout.rx_ring_off(p, 0, g.rx_slots) as u64,
+            rx_ring_addr: iova + layout.rx_ring_off(a, 0, g.rx_slots) as u64,
         };
         let ports = state.info.ports;
         ports
@@ -534,7 +863,7 @@ impl DeviceBackend {
             kind,
             netmap_ring::port::BindingLayout {
                 region,
-                if_offset: layout.if_off(p),
+                if_offset: layout.if_off(a),
                 tx_rings,
                 rx_rings,
                 buffers: netmap_ring::port::BufferPool {
@@ -544,8 +873,9 @@ impl DeviceBackend {
                 },
                 nr_flags: 0,
             },
-            layout.status_off(p),
+            layout.status_off(a),
             notifier,
+            link,
         );
         Ok(Box::new(binding))
     }
@@ -573,6 +903,22 @@ impl State {
             }
         }
         let _ = self.dev.settle();
+        let pipe = self.entries[p as usize]
+            .as_ref()
+            .and_then(|e| Some((e.pair.clone()?, usize::from(e.kind == PortKind::PipeSlave))));
+        if let Some((pair, end)) = pipe {
+            // A pipe end's buffers stay in its slots: the pair's pool has
+            // no free list (an end that opens takes what the other lacks).
+            {
+                let _guard = pair.lock();
+                pair.set_open(end, false);
+            }
+            self.entries[p as usize] = None;
+            let path = pair.path.clone();
+            drop(pair);
+            self.release_pair(&path);
+            return;
+        }
         for spec in layout.tx_rings.iter().chain(&layout.rx_rings) {
             if let Ok(view) = RingView::new(&layout.region, spec.offset, spec.num_slots) {
                 for i in 0..spec.num_slots {

@@ -57,6 +57,8 @@ fn protocol(op: &'static str) -> impl FnOnce(vfio_user::Error) -> DeviceError {
 /// A device behind a vfio-user socket, as a [`Device`].
 pub struct VfioUserDevice {
     client: Client,
+    /// The server's socket: names the device for pipe pair regions.
+    socket: std::path::PathBuf,
     bar2_len: u64,
     iovas: IovaAllocator,
     vectors: Vec<Arc<EventFd>>,
@@ -105,6 +107,7 @@ impl VfioUserDevice {
         }
         Ok(Self {
             client,
+            socket: std::fs::canonicalize(socket).unwrap_or_else(|_| socket.to_owned()),
             bar2_len,
             iovas: {
                 let (base, end) = iova_window();
@@ -231,6 +234,10 @@ impl Device for VfioUserDevice {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn scope(&self) -> String {
+        format!("u{}", self.socket.display())
     }
 }
 

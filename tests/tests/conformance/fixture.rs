@@ -337,16 +337,31 @@ impl Fixture for DeviceFixture {
     /// exactly one slot of an open port's rings. A TX slot the host handed
     /// to the device (`tail .. head`) is read from the device's copy in
     /// BAR2: a pipe's crossover swaps buffers there, and the host copy
-    /// catches up at the port's next txsync.
+    /// catches up at the port's next txsync. A pipe pair has a pool of its
+    /// own with no free list: with both ends open, every one of its
+    /// buffers is in exactly one slot of the two ends.
     fn assert_conserved(&self, _domain: &str) {
         let live = self.backend.live.lock().unwrap();
-        let mut in_rings = HashSet::new();
-        let mut num_bufs = None;
+        let main = self.backend.inner.pool_region();
+        // Per pool (by region): buffers in slots, bindings, num_bufs.
+        let mut pools: Vec<(Arc<netmap_ring::shm::SharedRegion>, HashSet<u32>, usize, u32)> =
+            Vec::new();
         self.device(|dev, info| {
             for (_, entry, layout) in live.iter() {
-                num_bufs = Some(layout.buffers.num_bufs);
-                let memory =
-                    MemoryLayout::new(info.ports.count, layout.buffers.num_bufs, dev.bar2_len());
+                let at = match pools.iter().position(|p| Arc::ptr_eq(&p.0, &layout.region)) {
+                    Some(at) => at,
+                    None => {
+                        pools.push((
+                            layout.region.clone(),
+                            HashSet::new(),
+                            0,
+                            layout.buffers.num_bufs,
+                        ));
+                        pools.len() - 1
+                    }
+                };
+                pools[at].2 += 1;
+                let memory = MemoryLayout::new(info.ports.count, info.ports.count, dev.bar2_len());
                 let rings = layout.tx_rings.iter().map(|s| (true, s));
                 for (tx, spec) in rings.chain(layout.rx_rings.iter().map(|s| (false, s))) {
                     let view = RingView::new(&layout.region, spec.offset, spec.num_slots).unwrap();
@@ -368,19 +383,24 @@ impl Fixture for DeviceFixture {
                             "ring {} slot {i} holds buffer {idx}, not a pool buffer",
                             spec.id
                         );
-                        assert!(in_rings.insert(idx), "buffer {idx} in two slots");
+                        assert!(pools[at].1.insert(idx), "buffer {idx} in two slots");
                     }
                 }
             }
         });
-        let free = self.backend.inner.free_buffers();
-        if let Some(num_bufs) = num_bufs {
-            assert_eq!(
-                free + in_rings.len(),
-                num_bufs as usize - 2,
-                "buffers lost: {free} free, {} in rings",
-                in_rings.len()
-            );
+        for (region, in_rings, bindings, num_bufs) in pools {
+            let expected = num_bufs as usize - 2;
+            if Arc::ptr_eq(&region, &main) {
+                let free = self.backend.inner.free_buffers();
+                assert_eq!(
+                    free + in_rings.len(),
+                    expected,
+                    "buffers lost: {free} free, {} in rings",
+                    in_rings.len()
+                );
+            } else if bindings == 2 {
+                assert_eq!(in_rings.len(), expected, "pipe pair buffers lost");
+            }
         }
     }
 
