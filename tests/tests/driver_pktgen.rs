@@ -322,14 +322,19 @@ impl PktGen {
 /// `rx` on `rx_port`, then `tx` of `count` frames on `tx_port`, two
 /// processes on `--backend sim`: the receiver gets every frame.
 fn exchange_on_shared_sim(dir: &SimDir, rx_port: &str, tx_port: &str, count: &str) {
+    exchange_on(dir, "sim", rx_port, tx_port, count);
+}
+
+/// As [`exchange_on_shared_sim`] on any `--backend`.
+fn exchange_on(dir: &SimDir, backend: &str, rx_port: &str, tx_port: &str, count: &str) {
     let rx = PktGen::start(
         dir,
-        &["-i", rx_port, "-f", "rx", "-n", count, "--backend", "sim"],
+        &["-i", rx_port, "-f", "rx", "-n", count, "--backend", backend],
     );
     rx.wait_ready("pkt-gen rx");
     let tx = PktGen::start(
         dir,
-        &["-i", tx_port, "-f", "tx", "-n", count, "--backend", "sim"],
+        &["-i", tx_port, "-f", "tx", "-n", count, "--backend", backend],
     );
     let (tx_ok, tx_out) = tx.finish();
     assert!(tx_ok, "pkt-gen tx failed:\n{tx_out}");
@@ -422,4 +427,76 @@ fn processes_starting_the_server_at_once_get_one_server() {
     assert_eq!(dir.enabled_ports(), 3);
     assert_eq!(dir.servers_started(), 1);
     drop(starters);
+}
+
+#[test]
+fn pipe_ends_in_two_processes_exchange_packets_on_backend_sim() {
+    let dir = SimDir::new("pipe");
+    exchange_on_shared_sim(&dir, "netmap:pX}0", "netmap:pX{0", "3000");
+    // Again, with the pair region of the first run gone: a fresh pair.
+    exchange_on_shared_sim(&dir, "netmap:pX}0", "netmap:pX{0", "500");
+    assert_eq!(dir.servers_started(), 1);
+}
+
+#[test]
+fn pipe_ends_in_two_processes_exchange_packets_over_vfio_user() {
+    let dir = SimDir::new("pipeu");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let socket = dir.0.join("own.sock");
+    let mut server = Command::new(workspace_bin("nmsim-server"))
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nmsim-server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "nmsim-server never bound");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // bind() comes just before listen(): a connect in between is refused.
+    std::thread::sleep(Duration::from_millis(200));
+    let backend = format!("vfio-user:{}", socket.display());
+    exchange_on(&dir, &backend, "netmap:pY}0", "netmap:pY{0", "2000");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_killed_pipe_end_is_retaken_and_the_other_end_goes_on() {
+    let dir = SimDir::new("pipekill");
+    // The sender runs until stopped: while no receiver is bound it waits
+    // (a pipe is lossless).
+    let sender = PktGen::start(&dir, &["-i", "netmap:pK{0", "-f", "tx", "--backend", "sim"]);
+    sender.wait_ready("sender");
+    let victim = PktGen::start(&dir, &["-i", "netmap:pK}0", "-f", "rx", "--backend", "sim"]);
+    victim.wait_ready("victim receiver");
+    assert_eq!(dir.enabled_ports(), 2);
+    // SIGKILL: the receiver closes nothing.
+    drop(victim.guard);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dir.enabled_ports() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the killed end's entry stayed on the device"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A new process takes the name; the sender's frames flow to it.
+    let again = PktGen::start(
+        &dir,
+        &["-i", "netmap:pK}0", "-f", "rx", "-n", "1000", "--backend", "sim"],
+    );
+    let (ok, out) = again.finish();
+    assert!(ok, "the new receiver failed:\n{out}");
+    assert!(out.contains("Received 1000 packets"), "receiver output:\n{out}");
+    // The sender lived through it all.
+    let mut guard = sender.guard;
+    assert!(
+        guard.0.try_wait().expect("sender status").is_none(),
+        "the sender died"
+    );
+    drop(guard);
+    assert_eq!(dir.servers_started(), 1);
 }
