@@ -6,9 +6,10 @@
 //!
 //! The children open their ports on the backend (`NETMAP_BACKEND`). VALE
 //! runs a sender and a receiver process, as on the software engine; the
-//! pipe runs in one process (the `loop` role), since the driver keeps a
-//! pipe's names in the process that opened it, so its two ends cannot be
-//! in two processes on a device. The parent holds a control-path
+//! pipe runs in one process (the `loop` role), as when the published
+//! figures were taken: its ends may be in two processes on a device now
+//! (a pair region of their own), and what a frame costs the device does
+//! not depend on it. The parent holds a control-path
 //! connection to the device and reads its device-wide counters between
 //! the children's set-up and their end; they are divided by the frames the
 //! sender handed to the device.
