@@ -83,7 +83,7 @@ pub struct SharedSim {
 
 /// What a connection attempt found.
 enum Attempt {
-    Connected(VfioUserDevice),
+    Connected(Box<VfioUserDevice>),
     /// No socket file.
     Absent,
     /// A socket file nobody listens on: its server died.
@@ -129,7 +129,7 @@ impl SharedSim {
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Self::file_error(&self.lock)(e.into()))?;
         match self.attempt()? {
-            Attempt::Connected(device) => return Ok(device),
+            Attempt::Connected(device) => return Ok(*device),
             Attempt::Absent => {}
             Attempt::Stale => {
                 std::fs::remove_file(&self.socket).map_err(Self::file_error(&self.socket))?
@@ -139,6 +139,7 @@ impl SharedSim {
         let started = Instant::now();
         loop {
             if let Attempt::Connected(device) = self.attempt()? {
+                let device = *device;
                 // Reaps the server if it leaves while we still run; the
                 // thread ends with it (or with us).
                 std::thread::spawn(move || server.wait());
@@ -168,7 +169,7 @@ impl SharedSim {
     /// One connection attempt, told apart by the socket's answer.
     fn attempt(&self) -> Result<Attempt, SharedSimError> {
         match VfioUserDevice::connect(&self.socket) {
-            Ok(device) => Ok(Attempt::Connected(device)),
+            Ok(device) => Ok(Attempt::Connected(Box::new(device))),
             Err(DeviceError::Sys { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 Ok(Attempt::Absent)
             }

@@ -486,11 +486,23 @@ fn a_killed_pipe_end_is_retaken_and_the_other_end_goes_on() {
     // A new process takes the name; the sender's frames flow to it.
     let again = PktGen::start(
         &dir,
-        &["-i", "netmap:pK}0", "-f", "rx", "-n", "1000", "--backend", "sim"],
+        &[
+            "-i",
+            "netmap:pK}0",
+            "-f",
+            "rx",
+            "-n",
+            "1000",
+            "--backend",
+            "sim",
+        ],
     );
     let (ok, out) = again.finish();
     assert!(ok, "the new receiver failed:\n{out}");
-    assert!(out.contains("Received 1000 packets"), "receiver output:\n{out}");
+    assert!(
+        out.contains("Received 1000 packets"),
+        "receiver output:\n{out}"
+    );
     // The sender lived through it all.
     let mut guard = sender.guard;
     assert!(

@@ -228,9 +228,9 @@ impl State {
     fn entry_free_for(&mut self, p: u32, pair: &Arc<PairRegion>) -> bool {
         let ports = self.info.ports;
         p < ports.count
-            && self.entries[p as usize].as_ref().is_none_or(|e| {
-                !e.open && e.pair.as_ref().is_some_and(|q| Arc::ptr_eq(q, pair))
-            })
+            && self.entries[p as usize]
+                .as_ref()
+                .is_none_or(|e| !e.open && e.pair.as_ref().is_some_and(|q| Arc::ptr_eq(q, pair)))
             && (!self.dev.shared()
                 || self
                     .dev
@@ -591,13 +591,12 @@ impl DeviceBackend {
             // it (the RTL crosses only between entries naming each other,
             // so a reservation another host takes meanwhile holds frames
             // until the ends re-pair at a sync).
-            let peer = if other_open {
-                other_entry
-            } else if other_entry != NO_ENTRY
+            let keep_reserved = !other_open
+                && other_entry != NO_ENTRY
                 && other_entry != p
                 && !lost.contains(&other_entry)
-                && state.entry_free_for(other_entry, pair)
-            {
+                && state.entry_free_for(other_entry, pair);
+            let peer = if other_open || keep_reserved {
                 other_entry
             } else {
                 let mut except = lost.clone();

@@ -344,8 +344,12 @@ impl Fixture for DeviceFixture {
         let live = self.backend.live.lock().unwrap();
         let main = self.backend.inner.pool_region();
         // Per pool (by region): buffers in slots, bindings, num_bufs.
-        let mut pools: Vec<(Arc<netmap_ring::shm::SharedRegion>, HashSet<u32>, usize, u32)> =
-            Vec::new();
+        let mut pools: Vec<(
+            Arc<netmap_ring::shm::SharedRegion>,
+            HashSet<u32>,
+            usize,
+            u32,
+        )> = Vec::new();
         self.device(|dev, info| {
             for (_, entry, layout) in live.iter() {
                 let at = match pools.iter().position(|p| Arc::ptr_eq(&p.0, &layout.region)) {
