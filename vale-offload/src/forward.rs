@@ -250,14 +250,18 @@ fn collect_frames(
         let mut valid = true;
         let mut complete = false;
         let first = view.slot(start);
+        // The first fragment's payload: the frame's header is read there.
+        let first_offset = payload_offset(domain, &first);
         let mut slot = first;
         loop {
             if slots > 0 {
                 slot = view.slot(i);
+                valid &= payload_offset(domain, &slot).is_some();
+            } else {
+                valid &= first_offset.is_some();
             }
             slots += 1;
             bytes += u32::from(slot.len);
-            valid &= payload_offset(domain, &slot).is_some();
             i = ring::next(i, n);
             if slot.flags & NS_MOREFRAG == 0 {
                 complete = true;
@@ -289,7 +293,7 @@ fn collect_frames(
             short += 1;
             continue;
         }
-        let off = payload_offset(domain, &first).expect("validated above");
+        let off = first_offset.expect("validated above");
         let Some(header) = read_header(region, off) else {
             bad += 1;
             continue;
