@@ -5,11 +5,9 @@
 //! rate the PCIe cost model predicts (host-driver's `cost`).
 //!
 //! The children open their ports on the backend (`NETMAP_BACKEND`). VALE
-//! runs a sender and a receiver process, as on the software engine; the
-//! pipe runs in one process (the `loop` role), as when the published
-//! figures were taken: its ends may be in two processes on a device now
-//! (a pair region of their own), and what a frame costs the device does
-//! not depend on it. The parent holds a control-path
+//! and the pipe each run a sender and a receiver process, as on the
+//! software engine (a pipe's two ends meet in a pair region of their own,
+//! `host_driver::port::pair`). The parent holds a control-path
 //! connection to the device and reads its device-wide counters between
 //! the children's set-up and their end; they are divided by the frames the
 //! sender handed to the device.
@@ -152,21 +150,22 @@ impl DeviceBench<'_> {
         let ctl = TempFile::new("ctl");
         crate::ctl::Control::create(ctl.path())
             .map_err(|e| BenchError::Setup(format!("control file: {e}")))?;
-        let mut args = ["loop", "--kind", "pipe", "--name", &name]
+        // Master -> slave, as on the software engine: each end in its own
+        // process, meeting in the pair's region.
+        let mut rx = ["port-rx", "--ports", &format!("netmap:{name}}}0")]
             .map(str::to_owned)
             .to_vec();
-        args.extend(self.common(&ctl));
-        // The loop counts packets, not time: bound it by what the window
-        // would hold at the simulator's speed.
-        if self.plan.max_packets == u64::MAX {
-            let i = args.iter().position(|a| a == "--max-packets").expect("set");
-            args[i + 1] = ((self.plan.secs * 100e3) as u64).max(1000).to_string();
-        }
-        let looper = self.child("pipe loop", args);
-        let (_, t, used) = self.measure(&[], &[looper])?;
-        let frames = t.first().and_then(|t| t["sent"].as_u64()).unwrap_or(0);
+        rx.extend(self.common(&ctl));
+        let mut tx = ["port-tx", "--port", &format!("netmap:{name}{{0")]
+            .map(str::to_owned)
+            .to_vec();
+        tx.extend(self.common(&ctl));
+        let receiver = self.child("pipe rx", rx);
+        let sender = self.child("pipe tx", tx);
+        let (r, t, used) = self.measure(&[receiver], &[sender])?;
+        let frames = t.first().and_then(|t| t["packets"].as_u64()).unwrap_or(0);
         Ok(Sample {
-            mpps: t.first().map(mpps).unwrap_or(0.0),
+            mpps: r.first().map(mpps).unwrap_or(0.0),
             per_packet: PerPacket::from_counters(&used, frames),
             frames,
         })

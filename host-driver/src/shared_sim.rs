@@ -64,6 +64,8 @@ pub enum SharedSimError {
         log: PathBuf,
         tail: String,
     },
+    #[error("no simulator serves {socket} (a `--backend sim` server leaves after {DEFAULT_IDLE_EXIT_SECS} s, or ${IDLE_EXIT_ENV}, without a client): use --backend sim, which starts one")]
+    NotRunning { socket: PathBuf },
     #[error("the shared simulator at {socket}: {source}")]
     Device {
         socket: PathBuf,
@@ -217,6 +219,64 @@ impl SharedSim {
             .spawn()
             .map_err(|source| SharedSimError::Spawn { binary, source })
     }
+}
+
+/// `--backend vfio-user:<socket>`: connects to the vfio-user server at
+/// `socket`. When that is a shared simulator's socket (`nmsim.sock` with
+/// its `nmsim.lock` beside it), it connects under the lock, as `--backend
+/// sim` does: the server decides to leave (idle) under the same lock, so a
+/// client is either attached before (and the server stays) or finds the
+/// socket gone, never half attached to a server on its way out.
+pub fn connect_by_path(socket: &Path) -> Result<VfioUserDevice, SharedSimError> {
+    let device_err = |source| SharedSimError::Device {
+        socket: socket.to_owned(),
+        source,
+    };
+    let Some(lock_path) = shared_sim_lock(socket) else {
+        return VfioUserDevice::connect(socket).map_err(device_err);
+    };
+    let lock = match OpenOptions::new().read(true).write(true).open(&lock_path) {
+        Ok(lock) => lock,
+        // No shared simulator manages this socket after all.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return VfioUserDevice::connect(socket).map_err(device_err)
+        }
+        Err(source) => {
+            return Err(SharedSimError::File {
+                path: lock_path,
+                source,
+            })
+        }
+    };
+    // Released when `lock` is dropped, once we are attached (or failed).
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
+        SharedSimError::File {
+            path: lock_path.clone(),
+            source: e.into(),
+        }
+    })?;
+    match VfioUserDevice::connect(socket) {
+        Ok(device) => Ok(device),
+        Err(DeviceError::Sys { source, .. })
+            if matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Err(SharedSimError::NotRunning {
+                socket: socket.to_owned(),
+            })
+        }
+        Err(source) => Err(device_err(source)),
+    }
+}
+
+/// The start-up lock of the shared simulator whose socket is `socket`,
+/// if `socket` is named as one ([`SharedSim::in_dir`]).
+fn shared_sim_lock(socket: &Path) -> Option<PathBuf> {
+    let dir = socket.parent()?;
+    let sim = SharedSim::in_dir(dir.to_owned());
+    (socket.file_name() == sim.socket.file_name()).then_some(sim.lock)
 }
 
 /// The last lines of the server's log, for an error message.

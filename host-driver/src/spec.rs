@@ -17,7 +17,6 @@ use crate::port::{BackendError, DeviceBackend};
 use crate::shared_sim::SharedSim;
 use crate::sim::SimDevice;
 use crate::vfio::{sys::LinuxSys, VfioDevice, VfioError};
-use crate::vfio_user::VfioUserDevice;
 
 /// Environment variable naming the backend when no `--backend` is given.
 pub const BACKEND_ENV: &str = "NETMAP_BACKEND";
@@ -89,7 +88,9 @@ impl BackendSpec {
             BackendSpec::Soft => None,
             BackendSpec::Sim => Some(Box::new(SharedSim::for_user().connect()?)),
             BackendSpec::SimPrivate => Some(Box::new(SimDevice::new()?)),
-            BackendSpec::VfioUser(socket) => Some(Box::new(VfioUserDevice::connect(socket)?)),
+            BackendSpec::VfioUser(socket) => {
+                Some(Box::new(crate::shared_sim::connect_by_path(socket)?))
+            }
             BackendSpec::Vfio(address) => {
                 Some(Box::new(VfioDevice::open(Arc::new(LinuxSys), address)?))
             }
@@ -107,7 +108,7 @@ impl BackendSpec {
             }
             BackendSpec::SimPrivate => Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?),
             BackendSpec::VfioUser(socket) => {
-                let device = VfioUserDevice::connect(socket)?;
+                let device = crate::shared_sim::connect_by_path(socket)?;
                 Box::new(DeviceBackend::new(Box::new(device))?)
             }
             BackendSpec::Vfio(address) => {

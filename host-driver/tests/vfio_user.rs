@@ -174,3 +174,69 @@ fn a_killed_application_releases_its_ports_on_the_device() {
         "the survivor lost its port"
     );
 }
+
+/// `--backend vfio-user:` naming a `--backend sim` server's socket takes
+/// that server's start-up lock, under which the server decides to leave:
+/// the client waits while the lock is held, attaches whole once it is
+/// free, and once the server has left gets a clear error, not a hang.
+#[test]
+fn a_client_by_path_of_the_shared_sim_takes_its_lock() {
+    use host_driver::shared_sim::{connect_by_path, SharedSim, SharedSimError};
+    use host_driver::Device;
+
+    let dir = std::env::temp_dir().join(format!("nmsim-bypath-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sim = SharedSim::in_dir(dir.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nmsim-server"))
+        .arg("--socket")
+        .arg(&sim.socket)
+        .arg("--lock")
+        .arg(&sim.lock)
+        .args(["--idle-exit", "0.3"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nmsim-server starts");
+    common::wait_until_serving(&mut child);
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&sim.lock)
+        .unwrap();
+    // Held as the server holds it from its decision to leave to its exit.
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let (done, connected) = std::sync::mpsc::channel();
+    let socket = sim.socket.clone();
+    let client = std::thread::spawn(move || {
+        let result = connect_by_path(&socket);
+        let _ = done.send(());
+        result
+    });
+    assert!(
+        connected.recv_timeout(Duration::from_millis(500)).is_err(),
+        "the client connected while the lock was held"
+    );
+    drop(lock);
+    connected
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the client never connected once the lock was free");
+    let mut device = client.join().unwrap().expect("attached");
+    device.device_counters().expect("a whole device");
+    // Attached: the server stays past its idle limit.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(child.try_wait().unwrap().is_none(), "left with a client");
+    drop(device);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the idle server never left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Err(err) = connect_by_path(&sim.socket) else {
+        panic!("connected to a server that left");
+    };
+    assert!(matches!(err, SharedSimError::NotRunning { .. }), "{err}");
+    assert!(err.to_string().contains("--backend sim"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -512,3 +512,53 @@ fn a_killed_pipe_end_is_retaken_and_the_other_end_goes_on() {
     drop(guard);
     assert_eq!(dir.servers_started(), 1);
 }
+
+/// The pair files in `dir` of the `sim:private` process `pid` (its device
+/// is named after it).
+fn pair_files_of(dir: &SimDir, pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("dev-p{pid}-");
+    std::fs::read_dir(&dir.0)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".pair"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_killed_private_devices_pair_file_goes_at_the_next_open() {
+    let dir = SimDir::new("pairsweep");
+    let rx = |pipe: &str| {
+        let port = format!("netmap:{pipe}{{0");
+        let receiver = PktGen::start(&dir, &["-i", &port, "-f", "rx", "--backend", "sim:private"]);
+        receiver.wait_ready(&port);
+        let pid = receiver.guard.0.id();
+        assert_eq!(pair_files_of(&dir, pid).len(), 1, "{port}: no pair file");
+        (receiver, pid)
+    };
+    let (victim, victim_pid) = rx("pV");
+    let (live, live_pid) = rx("pL");
+    // SIGKILL: the victim removes nothing.
+    drop(victim.guard);
+    assert_eq!(pair_files_of(&dir, victim_pid).len(), 1);
+    // The next pair open (in a third process) removes the dead one's file
+    // and keeps the live one's.
+    let (next, next_pid) = rx("pN");
+    assert!(
+        pair_files_of(&dir, victim_pid).is_empty(),
+        "the killed process's pair file stayed"
+    );
+    assert_eq!(pair_files_of(&dir, live_pid).len(), 1, "a live pair went");
+    assert_eq!(pair_files_of(&dir, next_pid).len(), 1);
+    let mut live = live.guard;
+    assert!(live.0.try_wait().expect("status").is_none(), "it died");
+    drop(live);
+    drop(next.guard);
+}
