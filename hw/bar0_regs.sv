@@ -28,6 +28,9 @@ module bar0_regs #(
     // Switch control and status.
     output logic        sw_flush,
     output logic        sw_learn_enable,
+    // Forget one port's entries (one-cycle pulse, port alongside).
+    output logic        sw_forget,
+    output logic [7:0]  sw_forget_port,
     input  logic        sw_flush_busy,
     input  logic        sw_queue_busy,
     // Table readback.
@@ -173,13 +176,16 @@ module bar0_regs #(
             scratch         <= '0;
             sw_flush        <= 1'b0;
             sw_learn_enable <= 1'b1;
+            sw_forget       <= 1'b0;
+            sw_forget_port  <= '0;
             rb_req          <= 1'b0;
             rb_index        <= '0;
             rb_busy         <= 1'b0;
             rb_data         <= '0;
         end else begin
-            sw_flush <= 1'b0;
-            rb_req   <= 1'b0;
+            sw_flush  <= 1'b0;
+            sw_forget <= 1'b0;
+            rb_req    <= 1'b0;
             if (rb_valid) begin
                 rb_busy <= 1'b0;
                 rb_data <= rb_entry;
@@ -190,6 +196,11 @@ module bar0_regs #(
                     SW_CONTROL: begin
                         sw_flush        <= req_wdata[0];
                         sw_learn_enable <= req_wdata[1];
+                    end
+                    SW_FORGET_PORT: begin
+                        // A value above 255 names no port: ignored.
+                        sw_forget      <= req_wdata[31:8] == 24'd0;
+                        sw_forget_port <= req_wdata[7:0];
                     end
                     SW_TABLE_INDEX: begin
                         rb_index <= req_wdata;

@@ -6,6 +6,12 @@
 // stalls lookups: resolved writes go through learn_queue and a bypass makes
 // them visible at once (docs/mac-table.md).
 //
+// Forgetting a port (its entries miss from the next frame on, the other
+// ports' stay) is one cycle: every entry carries the generation of its port
+// at learn time and counts only while that equals the port's current one;
+// forget increments the port's generation. A generation that wraps starts a
+// full flush, so an entry 256 forgets old cannot revive.
+//
 // Pipeline (LATENCY = 6 clock edges from request to result):
 //   edges 0-2  the two hash units (source, destination), three stages each
 //   edge 3     row addresses to both memory read ports
@@ -19,6 +25,9 @@ module mac_table #(
     parameter int WAYS        = 1,
     // Learn queue slots, a power of two.
     parameter int QUEUE_DEPTH = 8,
+    // Ports with a generation (forgettable one by one), at most 254; a
+    // forget of a higher port flushes the whole table.
+    parameter int NUM_PORTS   = 8,
     // Width of the request tag carried to the result untouched.
     parameter int TAG_W       = 16
 ) (
@@ -47,6 +56,9 @@ module mac_table #(
     // Control: start a flush (one-cycle pulse); learning on/off.
     input  logic             flush,
     input  logic             learn_enable,
+    // Forget every entry of forget_port (one-cycle pulse).
+    input  logic             forget,
+    input  logic [7:0]       forget_port,
     // A flush sweep is running.
     output logic             flush_busy,
     // Learn writes are waiting in the queue.
@@ -68,7 +80,12 @@ module mac_table #(
 );
     localparam int ROW_W   = $clog2(ROWS);
     localparam int WAY_W   = (WAYS > 1) ? $clog2(WAYS) : 1;
-    localparam int ENTRY_W = 57;  // {valid, port[7:0], mac[47:0]}
+    localparam int GEN_W   = 8;
+    // {valid, port[7:0], mac[47:0]}: an entry once its generation is checked.
+    localparam int LIVE_W  = 57;
+    // As stored: {generation, valid, port[7:0], mac[47:0]}.
+    localparam int ENTRY_W = LIVE_W + GEN_W;
+    localparam int GENS_W  = NUM_PORTS * GEN_W;
     localparam logic [7:0] PORT_FLOOD = 8'd254;
     localparam logic [7:0] PORT_DROP  = 8'd255;
     localparam logic [7:0] MAX_PORTS  = 8'd254;
@@ -79,6 +96,57 @@ module mac_table #(
     localparam logic [2:0] LEARN_EVICTED   = 3'd4;
 
     assign req_ready = 1'b1;
+
+    // ---- per-port generations ----
+    // gens[p] is port p's generation; ports >= NUM_PORTS have none (0).
+    logic [GENS_W-1:0] gens;
+
+    function automatic logic [GEN_W-1:0] gen_of(
+        input logic [7:0]        port,
+        input logic [GENS_W-1:0] all
+    );
+        gen_of = '0;
+        for (int p = 0; p < NUM_PORTS; p++) begin
+            if (port == 8'(p)) begin
+                gen_of = all[p*GEN_W +: GEN_W];
+            end
+        end
+    endfunction
+
+    // An entry counts if valid and learned in its port's current
+    // generation; else it reads as empty.
+    function automatic logic [LIVE_W-1:0] live(
+        input logic [ENTRY_W-1:0] entry,
+        input logic [GENS_W-1:0]  all
+    );
+        live = (entry[56] && entry[ENTRY_W-1 -: GEN_W] == gen_of(entry[55:48], all))
+             ? entry[LIVE_W-1:0] : '0;
+    endfunction
+
+    // A forget that wraps its port's generation, or names a port without
+    // one, flushes instead (docs/mac-table.md); 254 and 255 are never in
+    // the table, so forgetting them does nothing.
+    logic forget_flush, flush_now;
+    always_comb begin
+        forget_flush = 1'b0;
+        if (forget && forget_port < MAX_PORTS) begin
+            forget_flush = forget_port >= 8'(NUM_PORTS)
+                        || gen_of(forget_port, gens) == '1;
+        end
+        flush_now = flush || forget_flush;
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            gens <= '0;
+        end else if (forget) begin
+            for (int p = 0; p < NUM_PORTS; p++) begin
+                if (forget_port == 8'(p)) begin
+                    gens[p*GEN_W +: GEN_W] <= gens[p*GEN_W +: GEN_W] + 1'b1;
+                end
+            end
+        end
+    end
 
     // ---- cycles 0-2: hashes, request fields delayed alongside ----
     localparam int HASH_LATENCY = 3;  // mac_hash's registered stages
@@ -157,7 +225,7 @@ module mac_table #(
         m_src_port <= h_src_port;
         m_learn    <= h_learn;
         m_tag      <= h_tag;
-        m_empty    <= sweep_active || flush;
+        m_empty    <= sweep_active || flush_now;
     end
 
     // ---- table memory: one array per way, two read ports, one write port ----
@@ -203,7 +271,7 @@ module mac_table #(
         .ROW_W(ROW_W), .WAY_W(WAY_W), .ENTRY_W(ENTRY_W), .DEPTH(QUEUE_DEPTH)
     ) queue (
         .clk, .rst,
-        .clear(flush),
+        .clear(flush_now),
         .enq_valid(q_enq_valid), .enq_row(q_enq_row), .enq_way(q_enq_way),
         .enq_entry(q_enq_entry), .overflow(q_overflow),
         .wr_valid(q_wr_valid), .wr_ready(!sweep_active),
@@ -231,7 +299,7 @@ module mac_table #(
 
     // Flush: a sweep clears one row per cycle; reset starts one too.
     always_ff @(posedge clk) begin
-        if (rst || flush) begin
+        if (rst || flush_now) begin
             sweep_active <= 1'b1;
             sweep_row    <= '0;
         end else if (sweep_active) begin
@@ -275,8 +343,8 @@ module mac_table #(
         overlay = entry;
     endfunction
 
-    logic [ENTRY_W-1:0] src_row_now [WAYS];
-    logic [ENTRY_W-1:0] dst_row_now [WAYS];
+    logic [LIVE_W-1:0]  src_row_now [WAYS];
+    logic [LIVE_W-1:0]  dst_row_now [WAYS];
     logic               learn_write;
     logic [WAY_W-1:0]   learn_way;
     logic [ENTRY_W-1:0] learn_entry;
@@ -289,13 +357,15 @@ module mac_table #(
         logic [WAY_W-1:0] found_way, empty_way;
         logic [7:0]       found_port;
 
+        // Entries of a forgotten generation read as empty, wherever they
+        // are (memory, queue, last write): the generations now decide.
         for (int w = 0; w < WAYS; w++) begin
-            src_row_now[w] = overlay(src_read[w], m_empty, m_src_row, WAY_W'(w),
+            src_row_now[w] = live(overlay(src_read[w], m_empty, m_src_row, WAY_W'(w),
                 q_hist_valid, q_hist_row, q_hist_way, q_hist_entry,
-                q_slot_valid, q_slot_row, q_slot_way, q_slot_entry);
-            dst_row_now[w] = overlay(dst_read[w], m_empty, m_dst_row, WAY_W'(w),
+                q_slot_valid, q_slot_row, q_slot_way, q_slot_entry), gens);
+            dst_row_now[w] = live(overlay(dst_read[w], m_empty, m_dst_row, WAY_W'(w),
                 q_hist_valid, q_hist_row, q_hist_way, q_hist_entry,
-                q_slot_valid, q_slot_row, q_slot_way, q_slot_entry);
+                q_slot_valid, q_slot_row, q_slot_way, q_slot_entry), gens);
         end
 
         // Learn the source: same MAC, else the lowest empty way, else victim.
@@ -315,7 +385,9 @@ module mac_table #(
                 empty_way = WAY_W'(w);
             end
         end
-        learn_entry = {1'b1, m_src_port, m_src_mac};
+        // Stamped with the port's generation now: a forget in this very
+        // cycle comes after this frame, so it forgets this learn too.
+        learn_entry = {gen_of(m_src_port, gens), 1'b1, m_src_port, m_src_mac};
         learn_write = 1'b0;
         learn_way = '0;
         if (!m_learn || m_src_mac[0] || m_src_port >= MAX_PORTS) begin
@@ -349,10 +421,10 @@ module mac_table #(
     // The destination row as the learn stage saw it, plus this frame's own
     // learn (the only write the queue gained since).
     logic               l_valid;
-    logic [ENTRY_W-1:0] l_dst_row [WAYS];
+    logic [LIVE_W-1:0]  l_dst_row [WAYS];
     logic               l_own_write;
     logic [WAY_W-1:0]   l_own_way;
-    logic [ENTRY_W-1:0] l_own_entry;
+    logic [LIVE_W-1:0]  l_own_entry;
     logic [2:0]         l_learn_code;
     logic [47:0]        l_dst_mac;
     logic [7:0]         l_src_port;
@@ -369,7 +441,7 @@ module mac_table #(
         end
         l_own_write  <= learn_write && m_dst_row == m_src_row;
         l_own_way    <= learn_way;
-        l_own_entry  <= learn_entry;
+        l_own_entry  <= learn_entry[LIVE_W-1:0];
         l_learn_code <= learn_code;
         l_dst_mac    <= m_dst_mac;
         l_src_port   <= m_src_port;
@@ -377,7 +449,7 @@ module mac_table #(
     end
 
     always_comb begin
-        logic [ENTRY_W-1:0] entry;
+        logic [LIVE_W-1:0] entry;
         decided_hit = 1'b0;
         decided_port = PORT_FLOOD;
         for (int w = WAYS - 1; w >= 0; w--) begin
@@ -416,15 +488,17 @@ module mac_table #(
     end
     assign ev_overflow = q_overflow;
 
-    // ---- readback: raw memory word, or zero while the table is flushing ----
-    logic [ENTRY_W-1:0] rb_word;
+    // ---- readback: memory word, zero if flushing or of a forgotten generation ----
+    logic [ENTRY_W-1:0] rb_stored;
+    logic [LIVE_W-1:0]  rb_word;
     always_comb begin
-        rb_word = src_read[0];
+        rb_stored = src_read[0];
         for (int w = 1; w < WAYS; w++) begin
             if (WAY_W'(w) == rb_index_q[WAY_W-1:0]) begin
-                rb_word = src_read[w];
+                rb_stored = src_read[w];
             end
         end
+        rb_word = live(rb_stored, gens);
         if (m_empty) begin
             rb_word = '0;
         end

@@ -86,6 +86,8 @@ module nic_top #(
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
 
     logic        sw_flush, sw_learn_enable, sw_flush_busy, sw_queue_busy;
+    logic        sw_forget;
+    logic [7:0]  sw_forget_port;
     logic        rb_req, rb_valid;
     logic [31:0] rb_index;
     logic [63:0] rb_entry;
@@ -116,7 +118,8 @@ module nic_top #(
         .req_write(bar0_req_write), .req_addr(bar0_req_addr),
         .req_wdata(bar0_req_wdata),
         .rsp_valid(bar0_rsp_valid), .rsp_rdata(bar0_rsp_rdata),
-        .sw_flush, .sw_learn_enable, .sw_flush_busy, .sw_queue_busy,
+        .sw_flush, .sw_learn_enable, .sw_forget, .sw_forget_port,
+        .sw_flush_busy, .sw_queue_busy,
         .rb_req, .rb_index, .rb_valid, .rb_entry,
         .ev_hit, .ev_miss, .ev_learn, .ev_flood, .ev_drop, .ev_overflow,
         .ev_lookup, .ev_forwarded,
@@ -170,7 +173,8 @@ module nic_top #(
     assign lk_res_tag   = t_res_tag[15:0];
 
     mac_table #(
-        .ROWS(ROWS), .WAYS(WAYS), .QUEUE_DEPTH(QUEUE_DEPTH), .TAG_W(17)
+        .ROWS(ROWS), .WAYS(WAYS), .QUEUE_DEPTH(QUEUE_DEPTH), .NUM_PORTS(NUM_PORTS),
+        .TAG_W(17)
     ) table_core (
         .clk, .rst,
         .req_valid(t_req_valid), .req_ready(t_req_ready),
@@ -180,6 +184,7 @@ module nic_top #(
         .res_valid(t_res_valid), .res_port(t_res_port), .res_hit(t_res_hit),
         .res_learn(t_res_learn), .res_tag(t_res_tag),
         .flush(sw_flush), .learn_enable(sw_learn_enable),
+        .forget(sw_forget), .forget_port(sw_forget_port),
         .flush_busy(sw_flush_busy), .queue_busy(sw_queue_busy),
         .rb_req, .rb_index, .rb_valid, .rb_entry,
         .ev_hit, .ev_miss, .ev_learn, .ev_flood, .ev_drop, .ev_overflow

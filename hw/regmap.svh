@@ -24,7 +24,8 @@ localparam logic [31:0] DEV_RINGS = 32'h00000024;  // rings per direction per po
 localparam logic [31:0] DEVICE_ID_VALUE = 32'h4e4d4150;  // "NMAP"
 localparam logic [31:0] DEV_REVISION_VALUE = 32'h00010000;  // revision 1.0
 localparam logic [31:0] SWITCH_BASE = 32'h00000100;  // switch block offset
-localparam logic [31:0] SWITCH_VERSION = 32'h00010000;  // switch block version 1.0
+localparam logic [31:0] SWITCH_VERSION = 32'h00010001;  // switch block version 1.1 (1.1 adds SW_FORGET_PORT)
+localparam logic [31:0] SWITCH_VERSION_FORGET = 32'h00010001;  // first switch block version with SW_FORGET_PORT
 localparam logic [31:0] SW_ROWS = 32'h0000010c;  // table rows (ro)
 localparam logic [31:0] SW_WAYS = 32'h00000110;  // table ways (ro)
 localparam logic [31:0] SW_HASH_ID = 32'h00000114;  // hash id (ro): 1 = netmap's Jenkins mix
@@ -43,6 +44,7 @@ localparam logic [31:0] SW_TABLE_LO = 32'h00000144;  // table readback (ro): ent
 localparam logic [31:0] SW_TABLE_HI = 32'h00000148;  // table readback (ro): entry bits 63:32
 localparam logic [31:0] SW_LOOKUPS = 32'h0000014c;  // counter (ro): lookups (every decision; the software's Misses = SW_LOOKUPS - SW_HIT)
 localparam logic [31:0] SW_FORWARDED = 32'h00000150;  // counter (ro): frames copied into a destination ring (each copy once)
+localparam logic [31:0] SW_FORGET_PORT = 32'h00000154;  // forget (wo): writing port p (0..253) removes every table entry of p from the next frame on; 254, 255 and values above 255 do nothing
 localparam logic [31:0] SW_CONTROL_FLUSH = 32'h00000001;  // SW_CONTROL bit: flush the table
 localparam logic [31:0] SW_CONTROL_LEARN = 32'h00000002;  // SW_CONTROL bit: learning enabled
 localparam logic [31:0] SW_STATUS_FLUSHING = 32'h00000001;  // SW_STATUS bit: flush sweep running

@@ -23,6 +23,13 @@ use crate::models::{NicPorts, NicWaysPorts};
 /// Cycles from a lookup request to its result on the `lk_res_*` port.
 pub const LOOKUP_LATENCY: u64 = 6;
 
+/// A switch command (flush, forget) written to BAR0 in cycle `c` (the value
+/// of [`Nic::cycles`] before the write) takes effect between the frames
+/// offered in cycles up to `c - COMMAND_LEAD` and the later ones: a frame
+/// reaches the table's learn stage four clocks after it is offered, a
+/// command one clock after its write.
+pub const COMMAND_LEAD: u64 = 3;
+
 /// Upper bound on cycles any wait in this wrapper spends (a hung model
 /// fails the test instead of looping forever).
 const WAIT_LIMIT: u64 = 1 << 20;
@@ -630,16 +637,11 @@ impl Nic {
         value
     }
 
-    /// Writes a BAR0 register (one cycle); counted as an MMIO write.
+    /// Writes a BAR0 register (one cycle); counted as an MMIO write. A
+    /// lookup result leaving in that cycle is dropped: between
+    /// [`Nic::lookup_cycle`] calls, write with [`Nic::bar0_write_cycle`].
     pub fn bar0_write(&mut self, addr: u32, value: u32) {
-        self.link.mmio_writes += 1;
-        self.ports.set_bar0_req_valid(1);
-        self.ports.set_bar0_req_write(1);
-        self.ports.set_bar0_req_addr(u64::from(addr));
-        self.ports.set_bar0_req_wdata(u64::from(value));
-        self.tick();
-        self.ports.set_bar0_req_valid(0);
-        self.ports.set_bar0_req_write(0);
+        let _ = self.bar0_write_cycle(addr, value);
     }
 
     /// One clock of the lookup port: offers `request` (or nothing) and
@@ -664,6 +666,21 @@ impl Nic {
             learned: LearnOutcome::from_code(self.ports.lk_res_learn() as u8),
             tag: self.ports.lk_res_tag() as u16,
         })
+    }
+
+    /// One clock with a BAR0 write and no lookup offered; returns the
+    /// lookup result leaving the pipeline in it (a plain
+    /// [`Nic::bar0_write`] would let it pass unseen).
+    pub fn bar0_write_cycle(&mut self, addr: u32, value: u32) -> Option<LookupResult> {
+        self.link.mmio_writes += 1;
+        self.ports.set_bar0_req_valid(1);
+        self.ports.set_bar0_req_write(1);
+        self.ports.set_bar0_req_addr(u64::from(addr));
+        self.ports.set_bar0_req_wdata(u64::from(value));
+        let result = self.lookup_cycle(None);
+        self.ports.set_bar0_req_valid(0);
+        self.ports.set_bar0_req_write(0);
+        result
     }
 
     /// Runs `requests` back to back, one per clock, then drains the
@@ -705,6 +722,15 @@ impl Nic {
             regmap::SW_CONTROL,
             regmap::SW_CONTROL_FLUSH | regmap::SW_CONTROL_LEARN,
         );
+        // The command reaches the table one clock after the register write.
+        self.tick();
+    }
+
+    /// Forgets every table entry of `port` (BAR0 `SW_FORGET_PORT`): frames
+    /// offered from now on miss its MACs, the other ports' stay. Frames
+    /// offered fewer than [`COMMAND_LEAD`] cycles before count as after it.
+    pub fn forget_port(&mut self, port: u32) {
+        self.bar0_write(regmap::SW_FORGET_PORT, port);
         // The command reaches the table one clock after the register write.
         self.tick();
     }

@@ -1,5 +1,7 @@
 //! Lockstep: random frame streams fed to the RTL table and to the software
 //! table (the golden model); every decision and the final contents agree.
+//! Streams forget ports now and then (`SW_FORGET_PORT` against the
+//! software's `forget_port`), while frames are in flight.
 //!
 //! `LOCKSTEP_SEED` fixes the first stream's seed (stream i uses seed + i;
 //! default: from the clock, printed), `LOCKSTEP_STREAMS` the number of
@@ -8,8 +10,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sim::nic::{LookupRequest, Nic, NicVariant};
+use sim::nic::{LookupRequest, Nic, NicVariant, COMMAND_LEAD};
 use vale_offload::hash::netmap_mac_hash;
+use vale_offload::regmap;
 use vale_offload::table::LearningTable;
 
 const DEFAULT_STREAMS: u64 = 4000;
@@ -57,7 +60,21 @@ fn mac_pool(rng: &mut StdRng, rows: u32) -> Vec<[u8; 6]> {
     pool
 }
 
-fn run_stream(nic: &mut Nic, seed: u64) {
+/// What the golden model replays, in the order the RTL's learn stage saw it.
+enum Event {
+    /// Index into the stream's requests.
+    Frame(usize),
+    Forget(u8),
+    /// A forget that wrapped its port's generation: the RTL flushes.
+    ForgetFlush,
+}
+
+/// Forgets each port has seen since the model's reset: a port's generation
+/// wraps on every 256th.
+struct Generations([u32; 256]);
+
+fn run_stream(nic: &mut Nic, generations: &mut Generations, base_seed: u64, stream: u64) {
+    let seed = base_seed.wrapping_add(stream);
     let mut rng = StdRng::seed_from_u64(seed);
     let geometry = nic.geometry();
     let golden = LearningTable::in_memory(geometry);
@@ -65,10 +82,18 @@ fn run_stream(nic: &mut Nic, seed: u64) {
     let ports = rng.gen_range(1..6u8);
     let frames = rng.gen_range(1..160usize);
     let gap_chance = rng.gen_range(0..4u32);
-    let replay = format!("replay: LOCKSTEP_SEED={seed} LOCKSTEP_STREAMS=1");
+    let forget_chance = rng.gen_range(0..3u32);
+    // The earlier streams too: their forgets set the generations.
+    let replay = format!(
+        "stream seed {seed}; replay: LOCKSTEP_SEED={base_seed} LOCKSTEP_STREAMS={}",
+        stream + 1
+    );
 
     let mut requests = Vec::with_capacity(frames);
     let mut results = Vec::with_capacity(frames);
+    // (cycle the learn stage saw it, event); a frame reaches it
+    // COMMAND_LEAD cycles after a command offered in the same cycle.
+    let mut events = Vec::new();
     for tag in 0..frames {
         let request = LookupRequest {
             src: pool[rng.gen_range(0..pool.len())],
@@ -78,17 +103,52 @@ fn run_stream(nic: &mut Nic, seed: u64) {
             tag: tag as u16,
         };
         requests.push(request);
+        events.push((nic.cycles() + COMMAND_LEAD, Event::Frame(tag)));
         results.extend(nic.lookup_cycle(Some(request)));
         // Idle cycles now and then, so learns drain at varied offsets.
         while rng.gen_ratio(gap_chance, 8) {
             results.extend(nic.lookup_cycle(None));
         }
+        // A forget now and then, with the last frames still in flight.
+        while rng.gen_ratio(forget_chance, 16) {
+            let port = rng.gen_range(0..ports);
+            let count = &mut generations.0[usize::from(port)];
+            *count += 1;
+            if count.is_multiple_of(256) {
+                // The wrap flushes: let the frames in flight finish and
+                // the sweep end first, or learns meanwhile may overflow.
+                while results.len() < requests.len() {
+                    results.extend(nic.lookup_cycle(None));
+                }
+                events.push((nic.cycles(), Event::ForgetFlush));
+                nic.forget_port(u32::from(port));
+                nic.wait_idle();
+            } else {
+                events.push((nic.cycles(), Event::Forget(port)));
+                results.extend(nic.bar0_write_cycle(regmap::SW_FORGET_PORT, u32::from(port)));
+            }
+        }
     }
     while results.len() < frames {
         results.extend(nic.lookup_cycle(None));
     }
+    assert_eq!(results.len(), frames, "{replay}");
 
-    for (request, result) in requests.iter().zip(&results) {
+    // A frame and a command in the same learn-stage cycle: the frame first.
+    events.sort_by_key(|(cycle, event)| (*cycle, !matches!(event, Event::Frame(_))));
+    for (_, event) in &events {
+        let tag = match event {
+            Event::Frame(tag) => *tag,
+            Event::Forget(port) => {
+                golden.forget_port(*port);
+                continue;
+            }
+            Event::ForgetFlush => {
+                golden.flush();
+                continue;
+            }
+        };
+        let (request, result) = (&requests[tag], &results[tag]);
         let expected = golden.forward(&request.src, &request.dst, request.src_port, request.learn);
         let ours = (result.port, result.hit, result.learned);
         let theirs = (expected.port, expected.hit, Some(expected.learned));
@@ -127,11 +187,14 @@ fn lockstep(variant: NicVariant) {
     let streams = env_u64("LOCKSTEP_STREAMS").unwrap_or(DEFAULT_STREAMS);
     println!("lockstep {variant:?}: LOCKSTEP_SEED={seed} LOCKSTEP_STREAMS={streams}");
     let mut nic = Nic::new(variant);
+    let mut generations = Generations([0; 256]);
     for stream in 0..streams {
-        run_stream(&mut nic, seed.wrapping_add(stream));
+        run_stream(&mut nic, &mut generations, seed, stream);
     }
+    let forgets: u32 = generations.0.iter().sum();
+    let wraps: u32 = generations.0.iter().map(|count| count / 256).sum();
     println!(
-        "lockstep {variant:?}: {streams} streams, {} cycles",
+        "lockstep {variant:?}: {streams} streams, {forgets} forgets ({wraps} wrapped), {} cycles",
         nic.cycles()
     );
 }

@@ -3,7 +3,7 @@
 //! against the software table where a decision is involved.
 #![forbid(unsafe_code)]
 
-use sim::nic::{LookupRequest, Nic, NicVariant, LOOKUP_LATENCY};
+use sim::nic::{LookupRequest, LookupResult, Nic, NicVariant, COMMAND_LEAD, LOOKUP_LATENCY};
 use vale_offload::hash::netmap_mac_hash;
 use vale_offload::regmap;
 use vale_offload::table::{Geometry, LearnOutcome, LearningTable, PORT_DROP, PORT_FLOOD};
@@ -258,4 +258,160 @@ fn learn_queue_overflow_during_flush_is_counted() {
     let counters = nic.counters();
     assert_eq!(counters.overflow, 5);
     assert_eq!(nic.table_entries().len(), depth as usize);
+}
+
+/// The MACs of the valid entries, read back through BAR0, with their ports.
+fn learned(nic: &mut Nic) -> Vec<([u8; 6], u8)> {
+    nic.wait_idle();
+    let mut entries: Vec<_> = nic
+        .table_entries()
+        .iter()
+        .map(|e| (e.mac, e.port))
+        .collect();
+    entries.sort_unstable();
+    entries
+}
+
+fn flushing(nic: &mut Nic) -> bool {
+    nic.bar0_read(regmap::SW_STATUS) & regmap::SW_STATUS_FLUSHING != 0
+}
+
+#[test]
+fn forget_port_removes_its_entries_and_keeps_the_others() {
+    for variant in [NicVariant::Netmap, NicVariant::SmallWays] {
+        let mut nic = Nic::new(variant);
+        let golden = LearningTable::in_memory(nic.geometry());
+        let frames = [
+            frame(mac(1), mac(9), 2),
+            frame(mac(2), mac(9), 3),
+            frame(mac(3), mac(9), 2),
+        ];
+        for f in frames {
+            nic.lookup(f);
+            golden.forward(&f.src, &f.dst, f.src_port, true);
+        }
+        nic.forget_port(2);
+        golden.forget_port(2);
+        assert!(!flushing(&mut nic), "a forget is not a flush");
+        assert_eq!(learned(&mut nic), vec![(mac(2), 3)], "{variant:?}");
+        // mac(1) and mac(3) miss; mac(2) still hits; mac(1) is new again.
+        let checks = [
+            frame(mac(7), mac(1), 4),
+            frame(mac(7), mac(2), 4),
+            frame(mac(7), mac(3), 4),
+            frame(mac(1), mac(2), 5),
+        ];
+        let results: Vec<_> = checks.iter().map(|f| nic.lookup(*f)).collect();
+        assert_eq!(
+            results.iter().map(|r| (r.port, r.hit)).collect::<Vec<_>>(),
+            vec![(PORT_FLOOD, false), (3, true), (PORT_FLOOD, false), (3, true)]
+        );
+        assert_eq!(results[3].learned, Some(LearnOutcome::Inserted));
+        for (f, r) in checks.iter().zip(&results) {
+            let expected = golden.forward(&f.src, &f.dst, f.src_port, true);
+            assert_eq!((r.port, r.hit, r.learned), (expected.port, expected.hit, Some(expected.learned)));
+        }
+        assert_eq!(nic.counters().overflow, 0);
+    }
+}
+
+/// Offers `request` at cycle `c`, writes `SW_FORGET_PORT` at `c + offset`,
+/// drains the pipeline; returns the request's result.
+fn learn_then_forget(nic: &mut Nic, request: LookupRequest, offset: u64, port: u32) -> LookupResult {
+    let start = nic.cycles();
+    let mut results: Vec<_> = nic.lookup_cycle(Some(request)).into_iter().collect();
+    while nic.cycles() < start + offset {
+        results.extend(nic.lookup_cycle(None));
+    }
+    results.extend(nic.bar0_write_cycle(regmap::SW_FORGET_PORT, port));
+    for _ in 0..LOOKUP_LATENCY {
+        results.extend(nic.lookup_cycle(None));
+    }
+    assert_eq!(results.len(), 1);
+    results[0]
+}
+
+#[test]
+fn a_learn_in_flight_at_the_forget_is_forgotten_only_if_it_came_first() {
+    let mut nic = Nic::new(NicVariant::Netmap);
+    // Offsets 0 ..= 8 put the learn of frame F in every place at the
+    // forget: hash stages, learn stage, queue, last write, memory.
+    for offset in 0..=8u64 {
+        let source = mac(0x100 + offset as u16);
+        let result = learn_then_forget(&mut nic, frame(source, mac(9), 4), offset, 4);
+        assert_eq!(result.learned, Some(LearnOutcome::Inserted), "offset {offset}");
+        let reply = nic.lookup(frame(mac(9), source, 1));
+        let forgotten = offset >= COMMAND_LEAD;
+        let expected = if forgotten { PORT_FLOOD } else { 4 };
+        assert_eq!(reply.port, expected, "offset {offset}");
+        nic.wait_idle();
+        let kept = learned(&mut nic).contains(&(source, 4));
+        assert_eq!(kept, !forgotten, "readback, offset {offset}");
+    }
+    // The last forget took every older learn of port 4; port 1's stays.
+    assert_eq!(learned(&mut nic), vec![(mac(9), 1)]);
+}
+
+#[test]
+fn a_learn_queued_behind_a_flush_sweep_is_forgotten() {
+    let mut nic = Nic::new(NicVariant::Netmap);
+    nic.start_flush();
+    // The sweep holds the write port: this learn waits in the queue.
+    nic.lookup(frame(mac(1), mac(9), 2));
+    assert!(flushing(&mut nic));
+    nic.forget_port(2);
+    nic.lookup(frame(mac(2), mac(9), 3));
+    assert!(flushing(&mut nic), "the forget came during the sweep");
+    assert_eq!(nic.lookup(frame(mac(5), mac(1), 4)).port, PORT_FLOOD);
+    assert_eq!(nic.lookup(frame(mac(5), mac(2), 4)).port, 3);
+    // Its write reaches memory after the sweep, and still reads as empty.
+    assert_eq!(learned(&mut nic), vec![(mac(2), 3), (mac(5), 4)]);
+    assert_eq!(nic.lookup(frame(mac(6), mac(1), 4)).port, PORT_FLOOD);
+    assert_eq!(nic.counters().overflow, 0);
+}
+
+#[test]
+fn a_generation_that_wraps_flushes_so_nothing_revives() {
+    let mut nic = Nic::new(NicVariant::Netmap);
+    // mac(1) is learned on port 1 at generation 0.
+    nic.lookup(frame(mac(1), mac(9), 1));
+    nic.lookup(frame(mac(2), mac(9), 2));
+    for n in 1..256 {
+        nic.forget_port(1);
+        assert!(!flushing(&mut nic), "forget {n} flushed");
+    }
+    // Generation 255: port 2's entry survived every forget of port 1.
+    assert_eq!(learned(&mut nic), vec![(mac(2), 2)]);
+    nic.lookup(frame(mac(3), mac(9), 1));
+    // The 256th forget brings generation 0 back: mac(1) would revive, so
+    // it flushes, port 2's entry too (the one divergence, mac-table.md).
+    nic.forget_port(1);
+    assert!(flushing(&mut nic));
+    assert_eq!(nic.lookup(frame(mac(5), mac(1), 4)).port, PORT_FLOOD);
+    assert_eq!(nic.lookup(frame(mac(5), mac(2), 4)).port, PORT_FLOOD);
+    assert_eq!(nic.lookup(frame(mac(5), mac(3), 4)).port, PORT_FLOOD);
+    assert_eq!(learned(&mut nic), vec![(mac(5), 4)]);
+    // Port 1 learns again at generation 0.
+    nic.lookup(frame(mac(1), mac(9), 1));
+    assert_eq!(nic.lookup(frame(mac(5), mac(1), 4)).port, 1);
+}
+
+#[test]
+fn forgetting_a_port_without_generation_flushes_and_non_ports_do_nothing() {
+    let mut nic = Nic::new(NicVariant::Netmap);
+    let ports = nic.num_ports();
+    nic.lookup(frame(mac(1), mac(9), 1));
+    nic.lookup(frame(mac(2), mac(9), 200));
+    // 254 and 255 are never in the table; above 255 is no port at all.
+    for value in [254, 255, 0x100 | 1, u32::MAX] {
+        nic.forget_port(value);
+        assert!(!flushing(&mut nic), "forget of {value:#x}");
+        assert_eq!(learned(&mut nic), vec![(mac(1), 1), (mac(2), 200)]);
+    }
+    // Port 200 is beyond the port table (the lookup port can name it): no
+    // generation, so forgetting it flushes, never leaving its entries.
+    assert!(200 >= ports);
+    nic.forget_port(200);
+    assert!(flushing(&mut nic));
+    assert!(learned(&mut nic).is_empty());
 }
