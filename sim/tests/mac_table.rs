@@ -304,12 +304,20 @@ fn forget_port_removes_its_entries_and_keeps_the_others() {
         let results: Vec<_> = checks.iter().map(|f| nic.lookup(*f)).collect();
         assert_eq!(
             results.iter().map(|r| (r.port, r.hit)).collect::<Vec<_>>(),
-            vec![(PORT_FLOOD, false), (3, true), (PORT_FLOOD, false), (3, true)]
+            vec![
+                (PORT_FLOOD, false),
+                (3, true),
+                (PORT_FLOOD, false),
+                (3, true)
+            ]
         );
         assert_eq!(results[3].learned, Some(LearnOutcome::Inserted));
         for (f, r) in checks.iter().zip(&results) {
             let expected = golden.forward(&f.src, &f.dst, f.src_port, true);
-            assert_eq!((r.port, r.hit, r.learned), (expected.port, expected.hit, Some(expected.learned)));
+            assert_eq!(
+                (r.port, r.hit, r.learned),
+                (expected.port, expected.hit, Some(expected.learned))
+            );
         }
         assert_eq!(nic.counters().overflow, 0);
     }
@@ -317,7 +325,12 @@ fn forget_port_removes_its_entries_and_keeps_the_others() {
 
 /// Offers `request` at cycle `c`, writes `SW_FORGET_PORT` at `c + offset`,
 /// drains the pipeline; returns the request's result.
-fn learn_then_forget(nic: &mut Nic, request: LookupRequest, offset: u64, port: u32) -> LookupResult {
+fn learn_then_forget(
+    nic: &mut Nic,
+    request: LookupRequest,
+    offset: u64,
+    port: u32,
+) -> LookupResult {
     let start = nic.cycles();
     let mut results: Vec<_> = nic.lookup_cycle(Some(request)).into_iter().collect();
     while nic.cycles() < start + offset {
@@ -339,7 +352,11 @@ fn a_learn_in_flight_at_the_forget_is_forgotten_only_if_it_came_first() {
     for offset in 0..=8u64 {
         let source = mac(0x100 + offset as u16);
         let result = learn_then_forget(&mut nic, frame(source, mac(9), 4), offset, 4);
-        assert_eq!(result.learned, Some(LearnOutcome::Inserted), "offset {offset}");
+        assert_eq!(
+            result.learned,
+            Some(LearnOutcome::Inserted),
+            "offset {offset}"
+        );
         let reply = nic.lookup(frame(mac(9), source, 1));
         let forgotten = offset >= COMMAND_LEAD;
         let expected = if forgotten { PORT_FLOOD } else { 4 };

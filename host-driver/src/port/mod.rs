@@ -891,14 +891,19 @@ impl State {
             .is_some_and(|e| e.kind == PortKind::Vale)
         {
             // The table must forget the port's MACs, as the engine's
-            // `forget_port` does: a new port may take this entry. The RTL
-            // has no per-port forget, so the whole table is flushed (a
+            // `forget_port` does: a new port may take this entry. A switch
+            // block older than 1.1 cannot forget one port: flush it all (a
             // cache: the other ports' MACs are learned again).
             if let Ok(switch) = self.info.blocks.find(map::TYPE_SWITCH) {
-                let _ = self.dev.bar0_write(
-                    switch.reg(map::SWITCH_BASE, map::SW_CONTROL),
-                    map::SW_CONTROL_FLUSH | map::SW_CONTROL_LEARN,
-                );
+                let _ = if switch.version >= map::SWITCH_VERSION_FORGET {
+                    self.dev
+                        .bar0_write(switch.reg(map::SWITCH_BASE, map::SW_FORGET_PORT), p)
+                } else {
+                    self.dev.bar0_write(
+                        switch.reg(map::SWITCH_BASE, map::SW_CONTROL),
+                        map::SW_CONTROL_FLUSH | map::SW_CONTROL_LEARN,
+                    )
+                };
             }
         }
         let _ = self.dev.settle();

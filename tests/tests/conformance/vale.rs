@@ -432,17 +432,30 @@ fn a_port_that_closes_is_forgotten_by_the_table(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, c] = three_ports(f, &sw);
     let d = sw.as_str();
+    let b_entry = f.entry(d, "b") as u8;
+    put(&b, &frame(BROADCAST, mac(2), 60, 0), 0);
+    b.txsync().unwrap();
     put(&c, &frame(BROADCAST, mac(3), 60, 0), 0);
     c.txsync().unwrap();
     assert!(f.lookup(d, &mac(3)).is_some());
     drop(c);
     assert!(f.lookup(d, &mac(3)).is_none());
+    // Only c's MACs are forgotten: b's stays.
+    assert_eq!(f.lookup(d, &mac(2)), Some(b_entry));
     // A new port may take c's index; frames for mac(3) flood, reaching b.
-    let _c2 = f.open(&format!("{sw}:c2")).unwrap();
+    let mut c2 = f.open(&format!("{sw}:c2")).unwrap();
     drain(&mut b);
     put(&a, &frame(mac(3), mac(1), 60, 1), 0);
     a.txsync().unwrap();
     assert_eq!(drain(&mut b).len(), 1);
+    assert_eq!(drain(&mut c2).len(), 1);
+    // Frames for b's MAC still go to b alone, no flood.
+    let floods = f.switch_counter(d, S::Floods);
+    put(&a, &frame(mac(2), mac(1), 60, 2), 0);
+    a.txsync().unwrap();
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 2)]);
+    assert!(drain(&mut c2).is_empty(), "b's MAC was kept: no flood");
+    assert_eq!(f.switch_counter(d, S::Floods), floods);
     f.assert_conserved(d);
 }
 
