@@ -50,9 +50,10 @@ module bar0_regs #(
     input  logic        ev_forwarded,
 
     // Port table, for the data path: one enable bit per port, and every
-    // entry's registers (entry p, register r at bits (p * REGS + r) * 32).
+    // entry's PORT_ENTRY_REGS (16) registers (entry p, register r at bits
+    // (p * 16 + r) * 32).
     output logic [NUM_PORTS-1:0] port_enable,
-    output logic [NUM_PORTS*15*32-1:0] port_cfg,
+    output logic [NUM_PORTS*16*32-1:0] port_cfg,
 
     // Per-port counters (held by port_counters), read combinationally.
     output logic [7:0]  pc_rd_port,

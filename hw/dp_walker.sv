@@ -21,9 +21,10 @@ module dp_walker #(
     input  logic        clk,
     input  logic        rst,
 
-    // Port table (bar0_regs): enables and every entry's registers.
+    // Port table (bar0_regs): enables and every entry's registers
+    // (PORT_ENTRY_REGS = 16 per entry).
     input  logic [NUM_PORTS-1:0]       port_enable,
-    input  logic [NUM_PORTS*15*32-1:0] port_cfg,
+    input  logic [NUM_PORTS*16*32-1:0] port_cfg,
 
     // Doorbells from bar0_regs.
     input  logic        db_valid,
@@ -91,7 +92,7 @@ module dp_walker #(
     localparam int QW     = (NQ > 1) ? $clog2(NQ) : 1;
     localparam int PW     = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int REGS   = 15;
+    localparam int REGS   = PORT_ENTRY_REGS;
     localparam int MAX_FRAGS = 64;
 
     // netmap slot flags.
@@ -129,9 +130,10 @@ module dp_walker #(
     logic [63:0] cfg_status [NUM_PORTS];
     logic [31:0] cfg_num_bufs [NUM_PORTS];
     logic [63:0] cfg_rx_ring [NUM_PORTS];
+    logic [31:0] cfg_tx_host [NUM_PORTS];  // host TX ring 0 - status blocks, 0: none
     // Only some fields of the entries are used here.
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [NUM_PORTS*15*32-1:0] cfg_unused;
+    logic [NUM_PORTS*REGS*32-1:0] cfg_unused;
     assign cfg_unused = port_cfg;
     /* verilator lint_on UNUSEDSIGNAL */
     // Field `offset` (a PORT_* byte offset) of entry p, a constant slice.
@@ -153,6 +155,7 @@ module dp_walker #(
         assign cfg_num_bufs[p]  = `PORT_FIELD(p, PORT_NUM_BUFS);
         assign cfg_rx_ring[p]   = {`PORT_FIELD(p, PORT_RX_RING_ADDR_HI),
                                    `PORT_FIELD(p, PORT_RX_RING_ADDR_LO)};
+        assign cfg_tx_host[p]   = `PORT_FIELD(p, PORT_TX_HOST_RING_OFF);
     end
     `undef PORT_FIELD
     `undef PORT_HALF
@@ -220,7 +223,8 @@ module dp_walker #(
         S_LK_WAIT, S_FLOOD_NEXT, S_DLV_FREE, S_DLV_REFRESH, S_DLV_SLOTRD,
         S_DLV_SLOTWAIT, S_DLV_FILLWAIT, S_DLV_CHECK, S_CP_SLOT, S_CP_ISSUE, S_CP_STREAM,
         S_CP_SLOTWR, S_CP_BEAT, S_P_REFRESH, S_P_DECIDE, S_P_SLOT, S_P_RXRD,
-        S_P_RXWAIT, S_P_FILLWAIT, S_P_USE, S_P_WR, S_P_WR2, S_P_COUNT, S_FIN, S_PUB_NEXT, S_PUB_WR,
+        S_P_RXWAIT, S_P_FILLWAIT, S_P_USE, S_P_WR, S_P_WR2, S_P_COUNT, S_WB_FLUSH, S_FIN,
+        S_PUB_NEXT, S_PUB_WR,
         S_PUB_RD, S_PUB_WAIT, S_TXPUB_WR, S_TXPUB_RD, S_TXPUB_WAIT
     } state_t;
     state_t st;
@@ -260,12 +264,20 @@ module dp_walker #(
     logic [2:0]    fill_n;     // slots asked for by the prefetch read in flight
     logic [31:0]   rbuf;       // pipe: the receiver's buffer for this slot
     logic [15:0]   pipe_avail;  // sender's room: receiver's free, at most n - 1
+    // Pipe write-back: swapped TX slots (16 bytes each) gathered into one
+    // DMA write of up to a 64-byte line of the host TX ring, written out
+    // before the TX status, so the host never reads BAR2.
+    logic [511:0]  wb_data;
+    logic [63:0]   wb_addr;   // host address of the first gathered slot
+    logic [2:0]    wb_cnt;    // slots gathered
+    state_t        wb_ret;    // where S_WB_FLUSH goes on
     assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
 
     // ---- Derived values of the current job ------------------------------
     logic [15:0] rn, dfree;
-    logic [63:0] dring_base, dstatus_entry, slot_addr_rx;
+    logic [63:0] dring_base, dstatus_entry, slot_addr_rx, slot_addr_txh;
     logic [31:0] tx_ring_base;
+    logic        wb_on, wb_joins, wb_last;
     always_comb begin
         rn            = cfg_rx_slots[dq];
         dfree         = ring_dist(dhc + rn - 16'd1 >= rn ? dhc - 16'd1 : dhc + rn - 16'd1, dhw, rn);
@@ -273,6 +285,14 @@ module dp_walker #(
         dstatus_entry = cfg_status[dq] + st_off(drr, 1'b1, 32'd0);
         slot_addr_rx  = dring_base + 64'd256 + 64'(jidx) * 64'd16;
         tx_ring_base  = cfg_ring_addr[cp] + 32'(cr) * (32'd256 + 32'(cn) * 32'd16);
+        // Slot sidx of the host's copy of the TX ring.
+        slot_addr_txh = cfg_status[cp] + 64'(cfg_tx_host[cp])
+                      + 64'(cr) * (64'd256 + 64'(cn) * 64'd16) + 64'd256 + 64'(sidx) * 64'd16;
+        wb_on         = cfg_tx_host[cp] != 32'd0;
+        // Slot sidx extends the gathered run (a skipped packet breaks it).
+        wb_joins      = wb_cnt == 3'd0 || slot_addr_txh == wb_addr + 64'(wb_cnt) * 64'd16;
+        // With slot sidx the run ends: four slots, a line's end, the ring's end.
+        wb_last       = wb_cnt == 3'd3 || slot_addr_txh[5:4] == 2'd3 || nxt(sidx, cn) == 16'd0;
     end
     /* verilator lint_off UNUSEDSIGNAL */
     function automatic logic [WORD_W-1:0] tx_slot_word(input logic [31:0] base,
@@ -490,6 +510,8 @@ module dp_walker #(
             ev_forwarded <= 1'b0;
             notify <= '0;
             desc_wr_en <= 1'b0;
+            wb_cnt <= '0;
+            wb_ret <= S_IDLE;
             for (int q = 0; q < NQ; q++) begin
                 tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
                 tx_head[q] <= '0; rx_hwtail[q] <= '0; rx_hwcur[q] <= '0;
@@ -932,6 +954,7 @@ module dp_walker #(
                     desc_wr_en   <= 1'b1;
                     desc_wr_word <= tx_slot_word(tx_ring_base, sidx);
                     desc_wr_data <= {NS_BUF_CHANGED, 16'd0, pf_value};
+                    rbuf <= pf_value;
                     st <= S_P_WR;
                 end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
@@ -974,24 +997,40 @@ module dp_walker #(
             end
 
             S_P_WR: begin
-                desc_wr_en   <= 1'b1;
-                desc_wr_word <= tx_slot_word(tx_ring_base, sidx) + WORD_W'(1);
-                desc_wr_data <= '0;  // ptr
-                // The TX slot's buffer goes into the RX slot (ptr 0).
-                dma_wr_req_valid <= 1'b1;
-                dma_wr_req_addr  <= slot_addr_rx;
-                dma_wr_req_len   <= 7'd16;
-                dma_wr_req_data  <= '0;
-                dma_wr_req_data[63:0] <= {(slot_q[63:48] & NS_MOREFRAG) | NS_BUF_CHANGED,
-                                          slot_q[47:0]};
-                st <= S_P_WR2;
+                // (A write-back may still be waiting in the write register.)
+                if (wr_free) begin
+                    desc_wr_en   <= 1'b1;
+                    desc_wr_word <= tx_slot_word(tx_ring_base, sidx) + WORD_W'(1);
+                    desc_wr_data <= '0;  // ptr
+                    // The TX slot's buffer goes into the RX slot (ptr 0).
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= slot_addr_rx;
+                    dma_wr_req_len   <= 7'd16;
+                    dma_wr_req_data  <= '0;
+                    dma_wr_req_data[63:0] <= {(slot_q[63:48] & NS_MOREFRAG) | NS_BUF_CHANGED,
+                                              slot_q[47:0]};
+                    st <= S_P_WR2;
+                end
             end
 
             S_P_WR2: begin
-                if (wr_free) begin
+                if (wr_free && wb_on && !wb_joins) begin
+                    // The gathered run ends before this slot: out first.
+                    wb_ret <= S_P_WR2;
+                    st <= S_WB_FLUSH;
+                end else if (wr_free) begin
                     k    <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, cn);
+                    if (wb_on) begin
+                        // The swapped TX slot, as the engine leaves it: the
+                        // receiver's buffer, len 0, NS_BUF_CHANGED, ptr 0.
+                        // Bytes past the run's length are not written.
+                        if (wb_cnt == 3'd0) wb_addr <= slot_addr_txh;
+                        wb_data[128 * wb_cnt[1:0] +: 128] <=
+                            {64'd0, NS_BUF_CHANGED, 16'd0, rbuf};
+                        wb_cnt <= wb_cnt + 3'd1;
+                    end
                     if (k + 16'd1 == fslots) begin
                         pf_consume(dqe, fslots);
                         dhw       <= nxt(jidx, rn);
@@ -1002,10 +1041,26 @@ module dp_walker #(
                         ca_counter <= C_TX_PACKETS; ca_amount <= 32'd1;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
                         cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
-                        st <= S_P_COUNT;
-                    end else begin
-                        st <= S_P_SLOT;
                     end
+                    if (wb_on && wb_last) begin
+                        wb_ret <= (k + 16'd1 == fslots) ? S_P_COUNT : S_P_SLOT;
+                        st <= S_WB_FLUSH;
+                    end else begin
+                        st <= (k + 16'd1 == fslots) ? S_P_COUNT : S_P_SLOT;
+                    end
+                end
+            end
+
+            S_WB_FLUSH: begin
+                // The gathered TX slots into the host's TX ring: one posted
+                // write, ahead of the TX status it must not trail.
+                if (wr_free) begin
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= wb_addr;
+                    dma_wr_req_len   <= 7'(wb_cnt) * 7'd16;
+                    dma_wr_req_data  <= wb_data;
+                    wb_cnt <= '0;
+                    st <= wb_ret;
                 end
             end
 
@@ -1030,7 +1085,8 @@ module dp_walker #(
                 end else begin
                     pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
                 end
-                st <= S_PUB_NEXT;
+                wb_ret <= S_PUB_NEXT;
+                st <= (wb_cnt != 3'd0) ? S_WB_FLUSH : S_PUB_NEXT;
             end
 
             S_PUB_NEXT: begin

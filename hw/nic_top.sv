@@ -100,7 +100,7 @@ module nic_top #(
         if (rst) ev_lookup <= 1'b0;
         else     ev_lookup <= t_res_valid;
     end
-    logic [NUM_PORTS*15*32-1:0] port_cfg;
+    logic [NUM_PORTS*16*32-1:0] port_cfg;
     logic [7:0]  pc_rd_port;
     logic [3:0]  pc_rd_counter;
     logic [31:0] pc_rd_data;

@@ -1,8 +1,11 @@
 //! A minimal host for the device model, for tests and benchmarks: it lays
-//! out one host-memory region (status blocks, RX rings, one buffer pool
-//! shared by every port, as one VALE switch's memory), programs the port
-//! table, places the TX rings in BAR2, and plays application and driver:
-//! writes TX slots, rings doorbells, reads RX rings, releases them.
+//! out one host-memory region (status blocks, TX rings (the application's
+//! copy), RX rings, one buffer pool shared by every port, as one VALE
+//! switch's memory), programs the port table, places the device's copy of
+//! the TX rings in BAR2, and plays application and driver: writes TX slots
+//! (host copy and BAR2), rings doorbells, reads RX rings, releases them.
+//! TX slots are read from the host copy, where pipe crossover writes the
+//! swapped slots back: the rig never reads BAR2.
 //!
 //! It follows `docs/datapath.md` step by step; the host driver (issue 7)
 //! does the same work behind the netmap `Port` API.
@@ -75,6 +78,8 @@ pub struct Slot {
 struct PortLayout {
     spec: PortSpec,
     status_off: usize,
+    /// Region offset of the host copy of TX ring 0.
+    tx_ring_off: usize,
     rx_ring_off: usize,
     tx_ring_bar2: u64,
 }
@@ -108,11 +113,13 @@ impl Rig {
         let mut ports = Vec::new();
         let mut ring_slots = 0u32;
         for (p, spec) in specs.iter().enumerate() {
-            let rx_ring_off = align64(offset);
+            let tx_ring_off = align64(offset);
+            let rx_ring_off = align64(tx_ring_off + spec.tx_rings as usize * ring_bytes(spec.tx_slots));
             offset = rx_ring_off + spec.rx_rings as usize * ring_bytes(spec.rx_slots);
             ports.push(PortLayout {
                 spec: *spec,
                 status_off: p * status_bytes,
+                tx_ring_off,
                 rx_ring_off,
                 tx_ring_bar2: bar2,
             });
@@ -170,6 +177,7 @@ impl Rig {
         let rx_ring = RIG_IOVA + layout.rx_ring_off as u64;
         let pool = RIG_IOVA + self.pool_off as u64;
         let tx_ring = layout.tx_ring_bar2;
+        let tx_host_ring = (layout.tx_ring_off - layout.status_off) as u32;
         let regs = [
             (regmap::PORT_KIND, spec.kind),
             (regmap::PORT_RINGS, spec.rx_rings << 16 | spec.tx_rings),
@@ -185,6 +193,7 @@ impl Rig {
             (regmap::PORT_NUM_BUFS, self.num_bufs),
             (regmap::PORT_RX_RING_ADDR_LO, rx_ring as u32),
             (regmap::PORT_RX_RING_ADDR_HI, (rx_ring >> 32) as u32),
+            (regmap::PORT_TX_HOST_RING_OFF, tx_host_ring),
             (regmap::PORT_CONTROL, regmap::PORT_CONTROL_ENABLE),
         ];
         for (reg, value) in regs {
@@ -196,6 +205,13 @@ impl Rig {
     pub fn disable(&mut self, p: u32) {
         self.nic
             .bar0_write(port_register(p, regmap::PORT_CONTROL), 0);
+    }
+
+    /// Stops pipe crossover writing port `p`'s swapped TX slots back into
+    /// host memory (`PORT_TX_HOST_RING_OFF` = 0): they land in BAR2 only.
+    pub fn disable_tx_write_back(&mut self, p: u32) {
+        self.nic
+            .bar0_write(port_register(p, regmap::PORT_TX_HOST_RING_OFF), 0);
     }
 
     /// The port's spec.
@@ -213,6 +229,14 @@ impl Rig {
         layout.tx_ring_bar2
             + u64::from(r) * ring_bytes(layout.spec.tx_slots) as u64
             + (RING_HEADER_SIZE + i as usize * SLOT_SIZE) as u64
+    }
+
+    fn tx_slot_host(&self, p: u32, r: u32, i: u32) -> usize {
+        let layout = &self.ports[p as usize];
+        layout.tx_ring_off
+            + r as usize * ring_bytes(layout.spec.tx_slots)
+            + RING_HEADER_SIZE
+            + i as usize * SLOT_SIZE
     }
 
     fn rx_ring_off(&self, p: u32, r: u32) -> usize {
@@ -238,18 +262,32 @@ impl Rig {
         self.pool_off + buf_idx as usize * RIG_BUF_SIZE as usize
     }
 
-    /// Writes TX slot `i` of ring `r` of port `p` into BAR2 (ptr 0).
+    /// Writes TX slot `i` of ring `r` of port `p` (ptr 0): into the host
+    /// copy (the application) and into BAR2 (the driver's push).
     pub fn set_tx_slot(&mut self, p: u32, r: u32, i: u32, slot: Slot) {
-        let at = self.tx_slot_bar2(p, r, i);
         let mut bytes = [0u8; 16];
         bytes[0..4].copy_from_slice(&slot.buf_idx.to_le_bytes());
         bytes[4..6].copy_from_slice(&slot.len.to_le_bytes());
         bytes[6..8].copy_from_slice(&slot.flags.to_le_bytes());
+        let host = self.tx_slot_host(p, r, i);
+        self.region.write_bytes(host, &bytes).expect("TX slot in host memory");
+        let at = self.tx_slot_bar2(p, r, i);
         self.nic.bar2_write(at, &bytes).expect("TX slot in BAR2");
     }
 
-    /// Reads TX slot `i` back from BAR2.
-    pub fn tx_slot(&mut self, p: u32, r: u32, i: u32) -> Slot {
+    /// TX slot `i`, from the host copy (where pipe crossover writes the
+    /// swapped slots back).
+    pub fn tx_slot(&self, p: u32, r: u32, i: u32) -> Slot {
+        let off = self.tx_slot_host(p, r, i);
+        Slot {
+            buf_idx: self.region.read(off + slot_off::BUF_IDX).unwrap(),
+            len: self.region.read(off + slot_off::LEN).unwrap(),
+            flags: self.region.read(off + slot_off::FLAGS).unwrap(),
+        }
+    }
+
+    /// TX slot `i` as the device's copy in BAR2 holds it (an MMIO read).
+    pub fn tx_slot_bar2_copy(&mut self, p: u32, r: u32, i: u32) -> Slot {
         let at = self.tx_slot_bar2(p, r, i);
         let mut bytes = [0u8; 8];
         self.nic.bar2_read(at, &mut bytes).expect("TX slot in BAR2");
@@ -258,6 +296,12 @@ impl Rig {
             len: u16::from_le_bytes(bytes[4..6].try_into().unwrap()),
             flags: u16::from_le_bytes(bytes[6..8].try_into().unwrap()),
         }
+    }
+
+    /// The ptr field of TX slot `i` in the host copy.
+    pub fn tx_slot_ptr(&self, p: u32, r: u32, i: u32) -> u64 {
+        let off = self.tx_slot_host(p, r, i);
+        self.region.read(off + slot_off::PTR).unwrap()
     }
 
     /// Writes `payload` into the buffer of TX slot `i` and the slot's

@@ -207,7 +207,13 @@ fn pipe_moves_descriptors_losslessly() {
     rig.write_tx(0, 0, 0, &[1u8; 60], 0);
     rig.write_tx(0, 0, 1, &[2u8; 70], NS_MOREFRAG);
     rig.write_tx(0, 0, 2, &[3u8; 80], 0);
+    let before = rig.nic.link_counters();
     rig.tx_doorbell(0, 0, 3);
+    let link = rig.nic.link_counters().since(&before);
+    // Three RX slots, one write-back of the three swapped TX slots (one
+    // run), the RX and TX status entries.
+    assert_eq!(link.dma_write_requests, 3 + 1 + 2, "{link:?}");
+    assert_eq!(link.mmio_reads + link.bar2_read_bytes, 0);
     // Three slots crossed; the receiver's ring (4 slots) is now full.
     assert_eq!(rig.status(1, true, 0), (0, 3));
     assert_eq!(rig.status(0, false, 0), (3, 3), "tail = hwcur + 0 free");
@@ -220,16 +226,17 @@ fn pipe_moves_descriptors_losslessly() {
             tx_bufs[i as usize],
             "zero copy"
         );
-        let back = rig.tx_slot(0, 0, i);
-        assert_eq!(
-            back,
-            Slot {
-                buf_idx: rx_bufs[i as usize],
-                len: 0,
-                flags: NS_BUF_CHANGED
-            }
-        );
+        // The swapped slot, in host memory as in the device's copy.
+        let back = Slot {
+            buf_idx: rx_bufs[i as usize],
+            len: 0,
+            flags: NS_BUF_CHANGED,
+        };
+        assert_eq!(rig.tx_slot(0, 0, i), back);
+        assert_eq!(rig.tx_slot_ptr(0, 0, i), 0);
+        assert_eq!(rig.tx_slot_bar2_copy(0, 0, i), back);
     }
+    assert_eq!(rig.tx_slot(0, 0, 3).buf_idx, tx_bufs[3], "slot 3 untouched");
     // The receiver releases two slots with an RX doorbell: the sender's
     // tail advances (the device re-runs the sender's ring).
     rig.rx_release(1, 0, 2, true);
@@ -277,4 +284,85 @@ fn a_stalling_link_changes_nothing_but_time() {
     assert_eq!(calm1.len(), 3);
     assert_eq!((&busy1, &busy2), (&calm1, &calm2));
     assert!(busy_cycles > calm_cycles, "the stalls cost cycles");
+}
+
+/// A pipe pair of one ring of `slots` each way (port 0 master, 1 slave).
+fn pipe_rig(slots: u32) -> Rig {
+    Rig::new(
+        NicVariant::Netmap,
+        &[
+            PortSpec::pipe(true, 1, 1, slots),
+            PortSpec::pipe(false, 0, 1, slots),
+        ],
+        8,
+    )
+}
+
+#[test]
+fn pipe_write_back_gathers_runs_of_swapped_slots() {
+    let mut rig = pipe_rig(8);
+    let rx_bufs: Vec<u32> = (0..8).map(|i| rig.rx_slot(1, 0, i).buf_idx).collect();
+    for i in [0, 1, 3, 4, 5] {
+        rig.write_tx(0, 0, i, &[i as u8; 60], 0);
+    }
+    let bad = Slot {
+        buf_idx: 1,
+        len: 10,
+        flags: 0,
+    };
+    rig.set_tx_slot(0, 0, 2, bad);
+    let before = rig.nic.link_counters();
+    rig.tx_doorbell(0, 0, 6);
+    let link = rig.nic.link_counters().since(&before);
+    // Slot 2 is skipped: runs [0, 1] (the gap ends it), [3] (a 64-byte
+    // line ends), [4, 5] (the job ends); five RX slots; two status entries.
+    assert_eq!(link.dma_write_requests, 3 + 5 + 2, "{link:?}");
+    assert_eq!(link.dma_write_bytes, 16 * 5 + 16 * 5 + 8 * 2, "{link:?}");
+    assert_eq!(rig.nic.port_counter(0, PortCounter::TxDropBadSlot), 1);
+    assert_eq!(rig.tx_slot(0, 0, 2), bad, "a skipped slot is not written");
+    for (i, rx) in [(0, 0), (1, 1), (3, 2), (4, 3), (5, 4)] {
+        let swapped = Slot {
+            buf_idx: rx_bufs[rx],
+            len: 0,
+            flags: NS_BUF_CHANGED,
+        };
+        assert_eq!(rig.tx_slot(0, 0, i), swapped, "slot {i}");
+    }
+    // Across the ring's end: a chain in slots 6, 7 and a frame in slot 0.
+    rig.rx_release(1, 0, 5, true);
+    assert_eq!(rig.status(0, false, 0), (6, 5));
+    rig.write_tx(0, 0, 6, &[6u8; 60], NS_MOREFRAG);
+    rig.write_tx(0, 0, 7, &[7u8; 60], 0);
+    rig.write_tx(0, 0, 0, &[8u8; 60], 0);
+    let before = rig.nic.link_counters();
+    rig.tx_doorbell(0, 0, 1);
+    let link = rig.nic.link_counters().since(&before);
+    assert_eq!(link.dma_write_requests, 2 + 3 + 2, "{link:?}");
+    for (i, rx) in [(6, 5), (7, 6), (0, 7)] {
+        assert_eq!(rig.tx_slot(0, 0, i).buf_idx, rx_bufs[rx], "slot {i}");
+    }
+    assert_eq!(rig.status(1, true, 0).1, 0, "receiver got all eight");
+}
+
+#[test]
+fn pipe_write_back_off_leaves_host_memory_alone() {
+    let mut rig = pipe_rig(4);
+    rig.disable_tx_write_back(0);
+    let rx_buf = rig.rx_slot(1, 0, 0).buf_idx;
+    rig.write_tx(0, 0, 0, &[1u8; 60], 0);
+    let written = rig.tx_slot(0, 0, 0);
+    let before = rig.nic.link_counters();
+    rig.tx_doorbell(0, 0, 1);
+    let link = rig.nic.link_counters().since(&before);
+    assert_eq!(link.dma_write_requests, 1 + 2, "{link:?}");
+    assert_eq!(rig.status(1, true, 0), (0, 1), "the frame crossed");
+    assert_eq!(rig.tx_slot(0, 0, 0), written);
+    assert_eq!(
+        rig.tx_slot_bar2_copy(0, 0, 0),
+        Slot {
+            buf_idx: rx_buf,
+            len: 0,
+            flags: NS_BUF_CHANGED
+        }
+    );
 }

@@ -65,7 +65,7 @@ const _: () = {
     assert!(DB_RX_BASE + 254 * 4 <= BAR0_SIZE);
     assert!(ST_RX_FIRST == DB_RINGS);
     assert!(ST_NEED_KICK + 4 <= ST_SIZE);
-    assert!(PORT_ENTRY_REGS * 4 == PORT_RX_RING_ADDR_HI + 4);
+    assert!(PORT_ENTRY_REGS * 4 == PORT_TX_HOST_RING_OFF + 4);
     assert!(PORT_ENTRY_REGS * 4 <= PORT_ENTRY_STRIDE);
     assert!(PT_COUNT == PORT_TABLE_BASE + 0xc);
     assert!(HASH_ID_NETMAP == crate::hash::HASH_ID_NETMAP_JENKINS);
