@@ -221,6 +221,9 @@ pub struct PortEntry {
     pub num_bufs: u32,
     /// Device address of RX ring 0 (host memory).
     pub rx_ring_addr: u64,
+    /// Host copy of TX ring 0 at `status_addr` + this: where pipe
+    /// crossover writes the swapped slots back (0: nowhere, BAR2 only).
+    pub tx_host_ring_off: u32,
 }
 
 impl PortTable {
@@ -296,6 +299,7 @@ impl PortTable {
             (map::PORT_NUM_BUFS, entry.num_bufs),
             (map::PORT_RX_RING_ADDR_LO, lo(entry.rx_ring_addr)),
             (map::PORT_RX_RING_ADDR_HI, hi(entry.rx_ring_addr)),
+            (map::PORT_TX_HOST_RING_OFF, entry.tx_host_ring_off),
         ];
         for (reg, value) in writes {
             dev.bar0_write(self.register(index, reg), value)?;
@@ -344,6 +348,7 @@ impl PortTable {
                 read(map::PORT_RX_RING_ADDR_LO)?,
                 read(map::PORT_RX_RING_ADDR_HI)?,
             ),
+            tx_host_ring_off: read(map::PORT_TX_HOST_RING_OFF)?,
         };
         let enabled = read(map::PORT_CONTROL)? & map::PORT_CONTROL_ENABLE != 0;
         Ok((entry, enabled))
@@ -460,6 +465,7 @@ mod tests {
             status_addr: 0x2_0000_1000,
             num_bufs: 4096,
             rx_ring_addr: 0x1_2340_8000,
+            tx_host_ring_off: 0x800,
         };
         dev.clear_log();
         info.ports.program(&mut dev, 5, &entry).unwrap();

@@ -38,6 +38,7 @@ fn port_entries_program_and_read_back_on_the_rtl() {
         status_addr: 0x1_0020_0000,
         num_bufs: 1024,
         rx_ring_addr: 0x1_0010_0000,
+        tx_host_ring_off: 0x800,
     };
     info.ports.program(&mut dev, 0, &entry).unwrap();
     assert_eq!(info.ports.read(&mut dev, 0).unwrap(), (entry, true));

@@ -100,6 +100,48 @@ fn a_batch_costs_one_doorbell_and_no_mmio_read() {
 }
 
 #[test]
+fn a_pipe_batch_costs_two_doorbells_and_no_mmio_read() {
+    let backend = backend();
+    let mut master = Port::open_on(&backend, "netmap:q{2").unwrap();
+    let mut slave = Port::open_on(&backend, "netmap:q}2").unwrap();
+    let batch = 64u32;
+    let tx = master.tx_ring(0);
+    let sent_bufs: Vec<u32> = (0..batch).map(|i| tx.slot(i).buf_idx).collect();
+    let rx = slave.rx_ring(0);
+    let offered_bufs: Vec<u32> = (0..batch).map(|i| rx.slot(i).buf_idx).collect();
+
+    let before = backend.counters();
+    for seq in 0..batch {
+        assert!(master.inject(&frame(MAC_B, MAC_A, seq, 60)));
+    }
+    master.txsync().unwrap();
+    let got = receive_all(&mut slave);
+    // The sender's next sync sees the completions (status in host memory).
+    master.txsync().unwrap();
+    let cost = backend.counters().since(&before);
+    assert_eq!(got.len(), batch as usize);
+    assert_eq!(cost.mmio_reads, 0, "MMIO reads on the pipe data path");
+    assert_eq!(cost.bar2_read_bytes, 0, "swapped slots read back from BAR2");
+    assert_eq!(cost.mmio_writes, 2, "a TX and an RX doorbell for the batch");
+    assert_eq!(cost.bar2_write_bytes, 16 * u64::from(batch));
+    // RX slots, the swapped TX slots (four per 64-byte write), statuses.
+    assert!(cost.dma_write_bytes >= 2 * 16 * u64::from(batch), "{cost:?}");
+
+    // Zero copy: the receiver got the sender's buffers and the sender's
+    // ring, in host memory, holds the receiver's old ones.
+    let rx = slave.rx_ring(0);
+    let tx = master.tx_ring(0);
+    for i in 0..batch {
+        assert_eq!(rx.slot(i).buf_idx, sent_bufs[i as usize]);
+        let back = tx.slot(i);
+        assert_eq!(back.buf_idx, offered_bufs[i as usize], "slot {i}");
+        assert_eq!((back.len, back.ptr), (0, 0));
+        assert_ne!(back.flags & netmap_ring::abi::NS_BUF_CHANGED, 0);
+    }
+    assert_eq!(tx.tail(), batch - 1, "the sender got its slots back");
+}
+
+#[test]
 fn pipe_moves_buffers_not_bytes_and_loses_nothing() {
     let backend = backend();
     let mut master = Port::open_on(&backend, "netmap:p{1").unwrap();

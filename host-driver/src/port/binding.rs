@@ -7,7 +7,10 @@
 //! Per batch: TX costs one doorbell (a posted BAR0 write) plus 16 bytes of
 //! posted BAR2 writes per new slot; RX costs nothing on the link (the head
 //! goes to the status block in host memory; pipes, being lossless, add one
-//! RX doorbell so a sender waiting for room resumes). No MMIO reads.
+//! RX doorbell so a sender waiting for room resumes). No MMIO reads: pipe
+//! crossover DMA-writes the swapped TX slots into the application's TX
+//! ring before it publishes the TX status, so they are there when the
+//! status says they are done.
 #![forbid(unsafe_code)]
 
 use std::os::fd::{AsFd, BorrowedFd};
@@ -279,11 +282,8 @@ impl Binding for DeviceBinding {
         let dev_tail = self.load(status_tail);
         let cur_ok = dev_cur < n && ring::between(kr.done, dev_cur, kr.hwcur, n);
         if cur_ok {
-            if self.kind != PortKind::Vale && dev_cur != kr.done {
-                // Pipe crossover swapped buffers in the device's copy of
-                // the completed slots: bring the new indexes back.
-                pull_slots(state.dev.as_mut(), &view, bar2_ring, kr.done, dev_cur).map_err(gone)?;
-            }
+            // Pipes: the completed slots already hold the swapped buffers
+            // (written by the device before this status; Acquire above).
             kr.done = dev_cur;
             // The tail only moves forward, and never past the slot before
             // the first one the device has not completed.
@@ -341,33 +341,6 @@ impl Binding for DeviceBinding {
         self.set_need_kick(0);
         let _ = self.notifier.drain();
     }
-}
-
-/// Reads back the buffer index, length and flags of slots `[from, to)`
-/// from the device's copy of a TX ring (after pipe crossover swapped
-/// buffers there). Indexes are validated by the next user of the slot.
-fn pull_slots(
-    dev: &mut dyn crate::device::Device,
-    view: &RingView<'_>,
-    bar2_ring: u64,
-    from: u32,
-    to: u32,
-) -> Result<(), crate::device::DeviceError> {
-    let n = view.num_slots();
-    let mut i = from;
-    let mut bytes = [0u8; 8];
-    while i != to {
-        let at = bar2_ring + (RING_HEADER_SIZE + i as usize * SLOT_SIZE) as u64;
-        dev.bar2_read(at, &mut bytes)?;
-        let buf_idx = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
-        let len = u16::from_le_bytes(bytes[4..6].try_into().expect("2 bytes"));
-        let flags = u16::from_le_bytes(bytes[6..8].try_into().expect("2 bytes"));
-        // As the device left it: the peer's old buffer, len 0, NS_BUF_CHANGED.
-        view.set_buf_idx(i, buf_idx);
-        view.set_len_flags(i, len, flags);
-        i = ring::next(i, n);
-    }
-    Ok(())
 }
 
 impl Drop for DeviceBinding {

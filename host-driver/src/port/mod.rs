@@ -324,15 +324,13 @@ impl State {
         let _ = self.dev.dma_unmap(local.iova);
     }
 
-    /// The buffers end `other` of `pair` (bound to `entry`) holds: its RX
-    /// slots, its TX slots the application owns, and, for TX slots handed
-    /// to the device, the device's copy in BAR2 (the crossover swaps
-    /// buffers there).
+    /// The buffers end `other` of `pair` holds: every slot of its rings.
+    /// The host copy of its TX rings is current for slots handed to the
+    /// device too: the crossover writes the swapped slots back there
+    /// before it publishes them (`PORT_TX_HOST_RING_OFF`).
     fn held_by(
-        &mut self,
         pair: &PairRegion,
         other: usize,
-        entry: u32,
     ) -> Result<std::collections::HashSet<u32>, String> {
         let g = end_geometry(pair.master_geometry(), other);
         let mut held = std::collections::HashSet::new();
@@ -341,26 +339,8 @@ impl State {
             let n = g.tx_slots;
             let off = pair.layout.tx_ring_off(other as u32, r, n);
             let view = RingView::new(region, off, n).map_err(|e| e.to_string())?;
-            let (tail, head) = (view.tail(), view.head());
             for i in 0..n {
-                let handed_over = tail < n
-                    && head < n
-                    && netmap_ring::ring::between(tail, i, head, n)
-                    && i != head;
-                let idx = if handed_over {
-                    let at = self.layout.bar2_ring_off(entry, r, n)
-                        + (netmap_ring::abi::RING_HEADER_SIZE
-                            + i as usize * netmap_ring::abi::SLOT_SIZE)
-                            as u64;
-                    let mut word = [0u8; 4];
-                    self.dev
-                        .bar2_read(at, &mut word)
-                        .map_err(|e| e.to_string())?;
-                    u32::from_le_bytes(word)
-                } else {
-                    view.slot(i).buf_idx
-                };
-                held.insert(idx);
+                held.insert(view.slot(i).buf_idx);
             }
         }
         for r in 0..g.rx_rings {
@@ -621,7 +601,7 @@ impl DeviceBackend {
                 state.entries[peer as usize] = Some(entry_state(peer_name, peer_kind, false));
             }
             let held = if other_open {
-                state.held_by(pair, other, other_entry).map_err(&io)?
+                State::held_by(pair, other).map_err(&io)?
             } else {
                 Default::default()
             };
@@ -817,6 +797,9 @@ impl DeviceBackend {
             status_addr: iova + layout.status_off(a) as u64,
             num_bufs: layout.num_bufs,
             rx_ring_addr: iova + layout.rx_ring_off(a, 0, g.rx_slots) as u64,
+            // Pipe crossover writes swapped TX slots back here (VALE ports
+            // never have theirs swapped): no BAR2 reads in txsync.
+            tx_host_ring_off: (layout.tx_ring_off(a, 0, g.tx_slots) - layout.status_off(a)) as u32,
         };
         let ports = state.info.ports;
         ports
