@@ -270,6 +270,7 @@ module dp_walker #(
     logic [511:0]  wb_data;
     logic [63:0]   wb_addr;   // host address of the first gathered slot
     logic [2:0]    wb_cnt;    // slots gathered
+    logic          wb_due;    // the run is complete: write it in the next state
     state_t        wb_ret;    // where S_WB_FLUSH goes on
     assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
 
@@ -494,6 +495,17 @@ module dp_walker #(
         pf_cnt[q]  <= (n >= 16'(pf_cnt[q])) ? 3'd0 : pf_cnt[q] - 3'(n);
     endtask
 
+    // The gathered TX slots into the host's TX ring: one posted write,
+    // ahead of the TX status it must not trail.
+    task automatic wb_write();
+        dma_wr_req_valid <= 1'b1;
+        dma_wr_req_addr  <= wb_addr;
+        dma_wr_req_len   <= 7'(wb_cnt) * 7'd16;
+        dma_wr_req_data  <= wb_data;
+        wb_cnt <= '0;
+        wb_due <= 1'b0;
+    endtask
+
     always_ff @(posedge clk) begin
         if (rst) begin
             st <= S_IDLE;
@@ -511,6 +523,7 @@ module dp_walker #(
             notify <= '0;
             desc_wr_en <= 1'b0;
             wb_cnt <= '0;
+            wb_due <= 1'b0;
             wb_ret <= S_IDLE;
             for (int q = 0; q < NQ; q++) begin
                 tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
@@ -944,6 +957,7 @@ module dp_walker #(
             end
 
             S_P_SLOT: begin
+                if (wb_due) wb_write();
                 st <= S_P_RXRD;  // the slot is read in this state
             end
 
@@ -1042,29 +1056,24 @@ module dp_walker #(
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
                         cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
                     end
-                    if (wb_on && wb_last) begin
-                        wb_ret <= (k + 16'd1 == fslots) ? S_P_COUNT : S_P_SLOT;
-                        st <= S_WB_FLUSH;
-                    end else begin
-                        st <= (k + 16'd1 == fslots) ? S_P_COUNT : S_P_SLOT;
-                    end
+                    // A complete run leaves from S_P_SLOT or S_P_COUNT,
+                    // which find the write register empty (it is leaving
+                    // now) and have no write of their own.
+                    wb_due <= wb_on && wb_last;
+                    st <= (k + 16'd1 == fslots) ? S_P_COUNT : S_P_SLOT;
                 end
             end
 
             S_WB_FLUSH: begin
-                // The gathered TX slots into the host's TX ring: one posted
-                // write, ahead of the TX status it must not trail.
+                // A run that ends without filling its line (a gap, the job's end).
                 if (wr_free) begin
-                    dma_wr_req_valid <= 1'b1;
-                    dma_wr_req_addr  <= wb_addr;
-                    dma_wr_req_len   <= 7'(wb_cnt) * 7'd16;
-                    dma_wr_req_data  <= wb_data;
-                    wb_cnt <= '0;
+                    wb_write();
                     st <= wb_ret;
                 end
             end
 
             S_P_COUNT: begin
+                if (wb_due) wb_write();
                 // The receiver's side of the moved packet.
                 ca_valid <= 1'b1; ca_port <= 8'(dq);
                 ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
