@@ -17,12 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use host_driver::device::Device;
-use host_driver::port::layout::MemoryLayout;
 use host_driver::regs::DeviceInfo;
 use host_driver::DeviceBackend;
-use netmap_ring::abi::{RING_HEADER_SIZE, SLOT_SIZE};
 use netmap_ring::port::{Backend, Binding, BindingLayout, Port, PortError, SyncError};
-use netmap_ring::ring;
 use netmap_ring::view::RingView;
 use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter};
 use vale_offload::domain::Domain;
@@ -334,12 +331,12 @@ impl Fixture for DeviceFixture {
     }
 
     /// Every pool buffer (2 .. num_bufs) is free in the driver or in
-    /// exactly one slot of an open port's rings. A TX slot the host handed
-    /// to the device (`tail .. head`) is read from the device's copy in
-    /// BAR2: a pipe's crossover swaps buffers there, and the host copy
-    /// catches up at the port's next txsync. A pipe pair has a pool of its
-    /// own with no free list: with both ends open, every one of its
-    /// buffers is in exactly one slot of the two ends.
+    /// exactly one slot of an open port's rings, as the host sees them:
+    /// a pipe's crossover writes the swapped TX slots back into host
+    /// memory before it publishes them, so no slot is read from BAR2. A
+    /// pipe pair has a pool of its own with no free list: with both ends
+    /// open, every one of its buffers is in exactly one slot of the two
+    /// ends.
     fn assert_conserved(&self, _domain: &str) {
         let live = self.backend.live.lock().unwrap();
         let main = self.backend.inner.pool_region();
@@ -350,8 +347,8 @@ impl Fixture for DeviceFixture {
             usize,
             u32,
         )> = Vec::new();
-        self.device(|dev, info| {
-            for (_, entry, layout) in live.iter() {
+        self.device(|_, _| {
+            for (_, _, layout) in live.iter() {
                 let at = match pools.iter().position(|p| Arc::ptr_eq(&p.0, &layout.region)) {
                     Some(at) => at,
                     None => {
@@ -365,23 +362,10 @@ impl Fixture for DeviceFixture {
                     }
                 };
                 pools[at].2 += 1;
-                let memory = MemoryLayout::new(info.ports.count, info.ports.count, dev.bar2_len());
-                let rings = layout.tx_rings.iter().map(|s| (true, s));
-                for (tx, spec) in rings.chain(layout.rx_rings.iter().map(|s| (false, s))) {
+                for spec in layout.tx_rings.iter().chain(&layout.rx_rings) {
                     let view = RingView::new(&layout.region, spec.offset, spec.num_slots).unwrap();
-                    let n = spec.num_slots;
-                    for i in 0..n {
-                        let handed_over =
-                            tx && ring::between(view.tail(), i, view.head(), n) && i != view.head();
-                        let idx = if handed_over {
-                            let at = memory.bar2_ring_off(*entry, spec.id, n)
-                                + (RING_HEADER_SIZE + i as usize * SLOT_SIZE) as u64;
-                            let mut word = [0u8; 4];
-                            dev.bar2_read(at, &mut word).expect("BAR2 slot");
-                            u32::from_le_bytes(word)
-                        } else {
-                            view.slot(i).buf_idx
-                        };
+                    for i in 0..spec.num_slots {
+                        let idx = view.slot(i).buf_idx;
                         assert!(
                             (2..layout.buffers.num_bufs).contains(&idx),
                             "ring {} slot {i} holds buffer {idx}, not a pool buffer",
