@@ -125,7 +125,10 @@ fn a_pipe_batch_costs_two_doorbells_and_no_mmio_read() {
     assert_eq!(cost.mmio_writes, 2, "a TX and an RX doorbell for the batch");
     assert_eq!(cost.bar2_write_bytes, 16 * u64::from(batch));
     // RX slots, the swapped TX slots (four per 64-byte write), statuses.
-    assert!(cost.dma_write_bytes >= 2 * 16 * u64::from(batch), "{cost:?}");
+    assert!(
+        cost.dma_write_bytes >= 2 * 16 * u64::from(batch),
+        "{cost:?}"
+    );
 
     // Zero copy: the receiver got the sender's buffers and the sender's
     // ring, in host memory, holds the receiver's old ones.

@@ -114,7 +114,8 @@ impl Rig {
         let mut ring_slots = 0u32;
         for (p, spec) in specs.iter().enumerate() {
             let tx_ring_off = align64(offset);
-            let rx_ring_off = align64(tx_ring_off + spec.tx_rings as usize * ring_bytes(spec.tx_slots));
+            let rx_ring_off =
+                align64(tx_ring_off + spec.tx_rings as usize * ring_bytes(spec.tx_slots));
             offset = rx_ring_off + spec.rx_rings as usize * ring_bytes(spec.rx_slots);
             ports.push(PortLayout {
                 spec: *spec,
@@ -270,7 +271,9 @@ impl Rig {
         bytes[4..6].copy_from_slice(&slot.len.to_le_bytes());
         bytes[6..8].copy_from_slice(&slot.flags.to_le_bytes());
         let host = self.tx_slot_host(p, r, i);
-        self.region.write_bytes(host, &bytes).expect("TX slot in host memory");
+        self.region
+            .write_bytes(host, &bytes)
+            .expect("TX slot in host memory");
         let at = self.tx_slot_bar2(p, r, i);
         self.nic.bar2_write(at, &bytes).expect("TX slot in BAR2");
     }

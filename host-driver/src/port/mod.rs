@@ -328,10 +328,7 @@ impl State {
     /// The host copy of its TX rings is current for slots handed to the
     /// device too: the crossover writes the swapped slots back there
     /// before it publishes them (`PORT_TX_HOST_RING_OFF`).
-    fn held_by(
-        pair: &PairRegion,
-        other: usize,
-    ) -> Result<std::collections::HashSet<u32>, String> {
+    fn held_by(pair: &PairRegion, other: usize) -> Result<std::collections::HashSet<u32>, String> {
         let g = end_geometry(pair.master_geometry(), other);
         let mut held = std::collections::HashSet::new();
         let region = &pair.region;
