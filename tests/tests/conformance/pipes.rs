@@ -268,7 +268,9 @@ fn pipes_on_a_vale_port_stay_off_the_switch(f: &dyn Fixture) {
 }
 
 fn pipes_on_a_nic_parent(f: &dyn Fixture) {
-    let ifname = format!("cf{}", std::process::id());
+    // Unique per call: the case runs on several backends at once, in
+    // threads of this process.
+    let ifname = unique_name("cf");
     let (m, mut s) = pipe(
         f,
         &format!("netmap:{ifname}"),

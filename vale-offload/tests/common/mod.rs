@@ -18,9 +18,15 @@ use vale_offload::ports;
 /// `vale<tag>_<pid>_<n>`. Domains are per name, so tests running in
 /// parallel never share a switch.
 pub fn unique_switch(tag: &str) -> String {
+    unique_name(&format!("vale{tag}"))
+}
+
+/// `<prefix><pid>_<n>`: a name (a NIC pipe parent, a switch) no other test
+/// of this or another process uses.
+pub fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("vale{tag}_{}_{n}", std::process::id())
+    format!("{prefix}_{}_{n}", std::process::id())
 }
 
 /// A locally administered unicast MAC ending in `id`.
