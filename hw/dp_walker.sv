@@ -267,12 +267,24 @@ module dp_walker #(
     // Pipe write-back: swapped TX slots (16 bytes each) gathered into one
     // DMA write of up to a 64-byte line of the host TX ring, written out
     // before the TX status, so the host never reads BAR2.
+    // Only the buffer index differs between the gathered slots: keep it
+    // per lane and build the line (a variable part-select of the 512-bit
+    // line would make Yosys build two 512-bit barrel shifters).
+    logic [31:0]   wb_buf [4];  // receiver's buffer of gathered slot l
     logic [511:0]  wb_data;
     logic [63:0]   wb_addr;   // host address of the first gathered slot
     logic [2:0]    wb_cnt;    // slots gathered
     logic          wb_due;    // the run is complete: write it in the next state
     state_t        wb_ret;    // where S_WB_FLUSH goes on
     assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
+    // The swapped TX slot, as the engine leaves it: the receiver's buffer,
+    // len 0, NS_BUF_CHANGED, ptr 0. Bytes past the run's length are not
+    // written.
+    always_comb begin
+        for (int l = 0; l < 4; l++) begin
+            wb_data[128 * l +: 128] = {64'd0, NS_BUF_CHANGED, 16'd0, wb_buf[l]};
+        end
+    end
 
     // ---- Derived values of the current job ------------------------------
     logic [15:0] rn, dfree;
@@ -1037,12 +1049,10 @@ module dp_walker #(
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, cn);
                     if (wb_on) begin
-                        // The swapped TX slot, as the engine leaves it: the
-                        // receiver's buffer, len 0, NS_BUF_CHANGED, ptr 0.
-                        // Bytes past the run's length are not written.
                         if (wb_cnt == 3'd0) wb_addr <= slot_addr_txh;
-                        wb_data[128 * wb_cnt[1:0] +: 128] <=
-                            {64'd0, NS_BUF_CHANGED, 16'd0, rbuf};
+                        for (int l = 0; l < 4; l++) begin
+                            if (wb_cnt[1:0] == 2'(l)) wb_buf[l] <= rbuf;
+                        end
                         wb_cnt <= wb_cnt + 3'd1;
                     end
                     if (k + 16'd1 == fslots) begin
