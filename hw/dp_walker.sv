@@ -69,7 +69,10 @@ module dp_walker #(
     output logic [6:0]   dma_wr_req_len,
     output logic [511:0] dma_wr_req_data,
 
-    // Per-port counter increments (port_counters).
+    // Per-port counter increments (port_counters). Port A only counts
+    // events: its amount is the constant 1, so every counter's adder is an
+    // incrementer plus port B's amount (a registered amount that Yosys
+    // cannot prove constant costs a 32-bit adder input per counter).
     output logic        ca_valid,
     output logic [7:0]  ca_port,
     output logic [3:0]  ca_counter,
@@ -277,6 +280,7 @@ module dp_walker #(
     logic          wb_due;    // the run is complete: write it in the next state
     state_t        wb_ret;    // where S_WB_FLUSH goes on
     assign pipe_avail = (pipe_free < cn - 16'd1) ? pipe_free : cn - 16'd1;
+    assign ca_amount = 32'd1;
     // The swapped TX slot, as the engine leaves it: the receiver's buffer,
     // len 0, NS_BUF_CHANGED, ptr 0. Bytes past the run's length are not
     // written.
@@ -571,7 +575,7 @@ module dp_walker #(
                         st <= S_IDLE;
                     end else if (!head_ok) begin
                         ca_valid <= 1'b1; ca_port <= 8'(port_of(pick));
-                        ca_counter <= C_BAD_SYNC; ca_amount <= 32'd1;
+                        ca_counter <= C_BAD_SYNC;
                         st <= S_IDLE;
                     end else begin
                         st <= S_START;
@@ -585,7 +589,7 @@ module dp_walker #(
                 rxdb_pend[rxpick] <= 1'b0;
                 if (!rxdb_ok) begin
                     ca_valid <= 1'b1; ca_port <= 8'(port_of(rxpick));
-                    ca_counter <= C_BAD_SYNC; ca_amount <= 32'd1;
+                    ca_counter <= C_BAD_SYNC;
                 end else begin
                     rx_hwcur[rxpick] <= rxdb_head[rxpick];
                     if (is_pipe(cfg_kind[port_of(rxpick)])
@@ -659,7 +663,7 @@ module dp_walker #(
                     // is already too long to ever be forwarded.
                     if (!cpipe && fslots + 16'd1 > 16'(MAX_FRAGS)) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_DROP_CHAIN; ca_amount <= 32'd1;
+                        ca_counter <= C_TX_DROP_CHAIN;
                     end else begin
                         ci <= fstart;
                     end
@@ -672,15 +676,15 @@ module dp_walker #(
             S_DECIDE: begin
                 if (fslots > 16'(MAX_FRAGS)) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_CHAIN; ca_amount <= 32'd1;
+                    ca_counter <= C_TX_DROP_CHAIN;
                     st <= S_SCAN_REQ;
                 end else if (!fvalid) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_BAD; ca_amount <= 32'd1;
+                    ca_counter <= C_TX_DROP_BAD;
                     st <= S_SCAN_REQ;
                 end else if (first_len < 16'd14) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_SHORT; ca_amount <= 32'd1;
+                    ca_counter <= C_TX_DROP_SHORT;
                     st <= S_SCAN_REQ;
                 end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
@@ -710,11 +714,11 @@ module dp_walker #(
                 if (lk_res_valid) begin
                     if (lk_res_port == PORT_DROP) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_DROP_SAME; ca_amount <= 32'd1;
+                        ca_counter <= C_TX_DROP_SAME;
                         st <= S_SCAN_REQ;
                     end else begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_PACKETS; ca_amount <= 32'd1;
+                        ca_counter <= C_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
                         cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
                         if (lk_res_port == PORT_FLOOD) begin
@@ -755,7 +759,7 @@ module dp_walker #(
                 end else begin
                     if (!flood_any) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_NO_DEST; ca_amount <= 32'd1;
+                        ca_counter <= C_TX_NO_DEST;
                     end
                     st <= S_SCAN_REQ;
                 end
@@ -775,7 +779,7 @@ module dp_walker #(
                         end
                     end else begin
                         ca_valid <= 1'b1; ca_port <= 8'(dq);
-                        ca_counter <= C_RX_DROP_FULL; ca_amount <= 32'd1;
+                        ca_counter <= C_RX_DROP_FULL;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
                         cb_counter <= C_TX_DROP_FULL; cb_amount <= 32'd1;
                         st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
@@ -845,7 +849,7 @@ module dp_walker #(
             S_DLV_CHECK: begin
                 if (!rxvalid) begin
                     ca_valid <= 1'b1; ca_port <= 8'(dq);
-                    ca_counter <= C_RX_DROP_BAD; ca_amount <= 32'd1;
+                    ca_counter <= C_RX_DROP_BAD;
                     st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
                 end else begin
                     k <= '0;
@@ -925,7 +929,7 @@ module dp_walker #(
                         rx_hwtail[dqe] <= nxt(jidx, rn);
                         rx_dirty[dqe]  <= 1'b1;
                         ca_valid <= 1'b1; ca_port <= 8'(dq);
-                        ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
+                        ca_counter <= C_RX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(dq);
                         cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
                         ev_forwarded <= 1'b1;
@@ -955,7 +959,7 @@ module dp_walker #(
                 if (!fvalid || fslots > rn - 16'd1) begin
                     // Never handed to the receiver; skipped, counted.
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_BAD; ca_amount <= 32'd1;
+                    ca_counter <= C_TX_DROP_BAD;
                     st <= S_SCAN_REQ;
                 end else if (fslots > pipe_free) begin
                     ci <= fstart;  // back-pressure: wait for the receiver
@@ -1062,7 +1066,7 @@ module dp_walker #(
                         pipe_free <= pipe_free - fslots;
                         moved     <= 1'b1;
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_PACKETS; ca_amount <= 32'd1;
+                        ca_counter <= C_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
                         cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
                     end
@@ -1086,7 +1090,7 @@ module dp_walker #(
                 if (wb_due) wb_write();
                 // The receiver's side of the moved packet.
                 ca_valid <= 1'b1; ca_port <= 8'(dq);
-                ca_counter <= C_RX_PACKETS; ca_amount <= 32'd1;
+                ca_counter <= C_RX_PACKETS;
                 cb_valid <= 1'b1; cb_port <= 8'(dq);
                 cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
                 st <= S_SCAN_REQ;
