@@ -119,6 +119,9 @@ impl EntryStore for RegionTable {
 pub struct Domain {
     name: String,
     path: PathBuf,
+    /// (device, inode) of the region file this domain mapped: `path` may
+    /// name a newer domain's file once this one is gone.
+    file_id: (u64, u64),
     kind: DomainKind,
     memory: NetmapMemory,
     table: LearningTable<RegionTable>,
@@ -136,6 +139,41 @@ impl std::fmt::Debug for Domain {
             .field("path", &self.path)
             .finish()
     }
+}
+
+/// (device, inode) of an open file.
+fn file_id(file: &File) -> io::Result<(u64, u64)> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Removes a dead domain's files: the wake-up FIFOs of its bindings
+/// (`<stem>.b<slot>.wake`, left behind when their owner was killed or the
+/// domain was found unformatted) and then its region file. Only while
+/// `path` still names the file `file_id` identifies (the caller holds that
+/// file open or mapped, so its inode number is not reused): once it is
+/// unlinked a new domain may take the name, and its files are not ours.
+/// (Nobody binds into a dead domain, so no FIFO of ours appears meanwhile.)
+fn remove_domain_files(path: &Path, file_id: (u64, u64)) {
+    let still_ours = std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == file_id);
+    if !still_ours {
+        return;
+    }
+    if let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let is_our_fifo = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(stem))
+                .and_then(|n| n.strip_prefix(".b"))
+                .and_then(|n| n.strip_suffix(".wake"))
+                .is_some_and(|slot| !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()));
+            if is_our_fifo {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_file(path);
 }
 
 fn registry() -> &'static Mutex<HashMap<String, Weak<Domain>>> {
@@ -224,7 +262,8 @@ impl Domain {
                     })?;
                 let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
                 ctrl.format(kind, name, geometry.rows, geometry.ways);
-                let domain = Self::from_memory(name, path, memory)?;
+                let domain =
+                    Self::from_memory(name, path, file_id(&file).map_err(file_err)?, memory)?;
                 // Unlocking lets waiting joiners in.
                 let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
                 Ok(Some(domain))
@@ -262,18 +301,20 @@ impl Domain {
                     SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).ok()
                 };
                 let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+                let id = file_id(&file).map_err(file_err)?;
                 let memory = region.and_then(|r| NetmapMemory::attach(Arc::new(r)).ok());
                 let Some(memory) = memory else {
-                    // A creator died half way: remove its file and retry.
-                    let _ = std::fs::remove_file(path);
+                    // A creator died half way (or an older build's layout):
+                    // remove its files and retry.
+                    remove_domain_files(path, id);
                     return Ok(None);
                 };
                 let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
                 if !ctrl.is_formatted() {
-                    let _ = std::fs::remove_file(path);
+                    remove_domain_files(path, id);
                     return Ok(None);
                 }
-                let domain = Self::from_memory(name, path, memory)?;
+                let domain = Self::from_memory(name, path, id, memory)?;
                 if domain.kind != kind {
                     return Err(DomainError::Corrupt {
                         path: path.to_owned(),
@@ -286,7 +327,12 @@ impl Domain {
         }
     }
 
-    fn from_memory(name: &str, path: &Path, memory: NetmapMemory) -> Result<Domain, DomainError> {
+    fn from_memory(
+        name: &str,
+        path: &Path,
+        file_id: (u64, u64),
+        memory: NetmapMemory,
+    ) -> Result<Domain, DomainError> {
         let corrupt = |why: String| DomainError::Corrupt {
             path: path.to_owned(),
             why,
@@ -313,6 +359,7 @@ impl Domain {
         Ok(Domain {
             name: name.to_owned(),
             path: path.to_owned(),
+            file_id,
             kind,
             memory,
             table,
@@ -384,7 +431,7 @@ impl Domain {
         self.ctrl()
             .u32_at(ctrl::dom::STATE)
             .store(DOMAIN_DEAD, Ordering::Release);
-        let _ = std::fs::remove_file(&self.path);
+        remove_domain_files(&self.path, self.file_id);
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if reg
             .get(&self.name)
@@ -409,5 +456,55 @@ impl Domain {
             .collect();
         names.sort();
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        File::create(path).unwrap();
+    }
+
+    #[test]
+    fn a_dead_domain_takes_its_fifos_and_leaves_other_domains_files() {
+        let dir = std::env::temp_dir().join(format!("nmrs-domfiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mem = dir.join("if-eth0.100.mem");
+        touch(&mem);
+        // Held open as a domain holds its mapping: while it is, the inode
+        // number cannot go to a new file.
+        let old = File::open(&mem).unwrap();
+        let id = file_id(&old).unwrap();
+        let ours = ["if-eth0.100.b0.wake", "if-eth0.100.b17.wake"];
+        // Another domain's FIFOs whose names start alike.
+        let theirs = [
+            "if-eth0.100.5.b0.wake",
+            "if-eth0.1000.b0.wake",
+            "if-eth0.100.b.wake",
+            "if-eth0.100.bx.wake",
+        ];
+        for name in ours.iter().chain(&theirs) {
+            touch(&dir.join(name));
+        }
+
+        // The name now belongs to a newer domain's file: nothing is ours.
+        std::fs::remove_file(&mem).unwrap();
+        touch(&mem);
+        remove_domain_files(&mem, id);
+        assert!(mem.exists(), "a newer domain's file was removed");
+        assert!(ours.iter().all(|n| dir.join(n).exists()));
+
+        // Still the same file: its FIFOs and the file go, the others stay.
+        drop(old);
+        let new = File::open(&mem).unwrap();
+        let id = file_id(&new).unwrap();
+        remove_domain_files(&mem, id);
+        assert!(!mem.exists());
+        assert!(ours.iter().all(|n| !dir.join(n).exists()));
+        assert!(theirs.iter().all(|n| dir.join(n).exists()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
