@@ -76,6 +76,23 @@ fn rtl_sources(hw: &Path) -> Vec<PathBuf> {
     sources
 }
 
+/// FNV-1a over the names and bytes of every RTL source: tells a binary
+/// built from other RTL (a stale `nmsim-server`) from this build.
+fn rtl_fingerprint(hw: &Path) -> u64 {
+    let mut files = rtl_sources(hw);
+    files.push(hw.join("regmap.svh"));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        let name = file.file_name().map(|n| n.as_encoded_bytes().to_vec());
+        let bytes = std::fs::read(&file).expect("read an RTL source");
+        for byte in name.unwrap_or_default().iter().chain(&bytes) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
 fn verilate(spec: &ModelSpec, hw: &Path, out: &Path) -> PathBuf {
     let mdir = out.join(format!("verilated_{}", spec.name));
     let _ = std::fs::remove_dir_all(&mdir);
@@ -388,6 +405,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", source.display());
     }
     println!("cargo:rerun-if-changed={}", hw.join("regmap.svh").display());
+    println!(
+        "cargo:rustc-env=NETMAP_RTL_HASH={:016x}",
+        rtl_fingerprint(&hw)
+    );
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
     let root = verilator_root();

@@ -10,6 +10,11 @@
 //! Set `NETMAP_SIM_VCD=path` to trace every model to a VCD file (the second
 //! and later instances in a process append `.N` to the name).
 
+/// Fingerprint of the `hw/` sources this model was built from (16 hex
+/// digits): `nmsim-server --rtl-hash` prints its own, so a test can tell a
+/// server built from older RTL.
+pub const RTL_HASH: &str = env!("NETMAP_RTL_HASH");
+
 pub mod host;
 mod model;
 pub mod nic;

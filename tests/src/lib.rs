@@ -7,12 +7,52 @@
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Environment variable that turns a test binary into a child role.
 pub const CHILD_ROLE: &str = "NETMAP_TEST_CHILD_ROLE";
+
+/// A workspace binary (`pkt-gen`, `valectl`, `nmsim-server`), found next to
+/// the running test's executable, where `cargo test --workspace` builds
+/// it. For `nmsim-server`, also checks it was built from the same RTL as
+/// this test ([`assert_server_is_current`]).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace` (or build netmap-tools and host-driver first)",
+        bin.display()
+    );
+    if name == "nmsim-server" {
+        assert_server_is_current(&bin);
+    }
+    bin
+}
+
+/// Panics unless `nmsim-server` at `bin` simulates the RTL this test was
+/// built with: a server left from before an RTL change would test the old
+/// device (cargo rebuilds it only when asked to).
+pub fn assert_server_is_current(bin: &Path) {
+    let output = Command::new(bin)
+        .arg("--rtl-hash")
+        .output()
+        .expect("nmsim-server --rtl-hash runs");
+    let theirs = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(
+        theirs,
+        sim::RTL_HASH,
+        "{} was built from other RTL than this test: run `cargo build -p host-driver` (or `cargo test --workspace`)",
+        bin.display()
+    );
+}
 
 /// A switch name no other test (or test process) uses.
 pub fn unique_switch(tag: &str) -> String {
@@ -147,4 +187,34 @@ pub fn is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in `nmsim-server` that prints `hash` for `--rtl-hash`.
+    fn fake_server(hash: &str) -> PathBuf {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "fake-nmsim-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, format!("#!/bin/sh\necho {hash}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_server_built_from_other_rtl_is_refused() {
+        let current = fake_server(sim::RTL_HASH);
+        assert_server_is_current(&current);
+        let stale = fake_server("0123456789abcdef");
+        let refused = std::panic::catch_unwind(|| assert_server_is_current(&stale));
+        let _ = std::fs::remove_file(&current);
+        let _ = std::fs::remove_file(&stale);
+        assert!(refused.is_err(), "a stale server passed the check");
+    }
 }

@@ -12,21 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A workspace binary, found next to this test's executable.
-fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let bin = dir.join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace` (or build netmap-tools and host-driver first)",
-        bin.display()
-    );
-    bin
-}
+use netmap_tests::workspace_bin;
 
 /// A socket path removed on drop, also when the test fails.
 struct SocketFile(PathBuf);

@@ -32,7 +32,7 @@ const IDLE_CHECK: Duration = Duration::from_millis(200);
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: nmsim-server --socket PATH [--clients N] [--idle-exit SECS] [--lock PATH] [--pid-file PATH] [--detach]"
+        "usage: nmsim-server --socket PATH [--clients N] [--idle-exit SECS] [--lock PATH] [--pid-file PATH] [--detach]\n       nmsim-server --rtl-hash   (the fingerprint of the RTL it was built from)"
     );
     ExitCode::from(2)
 }
@@ -80,6 +80,10 @@ fn take_lock(path: &Path) -> std::io::Result<File> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--rtl-hash") {
+        println!("{}", sim::RTL_HASH);
+        return ExitCode::SUCCESS;
+    }
     let Some(options) = parse() else {
         return usage();
     };
@@ -112,8 +116,9 @@ fn main() -> ExitCode {
         }
     }
     eprintln!(
-        "nmsim-server {}: serving the RTL model on {}",
+        "nmsim-server {}: serving the RTL model (rtl {}) on {}",
         std::process::id(),
+        sim::RTL_HASH,
         socket.display()
     );
     // Every worker accepts on the same listening socket; each connection

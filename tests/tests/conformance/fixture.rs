@@ -506,17 +506,8 @@ struct Server {
 impl Server {
     fn start() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let exe = std::env::current_exe().expect("test executable");
-        let bin = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target directory")
-            .join("nmsim-server");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo test --workspace` or `cargo build -p host-driver` first",
-            bin.display()
-        );
+        // Checked once per case: built from this test's RTL.
+        let bin = netmap_tests::workspace_bin("nmsim-server");
         let socket = std::env::temp_dir().join(format!(
             "nmsim-conf-{}-{}.sock",
             std::process::id(),
