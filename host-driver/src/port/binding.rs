@@ -171,9 +171,11 @@ impl DeviceBinding {
         SyncError::BadRing { ring, source }
     }
 
-    /// The start of every sync: the ring's view and its kring (locked),
-    /// with the application's head and cur checked against the kring.
+    /// The start of every sync: the pipe's pairing repaired if needed, the
+    /// ring's view and its kring (locked), with the application's head and
+    /// cur checked against the kring.
     fn begin_sync(&self, rx: bool, ring: u32) -> Result<SyncStart<'_>, SyncError> {
+        self.repair_pipe()?;
         let (specs, krings) = if rx {
             (&self.layout.rx_rings, &self.rx)
         } else {
@@ -253,7 +255,6 @@ impl Binding for DeviceBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
-        self.repair_pipe()?;
         let SyncStart {
             view,
             mut krings,
@@ -297,7 +298,6 @@ impl Binding for DeviceBinding {
     }
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
-        self.repair_pipe()?;
         let SyncStart {
             view,
             mut krings,
