@@ -208,6 +208,16 @@ impl SimDir {
             .count()
     }
 
+    /// Waits (up to 20 s) until `count` port entries are enabled; panics
+    /// with `why` otherwise.
+    fn wait_enabled_ports(&self, count: usize, why: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.enabled_ports() != count {
+            assert!(Instant::now() < deadline, "{why}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The port entries enabled on the device, from `valectl -l --backend
     /// sim --json`.
     fn enabled_ports(&self) -> usize {
@@ -379,14 +389,7 @@ fn a_killed_process_releases_its_port_on_the_shared_sim() {
     assert_eq!(dir.enabled_ports(), 2);
     // SIGKILL: no chance to close anything.
     drop(victim.guard);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while dir.enabled_ports() != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the killed process's port stayed on the device"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    dir.wait_enabled_ports(1, "the killed process's port stayed on the device");
     // Another process opens the same name, and the keeper still works.
     let again = PktGen::start(
         &dir,
@@ -461,14 +464,7 @@ fn a_killed_pipe_end_is_retaken_and_the_other_end_goes_on() {
     assert_eq!(dir.enabled_ports(), 2);
     // SIGKILL: the receiver closes nothing.
     drop(victim.guard);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while dir.enabled_ports() != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the killed end's entry stayed on the device"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    dir.wait_enabled_ports(1, "the killed end's entry stayed on the device");
     // A new process takes the name; the sender's frames flow to it.
     let again = PktGen::start(
         &dir,
