@@ -133,15 +133,7 @@ impl DeviceBench<'_> {
         .map(str::to_owned)
         .to_vec();
         tx.extend(self.common(&ctl));
-        let receiver = self.child("vale rx", rx);
-        let sender = self.child("vale tx", tx);
-        let (r, t, used) = self.measure(&[receiver], &[sender])?;
-        let frames = t.first().and_then(|t| t["packets"].as_u64()).unwrap_or(0);
-        Ok(Sample {
-            mpps: r.first().map(mpps).unwrap_or(0.0),
-            per_packet: PerPacket::from_counters(&used, frames),
-            frames,
-        })
+        self.one_pair("vale", rx, tx)
     }
 
     fn pipe_once(&mut self) -> Result<Sample, BenchError> {
@@ -160,8 +152,19 @@ impl DeviceBench<'_> {
             .map(str::to_owned)
             .to_vec();
         tx.extend(self.common(&ctl));
-        let receiver = self.child("pipe rx", rx);
-        let sender = self.child("pipe tx", tx);
+        self.one_pair("pipe", rx, tx)
+    }
+
+    /// Runs one receiver and one sender child and measures the round: the
+    /// receiver's rate, the device's cost per frame the sender sent.
+    fn one_pair(
+        &mut self,
+        what: &str,
+        rx: Vec<String>,
+        tx: Vec<String>,
+    ) -> Result<Sample, BenchError> {
+        let receiver = self.child(&format!("{what} rx"), rx);
+        let sender = self.child(&format!("{what} tx"), tx);
         let (r, t, used) = self.measure(&[receiver], &[sender])?;
         let frames = t.first().and_then(|t| t["packets"].as_u64()).unwrap_or(0);
         Ok(Sample {
