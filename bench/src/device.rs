@@ -14,7 +14,8 @@
 #![forbid(unsafe_code)]
 
 use host_driver::cost::{LinkModel, PerPacket};
-use host_driver::{BackendSpec, Device, DeviceCounters};
+use host_driver::{Device, DeviceCounters};
+use netmap_backend::BackendSpec;
 use serde_json::{json, Value};
 
 use crate::ctl::TempFile;
@@ -74,7 +75,7 @@ impl DeviceBench<'_> {
 
     fn child(&self, label: &str, args: Vec<String>) -> ChildSpec {
         let mut spec = ChildSpec::new(label, args);
-        spec.env = vec![(host_driver::spec::BACKEND_ENV.to_owned(), self.spec.clone())];
+        spec.env = vec![(netmap_backend::BACKEND_ENV.to_owned(), self.spec.clone())];
         spec
     }
 

@@ -80,14 +80,14 @@ struct DomainFiles {
 impl DomainFiles {
     fn new(domain: &str) -> Self {
         Self {
-            stem: vale_offload::domain::domain_file_stem(domain),
+            stem: netmap_ring::rundir::file_stem(domain),
         }
     }
 }
 
 impl Drop for DomainFiles {
     fn drop(&mut self) {
-        let dir = vale_offload::domain::runtime_dir();
+        let dir = netmap_ring::rundir::runtime_dir();
         let _ = std::fs::remove_file(dir.join(format!("{}.mem", self.stem)));
         if let Ok(entries) = std::fs::read_dir(&dir) {
             let prefix = format!("{}.", self.stem);

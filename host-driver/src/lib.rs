@@ -4,11 +4,14 @@
 //! (BAR access, DMA memory, doorbells, notifications as eventfds, reset),
 //! which has several bodies: the real board through Linux VFIO
 //! ([`vfio`]), the Verilator model of `hw/` in-process ([`sim`]), and
-//! the same model served by another process over vfio-user. Register
+//! the same model served by another process over vfio-user (the model
+//! itself, in-process or in `nmsim-server`, only with the `sim` feature,
+//! which links the Verilator build of `hw/`). Register
 //! access walks the BAR0 block list of hw/README.md ([`regs`]). On top of
 //! a `Device`, [`port::DeviceBackend`] is a `netmap_ring::port::Backend`:
 //! applications open netmap ports on the device with the usual `Port` API.
-//! [`spec`] picks a backend from `--backend`/`NETMAP_BACKEND`;
+//! [`spec`] names a device (`sim`, `vfio:...`; the `netmap-backend` crate
+//! adds the software engine and `NETMAP_BACKEND`);
 //! [`shared_sim`] gives `--backend sim` its one per-user simulator process. See
 //! DESIGN.md section 3 for the device model and `host-driver/README.md`.
 //!
@@ -22,6 +25,7 @@ pub mod port;
 pub mod regs;
 pub mod report;
 pub mod shared_sim;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod spec;
 pub mod vfio;
@@ -32,4 +36,4 @@ mod testing;
 
 pub use device::{Device, DeviceCounters, DeviceError, DmaRegion};
 pub use port::DeviceBackend;
-pub use spec::{backend_from_env, backend_from_spec, shared_backend, BackendSpec};
+pub use spec::{device_backend, shared_device_backend, DeviceSpec};

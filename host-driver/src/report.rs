@@ -11,7 +11,7 @@ use crate::device::Device;
 use crate::regs::{self, RegisterError};
 
 /// Per-port counters in register order (hw/README.md, `PC_*`), named as
-/// the software engine names them (`vale_offload::ctrl::PortCounter`).
+/// the software engine names them (`vale_offload::counters::PortCounter`).
 const PORT_COUNTERS: [(&str, u32); 13] = [
     ("rx_packets", map::PC_RX_PACKETS),
     ("rx_bytes", map::PC_RX_BYTES),

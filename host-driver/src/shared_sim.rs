@@ -50,7 +50,7 @@ const START_POLL: Duration = Duration::from_millis(20);
 #[derive(Debug, thiserror::Error)]
 pub enum SharedSimError {
     #[error(transparent)]
-    Dir(#[from] vale_offload::domain::DomainError),
+    Dir(#[from] netmap_ring::rundir::RunDirError),
     #[error("{path}: {source}")]
     File { path: PathBuf, source: io::Error },
     #[error("{SERVER_BIN} is not next to {exe} nor on PATH: build it with `cargo build -p host-driver --bin {SERVER_BIN}` (add --release for release tools), set {SERVER_ENV}, or use --backend sim:private")]
@@ -95,7 +95,7 @@ enum Attempt {
 impl SharedSim {
     /// The shared simulator of this user (of `$NETMAP_RS_DIR`).
     pub fn for_user() -> Self {
-        Self::in_dir(vale_offload::domain::runtime_dir())
+        Self::in_dir(netmap_ring::rundir::runtime_dir())
     }
 
     /// The shared simulator whose files are in `dir`.
@@ -118,7 +118,7 @@ impl SharedSim {
 
     /// Connects to the running server, starting one if none runs.
     pub fn connect(&self) -> Result<VfioUserDevice, SharedSimError> {
-        vale_offload::domain::ensure_dir(&self.dir)?;
+        netmap_ring::rundir::ensure_dir(&self.dir)?;
         let lock = OpenOptions::new()
             .read(true)
             .write(true)

@@ -1,10 +1,9 @@
-//! Backend selection: `--backend
-//! soft|sim|sim:private|vfio-user:<socket>|vfio:<pci>` and the
-//! `NETMAP_BACKEND` environment variable, for every tool and for
-//! applications of the `Port` API. `soft` (the software engine) is the
-//! default. `sim` is the user's one simulated NIC, shared by all their
-//! processes ([`crate::shared_sim`]); `sim:private` a model inside this
-//! process only.
+//! Device selection: `sim|sim:private|vfio-user:<socket>|vfio:<pci>`,
+//! the device part of `--backend` (the `netmap-backend` crate adds `soft`,
+//! the software engine, and `NETMAP_BACKEND`). `sim` is the user's one
+//! simulated NIC, shared by all their processes ([`crate::shared_sim`]);
+//! `sim:private` a model inside this process only, built with the `sim`
+//! feature (it links the Verilator model).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -15,17 +14,11 @@ use netmap_ring::port::Backend;
 
 use crate::port::{BackendError, DeviceBackend};
 use crate::shared_sim::SharedSim;
-use crate::sim::SimDevice;
 use crate::vfio::{sys::LinuxSys, VfioDevice, VfioError};
 
-/// Environment variable naming the backend when no `--backend` is given.
-pub const BACKEND_ENV: &str = "NETMAP_BACKEND";
-
-/// A parsed backend name.
+/// A parsed device name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackendSpec {
-    /// The software engine (vale-offload).
-    Soft,
+pub enum DeviceSpec {
     /// The user's shared simulated NIC: the Verilator model in an
     /// `nmsim-server` started on demand ([`crate::shared_sim`]).
     Sim,
@@ -37,13 +30,15 @@ pub enum BackendSpec {
     Vfio(String),
 }
 
-/// Why a backend could not be selected or brought up.
+/// Why a device could not be selected or brought up.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("unknown backend {0:?}: use soft, sim, sim:private, vfio-user:<socket> or vfio:<pci-address>")]
     Unknown(String),
     #[error("backend {0}: the argument is missing")]
     MissingArgument(&'static str),
+    #[error("backend sim:private: this program was built without the in-process model (host-driver's `sim` feature); use sim, which starts nmsim-server")]
+    NoPrivateModel,
     #[error(transparent)]
     Vfio(#[from] VfioError),
     #[error(transparent)]
@@ -54,7 +49,7 @@ pub enum SpecError {
     SharedSim(#[from] crate::shared_sim::SharedSimError),
 }
 
-impl FromStr for BackendSpec {
+impl FromStr for DeviceSpec {
     type Err = SpecError;
 
     fn from_str(text: &str) -> Result<Self, SpecError> {
@@ -67,70 +62,59 @@ impl FromStr for BackendSpec {
             _ => Err(SpecError::MissingArgument(what)),
         };
         match kind {
-            "soft" if arg.is_none() => Ok(BackendSpec::Soft),
-            "sim" if arg.is_none() => Ok(BackendSpec::Sim),
-            "sim" if arg == Some("private") => Ok(BackendSpec::SimPrivate),
-            "vfio-user" => Ok(BackendSpec::VfioUser(PathBuf::from(needs("vfio-user")?))),
+            "sim" if arg.is_none() => Ok(DeviceSpec::Sim),
+            "sim" if arg == Some("private") => Ok(DeviceSpec::SimPrivate),
+            "vfio-user" => Ok(DeviceSpec::VfioUser(PathBuf::from(needs("vfio-user")?))),
             "vfio" => {
                 let address = crate::vfio::parse_pci_address(needs("vfio")?)?;
-                Ok(BackendSpec::Vfio(address))
+                Ok(DeviceSpec::Vfio(address))
             }
             _ => Err(SpecError::Unknown(text.to_owned())),
         }
     }
 }
 
-impl BackendSpec {
-    /// The device itself, for control-path tools (`valectl --backend`):
-    /// `None` for the software engine, which has no device.
-    pub fn open_device(&self) -> Result<Option<Box<dyn crate::device::Device>>, SpecError> {
+/// The in-process model.
+#[cfg(feature = "sim")]
+fn private_model() -> Result<Box<dyn crate::device::Device>, SpecError> {
+    Ok(Box::new(crate::sim::SimDevice::new()?))
+}
+
+/// This build has no in-process model.
+#[cfg(not(feature = "sim"))]
+fn private_model() -> Result<Box<dyn crate::device::Device>, SpecError> {
+    Err(SpecError::NoPrivateModel)
+}
+
+impl DeviceSpec {
+    /// The device itself, for control-path tools (`valectl --backend`).
+    pub fn open_device(&self) -> Result<Box<dyn crate::device::Device>, SpecError> {
         Ok(match self {
-            BackendSpec::Soft => None,
-            BackendSpec::Sim => Some(Box::new(SharedSim::for_user().connect()?)),
-            BackendSpec::SimPrivate => Some(Box::new(SimDevice::new()?)),
-            BackendSpec::VfioUser(socket) => {
-                Some(Box::new(crate::shared_sim::connect_by_path(socket)?))
-            }
-            BackendSpec::Vfio(address) => {
-                Some(Box::new(VfioDevice::open(Arc::new(LinuxSys), address)?))
-            }
+            DeviceSpec::Sim => Box::new(SharedSim::for_user().connect()?),
+            DeviceSpec::SimPrivate => private_model()?,
+            DeviceSpec::VfioUser(socket) => Box::new(crate::shared_sim::connect_by_path(socket)?),
+            DeviceSpec::Vfio(address) => Box::new(VfioDevice::open(Arc::new(LinuxSys), address)?),
         })
     }
 
-    /// Brings the backend up: for the device backends, opens and probes
-    /// the device and sets up its memory.
+    /// Brings the device up (opens and probes it, sets up its memory) as a
+    /// netmap backend.
     pub fn open(&self) -> Result<Box<dyn Backend>, SpecError> {
-        Ok(match self {
-            BackendSpec::Soft => Box::new(vale_offload::SoftBackend),
-            BackendSpec::Sim => {
-                let device = SharedSim::for_user().connect()?;
-                Box::new(DeviceBackend::new(Box::new(device))?)
-            }
-            BackendSpec::SimPrivate => Box::new(DeviceBackend::new(Box::new(SimDevice::new()?))?),
-            BackendSpec::VfioUser(socket) => {
-                let device = crate::shared_sim::connect_by_path(socket)?;
-                Box::new(DeviceBackend::new(Box::new(device))?)
-            }
-            BackendSpec::Vfio(address) => {
-                let device = VfioDevice::open(Arc::new(LinuxSys), address)?;
-                Box::new(DeviceBackend::new(Box::new(device))?)
-            }
-        })
+        Ok(Box::new(DeviceBackend::new(self.open_device()?)?))
     }
 }
 
-/// The backend named by `spec` (the `--backend` value).
-pub fn backend_from_spec(spec: &str) -> Result<Box<dyn Backend>, SpecError> {
-    spec.parse::<BackendSpec>()?.open()
+/// The backend on the device named by `spec`.
+pub fn device_backend(spec: &str) -> Result<Box<dyn Backend>, SpecError> {
+    spec.parse::<DeviceSpec>()?.open()
 }
 
-/// The backend named by `spec`, opened once per process and kept: every
-/// port a process opens on `sim:private` must be on the same simulated
-/// device (a bridge's two ports, a test's sender and receiver), and a
-/// process is one host of a shared device (`sim`, `vfio:`), with one
-/// driver instance. Later calls with the same spec
-/// return the same backend.
-pub fn shared_backend(spec: &str) -> Result<&'static dyn Backend, SpecError> {
+/// The backend on the device named by `spec`, opened once per process and
+/// kept: every port a process opens on `sim:private` must be on the same
+/// simulated device (a bridge's two ports, a test's sender and receiver),
+/// and a process is one host of a shared device (`sim`, `vfio:`), with one
+/// driver instance. Later calls with the same spec return the same backend.
+pub fn shared_device_backend(spec: &str) -> Result<&'static dyn Backend, SpecError> {
     static OPENED: Mutex<Vec<(String, &'static dyn Backend)>> = Mutex::new(Vec::new());
     let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, backend)) = opened.iter().find(|(s, _)| s == spec) {
@@ -138,17 +122,9 @@ pub fn shared_backend(spec: &str) -> Result<&'static dyn Backend, SpecError> {
     }
     // Leaked on purpose: the backend lives as long as the process, like the
     // device it stands for.
-    let backend: &'static dyn Backend = Box::leak(backend_from_spec(spec)?);
+    let backend: &'static dyn Backend = Box::leak(device_backend(spec)?);
     opened.push((spec.to_owned(), backend));
     Ok(backend)
-}
-
-/// The backend named by `$NETMAP_BACKEND`, the software engine when unset.
-pub fn backend_from_env() -> Result<Box<dyn Backend>, SpecError> {
-    match std::env::var(BACKEND_ENV) {
-        Ok(spec) if !spec.is_empty() => backend_from_spec(&spec),
-        _ => Ok(Box::new(vale_offload::SoftBackend)),
-    }
 }
 
 #[cfg(test)]
@@ -157,28 +133,28 @@ mod tests {
 
     #[test]
     fn specs_parse() {
-        assert_eq!("soft".parse::<BackendSpec>().unwrap(), BackendSpec::Soft);
-        assert_eq!("sim".parse::<BackendSpec>().unwrap(), BackendSpec::Sim);
+        assert_eq!("sim".parse::<DeviceSpec>().unwrap(), DeviceSpec::Sim);
         assert_eq!(
-            "sim:private".parse::<BackendSpec>().unwrap(),
-            BackendSpec::SimPrivate
+            "sim:private".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::SimPrivate
         );
         assert_eq!(
-            "vfio-user:/run/nmsim.sock".parse::<BackendSpec>().unwrap(),
-            BackendSpec::VfioUser("/run/nmsim.sock".into())
+            "vfio-user:/run/nmsim.sock".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::VfioUser("/run/nmsim.sock".into())
         );
         assert_eq!(
-            "vfio:03:00.0".parse::<BackendSpec>().unwrap(),
-            BackendSpec::Vfio("0000:03:00.0".into())
+            "vfio:03:00.0".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Vfio("0000:03:00.0".into())
         );
     }
 
     #[test]
     fn bad_specs_say_why() {
         type Check = fn(&SpecError) -> bool;
-        let cases: [(&str, Check); 7] = [
+        let cases: [(&str, Check); 8] = [
             ("", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("hw", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
+            ("soft", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("sim:x", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("sim:", |e: &SpecError| matches!(e, SpecError::Unknown(_))),
             ("vfio", |e: &SpecError| {
@@ -192,33 +168,37 @@ mod tests {
             }),
         ];
         for (text, check) in cases {
-            let err = text.parse::<BackendSpec>().unwrap_err();
+            let err = text.parse::<DeviceSpec>().unwrap_err();
             assert!(check(&err), "{text:?}: {err}");
         }
     }
 
-    #[test]
-    fn soft_is_the_default_and_opens() {
-        assert_eq!(backend_from_spec("soft").unwrap().kind(), "soft");
-    }
-
+    #[cfg(feature = "sim")]
     #[test]
     fn a_shared_backend_is_opened_once() {
-        let first = shared_backend("sim:private").unwrap();
-        let second = shared_backend("sim:private").unwrap();
+        let first = shared_device_backend("sim:private").unwrap();
+        let second = shared_device_backend("sim:private").unwrap();
         assert!(std::ptr::addr_eq(first, second));
         assert_eq!(first.kind(), "sim");
     }
 
+    #[cfg(feature = "sim")]
     #[test]
     fn sim_private_opens_a_device_backend() {
-        assert_eq!(backend_from_spec("sim:private").unwrap().kind(), "sim");
+        assert_eq!(device_backend("sim:private").unwrap().kind(), "sim");
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn sim_private_without_the_model_says_so() {
+        let err = device_backend("sim:private").err().expect("no model");
+        assert!(matches!(err, SpecError::NoPrivateModel), "{err}");
     }
 
     #[test]
     fn a_missing_board_is_an_error_not_a_panic() {
         // No such device on a CI machine: the error names the missing group.
-        let err = backend_from_spec("vfio:0000:7f:1f.7")
+        let err = device_backend("vfio:0000:7f:1f.7")
             .err()
             .expect("no board here");
         assert!(matches!(err, SpecError::Vfio(_)), "{err}");

@@ -34,7 +34,7 @@ fn drain(port: &mut Port) -> Vec<Vec<u8>> {
 #[test]
 fn vale_and_pipe_traffic_through_the_server() {
     let server = Server::start(1);
-    let backend = host_driver::backend_from_spec(&server.spec()).unwrap();
+    let backend = host_driver::device_backend(&server.spec()).unwrap();
     assert_eq!(backend.kind(), "vfio-user");
     let mut a = Port::open_on(&*backend, "vale0:a").unwrap();
     let mut b = Port::open_on(&*backend, "vale0:b").unwrap();
@@ -101,8 +101,8 @@ fn two_clients_share_one_device() {
     assert_eq!(drain(&mut a), back);
 
     // A third client (valectl --backend) sees both ports and their counters.
-    let spec: host_driver::BackendSpec = server.spec().parse().unwrap();
-    let mut dev = spec.open_device().unwrap().expect("a device");
+    let spec: host_driver::DeviceSpec = server.spec().parse().unwrap();
+    let mut dev = spec.open_device().unwrap();
     let report = host_driver::report::device_report(dev.as_mut()).unwrap();
     assert_eq!(report.ports.len(), 2);
     let counter = |entry: u32, name: &str| {
@@ -125,7 +125,7 @@ fn two_clients_share_one_device() {
 fn a_killed_application_releases_its_ports_on_the_device() {
     if let Ok(socket) = std::env::var("NMSIM_CHILD_SOCKET") {
         // The child: open a port, say so, and wait to be killed.
-        let backend = host_driver::backend_from_spec(&format!("vfio-user:{socket}")).unwrap();
+        let backend = host_driver::device_backend(&format!("vfio-user:{socket}")).unwrap();
         let _port = Port::open_on(&*backend, "vale0:victim").unwrap();
         println!("OPEN");
         std::thread::sleep(Duration::from_secs(60));

@@ -15,5 +15,6 @@ pub mod name;
 pub mod port;
 pub mod region;
 pub mod ring;
+pub mod rundir;
 pub mod shm;
 pub mod view;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use netmap_ring::shm::SharedRegion;
-use vale_offload::ctrl::PortCounter;
+use vale_offload::counters::PortCounter;
 use vale_offload::regmap;
 
 use crate::host::{DmaMapError, DmaResponder, HostMemory, LinkCounters};

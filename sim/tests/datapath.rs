@@ -6,7 +6,7 @@
 use netmap_ring::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_NO_LEARN};
 use sim::nic::NicVariant;
 use sim::rig::{PortSpec, Rig, Slot};
-use vale_offload::ctrl::PortCounter;
+use vale_offload::counters::PortCounter;
 use vale_offload::regmap;
 
 const A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xa];

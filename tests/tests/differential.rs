@@ -1,5 +1,5 @@
 //! The differential test: random traffic traces run through the software
-//! engine (real ports on a fresh VALE switch, `vale_offload::open`) and
+//! engine (real ports on a fresh VALE switch, `vale_soft::open`) and
 //! through the RTL data path (the Verilator model behind `sim::rig::Rig`,
 //! a small host that lays out the same rings and plays application and
 //! driver). After every step the frames each receiver reads (bytes, flags,
@@ -23,10 +23,13 @@ use netmap_ring::abi::{NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::port::Port;
 use sim::nic::NicVariant;
 use sim::rig::{PortSpec, Rig, Slot};
-use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter, PORT_COUNTERS};
-use vale_offload::domain::Domain;
+use vale_offload::counters::PortCounter;
+use vale_offload::counters::SwitchCounter;
+use vale_offload::counters::PORT_COUNTERS;
+use vale_offload::placement::DomainKind;
 use vale_offload::regmap;
 use vale_offload::table::PlacedEntry;
+use vale_soft::domain::Domain;
 
 /// Traces per test unless `NETMAP_DIFF_TRACES` says otherwise.
 const DEFAULT_TRACES: u64 = 1000;
@@ -312,7 +315,7 @@ fn run_software(trace: &Trace) -> Outcome {
     };
     let ports: Vec<Port> = names
         .iter()
-        .map(|name| vale_offload::open(name).expect("open software port"))
+        .map(|name| vale_soft::open(name).expect("open software port"))
         .collect();
     let domain = Domain::open(&switch, DomainKind::Switch).expect("switch domain");
     let index: Vec<u32> = (0..trace.ports)
@@ -326,7 +329,7 @@ fn run_software(trace: &Trace) -> Outcome {
             } else {
                 format!("p{i}")
             };
-            vale_offload::ports::find(&domain, &name).expect("port entry")
+            vale_soft::ports::find(&domain, &name).expect("port entry")
         })
         .collect();
     assert_eq!(

@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 
 use netmap_ring::port::{Interest, Port};
 use netmap_tests::{child_role, frame, frame_seq, mac, unique_switch, ChildRole, BROADCAST};
-use vale_offload::ctrl::{DomainKind, PortCounter};
-use vale_offload::domain::Domain;
-use vale_offload::ports;
+use vale_offload::counters::PortCounter;
+use vale_offload::placement::DomainKind;
+use vale_soft::domain::Domain;
+use vale_soft::ports;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// Child: opens `port`, says so, then sends `count` frames (0 = until
 /// killed, at most LIMIT) to `dst`, then waits for stdin EOF or LIMIT.
 fn child_sender(port: &str, dst: [u8; 6], count: u32, blocking: bool) {
-    let mut p = vale_offload::open(port).expect("child opens its port");
+    let mut p = vale_soft::open(port).expect("child opens its port");
     println!("ready {}", std::process::id());
     let start = Instant::now();
     let mut seq = 0u32;
@@ -85,7 +86,7 @@ fn vale_traffic_between_processes_is_delivered_or_counted() {
         return run_child_role(&role);
     }
     let sw = unique_switch("mp");
-    let mut rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
+    let mut rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
     const COUNT: u32 = 20_000;
     let mut child = ChildRole::spawn(
         "vale_traffic_between_processes_is_delivered_or_counted",
@@ -127,7 +128,7 @@ fn pipe_between_processes_is_lossless_and_blocks() {
     }
     let sw = unique_switch("mpp");
     // Small rings so that back-pressure (a blocked sender) really happens.
-    let mut rx = vale_offload::open(&format!("{sw}:p}}7@conf:slots=64")).unwrap();
+    let mut rx = vale_soft::open(&format!("{sw}:p}}7@conf:slots=64")).unwrap();
     const COUNT: u32 = 50_000;
     let mut child = ChildRole::spawn(
         "pipe_between_processes_is_lossless_and_blocks",
@@ -149,7 +150,7 @@ fn a_blocked_poll_wakes_when_another_process_sends() {
         return run_child_role(&role);
     }
     let sw = unique_switch("wake");
-    let mut rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
+    let mut rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
     let mut child = ChildRole::spawn(
         "a_blocked_poll_wakes_when_another_process_sends",
         &format!("send|{sw}:tx|1|spin"),
@@ -171,8 +172,8 @@ fn a_killed_process_loses_only_its_own_port() {
         return run_child_role(&role);
     }
     let sw = unique_switch("kill");
-    let mut rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
-    let mut bystander = vale_offload::open(&format!("{sw}:other")).unwrap();
+    let mut rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
+    let mut bystander = vale_soft::open(&format!("{sw}:other")).unwrap();
     let test = "a_killed_process_loses_only_its_own_port";
     let mut victim = ChildRole::spawn(test, &format!("send|{sw}:tx|0|spin"));
     victim.expect_line("ready");
@@ -212,7 +213,7 @@ fn probe_as_other_user(path: &str, switch: &str) {
         Ok(_) => println!("opened"),
         Err(e) => println!("refused {:?}", e.kind()),
     }
-    let mut port = vale_offload::open(&format!("{switch}:spy")).expect("own switch");
+    let mut port = vale_soft::open(&format!("{switch}:spy")).expect("own switch");
     std::thread::sleep(Duration::from_millis(300));
     port.rxsync().unwrap();
     let mut n = 0;
@@ -232,8 +233,8 @@ fn another_user_cannot_reach_our_switch() {
         return;
     }
     let sw = unique_switch("iso");
-    let mut tx = vale_offload::open(&format!("{sw}:tx")).unwrap();
-    let _rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
+    let mut tx = vale_soft::open(&format!("{sw}:tx")).unwrap();
+    let _rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
     let domain = Domain::open(&sw, DomainKind::Switch).unwrap();
     let path = domain.path().to_string_lossy().into_owned();
     let mut spy = ChildRole::spawn_with(

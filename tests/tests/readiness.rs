@@ -10,7 +10,7 @@ use netmap_tests::{frame, frame_seq, mac, unique_switch, BROADCAST};
 #[test]
 fn epoll_reports_a_port_readable_when_a_frame_arrives() {
     let sw = unique_switch("epoll");
-    let mut rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
+    let mut rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
     let tx_name = format!("{sw}:tx");
     let epoll = rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC).unwrap();
     rustix::event::epoll::add(
@@ -39,7 +39,7 @@ fn epoll_reports_a_port_readable_when_a_frame_arrives() {
 
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
-        let mut tx = vale_offload::open(&tx_name).unwrap();
+        let mut tx = vale_soft::open(&tx_name).unwrap();
         assert!(tx.inject(&frame(BROADCAST, mac(1), 42, 60)));
         tx.txsync().unwrap();
         // Keep the port (and the switch) until the receiver has looked.
@@ -72,10 +72,10 @@ fn tokio_async_fd_waits_for_a_port() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let rx = vale_offload::open(&format!("{sw}:rx")).unwrap();
+        let rx = vale_soft::open(&format!("{sw}:rx")).unwrap();
         let tx_name = format!("{sw}:tx");
         let sender = std::thread::spawn(move || {
-            let mut tx = vale_offload::open(&tx_name).unwrap();
+            let mut tx = vale_soft::open(&tx_name).unwrap();
             for seq in 0..3 {
                 std::thread::sleep(Duration::from_millis(30));
                 assert!(tx.inject(&frame(BROADCAST, mac(1), seq, 60)));

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use host_driver::BackendSpec;
+use netmap_backend::BackendSpec;
 use netmap_ring::port::{Port, PortError};
 
 /// A backend the tools can open ports on.
@@ -25,15 +25,8 @@ impl BackendChoice {
     /// process, so all the ports of a tool share one device.
     pub fn open(&self, name: &str) -> Result<Port, PortError> {
         match self.spec {
-            BackendSpec::Soft => vale_offload::open(name),
-            _ => {
-                let backend =
-                    host_driver::shared_backend(&self.text).map_err(|e| PortError::Io {
-                        name: name.to_owned(),
-                        source: std::io::Error::other(e.to_string()),
-                    })?;
-                Port::open_on(backend, name)
-            }
+            BackendSpec::Soft => vale_soft::open(name),
+            BackendSpec::Device(_) => netmap_backend::open_on(&self.text, name),
         }
     }
 }
@@ -52,7 +45,7 @@ impl FromStr for BackendChoice {
 impl Default for BackendChoice {
     /// `$NETMAP_BACKEND`, else the software engine.
     fn default() -> Self {
-        std::env::var(host_driver::spec::BACKEND_ENV)
+        std::env::var(netmap_backend::BACKEND_ENV)
             .ok()
             .and_then(|text| text.parse().ok())
             .unwrap_or_else(|| "soft".parse().expect("soft parses"))

@@ -20,7 +20,7 @@ pub enum ToolError {
     Sync { name: String, source: SyncError },
     /// An administrative request failed (valectl).
     #[error("{}", describe_admin_error(.0))]
-    Admin(#[from] vale_offload::admin::AdminError),
+    Admin(#[from] vale_soft::admin::AdminError),
     /// A file could not be written or read.
     #[error("{what}: {source}")]
     Io {
@@ -71,9 +71,9 @@ pub fn describe_port_error(name: &str, e: &PortError) -> String {
 
 /// The message for a failed administrative request (a bad name gets its
 /// caret too).
-pub fn describe_admin_error(e: &vale_offload::admin::AdminError) -> String {
+pub fn describe_admin_error(e: &vale_soft::admin::AdminError) -> String {
     match e {
-        vale_offload::admin::AdminError::Name { name, source } => {
+        vale_soft::admin::AdminError::Name { name, source } => {
             describe_port_error(name, &PortError::Name(source.clone()))
         }
         other => other.to_string(),

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use vale_offload::admin::{self, AdminError, MacEntry, PortInfo, SwitchInfo};
-use vale_offload::ctrl::{DomainKind, PortKind};
+use vale_offload::placement::{DomainKind, PortKind};
+use vale_soft::admin::{self, AdminError, MacEntry, PortInfo, SwitchInfo};
 
 use crate::error::ToolError;
 use crate::json::Json;

@@ -1,20 +1,17 @@
-//! VALE switch and netmap pipe semantics.
+//! What the FPGA offloads, as pure code both engines are held to.
 //!
-//! This crate is the golden model: the learning table (rows x ways, the
-//! netmap-compatible hash), the forwarding decision, pipe crossover and the
-//! counters, plus the software engine that runs them over shared memory.
-//! The RTL in `hw/` must agree with it bit for bit. The device register map
-//! (generated from `hw/README.md`) also lives here as Rust constants.
-pub mod admin;
-pub mod ctrl;
-pub mod domain;
-pub mod forward;
-pub mod hash;
-pub mod nic;
-pub mod pipe;
-pub mod ports;
-pub mod regmap;
-pub mod soft;
-pub mod table;
+//! The learning table (rows x ways, netmap's hash, the forwarding
+//! decision), the MOREFRAG chain rule, the port counters, port kinds,
+//! geometry and placement, and the device contract (the register map and
+//! the constants the RTL shares, generated from `hw/README.md`). The
+//! software engine (`vale-soft`) and the RTL in `hw/` must agree with it
+//! bit for bit; nothing here touches shared memory or a device.
+#![forbid(unsafe_code)]
 
-pub use soft::{open, open_with_extra_bufs, SoftBackend};
+pub mod chain;
+pub mod counters;
+pub mod geometry;
+pub mod hash;
+pub mod placement;
+pub mod regmap;
+pub mod table;

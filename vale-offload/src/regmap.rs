@@ -57,9 +57,9 @@ const _: () = {
     assert!(PC_ENTRY_BASE + 254 * PC_ENTRY_STRIDE <= NOTIFY_BASE);
     assert!(PC_COUNTERS * 4 <= PC_ENTRY_STRIDE);
     assert!(PC_TX_DROP_NO_DEST == (PC_COUNTERS - 1) * 4);
-    assert!(PC_COUNTERS as usize == crate::ctrl::PORT_COUNTERS);
+    assert!(PC_COUNTERS as usize == crate::counters::PORT_COUNTERS);
     assert!(NT_RAISED_BASE + 254 * 4 <= DOORBELL_BASE);
-    assert!(DB_RINGS == crate::ctrl::MAX_RINGS);
+    assert!(DB_RINGS == crate::geometry::MAX_RINGS);
     assert!(DB_RINGS * 4 <= DB_TX_STRIDE);
     assert!(DB_TX_BASE + 254 * DB_TX_STRIDE <= DB_RX_BASE);
     assert!(DB_RX_BASE + 254 * 4 <= BAR0_SIZE);

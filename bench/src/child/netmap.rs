@@ -18,16 +18,16 @@ use crate::frame::{self, parse_mac};
 /// The device backend the parent named (`scripts/bench --backend`), if
 /// any: the children's ports are on it.
 fn device_backend() -> Option<String> {
-    std::env::var(host_driver::spec::BACKEND_ENV)
+    std::env::var(netmap_backend::BACKEND_ENV)
         .ok()
         .filter(|spec| !spec.is_empty() && spec != "soft")
 }
 
 pub(super) fn open_port(name: &str) -> Result<Port, String> {
     match device_backend() {
-        None => vale_offload::open(name),
+        None => vale_soft::open(name),
         Some(spec) => {
-            let backend = host_driver::shared_backend(&spec)
+            let backend = netmap_backend::shared_backend(&spec)
                 .map_err(|e| format!("open {name} on {spec}: {e}"))?;
             Port::open_on(backend, name)
         }
@@ -163,7 +163,9 @@ pub(super) fn port_tx(
 /// sender's frames became: forwarded, dropped on a full ring, ...), or
 /// null for a pipe.
 fn vale_counters(name: &str) -> serde_json::Value {
-    use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter};
+    use vale_offload::counters::PortCounter;
+    use vale_offload::counters::SwitchCounter;
+    use vale_offload::placement::DomainKind;
     // A device's counters are the parent's to read (`--backend`).
     if device_backend().is_some() {
         return serde_json::Value::Null;
@@ -173,10 +175,10 @@ fn vale_counters(name: &str) -> serde_json::Value {
     };
     // This process has the port open, so the domain exists and is shared
     // through the engine's registry: opening it creates nothing.
-    let Ok(domain) = vale_offload::domain::Domain::open(switch, DomainKind::Switch) else {
+    let Ok(domain) = vale_soft::domain::Domain::open(switch, DomainKind::Switch) else {
         return serde_json::Value::Null;
     };
-    let Some(index) = vale_offload::ports::find(&domain, port) else {
+    let Some(index) = vale_soft::ports::find(&domain, port) else {
         return serde_json::Value::Null;
     };
     let ctrl = domain.ctrl();

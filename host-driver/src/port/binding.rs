@@ -21,7 +21,7 @@ use netmap_ring::abi::{RING_HEADER_SIZE, SLOT_SIZE};
 use netmap_ring::port::{Binding, BindingLayout, RingSpec, SyncError};
 use netmap_ring::ring::{self, check_head_cur};
 use netmap_ring::view::RingView;
-use vale_offload::ctrl::PortKind;
+use vale_offload::placement::PortKind;
 use vale_offload::regmap as map;
 
 use super::pair::PairRegion;

@@ -24,9 +24,9 @@ use netmap_ring::abi::NetmapSlot;
 use netmap_ring::name::{PortName, RingMode};
 use netmap_ring::port::{Backend, Binding, PortError};
 use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
-use vale_offload::ctrl::PortKind;
+use vale_offload::placement::placement;
+use vale_offload::placement::PortKind;
 use vale_offload::regmap as map;
-use vale_offload::soft::{placement, requested_geometry};
 
 use crate::device::{Device, DmaRegion};
 use crate::regs::{self, DeviceInfo, PortEntry, RegisterError};
@@ -59,7 +59,7 @@ struct EntryState {
     domain: String,
     name: String,
     kind: PortKind,
-    geometry: vale_offload::ports::PortGeometry,
+    geometry: vale_offload::geometry::PortGeometry,
     /// Bound by a live `Port` (false: a pipe end's entry reserved for the
     /// other end of a pair this process holds).
     open: bool,
@@ -273,7 +273,7 @@ impl State {
     fn take_pair(
         &mut self,
         path: &std::path::Path,
-        master: vale_offload::ports::PortGeometry,
+        master: vale_offload::geometry::PortGeometry,
     ) -> Result<(Arc<PairRegion>, u64), String> {
         if let Some(local) = self.pairs.get_mut(path) {
             local.users += 1;
@@ -387,7 +387,7 @@ impl Backend for DeviceBackend {
             return Err(unsupported("extra buffers"));
         }
         let place = placement(name)?;
-        let geometry = requested_geometry(name);
+        let geometry = vale_offload::geometry::PortGeometry::requested(name);
         geometry.validate().map_err(&config)?;
         let mut state = self.shared.lock();
         let state = &mut *state;
@@ -482,8 +482,8 @@ impl DeviceBackend {
         &self,
         state: &mut State,
         name: &PortName,
-        place: &vale_offload::soft::Placement,
-        geometry: vale_offload::ports::PortGeometry,
+        place: &vale_offload::placement::Placement,
+        geometry: vale_offload::geometry::PortGeometry,
     ) -> Result<Box<dyn Binding>, PortError> {
         let io = |why: String| PortError::Io {
             name: name.to_string(),
@@ -512,7 +512,7 @@ impl DeviceBackend {
         &self,
         state: &mut State,
         name: &PortName,
-        place: &vale_offload::soft::Placement,
+        place: &vale_offload::placement::Placement,
         pair: &Arc<PairRegion>,
         iova: u64,
         me: usize,

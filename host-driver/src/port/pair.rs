@@ -32,9 +32,9 @@ use std::sync::Arc;
 
 use netmap_ring::lock::{ShmLock, ShmLockGuard};
 use netmap_ring::region::PAGE_SIZE;
+use netmap_ring::rundir::{ensure_dir, file_stem, runtime_dir};
 use netmap_ring::shm::SharedRegion;
-use vale_offload::domain::{domain_file_stem, ensure_dir, runtime_dir};
-use vale_offload::ports::PortGeometry;
+use vale_offload::geometry::PortGeometry;
 
 use super::layout::{MemoryLayout, BUF_SIZE};
 
@@ -65,7 +65,7 @@ mod hdr {
 #[derive(Debug, thiserror::Error)]
 pub enum PairError {
     #[error(transparent)]
-    Domain(#[from] vale_offload::domain::DomainError),
+    Domain(#[from] netmap_ring::rundir::RunDirError),
     #[error("{path}: {source}")]
     File { path: PathBuf, source: io::Error },
     #[error("{path}: not a usable pipe pair region: {why}")]
@@ -125,9 +125,9 @@ impl PairRegion {
     pub fn path_of(scope: &str, domain: &str, master_entry: &str) -> PathBuf {
         runtime_dir().join(format!(
             "dev-{}-{}-{}.pair",
-            domain_file_stem(scope),
-            domain_file_stem(domain),
-            domain_file_stem(master_entry)
+            file_stem(scope),
+            file_stem(domain),
+            file_stem(master_entry)
         ))
     }
 

@@ -12,6 +12,7 @@
 //! and its own window of device addresses.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "sim")]
 pub mod server;
 
 use std::io;
@@ -32,7 +33,13 @@ use crate::device::{
     check_bar0_offset, check_range, Device, DeviceCounters, DeviceError, IovaAllocator,
 };
 use crate::eventfd::EventFd;
-use server::{COUNTERS_BYTES, COUNTERS_REGION_INDEX};
+
+/// The device-wide counters region the server adds ([`DeviceCounters`],
+/// little-endian words): the first index past the PCI ones.
+pub const COUNTERS_REGION_INDEX: u32 = vfio_bindings::bindings::vfio::VFIO_PCI_NUM_REGIONS;
+
+/// Bytes of the counters region.
+pub const COUNTERS_BYTES: u64 = DeviceCounters::WORDS as u64 * 8;
 
 /// Device addresses: clients of one server share the device's address
 /// space, so each client takes its own 256 MiB window above 4 GiB, chosen

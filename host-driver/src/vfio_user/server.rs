@@ -33,22 +33,16 @@ use vale_offload::regmap as map;
 use vfio_bindings::bindings::vfio::{
     vfio_region_info, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_BAR0_REGION_INDEX,
     VFIO_PCI_BAR2_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_MSIX_IRQ_INDEX,
-    VFIO_PCI_NUM_IRQS, VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_FLAG_READ,
-    VFIO_REGION_INFO_FLAG_WRITE,
+    VFIO_PCI_NUM_IRQS, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
 };
 use vfio_user::{DmaMapFlags, DmaUnmapFlags, IrqInfo, ServerBackend, ServerRegion};
 
-use crate::device::DeviceCounters;
+use super::{COUNTERS_BYTES, COUNTERS_REGION_INDEX};
+
 use crate::sim::{nic_counters, SETTLE_CYCLE_LIMIT};
 
 /// Bytes of the (all-zero) config space region.
 const CONFIG_BYTES: u64 = 256;
-
-/// The device-wide counters region: the first index past the PCI ones.
-pub const COUNTERS_REGION_INDEX: u32 = VFIO_PCI_NUM_REGIONS;
-
-/// Bytes of the counters region.
-pub const COUNTERS_BYTES: u64 = DeviceCounters::WORDS as u64 * 8;
 
 /// Clients attached, and since when none is.
 struct Attached {

@@ -77,10 +77,10 @@ pub fn backend(kind: &str) -> (Box<dyn Backend>, Option<Server>) {
     match kind {
         "vfio-user" => {
             let server = Server::start(1);
-            let backend = host_driver::backend_from_spec(&server.spec()).unwrap();
+            let backend = host_driver::device_backend(&server.spec()).unwrap();
             (backend, Some(server))
         }
-        other => (host_driver::backend_from_spec(other).unwrap(), None),
+        other => (host_driver::device_backend(other).unwrap(), None),
     }
 }
 

@@ -25,8 +25,8 @@ use std::os::fd::AsRawFd;
 use netmap_ring::name::PortName;
 use netmap_ring::port::{Port, PortError, RingSpec, SyncError};
 use netmap_ring::ring::RingError;
-use vale_offload::domain::Domain;
-use vale_offload::SoftBackend;
+use vale_soft::domain::Domain;
+use vale_soft::SoftBackend;
 
 fn main() {
     // Die with the parent even if it is SIGKILLed (its end of the socket
@@ -122,7 +122,7 @@ fn main() {
 
 /// The domain file holding the port's memory (what the parent maps).
 fn domain_path(name: &PortName) -> Result<String, String> {
-    let place = vale_offload::soft::placement(name).map_err(|e| e.to_string())?;
+    let place = vale_offload::placement::placement(name).map_err(|e| e.to_string())?;
     let domain = Domain::open(&place.domain, place.domain_kind).map_err(|e| e.to_string())?;
     Ok(domain.path().display().to_string())
 }

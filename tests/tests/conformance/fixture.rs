@@ -21,11 +21,13 @@ use host_driver::regs::DeviceInfo;
 use host_driver::DeviceBackend;
 use netmap_ring::port::{Backend, Binding, BindingLayout, Port, PortError, SyncError};
 use netmap_ring::view::RingView;
-use vale_offload::ctrl::{DomainKind, PortCounter, SwitchCounter};
-use vale_offload::domain::Domain;
+use vale_offload::counters::PortCounter;
+use vale_offload::counters::SwitchCounter;
 use vale_offload::hash::netmap_mac_hash;
+use vale_offload::placement::DomainKind;
 use vale_offload::regmap as map;
 use vale_offload::table::{Entry, Geometry};
+use vale_soft::domain::Domain;
 
 use crate::process::ProcessBackend;
 
@@ -136,7 +138,7 @@ pub fn run(kind: Kind, case: fn(&dyn Fixture)) {
     match kind {
         Kind::Soft => case(&EngineFixture {
             kind,
-            backend: Box::new(vale_offload::SoftBackend),
+            backend: Box::new(vale_soft::SoftBackend),
         }),
         Kind::Process => case(&EngineFixture {
             kind,
@@ -202,20 +204,20 @@ impl Fixture for EngineFixture {
     }
 
     fn find(&self, domain_name: &str, port: &str) -> Option<u32> {
-        vale_offload::ports::find(&domain(domain_name), port)
+        vale_soft::ports::find(&domain(domain_name), port)
     }
 
     fn assert_conserved(&self, domain_name: &str) {
         let d = domain(domain_name);
-        if let Err(e) = vale_offload::ports::check_conservation(&d) {
+        if let Err(e) = vale_soft::ports::check_conservation(&d) {
             panic!("buffer conservation broken in {domain_name}: {e}");
         }
     }
 
     fn domain_exists(&self, domain_name: &str) -> bool {
         // Not through `Domain::open`, which would create it.
-        let stem = vale_offload::domain::domain_file_stem(domain_name);
-        vale_offload::domain::runtime_dir()
+        let stem = netmap_ring::rundir::file_stem(domain_name);
+        netmap_ring::rundir::runtime_dir()
             .join(format!("{stem}.mem"))
             .exists()
     }
@@ -444,7 +446,7 @@ impl Backend for Tracked {
     ) -> Result<Box<dyn Binding>, PortError> {
         let inner = self.inner.register(name, extra_bufs)?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let place = vale_offload::soft::placement(name)?;
+        let place = vale_offload::placement::placement(name)?;
         let entry = self
             .inner
             .entry_of(&place.domain, &place.entry)

@@ -6,7 +6,7 @@
 //! docs/conformance.md; its cases there assert the refusal instead.
 
 // Frame builders and slot helpers, shared with the engine's own tests.
-#[path = "../../../vale-offload/tests/common/mod.rs"]
+#[path = "../../../vale-soft/tests/common/mod.rs"]
 mod common;
 mod fixture;
 mod process;

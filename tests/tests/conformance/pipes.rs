@@ -11,7 +11,7 @@ use crate::fixture::{Cap, Fixture};
 use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::port::{Interest, Port};
 use netmap_ring::ring;
-use vale_offload::ctrl::PortCounter as P;
+use vale_offload::counters::PortCounter as P;
 
 fn pipe(f: &dyn Fixture, parent: &str, id: &str, conf: &str) -> (Port, Port) {
     let master = f.open(&format!("{parent}{{{id}{conf}")).unwrap();

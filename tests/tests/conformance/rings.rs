@@ -10,7 +10,7 @@ use crate::common::*;
 use crate::fixture::{Cap, Fixture};
 use netmap_ring::port::{Interest, PortError, SyncError};
 use netmap_ring::ring::{self, RingError};
-use vale_offload::ctrl::PortCounter;
+use vale_offload::counters::PortCounter;
 
 fn a_new_tx_ring_offers_every_slot_but_one_and_a_new_rx_ring_is_empty(f: &dyn Fixture) {
     let sw = unique_switch("r");

@@ -14,10 +14,12 @@ use crate::common::*;
 use crate::fixture::{Cap, Fixture};
 use netmap_ring::abi::{ns_rfrags, NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::port::Interest;
-use vale_offload::ctrl::{PortCounter as P, SwitchCounter as S};
-use vale_offload::domain::RegionTable;
-use vale_offload::forward::{Lookup, ETH_HEADER_LEN};
+use vale_offload::chain::ETH_HEADER_LEN;
+use vale_offload::counters::PortCounter as P;
+use vale_offload::counters::SwitchCounter as S;
 use vale_offload::table::{ForwardDecision, LearnOutcome, LearningTable};
+use vale_soft::domain::RegionTable;
+use vale_soft::forward::Lookup;
 
 fn three_ports(f: &dyn Fixture, sw: &str) -> [netmap_ring::port::Port; 3] {
     ["a", "b", "c"].map(|p| f.open(&format!("{sw}:{p}")).unwrap())
@@ -530,7 +532,7 @@ fn the_lookup_function_is_replaceable(f: &dyn Fixture) {
     assert!(drain(&mut b).is_empty());
     assert_eq!(drain(&mut c).len(), 1);
     assert_eq!(f.switch_counter(d, S::Learns), 0);
-    domain.set_lookup(Arc::new(vale_offload::forward::LearningBridge));
+    domain.set_lookup(Arc::new(vale_soft::forward::LearningBridge));
     f.assert_conserved(d);
 }
 

@@ -97,7 +97,7 @@ fn device(spec: &str, action: &Action, json: bool) -> Result<(), ToolError> {
             "--backend: only -l and --stats look at a device".into(),
         ));
     }
-    let spec: host_driver::BackendSpec = spec
+    let spec: netmap_backend::BackendSpec = spec
         .parse()
         .map_err(|e: host_driver::spec::SpecError| ToolError::Usage(e.to_string()))?;
     let io = |what: &str, e: String| ToolError::Io {

@@ -1,0 +1,205 @@
+//! What a NIC port costs over AF_PACKET on veth, beside a plain AF_PACKET
+//! socket in the same run (DESIGN.md 6: alternate ours and the baseline in
+//! short rounds, report each pair's ratio and the medians). A measuring
+//! program, not a test: it is ignored by default and asserts nothing about
+//! speed. Run it as root with
+//!
+//! ```text
+//! cargo test --release -p vale-offload --test nic_bench -- --ignored --nocapture
+//! ```
+//! `NIC_BENCH_PAIRS` (default 5) and `NIC_BENCH_ROUND_MS` (default 300)
+//! set the number of A/B pairs and the length of a round.
+
+mod nic_support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netmap_nic::{self as nic, NicBackend, NicCounter, NicEngine};
+use netmap_ring::port::Port;
+use netmap_ring::ring;
+
+use nic_support::*;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One round of each contender: the port over AF_XDP, the port over
+/// AF_PACKET, the plain socket (Mpps).
+type Round = (f64, f64, f64);
+
+fn report(what: &str, rounds: &[Round]) {
+    println!("{what}: round  xdp-port  packet-port  socket  xdp/socket  packet/socket");
+    for (i, (xdp, packet, raw)) in rounds.iter().enumerate() {
+        println!(
+            "{what}: {i:5}  {xdp:8.3}  {packet:11.3}  {raw:6.3}  {:10.2}  {:13.2}",
+            xdp / raw,
+            packet / raw
+        );
+    }
+    println!(
+        "{what}: median {:8.3}  {:11.3}  {:6.3}  {:10.2}  {:13.2} (medians of ratios)",
+        median(rounds.iter().map(|p| p.0).collect()),
+        median(rounds.iter().map(|p| p.1).collect()),
+        median(rounds.iter().map(|p| p.2).collect()),
+        median(rounds.iter().map(|p| p.0 / p.2).collect()),
+        median(rounds.iter().map(|p| p.1 / p.2).collect()),
+    );
+}
+
+fn open_port(name: &str, engine: NicEngine) -> Port {
+    let port = Port::open_on(&NicBackend { engine }, name).expect("open port");
+    assert_eq!(nic::counters(&port).unwrap().engine(), engine);
+    port
+}
+
+/// Receives for one round on a port opened for it; returns Mpps.
+fn port_rx_round(name: &str, engine: NicEngine, round: Duration) -> f64 {
+    let port = open_port(name, engine);
+    port.rxsync().unwrap();
+    let started = Instant::now();
+    let mut got = 0u64;
+    while started.elapsed() < round {
+        port.rxsync().unwrap();
+        let r = port.rx_ring(0);
+        let (head, tail) = (r.head(), r.tail());
+        got += u64::from(ring::distance(head, tail, r.num_slots()));
+        r.set_head(tail);
+        r.set_cur(tail);
+    }
+    got as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+/// Sends 60-byte frames for one round through the port, as pkt-gen does
+/// (the frame is in every buffer already; a send sets the length and moves
+/// head); returns Mpps taken by the kernel.
+fn port_tx_round(port: &Port, round: Duration) -> f64 {
+    let before = nic::counters(port).unwrap().get(NicCounter::TxPackets);
+    let started = Instant::now();
+    while started.elapsed() < round {
+        let r = port.tx_ring(0);
+        let n = r.num_slots();
+        let mut cur = r.cur();
+        let tail = r.tail();
+        while cur != tail {
+            r.set_len_flags(cur, 60, 0);
+            cur = ring::next(cur, n);
+        }
+        r.set_head(cur);
+        r.set_cur(cur);
+        port.txsync().unwrap();
+    }
+    let sent = nic::counters(port).unwrap().get(NicCounter::TxPackets) - before;
+    sent as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+fn raw_tx_round(socket: &RawSocket, frame: &[u8], round: Duration) -> f64 {
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < round {
+        sent += socket.send_batch(frame, 64);
+    }
+    sent as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+#[test]
+#[ignore = "a measuring program: run with --ignored --nocapture"]
+fn nic_port_beside_a_plain_af_packet_socket() {
+    let pair = veth_or_skip!();
+    let pairs = env_or("NIC_BENCH_PAIRS", 5) as usize;
+    let round = Duration::from_millis(env_or("NIC_BENCH_ROUND_MS", 300));
+    let frame = test_frame(MAC_A, MAC_B, 0, 60);
+
+    // TX: one thread takes turns: port over AF_XDP, over AF_PACKET, socket.
+    let (a, ifname_a) = (format!("netmap:{}", pair.a), pair.a.clone());
+    let tx_frame = frame.clone();
+    let tx = VethPair::run_in(&pair.ns_a, move || {
+        let ports = [
+            open_port(&a, NicEngine::Xdp),
+            open_port(&a, NicEngine::Packet),
+        ];
+        for port in &ports {
+            let ring = port.tx_ring(0);
+            for i in 0..ring.num_slots() {
+                port.write_buf(ring.slot(i).buf_idx, &tx_frame).unwrap();
+            }
+        }
+        let socket = RawSocket::bind_protocol(&ifname_a, 0).expect("raw socket");
+        (0..pairs)
+            .map(|_| {
+                (
+                    port_tx_round(&ports[0], round),
+                    port_tx_round(&ports[1], round),
+                    raw_tx_round(&socket, &tx_frame, round),
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .expect("tx rounds");
+    report("tx", &tx);
+
+    // RX: a sender on the other side runs all along; the receiver opens
+    // the port or the socket for each round (two open sockets would each
+    // get a copy of every frame).
+    let stop = Arc::new(AtomicBool::new(false));
+    let offered = Arc::new(AtomicU64::new(0));
+    let (stop_tx, offered_tx, ifname_b) = (Arc::clone(&stop), Arc::clone(&offered), pair.b.clone());
+    let sender = VethPair::run_in(&pair.ns_b, move || {
+        let socket = RawSocket::bind_protocol(&ifname_b, 0).expect("raw socket");
+        let frame = test_frame(MAC_B, MAC_A, 1, 60);
+        while !stop_tx.load(Ordering::Relaxed) {
+            let n = socket.send_batch(&frame, 64);
+            offered_tx.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
+    let (a, ifname_a) = (format!("netmap:{}", pair.a), pair.a.clone());
+    let rx = VethPair::run_in(&pair.ns_a, move || {
+        let mut out = Vec::new();
+        let mut offered_rates = Vec::new();
+        for _ in 0..pairs {
+            let offered_before = offered.load(Ordering::Relaxed);
+            let started = Instant::now();
+            let xdp_rate = port_rx_round(&a, NicEngine::Xdp, round);
+            let secs = started.elapsed().as_secs_f64();
+            offered_rates
+                .push((offered.load(Ordering::Relaxed) - offered_before) as f64 / secs / 1e6);
+            let packet_rate = port_rx_round(&a, NicEngine::Packet, round);
+
+            let socket = RawSocket::bind_protocol(&ifname_a, libc::ETH_P_ALL as u16).expect("raw");
+            socket.set_receive_buffer(8 << 20);
+            let mut bufs = Box::new([[0u8; 2048]; 64]);
+            while socket.recv_batch(&mut bufs) > 0 {}
+            let started = Instant::now();
+            let mut got = 0u64;
+            while started.elapsed() < round {
+                got += socket.recv_batch(&mut bufs) as u64;
+            }
+            out.push((
+                xdp_rate,
+                packet_rate,
+                got as f64 / started.elapsed().as_secs_f64() / 1e6,
+            ));
+        }
+        (out, median(offered_rates))
+    })
+    .join()
+    .expect("rx rounds");
+    stop.store(true, Ordering::Relaxed);
+    sender.join().expect("sender");
+    report("rx", &rx.0);
+    println!(
+        "rx: sender offered {:.3} Mpps (median over port rounds)",
+        rx.1
+    );
+}

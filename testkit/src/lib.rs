@@ -1,0 +1,2 @@
+//! What the test crates share.
+#![forbid(unsafe_code)]

@@ -1,0 +1,469 @@
+//! Memory domains: one shared region per VALE switch (or per pipe parent),
+//! found by name by every process of the user.
+//!
+//! A domain is a file `<dir>/<name>.mem` (dir = `$NETMAP_RS_DIR`, default
+//! `/dev/shm/netmap-rs-<uid>`, mode 0700) holding netmap's three pools and
+//! the engine's control area. The first opener creates and formats it under
+//! an exclusive `flock`; later openers take a shared `flock` (so they wait
+//! for a creator still formatting, and notice one that died) and map it.
+//! When the last port closes, the domain is marked dead and its files
+//! unlinked: a switch exists exactly while it has ports, as in netmap.
+//! Ports of processes that died are reclaimed by the next process that
+//! takes the domain lock (see [`Domain::reclaim_dead`]).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use netmap_ring::lock::{ShmLock, ShmLockGuard};
+use netmap_ring::region::{NetmapMemory, RegionConfig};
+use netmap_ring::rundir::{ensure_dir, file_stem, runtime_dir, RunDirError};
+use netmap_ring::shm::{AtomicU64Window, SharedRegion};
+
+use vale_offload::placement::DomainKind;
+
+use crate::ctrl::{self, Ctrl, DOMAIN_DEAD, DOMAIN_LIVE};
+use vale_offload::table::{EntryStore, Geometry, LearningTable};
+
+/// Why a domain could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: io::Error },
+    #[error("{path}: not a usable netmap memory: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{path}: could not join the domain after {tries} tries (it keeps being created and destroyed)")]
+    Contended { path: PathBuf, tries: u32 },
+}
+
+impl DomainError {
+    /// The runtime directory or the domain's file refuses us.
+    pub fn is_permission(&self) -> bool {
+        match self {
+            DomainError::RunDir(e) => e.is_permission(),
+            DomainError::File { source, .. } => source.kind() == io::ErrorKind::PermissionDenied,
+            _ => false,
+        }
+    }
+}
+
+/// The MAC table words of a domain, in its region.
+#[derive(Clone)]
+pub struct RegionTable {
+    /// The table's words, bounds-checked once when the domain is mapped.
+    words: AtomicU64Window,
+}
+
+impl EntryStore for RegionTable {
+    fn len(&self) -> usize {
+        self.words.len()
+    }
+    #[inline]
+    fn load(&self, index: usize) -> u64 {
+        self.words.get(index).load(Ordering::Relaxed)
+    }
+    #[inline]
+    fn store(&self, index: usize, entry: u64) {
+        self.words.get(index).store(entry, Ordering::Relaxed)
+    }
+}
+
+/// One mapped domain, shared by every port of this process in it.
+pub struct Domain {
+    name: String,
+    path: PathBuf,
+    /// (device, inode) of the region file this domain mapped: `path` may
+    /// name a newer domain's file once this one is gone.
+    file_id: (u64, u64),
+    kind: DomainKind,
+    memory: NetmapMemory,
+    table: LearningTable<RegionTable>,
+    /// Wake-up FIFOs of other ports, opened for writing on first use:
+    /// entry index -> (entry generation, fifo).
+    pub(crate) wakers: Mutex<HashMap<u32, (u32, File)>>,
+    /// The forwarding policy this process applies (netmap's bdg_ops).
+    pub(crate) lookup: Mutex<Arc<dyn crate::forward::Lookup>>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// (device, inode) of an open file.
+fn file_id(file: &File) -> io::Result<(u64, u64)> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Removes a dead domain's files: the wake-up FIFOs of its bindings
+/// (`<stem>.b<slot>.wake`, left behind when their owner was killed or the
+/// domain was found unformatted) and then its region file. Only while
+/// `path` still names the file `file_id` identifies (the caller holds that
+/// file open or mapped, so its inode number is not reused): once it is
+/// unlinked a new domain may take the name, and its files are not ours.
+/// (Nobody binds into a dead domain, so no FIFO of ours appears meanwhile.)
+fn remove_domain_files(path: &Path, file_id: (u64, u64)) {
+    let still_ours = std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == file_id);
+    if !still_ours {
+        return;
+    }
+    if let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let is_our_fifo = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(stem))
+                .and_then(|n| n.strip_prefix(".b"))
+                .and_then(|n| n.strip_suffix(".wake"))
+                .is_some_and(|slot| !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()));
+            if is_our_fifo {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+fn registry() -> &'static Mutex<HashMap<String, Weak<Domain>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<Domain>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Region sizing of new domains: the default, or `NETMAP_RS_BUFS` buffers.
+fn region_config(table_entries: usize) -> RegionConfig {
+    let mut config = RegionConfig {
+        ctrl_size: ctrl::ctrl_size(table_entries),
+        ..RegionConfig::default()
+    };
+    if let Some(bufs) = std::env::var("NETMAP_RS_BUFS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.num_bufs = bufs;
+    }
+    config
+}
+
+impl Domain {
+    /// Opens (creating if needed) the domain `name` of this user.
+    pub fn open(name: &str, kind: DomainKind) -> Result<Arc<Domain>, DomainError> {
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(domain) = reg.get(name).and_then(Weak::upgrade) {
+            if domain.is_live() {
+                return Ok(domain);
+            }
+        }
+        let dir = runtime_dir();
+        ensure_dir(&dir)?;
+        let path = dir.join(format!("{}.mem", file_stem(name)));
+        const TRIES: u32 = 50;
+        for _ in 0..TRIES {
+            if let Some(domain) = Self::try_open(name, &path, kind)? {
+                let domain = Arc::new(domain);
+                reg.insert(name.to_owned(), Arc::downgrade(&domain));
+                return Ok(domain);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Err(DomainError::Contended { path, tries: TRIES })
+    }
+
+    /// One attempt: create, or join a live domain. `None` means "try again"
+    /// (lost a race with a creator or a destroyer).
+    fn try_open(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
+        let file_err = |source| DomainError::File {
+            path: path.to_owned(),
+            source,
+        };
+        let geometry = Geometry::default();
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+        {
+            Ok(file) => {
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+                    .map_err(|e| file_err(e.into()))?;
+                let config = region_config(geometry.entries());
+                let layout = netmap_ring::region::RegionLayout::new(config).map_err(|e| {
+                    DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: e.to_string(),
+                    }
+                })?;
+                file.set_len(layout.total_len as u64).map_err(file_err)?;
+                let region = Arc::new(
+                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).map_err(
+                        |e| DomainError::Corrupt {
+                            path: path.to_owned(),
+                            why: e.to_string(),
+                        },
+                    )?,
+                );
+                let memory =
+                    NetmapMemory::format(region, config).map_err(|e| DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: e.to_string(),
+                    })?;
+                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+                ctrl.format(kind, name, geometry.rows, geometry.ways);
+                let domain =
+                    Self::from_memory(name, path, file_id(&file).map_err(file_err)?, memory)?;
+                // Unlocking lets waiting joiners in.
+                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+                Ok(Some(domain))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let file = match OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(path)
+                {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(if e.kind() == io::ErrorKind::PermissionDenied {
+                            DomainError::RunDir(RunDirError::Permission {
+                                path: path.to_owned(),
+                                owner: 0,
+                                uid: rustix::process::getuid().as_raw(),
+                                mode: 0,
+                            })
+                        } else {
+                            file_err(e)
+                        })
+                    }
+                };
+                // Waits for a creator still formatting; a creator that died
+                // released the lock with the region unformatted.
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+                    .map_err(|e| file_err(e.into()))?;
+                let size = file.metadata().map_err(file_err)?.len();
+                let region = if size == 0 {
+                    None
+                } else {
+                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).ok()
+                };
+                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+                let id = file_id(&file).map_err(file_err)?;
+                let memory = region.and_then(|r| NetmapMemory::attach(Arc::new(r)).ok());
+                let Some(memory) = memory else {
+                    // A creator died half way (or an older build's layout):
+                    // remove its files and retry.
+                    remove_domain_files(path, id);
+                    return Ok(None);
+                };
+                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+                if !ctrl.is_formatted() {
+                    remove_domain_files(path, id);
+                    return Ok(None);
+                }
+                let domain = Self::from_memory(name, path, id, memory)?;
+                if domain.kind != kind {
+                    return Err(DomainError::Corrupt {
+                        path: path.to_owned(),
+                        why: format!("exists as a {:?} domain, wanted {kind:?}", domain.kind),
+                    });
+                }
+                Ok(domain.is_live().then_some(domain))
+            }
+            Err(e) => Err(file_err(e)),
+        }
+    }
+
+    fn from_memory(
+        name: &str,
+        path: &Path,
+        file_id: (u64, u64),
+        memory: NetmapMemory,
+    ) -> Result<Domain, DomainError> {
+        let corrupt = |why: String| DomainError::Corrupt {
+            path: path.to_owned(),
+            why,
+        };
+        let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+        let rows = ctrl.u32_at(ctrl::dom::ROWS).load(Ordering::Acquire);
+        let ways = ctrl.u32_at(ctrl::dom::WAYS).load(Ordering::Acquire);
+        let geometry = Geometry::new(rows, ways).map_err(|e| corrupt(e.to_string()))?;
+        let kind = match ctrl.u32_at(ctrl::dom::KIND).load(Ordering::Acquire) {
+            1 => DomainKind::Switch,
+            2 => DomainKind::Pipes,
+            other => return Err(corrupt(format!("unknown domain kind {other}"))),
+        };
+        let table_off = memory.layout().ctrl_off + ctrl::TABLE_OFF;
+        if table_off + 8 * geometry.entries() > memory.layout().ctrl_off + memory.layout().ctrl_size
+        {
+            return Err(corrupt("MAC table does not fit the control area".into()));
+        }
+        let store = RegionTable {
+            words: AtomicU64Window::new(Arc::clone(memory.region()), table_off, geometry.entries())
+                .map_err(|e| corrupt(e.to_string()))?,
+        };
+        let table = LearningTable::new(geometry, store).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Domain {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            file_id,
+            kind,
+            memory,
+            table,
+            wakers: Mutex::new(HashMap::new()),
+            lookup: Mutex::new(Arc::new(crate::forward::LearningBridge)),
+        })
+    }
+
+    /// The domain's name (`vale0`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Switch or pipe parent.
+    pub fn kind(&self) -> DomainKind {
+        self.kind
+    }
+
+    /// The file backing the region.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The memory region and its allocator.
+    pub fn memory(&self) -> &NetmapMemory {
+        &self.memory
+    }
+
+    /// The control area.
+    pub fn ctrl(&self) -> Ctrl<'_> {
+        Ctrl::new(self.memory.region(), self.memory.layout().ctrl_off)
+    }
+
+    /// The MAC table.
+    pub fn table(&self) -> &LearningTable<RegionTable> {
+        &self.table
+    }
+
+    /// Replaces this process's forwarding policy for the switch (netmap's
+    /// `bdg_ops.lookup`).
+    pub fn set_lookup(&self, lookup: Arc<dyn crate::forward::Lookup>) {
+        *self.lookup.lock().unwrap_or_else(|e| e.into_inner()) = lookup;
+    }
+
+    /// True until the last port closed.
+    pub fn is_live(&self) -> bool {
+        self.ctrl().u32_at(ctrl::dom::STATE).load(Ordering::Acquire) == DOMAIN_LIVE
+    }
+
+    /// Takes the domain lock (port table and membership changes).
+    pub fn lock(&self) -> ShmLockGuard<'_> {
+        let (guard, _how) = ShmLock::new(self.ctrl().u32_at(ctrl::dom::LOCK)).lock();
+        guard
+    }
+
+    /// Path of the wake-up FIFO of binding `slot`.
+    pub fn wake_path(&self, slot: u32) -> PathBuf {
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.path.with_file_name(format!("{stem}.b{slot}.wake"))
+    }
+
+    /// Marks the domain dead and removes its files; called with the lock
+    /// held when its last entry was freed.
+    pub(crate) fn destroy_locked(&self) {
+        self.ctrl()
+            .u32_at(ctrl::dom::STATE)
+            .store(DOMAIN_DEAD, Ordering::Release);
+        remove_domain_files(&self.path, self.file_id);
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if reg
+            .get(&self.name)
+            .is_some_and(|weak| std::ptr::eq(weak.as_ptr(), self))
+        {
+            reg.remove(&self.name);
+        }
+    }
+
+    /// Names of this user's live domains (from the runtime directory).
+    pub fn list() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(runtime_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".mem"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        File::create(path).unwrap();
+    }
+
+    #[test]
+    fn a_dead_domain_takes_its_fifos_and_leaves_other_domains_files() {
+        let dir = std::env::temp_dir().join(format!("nmrs-domfiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mem = dir.join("if-eth0.100.mem");
+        touch(&mem);
+        // Held open as a domain holds its mapping: while it is, the inode
+        // number cannot go to a new file.
+        let old = File::open(&mem).unwrap();
+        let id = file_id(&old).unwrap();
+        let ours = ["if-eth0.100.b0.wake", "if-eth0.100.b17.wake"];
+        // Another domain's FIFOs whose names start alike.
+        let theirs = [
+            "if-eth0.100.5.b0.wake",
+            "if-eth0.1000.b0.wake",
+            "if-eth0.100.b.wake",
+            "if-eth0.100.bx.wake",
+        ];
+        for name in ours.iter().chain(&theirs) {
+            touch(&dir.join(name));
+        }
+
+        // The name now belongs to a newer domain's file: nothing is ours.
+        std::fs::remove_file(&mem).unwrap();
+        touch(&mem);
+        remove_domain_files(&mem, id);
+        assert!(mem.exists(), "a newer domain's file was removed");
+        assert!(ours.iter().all(|n| dir.join(n).exists()));
+
+        // Still the same file: its FIFOs and the file go, the others stay.
+        drop(old);
+        let new = File::open(&mem).unwrap();
+        let id = file_id(&new).unwrap();
+        remove_domain_files(&mem, id);
+        assert!(!mem.exists());
+        assert!(ours.iter().all(|n| !dir.join(n).exists()));
+        assert!(theirs.iter().all(|n| dir.join(n).exists()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

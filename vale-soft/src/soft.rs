@@ -1,0 +1,402 @@
+//! The software backend: netmap's kernel side for VALE ports and pipes,
+//! run in the application's own process over shared memory.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+
+use netmap_ring::name::{PortName, RingMode, Subsystem};
+use netmap_ring::port::{
+    Backend, Binding, BindingLayout, BufferPool, Port, PortError, RingSpec, SyncError,
+};
+
+use vale_offload::geometry::PortGeometry;
+use vale_offload::placement::{placement, PortKind};
+
+use crate::ctrl::{binding, port, Dir, PORT_ACTIVE};
+use crate::domain::{Domain, DomainError};
+use crate::ports::{self, AllocPortError};
+
+/// The software engine as a [`Backend`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SoftBackend;
+
+/// Opens `name` on the software backend.
+pub fn open(name: &str) -> Result<Port, PortError> {
+    Port::open_on(&SoftBackend, name)
+}
+
+/// Opens `name` on the software backend with extra buffers.
+pub fn open_with_extra_bufs(name: &str, extra_bufs: u32) -> Result<Port, PortError> {
+    Port::open_with_extra_bufs(&SoftBackend, name, extra_bufs)
+}
+
+fn domain_error(name: &PortName, e: DomainError) -> PortError {
+    let name = name.to_string();
+    if e.is_permission() {
+        PortError::Permission {
+            name,
+            why: e.to_string(),
+        }
+    } else {
+        PortError::Io {
+            name,
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
+fn alloc_error(name: &PortName, switch: &str, e: AllocPortError) -> PortError {
+    match e {
+        AllocPortError::SwitchFull { max } => PortError::SwitchFull {
+            name: name.to_string(),
+            switch: switch.to_owned(),
+            max,
+        },
+        other => PortError::NoMemory {
+            name: name.to_string(),
+            why: other.to_string(),
+        },
+    }
+}
+
+impl Backend for SoftBackend {
+    fn kind(&self) -> &'static str {
+        "soft"
+    }
+
+    fn register(&self, name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, PortError> {
+        let unsupported = |what: &str| PortError::Unsupported {
+            name: name.to_string(),
+            backend: "soft",
+            what: what.to_owned(),
+        };
+        let flags = &name.flags;
+        if flags.monitor_tx || flags.monitor_rx || flags.zero_copy_monitor {
+            return Err(unsupported("monitor ports (/t /r /z)"));
+        }
+        if name.options.share.is_some() || name.options.extmem.is_some() {
+            return Err(unsupported("@share and @extmem"));
+        }
+        if name.options.offset.is_some() {
+            return Err(unsupported("@offset"));
+        }
+        if name.mem_id.is_some() {
+            return Err(unsupported(
+                "@N memory ids (each switch has its own memory)",
+            ));
+        }
+        if matches!(name.subsystem, Subsystem::Netmap { .. }) && name.pipe.is_none() {
+            return netmap_nic::register(name, extra_bufs);
+        }
+        let place = placement(name)?;
+        let geometry = PortGeometry::requested(name);
+        geometry.validate().map_err(|why| PortError::Config {
+            name: name.to_string(),
+            why,
+        })?;
+        let pid = std::process::id();
+        let domain =
+            Domain::open(&place.domain, place.domain_kind).map_err(|e| domain_error(name, e))?;
+        let guard = domain.lock();
+        if !domain.is_live() {
+            // Destroyed between open and lock by another process's close.
+            drop(guard);
+            return self.register(name, extra_bufs);
+        }
+        ports::reclaim_dead(&domain);
+        let ctrl = domain.ctrl();
+        let index =
+            match ports::find(&domain, &place.entry) {
+                // Joining an existing port: [`ports::bind`] refuses rings
+                // another binding holds.
+                Some(index) => index,
+                None => {
+                    let created = ports::create(&domain, &place.entry, place.kind, geometry)
+                        .and_then(|index| match &place.peer {
+                            None => Ok(index),
+                            Some(peer_name) => {
+                                match ports::create(
+                                    &domain,
+                                    peer_name,
+                                    mirrored_kind(place.kind),
+                                    geometry.mirrored(),
+                                ) {
+                                    Ok(peer) => {
+                                        ctrl.port(index).set(port::PEER, peer);
+                                        ctrl.port(peer).set(port::PEER, index);
+                                        Ok(index)
+                                    }
+                                    Err(e) => {
+                                        ports::destroy(&domain, index);
+                                        Err(e)
+                                    }
+                                }
+                            }
+                        });
+                    match created {
+                        Ok(index) => index,
+                        Err(e) => {
+                            ports::destroy_if_empty(&domain);
+                            return Err(alloc_error(name, domain.name(), e));
+                        }
+                    }
+                }
+            };
+        let e = ctrl.port(index);
+        let g = ports::geometry_of(&e);
+        let all = |count: u32| (1u32 << count) - 1;
+        let (mut tx_mask, mut rx_mask) = match name.mode {
+            RingMode::AllNic => (all(g.tx_rings), all(g.rx_rings)),
+            RingMode::OneNic(ring) => {
+                let ring = u32::from(ring);
+                if ring >= g.tx_rings.max(g.rx_rings) {
+                    ports::release_port(&domain, index);
+                    return Err(PortError::Config {
+                        name: name.to_string(),
+                        why: format!(
+                            "ring {ring} does not exist: the port has {} tx and {} rx rings",
+                            g.tx_rings, g.rx_rings
+                        ),
+                    });
+                }
+                (
+                    u32::from(ring < g.tx_rings) << ring,
+                    u32::from(ring < g.rx_rings) << ring,
+                )
+            }
+            RingMode::Sw | RingMode::OneSw(_) | RingMode::NicSw => {
+                // An entry this call created (or found unbound) goes back.
+                ports::release_port(&domain, index);
+                return Err(unsupported(
+                    "host rings (^, ^N, *): VALE ports and pipes have none",
+                ));
+            }
+        };
+        if flags.rx_rings_only {
+            tx_mask = 0;
+        }
+        if flags.tx_rings_only {
+            rx_mask = 0;
+        }
+        let if_name = name.nr_name();
+        let bound = ports::bind(
+            &domain,
+            index,
+            pid,
+            tx_mask,
+            rx_mask,
+            flags.exclusive,
+            extra_bufs,
+            &if_name,
+        );
+        let (slot, if_off) = match bound {
+            Ok(bound) => bound,
+            Err(err) => {
+                ports::release_port(&domain, index);
+                return Err(match err {
+                    ports::BindError::Busy { owner } => PortError::Busy {
+                        name: name.to_string(),
+                        owner,
+                    },
+                    ports::BindError::Alloc(err) => alloc_error(name, domain.name(), err),
+                });
+            }
+        };
+        let fifo = match open_wake_fifo(&domain, slot) {
+            Ok(fifo) => fifo,
+            Err(source) => {
+                ports::release_binding(&domain, slot);
+                return Err(PortError::Io {
+                    name: name.to_string(),
+                    source,
+                });
+            }
+        };
+        let spec = |dir: Dir, r: u32| {
+            let k = ctrl.kring(index, dir, r);
+            RingSpec {
+                id: r,
+                offset: k.ring_off(),
+                num_slots: k.num_slots(),
+            }
+        };
+        let tx_rings = (0..g.tx_rings)
+            .filter(|r| tx_mask >> r & 1 == 1)
+            .map(|r| spec(Dir::Tx, r))
+            .collect();
+        let rx_rings = (0..g.rx_rings)
+            .filter(|r| rx_mask >> r & 1 == 1)
+            .map(|r| spec(Dir::Rx, r))
+            .collect();
+        let memory = domain.memory();
+        let layout = BindingLayout {
+            region: Arc::clone(memory.region()),
+            if_offset: if_off,
+            tx_rings,
+            rx_rings,
+            buffers: BufferPool {
+                base: memory.layout().buf_off,
+                buf_size: memory.buf_size(),
+                num_bufs: memory.num_bufs(),
+            },
+            nr_flags: name.flags.nr_flags(),
+        };
+        let generation = ctrl.binding(slot).get(binding::GENERATION);
+        let kind = e.kind().unwrap_or(PortKind::Vale);
+        drop(guard);
+        Ok(Box::new(SoftBinding {
+            domain,
+            index,
+            slot,
+            generation,
+            kind,
+            tx_mask,
+            rx_mask,
+            layout,
+            fifo,
+        }))
+    }
+}
+
+fn mirrored_kind(kind: PortKind) -> PortKind {
+    match kind {
+        PortKind::PipeMaster => PortKind::PipeSlave,
+        PortKind::PipeSlave => PortKind::PipeMaster,
+        PortKind::Vale => PortKind::Vale,
+    }
+}
+
+/// Creates (afresh) and opens the wake-up FIFO of binding `slot`. Opened
+/// read-write so that it never reports end-of-file when no writer is left.
+fn open_wake_fifo(domain: &Domain, slot: u32) -> std::io::Result<File> {
+    let path = domain.wake_path(slot);
+    let _ = std::fs::remove_file(&path);
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+}
+
+/// A port bound by this process on the software engine.
+pub struct SoftBinding {
+    domain: Arc<Domain>,
+    /// The port's entry.
+    index: u32,
+    /// This binding's entry, and its generation when made.
+    slot: u32,
+    generation: u32,
+    kind: PortKind,
+    tx_mask: u32,
+    rx_mask: u32,
+    layout: BindingLayout,
+    fifo: File,
+}
+
+impl SoftBinding {
+    fn check_alive(&self) -> Result<(), SyncError> {
+        let ctrl = self.domain.ctrl();
+        let b = ctrl.binding(self.slot);
+        if ctrl.port(self.index).state() != PORT_ACTIVE
+            || !b.is_active()
+            || b.get(binding::GENERATION) != self.generation
+        {
+            return Err(SyncError::Gone(format!(
+                "port entry {} of {} was reclaimed",
+                self.index,
+                self.domain.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The domain this port lives in.
+    pub fn domain(&self) -> &Arc<Domain> {
+        &self.domain
+    }
+
+    /// The port-table entry index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+impl Binding for SoftBinding {
+    fn layout(&self) -> &BindingLayout {
+        &self.layout
+    }
+
+    fn txsync(&self, ring: u32) -> Result<(), SyncError> {
+        if ring >= 32 || self.tx_mask >> ring & 1 == 0 {
+            return Err(SyncError::NoSuchRing { ring });
+        }
+        self.check_alive()?;
+        match self.kind {
+            PortKind::Vale => crate::forward::vale_txsync(&self.domain, self.index, ring),
+            PortKind::PipeMaster | PortKind::PipeSlave => {
+                crate::pipe::pipe_txsync(&self.domain, self.index, ring)
+            }
+        }
+    }
+
+    fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
+        if ring >= 32 || self.rx_mask >> ring & 1 == 0 {
+            return Err(SyncError::NoSuchRing { ring });
+        }
+        self.check_alive()?;
+        let released = crate::forward::rxsync(&self.domain, self.index, ring)?;
+        if released && self.kind != PortKind::Vale {
+            // The peer's TX ring of the same number may have room again.
+            let peer = self.domain.ctrl().port(self.index).get(port::PEER);
+            if peer < crate::ctrl::MAX_ENTRIES {
+                crate::forward::kick_ring(&self.domain, peer, Dir::Tx, ring);
+            }
+        }
+        Ok(())
+    }
+
+    fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.fifo.as_fd()
+    }
+
+    fn arm(&self) {
+        let b = self.domain.ctrl().binding(self.slot);
+        // SeqCst store + fence: see `forward::kick_ring`; the caller
+        // re-reads the rings after this.
+        b.field(binding::WAKE_WANTED).store(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    fn disarm(&self) {
+        let b = self.domain.ctrl().binding(self.slot);
+        // Still set: nobody kicked, so the FIFO is empty and reading it
+        // would be a wasted system call. Cleared: a kicker wrote a byte.
+        if b.field(binding::WAKE_WANTED).swap(0, Ordering::SeqCst) == 0 {
+            let mut sink = [0u8; 64];
+            while matches!((&self.fifo).read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
+}
+
+impl Drop for SoftBinding {
+    fn drop(&mut self) {
+        let _guard = self.domain.lock();
+        let b = self.domain.ctrl().binding(self.slot);
+        if b.is_active()
+            && b.get(binding::GENERATION) == self.generation
+            && b.get(binding::PID) == std::process::id()
+        {
+            let _ = std::fs::remove_file(self.domain.wake_path(self.slot));
+            ports::release_binding(&self.domain, self.slot);
+        }
+    }
+}
