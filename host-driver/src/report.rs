@@ -5,28 +5,11 @@
 
 use std::fmt;
 
+use vale_offload::counters::PortCounter;
 use vale_offload::regmap as map;
 
 use crate::device::Device;
 use crate::regs::{self, RegisterError};
-
-/// Per-port counters in register order (hw/README.md, `PC_*`), named as
-/// the software engine names them (`vale_offload::counters::PortCounter`).
-const PORT_COUNTERS: [(&str, u32); 13] = [
-    ("rx_packets", map::PC_RX_PACKETS),
-    ("rx_bytes", map::PC_RX_BYTES),
-    ("tx_packets", map::PC_TX_PACKETS),
-    ("tx_bytes", map::PC_TX_BYTES),
-    ("tx_drop_full", map::PC_TX_DROP_FULL),
-    ("tx_drop_short", map::PC_TX_DROP_SHORT),
-    ("tx_drop_bad_slot", map::PC_TX_DROP_BAD_SLOT),
-    ("tx_drop_same_port", map::PC_TX_DROP_SAME_PORT),
-    ("tx_drop_chain", map::PC_TX_DROP_CHAIN),
-    ("rx_drop_full", map::PC_RX_DROP_FULL),
-    ("rx_drop_bad_buf", map::PC_RX_DROP_BAD_BUF),
-    ("bad_ring_syncs", map::PC_BAD_RING_SYNCS),
-    ("tx_drop_no_dest", map::PC_TX_DROP_NO_DEST),
-];
 
 /// The switch block's counters.
 const SWITCH_COUNTERS: [(&str, u32); 8] = [
@@ -92,8 +75,9 @@ pub fn device_report(dev: &mut dyn Device) -> Result<DeviceReport, RegisterError
         }
         let mut values = Vec::new();
         if counters.is_some() {
-            for (name, reg) in PORT_COUNTERS {
-                values.push((name, dev.bar0_read(first + entry * stride + reg)?));
+            for c in PortCounter::ALL {
+                let reg = first + entry * stride + c.device_offset();
+                values.push((c.name(), dev.bar0_read(reg)?));
             }
         }
         ports.push(PortReport {

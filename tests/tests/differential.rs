@@ -438,7 +438,7 @@ fn run_software(trace: &Trace) -> Outcome {
             for (k, value) in c.iter_mut().enumerate() {
                 *value = ctrl
                     .port(i)
-                    .counter(port_counter_of(k))
+                    .counter(PortCounter::ALL[k])
                     .load(Ordering::Relaxed) as u32;
             }
             c
@@ -463,25 +463,6 @@ fn run_software(trace: &Trace) -> Outcome {
         switch: switch_counters,
         table,
     }
-}
-
-fn port_counter_of(index: usize) -> PortCounter {
-    use PortCounter::*;
-    [
-        RxPackets,
-        RxBytes,
-        TxPackets,
-        TxBytes,
-        TxDropFull,
-        TxDropShort,
-        TxDropBadSlot,
-        TxDropSamePort,
-        TxDropChain,
-        RxDropFull,
-        RxDropBadBuf,
-        BadRingSyncs,
-        TxDropNoDest,
-    ][index]
 }
 
 // ---- The RTL --------------------------------------------------------------
