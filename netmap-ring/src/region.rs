@@ -586,6 +586,73 @@ impl NetmapMemory {
         (out, true)
     }
 
+    /// Rebuilds the three free stacks as the complement of what is in use:
+    /// after a process died inside an allocation or a release (its lock
+    /// taken over), the stacks may have lost or doubled an entry, and
+    /// whatever it had taken but not yet recorded is nowhere. `bufs` are
+    /// buffer indexes, `rings` and `ifs` region offsets of ring and
+    /// netmap_if objects; values that are not real objects (they may come
+    /// from memory an application writes) are ignored. Returns how many
+    /// free entries changed per pool (buffers, rings, ifs).
+    pub fn rebuild_free_stacks(
+        &self,
+        bufs: impl IntoIterator<Item = u32>,
+        rings: impl IntoIterator<Item = usize>,
+        ifs: impl IntoIterator<Item = usize>,
+    ) -> [u32; 3] {
+        let c = &self.layout.config;
+        let l = &self.layout;
+        let object = |offset: usize, base: usize, size: usize, count: u32| {
+            let rel = offset.checked_sub(base)?;
+            (rel % size == 0 && rel / size < count as usize).then_some(rel / size)
+        };
+        let mut buf_used = vec![false; c.num_bufs as usize];
+        for index in bufs {
+            if self.buf_offset(index).is_some() {
+                buf_used[index as usize] = true;
+            }
+        }
+        let mut ring_used = vec![false; c.ring_objects as usize];
+        for off in rings {
+            if let Some(n) = object(off, l.ring_off, l.ring_object_size, c.ring_objects) {
+                ring_used[n] = true;
+            }
+        }
+        let mut if_used = vec![false; c.if_objects as usize];
+        for off in ifs {
+            if let Some(n) = object(off, l.if_off, c.if_object_size as usize, c.if_objects) {
+                if_used[n] = true;
+            }
+        }
+        let _guard = self.lock();
+        let mut changed = [0u32; 3];
+        let pools = [
+            (
+                hdr::FREE_BUFS,
+                l.buf_stack_off,
+                RESERVED_BUFFERS as usize,
+                &buf_used,
+            ),
+            (hdr::FREE_RINGS, l.ring_stack_off, 0, &ring_used),
+            (hdr::FREE_IFS, l.if_stack_off, 0, &if_used),
+        ];
+        for (n, (top_field, stack_off, first, used)) in pools.into_iter().enumerate() {
+            let before = self.counter(top_field);
+            // Lowest indexes on top, as `format` leaves them.
+            let free: Vec<u32> = (first..used.len())
+                .rev()
+                .filter(|&i| !used[i])
+                .map(|i| i as u32)
+                .collect();
+            for (at, &index) in free.iter().enumerate() {
+                let _ = self.region.write(stack_off + 4 * at, index);
+            }
+            let _ = self.region.write(top_field, free.len() as u32);
+            changed[n] = before.abs_diff(free.len() as u32);
+        }
+        changed
+    }
+
     /// Checks that every buffer is exactly once either free or in `in_use`.
     pub fn check_conservation(
         &self,

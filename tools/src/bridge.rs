@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     pub busy: bool,
     /// Which netmap backend opens the ports.
-    #[arg(long, default_value_t = BackendChoice::default())]
+    #[arg(long, env = netmap_backend::BACKEND_ENV, default_value = "soft")]
     pub backend: BackendChoice,
 }
 

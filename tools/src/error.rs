@@ -88,6 +88,7 @@ pub fn exit_with(tool: &str, error: &ToolError) -> ExitCode {
 
 /// Runs a tool's body and turns its error into a message and status.
 pub fn run(tool: &str, body: impl FnOnce() -> Result<(), ToolError>) -> ExitCode {
+    crate::signal::die_on_closed_output();
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit_with(tool, &e),

@@ -25,6 +25,20 @@ pub fn install() {
     }
 }
 
+/// A write to a closed pipe ends the tool quietly, as Unix tools do
+/// (`valectl --stats | head`): SIGPIPE back to its default action. Rust
+/// ignores it at start-up, which turns the write into EPIPE and
+/// `println!` into a panic.
+pub fn die_on_closed_output() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no code
+    // of ours; Rust's runtime only needs SIGPIPE ignored for its own
+    // socket writes, which the tools do not rely on (their sockets are
+    // netmap ports and datagram sockets, never a peer that can close).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// True once SIGINT or SIGTERM arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)

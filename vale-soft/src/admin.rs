@@ -152,7 +152,7 @@ pub fn describe(domain: &Domain) -> Result<SwitchInfo, AdminError> {
         return Err(AdminError::NoSuchSwitch(domain.name().to_owned()));
     }
     ports::reclaim_dead(domain);
-    if !domain.is_live() {
+    if ports::destroy_if_empty(domain) {
         return Err(AdminError::NoSuchSwitch(domain.name().to_owned()));
     }
     let ctrl = domain.ctrl();
@@ -285,14 +285,8 @@ fn with_switch_locked<R>(
             drop(guard);
             continue;
         }
+        // Reclaiming leaves the domain alive; `f` may add a port to it.
         ports::reclaim_dead(&domain);
-        if !domain.is_live() {
-            drop(guard);
-            if create {
-                continue;
-            }
-            return Err(AdminError::NoSuchSwitch(t.switch.clone()));
-        }
         let result = f(&domain);
         ports::destroy_if_empty(&domain);
         return result;

@@ -40,6 +40,10 @@ pub mod dom {
     pub const ROWS: usize = 24;
     pub const WAYS: usize = 28;
     pub const ENTRIES_IN_USE: usize = 32;
+    /// Nonzero: a process died holding the domain lock, somewhere inside
+    /// a change of the port table or the pools; the next
+    /// `ports::reclaim_dead` repairs them.
+    pub const REPAIR: usize = 36;
     pub const NAME: usize = 64;
     pub const NAME_LEN: usize = 64;
     pub const COUNTERS: usize = 128;

@@ -3,9 +3,10 @@
 //!
 //! A domain is a file `<dir>/<name>.mem` (dir = `$NETMAP_RS_DIR`, default
 //! `/dev/shm/netmap-rs-<uid>`, mode 0700) holding netmap's three pools and
-//! the engine's control area. The first opener creates and formats it under
-//! an exclusive `flock`; later openers take a shared `flock` (so they wait
-//! for a creator still formatting, and notice one that died) and map it.
+//! the engine's control area. The first opener builds it whole (memory
+//! reserved, formatted) in a hidden file of its own and links it into
+//! place; later openers map it. A joiner never sees a half-built domain,
+//! and of two racing creators the second to link joins the first's.
 //! When the last port closes, the domain is marked dead and its files
 //! unlinked: a switch exists exactly while it has ports, as in netmap.
 //! Ports of processes that died are reclaimed by the next process that
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use netmap_ring::lock::{ShmLock, ShmLockGuard};
+use netmap_ring::lock::{Acquired, ShmLock, ShmLockGuard};
 use netmap_ring::region::{NetmapMemory, RegionConfig};
 use netmap_ring::rundir::{ensure_dir, file_stem, runtime_dir, RunDirError};
 use netmap_ring::shm::{AtomicU64Window, SharedRegion};
@@ -36,6 +37,12 @@ pub enum DomainError {
     RunDir(#[from] RunDirError),
     #[error("{path}: {source}")]
     File { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot reserve {} MiB for the switch's memory: {source} (see df -h on its directory; NETMAP_RS_BUFS sets fewer buffers)", bytes >> 20)]
+    Reserve {
+        path: PathBuf,
+        bytes: u64,
+        source: io::Error,
+    },
     #[error("{path}: not a usable netmap memory: {why}")]
     Corrupt { path: PathBuf, why: String },
     #[error("{path}: could not join the domain after {tries} tries (it keeps being created and destroyed)")]
@@ -113,6 +120,35 @@ fn file_id(file: &File) -> io::Result<(u64, u64)> {
 /// file open or mapped, so its inode number is not reused): once it is
 /// unlinked a new domain may take the name, and its files are not ours.
 /// (Nobody binds into a dead domain, so no FIFO of ours appears meanwhile.)
+/// Where process `pid` builds the domain of `path` before linking it in:
+/// hidden, and not a `.mem` file, so listings never see it.
+fn creator_path(path: &Path, pid: u32) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("domain");
+    path.with_file_name(format!(".{stem}.{pid}.new"))
+}
+
+/// Removes the files creators of `path` left when they died mid-build.
+fn sweep_dead_creators(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{stem}.");
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".new"))
+            .and_then(|n| n.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !netmap_ring::lock::task_alive(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn remove_domain_files(path: &Path, file_id: (u64, u64)) {
     let still_ours = std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == file_id);
     if !still_ours {
@@ -181,108 +217,131 @@ impl Domain {
 
     /// One attempt: create, or join a live domain. `None` means "try again"
     /// (lost a race with a creator or a destroyer).
-    fn try_open(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
+    /// Builds the domain in a file of its own and links it into place, so
+    /// that a joiner never sees a half-built domain and a creator killed
+    /// half way leaves only its temporary file (swept by the next
+    /// creator). `None`: another creator linked first; join theirs.
+    fn create(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
         let file_err = |source| DomainError::File {
             path: path.to_owned(),
             source,
         };
-        let geometry = Geometry::default();
-        match OpenOptions::new()
+        sweep_dead_creators(path);
+        let tmp = creator_path(path, std::process::id());
+        let _ = std::fs::remove_file(&tmp); // ours, from a thread that failed
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
             .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(file_err)?;
+        let built =
+            Self::build(name, path, kind, &file).and_then(|domain| {
+                match std::fs::hard_link(&tmp, path) {
+                    Ok(()) => Ok(Some(domain)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                    Err(e) => Err(file_err(e)),
+                }
+            });
+        let _ = std::fs::remove_file(&tmp);
+        built
+    }
+
+    /// Sizes, reserves and formats a new domain's file.
+    fn build(
+        name: &str,
+        path: &Path,
+        kind: DomainKind,
+        file: &File,
+    ) -> Result<Domain, DomainError> {
+        let file_err = |source| DomainError::File {
+            path: path.to_owned(),
+            source,
+        };
+        let corrupt = |why: String| DomainError::Corrupt {
+            path: path.to_owned(),
+            why,
+        };
+        let geometry = Geometry::default();
+        let config = region_config(geometry.entries());
+        let layout =
+            netmap_ring::region::RegionLayout::new(config).map_err(|e| corrupt(e.to_string()))?;
+        // Reserve every page now: a sparse file on a full tmpfs maps, then
+        // kills the first process to touch a missing page with SIGBUS.
+        let bytes = layout.total_len as u64;
+        rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes).map_err(
+            |e| DomainError::Reserve {
+                path: path.to_owned(),
+                bytes,
+                source: e.into(),
+            },
+        )?;
+        let fd = file.try_clone().map_err(file_err)?;
+        let region =
+            Arc::new(SharedRegion::from_fd(fd.into()).map_err(|e| corrupt(e.to_string()))?);
+        let memory = NetmapMemory::format(region, config).map_err(|e| corrupt(e.to_string()))?;
+        let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
+        ctrl.format(kind, name, geometry.rows, geometry.ways);
+        Self::from_memory(name, path, file_id(file).map_err(file_err)?, memory)
+    }
+
+    /// Joins the domain whose file is `file` (found at `path`). `None`: it
+    /// is dead, or not a domain this build can use (then it is removed).
+    fn join(
+        name: &str,
+        path: &Path,
+        kind: DomainKind,
+        file: File,
+    ) -> Result<Option<Domain>, DomainError> {
+        let file_err = |source| DomainError::File {
+            path: path.to_owned(),
+            source,
+        };
+        let id = file_id(&file).map_err(file_err)?;
+        let region = SharedRegion::from_fd(file.into()).ok();
+        let memory = region.and_then(|r| NetmapMemory::attach(Arc::new(r)).ok());
+        let formatted = memory
+            .as_ref()
+            .is_some_and(|m| Ctrl::new(m.region(), m.layout().ctrl_off).is_formatted());
+        let Some(memory) = memory.filter(|_| formatted) else {
+            // Files are linked in whole, so this is an older build's layout
+            // or a foreign file: remove it and retry.
+            remove_domain_files(path, id);
+            return Ok(None);
+        };
+        let domain = Self::from_memory(name, path, id, memory)?;
+        if domain.kind != kind {
+            return Err(DomainError::Corrupt {
+                path: path.to_owned(),
+                why: format!("exists as a {:?} domain, wanted {kind:?}", domain.kind),
+            });
+        }
+        Ok(domain.is_live().then_some(domain))
+    }
+
+    fn try_open(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
             .open(path)
         {
-            Ok(file) => {
-                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-                    .map_err(|e| file_err(e.into()))?;
-                let config = region_config(geometry.entries());
-                let layout = netmap_ring::region::RegionLayout::new(config).map_err(|e| {
-                    DomainError::Corrupt {
-                        path: path.to_owned(),
-                        why: e.to_string(),
-                    }
-                })?;
-                file.set_len(layout.total_len as u64).map_err(file_err)?;
-                let region = Arc::new(
-                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).map_err(
-                        |e| DomainError::Corrupt {
-                            path: path.to_owned(),
-                            why: e.to_string(),
-                        },
-                    )?,
-                );
-                let memory =
-                    NetmapMemory::format(region, config).map_err(|e| DomainError::Corrupt {
-                        path: path.to_owned(),
-                        why: e.to_string(),
-                    })?;
-                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
-                ctrl.format(kind, name, geometry.rows, geometry.ways);
-                let domain =
-                    Self::from_memory(name, path, file_id(&file).map_err(file_err)?, memory)?;
-                // Unlocking lets waiting joiners in.
-                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
-                Ok(Some(domain))
+            Ok(file) => Self::join(name, path, kind, file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Self::create(name, path, kind),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(DomainError::RunDir(RunDirError::Permission {
+                    path: path.to_owned(),
+                    owner: 0,
+                    uid: rustix::process::getuid().as_raw(),
+                    mode: 0,
+                }))
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let file = match OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(path)
-                {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => {
-                        return Err(if e.kind() == io::ErrorKind::PermissionDenied {
-                            DomainError::RunDir(RunDirError::Permission {
-                                path: path.to_owned(),
-                                owner: 0,
-                                uid: rustix::process::getuid().as_raw(),
-                                mode: 0,
-                            })
-                        } else {
-                            file_err(e)
-                        })
-                    }
-                };
-                // Waits for a creator still formatting; a creator that died
-                // released the lock with the region unformatted.
-                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
-                    .map_err(|e| file_err(e.into()))?;
-                let size = file.metadata().map_err(file_err)?.len();
-                let region = if size == 0 {
-                    None
-                } else {
-                    SharedRegion::from_fd(file.try_clone().map_err(file_err)?.into()).ok()
-                };
-                let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
-                let id = file_id(&file).map_err(file_err)?;
-                let memory = region.and_then(|r| NetmapMemory::attach(Arc::new(r)).ok());
-                let Some(memory) = memory else {
-                    // A creator died half way (or an older build's layout):
-                    // remove its files and retry.
-                    remove_domain_files(path, id);
-                    return Ok(None);
-                };
-                let ctrl = Ctrl::new(memory.region(), memory.layout().ctrl_off);
-                if !ctrl.is_formatted() {
-                    remove_domain_files(path, id);
-                    return Ok(None);
-                }
-                let domain = Self::from_memory(name, path, id, memory)?;
-                if domain.kind != kind {
-                    return Err(DomainError::Corrupt {
-                        path: path.to_owned(),
-                        why: format!("exists as a {:?} domain, wanted {kind:?}", domain.kind),
-                    });
-                }
-                Ok(domain.is_live().then_some(domain))
-            }
-            Err(e) => Err(file_err(e)),
+            Err(source) => Err(DomainError::File {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -369,8 +428,15 @@ impl Domain {
     }
 
     /// Takes the domain lock (port table and membership changes).
+    /// Taken over from a dead holder, it flags the domain for repair
+    /// (`ctrl::dom::REPAIR`): the holder may have died in any step.
     pub fn lock(&self) -> ShmLockGuard<'_> {
-        let (guard, _how) = ShmLock::new(self.ctrl().u32_at(ctrl::dom::LOCK)).lock();
+        let (guard, how) = ShmLock::new(self.ctrl().u32_at(ctrl::dom::LOCK)).lock();
+        if let Acquired::FromDeadHolder { .. } = how {
+            self.ctrl()
+                .u32_at(ctrl::dom::REPAIR)
+                .store(1, Ordering::Release);
+        }
         guard
     }
 

@@ -314,14 +314,26 @@ pub fn unbind(domain: &Domain, slot: u32) -> u32 {
 
 /// Frees entry `index`: detaches it from the switch, waits out senders that
 /// are copying into it, then returns its rings and buffers.
+///
+/// Runs under the domain lock. A process killed in here leaves the entry
+/// `PORT_CLOSING`; since the domain lock is taken over only from a dead
+/// holder, the next holder that finds such an entry knows its destroyer
+/// died, and [`reclaim_dead`] finishes the job from where it stopped:
+/// every step below is either done whole or can be done again.
 pub fn destroy(domain: &Domain, index: u32) {
-    let ctrl = domain.ctrl();
-    let memory = domain.memory();
-    let e = ctrl.port(index);
+    let e = domain.ctrl().port(index);
     if e.state() != PORT_ACTIVE {
         return;
     }
     e.set(port::STATE, PORT_CLOSING);
+    finish_destroy(domain, index);
+}
+
+/// The part of [`destroy`] after the entry is marked closing.
+fn finish_destroy(domain: &Domain, index: u32) {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let e = ctrl.port(index);
     ctrl.vale_bitmap(index as usize / 64)
         .fetch_and(!(1 << (index % 64)), Ordering::AcqRel);
     if e.kind() == Some(PortKind::Vale) {
@@ -329,17 +341,27 @@ pub fn destroy(domain: &Domain, index: u32) {
     }
     let g = geometry_of(&e);
     for (dir, count) in [(Dir::Tx, g.tx_rings), (Dir::Rx, g.rx_rings)] {
-        for r in 0..count {
+        for r in 0..count.min(MAX_RINGS) {
             let k = ctrl.kring(index, dir, r);
+            if k.num_slots() == 0 {
+                continue; // freed before the destroyer died
+            }
             // A sender holds the RX kring lock while it copies; taking it
             // once means none is left inside.
             drop(ShmLock::new(k.lock_word()).lock());
             let ring_off = k.ring_off();
-            if let Ok(view) = RingView::new(memory.region(), ring_off, k.num_slots()) {
-                memory.release_buffers((0..view.num_slots()).map(|s| view.slot(s).buf_idx));
-            }
-            memory.free_ring(ring_off);
+            let held: Vec<u32> = RingView::new(memory.region(), ring_off, k.num_slots())
+                .map(|view| {
+                    (0..view.num_slots())
+                        .map(|s| view.slot(s).buf_idx)
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Forget the ring first: killed past this point, the ring and
+            // its buffers leak, but are never given out twice.
             k.clear();
+            memory.release_buffers(held);
+            memory.free_ring(ring_off);
         }
     }
     e.set(port::PEER, u32::MAX);
@@ -381,10 +403,16 @@ pub fn release_binding(domain: &Domain, slot: u32) -> bool {
 /// nothing else keeps it (a persistent VALE port, a pipe whose other end is
 /// bound). Returns true when the domain became empty and was destroyed.
 pub fn release_port(domain: &Domain, index: u32) -> bool {
+    free_unheld(domain, index);
+    destroy_if_empty(domain)
+}
+
+/// The entry part of [`release_port`]; leaves the domain alone.
+fn free_unheld(domain: &Domain, index: u32) {
     let ctrl = domain.ctrl();
     let e = ctrl.port(index);
     if e.state() != PORT_ACTIVE || e.get(port::BINDINGS) != 0 {
-        return false;
+        return;
     }
     match e.kind() {
         Some(PortKind::Vale) => {
@@ -404,7 +432,6 @@ pub fn release_port(domain: &Domain, index: u32) -> bool {
         }
         None => destroy(domain, index),
     }
-    destroy_if_empty(domain)
 }
 
 /// Destroys the domain if no entry is in use; returns whether it did.
@@ -422,7 +449,16 @@ pub fn destroy_if_empty(domain: &Domain) -> bool {
     }
 }
 
-/// Releases every binding whose process has died. Returns how many.
+/// Releases every binding whose process has died, finishes the port
+/// destructions of processes that died inside one, and frees entries no
+/// binding holds that nothing keeps (their opener or closer died between
+/// two steps). Runs under the domain lock. Returns how many bindings it
+/// released.
+///
+/// It never destroys the domain, even when it leaves it empty: the caller
+/// may be about to add a port (an opener that destroyed the domain it had
+/// just joined would bind into unlinked memory that no later opener
+/// sees). Callers that add nothing end with [`destroy_if_empty`].
 pub fn reclaim_dead(domain: &Domain) -> u32 {
     let ctrl = domain.ctrl();
     let mut reclaimed = 0;
@@ -433,13 +469,76 @@ pub fn reclaim_dead(domain: &Domain) -> u32 {
         }
         let pid = b.get(binding::PID);
         if !netmap_ring::lock::task_alive(pid) {
-            tracing_dead(domain, &ctrl.port(b.get(binding::PORT)), pid);
+            let index = b.get(binding::PORT);
+            tracing_dead(domain, &ctrl.port(index), pid);
             let _ = std::fs::remove_file(domain.wake_path(slot));
-            release_binding(domain, slot);
+            unbind(domain, slot);
+            free_unheld(domain, index);
             reclaimed += 1;
         }
     }
+    for index in 0..MAX_ENTRIES {
+        match ctrl.port(index).state() {
+            // We hold the domain lock, so whoever marked it closing died.
+            PORT_CLOSING => finish_destroy(domain, index),
+            PORT_ACTIVE => free_unheld(domain, index),
+            _ => {}
+        }
+    }
+    if ctrl.u32_at(ctrl::dom::REPAIR).swap(0, Ordering::AcqRel) != 0 {
+        repair_pools(domain);
+    }
     reclaimed
+}
+
+/// After a process died holding the domain lock: whatever it had taken
+/// from the pools but not yet recorded (a port being created or bound) or
+/// given back twice is set right by rebuilding the free stacks from what
+/// the port table holds, and the count of entries in use is recounted.
+fn repair_pools(domain: &Domain) {
+    let ctrl = domain.ctrl();
+    let memory = domain.memory();
+    let mut in_use = 0;
+    let mut rings = Vec::new();
+    for index in 0..MAX_ENTRIES {
+        let e = ctrl.port(index);
+        if e.state() == PORT_FREE {
+            // A creation that never finished: its krings name nothing now.
+            for dir in [Dir::Tx, Dir::Rx] {
+                for r in 0..MAX_RINGS {
+                    ctrl.kring(index, dir, r).clear();
+                }
+            }
+            continue;
+        }
+        in_use += 1;
+        let g = geometry_of(&e);
+        for (dir, count) in [(Dir::Tx, g.tx_rings), (Dir::Rx, g.rx_rings)] {
+            for r in 0..count.min(MAX_RINGS) {
+                let k = ctrl.kring(index, dir, r);
+                if k.num_slots() != 0 {
+                    rings.push(k.ring_off());
+                }
+            }
+        }
+    }
+    ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
+        .store(in_use, Ordering::Release);
+    let ifs: Vec<usize> = (0..MAX_BINDINGS)
+        .map(|s| ctrl.binding(s))
+        .filter(|b| b.is_active() && b.if_off() != 0)
+        .map(|b| b.if_off())
+        .collect();
+    let bufs: Vec<u32> = buffers_in_rings(domain)
+        .chain(buffers_in_extra_lists(domain))
+        .collect();
+    let changed = memory.rebuild_free_stacks(bufs, rings, ifs);
+    if std::env::var_os("NETMAP_RS_DEBUG").is_some() {
+        eprintln!(
+            "netmap-rs: {}: repaired after a dead lock holder (free buffers, rings, ifs moved by {changed:?})",
+            domain.name()
+        );
+    }
 }
 
 fn tracing_dead(domain: &Domain, e: &PortEntry<'_>, pid: u32) {

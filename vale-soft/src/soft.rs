@@ -36,6 +36,12 @@ pub fn open_with_extra_bufs(name: &str, extra_bufs: u32) -> Result<Port, PortErr
 
 fn domain_error(name: &PortName, e: DomainError) -> PortError {
     let name = name.to_string();
+    if let DomainError::Reserve { .. } = e {
+        return PortError::NoMemory {
+            name,
+            why: e.to_string(),
+        };
+    }
     if e.is_permission() {
         PortError::Permission {
             name,

@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(short = 'w', default_value_t = 0)]
     pub wait_secs: u64,
     /// Which netmap backend opens the port.
-    #[arg(long, default_value_t = BackendChoice::default())]
+    #[arg(long, env = netmap_backend::BACKEND_ENV, default_value = "soft")]
     pub backend: BackendChoice,
     /// Spin on syncs instead of sleeping in poll() (rx, ping, pong).
     #[arg(long)]
