@@ -166,6 +166,26 @@ impl DmaRegion {
     }
 }
 
+/// Whether a device is still there. Set once, by whoever finds it gone (a
+/// watcher of a simulator's server process); every binding reads it at
+/// each sync (one relaxed load) and fails with `SyncError::Gone`.
+#[derive(Debug, Default)]
+pub struct Liveness {
+    gone: std::sync::OnceLock<String>,
+}
+
+impl Liveness {
+    /// Why the device is gone, if it is.
+    pub fn gone(&self) -> Option<&str> {
+        self.gone.get().map(String::as_str)
+    }
+
+    /// Marks the device gone (the first reason stays).
+    pub fn set_gone(&self, why: String) {
+        let _ = self.gone.set(why);
+    }
+}
+
 /// One NIC, as the driver sees it. Methods take `&mut self`: the port layer
 /// serialises access (control operations are rare, and the data path makes
 /// one doorbell write per batch).
@@ -218,6 +238,13 @@ pub trait Device: Send {
     /// reports its model's counters.
     fn device_counters(&mut self) -> Result<DeviceCounters, DeviceError> {
         Ok(self.counters())
+    }
+
+    /// Where the driver learns that the device went away without a call
+    /// failing (a simulator's server killed while we only read host
+    /// memory). A device that cannot tell returns one that never says so.
+    fn liveness(&self) -> Arc<Liveness> {
+        Arc::new(Liveness::default())
     }
 
     /// Whether other hosts (other processes, each with its own driver) use

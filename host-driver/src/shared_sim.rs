@@ -35,6 +35,15 @@ use crate::vfio_user::VfioUserDevice;
 pub const DEFAULT_IDLE_EXIT_SECS: f64 = 10.0;
 /// Overrides [`DEFAULT_IDLE_EXIT_SECS`] (tests use a short one).
 pub const IDLE_EXIT_ENV: &str = "NMSIM_IDLE_EXIT";
+fn tracing_watch(pid_file: &Path, e: &DeviceError) {
+    if std::env::var_os("NETMAP_RS_DEBUG").is_some() {
+        eprintln!(
+            "netmap-rs: cannot watch the server of {}: {e}",
+            pid_file.display()
+        );
+    }
+}
+
 /// Path of the `nmsim-server` binary, overriding the search.
 pub const SERVER_ENV: &str = "NMSIM_SERVER";
 /// The server binary's name.
@@ -131,7 +140,7 @@ impl SharedSim {
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| Self::file_error(&self.lock)(e.into()))?;
         match self.attempt()? {
-            Attempt::Connected(device) => return Ok(*device),
+            Attempt::Connected(device) => return Ok(self.watched(*device)),
             Attempt::Absent => {}
             Attempt::Stale => {
                 std::fs::remove_file(&self.socket).map_err(Self::file_error(&self.socket))?
@@ -145,7 +154,7 @@ impl SharedSim {
                 // Reaps the server if it leaves while we still run; the
                 // thread ends with it (or with us).
                 std::thread::spawn(move || server.wait());
-                return Ok(device);
+                return Ok(self.watched(device));
             }
             let why = match server.try_wait() {
                 Ok(Some(status)) => Some(format!("it exited: {status}")),
@@ -166,6 +175,22 @@ impl SharedSim {
             }
             std::thread::sleep(START_POLL);
         }
+    }
+
+    /// `device` with a watch on its server's process (its pid file, read
+    /// under the start-up lock, names the server we reached), so that a
+    /// killed server is seen by ports that only wait. Without a readable
+    /// pid file, death is still seen at the next doorbell.
+    fn watched(&self, device: VfioUserDevice) -> VfioUserDevice {
+        let pid = std::fs::read_to_string(&self.pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if let Err(e) = device.watch_server(pid) {
+                tracing_watch(&self.pid_file, &e);
+            }
+        }
+        device
     }
 
     /// One connection attempt, told apart by the socket's answer.

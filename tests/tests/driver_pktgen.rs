@@ -544,3 +544,56 @@ fn a_killed_private_devices_pair_file_goes_at_the_next_open() {
     drop(live);
     drop(next.guard);
 }
+
+/// The shared simulator's server is killed under waiting receivers: each
+/// (polling or spinning, on a VALE port or a pipe end) ends within a
+/// second with an error that says so, instead of waiting forever.
+#[test]
+fn receivers_see_the_server_die_within_a_second() {
+    let dir = SimDir::new("death");
+    let receivers: Vec<PktGen> = [
+        &["-i", "vale0:r", "-f", "rx", "--backend", "sim"][..],
+        &["-i", "vale0:s", "-f", "rx", "--backend", "sim", "--busy"][..],
+        &["-i", "vale0:x}3", "-f", "rx", "--backend", "sim"][..],
+        &["-i", "vale0:y}4", "-f", "rx", "--backend", "sim", "--busy"][..],
+    ]
+    .into_iter()
+    .map(|args| {
+        let rx = PktGen::start(&dir, args);
+        rx.wait_ready("a receiver");
+        rx
+    })
+    .collect();
+    let pid = dir.server_pid().expect("the server's pid file");
+    let pid = rustix::process::Pid::from_raw(pid).expect("a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill the server");
+    let killed = Instant::now();
+    for rx in receivers {
+        let mut guard = rx.guard;
+        let mut status = None;
+        while killed.elapsed() < Duration::from_secs(5) {
+            status = guard.0.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let waited = killed.elapsed();
+        let status = status.expect("a receiver still waits 5 s after the server died");
+        let mut stderr = String::new();
+        use std::io::Read;
+        guard
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{stderr}");
+        assert!(
+            stderr.contains("server") && stderr.contains("exited"),
+            "{stderr}"
+        );
+        assert!(waited < Duration::from_secs(1), "took {waited:?}");
+    }
+}

@@ -25,18 +25,37 @@ pub fn install() {
     }
 }
 
-/// A write to a closed pipe ends the tool quietly, as Unix tools do
-/// (`valectl --stats | head`): SIGPIPE back to its default action. Rust
-/// ignores it at start-up, which turns the write into EPIPE and
-/// `println!` into a panic.
+/// A write to a closed standard output ends the tool quietly, as Unix
+/// tools end (`valectl --stats | head`): killed by SIGPIPE, no message.
+///
+/// SIGPIPE itself stays ignored (Rust's default): a tool also writes to
+/// sockets, such as the simulated NIC's vfio-user socket, whose peer may
+/// die, and that must be an error the tool reports, not a silent death.
+/// So only `print!`'s panic on a broken standard stream is turned into
+/// the signal.
 pub fn die_on_closed_output() {
-    // SAFETY: setting a signal's disposition to SIG_DFL installs no code
-    // of ours; Rust's runtime only needs SIGPIPE ignored for its own
-    // socket writes, which the tools do not rely on (their sockets are
-    // netmap ports and datagram sockets, never a peer that can close).
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        let broken_stdio = (text.starts_with("failed printing to stdout")
+            || text.starts_with("failed printing to stderr"))
+            && text.contains("Broken pipe");
+        if broken_stdio {
+            // SAFETY: SIG_DFL installs no code of ours; `raise` then ends
+            // the process with the signal's default action, as a write to
+            // a closed pipe ends a C tool. Nothing runs after it.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        previous(info);
+    }));
 }
 
 /// True once SIGINT or SIGTERM arrived.

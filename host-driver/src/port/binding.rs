@@ -175,6 +175,10 @@ impl DeviceBinding {
     /// ring's view and its kring (locked), with the application's head and
     /// cur checked against the kring.
     fn begin_sync(&self, rx: bool, ring: u32) -> Result<SyncStart<'_>, SyncError> {
+        // A device found gone fails every sync.
+        if let Some(why) = self.shared.liveness.gone() {
+            return Err(SyncError::Gone(why.to_owned()));
+        }
         self.repair_pipe()?;
         let (specs, krings) = if rx {
             (&self.layout.rx_rings, &self.rx)

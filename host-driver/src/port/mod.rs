@@ -95,6 +95,9 @@ enum Supply {
 /// State shared by the backend and its bindings.
 pub(crate) struct Shared {
     body: &'static str,
+    /// The device's [`Liveness`](crate::device::Liveness), read by every
+    /// sync without taking the state lock.
+    pub(crate) liveness: Arc<crate::device::Liveness>,
     pub(crate) state: Mutex<State>,
 }
 
@@ -148,9 +151,11 @@ impl DeviceBackend {
         let mem = dev.dma_alloc(&name, layout.len)?;
         let entries = (0..info.ports.count).map(|_| None).collect();
         let body = dev.body();
+        let liveness = dev.liveness();
         Ok(Self {
             shared: Arc::new(Shared {
                 body,
+                liveness,
                 state: Mutex::new(State {
                     dev,
                     info,

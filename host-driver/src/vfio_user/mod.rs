@@ -30,7 +30,7 @@ use vfio_bindings::bindings::vfio::{
 use vfio_user::Client;
 
 use crate::device::{
-    check_bar0_offset, check_range, Device, DeviceCounters, DeviceError, IovaAllocator,
+    check_bar0_offset, check_range, Device, DeviceCounters, DeviceError, IovaAllocator, Liveness,
 };
 use crate::eventfd::EventFd;
 
@@ -70,6 +70,7 @@ pub struct VfioUserDevice {
     iovas: IovaAllocator,
     vectors: Vec<Arc<EventFd>>,
     counters: DeviceCounters,
+    liveness: Arc<Liveness>,
 }
 
 impl VfioUserDevice {
@@ -122,7 +123,40 @@ impl VfioUserDevice {
             },
             vectors,
             counters: DeviceCounters::default(),
+            liveness: Arc::new(Liveness::default()),
         })
+    }
+
+    /// Watches the server's process `pid`: when it exits, the device is
+    /// marked gone and every notification fires, so that ports waiting in
+    /// `poll` wake up and their next sync reports it. The watcher is a
+    /// thread asleep on a pidfd; it ends with the process.
+    pub fn watch_server(&self, pid: u32) -> Result<(), DeviceError> {
+        let pid = rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| DeviceError::sys("pidfd_open", io::Error::other("pid 0")))?;
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+            .map_err(|e| DeviceError::sys("pidfd_open", io::Error::from(e)))?;
+        let liveness = self.liveness.clone();
+        let vectors = self.vectors.clone();
+        let socket = self.socket.clone();
+        std::thread::Builder::new()
+            .name("nmsim-watch".into())
+            .spawn(move || {
+                use rustix::event::{poll, PollFd, PollFlags};
+                let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+                // Readable once the process has exited; EINTR retries.
+                while poll(&mut fds, None).is_err() {}
+                liveness.set_gone(format!(
+                    "the simulated NIC's server (pid {}, {}) exited",
+                    pid.as_raw_nonzero(),
+                    socket.display()
+                ));
+                for vector in &vectors {
+                    let _ = vector.signal();
+                }
+            })
+            .map_err(|e| DeviceError::sys("spawn watcher", e))?;
+        Ok(())
     }
 }
 
@@ -197,6 +231,10 @@ impl Device for VfioUserDevice {
 
     fn vectors(&self) -> u32 {
         self.vectors.len() as u32
+    }
+
+    fn liveness(&self) -> Arc<Liveness> {
+        self.liveness.clone()
     }
 
     fn notifier(&mut self, vector: u32) -> Result<Arc<EventFd>, DeviceError> {
