@@ -15,7 +15,9 @@ use crate::regs::{self, RegisterError};
 const SWITCH_COUNTERS: [(&str, u32); 8] = [
     ("lookups", map::SW_LOOKUPS),
     ("hits", map::SW_HIT),
-    ("misses", map::SW_MISS),
+    // The device counts unicast misses only; `misses` (below) is the
+    // engine's: every lookup that found nothing, broadcasts included.
+    ("unicast_misses", map::SW_MISS),
     ("learns", map::SW_LEARN),
     ("floods", map::SW_FLOOD),
     ("same_port_drops", map::SW_DROP),
@@ -98,6 +100,10 @@ pub fn device_report(dev: &mut dyn Device) -> Result<DeviceReport, RegisterError
             dev.bar0_read(switch_block.reg(map::SWITCH_BASE, reg))?,
         ));
     }
+    // `misses` means what it means on the software engine (valectl shows
+    // the same names for both): lookups that found no destination.
+    let (lookups, hits) = (switch[0].1, switch[1].1);
+    switch.insert(2, ("misses", lookups.wrapping_sub(hits)));
     Ok(DeviceReport {
         body: dev.body(),
         revision: info.revision,

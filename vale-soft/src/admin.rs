@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use netmap_ring::name::{NameError, PortName, Subsystem};
+use netmap_ring::name::{NameError, PortName, RegFlags, RingMode, Subsystem};
 
 use vale_offload::counters::{PortCounter, SwitchCounter};
 use vale_offload::geometry::PortGeometry;
@@ -252,6 +252,21 @@ fn target(name: &str) -> Result<Target, AdminError> {
         return Err(AdminError::NotAVALEPort {
             name: name.to_owned(),
             why: "pipe ends exist while their processes hold them; they cannot be persistent",
+        });
+    }
+    // A persistent port is a port: ring selections, flags and memory
+    // options belong to the processes that bind it, not to valectl.
+    let o = &parsed.options;
+    let plain = parsed.mode == RingMode::AllNic
+        && parsed.flags == RegFlags::default()
+        && parsed.mem_id.is_none()
+        && o.share.is_none()
+        && o.extmem.is_none()
+        && o.offset.is_none();
+    if !plain {
+        return Err(AdminError::NotAVALEPort {
+            name: name.to_owned(),
+            why: "valectl takes valeS:P (with @conf: for its geometry); ring suffixes (^ ^N * -N), /flags, @N and other options are for the processes that bind it",
         });
     }
     let geometry = PortGeometry::requested(&parsed);
@@ -551,5 +566,29 @@ mod tests {
             create_persistent("vale0:x{1"),
             Err(AdminError::NotAVALEPort { .. })
         ));
+        // Suffixes a binding process would take are refused, not dropped.
+        for name in [
+            "vale0:c^",
+            "vale0:c@1",
+            "vale0:c/t",
+            "vale0:c-3",
+            "vale0:c/R",
+            "vale0:c*",
+        ] {
+            assert!(
+                matches!(
+                    create_persistent(name),
+                    Err(AdminError::NotAVALEPort { .. })
+                ),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    delete_persistent(name),
+                    Err(AdminError::NotAVALEPort { .. })
+                ),
+                "{name}"
+            );
+        }
     }
 }
