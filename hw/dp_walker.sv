@@ -10,6 +10,8 @@
 // One sequential state machine with one DMA read in flight: correct first.
 // docs/datapath.md says which states bound the throughput and how
 // pipelining them lifts it.
+`include "nm_defines.svh"
+
 module dp_walker #(
     // Port table entries.
     parameter int NUM_PORTS = 8,
@@ -24,7 +26,7 @@ module dp_walker #(
     // Port table (bar0_regs): enables and every entry's registers
     // (PORT_ENTRY_REGS = 16 per entry).
     input  logic [NUM_PORTS-1:0]       port_enable,
-    input  logic [NUM_PORTS*16*32-1:0] port_cfg,
+    input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
 
     // Doorbells from bar0_regs.
     input  logic        db_valid,
@@ -89,6 +91,7 @@ module dp_walker #(
 );
     /* verilator lint_off UNUSEDPARAM */
     `include "regmap.svh"
+    `include "contract.svh"
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int NQ     = NUM_PORTS * RINGS;
@@ -96,30 +99,6 @@ module dp_walker #(
     localparam int PW     = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
     localparam int REGS   = PORT_ENTRY_REGS;
-    localparam int MAX_FRAGS = 64;
-
-    // netmap slot flags.
-    localparam logic [15:0] NS_BUF_CHANGED = 16'h0001;
-    localparam logic [15:0] NS_NO_LEARN    = 16'h0008;
-    localparam logic [15:0] NS_MOREFRAG    = 16'h0020;
-    localparam logic [7:0]  PORT_FLOOD     = 8'd254;
-    localparam logic [7:0]  PORT_DROP      = 8'd255;
-
-    // Counter indexes (PortCounter order, PC_* / 4).
-    localparam logic [3:0] C_RX_PACKETS   = 4'd0;
-    localparam logic [3:0] C_RX_BYTES     = 4'd1;
-    localparam logic [3:0] C_TX_PACKETS   = 4'd2;
-    localparam logic [3:0] C_TX_BYTES     = 4'd3;
-    localparam logic [3:0] C_TX_DROP_FULL = 4'd4;
-    localparam logic [3:0] C_TX_DROP_SHORT = 4'd5;
-    localparam logic [3:0] C_TX_DROP_BAD  = 4'd6;
-    localparam logic [3:0] C_TX_DROP_SAME = 4'd7;
-    localparam logic [3:0] C_TX_DROP_CHAIN = 4'd8;
-    localparam logic [3:0] C_RX_DROP_FULL = 4'd9;
-    localparam logic [3:0] C_RX_DROP_BAD  = 4'd10;
-    localparam logic [3:0] C_BAD_SYNC     = 4'd11;
-    localparam logic [3:0] C_TX_NO_DEST   = 4'd12;
-
     // ---- Port table fields, per port -----------------------------------
     logic [31:0] cfg_kind [NUM_PORTS];
     logic [15:0] cfg_tx_rings [NUM_PORTS];
@@ -298,16 +277,16 @@ module dp_walker #(
     always_comb begin
         rn            = cfg_rx_slots[dq];
         dfree         = ring_dist(dhc + rn - 16'd1 >= rn ? dhc - 16'd1 : dhc + rn - 16'd1, dhw, rn);
-        dring_base    = cfg_rx_ring[dq] + 64'(drr) * (64'd256 + 64'(rn) * 64'd16);
+        dring_base    = cfg_rx_ring[dq] + 64'(drr) * (64'(RING_HEADER_BYTES) + 64'(rn) * 64'(SLOT_BYTES));
         dstatus_entry = cfg_status[dq] + st_off(drr, 1'b1, 32'd0);
-        slot_addr_rx  = dring_base + 64'd256 + 64'(jidx) * 64'd16;
-        tx_ring_base  = cfg_ring_addr[cp] + 32'(cr) * (32'd256 + 32'(cn) * 32'd16);
+        slot_addr_rx  = dring_base + 64'(RING_HEADER_BYTES) + 64'(jidx) * 64'(SLOT_BYTES);
+        tx_ring_base  = cfg_ring_addr[cp] + 32'(cr) * (RING_HEADER_BYTES + 32'(cn) * SLOT_BYTES);
         // Slot sidx of the host's copy of the TX ring.
         slot_addr_txh = cfg_status[cp] + 64'(cfg_tx_host[cp])
-                      + 64'(cr) * (64'd256 + 64'(cn) * 64'd16) + 64'd256 + 64'(sidx) * 64'd16;
+                      + 64'(cr) * (64'(RING_HEADER_BYTES) + 64'(cn) * 64'(SLOT_BYTES)) + 64'(RING_HEADER_BYTES) + 64'(sidx) * 64'(SLOT_BYTES);
         wb_on         = cfg_tx_host[cp] != 32'd0;
         // Slot sidx extends the gathered run (a skipped packet breaks it).
-        wb_joins      = wb_cnt == 3'd0 || slot_addr_txh == wb_addr + 64'(wb_cnt) * 64'd16;
+        wb_joins      = wb_cnt == 3'd0 || slot_addr_txh == wb_addr + 64'(wb_cnt) * 64'(SLOT_BYTES);
         // With slot sidx the run ends: four slots, a line's end, the ring's end.
         wb_last       = wb_cnt == 3'd3 || slot_addr_txh[5:4] == 2'd3 || nxt(sidx, cn) == 16'd0;
     end
@@ -315,7 +294,7 @@ module dp_walker #(
     function automatic logic [WORD_W-1:0] tx_slot_word(input logic [31:0] base,
                                                       input logic [15:0] slot);
         logic [31:0] byte_addr;
-        byte_addr = base + 32'd256 + 32'(slot) * 32'd16;
+        byte_addr = base + RING_HEADER_BYTES + 32'(slot) * SLOT_BYTES;
         tx_slot_word = byte_addr[WORD_W+2:3];
     endfunction
     /* verilator lint_on UNUSEDSIGNAL */
@@ -425,7 +404,7 @@ module dp_walker #(
         case (st)
             S_SCAN_REQ: desc_rd_en = ci != chead;
             S_SCAN: begin
-                desc_rd_en   = (desc_rd_data[63:48] & NS_MOREFRAG) != 16'd0
+                desc_rd_en   = (desc_rd_data[8*SLOT_FLAGS +: 16] & NS_MOREFRAG) != 16'd0
                             && nxt(ci, cn) != chead;
                 desc_rd_word = tx_slot_word(tx_ring_base, nxt(ci, cn));
             end
@@ -575,7 +554,7 @@ module dp_walker #(
                         st <= S_IDLE;
                     end else if (!head_ok) begin
                         ca_valid <= 1'b1; ca_port <= 8'(port_of(pick));
-                        ca_counter <= C_BAD_SYNC;
+                        ca_counter <= CNT_BAD_RING_SYNCS;
                         st <= S_IDLE;
                     end else begin
                         st <= S_START;
@@ -589,7 +568,7 @@ module dp_walker #(
                 rxdb_pend[rxpick] <= 1'b0;
                 if (!rxdb_ok) begin
                     ca_valid <= 1'b1; ca_port <= 8'(port_of(rxpick));
-                    ca_counter <= C_BAD_SYNC;
+                    ca_counter <= CNT_BAD_RING_SYNCS;
                 end else begin
                     rx_hwcur[rxpick] <= rxdb_head[rxpick];
                     if (is_pipe(cfg_kind[port_of(rxpick)])
@@ -646,24 +625,24 @@ module dp_walker #(
             S_SCAN: begin
                 // desc_rd_data: slot ci (buf_idx, len, flags).
                 fslots <= fslots + 16'd1;
-                fbytes <= fbytes + 32'(desc_rd_data[47:32]);
-                fvalid <= fvalid && desc_rd_data[31:0] >= 32'd2
-                       && desc_rd_data[31:0] < cfg_num_bufs[cp]
-                       && 32'(desc_rd_data[47:32]) <= cfg_buf_size[cp];
+                fbytes <= fbytes + 32'(desc_rd_data[8*SLOT_LEN +: 16]);
+                fvalid <= fvalid && desc_rd_data[8*SLOT_BUF_IDX +: 32] >= BUF_FIRST_VALID
+                       && desc_rd_data[8*SLOT_BUF_IDX +: 32] < cfg_num_bufs[cp]
+                       && 32'(desc_rd_data[8*SLOT_LEN +: 16]) <= cfg_buf_size[cp];
                 if (fslots == 16'd0) begin
-                    first_buf   <= desc_rd_data[31:0];
-                    first_len   <= desc_rd_data[47:32];
-                    first_flags <= desc_rd_data[63:48];
+                    first_buf   <= desc_rd_data[8*SLOT_BUF_IDX +: 32];
+                    first_len   <= desc_rd_data[8*SLOT_LEN +: 16];
+                    first_flags <= desc_rd_data[8*SLOT_FLAGS +: 16];
                 end
                 ci <= nxt(ci, cn);
-                if ((desc_rd_data[63:48] & NS_MOREFRAG) == 16'd0) begin
+                if ((desc_rd_data[8*SLOT_FLAGS +: 16] & NS_MOREFRAG) == 16'd0) begin
                     st <= cpipe ? S_P_DECIDE : S_DECIDE;
                 end else if (nxt(ci, cn) == chead) begin
                     // Unfinished chain: it waits at hwcur, unless (VALE) it
                     // is already too long to ever be forwarded.
                     if (!cpipe && fslots + 16'd1 > 16'(MAX_FRAGS)) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_DROP_CHAIN;
+                        ca_counter <= CNT_TX_DROP_CHAIN;
                     end else begin
                         ci <= fstart;
                     end
@@ -676,15 +655,15 @@ module dp_walker #(
             S_DECIDE: begin
                 if (fslots > 16'(MAX_FRAGS)) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_CHAIN;
+                    ca_counter <= CNT_TX_DROP_CHAIN;
                     st <= S_SCAN_REQ;
                 end else if (!fvalid) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_BAD;
+                    ca_counter <= CNT_TX_DROP_BAD_SLOT;
                     st <= S_SCAN_REQ;
-                end else if (first_len < 16'd14) begin
+                end else if (32'(first_len) < ETH_HEADER_LEN) begin
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_SHORT;
+                    ca_counter <= CNT_TX_DROP_SHORT;
                     st <= S_SCAN_REQ;
                 end else if (rd_can) begin
                     dma_rd_req_valid <= 1'b1;
@@ -714,13 +693,13 @@ module dp_walker #(
                 if (lk_res_valid) begin
                     if (lk_res_port == PORT_DROP) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_DROP_SAME;
+                        ca_counter <= CNT_TX_DROP_SAME_PORT;
                         st <= S_SCAN_REQ;
                     end else begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_PACKETS;
+                        ca_counter <= CNT_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
-                        cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
+                        cb_counter <= CNT_TX_BYTES; cb_amount <= fbytes;
                         if (lk_res_port == PORT_FLOOD) begin
                             dflood    <= 1'b1;
                             flood_any <= 1'b0;
@@ -759,7 +738,7 @@ module dp_walker #(
                 end else begin
                     if (!flood_any) begin
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_NO_DEST;
+                        ca_counter <= CNT_TX_DROP_NO_DEST;
                     end
                     st <= S_SCAN_REQ;
                 end
@@ -779,9 +758,9 @@ module dp_walker #(
                         end
                     end else begin
                         ca_valid <= 1'b1; ca_port <= 8'(dq);
-                        ca_counter <= C_RX_DROP_FULL;
+                        ca_counter <= CNT_RX_DROP_FULL;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
-                        cb_counter <= C_TX_DROP_FULL; cb_amount <= 32'd1;
+                        cb_counter <= CNT_TX_DROP_FULL; cb_amount <= 32'd1;
                         st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
                     end
                 end else begin
@@ -806,7 +785,7 @@ module dp_walker #(
             S_DLV_SLOTRD: begin
                 if (pf_hit) begin
                     rx_buf[k[5:0]] <= pf_value;
-                    rxvalid <= rxvalid && pf_value >= 32'd2 && pf_value < cfg_num_bufs[dq];
+                    rxvalid <= rxvalid && pf_value >= BUF_FIRST_VALID && pf_value < cfg_num_bufs[dq];
                     k <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
                     st <= (k + 16'd1 == fslots) ? S_DLV_CHECK : S_DLV_SLOTRD;
@@ -838,7 +817,7 @@ module dp_walker #(
             S_DLV_SLOTWAIT: begin
                 if (rsp) begin
                     rx_buf[k[5:0]] <= dma_rd_rsp_data[31:0];
-                    rxvalid <= rxvalid && dma_rd_rsp_data[31:0] >= 32'd2
+                    rxvalid <= rxvalid && dma_rd_rsp_data[31:0] >= BUF_FIRST_VALID
                             && dma_rd_rsp_data[31:0] < cfg_num_bufs[dq];
                     k <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
@@ -849,7 +828,7 @@ module dp_walker #(
             S_DLV_CHECK: begin
                 if (!rxvalid) begin
                     ca_valid <= 1'b1; ca_port <= 8'(dq);
-                    ca_counter <= C_RX_DROP_BAD;
+                    ca_counter <= CNT_RX_DROP_BAD_BUF;
                     st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
                 end else begin
                     k <= '0;
@@ -866,19 +845,19 @@ module dp_walker #(
             S_CP_ISSUE: begin
                 if (rd_can) begin
                     slot_q <= desc_rd_data;
-                    copy_left <= (32'(desc_rd_data[47:32]) > cfg_buf_size[dq])
-                               ? cfg_buf_size[dq][15:0] : desc_rd_data[47:32];
+                    copy_left <= (32'(desc_rd_data[8*SLOT_LEN +: 16]) > cfg_buf_size[dq])
+                               ? cfg_buf_size[dq][15:0] : desc_rd_data[8*SLOT_LEN +: 16];
                     copy_dst <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(cfg_buf_size[dq]);
-                    if (desc_rd_data[47:32] == 16'd0) begin
+                    if (desc_rd_data[8*SLOT_LEN +: 16] == 16'd0) begin
                         st <= S_CP_SLOTWR;
-                    end else if (k == 16'd0 && desc_rd_data[47:32] <= 16'd64) begin
+                    end else if (k == 16'd0 && desc_rd_data[8*SLOT_LEN +: 16] <= 16'd64) begin
                         st <= S_CP_BEAT;  // the first beat already holds it
                     end else begin
                         dma_rd_req_valid <= 1'b1;
                         dma_rd_req_addr  <= cfg_pool[cp]
-                            + 64'(desc_rd_data[31:0]) * 64'(cfg_buf_size[cp]);
-                        dma_rd_req_len   <= (32'(desc_rd_data[47:32]) > cfg_buf_size[dq])
-                            ? 13'(cfg_buf_size[dq]) : 13'(desc_rd_data[47:32]);
+                            + 64'(desc_rd_data[8*SLOT_BUF_IDX +: 32]) * 64'(cfg_buf_size[cp]);
+                        dma_rd_req_len   <= (32'(desc_rd_data[8*SLOT_LEN +: 16]) > cfg_buf_size[dq])
+                            ? 13'(cfg_buf_size[dq]) : 13'(desc_rd_data[8*SLOT_LEN +: 16]);
                         dma_rd_req_tag   <= tag_ctr;
                         tag_ctr <= tag_ctr + 8'd1;
                         st <= S_CP_STREAM;
@@ -916,8 +895,8 @@ module dp_walker #(
                     dma_wr_req_addr  <= slot_addr_rx + 64'd4;
                     dma_wr_req_len   <= 7'd4;
                     dma_wr_req_data  <= '0;
-                    dma_wr_req_data[15:0] <= (32'(slot_q[47:32]) > cfg_buf_size[dq])
-                        ? cfg_buf_size[dq][15:0] : slot_q[47:32];
+                    dma_wr_req_data[15:0] <= (32'(slot_q[8*SLOT_LEN +: 16]) > cfg_buf_size[dq])
+                        ? cfg_buf_size[dq][15:0] : slot_q[8*SLOT_LEN +: 16];
                     dma_wr_req_data[31:16] <= {(fslots > 16'd255) ? 8'd255 : fslots[7:0], 8'd0}
                         | ((k + 16'd1 < fslots) ? NS_MOREFRAG : 16'd0);
                     k    <= k + 16'd1;
@@ -929,9 +908,9 @@ module dp_walker #(
                         rx_hwtail[dqe] <= nxt(jidx, rn);
                         rx_dirty[dqe]  <= 1'b1;
                         ca_valid <= 1'b1; ca_port <= 8'(dq);
-                        ca_counter <= C_RX_PACKETS;
+                        ca_counter <= CNT_RX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(dq);
-                        cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
+                        cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;
                         ev_forwarded <= 1'b1;
                         st <= dflood ? S_FLOOD_NEXT : S_SCAN_REQ;
                     end else begin
@@ -959,7 +938,7 @@ module dp_walker #(
                 if (!fvalid || fslots > rn - 16'd1) begin
                     // Never handed to the receiver; skipped, counted.
                     ca_valid <= 1'b1; ca_port <= 8'(cp);
-                    ca_counter <= C_TX_DROP_BAD;
+                    ca_counter <= CNT_TX_DROP_BAD_SLOT;
                     st <= S_SCAN_REQ;
                 end else if (fslots > pipe_free) begin
                     ci <= fstart;  // back-pressure: wait for the receiver
@@ -1037,7 +1016,7 @@ module dp_walker #(
                     dma_wr_req_addr  <= slot_addr_rx;
                     dma_wr_req_len   <= 7'd16;
                     dma_wr_req_data  <= '0;
-                    dma_wr_req_data[63:0] <= {(slot_q[63:48] & NS_MOREFRAG) | NS_BUF_CHANGED,
+                    dma_wr_req_data[63:0] <= {(slot_q[8*SLOT_FLAGS +: 16] & NS_MOREFRAG) | NS_BUF_CHANGED,
                                               slot_q[47:0]};
                     st <= S_P_WR2;
                 end
@@ -1066,9 +1045,9 @@ module dp_walker #(
                         pipe_free <= pipe_free - fslots;
                         moved     <= 1'b1;
                         ca_valid <= 1'b1; ca_port <= 8'(cp);
-                        ca_counter <= C_TX_PACKETS;
+                        ca_counter <= CNT_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(cp);
-                        cb_counter <= C_TX_BYTES; cb_amount <= fbytes;
+                        cb_counter <= CNT_TX_BYTES; cb_amount <= fbytes;
                     end
                     // A complete run leaves from S_P_SLOT or S_P_COUNT,
                     // which find the write register empty (it is leaving
@@ -1090,9 +1069,9 @@ module dp_walker #(
                 if (wb_due) wb_write();
                 // The receiver's side of the moved packet.
                 ca_valid <= 1'b1; ca_port <= 8'(dq);
-                ca_counter <= C_RX_PACKETS;
+                ca_counter <= CNT_RX_PACKETS;
                 cb_valid <= 1'b1; cb_port <= 8'(dq);
-                cb_counter <= C_RX_BYTES; cb_amount <= fbytes;
+                cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;
                 st <= S_SCAN_REQ;
             end
 

@@ -76,11 +76,22 @@ fn rtl_sources(hw: &Path) -> Vec<PathBuf> {
     sources
 }
 
-/// FNV-1a over the names and bytes of every RTL source: tells a binary
-/// built from other RTL (a stale `nmsim-server`) from this build.
+/// The includes of `hw/` (`*.svh`: generated contract, shared helpers).
+fn rtl_includes(hw: &Path) -> Vec<PathBuf> {
+    let mut includes: Vec<PathBuf> = std::fs::read_dir(hw)
+        .expect("read hw/")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "svh"))
+        .collect();
+    includes.sort();
+    includes
+}
+
+/// FNV-1a over the names and bytes of every RTL source and include: tells
+/// a binary built from other RTL (a stale `nmsim-server`) from this build.
 fn rtl_fingerprint(hw: &Path) -> u64 {
     let mut files = rtl_sources(hw);
-    files.push(hw.join("regmap.svh"));
+    files.extend(rtl_includes(hw));
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for file in files {
         let name = file.file_name().map(|n| n.as_encoded_bytes().to_vec());
@@ -404,7 +415,9 @@ fn main() {
     for source in rtl_sources(&hw) {
         println!("cargo:rerun-if-changed={}", source.display());
     }
-    println!("cargo:rerun-if-changed={}", hw.join("regmap.svh").display());
+    for include in rtl_includes(&hw) {
+        println!("cargo:rerun-if-changed={}", include.display());
+    }
     println!(
         "cargo:rustc-env=NETMAP_RTL_HASH={:016x}",
         rtl_fingerprint(&hw)
