@@ -1,6 +1,6 @@
 // Top level of the offload engine: BAR0 registers, BAR2 descriptor
-// memory, the VALE switch core and the data path (ring walker, DMA master,
-// notification lines). Ports are flat and grouped by interface (Verilator
+// memory, the VALE switch core and the data path (dp_engine and its
+// stages, DMA master, notification lines). Ports are flat and grouped by interface (Verilator
 // rejects interface ports on the top module). The lk_* port is a test
 // access port into the switch core: it is served in cycles the data path
 // leaves the table's request port free.
@@ -145,7 +145,7 @@ module nic_top #(
         .host_req_write(bar2_req_write), .host_req_addr(bar2_req_addr),
         .host_req_wdata(bar2_req_wdata),
         .host_rsp_valid(bar2_rsp_valid), .host_rsp_rdata(bar2_rsp_rdata),
-        // The walker never reads and writes BAR2 in the same cycle.
+        // The data path never reads and writes BAR2 in the same cycle.
         .dev_en(desc_rd_en || desc_wr_en), .dev_we(desc_wr_en),
         .dev_word(desc_wr_en ? desc_wr_word : desc_rd_word),
         .dev_wdata(desc_wr_data), .dev_rdata(desc_rd_data)
@@ -208,9 +208,9 @@ module nic_top #(
         .rd_port(pc_rd_port), .rd_counter(pc_rd_counter), .rd_data(pc_rd_data)
     );
 
-    dp_walker #(
+    dp_engine #(
         .NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)
-    ) walker (
+    ) engine (
         .clk, .rst,
         .port_enable, .port_cfg,
         .db_valid, .db_rx, .db_port, .db_ring, .db_head,

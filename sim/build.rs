@@ -42,6 +42,43 @@ const MODELS: &[ModelSpec] = &[
         top: "learn_queue",
         params: &["ROW_W=4", "WAY_W=1", "ENTRY_W=16", "DEPTH=4"],
     },
+    // The data path's stages (sim/tests/dp_*.rs): 4 ports, 2 rings each,
+    // 64 KiB of BAR2.
+    ModelSpec {
+        name: "sched",
+        top: "dp_sched",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
+    ModelSpec {
+        name: "rx_rings",
+        top: "dp_rx_rings",
+        params: &["NUM_PORTS=4", "RINGS=2", "QW=3"],
+    },
+    ModelSpec {
+        name: "tx_fetch",
+        top: "dp_tx_fetch",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "vale_fwd",
+        top: "dp_vale_fwd",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
+    ModelSpec {
+        name: "deliver",
+        top: "dp_deliver",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "pipe",
+        top: "dp_pipe",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "status",
+        top: "dp_status",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
 ];
 
 struct Port {
