@@ -2,6 +2,8 @@
 // port table, per-port counters, notifications, doorbells), laid out as
 // hw/README.md specifies (constants generated into regmap.svh). Reads
 // answer one cycle after they are accepted.
+`include "nm_defines.svh"
+
 module bar0_regs #(
     // Table geometry and learn queue depth, reported in the switch block.
     parameter int ROWS        = 1024,
@@ -53,7 +55,7 @@ module bar0_regs #(
     // entry's PORT_ENTRY_REGS (16) registers (entry p, register r at bits
     // (p * 16 + r) * 32).
     output logic [NUM_PORTS-1:0] port_enable,
-    output logic [NUM_PORTS*16*32-1:0] port_cfg,
+    output logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
 
     // Per-port counters (held by port_counters), read combinationally.
     output logic [7:0]  pc_rd_port,
@@ -73,6 +75,7 @@ module bar0_regs #(
 );
     /* verilator lint_off UNUSEDPARAM */
     `include "regmap.svh"
+    `include "contract.svh"
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int PORT_REG_W = $clog2(PORT_ENTRY_REGS);
@@ -293,7 +296,7 @@ module bar0_regs #(
                     SW_HASH_ID:                     rsp_rdata <= HASH_ID_NETMAP;
                     SW_CONTROL:                     rsp_rdata <= {30'd0, sw_learn_enable, 1'b0};
                     SW_STATUS:                      rsp_rdata <= {29'd0, rb_busy, sw_queue_busy, sw_flush_busy};
-                    SW_MAX_PORTS:                   rsp_rdata <= 32'd254;
+                    SW_MAX_PORTS:                   rsp_rdata <= 32'(MAX_PORTS);
                     SW_QUEUE_DEPTH:                 rsp_rdata <= 32'(QUEUE_DEPTH);
                     SW_HIT:                         rsp_rdata <= cnt_hit;
                     SW_MISS:                        rsp_rdata <= cnt_miss;

@@ -86,9 +86,10 @@ module mac_table #(
     // As stored: {generation, valid, port[7:0], mac[47:0]}.
     localparam int ENTRY_W = LIVE_W + GEN_W;
     localparam int GENS_W  = NUM_PORTS * GEN_W;
-    localparam logic [7:0] PORT_FLOOD = 8'd254;
-    localparam logic [7:0] PORT_DROP  = 8'd255;
-    localparam logic [7:0] MAX_PORTS  = 8'd254;
+    // PORT_FLOOD, PORT_DROP, MAX_PORTS, the readback entry's layout.
+    /* verilator lint_off UNUSEDPARAM */
+    `include "contract.svh"
+    /* verilator lint_on UNUSEDPARAM */
     localparam logic [2:0] LEARN_SKIPPED   = 3'd0;
     localparam logic [2:0] LEARN_REFRESHED = 3'd1;
     localparam logic [2:0] LEARN_INSERTED  = 3'd2;
@@ -521,7 +522,10 @@ module mac_table #(
                 rb_pending <= 1'b0;
             end
             if (rb_issued) begin
-                rb_entry <= {rb_word[56], 7'd0, rb_word[55:0]};
+                rb_entry <= '0;
+                rb_entry[ENTRY_VALID_BIT]       <= rb_word[56];
+                rb_entry[ENTRY_PORT_SHIFT +: 8] <= rb_word[55:48];
+                rb_entry[47:0]                  <= rb_word[47:0];
             end
         end
     end

@@ -1,9 +1,11 @@
 // Top level of the offload engine: BAR0 registers, BAR2 descriptor
-// memory, the VALE switch core and the data path (ring walker, DMA master,
-// notification lines). Ports are flat and grouped by interface (Verilator
+// memory, the VALE switch core and the data path (dp_engine and its
+// stages, DMA master, notification lines). Ports are flat and grouped by interface (Verilator
 // rejects interface ports on the top module). The lk_* port is a test
 // access port into the switch core: it is served in cycles the data path
 // leaves the table's request port free.
+`include "nm_defines.svh"
+
 module nic_top #(
     // MAC table rows and ways (powers of two); 1024 x 1 is netmap's table.
     parameter int ROWS        = 1024,
@@ -83,6 +85,10 @@ module nic_top #(
     // Port enables from the port table.
     output logic [NUM_PORTS-1:0] port_enable
 );
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
 
     logic        sw_flush, sw_learn_enable, sw_flush_busy, sw_queue_busy;
@@ -100,7 +106,7 @@ module nic_top #(
         if (rst) ev_lookup <= 1'b0;
         else     ev_lookup <= t_res_valid;
     end
-    logic [NUM_PORTS*16*32-1:0] port_cfg;
+    logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg;
     logic [7:0]  pc_rd_port;
     logic [3:0]  pc_rd_counter;
     logic [31:0] pc_rd_data;
@@ -139,7 +145,7 @@ module nic_top #(
         .host_req_write(bar2_req_write), .host_req_addr(bar2_req_addr),
         .host_req_wdata(bar2_req_wdata),
         .host_rsp_valid(bar2_rsp_valid), .host_rsp_rdata(bar2_rsp_rdata),
-        // The walker never reads and writes BAR2 in the same cycle.
+        // The data path never reads and writes BAR2 in the same cycle.
         .dev_en(desc_rd_en || desc_wr_en), .dev_we(desc_wr_en),
         .dev_word(desc_wr_en ? desc_wr_word : desc_rd_word),
         .dev_wdata(desc_wr_data), .dev_rdata(desc_rd_data)
@@ -195,16 +201,16 @@ module nic_top #(
     logic [3:0]  ca_counter, cb_counter;
     logic [31:0] ca_amount, cb_amount;
 
-    port_counters #(.NUM_PORTS(NUM_PORTS), .COUNTERS(13)) counters (
+    port_counters #(.NUM_PORTS(NUM_PORTS), .COUNTERS(PC_COUNTERS)) counters (
         .clk, .rst,
         .a_valid(ca_valid), .a_port(ca_port), .a_counter(ca_counter), .a_amount(ca_amount),
         .b_valid(cb_valid), .b_port(cb_port), .b_counter(cb_counter), .b_amount(cb_amount),
         .rd_port(pc_rd_port), .rd_counter(pc_rd_counter), .rd_data(pc_rd_data)
     );
 
-    dp_walker #(
+    dp_engine #(
         .NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)
-    ) walker (
+    ) engine (
         .clk, .rst,
         .port_enable, .port_cfg,
         .db_valid, .db_rx, .db_port, .db_ring, .db_head,

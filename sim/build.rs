@@ -42,6 +42,43 @@ const MODELS: &[ModelSpec] = &[
         top: "learn_queue",
         params: &["ROW_W=4", "WAY_W=1", "ENTRY_W=16", "DEPTH=4"],
     },
+    // The data path's stages (sim/tests/dp_*.rs): 4 ports, 2 rings each,
+    // 64 KiB of BAR2.
+    ModelSpec {
+        name: "sched",
+        top: "dp_sched",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
+    ModelSpec {
+        name: "rx_rings",
+        top: "dp_rx_rings",
+        params: &["NUM_PORTS=4", "RINGS=2", "QW=3"],
+    },
+    ModelSpec {
+        name: "tx_fetch",
+        top: "dp_tx_fetch",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "vale_fwd",
+        top: "dp_vale_fwd",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
+    ModelSpec {
+        name: "deliver",
+        top: "dp_deliver",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "pipe",
+        top: "dp_pipe",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
+    },
+    ModelSpec {
+        name: "status",
+        top: "dp_status",
+        params: &["NUM_PORTS=4", "RINGS=2"],
+    },
 ];
 
 struct Port {
@@ -76,11 +113,22 @@ fn rtl_sources(hw: &Path) -> Vec<PathBuf> {
     sources
 }
 
-/// FNV-1a over the names and bytes of every RTL source: tells a binary
-/// built from other RTL (a stale `nmsim-server`) from this build.
+/// The includes of `hw/` (`*.svh`: generated contract, shared helpers).
+fn rtl_includes(hw: &Path) -> Vec<PathBuf> {
+    let mut includes: Vec<PathBuf> = std::fs::read_dir(hw)
+        .expect("read hw/")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "svh"))
+        .collect();
+    includes.sort();
+    includes
+}
+
+/// FNV-1a over the names and bytes of every RTL source and include: tells
+/// a binary built from other RTL (a stale `nmsim-server`) from this build.
 fn rtl_fingerprint(hw: &Path) -> u64 {
     let mut files = rtl_sources(hw);
-    files.push(hw.join("regmap.svh"));
+    files.extend(rtl_includes(hw));
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for file in files {
         let name = file.file_name().map(|n| n.as_encoded_bytes().to_vec());
@@ -404,7 +452,9 @@ fn main() {
     for source in rtl_sources(&hw) {
         println!("cargo:rerun-if-changed={}", source.display());
     }
-    println!("cargo:rerun-if-changed={}", hw.join("regmap.svh").display());
+    for include in rtl_includes(&hw) {
+        println!("cargo:rerun-if-changed={}", include.display());
+    }
     println!(
         "cargo:rustc-env=NETMAP_RTL_HASH={:016x}",
         rtl_fingerprint(&hw)

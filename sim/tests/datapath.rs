@@ -1,4 +1,4 @@
-//! Testbench of the data path (`dp_walker`, `desc_mem`, `port_counters`
+//! Testbench of the data path (`dp_engine` and its stages, `desc_mem`, `port_counters`
 //! through `nic_top`): VALE forwarding by DMA, pipe crossover, status
 //! blocks, notifications, bad slots and heads, all through the rig host.
 #![forbid(unsafe_code)]

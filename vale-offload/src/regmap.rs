@@ -1,9 +1,19 @@
 //! The device's BAR0 register map, generated from `hw/README.md` (the
 //! single source of truth) by `build.rs`. The RTL includes `hw/regmap.svh`,
 //! generated from the same table; the test below keeps the two in step.
+//! [`contract`] holds the rest of the device contract (slot layout and
+//! flags, special ports, counter indexes, limits), from the same file.
 #![forbid(unsafe_code)]
 
 include!(concat!(env!("OUT_DIR"), "/regmap.rs"));
+
+/// The device contract outside BAR0, generated from the contract table of
+/// `hw/README.md`; the RTL includes `hw/contract.svh`, generated from the
+/// same table. `tests/contract.rs` holds every constant to the value the
+/// Rust code uses.
+pub mod contract {
+    include!(concat!(env!("OUT_DIR"), "/contract.rs"));
+}
 
 /// BAR0 offset of register `reg` (a `PORT_*` offset) of port entry `port`.
 pub fn port_register(port: u32, reg: u32) -> u32 {
@@ -69,6 +79,20 @@ const _: () = {
     assert!(PORT_ENTRY_REGS * 4 <= PORT_ENTRY_STRIDE);
     assert!(PT_COUNT == PORT_TABLE_BASE + 0xc);
     assert!(HASH_ID_NETMAP == crate::hash::HASH_ID_NETMAP_JENKINS);
+    // Counter i of a port sits at byte 4 * i of its counter set.
+    assert!(PC_RX_PACKETS == contract::CNT_RX_PACKETS * 4);
+    assert!(PC_RX_BYTES == contract::CNT_RX_BYTES * 4);
+    assert!(PC_TX_PACKETS == contract::CNT_TX_PACKETS * 4);
+    assert!(PC_TX_BYTES == contract::CNT_TX_BYTES * 4);
+    assert!(PC_TX_DROP_FULL == contract::CNT_TX_DROP_FULL * 4);
+    assert!(PC_TX_DROP_SHORT == contract::CNT_TX_DROP_SHORT * 4);
+    assert!(PC_TX_DROP_BAD_SLOT == contract::CNT_TX_DROP_BAD_SLOT * 4);
+    assert!(PC_TX_DROP_SAME_PORT == contract::CNT_TX_DROP_SAME_PORT * 4);
+    assert!(PC_TX_DROP_CHAIN == contract::CNT_TX_DROP_CHAIN * 4);
+    assert!(PC_RX_DROP_FULL == contract::CNT_RX_DROP_FULL * 4);
+    assert!(PC_RX_DROP_BAD_BUF == contract::CNT_RX_DROP_BAD_BUF * 4);
+    assert!(PC_BAD_RING_SYNCS == contract::CNT_BAD_RING_SYNCS * 4);
+    assert!(PC_TX_DROP_NO_DEST == contract::CNT_TX_DROP_NO_DEST * 4);
 };
 
 #[cfg(test)]
@@ -82,6 +106,26 @@ mod tests {
         assert!(
             generated == committed,
             "hw/regmap.svh is stale: run REGMAP_BLESS=1 cargo build -p vale-offload"
+        );
+    }
+
+    #[test]
+    fn committed_contract_include_matches_readme() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/contract.svh"));
+        let committed = include_str!("../../hw/contract.svh");
+        assert!(
+            generated == committed,
+            "hw/contract.svh is stale: run REGMAP_BLESS=1 cargo build -p vale-offload"
+        );
+    }
+
+    #[test]
+    fn committed_defines_match_readme() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/nm_defines.svh"));
+        let committed = include_str!("../../hw/nm_defines.svh");
+        assert!(
+            generated == committed,
+            "hw/nm_defines.svh is stale: run REGMAP_BLESS=1 cargo build -p vale-offload"
         );
     }
 

@@ -1,0 +1,394 @@
+// Delivery of one VALE frame into one destination RX ring (a copy).
+//
+// On `dst_valid` (port, RX ring), for the frame held by dp_tx_fetch:
+// 1. room: free slots from the ring's cached hwcur; when short, the
+//    host's head is re-read once by DMA from the status entry; still
+//    short: CNT_RX_DROP_FULL (destination) and CNT_TX_DROP_FULL (source);
+// 2. the destination slots' buffer indexes, from the ring's prefetch
+//    (dp_rx_rings: refilled by one DMA read of up to four slots when it
+//    runs dry; slots past the fourth of a chain one read each); any bad
+//    one: CNT_RX_DROP_BAD_BUF, nothing written;
+// 3. per fragment: its TX slot from BAR2, the payload by DMA, streamed
+//    beat by beat into the destination buffer (a frame of up to 64 bytes
+//    from `first_beat`, read for the lookup), lengths clamped to the
+//    destination's buffer size; then the RX slot's len and flags
+//    (NS_MOREFRAG on all but the last, the fragment count at
+//    NS_RFRAGS_SHIFT);
+// 4. hwtail moves past the frame, the ring is dirty (published later):
+//    CNT_RX_PACKETS/BYTES and `ev_forwarded`.
+// `dst_done` pulses when the destination is finished, delivered or not.
+`include "nm_defines.svh"
+
+module dp_deliver #(
+    // Port table entries.
+    parameter int NUM_PORTS  = 8,
+    // Rings per direction per port served.
+    parameter int RINGS      = 4,
+    // BAR2 size in bytes.
+    parameter int BAR2_BYTES = 262144
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // Port table (bar0_regs).
+    input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
+
+    // The frame (held while this stage runs): source port, its TX ring's
+    // BAR2 base and size, first slot, slots, bytes; the first beat.
+    input  logic [7:0]   src_port,
+    input  logic [31:0]  src_base,
+    input  logic [15:0]  src_n,
+    input  logic [15:0]  frm_start,
+    input  logic [15:0]  frm_slots,
+    input  logic [31:0]  frm_bytes,
+    input  logic [511:0] first_beat,
+
+    // The destination (a one-cycle request) and its end.
+    input  logic        dst_valid,
+    input  logic [7:0]  dst_port,
+    input  logic [3:0]  dst_ring,
+    output logic        dst_done,
+
+    // The destination ring's state (dp_rx_rings' d port).
+    output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
+    input  logic [15:0]  d_hwtail,
+    input  logic [15:0]  d_hwcur,
+    input  logic [2:0]   d_pf_cnt,
+    input  logic [4*32-1:0] d_pf_bufs,
+    output logic         hc_we,      // cached hwcur of d_entry := hc_value
+    output logic [15:0]  hc_value,
+    output logic         ht_we,      // hwtail := ht_value, ht_used slots used, dirty
+    output logic [15:0]  ht_value,
+    output logic [15:0]  ht_used,
+    output logic         fill_we,    // prefetch fill from the response beat
+    output logic [1:0]   fill_k,
+    output logic [2:0]   fill_n,
+
+    // BAR2 descriptor memory, device read port (64-bit words, latency 1).
+    output logic                               desc_rd_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
+    input  logic [63:0]                        desc_rd_data,
+
+    // DMA read channel (this stage's request register; the responses).
+    input  logic         dma_rd_can,
+    output logic         dma_rd_req_valid,
+    input  logic         dma_rd_req_ready,
+    output logic [63:0]  dma_rd_req_addr,
+    output logic [12:0]  dma_rd_req_len,
+    input  logic         dma_rd_rsp_valid,
+    output logic         dma_rd_rsp_ready,
+    input  logic [511:0] dma_rd_rsp_data,
+    input  logic         dma_rd_rsp_last,
+
+    // DMA write channel (this stage's request register).
+    input  logic         dma_wr_free,  // the write register is free this cycle
+    output logic         dma_wr_req_valid,
+    input  logic         dma_wr_req_ready,
+    output logic [63:0]  dma_wr_req_addr,
+    output logic [6:0]   dma_wr_req_len,
+    output logic [511:0] dma_wr_req_data,
+
+    // Counter events and the forwarded-frame event.
+    output logic        ca_valid,
+    output logic [7:0]  ca_port,
+    output logic [3:0]  ca_counter,
+    output logic        cb_valid,
+    output logic [7:0]  cb_port,
+    output logic [3:0]  cb_counter,
+    output logic [31:0] cb_amount,
+    output logic        ev_forwarded,
+
+    output logic        busy
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    `include "contract.svh"
+    `include "dp_common.svh"
+    `include "dp_port_cfg.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
+    localparam int PF = 4;
+
+    typedef enum logic [3:0] {
+        D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT, D_CHECK,
+        D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_SLOTWR
+    } state_t;
+    state_t st;
+
+    logic [PW-1:0] dq, cp;
+    logic [3:0]    drr;
+    logic [QW-1:0] dqe;
+    logic [15:0]   dhw, dhc;   // destination hwtail, cached hwcur
+    logic          refreshed, rxvalid;
+    logic [15:0]   k, sidx, jidx;
+    logic [31:0]   rx_buf [MAX_FRAGS];
+    logic [63:0]   slot_q;     // TX slot being copied
+    logic [15:0]   copy_left;
+    logic [63:0]   copy_dst;
+
+    assign cp = PW'(src_port);
+    assign busy = st != D_IDLE;
+    assign d_entry = (st == D_IDLE) ? entry_of(32'(dst_port), 32'(dst_ring)) : dqe;
+
+    // ---- Derived values --------------------------------------------------
+    logic [15:0] rn, dfree, clamp_len;
+    logic [63:0] slot_addr_rx;
+    logic [31:0] dst_bs;
+    always_comb begin
+        rn           = cfg_rx_slots[dq];
+        dst_bs       = cfg_buf_size[dq];
+        dfree        = rx_free(dhc, dhw, rn);
+        slot_addr_rx = cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(jidx);
+        clamp_len    = (32'(slot_len(desc_rd_data)) > dst_bs)
+                     ? dst_bs[15:0] : slot_len(desc_rd_data);
+    end
+
+    // The head just read from the status entry: in [hwcur, hwtail].
+    logic [15:0] beat_head;
+    logic        beat_head_ok;
+    always_comb begin
+        beat_head    = dma_rd_rsp_data[15:0];
+        beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < rn
+                    && ring_dist(beat_head, dhc, rn) <= ring_dist(dhw, dhc, rn);
+    end
+
+    // Prefetch of destination slots at jidx = hwtail + k: up to four, not
+    // past the ring's end, only released ones.
+    logic [15:0] fill_room, fill_free, fill_want;
+    logic [2:0]  fill_now;
+    logic        pf_hit;
+    logic [31:0] pf_value;
+    always_comb begin
+        fill_room = rn - jidx;
+        fill_free = dfree - k;
+        fill_want = 16'(PF) - k;
+        if (fill_room < fill_want) fill_want = fill_room;
+        if (fill_free < fill_want) fill_want = fill_free;
+        fill_now = 3'(fill_want);
+        pf_hit   = k < 16'(d_pf_cnt);
+        pf_value = d_pf_bufs[32 * k[1:0] +: 32];
+    end
+    assign fill_k  = k[1:0];
+    assign fill_we = st == D_FILLWAIT && dma_rd_rsp_valid;
+
+    // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [31:0] slot_byte;
+    assign slot_byte    = src_base + 32'(slot_off(sidx));
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign desc_rd_en   = st == D_CP_SLOT;
+    assign desc_rd_word = slot_byte[WORD_W+2:3];
+
+    always_comb begin
+        case (st)
+            D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
+            D_CP_STREAM: dma_rd_rsp_ready = dma_wr_free;
+            default: dma_rd_rsp_ready = 1'b0;
+        endcase
+    end
+
+    // RX slot flags: the fragment count (capped to its field), MOREFRAG
+    // on all but the last fragment.
+    localparam logic [15:0] RFRAGS_MAX = 16'((32'd1 << (32'd16 - NS_RFRAGS_SHIFT)) - 32'd1);
+    logic [15:0] rx_flags;
+    assign rx_flags = (((frm_slots > RFRAGS_MAX) ? RFRAGS_MAX : frm_slots) << NS_RFRAGS_SHIFT)
+                    | ((k + 16'd1 < frm_slots) ? NS_MOREFRAG : 16'd0);
+
+    task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
+        dma_rd_req_valid <= 1'b1;
+        dma_rd_req_addr  <= addr;
+        dma_rd_req_len   <= len;
+    endtask
+    task automatic wr_issue(input logic [63:0] addr, input logic [6:0] len,
+                            input logic [511:0] data);
+        dma_wr_req_valid <= 1'b1;
+        dma_wr_req_addr  <= addr;
+        dma_wr_req_len   <= len;
+        dma_wr_req_data  <= data;
+    endtask
+    task automatic take_buf(input logic [31:0] b);
+        rx_buf[k[5:0]] <= b;
+        rxvalid <= rxvalid && buf_ok(b, cfg_num_bufs[dq]);
+        k    <= k + 16'd1;
+        jidx <= nxt(jidx, rn);
+        st   <= (k + 16'd1 == frm_slots) ? D_CHECK : D_SLOTRD;
+    endtask
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st <= D_IDLE;
+            dma_rd_req_valid <= 1'b0;
+            dma_wr_req_valid <= 1'b0;
+            dst_done <= 1'b0;
+            hc_we <= 1'b0;
+            ht_we <= 1'b0;
+            ca_valid <= 1'b0;
+            cb_valid <= 1'b0;
+            ev_forwarded <= 1'b0;
+        end else begin
+            dst_done <= 1'b0;
+            hc_we <= 1'b0;
+            ht_we <= 1'b0;
+            ca_valid <= 1'b0;
+            cb_valid <= 1'b0;
+            ev_forwarded <= 1'b0;
+            if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
+            if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+
+            case (st)
+            D_IDLE: begin
+                if (dst_valid) begin
+                    dq  <= PW'(dst_port);
+                    drr <= dst_ring;
+                    dqe <= d_entry;
+                    dhw <= d_hwtail;
+                    dhc <= d_hwcur;
+                    refreshed <= 1'b0;
+                    st <= D_FREE;
+                end
+            end
+
+            D_FREE: begin
+                if (frm_slots > dfree) begin
+                    if (!refreshed) begin
+                        if (dma_rd_can) begin
+                            rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
+                                     13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
+                            st <= D_REFRESH;
+                        end
+                    end else begin
+                        ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_DROP_FULL;
+                        cb_valid <= 1'b1; cb_port <= src_port;
+                        cb_counter <= CNT_TX_DROP_FULL; cb_amount <= 32'd1;
+                        dst_done <= 1'b1;
+                        st <= D_IDLE;
+                    end
+                end else begin
+                    k <= '0;
+                    jidx <= dhw;
+                    rxvalid <= 1'b1;
+                    st <= D_SLOTRD;
+                end
+            end
+
+            D_REFRESH: begin
+                if (dma_rd_rsp_valid) begin
+                    if (beat_head_ok) begin
+                        dhc <= beat_head;
+                        hc_we <= 1'b1;
+                        hc_value <= beat_head;
+                    end
+                    refreshed <= 1'b1;
+                    st <= D_FREE;
+                end
+            end
+
+            D_SLOTRD: begin
+                if (pf_hit) begin
+                    take_buf(pf_value);
+                end else if (dma_rd_can) begin
+                    if (k < 16'(PF)) begin
+                        // Fill the prefetch: this slot and the next ones.
+                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
+                                 13'((32'(fill_now) - 32'd1) * SLOT_BYTES
+                                     + (SLOT_LEN - SLOT_BUF_IDX)));
+                        fill_n <= fill_now;
+                        st <= D_FILLWAIT;
+                    end else begin
+                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
+                                 13'(SLOT_LEN - SLOT_BUF_IDX));
+                        st <= D_SLOTWAIT;
+                    end
+                end
+            end
+
+            D_FILLWAIT: begin
+                if (dma_rd_rsp_valid) st <= D_SLOTRD;  // dp_rx_rings takes the lanes
+            end
+
+            D_SLOTWAIT: begin
+                if (dma_rd_rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
+            end
+
+            D_CHECK: begin
+                if (!rxvalid) begin
+                    ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_DROP_BAD_BUF;
+                    dst_done <= 1'b1;
+                    st <= D_IDLE;
+                end else begin
+                    k <= '0;
+                    sidx <= frm_start;
+                    jidx <= dhw;
+                    st <= D_CP_SLOT;
+                end
+            end
+
+            D_CP_SLOT: st <= D_CP_ISSUE;  // the slot is read in this state
+
+            D_CP_ISSUE: begin
+                if (dma_rd_can) begin
+                    slot_q    <= desc_rd_data;
+                    copy_left <= clamp_len;
+                    copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
+                    if (slot_len(desc_rd_data) == 16'd0) begin
+                        st <= D_CP_SLOTWR;
+                    end else if (k == 16'd0 && slot_len(desc_rd_data) <= 16'd64) begin
+                        st <= D_CP_BEAT;  // the first beat already holds it
+                    end else begin
+                        rd_issue(cfg_pool[cp] + 64'(slot_buf(desc_rd_data))
+                                 * 64'(cfg_buf_size[cp]), 13'(clamp_len));
+                        st <= D_CP_STREAM;
+                    end
+                end
+            end
+
+            D_CP_BEAT: begin
+                if (dma_wr_free) begin
+                    wr_issue(copy_dst, 7'(copy_left), first_beat);
+                    st <= D_CP_SLOTWR;
+                end
+            end
+
+            D_CP_STREAM: begin
+                if (dma_rd_rsp_valid && dma_wr_free) begin
+                    wr_issue(copy_dst, copy_left > 16'd64 ? 7'd64 : 7'(copy_left),
+                             dma_rd_rsp_data);
+                    copy_dst  <= copy_dst + 64'd64;
+                    copy_left <= copy_left > 16'd64 ? copy_left - 16'd64 : 16'd0;
+                    if (dma_rd_rsp_last) st <= D_CP_SLOTWR;
+                end
+            end
+
+            D_CP_SLOTWR: begin
+                if (dma_wr_free) begin
+                    // len and flags of RX slot jidx.
+                    wr_issue(slot_addr_rx + 64'(SLOT_LEN), 7'(SLOT_PTR - SLOT_LEN), '0);
+                    dma_wr_req_data[15:0] <= (32'(slot_len(slot_q)) > dst_bs)
+                        ? dst_bs[15:0] : slot_len(slot_q);
+                    dma_wr_req_data[8 * (SLOT_FLAGS - SLOT_LEN) +: 16] <= rx_flags;
+                    k    <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    sidx <= nxt(sidx, src_n);
+                    if (k + 16'd1 == frm_slots) begin
+                        // Delivered: the slots are the receiver's at publish.
+                        ht_we    <= 1'b1;
+                        ht_value <= nxt(jidx, rn);
+                        ht_used  <= frm_slots;
+                        ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
+                        cb_valid <= 1'b1; cb_port <= 8'(dq);
+                        cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
+                        ev_forwarded <= 1'b1;
+                        dst_done <= 1'b1;
+                        st <= D_IDLE;
+                    end else begin
+                        st <= D_CP_SLOT;
+                    end
+                end
+            end
+
+            default: st <= D_IDLE;
+            endcase
+        end
+    end
+endmodule

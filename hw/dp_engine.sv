@@ -1,0 +1,469 @@
+// The data path: the job controller and the stages it joins.
+//
+// On a doorbell, walks a TX ring in BAR2 and either forwards its frames
+// through the VALE switch (copying payloads by DMA into the
+// destinations' RX buffers in host memory) or moves its slot descriptors
+// to the peer's RX ring (pipe crossover); then publishes progress in the
+// status blocks (host memory) and raises a port's notification line when
+// the host asked for one. docs/datapath.md describes the model; every
+// rule is the software engine's (vale-offload forward.rs and pipe.rs),
+// which the differential test holds it to.
+//
+// Stages (one module each, docs/datapath.md "Stages"):
+//   dp_sched     doorbells, round robin over rings with work, TX ring state
+//   dp_tx_fetch  the next frame of a TX ring, from BAR2
+//   dp_vale_fwd  drop checks, header read, MAC lookup, destination list
+//   dp_deliver   one frame into one RX ring: room, slots, payload copy
+//   dp_pipe      pipe crossover: descriptor moves, TX write-back
+//   dp_status    status entries (hwcur/hwtail), need_kick, notify
+//   dp_rx_rings  RX ring state and slot prefetch, shared by the above
+// One job runs at a time, one stage of it at a time, with one DMA read
+// in flight: each stage owns the DMA, BAR2 and counter ports while it
+// runs, and its request registers are OR-ed here (only one is ever
+// valid). A stage is started by a one-cycle request and answers with a
+// one-cycle `done`.
+`include "nm_defines.svh"
+
+module dp_engine #(
+    // Port table entries.
+    parameter int NUM_PORTS = 8,
+    // Rings per direction per port served (at most 16).
+    parameter int RINGS     = 4,
+    // BAR2 size in bytes.
+    parameter int BAR2_BYTES = 262144
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // Port table (bar0_regs): enables and every entry's registers.
+    input  logic [NUM_PORTS-1:0]                        port_enable,
+    input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
+
+    // Doorbells from bar0_regs.
+    input  logic        db_valid,
+    input  logic        db_rx,
+    input  logic [7:0]  db_port,
+    input  logic [3:0]  db_ring,
+    input  logic [15:0] db_head,
+
+    // BAR2 descriptor memory, device port (64-bit words, read latency 1).
+    output logic                               desc_rd_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
+    input  logic [63:0]                        desc_rd_data,
+    output logic                               desc_wr_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_wr_word,
+    output logic [63:0]                        desc_wr_data,
+
+    // Switch core: lookup requests (accepted when issued) and results.
+    output logic        lk_valid,
+    output logic [47:0] lk_src_mac,
+    output logic [47:0] lk_dst_mac,
+    output logic [7:0]  lk_src_port,
+    output logic        lk_learn,
+    input  logic        lk_res_valid,
+    input  logic [7:0]  lk_res_port,
+
+    // DMA read channel: requests, and response beats in order.
+    output logic         dma_rd_req_valid,
+    input  logic         dma_rd_req_ready,
+    output logic [63:0]  dma_rd_req_addr,
+    output logic [12:0]  dma_rd_req_len,
+    output logic [7:0]   dma_rd_req_tag,
+    input  logic         dma_rd_rsp_valid,
+    output logic         dma_rd_rsp_ready,
+    input  logic [511:0] dma_rd_rsp_data,
+    input  logic [7:0]   dma_rd_rsp_tag,
+    input  logic         dma_rd_rsp_last,
+
+    // DMA write channel: one beat (up to 64 bytes) per request, in order.
+    output logic         dma_wr_req_valid,
+    input  logic         dma_wr_req_ready,
+    output logic [63:0]  dma_wr_req_addr,
+    output logic [6:0]   dma_wr_req_len,
+    output logic [511:0] dma_wr_req_data,
+
+    // Per-port counter increments (port_counters). Port A only counts
+    // events: its amount is the constant 1, so every counter's adder is an
+    // incrementer plus port B's amount (a registered amount that Yosys
+    // cannot prove constant costs a 32-bit adder input per counter).
+    output logic        ca_valid,
+    output logic [7:0]  ca_port,
+    output logic [3:0]  ca_counter,
+    output logic [31:0] ca_amount,
+    output logic        cb_valid,
+    output logic [7:0]  cb_port,
+    output logic [3:0]  cb_counter,
+    output logic [31:0] cb_amount,
+    output logic        ev_forwarded,
+
+    // Notification lines (one-cycle pulses) and activity.
+    output logic [NUM_PORTS-1:0] notify,
+    output logic        busy
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    `include "contract.svh"
+    `include "dp_common.svh"
+    `include "dp_port_cfg.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
+
+    // ---- Job controller ----------------------------------------------------
+    typedef enum logic [3:0] {
+        J_IDLE, J_RXDB, J_START, J_OPEN, J_FETCH, J_FWAIT, J_VALE, J_PIPE, J_FIN, J_CLOSE,
+        J_PUB, J_PUBWAIT
+    } state_t;
+    state_t st;
+
+    logic [QW-1:0] cq;        // the job's entry (TX ring, or RX ring of a doorbell)
+    logic [PW-1:0] cp;        // its port
+    logic [3:0]    cr;        // its ring
+    logic [15:0]   chead, cn, ci, pub_tail;
+    logic          cpipe;
+    logic [31:0]   tx_base;   // BAR2 offset of the TX ring
+    assign tx_base = cfg_ring_addr[cp] + 32'(cr) * 32'(ring_bytes(cn));
+
+    // Stage wires (declared with their instances below).
+    logic        job_valid, job_ready, job_rx;
+    logic [QW-1:0] job_entry;
+    logic [15:0] job_head, job_hwcur, job_n;
+    logic        sched_bad, sched_pending;
+    logic [7:0]  sched_bad_port;
+    logic        wake_valid;
+    logic [QW-1:0] wake_entry;
+    logic        f_valid, f_ok;
+    logic [1:0]  f_kind;
+    logic [15:0] f_next, f_start, f_slots, f_first_len, f_first_flags;
+    logic [31:0] f_bytes, f_first_buf;
+    logic        v_done, p_done, p_ok, p_wait, s_done;
+    logic [15:0] p_pub_tail, p_span;
+    logic [15:0] q_hwtail, q_hwcur;
+    logic        j_ca_valid, j_hc_we;
+    logic [7:0]  j_ca_port;
+    logic [3:0]  j_ca_counter;
+
+    assign job_ready = st == J_IDLE;
+    logic frame_now;  // a complete frame from dp_tx_fetch, this cycle
+    assign frame_now = st == J_FWAIT && f_valid && f_kind == FETCH_FRAME;
+
+    // RX doorbell validation: head in [cached hwcur, hwtail].
+    logic [15:0] rxdb_n;
+    logic        rxdb_ok;
+    always_comb begin
+        rxdb_n  = cfg_rx_slots[cp];
+        rxdb_ok = chead < rxdb_n
+               && ring_dist(chead, q_hwcur, rxdb_n) <= ring_dist(q_hwtail, q_hwcur, rxdb_n);
+    end
+    assign j_hc_we    = st == J_RXDB && rxdb_ok;
+    assign wake_valid = st == J_RXDB && rxdb_ok && is_pipe(cfg_kind[cp])
+                     && cfg_peer[cp] < 32'(NUM_PORTS);
+    assign wake_entry = entry_of(32'(cfg_peer[cp]), 32'(cr));
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st <= J_IDLE;
+            j_ca_valid <= 1'b0;
+        end else begin
+            j_ca_valid <= 1'b0;
+            case (st)
+            J_IDLE: begin
+                if (job_valid) begin
+                    cq    <= job_entry;
+                    cp    <= port_of(job_entry);
+                    cr    <= ring_of(job_entry);
+                    chead <= job_head;
+                    cn    <= job_n;
+                    ci    <= job_hwcur;
+                    cpipe <= is_pipe(cfg_kind[port_of(job_entry)]);
+                    if (job_rx) st <= J_RXDB;
+                    else if (is_vale(cfg_kind[port_of(job_entry)])) st <= J_FETCH;
+                    else if (is_pipe(cfg_kind[port_of(job_entry)])) st <= J_START;
+                end
+            end
+
+            J_RXDB: begin
+                // Slots released: dp_rx_rings takes the head (j_hc_we); a
+                // pipe end's peer may now move what waited for room.
+                if (!rxdb_ok) begin
+                    j_ca_valid <= 1'b1; j_ca_port <= 8'(cp);
+                    j_ca_counter <= CNT_BAD_RING_SYNCS;
+                end
+                st <= J_IDLE;
+            end
+
+            J_START: st <= J_OPEN;  // dp_pipe takes the open request now
+
+            J_OPEN: if (p_done) st <= p_ok ? J_FETCH : J_IDLE;
+
+            J_FETCH: st <= J_FWAIT;  // dp_tx_fetch takes the request now
+
+            J_FWAIT: begin
+                if (f_valid) begin
+                    case (f_kind)
+                        FETCH_FRAME: st <= cpipe ? J_PIPE : J_VALE;
+                        FETCH_DROP: begin
+                            j_ca_valid <= 1'b1; j_ca_port <= 8'(cp);
+                            j_ca_counter <= CNT_TX_DROP_CHAIN;
+                            st <= J_FIN;
+                        end
+                        default: st <= J_FIN;  // END, WAIT
+                    endcase
+                    if (f_kind != FETCH_END) ci <= f_next;
+                end
+            end
+
+            J_VALE: if (v_done) st <= J_FETCH;
+
+            J_PIPE: begin
+                if (p_done) begin
+                    if (p_wait) begin
+                        ci <= f_start;  // back-pressure: it waits at hwcur
+                        st <= J_FIN;
+                    end else begin
+                        st <= J_FETCH;
+                    end
+                end
+            end
+
+            J_FIN: begin
+                // VALE hands the ring back whole; a pipe asks dp_pipe.
+                pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
+                st <= cpipe ? J_CLOSE : J_PUB;
+            end
+
+            J_CLOSE: begin
+                if (p_done) begin
+                    pub_tail <= p_pub_tail;
+                    st <= J_PUB;
+                end
+            end
+
+            J_PUB: st <= J_PUBWAIT;  // dp_status and dp_sched take it now
+
+            J_PUBWAIT: if (s_done) st <= J_IDLE;
+
+            default: st <= J_IDLE;
+            endcase
+        end
+    end
+
+    // ---- Doorbell scheduler ------------------------------------------------
+    dp_sched #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) sched (
+        .clk, .rst, .port_enable, .port_cfg,
+        .db_valid, .db_rx, .db_port, .db_ring, .db_head,
+        .wake_valid, .wake_entry,
+        .job_valid, .job_ready, .job_rx, .job_entry, .job_head, .job_hwcur, .job_n,
+        .done_valid(st == J_PUB), .done_entry(cq), .done_hwcur(ci),
+        .done_pipe(cpipe), .done_span(p_span),
+        .bad_valid(sched_bad), .bad_port(sched_bad_port),
+        .pending(sched_pending)
+    );
+
+    // ---- Shared DMA, BAR2 and counter ports ------------------------------------
+    // Per stage: v = dp_vale_fwd, d = dp_deliver, p = dp_pipe, s = dp_status.
+    logic         v_rd_valid, d_rd_valid, p_rd_valid, s_rd_valid;
+    logic [63:0]  v_rd_addr, d_rd_addr, p_rd_addr, s_rd_addr;
+    logic [12:0]  v_rd_len, d_rd_len, p_rd_len, s_rd_len;
+    logic         v_rsp_ready, d_rsp_ready, p_rsp_ready, s_rsp_ready;
+    logic         d_wr_valid, p_wr_valid, s_wr_valid;
+    logic [63:0]  d_wr_addr, p_wr_addr, s_wr_addr;
+    logic [6:0]   d_wr_len, p_wr_len, s_wr_len;
+    logic [511:0] d_wr_data, p_wr_data, s_wr_data;
+    logic         dma_rd_can, dma_wr_free;
+    // A read waits for earlier writes to leave (reads must not pass them).
+    assign dma_wr_free = !dma_wr_req_valid || dma_wr_req_ready;
+    assign dma_rd_can  = !dma_wr_req_valid && (!dma_rd_req_valid || dma_rd_req_ready);
+    assign dma_rd_req_valid = v_rd_valid | d_rd_valid | p_rd_valid | s_rd_valid;
+    assign dma_rd_req_addr  = ({64{v_rd_valid}} & v_rd_addr) | ({64{d_rd_valid}} & d_rd_addr)
+                            | ({64{p_rd_valid}} & p_rd_addr) | ({64{s_rd_valid}} & s_rd_addr);
+    assign dma_rd_req_len   = ({13{v_rd_valid}} & v_rd_len) | ({13{d_rd_valid}} & d_rd_len)
+                            | ({13{p_rd_valid}} & p_rd_len) | ({13{s_rd_valid}} & s_rd_len);
+    assign dma_rd_rsp_ready = v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
+    assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
+    assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
+                            | ({64{s_wr_valid}} & s_wr_addr);
+    assign dma_wr_req_len   = ({7{d_wr_valid}} & d_wr_len) | ({7{p_wr_valid}} & p_wr_len)
+                            | ({7{s_wr_valid}} & s_wr_len);
+    assign dma_wr_req_data  = ({512{d_wr_valid}} & d_wr_data) | ({512{p_wr_valid}} & p_wr_data)
+                            | ({512{s_wr_valid}} & s_wr_data);
+    // Only one read is in flight, so the tag only numbers the requests.
+    logic [7:0] tag_ctr;
+    assign dma_rd_req_tag = tag_ctr;
+    always_ff @(posedge clk) begin
+        if (rst) tag_ctr <= '0;
+        else if (dma_rd_req_valid && dma_rd_req_ready) tag_ctr <= tag_ctr + 8'd1;
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [7:0] rsp_tag_unused;
+    assign rsp_tag_unused = dma_rd_rsp_tag;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    logic              f_rd_en, d_rd_en, p_rd_en;
+    logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word;
+    assign desc_rd_en   = f_rd_en | d_rd_en | p_rd_en;
+    assign desc_rd_word = d_rd_en ? d_rd_word : p_rd_en ? p_rd_word : f_rd_word;
+
+    // Counter events: at most one stage reports in a cycle.
+    logic       v_ca, d_ca, p_ca, v_cb, d_cb, p_cb, d_ev;
+    logic [7:0] v_ca_port, d_ca_port, p_ca_port, v_cb_port, d_cb_port, p_cb_port;
+    logic [3:0] v_ca_cnt, d_ca_cnt, p_ca_cnt, v_cb_cnt, d_cb_cnt, p_cb_cnt;
+    logic [31:0] v_cb_amt, d_cb_amt, p_cb_amt;
+    assign ca_amount = 32'd1;
+    always_comb begin
+        ca_valid = j_ca_valid | sched_bad | v_ca | d_ca | p_ca;
+        ca_port = j_ca_port; ca_counter = j_ca_counter;
+        if (sched_bad) begin ca_port = sched_bad_port; ca_counter = CNT_BAD_RING_SYNCS; end
+        if (v_ca) begin ca_port = v_ca_port; ca_counter = v_ca_cnt; end
+        if (d_ca) begin ca_port = d_ca_port; ca_counter = d_ca_cnt; end
+        if (p_ca) begin ca_port = p_ca_port; ca_counter = p_ca_cnt; end
+        cb_valid = v_cb | d_cb | p_cb;
+        cb_port = v_cb_port; cb_counter = v_cb_cnt; cb_amount = v_cb_amt;
+        if (d_cb) begin cb_port = d_cb_port; cb_counter = d_cb_cnt; cb_amount = d_cb_amt; end
+        if (p_cb) begin cb_port = p_cb_port; cb_counter = p_cb_cnt; cb_amount = p_cb_amt; end
+    end
+    assign ev_forwarded = d_ev;
+
+    // ---- RX ring state ---------------------------------------------------------
+    logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, dirty_pick;
+    logic [15:0]    d_hwtail, d_hwcur;
+    logic [2:0]     d_pf_cnt;
+    logic [4*32-1:0] d_pf_bufs, fill_bufs;
+    logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
+    logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
+    logic [15:0]    d_ht_used, p_ht_used;
+    logic [1:0]     d_fill_k, p_fill_k;
+    logic [2:0]     d_fill_n, p_fill_n;
+    logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
+    logic [QW-1:0]  d_entry;
+    assign d_entry = cpipe ? d_entry_p : d_entry_d;
+    // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES.
+    for (genvar l = 0; l < 4; l++) begin : g_fill
+        assign fill_bufs[32 * l +: 32] = dma_rd_rsp_data[8 * SLOT_BYTES * l +: 32];
+    end
+    // (dp_tx_fetch is always ready in J_FETCH: it answered before.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic f_ready;
+    logic dirty_unused;
+    assign dirty_unused = any_dirty;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW)) rx_rings (
+        .clk, .rst, .port_enable,
+        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
+        .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
+        .hc_entry(j_hc_we ? cq : s_hc_we ? s_q_entry : d_entry),
+        .hc_value(j_hc_we ? chead : s_hc_we ? s_hc_value : d_hc_we ? d_hc_value : p_hc_value),
+        .ht_we(d_ht_we | p_ht_we),
+        .ht_value(d_ht_we ? d_ht_value : p_ht_value),
+        .ht_used(d_ht_we ? d_ht_used : p_ht_used),
+        .ht_dirty(d_ht_we),
+        .dirty_set(p_dirty_set),
+        .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .dirty_clr_entry(s_q_entry),
+        .fill_we(d_fill_we | p_fill_we),
+        .fill_k(d_fill_we ? d_fill_k : p_fill_k),
+        .fill_n(d_fill_we ? d_fill_n : p_fill_n),
+        .fill_bufs, .any_dirty
+    );
+
+    // ---- TX slot fetch -----------------------------------------------------------
+    dp_tx_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) tx_fetch (
+        .clk, .rst,
+        .req_valid(st == J_FETCH), .req_ready(f_ready),
+        .req_base(tx_base), .req_n(cn), .req_ci(ci), .req_head(chead), .req_pipe(cpipe),
+        .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
+        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data,
+        .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
+        .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
+        .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
+        .rsp_first_flags(f_first_flags)
+    );
+
+    // ---- VALE: decision and delivery -------------------------------------------
+    logic         dst_valid, dst_done;
+    logic [7:0]   dst_port;
+    logic [3:0]   dst_ring;
+    logic [511:0] first_beat;
+    logic         v_busy, d_busy, p_busy, s_busy;
+
+    dp_vale_fwd #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) vale_fwd (
+        .clk, .rst, .port_enable, .port_cfg,
+        .frm_valid(frame_now && !cpipe), .frm_slots(f_slots), .frm_bytes(f_bytes),
+        .frm_ok(f_ok), .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
+        .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
+        .dma_rd_can, .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
+        .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
+        .dma_rd_rsp_valid, .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
+        .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
+        .lk_res_valid, .lk_res_port,
+        .dst_valid, .dst_port, .dst_ring, .dst_done, .first_beat,
+        .ca_valid(v_ca), .ca_port(v_ca_port), .ca_counter(v_ca_cnt),
+        .cb_valid(v_cb), .cb_port(v_cb_port), .cb_counter(v_cb_cnt), .cb_amount(v_cb_amt),
+        .busy(v_busy)
+    );
+
+    dp_deliver #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) deliver (
+        .clk, .rst, .port_cfg,
+        .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
+        .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
+        .dst_valid, .dst_port, .dst_ring, .dst_done,
+        .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .hc_we(d_hc_we), .hc_value(d_hc_value),
+        .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
+        .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
+        .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data,
+        .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
+        .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len),
+        .dma_rd_rsp_valid, .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data, .dma_rd_rsp_last,
+        .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
+        .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
+        .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
+        .cb_valid(d_cb), .cb_port(d_cb_port), .cb_counter(d_cb_cnt), .cb_amount(d_cb_amt),
+        .ev_forwarded(d_ev), .busy(d_busy)
+    );
+
+    // ---- Pipe crossover ------------------------------------------------------------
+    dp_pipe #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pipe (
+        .clk, .rst, .port_enable, .port_cfg,
+        .src_port(8'(cp)), .src_ring(cr), .src_base(tx_base), .src_n(cn), .hwcur(ci),
+        .open_valid(st == J_START),
+        .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
+        .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
+        .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .frm_ok(f_ok),
+        .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .hc_we(p_hc_we), .hc_value(p_hc_value),
+        .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
+        .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
+        .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data,
+        .desc_wr_en, .desc_wr_word, .desc_wr_data,
+        .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
+        .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len),
+        .dma_rd_rsp_valid, .dma_rd_rsp_ready(p_rsp_ready), .dma_rd_rsp_data,
+        .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
+        .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
+        .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),
+        .cb_valid(p_cb), .cb_port(p_cb_port), .cb_counter(p_cb_cnt), .cb_amount(p_cb_amt),
+        .busy(p_busy)
+    );
+
+    // ---- Status publisher ------------------------------------------------------------
+    dp_status #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) status (
+        .clk, .rst, .port_cfg,
+        .req_valid(st == J_PUB), .tx_port(8'(cp)), .tx_ring(cr),
+        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done),
+        .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
+        .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_value(s_hc_value),
+        .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
+        .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len),
+        .dma_rd_rsp_valid, .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
+        .dma_wr_free, .dma_wr_req_valid(s_wr_valid), .dma_wr_req_ready,
+        .dma_wr_req_addr(s_wr_addr), .dma_wr_req_len(s_wr_len), .dma_wr_req_data(s_wr_data),
+        .notify, .busy(s_busy)
+    );
+
+    // Busy until the last counter increment and notification are out.
+    assign busy = st != J_IDLE || sched_pending || dma_wr_req_valid || dma_rd_req_valid
+               || ca_valid || cb_valid || ev_forwarded || |notify
+               || v_busy || d_busy || p_busy || s_busy;
+endmodule

@@ -1,0 +1,456 @@
+// Pipe crossover: moves slot descriptors from a pipe end's TX ring to
+// the peer's RX ring (zero copy), and the receiver's buffers back.
+//
+// Three requests of one TX job, each answered by a `done` pulse:
+// - open: the peer must be a pipe entry, enabled, naming this port back
+//   (an entry that names a reused entry holds its frames), with this
+//   ring among its RX rings; then the peer's RX head is re-read by DMA
+//   (the free room, as fresh as possible). `ok` clear: the other end is
+//   gone, the job ends without publishing.
+// - frame (a complete frame from dp_tx_fetch): a bad slot or a chain
+//   longer than the peer ring minus one is skipped (CNT_TX_DROP_BAD_SLOT);
+//   a frame that does not fit the peer's room waits (`wait`: hwcur stays
+//   at its first slot, the job ends); otherwise, per slot: the RX slot's
+//   buffer (from dp_rx_rings' prefetch, or read by DMA) goes into the TX
+//   slot in BAR2 (len 0, NS_BUF_CHANGED, ptr 0), the TX slot's
+//   descriptor into the RX slot (NS_BUF_CHANGED, NS_MOREFRAG kept, ptr 0)
+//   by DMA. The swapped TX slots are gathered and written back to the
+//   host's copy of the TX ring (when the port has one) as one DMA write
+//   per run: four slots (a 64-byte line), the line's or the ring's end, a
+//   skipped packet, the job's end. CNT_TX_PACKETS/BYTES of the sender,
+//   CNT_RX_PACKETS/BYTES of the receiver.
+// - close: the run gathered so far is written; the TX ring's hwtail to
+//   publish is hwcur + min(peer room, n - 1) (`pub_tail`, `span`); the
+//   peer ring is dirty if anything moved.
+`include "nm_defines.svh"
+
+module dp_pipe #(
+    // Port table entries.
+    parameter int NUM_PORTS  = 8,
+    // Rings per direction per port served.
+    parameter int RINGS      = 4,
+    // BAR2 size in bytes.
+    parameter int BAR2_BYTES = 262144
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // Port table (bar0_regs).
+    input  logic [NUM_PORTS-1:0]                        port_enable,
+    input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
+
+    // The job: source port and ring, its TX ring's BAR2 base and size.
+    input  logic [7:0]   src_port,
+    input  logic [3:0]   src_ring,
+    input  logic [31:0]  src_base,
+    input  logic [15:0]  src_n,
+    input  logic [15:0]  hwcur,       // the job's hwcur at close
+
+    // Requests (one-cycle pulses, one at a time) and their answer.
+    input  logic         open_valid,
+    input  logic         frm_valid,
+    input  logic         close_valid,
+    output logic         done,
+    output logic         ok,          // open: the peer is there
+    output logic         wait_room,   // frame: it waits for room
+    output logic [15:0]  pub_tail,    // close: TX hwtail to publish
+    output logic [15:0]  span,        // close: pub_tail - hwcur (mod n)
+
+    // The frame (held by dp_tx_fetch while this stage runs).
+    input  logic [15:0]  frm_start,
+    input  logic [15:0]  frm_slots,
+    input  logic [31:0]  frm_bytes,
+    input  logic         frm_ok,
+
+    // The peer's RX ring (dp_rx_rings' d port).
+    output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
+    input  logic [15:0]  d_hwtail,
+    input  logic [15:0]  d_hwcur,
+    input  logic [2:0]   d_pf_cnt,
+    input  logic [4*32-1:0] d_pf_bufs,
+    output logic         hc_we,
+    output logic [15:0]  hc_value,
+    output logic         ht_we,
+    output logic [15:0]  ht_value,
+    output logic [15:0]  ht_used,
+    output logic         fill_we,
+    output logic [1:0]   fill_k,
+    output logic [2:0]   fill_n,
+    output logic         dirty_set,
+
+    // BAR2 descriptor memory, device port (64-bit words, read latency 1).
+    output logic                               desc_rd_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
+    input  logic [63:0]                        desc_rd_data,
+    output logic                               desc_wr_en,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_wr_word,
+    output logic [63:0]                        desc_wr_data,
+
+    // DMA read channel (this stage's request register; the responses).
+    input  logic         dma_rd_can,
+    output logic         dma_rd_req_valid,
+    input  logic         dma_rd_req_ready,
+    output logic [63:0]  dma_rd_req_addr,
+    output logic [12:0]  dma_rd_req_len,
+    input  logic         dma_rd_rsp_valid,
+    output logic         dma_rd_rsp_ready,
+    input  logic [511:0] dma_rd_rsp_data,
+
+    // DMA write channel (this stage's request register).
+    input  logic         dma_wr_free,
+    output logic         dma_wr_req_valid,
+    input  logic         dma_wr_req_ready,
+    output logic [63:0]  dma_wr_req_addr,
+    output logic [6:0]   dma_wr_req_len,
+    output logic [511:0] dma_wr_req_data,
+
+    // Counter events.
+    output logic        ca_valid,
+    output logic [7:0]  ca_port,
+    output logic [3:0]  ca_counter,
+    output logic        cb_valid,
+    output logic [7:0]  cb_port,
+    output logic [3:0]  cb_counter,
+    output logic [31:0] cb_amount,
+
+    output logic        busy
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    `include "contract.svh"
+    `include "dp_common.svh"
+    `include "dp_port_cfg.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
+    localparam int PF = 4;
+
+    typedef enum logic [3:0] {
+        P_IDLE, P_OPEN_RD, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT, P_USE,
+        P_WR, P_WR2, P_COUNT, P_WB_FLUSH
+    } state_t;
+    state_t st, wb_ret;
+
+    logic [PW-1:0] cp, dq;
+    logic [3:0]    drr;
+    logic [QW-1:0] dqe;
+    logic [15:0]   dhw, dhc, k, sidx, jidx, pipe_free, pipe_avail;
+    logic          moved;
+    logic [63:0]   slot_q;    // TX slot being moved
+    logic [31:0]   rbuf;      // the receiver's buffer for this slot
+    // Write-back: swapped TX slots gathered into one DMA write of up to a
+    // 64-byte line. Only the buffer index differs between them: kept per
+    // lane, the line built from it (a variable part-select of the 512-bit
+    // line would cost two 512-bit barrel shifters).
+    logic [31:0]   wb_buf [4];
+    logic [511:0]  wb_data;
+    logic [63:0]   wb_addr;   // host address of the first gathered slot
+    logic [2:0]    wb_cnt;    // slots gathered
+    logic          wb_due;    // the run is complete: write it next
+
+    assign cp   = PW'(src_port);
+    assign busy = st != P_IDLE || wb_cnt != 3'd0;
+    assign d_entry = dqe;
+    assign pipe_avail = (pipe_free < src_n - 16'd1) ? pipe_free : src_n - 16'd1;
+    always_comb begin
+        for (int l = 0; l < 4; l++) begin
+            wb_data[128 * l +: 128] = {64'd0, slot_word(wb_buf[l], 16'd0, NS_BUF_CHANGED)};
+        end
+    end
+
+    // The peer: paired both ways, enabled, with this ring.
+    logic [PW-1:0] peer;
+    logic          peer_ok;
+    assign peer    = PW'(cfg_peer[cp]);
+    assign peer_ok = cfg_peer[cp] < 32'(NUM_PORTS) && port_enable[peer]
+                  && is_pipe(cfg_kind[peer]) && cfg_peer[peer] == 32'(cp)
+                  && 16'(src_ring) < cfg_rx_rings[peer];
+
+    // ---- Derived values --------------------------------------------------
+    logic [15:0] rn;
+    logic [63:0] slot_addr_rx, slot_addr_txh;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [31:0] tx_slot_byte;  // BAR2 byte offset of TX slot sidx
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic        wb_on, wb_joins, wb_last;
+    always_comb begin
+        rn            = cfg_rx_slots[dq];
+        slot_addr_rx  = cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(jidx);
+        tx_slot_byte  = src_base + 32'(slot_off(sidx));
+        // Slot sidx of the host's copy of the TX ring.
+        slot_addr_txh = cfg_status[cp] + 64'(cfg_tx_host[cp])
+                      + 64'(src_ring) * ring_bytes(src_n) + slot_off(sidx);
+        wb_on    = cfg_tx_host[cp] != 32'd0;
+        // Slot sidx extends the gathered run (a skipped packet breaks it).
+        wb_joins = wb_cnt == 3'd0 || slot_addr_txh == wb_addr + 64'(wb_cnt) * 64'(SLOT_BYTES);
+        // With slot sidx the run ends: four slots, a line's end, the ring's end.
+        wb_last  = wb_cnt == 3'd3 || slot_addr_txh[5:4] == 2'd3 || nxt(sidx, src_n) == 16'd0;
+    end
+    // Responses: a status entry's head, or buffer indexes (dp_rx_rings
+    // takes a fill's other lanes).
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [511:0] rsp_unused;
+    assign rsp_unused = dma_rd_rsp_data;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [WORD_W-1:0] tx_word;
+    assign tx_word = tx_slot_byte[WORD_W+2:3];
+
+    // The head just read from the status entry: in [hwcur, hwtail].
+    logic [15:0] beat_head;
+    logic        beat_head_ok;
+    always_comb begin
+        beat_head    = dma_rd_rsp_data[15:0];
+        beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < rn
+                    && ring_dist(beat_head, dhc, rn) <= ring_dist(dhw, dhc, rn);
+    end
+
+    // Prefetch of RX slots at jidx = hwtail + k (as dp_deliver).
+    logic [15:0] fill_room, fill_free, fill_want;
+    logic [2:0]  fill_now;
+    logic        pf_hit;
+    logic [31:0] pf_value;
+    always_comb begin
+        fill_room = rn - jidx;
+        fill_free = pipe_free - k;
+        fill_want = 16'(PF) - k;
+        if (fill_room < fill_want) fill_want = fill_room;
+        if (fill_free < fill_want) fill_want = fill_free;
+        fill_now = 3'(fill_want);
+        pf_hit   = k < 16'(d_pf_cnt);
+        pf_value = d_pf_bufs[32 * k[1:0] +: 32];
+    end
+    assign fill_k  = k[1:0];
+    assign fill_we = st == P_FILLWAIT && dma_rd_rsp_valid;
+
+    assign desc_rd_en   = st == P_SLOT;
+    assign desc_rd_word = tx_word;
+    always_comb begin
+        case (st)
+            P_REFRESH, P_RXWAIT, P_FILLWAIT: dma_rd_rsp_ready = 1'b1;
+            default: dma_rd_rsp_ready = 1'b0;
+        endcase
+    end
+
+    task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
+        dma_rd_req_valid <= 1'b1;
+        dma_rd_req_addr  <= addr;
+        dma_rd_req_len   <= len;
+    endtask
+    // The gathered TX slots into the host's TX ring: one posted write,
+    // ahead of the TX status it must not trail.
+    task automatic wb_write();
+        dma_wr_req_valid <= 1'b1;
+        dma_wr_req_addr  <= wb_addr;
+        dma_wr_req_len   <= 7'(wb_cnt) * 7'(SLOT_BYTES);
+        dma_wr_req_data  <= wb_data;
+        wb_cnt <= '0;
+        wb_due <= 1'b0;
+    endtask
+    task automatic finish(input logic good, input logic waits);
+        done <= 1'b1; ok <= good; wait_room <= waits;
+        st <= P_IDLE;
+    endtask
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st <= P_IDLE;
+            wb_ret <= P_IDLE;
+            dma_rd_req_valid <= 1'b0;
+            dma_wr_req_valid <= 1'b0;
+            desc_wr_en <= 1'b0;
+            done <= 1'b0; ok <= 1'b0; wait_room <= 1'b0;
+            hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
+            ca_valid <= 1'b0; cb_valid <= 1'b0;
+            wb_cnt <= '0; wb_due <= 1'b0;
+            dqe <= '0;
+        end else begin
+            done <= 1'b0;
+            hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
+            ca_valid <= 1'b0; cb_valid <= 1'b0;
+            desc_wr_en <= 1'b0;
+            if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
+            if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+
+            case (st)
+            P_IDLE: begin
+                if (open_valid) begin
+                    moved <= 1'b0;
+                    if (peer_ok) begin
+                        dq  <= peer;
+                        drr <= src_ring;
+                        dqe <= entry_of(32'(peer), 32'(src_ring));
+                        st  <= P_OPEN_RD;
+                    end else begin
+                        finish(1'b0, 1'b0);  // the pipe's other end is gone
+                    end
+                end else if (frm_valid) begin
+                    if (!frm_ok || frm_slots > rn - 16'd1) begin
+                        // Never handed to the receiver; skipped, counted.
+                        ca_valid <= 1'b1; ca_port <= src_port;
+                        ca_counter <= CNT_TX_DROP_BAD_SLOT;
+                        finish(1'b1, 1'b0);
+                    end else if (frm_slots > pipe_free) begin
+                        finish(1'b1, 1'b1);  // back-pressure: wait for the receiver
+                    end else begin
+                        k <= '0;
+                        sidx <= frm_start;
+                        jidx <= dhw;
+                        st <= P_SLOT;
+                    end
+                end else if (close_valid) begin
+                    pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
+                        ? hwcur + pipe_avail - src_n : hwcur + pipe_avail;
+                    span <= pipe_avail;
+                    if (moved) dirty_set <= 1'b1;
+                    if (wb_cnt != 3'd0) begin
+                        wb_ret <= P_IDLE;
+                        st <= P_WB_FLUSH;
+                    end else begin
+                        finish(1'b1, 1'b0);
+                    end
+                end
+            end
+
+            P_OPEN_RD: begin
+                // dqe is set: the peer ring's state is on d_*.
+                dhw <= d_hwtail;
+                dhc <= d_hwcur;
+                if (dma_rd_can) begin
+                    rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
+                             13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
+                    st <= P_REFRESH;
+                end
+            end
+
+            P_REFRESH: begin
+                if (dma_rd_rsp_valid) begin
+                    if (beat_head_ok) begin
+                        dhc <= beat_head;
+                        hc_we <= 1'b1; hc_value <= beat_head;
+                        pipe_free <= rx_free(beat_head, dhw, rn);
+                    end else begin
+                        pipe_free <= rx_free(dhc, dhw, rn);
+                    end
+                    finish(1'b1, 1'b0);
+                end
+            end
+
+            P_SLOT: begin
+                if (wb_due) wb_write();
+                st <= P_RXRD;  // the slot is read in this state
+            end
+
+            P_RXRD: begin
+                slot_q <= desc_rd_data;
+                if (pf_hit) begin
+                    // The receiver's buffer goes back into the TX slot.
+                    desc_wr_en   <= 1'b1;
+                    desc_wr_word <= tx_word;
+                    desc_wr_data <= slot_word(pf_value, 16'd0, NS_BUF_CHANGED);
+                    rbuf <= pf_value;
+                    st <= P_WR;
+                end else if (dma_rd_can) begin
+                    if (k < 16'(PF)) begin
+                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
+                                 13'((32'(fill_now) - 32'd1) * SLOT_BYTES
+                                     + (SLOT_LEN - SLOT_BUF_IDX)));
+                        fill_n <= fill_now;
+                        st <= P_FILLWAIT;
+                    end else begin
+                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
+                                 13'(SLOT_LEN - SLOT_BUF_IDX));
+                        st <= P_RXWAIT;
+                    end
+                end
+            end
+
+            P_FILLWAIT, P_RXWAIT: begin
+                // (dp_rx_rings takes a fill's lanes.)
+                if (dma_rd_rsp_valid) begin
+                    rbuf <= dma_rd_rsp_data[31:0];
+                    st <= P_USE;
+                end
+            end
+
+            P_USE: begin
+                // The receiver's buffer goes back into the TX slot.
+                desc_wr_en   <= 1'b1;
+                desc_wr_word <= tx_word;
+                desc_wr_data <= slot_word(rbuf, 16'd0, NS_BUF_CHANGED);
+                st <= P_WR;
+            end
+
+            P_WR: begin
+                // (A write-back may still be waiting in the write register.)
+                if (dma_wr_free) begin
+                    desc_wr_en   <= 1'b1;
+                    desc_wr_word <= tx_word + WORD_W'(SLOT_PTR / 8);
+                    desc_wr_data <= '0;  // ptr
+                    // The TX slot's buffer goes into the RX slot (ptr 0).
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= slot_addr_rx;
+                    dma_wr_req_len   <= 7'(SLOT_BYTES);
+                    dma_wr_req_data  <= {448'd0, slot_word(slot_buf(slot_q), slot_len(slot_q),
+                        (slot_flags(slot_q) & NS_MOREFRAG) | NS_BUF_CHANGED)};
+                    st <= P_WR2;
+                end
+            end
+
+            P_WR2: begin
+                if (dma_wr_free && wb_on && !wb_joins) begin
+                    // The gathered run ends before this slot: out first.
+                    wb_ret <= P_WR2;
+                    st <= P_WB_FLUSH;
+                end else if (dma_wr_free) begin
+                    k    <= k + 16'd1;
+                    jidx <= nxt(jidx, rn);
+                    sidx <= nxt(sidx, src_n);
+                    if (wb_on) begin
+                        if (wb_cnt == 3'd0) wb_addr <= slot_addr_txh;
+                        for (int l = 0; l < 4; l++) begin
+                            if (wb_cnt[1:0] == 2'(l)) wb_buf[l] <= rbuf;
+                        end
+                        wb_cnt <= wb_cnt + 3'd1;
+                    end
+                    if (k + 16'd1 == frm_slots) begin
+                        ht_we     <= 1'b1;
+                        ht_value  <= nxt(jidx, rn);
+                        ht_used   <= frm_slots;
+                        dhw       <= nxt(jidx, rn);
+                        pipe_free <= pipe_free - frm_slots;
+                        moved     <= 1'b1;
+                        ca_valid <= 1'b1; ca_port <= src_port; ca_counter <= CNT_TX_PACKETS;
+                        cb_valid <= 1'b1; cb_port <= src_port;
+                        cb_counter <= CNT_TX_BYTES; cb_amount <= frm_bytes;
+                    end
+                    // A complete run leaves from P_SLOT or P_COUNT, which
+                    // find the write register empty (it is leaving now)
+                    // and have no write of their own.
+                    wb_due <= wb_on && wb_last;
+                    st <= (k + 16'd1 == frm_slots) ? P_COUNT : P_SLOT;
+                end
+            end
+
+            P_WB_FLUSH: begin
+                // A run that ends without filling its line (a gap, the job's end).
+                if (dma_wr_free) begin
+                    wb_write();
+                    if (wb_ret == P_IDLE) finish(1'b1, 1'b0);
+                    else st <= wb_ret;
+                end
+            end
+
+            P_COUNT: begin
+                if (wb_due) wb_write();
+                // The receiver's side of the moved packet.
+                ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
+                cb_valid <= 1'b1; cb_port <= 8'(dq);
+                cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
+                finish(1'b1, 1'b0);
+            end
+
+            default: st <= P_IDLE;
+            endcase
+        end
+    end
+endmodule

@@ -1,0 +1,350 @@
+//! Testbench of `dp_pipe`: pairing checks at open, the peer's head
+//! re-read, descriptor moves (RX slot from the TX slot, the receiver's
+//! buffer back into BAR2 and into the host's copy of the TX ring, gathered
+//! in runs), skipped bad packets, back-pressure, and the hwtail published
+//! at close, under DMA back-pressure. The bench plays `dp_rx_rings`.
+#![forbid(unsafe_code)]
+
+mod stage_bench;
+
+use std::collections::VecDeque;
+
+use sim::models::PipePorts;
+use stage_bench::{entry, slot_word, Bar2, Host, PortCfg, CFG_WORDS};
+use vale_offload::regmap::contract::*;
+use vale_offload::regmap::*;
+
+const N: u32 = 16; // slots of both rings
+const SRC_BASE: u32 = 0x800;
+const STATUS0: u64 = 0x4000;
+const STATUS1: u64 = 0x6000;
+const TXH: u32 = 0x1000; // host TX ring 0 of port 0, from its status blocks
+const RX_RING: u64 = 0x8000;
+
+#[derive(Clone, Default)]
+struct RxState {
+    hwtail: u16,
+    hwcur: u16,
+    pf: VecDeque<u32>,
+}
+
+#[derive(Debug, Default)]
+struct Answer {
+    ok: bool,
+    wait: bool,
+    pub_tail: u64,
+    span: u64,
+    counts: Vec<(u64, u32, u64)>,
+    dirty: bool,
+}
+
+struct Bench {
+    p: PipePorts,
+    host: Host,
+    bar2: Bar2,
+    rx: Vec<RxState>,
+    cfg: PortCfg,
+}
+
+impl Bench {
+    fn new(stall: f64) -> Self {
+        let mut cfg = PortCfg::default();
+        cfg.port(
+            0,
+            PORT_KIND_PIPE_MASTER,
+            (1, 1),
+            (N, N),
+            2048,
+            64,
+            0x1_0000,
+            0,
+            STATUS0,
+            SRC_BASE,
+        );
+        cfg.set(0, PORT_PIPE_PEER, 1)
+            .set(0, PORT_TX_HOST_RING_OFF, TXH);
+        cfg.port(
+            1,
+            PORT_KIND_PIPE_SLAVE,
+            (1, 1),
+            (N, N),
+            2048,
+            64,
+            0x1_0000,
+            RX_RING,
+            STATUS1,
+            0,
+        );
+        cfg.set(1, PORT_PIPE_PEER, 0);
+        let mut p = PipePorts::new(sim::vcd_path_from_env().as_deref());
+        p.set_port_enable(0x3);
+        p.set_rst(1);
+        let mut host = Host::new(0x2_0000, 5);
+        host.stall = stall;
+        let mut bench = Bench {
+            p,
+            host,
+            bar2: Bar2::default(),
+            rx: vec![RxState::default(); 8],
+            cfg,
+        };
+        bench.apply_cfg();
+        bench.tick(); // (the first evaluation settles the model: no edge)
+        bench.tick();
+        bench.p.set_rst(0);
+        bench.p.set_src_port(0);
+        bench.p.set_src_ring(0);
+        bench.p.set_src_base(u64::from(SRC_BASE));
+        bench.p.set_src_n(u64::from(N));
+        // The receiver's released slots hold buffers 40 + i.
+        for i in 0..N {
+            bench.host.put_u32(Self::rx_slot(i), 40 + i);
+        }
+        bench
+    }
+
+    fn apply_cfg(&mut self) {
+        let words: [u32; CFG_WORDS] = self.cfg.words;
+        self.p.set_port_cfg(&words);
+    }
+
+    fn rx_slot(i: u32) -> u64 {
+        RX_RING + u64::from(RING_HEADER_BYTES) + u64::from(i * SLOT_BYTES)
+    }
+
+    fn txh_slot(i: u32) -> u64 {
+        STATUS0 + u64::from(TXH) + u64::from(RING_HEADER_BYTES) + u64::from(i * SLOT_BYTES)
+    }
+
+    fn set_rx_head(&mut self, head: u32) {
+        let at = STATUS1 + u64::from(ST_RX_FIRST * ST_SIZE + ST_HEAD);
+        self.host.put_u32(at, head);
+    }
+
+    fn tick(&mut self) {
+        self.p.set_clk(1);
+        self.p.eval();
+        self.p.set_clk(0);
+        self.p.eval();
+    }
+
+    /// Runs one request until `done`.
+    fn request(&mut self, set: impl Fn(&mut PipePorts)) -> Answer {
+        set(&mut self.p);
+        let mut answer = Answer::default();
+        let mut done = false;
+        for _ in 0..2000 {
+            if done && self.p.dma_wr_req_valid() == 0 {
+                return answer; // the last write has left
+            }
+            self.p.set_desc_rd_data(self.bar2.rdata);
+            drive_dma!(self.p, self.host, wr = true, last = false);
+            self.p.eval();
+            let e = self.p.d_entry() as usize;
+            let state = &self.rx[e];
+            self.p.set_d_hwtail(u64::from(state.hwtail));
+            self.p.set_d_hwcur(u64::from(state.hwcur));
+            self.p.set_d_pf_cnt(state.pf.len() as u64);
+            let mut lanes = [0u32; 4];
+            for (t, buf) in state.pf.iter().enumerate() {
+                lanes[t] = *buf;
+            }
+            self.p.set_d_pf_bufs(&lanes);
+            self.p.eval();
+            if self.p.fill_we() != 0 {
+                let data = self.host.beat().expect("a fill without a beat").data;
+                let (k, n) = (self.p.fill_k() as usize, self.p.fill_n() as usize);
+                let pf = &mut self.rx[e].pf;
+                pf.truncate(k);
+                pf.extend((0..n).map(|l| data[l * 4]));
+            }
+            let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
+            let write = (self.p.desc_wr_en() != 0)
+                .then(|| (self.p.desc_wr_word() as usize, self.p.desc_wr_data()));
+            sample_dma!(self.p, self.host, wr = true);
+            self.tick();
+            self.p.set_open_valid(0);
+            self.p.set_frm_valid(0);
+            self.p.set_close_valid(0);
+            if let Some(word) = read {
+                self.bar2.rdata = self.bar2.words[word];
+            }
+            if let Some((word, data)) = write {
+                self.bar2.words[word] = data;
+            }
+            if self.p.hc_we() != 0 {
+                self.rx[e].hwcur = self.p.hc_value() as u16;
+            }
+            if self.p.ht_we() != 0 {
+                let used = self.p.ht_used() as usize;
+                let state = &mut self.rx[e];
+                state.hwtail = self.p.ht_value() as u16;
+                state.pf.drain(..used.min(state.pf.len()));
+            }
+            answer.dirty |= self.p.dirty_set() != 0;
+            if self.p.ca_valid() != 0 {
+                answer
+                    .counts
+                    .push((self.p.ca_port(), self.p.ca_counter() as u32, 1));
+            }
+            if self.p.cb_valid() != 0 {
+                answer.counts.push((
+                    self.p.cb_port(),
+                    self.p.cb_counter() as u32,
+                    self.p.cb_amount(),
+                ));
+            }
+            if self.p.done() != 0 {
+                answer.ok = self.p.ok() != 0;
+                answer.wait = self.p.wait_room() != 0;
+                answer.pub_tail = self.p.pub_tail();
+                answer.span = self.p.span();
+                done = true;
+            }
+        }
+        panic!("the request never finished");
+    }
+
+    fn open(&mut self) -> Answer {
+        self.request(|p| p.set_open_valid(1))
+    }
+
+    /// Moves the packet of `slots` TX slots from `start` (buffers 2 + i).
+    fn frame(&mut self, start: u32, slots: u32, ok: bool) -> Answer {
+        for k in 0..slots {
+            let more = if k + 1 < slots { NS_MOREFRAG as u16 } else { 0 };
+            let i = (start + k) % N;
+            self.bar2
+                .set_slot(SRC_BASE, i, slot_word(2 + i, 60 + k as u16, more));
+            self.bar2.words[Bar2::slot_index(SRC_BASE, i) + 1] = 0xdead; // ptr
+        }
+        self.request(|p| {
+            p.set_frm_start(u64::from(start));
+            p.set_frm_slots(u64::from(slots));
+            p.set_frm_bytes(u64::from(slots * 60));
+            p.set_frm_ok(u64::from(ok));
+            p.set_frm_valid(1);
+        })
+    }
+
+    fn close(&mut self, hwcur: u32) -> Answer {
+        self.request(|p| {
+            p.set_hwcur(u64::from(hwcur));
+            p.set_close_valid(1);
+        })
+    }
+
+    /// TX slot `i` moved into RX slot `j`: every copy as the engine leaves it.
+    /// (`k`: the slot's place in its packet, `last`: the packet's last.)
+    fn check_moved(&self, i: u32, j: u32, k: u32, last: bool) {
+        let more = if last { 0 } else { NS_MOREFRAG as u16 };
+        let rx = self.host.u32_at(Self::rx_slot(j));
+        let rx_lo = u64::from(rx) | u64::from(self.host.u32_at(Self::rx_slot(j) + 4)) << 32;
+        let want = slot_word(2 + i, 60 + k as u16, more | NS_BUF_CHANGED as u16);
+        assert_eq!(rx_lo, want, "RX slot {j}");
+        assert_eq!(self.host.u32_at(Self::rx_slot(j) + 8), 0, "RX slot {j} ptr");
+        let tx = slot_word(40 + j, 0, NS_BUF_CHANGED as u16);
+        assert_eq!(self.bar2.slot(SRC_BASE, i), tx, "BAR2 TX slot {i}");
+        assert_eq!(
+            self.bar2.words[Bar2::slot_index(SRC_BASE, i) + 1],
+            0,
+            "BAR2 ptr {i}"
+        );
+    }
+
+    /// The host's copy of TX slot `i` after it moved into RX slot `j`.
+    fn check_host_copy(&self, i: u32, j: u32) {
+        let tx = slot_word(40 + j, 0, NS_BUF_CHANGED as u16);
+        let host = u64::from(self.host.u32_at(Self::txh_slot(i)))
+            | u64::from(self.host.u32_at(Self::txh_slot(i) + 4)) << 32;
+        assert_eq!(host, tx, "host TX slot {i}");
+    }
+}
+
+fn moved(slots: u64) -> Vec<(u64, u32, u64)> {
+    vec![
+        (0, CNT_TX_PACKETS, 1),
+        (0, CNT_TX_BYTES, slots * 60),
+        (1, CNT_RX_PACKETS, 1),
+        (1, CNT_RX_BYTES, slots * 60),
+    ]
+}
+
+#[test]
+fn an_end_that_is_not_paired_both_ways_holds_its_frames() {
+    let mut b = Bench::new(0.0);
+    b.cfg.set(1, PORT_PIPE_PEER, 2);
+    b.apply_cfg();
+    assert!(!b.open().ok);
+    b.cfg.set(1, PORT_PIPE_PEER, 0);
+    b.apply_cfg();
+    b.p.set_port_enable(0x1);
+    assert!(!b.open().ok);
+    b.p.set_port_enable(0x3);
+    assert!(b.open().ok);
+}
+
+#[test]
+fn descriptors_cross_and_the_host_copy_follows() {
+    for stall in [0.0, 0.5] {
+        let mut b = Bench::new(stall);
+        // The receiver released everything up to slot 15: 15 slots free.
+        b.set_rx_head(0);
+        assert!(b.open().ok);
+        let mut start = 0;
+        let mut j = 0;
+        for slots in [1, 3, 2, 4, 1] {
+            let answer = b.frame(start, slots, true);
+            assert!(!answer.wait);
+            assert_eq!(answer.counts, moved(u64::from(slots)), "stall {stall}");
+            start += slots;
+            j += slots;
+            assert_eq!(u32::from(b.rx[entry(1, 0) as usize].hwtail), j);
+        }
+        // A bad packet is skipped, and breaks the gathered run.
+        let answer = b.frame(start, 1, false);
+        assert_eq!(answer.counts, vec![(0, CNT_TX_DROP_BAD_SLOT, 1)]);
+        start += 1;
+        let mut j = 0;
+        for slots in [1, 3, 2, 4, 1] {
+            for k in 0..slots {
+                b.check_moved(j + k, j + k, k, k + 1 == slots);
+            }
+            j += slots;
+        }
+        // 11 of 15 free slots used: a 5-slot packet waits.
+        let answer = b.frame(start, 5, true);
+        assert!(answer.wait && answer.counts.is_empty());
+        let answer = b.close(start);
+        assert!(answer.dirty);
+        // hwtail = hwcur + min(room 4, n - 1).
+        assert_eq!(
+            (answer.pub_tail, answer.span),
+            (u64::from((start + 4) % N), 4)
+        );
+        for i in 0..11 {
+            b.check_host_copy(i, i);
+        }
+        // The write-back left in runs within 64-byte lines, before close ended.
+        for (addr, bytes) in &b.host.writes {
+            if *addr >= STATUS0 + u64::from(TXH) && *addr < RX_RING {
+                assert!(bytes.len() <= 64 && addr % 64 + bytes.len() as u64 <= 64);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_head_reread_at_open_sets_the_room() {
+    let mut b = Bench::new(0.0);
+    // A head the device has not published (hwtail 0, hwcur 0 cached):
+    // outside [hwcur, hwtail], ignored: the cached room (n - 1) stays.
+    b.set_rx_head(5);
+    assert!(b.open().ok);
+    assert_eq!(b.rx[entry(1, 0) as usize].hwcur, 0);
+    let answer = b.close(0);
+    assert_eq!(
+        (answer.pub_tail, answer.span, answer.dirty),
+        (15, 15, false)
+    );
+}
