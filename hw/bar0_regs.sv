@@ -105,23 +105,23 @@ module bar0_regs #(
     logic [PORT_REG_W-1:0] port_reg;
     always_comb begin
         port_offset   = req_addr - PORT_ENTRY_BASE[15:0];
-        port_index    = port_offset[13:6];
-        port_reg      = PORT_REG_W'(port_offset[5:2]);
+        port_index    = 8'(port_offset / PORT_ENTRY_STRIDE[15:0]);
+        port_reg      = PORT_REG_W'((port_offset % PORT_ENTRY_STRIDE[15:0]) / 16'd4);
         addr_in_ports = req_addr >= PORT_ENTRY_BASE[15:0]
                      && req_addr < PORT_COUNTERS_BASE[15:0]
                      && {8'd0, port_index} < NUM_PORTS[15:0]
-                     && {12'd0, port_offset[5:2]} < PORT_ENTRY_REGS[15:0];
+                     && (port_offset % PORT_ENTRY_STRIDE[15:0]) / 16'd4 < PORT_ENTRY_REGS[15:0];
     end
 
-    // Per-port counters: port in offset bits 13:6, counter in 5:2.
+    // Per-port counters: port = offset / PC_ENTRY_STRIDE, then 4 bytes each.
     logic        addr_in_counters;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0] pc_offset, nt_offset, db_offset, dbrx_offset;
     /* verilator lint_on UNUSEDSIGNAL */
     always_comb begin
         pc_offset        = req_addr - PC_ENTRY_BASE[15:0];
-        pc_rd_port       = pc_offset[13:6];
-        pc_rd_counter    = pc_offset[5:2];
+        pc_rd_port       = 8'(pc_offset / PC_ENTRY_STRIDE[15:0]);
+        pc_rd_counter    = 4'((pc_offset % PC_ENTRY_STRIDE[15:0]) / 16'd4);
         addr_in_counters = req_addr >= PC_ENTRY_BASE[15:0]
                         && req_addr < NOTIFY_BASE[15:0]
                         && {8'd0, pc_rd_port} < NUM_PORTS[15:0]
@@ -156,20 +156,20 @@ module bar0_regs #(
         end else begin
             db_valid <= 1'b0;
             if (wr && req_addr >= DB_TX_BASE[15:0] && req_addr < DB_RX_BASE[15:0]
-                    && {8'd0, db_offset[13:6]} < NUM_PORTS[15:0]) begin
+                    && db_offset / DB_TX_STRIDE[15:0] < NUM_PORTS[15:0]) begin
                 db_valid <= 1'b1;
                 db_rx    <= 1'b0;
-                db_port  <= db_offset[13:6];
-                db_ring  <= db_offset[5:2];
+                db_port  <= 8'(db_offset / DB_TX_STRIDE[15:0]);
+                db_ring  <= 4'((db_offset % DB_TX_STRIDE[15:0]) / 16'd4);
                 db_head  <= req_wdata[31:16] == 16'd0 ? req_wdata[15:0] : 16'hffff;
             end
             if (wr && req_addr >= DB_RX_BASE[15:0] && dbrx_offset[15:10] == 6'd0
                     && {8'd0, dbrx_offset[9:2]} < NUM_PORTS[15:0]
-                    && req_wdata[31:20] == 12'd0) begin
+                    && req_wdata >> (DB_RX_RING_SHIFT + 32'd4) == 32'd0) begin
                 db_valid <= 1'b1;
                 db_rx    <= 1'b1;
                 db_port  <= dbrx_offset[9:2];
-                db_ring  <= req_wdata[19:16];
+                db_ring  <= req_wdata[DB_RX_RING_SHIFT +: 4];
                 db_head  <= req_wdata[15:0];
             end
         end

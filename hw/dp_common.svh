@@ -7,6 +7,8 @@
     localparam int NQ = NUM_PORTS * RINGS;  // (port, ring) entries
     localparam int QW = (NQ > 1) ? $clog2(NQ) : 1;
     localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
+    // Bytes of one DMA data beat (the 512-bit data path).
+    localparam int BEAT_BYTES = 64;
 
     /* verilator lint_off UNUSEDSIGNAL */
     function automatic logic is_vale(input logic [31:0] kind);

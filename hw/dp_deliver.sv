@@ -333,7 +333,7 @@ module dp_deliver #(
                     copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
                     if (slot_len(desc_rd_data) == 16'd0) begin
                         st <= D_CP_SLOTWR;
-                    end else if (k == 16'd0 && slot_len(desc_rd_data) <= 16'd64) begin
+                    end else if (k == 16'd0 && 32'(slot_len(desc_rd_data)) <= BEAT_BYTES) begin
                         st <= D_CP_BEAT;  // the first beat already holds it
                     end else begin
                         rd_issue(cfg_pool[cp] + 64'(slot_buf(desc_rd_data))
@@ -352,10 +352,10 @@ module dp_deliver #(
 
             D_CP_STREAM: begin
                 if (dma_rd_rsp_valid && dma_wr_free) begin
-                    wr_issue(copy_dst, copy_left > 16'd64 ? 7'd64 : 7'(copy_left),
+                    wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
                              dma_rd_rsp_data);
-                    copy_dst  <= copy_dst + 64'd64;
-                    copy_left <= copy_left > 16'd64 ? copy_left - 16'd64 : 16'd0;
+                    copy_dst  <= copy_dst + 64'(BEAT_BYTES);
+                    copy_left <= 32'(copy_left) > BEAT_BYTES ? copy_left - 16'(BEAT_BYTES) : 16'd0;
                     if (dma_rd_rsp_last) st <= D_CP_SLOTWR;
                 end
             end

@@ -9,7 +9,7 @@
 // rule is the software engine's (vale-offload forward.rs and pipe.rs),
 // which the differential test holds it to.
 //
-// Stages (one module each, docs/datapath.md "Stages"):
+// Stages (one module each; docs/datapath.md, "The data path"):
 //   dp_sched     doorbells, round robin over rings with work, TX ring state
 //   dp_tx_fetch  the next frame of a TX ring, from BAR2
 //   dp_vale_fwd  drop checks, header read, MAC lookup, destination list
@@ -146,6 +146,11 @@ module dp_engine #(
     assign job_ready = st == J_IDLE;
     logic frame_now;  // a complete frame from dp_tx_fetch, this cycle
     assign frame_now = st == J_FWAIT && f_valid && f_kind == FETCH_FRAME;
+    // Ask dp_tx_fetch for the next frame: at a job's start, and in the
+    // cycle the previous frame (or the pipe's open) is done.
+    logic fetch_now;
+    assign fetch_now = st == J_FETCH || (st == J_VALE && v_done)
+                    || (st == J_PIPE && p_done && !p_wait) || (st == J_OPEN && p_done && p_ok);
 
     // RX doorbell validation: head in [cached hwcur, hwtail].
     logic [15:0] rxdb_n;
@@ -194,9 +199,9 @@ module dp_engine #(
 
             J_START: st <= J_OPEN;  // dp_pipe takes the open request now
 
-            J_OPEN: if (p_done) st <= p_ok ? J_FETCH : J_IDLE;
+            J_OPEN: if (p_done) st <= p_ok ? J_FWAIT : J_IDLE;
 
-            J_FETCH: st <= J_FWAIT;  // dp_tx_fetch takes the request now
+            J_FETCH: st <= J_FWAIT;  // dp_tx_fetch takes the request (fetch_now)
 
             J_FWAIT: begin
                 if (f_valid) begin
@@ -213,7 +218,7 @@ module dp_engine #(
                 end
             end
 
-            J_VALE: if (v_done) st <= J_FETCH;
+            J_VALE: if (v_done) st <= J_FWAIT;
 
             J_PIPE: begin
                 if (p_done) begin
@@ -221,7 +226,7 @@ module dp_engine #(
                         ci <= f_start;  // back-pressure: it waits at hwcur
                         st <= J_FIN;
                     end else begin
-                        st <= J_FETCH;
+                        st <= J_FWAIT;
                     end
                 end
             end
@@ -341,7 +346,7 @@ module dp_engine #(
     for (genvar l = 0; l < 4; l++) begin : g_fill
         assign fill_bufs[32 * l +: 32] = dma_rd_rsp_data[8 * SLOT_BYTES * l +: 32];
     end
-    // (dp_tx_fetch is always ready in J_FETCH: it answered before.)
+    // (dp_tx_fetch is always ready when asked: it answered before.)
     /* verilator lint_off UNUSEDSIGNAL */
     logic f_ready;
     logic dirty_unused;
@@ -370,7 +375,7 @@ module dp_engine #(
     // ---- TX slot fetch -----------------------------------------------------------
     dp_tx_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) tx_fetch (
         .clk, .rst,
-        .req_valid(st == J_FETCH), .req_ready(f_ready),
+        .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
         .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data,

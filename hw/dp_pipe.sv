@@ -124,6 +124,7 @@ module dp_pipe #(
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
     localparam int PF = 4;
+    localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
     typedef enum logic [3:0] {
         P_IDLE, P_OPEN_RD, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT, P_USE,
@@ -142,7 +143,7 @@ module dp_pipe #(
     // 64-byte line. Only the buffer index differs between them: kept per
     // lane, the line built from it (a variable part-select of the 512-bit
     // line would cost two 512-bit barrel shifters).
-    logic [31:0]   wb_buf [4];
+    logic [31:0]   wb_buf [LINE_SLOTS];
     logic [511:0]  wb_data;
     logic [63:0]   wb_addr;   // host address of the first gathered slot
     logic [2:0]    wb_cnt;    // slots gathered
@@ -153,8 +154,9 @@ module dp_pipe #(
     assign d_entry = dqe;
     assign pipe_avail = (pipe_free < src_n - 16'd1) ? pipe_free : src_n - 16'd1;
     always_comb begin
-        for (int l = 0; l < 4; l++) begin
-            wb_data[128 * l +: 128] = {64'd0, slot_word(wb_buf[l], 16'd0, NS_BUF_CHANGED)};
+        wb_data = '0;
+        for (int l = 0; l < LINE_SLOTS; l++) begin
+            wb_data[8 * SLOT_BYTES * l +: 64] = slot_word(wb_buf[l], 16'd0, NS_BUF_CHANGED);
         end
     end
 
@@ -183,8 +185,11 @@ module dp_pipe #(
         wb_on    = cfg_tx_host[cp] != 32'd0;
         // Slot sidx extends the gathered run (a skipped packet breaks it).
         wb_joins = wb_cnt == 3'd0 || slot_addr_txh == wb_addr + 64'(wb_cnt) * 64'(SLOT_BYTES);
-        // With slot sidx the run ends: four slots, a line's end, the ring's end.
-        wb_last  = wb_cnt == 3'd3 || slot_addr_txh[5:4] == 2'd3 || nxt(sidx, src_n) == 16'd0;
+        // With slot sidx the run ends: a line's worth of slots, the line's
+        // end, the ring's end.
+        wb_last  = 32'(wb_cnt) == LINE_SLOTS - 1
+                || (slot_addr_txh + 64'(SLOT_BYTES)) % 64'(BEAT_BYTES) == 64'd0
+                || nxt(sidx, src_n) == 16'd0;
     end
     // Responses: a status entry's head, or buffer indexes (dp_rx_rings
     // takes a fill's other lanes).
@@ -407,8 +412,8 @@ module dp_pipe #(
                     sidx <= nxt(sidx, src_n);
                     if (wb_on) begin
                         if (wb_cnt == 3'd0) wb_addr <= slot_addr_txh;
-                        for (int l = 0; l < 4; l++) begin
-                            if (wb_cnt[1:0] == 2'(l)) wb_buf[l] <= rbuf;
+                        for (int l = 0; l < LINE_SLOTS; l++) begin
+                            if (32'(wb_cnt) == l) wb_buf[l] <= rbuf;
                         end
                         wb_cnt <= wb_cnt + 3'd1;
                     end

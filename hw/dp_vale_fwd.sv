@@ -101,7 +101,7 @@ module dp_vale_fwd #(
     logic [63:0]   hdr_addr;
     logic [12:0]   hdr_len;
     assign hdr_addr = cfg_pool[cp] + 64'(frm_first_buf) * 64'(cfg_buf_size[cp]);
-    assign hdr_len  = frm_first_len > 16'd64 ? 13'd64 : 13'(frm_first_len);
+    assign hdr_len  = 32'(frm_first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(frm_first_len);
 
     assign cp = PW'(src_port);
     assign busy = st != V_IDLE;
@@ -133,6 +133,21 @@ module dp_vale_fwd #(
 
     task automatic count_a(input logic [7:0] port, input logic [3:0] counter);
         ca_valid <= 1'b1; ca_port <= port; ca_counter <= counter;
+    endtask
+    // The next flood destination, or the frame's end.
+    task automatic flood_step();
+        if (flood_found) begin
+            flood_any <= 1'b1;
+            fq        <= 9'(flood_pick) + 9'd1;
+            dst_valid <= 1'b1;
+            dst_port  <= 8'(flood_pick);
+            dst_ring  <= 4'd0;
+            st <= V_DLV;
+        end else begin
+            if (!flood_any) count_a(src_port, CNT_TX_DROP_NO_DEST);
+            done <= 1'b1;
+            st <= V_IDLE;
+        end
     endtask
 
     always_ff @(posedge clk) begin
@@ -230,25 +245,12 @@ module dp_vale_fwd #(
                 end
             end
 
-            V_FLOOD_NEXT: begin
-                if (flood_found) begin
-                    flood_any <= 1'b1;
-                    fq        <= 9'(flood_pick) + 9'd1;
-                    dst_valid <= 1'b1;
-                    dst_port  <= 8'(flood_pick);
-                    dst_ring  <= 4'd0;
-                    st <= V_DLV;
-                end else begin
-                    if (!flood_any) count_a(src_port, CNT_TX_DROP_NO_DEST);
-                    done <= 1'b1;
-                    st <= V_IDLE;
-                end
-            end
+            V_FLOOD_NEXT: flood_step();
 
             V_DLV: begin
                 if (dst_done) begin
                     if (flood) begin
-                        st <= V_FLOOD_NEXT;
+                        flood_step();
                     end else begin
                         done <= 1'b1;
                         st <= V_IDLE;

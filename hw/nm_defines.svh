@@ -118,6 +118,7 @@
 `define NM_DB_TX_STRIDE 64
 `define NM_DB_RX_BASE 57344
 `define NM_DB_RINGS 16
+`define NM_DB_RX_RING_SHIFT 16
 `define NM_ST_SIZE 64
 `define NM_ST_RX_FIRST 16
 `define NM_ST_HWCUR 0

@@ -1,13 +1,15 @@
 // Per-port counters of the data path, in the software engine's
 // PortCounter order (hw/README.md, PC_*). Two increment ports, so one
 // cycle can count a frame and its bytes (or a drop on both ends); the
-// FSM never sends both to the same counter in one cycle. Counters wrap at
+// data path never sends both to the same counter in one cycle. Counters wrap at
 // 32 bits; a driver reads differences.
+`include "nm_defines.svh"
+
 module port_counters #(
     // Port entries.
     parameter int NUM_PORTS = 8,
     // Counters per port (PC_COUNTERS).
-    parameter int COUNTERS  = 13
+    parameter int COUNTERS  = `NM_PC_COUNTERS
 ) (
     input  logic        clk,
     input  logic        rst,

@@ -116,6 +116,7 @@ localparam logic [31:0] DB_TX_BASE = 32'h0000a040;  // TX doorbell of port p, ri
 localparam logic [31:0] DB_TX_STRIDE = 32'h00000040;  // bytes between ports' TX doorbells
 localparam logic [31:0] DB_RX_BASE = 32'h0000e000;  // RX doorbell of port p at + p * 4 (wo): ring << 16 | the ring's new head (slots released)
 localparam logic [31:0] DB_RINGS = 32'h00000010;  // rings per direction a doorbell block addresses (netmap's VALE limit)
+localparam logic [31:0] DB_RX_RING_SHIFT = 32'h00000010;  // RX doorbell value: the ring (4 bits) at this bit, the head below it; higher bits 0
 localparam logic [31:0] ST_SIZE = 32'h00000040;  // status block (host memory): bytes per ring entry, one 512-bit beat
 localparam logic [31:0] ST_RX_FIRST = 32'h00000010;  // status block: entry index of RX ring 0 (TX ring r is entry r)
 localparam logic [31:0] ST_HWCUR = 32'h00000000;  // status entry (device-written): hwcur

@@ -37,7 +37,7 @@ pub fn rx_doorbell(port: u32) -> u32 {
 
 /// The value written to an RX doorbell: ring `ring` released up to `head`.
 pub fn rx_doorbell_value(ring: u32, head: u32) -> u32 {
-    ring << 16 | head
+    ring << DB_RX_RING_SHIFT | head
 }
 
 /// Byte offset, inside a port's status blocks, of TX ring `ring`'s entry.
