@@ -121,6 +121,8 @@ pub enum AllocError {
     Ifs { total: u32 },
     #[error("ring of {slots} slots exceeds this memory's maximum of {max}")]
     RingTooLarge { slots: u32, max: u32 },
+    #[error("cannot reserve memory for {wanted} buffers or rings: {} (the memory's file system is full; see df -h)", std::io::Error::from_raw_os_error(*errno))]
+    NoSpace { wanted: u32, errno: i32 },
 }
 
 /// A region whose header does not describe a usable memory.
@@ -440,10 +442,27 @@ impl NetmapMemory {
     }
 
     /// Allocates `count` buffers, all or nothing, appending them to `out`.
+    ///
+    /// The buffers' memory is reserved here, not when the region is made:
+    /// a region's pool is large and mostly never used, and a buffer's
+    /// pages must exist before anyone touches them (see
+    /// [`SharedRegion::reserve`]). Freed buffers keep their pages.
     pub fn alloc_buffers(&self, count: u32, out: &mut Vec<u32>) -> Result<(), AllocError> {
         let _guard = self.lock();
         let total = self.layout.config.num_bufs - RESERVED_BUFFERS;
+        let first = out.len();
         if self.pop(hdr::FREE_BUFS, self.layout.buf_stack_off, count, out) {
+            if let Err(e) = self.reserve_buffers(&out[first..]) {
+                let capacity = self.layout.config.num_bufs - RESERVED_BUFFERS;
+                for &index in out[first..].iter().rev() {
+                    self.push(hdr::FREE_BUFS, self.layout.buf_stack_off, capacity, index);
+                }
+                out.truncate(first);
+                return Err(AllocError::NoSpace {
+                    wanted: count,
+                    errno: e.raw_os_error().unwrap_or(libc::ENOSPC),
+                });
+            }
             Ok(())
         } else {
             Err(AllocError::Buffers {
@@ -452,6 +471,25 @@ impl NetmapMemory {
                 total,
             })
         }
+    }
+
+    /// Reserves the pages of `indexes`' buffers, in runs of adjacent
+    /// buffers (a fresh pool hands them out in order: one call per ring).
+    fn reserve_buffers(&self, indexes: &[u32]) -> std::io::Result<()> {
+        let mut sorted = indexes.to_vec();
+        sorted.sort_unstable();
+        let size = self.layout.config.buf_size as usize;
+        let mut at = 0;
+        while at < sorted.len() {
+            let mut end = at + 1;
+            while end < sorted.len() && sorted[end] == sorted[end - 1] + 1 {
+                end += 1;
+            }
+            let offset = self.layout.buf_off + sorted[at] as usize * size;
+            self.region.reserve(offset, (end - at) * size)?;
+            at = end;
+        }
+        Ok(())
     }
 
     /// Returns buffers to the pool. Indexes that are not real buffers
@@ -525,10 +563,30 @@ impl NetmapMemory {
                 total: self.layout.config.ring_objects,
             });
         }
-        Ok(got
-            .into_iter()
-            .map(|obj| self.layout.ring_off + obj as usize * self.layout.ring_object_size)
-            .collect())
+        // Reserved as they are taken, as buffers are (`alloc_buffers`).
+        let size = self.layout.ring_object_size;
+        let offsets: Vec<usize> = got
+            .iter()
+            .map(|&obj| self.layout.ring_off + obj as usize * size)
+            .collect();
+        if let Some(e) = offsets
+            .iter()
+            .find_map(|&off| self.region.reserve(off, size).err())
+        {
+            for &obj in got.iter().rev() {
+                self.push(
+                    hdr::FREE_RINGS,
+                    self.layout.ring_stack_off,
+                    self.layout.config.ring_objects,
+                    obj,
+                );
+            }
+            return Err(AllocError::NoSpace {
+                wanted: count,
+                errno: e.raw_os_error().unwrap_or(libc::ENOSPC),
+            });
+        }
+        Ok(offsets)
     }
 
     /// Frees a ring object by its offset; a bad offset is ignored and

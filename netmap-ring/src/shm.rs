@@ -75,6 +75,23 @@ impl SharedRegion {
     }
 
     /// Maps the whole of an existing file or memfd, shared.
+    /// Reserves the backing memory of `offset .. offset + len` (its file's
+    /// pages), so that touching them later cannot fault for want of memory
+    /// (SIGBUS on a full tmpfs): an error now instead. Pages already there
+    /// cost nothing.
+    pub fn reserve(&self, offset: usize, len: usize) -> io::Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        rustix::fs::fallocate(
+            &self.file,
+            rustix::fs::FallocateFlags::empty(),
+            offset as u64,
+            len as u64,
+        )
+        .map_err(io::Error::from)
+    }
+
     pub fn from_fd(fd: OwnedFd) -> Result<Self, ShmError> {
         Self::from_file(File::from(fd))
     }
