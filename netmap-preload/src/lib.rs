@@ -1,0 +1,27 @@
+//! `/dev/netmap` in user space: loaded with `LD_PRELOAD`, this library lets
+//! unmodified netmap C programs (built against netmap's headers and
+//! libnetmap) run on this project's backends: the software engine, the
+//! simulated NIC, the board (`NETMAP_BACKEND`, default `soft`).
+//!
+//! - [`interpose`]: the C library functions replaced (`open` of
+//!   `/dev/netmap`, `ioctl`, `mmap`/`munmap`, `poll`/`ppoll`, `close`, the
+//!   `dup` family); everything else passes through to libc ([`sys`]).
+//! - [`table`]: which descriptors are netmap ones; [`file`]: one open of
+//!   `/dev/netmap` and its binding (a `netmap_ring::port::Binding`).
+//! - [`ctrl`]: `NIOCCTRL` requests and options; [`legacy`]: `NIOCREGIF`,
+//!   `NIOCGINFO`; [`umem`]: copy-in/copy-out of request structures.
+//! - [`mem`]: `nr_mem_id` and the mappings; [`poll`]: netmap's poll.
+//!
+//! See `docs/c-api.md` for what is supported and what is refused.
+
+pub mod ctrl;
+pub mod error;
+pub mod file;
+#[cfg(not(test))]
+pub mod interpose;
+pub mod legacy;
+pub mod mem;
+pub mod poll;
+pub mod sys;
+pub mod table;
+pub mod umem;

@@ -1,0 +1,100 @@
+//! Memory allocators (`nr_mem_id`) and the application's mappings.
+//!
+//! A backend hands each binding a region (a memfd or file) with the
+//! binding's netmap_if at `if_offset`, its rings and the buffer pool, laid
+//! out as netmap's macros expect: `ring_ofs[]` relative to the netmap_if,
+//! `buf_ofs` relative to each ring. So `mmap` of the netmap descriptor is
+//! an `mmap` of that region's file at the same offset, and `NETMAP_IF(mem,
+//! nr_offset)` lands on the binding's netmap_if.
+//!
+//! libnetmap maps each `nr_mem_id` once per process and applies later
+//! bindings' `nr_offset` to that first mapping. So ids follow regions: one
+//! id per distinct file (device and inode), the same for every binding
+//! whose memory is that file (all ports of a switch, both ends of a pipe).
+//! Id 1 is netmap's global allocator, which we do not have; ids start at 2.
+
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+
+use crate::file::NmFile;
+
+struct Ids {
+    next: u16,
+    known: Vec<((u64, u64), u16)>,
+}
+
+static IDS: Mutex<Ids> = Mutex::new(Ids {
+    next: 2,
+    known: Vec::new(),
+});
+
+fn file_key(fd: RawFd) -> (u64, u64) {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is a writable stat buffer; fstat fills it on success.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return (u64::MAX, fd as u64);
+    }
+    // SAFETY: fstat succeeded and initialised the buffer.
+    let st = unsafe { st.assume_init() };
+    (st.st_dev, st.st_ino)
+}
+
+/// The `nr_mem_id` of the region behind `fd`.
+pub fn id_of(fd: RawFd) -> u16 {
+    let key = file_key(fd);
+    let mut ids = IDS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, id)) = ids.known.iter().find(|(k, _)| *k == key) {
+        return *id;
+    }
+    let id = ids.next;
+    ids.next = ids.next.checked_add(1).unwrap_or(2);
+    ids.known.push((key, id));
+    id
+}
+
+/// True if `id` names an allocator this process has seen (or is netmap's
+/// global one, id 1).
+pub fn exists(id: u16) -> bool {
+    id == 1
+        || IDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .known
+            .iter()
+            .any(|(_, known)| *known == id)
+}
+
+/// A mapping of a netmap descriptor: it keeps the binding alive until
+/// `munmap`, as netmap's kernel does.
+struct Mapping {
+    addr: usize,
+    len: usize,
+    file: Arc<NmFile>,
+}
+
+static MAPPINGS: Mutex<Vec<Mapping>> = Mutex::new(Vec::new());
+
+/// Records a mapping made with [`crate::interpose`]'s `mmap`.
+pub fn record(addr: usize, len: usize, file: Arc<NmFile>) {
+    MAPPINGS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Mapping { addr, len, file });
+}
+
+/// Forgets the mappings inside `[addr, addr + len)` (after a successful
+/// `munmap`); the bindings they held go when the caller drops the result.
+pub fn forget(addr: usize, len: usize) -> Vec<Arc<NmFile>> {
+    let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if maps.is_empty() {
+        return Vec::new();
+    }
+    let end = addr.saturating_add(len);
+    let (gone, kept): (Vec<Mapping>, Vec<Mapping>) = std::mem::take(&mut *maps)
+        .into_iter()
+        .partition(|m| m.addr >= addr && m.addr.saturating_add(m.len) <= end);
+    *maps = kept;
+    // Returned, not dropped here: dropping a binding unmaps the backend's
+    // own view of the region, which comes back to `munmap` and this lock.
+    gone.into_iter().map(|m| m.file).collect()
+}
