@@ -295,3 +295,27 @@ macro_rules! on_backends {
 }
 
 on_backends!(vale_two_processes, pipe_pair, errors, poll_wake);
+
+/// `scripts/netmap-run` runs a program over the library (here the one
+/// under test, through `NETMAP_PRELOAD_LIB`) on the backend it is given.
+#[test]
+fn netmap_run_wraps_a_program() {
+    let Some(env) = Env::new("soft", "netmap_run") else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/netmap-run");
+    let child = Command::new(script)
+        .args(["--backend", "soft"])
+        .arg(env.programs.join("pipe_pair"))
+        .args([&unique("pr"), "1000"])
+        .env("NETMAP_PRELOAD_LIB", preload_lib())
+        .env("NETMAP_RS_DIR", &env.dir)
+        .env_remove("LD_PRELOAD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scripts/netmap-run");
+    let out = wait(child, Duration::from_secs(60));
+    assert_ok("netmap-run pipe_pair", &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pipe ok 1000");
+}
