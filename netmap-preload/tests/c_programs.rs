@@ -14,7 +14,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 5] = ["vale_tx", "vale_rx", "pipe_pair", "errors", "poll_wake"];
+const PROGRAMS: [&str; 6] = [
+    "vale_tx",
+    "vale_rx",
+    "pipe_pair",
+    "errors",
+    "poll_wake",
+    "zc_bridge",
+];
 
 /// `target/<profile>`, where cargo put the library and the tools.
 fn target_dir() -> PathBuf {
@@ -273,6 +280,29 @@ fn poll_wake(env: &Env) {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("poll ok\n"));
 }
 
+/// netmap's bridge over pipes: zero-copy when its two ports share one
+/// memory, as every pipe of a family does in the software engine (the
+/// receiver gets the sender's own buffers, swapped through the bridge's
+/// rings); the device backends give each pipe pair its own memory, so the
+/// bridge copies there, and must see that from `nr_mem_id`.
+fn zero_copy_bridge(env: &Env) {
+    let out = env.run(
+        "zc_bridge",
+        &[&unique("zb"), "20000"],
+        Duration::from_secs(60),
+    );
+    assert_ok("zc_bridge", &out);
+    let mode = if env.backend == "soft" {
+        "zerocopy"
+    } else {
+        "copy"
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("bridge ok 20000 {mode}")
+    );
+}
+
 macro_rules! on_backends {
     ($($scenario:ident),*) => {
         mod soft {
@@ -294,7 +324,13 @@ macro_rules! on_backends {
     };
 }
 
-on_backends!(vale_two_processes, pipe_pair, errors, poll_wake);
+on_backends!(
+    vale_two_processes,
+    pipe_pair,
+    errors,
+    poll_wake,
+    zero_copy_bridge
+);
 
 /// `scripts/netmap-run` runs a program over the library (here the one
 /// under test, through `NETMAP_PRELOAD_LIB`) on the backend it is given.
