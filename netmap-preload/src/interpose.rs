@@ -426,3 +426,150 @@ pub unsafe extern "C" fn ppoll(
     // SAFETY: the caller's arguments, passed on unchanged.
     unsafe { (real().ppoll)(fds, nfds, timeout, sigmask) }
 }
+
+/// `select`/`pselect` over sets holding a netmap descriptor: the sets
+/// become a poll set (read: POLLIN, write: POLLOUT, except: POLLPRI),
+/// served by netmap's poll, and are rewritten from its answers.
+///
+/// # Safety
+/// The sets are null or valid `fd_set`s covering `nfds` descriptors.
+unsafe fn select_netmap(
+    nfds: c_int,
+    sets: [*mut libc::fd_set; 3],
+    timeout: Option<Duration>,
+    sigmask: Option<*const libc::sigset_t>,
+) -> Option<c_int> {
+    if !(1..=libc::FD_SETSIZE as c_int).contains(&nfds) {
+        return None;
+    }
+    let is_set = |set: *mut libc::fd_set, fd: c_int| {
+        // SAFETY: `set` is null or a valid fd_set (caller), `fd` < nfds.
+        !set.is_null() && unsafe { libc::FD_ISSET(fd, set) }
+    };
+    let mut fds = Vec::new();
+    let mut any_netmap = false;
+    for fd in 0..nfds {
+        let mut events = 0;
+        if is_set(sets[0], fd) {
+            events |= libc::POLLIN;
+        }
+        if is_set(sets[1], fd) {
+            events |= libc::POLLOUT;
+        }
+        if is_set(sets[2], fd) {
+            events |= libc::POLLPRI;
+        }
+        if events != 0 {
+            any_netmap |= table::get(fd).is_some();
+            fds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        }
+    }
+    if !any_netmap {
+        return None;
+    }
+    let files: Vec<Option<Arc<NmFile>>> = fds.iter().map(|p| table::get(p.fd)).collect();
+    let rc = poll::poll(&mut fds, &files, timeout, sigmask);
+    if rc < 0 {
+        return Some(rc);
+    }
+    let mut count = 0;
+    for set in sets.iter().filter(|s| !s.is_null()) {
+        // SAFETY: a valid fd_set of the caller.
+        unsafe { libc::FD_ZERO(*set) };
+    }
+    for p in &fds {
+        let ready = [
+            p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0,
+            p.revents & (libc::POLLOUT | libc::POLLERR) != 0,
+            p.revents & libc::POLLPRI != 0,
+        ];
+        for (k, set) in sets.iter().enumerate() {
+            if ready[k]
+                && !set.is_null()
+                && p.events & [libc::POLLIN, libc::POLLOUT, libc::POLLPRI][k] != 0
+            {
+                // SAFETY: a valid fd_set of the caller; fd < nfds.
+                unsafe { libc::FD_SET(p.fd, *set) };
+                count += 1;
+            }
+        }
+    }
+    Some(count)
+}
+
+/// # Safety
+/// As select(2).
+#[no_mangle]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    let limit = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and select(2) requires a valid timeval.
+        let tv = unsafe { *timeout };
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            sys::set_errno(libc::EINVAL);
+            return -1;
+        }
+        Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+    };
+    let started = std::time::Instant::now();
+    // SAFETY: the caller's sets, valid for nfds descriptors (select(2)).
+    let answer = unsafe { select_netmap(nfds, [readfds, writefds, exceptfds], limit, None) };
+    match answer {
+        Some(rc) => {
+            if let Some(limit) = limit {
+                // Linux writes the time left back.
+                let left = limit.saturating_sub(started.elapsed());
+                // SAFETY: non-null (limit is Some), the caller's timeval.
+                unsafe {
+                    (*timeout).tv_sec = left.as_secs() as libc::time_t;
+                    (*timeout).tv_usec = left.subsec_micros() as libc::suseconds_t;
+                }
+            }
+            rc
+        }
+        // SAFETY: the caller's arguments, passed on unchanged.
+        None => unsafe { (real().select)(nfds, readfds, writefds, exceptfds, timeout) },
+    }
+}
+
+/// # Safety
+/// As pselect(2).
+#[no_mangle]
+pub unsafe extern "C" fn pselect(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    let limit = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and pselect(2) requires a valid timespec.
+        let ts = unsafe { *timeout };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            sys::set_errno(libc::EINVAL);
+            return -1;
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    let sets = [readfds, writefds, exceptfds];
+    // SAFETY: the caller's sets, valid for nfds descriptors (pselect(2)).
+    match unsafe { select_netmap(nfds, sets, limit, Some(sigmask)) } {
+        Some(rc) => rc,
+        // SAFETY: the caller's arguments, passed on unchanged.
+        None => unsafe { (real().pselect)(nfds, readfds, writefds, exceptfds, timeout, sigmask) },
+    }
+}

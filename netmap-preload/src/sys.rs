@@ -36,6 +36,22 @@ pub type PpollFn = unsafe extern "C" fn(
     *const libc::sigset_t,
 ) -> c_int;
 
+pub type SelectFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::timeval,
+) -> c_int;
+pub type PselectFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *const libc::timespec,
+    *const libc::sigset_t,
+) -> c_int;
+
 /// The next definition of each interposed function (libc's).
 pub struct Real {
     pub open: OpenFn,
@@ -56,6 +72,8 @@ pub struct Real {
     pub munmap: MunmapFn,
     pub poll: PollFn,
     pub ppoll: PpollFn,
+    pub select: SelectFn,
+    pub pselect: PselectFn,
 }
 
 /// Looks `name` up after this library; `None` if no later object has it.
@@ -108,6 +126,8 @@ pub fn real() -> &'static Real {
         munmap: must(c"munmap"),
         poll: must(c"poll"),
         ppoll: must(c"ppoll"),
+        select: must(c"select"),
+        pselect: must(c"pselect"),
     })
 }
 

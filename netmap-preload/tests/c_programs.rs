@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 6] = [
+const PROGRAMS: [&str; 7] = [
+    "fork_child",
     "vale_tx",
     "vale_rx",
     "pipe_pair",
@@ -303,6 +304,18 @@ fn zero_copy_bridge(env: &Env) {
     );
 }
 
+/// A forked child sends through the descriptor and mapping it inherited;
+/// its close and exit leave the parent's binding alone.
+fn fork_child(env: &Env) {
+    let out = env.run(
+        "fork_child",
+        &[&unique("fk"), "500"],
+        Duration::from_secs(60),
+    );
+    assert_ok("fork_child", &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "fork ok 500");
+}
+
 macro_rules! on_backends {
     ($($scenario:ident),*) => {
         mod soft {
@@ -329,7 +342,8 @@ on_backends!(
     pipe_pair,
     errors,
     poll_wake,
-    zero_copy_bridge
+    zero_copy_bridge,
+    fork_child
 );
 
 /// `scripts/netmap-run` runs a program over the library (here the one

@@ -6,12 +6,15 @@
  *  3. a netmap descriptor mixed with a pipe(2): the pipe's data wakes the
  *     poll, the netmap entry reports nothing;
  *  4. ppoll works the same way;
- *  5. a signal interrupts a poll with no timeout (EINTR).
+ *  5. a signal interrupts a poll with no timeout (EINTR);
+ *  6. select and pselect: a netmap descriptor in the read set, woken by
+ *     traffic; in the write set, ready at once; an idle one times out.
  */
 #include "nmtest.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/select.h>
 
 static struct port tx, rx;
 static int wake_pipe[2];
@@ -117,6 +120,40 @@ int main(int argc, char **argv)
 	took = now_ms() - t0;
 	CHECK(n == -1 && errno == EINTR, "poll returned %d after a signal", n);
 	printf("ok EINTR after %.0f ms\n", took);
+
+	/* 6. select */
+	fd_set rd, wr;
+	FD_ZERO(&rd);
+	FD_SET(rx.fd, &rd);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200 * 1000};
+	t0 = now_ms();
+	n = select(rx.fd + 1, &rd, NULL, NULL, &tv);
+	took = now_ms() - t0;
+	CHECK(n == 0 && !FD_ISSET(rx.fd, &rd), "idle select returned %d", n);
+	CHECK(took >= 180, "idle select took %.0f ms", took);
+	pthread_create(&th, NULL, send_later, NULL);
+	FD_ZERO(&rd);
+	FD_SET(rx.fd, &rd);
+	FD_SET(wake_pipe[0], &rd); /* drained above: not readable */
+	char sink;
+	CHECK(read(wake_pipe[0], &sink, 1) == 1, "drain the pipe");
+	tv.tv_sec = 5;
+	tv.tv_usec = 0;
+	int maxfd = rx.fd > wake_pipe[0] ? rx.fd : wake_pipe[0];
+	t0 = now_ms();
+	n = select(maxfd + 1, &rd, NULL, NULL, &tv);
+	took = now_ms() - t0;
+	CHECK(n == 1 && FD_ISSET(rx.fd, &rd) && !FD_ISSET(wake_pipe[0], &rd),
+	      "select returned %d", n);
+	CHECK(took >= 250 && took < 4000, "select woke after %.0f ms", took);
+	pthread_join(th, NULL);
+	ring->head = ring->cur = ring->tail;
+	FD_ZERO(&wr);
+	FD_SET(tx.fd, &wr);
+	struct timespec pts = {.tv_sec = 1, .tv_nsec = 0};
+	n = pselect(tx.fd + 1, NULL, &wr, NULL, &pts, NULL);
+	CHECK(n == 1 && FD_ISSET(tx.fd, &wr), "pselect POLLOUT returned %d", n);
+	printf("ok select after %.0f ms\n", took);
 	port_close(&tx, 1);
 	port_close(&rx, 1);
 	printf("poll ok\n");
