@@ -6,13 +6,13 @@
 //! option header always (with its `nro_status`).
 
 use netmap_ring::abi::{
-    NmreqHeader, NmreqOption, NmreqRegister, NETMAP_MAX_API, NETMAP_MIN_API, NETMAP_REQ_CSB_ENABLE,
-    NETMAP_REQ_MAXSIZE, NETMAP_REQ_OPT_CSB, NETMAP_REQ_OPT_EXTMEM, NETMAP_REQ_OPT_MAX,
-    NETMAP_REQ_OPT_OFFSETS, NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS, NETMAP_REQ_OPT_SYNC_KLOOP_MODE,
-    NETMAP_REQ_POOLS_INFO_GET, NETMAP_REQ_PORT_HDR_GET, NETMAP_REQ_PORT_HDR_SET,
-    NETMAP_REQ_PORT_INFO_GET, NETMAP_REQ_REGISTER, NETMAP_REQ_SYNC_KLOOP_START,
-    NETMAP_REQ_SYNC_KLOOP_STOP, NETMAP_REQ_VALE_ATTACH, NETMAP_REQ_VALE_DELIF,
-    NETMAP_REQ_VALE_DETACH, NETMAP_REQ_VALE_LIST, NETMAP_REQ_VALE_NEWIF,
+    NmreqHeader, NmreqOption, NmreqPoolsInfo, NmreqRegister, NETMAP_MAX_API, NETMAP_MIN_API,
+    NETMAP_REQ_CSB_ENABLE, NETMAP_REQ_MAXSIZE, NETMAP_REQ_OPT_CSB, NETMAP_REQ_OPT_EXTMEM,
+    NETMAP_REQ_OPT_MAX, NETMAP_REQ_OPT_OFFSETS, NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS,
+    NETMAP_REQ_OPT_SYNC_KLOOP_MODE, NETMAP_REQ_POOLS_INFO_GET, NETMAP_REQ_PORT_HDR_GET,
+    NETMAP_REQ_PORT_HDR_SET, NETMAP_REQ_PORT_INFO_GET, NETMAP_REQ_REGISTER,
+    NETMAP_REQ_SYNC_KLOOP_START, NETMAP_REQ_SYNC_KLOOP_STOP, NETMAP_REQ_VALE_ATTACH,
+    NETMAP_REQ_VALE_DELIF, NETMAP_REQ_VALE_DETACH, NETMAP_REQ_VALE_LIST, NETMAP_REQ_VALE_NEWIF,
     NETMAP_REQ_VALE_POLLING_DISABLE, NETMAP_REQ_VALE_POLLING_ENABLE, NR_EXCLUSIVE, NR_REG_ALL_NIC,
 };
 
@@ -214,6 +214,70 @@ fn dispatch(file: &NmFile, hdr: &mut NmreqHeader, opts: &mut [Opt]) -> Result<()
             body[0..4].fill(0);
             copy_out(hdr.nr_body, &body)
         }
+        NETMAP_REQ_PORT_HDR_SET => {
+            let body: [u8; 8] = copy_in(hdr.nr_body)?;
+            port_hdr_set(
+                &name,
+                u32::from_ne_bytes([body[0], body[1], body[2], body[3]]),
+            )
+        }
+        NETMAP_REQ_POOLS_INFO_GET => {
+            let info = pools_info(file, &name)?;
+            copy_out(hdr.nr_body, &info)
+        }
+        NETMAP_REQ_VALE_LIST => {
+            let mut body: [u8; 8] = copy_in(hdr.nr_body)?;
+            let bridge = u16::from_ne_bytes([body[0], body[1]]);
+            let port = u32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
+            let (found, bridge, port) = crate::vale::list(&name, bridge, port)?;
+            crate::umem::set_c_name(&mut hdr.nr_name, &found);
+            body[0..2].copy_from_slice(&bridge.to_ne_bytes());
+            body[4..8].copy_from_slice(&port.to_ne_bytes());
+            copy_out(hdr.nr_body, &body)
+        }
+        NETMAP_REQ_VALE_NEWIF => {
+            let mut body: [u8; 16] = copy_in(hdr.nr_body)?;
+            let asked = crate::vale::NewifGeometry {
+                tx_slots: u32::from_ne_bytes([body[0], body[1], body[2], body[3]]),
+                rx_slots: u32::from_ne_bytes([body[4], body[5], body[6], body[7]]),
+                tx_rings: u16::from_ne_bytes([body[8], body[9]]),
+                rx_rings: u16::from_ne_bytes([body[10], body[11]]),
+            };
+            let (result, g) = match crate::vale::newif(&name, asked) {
+                Ok(g) => (Ok(()), g),
+                Err((e, g)) => (Err(e), g),
+            };
+            body[0..4].copy_from_slice(&g.tx_slots.to_ne_bytes());
+            body[4..8].copy_from_slice(&g.rx_slots.to_ne_bytes());
+            body[8..10].copy_from_slice(&g.tx_rings.to_ne_bytes());
+            body[10..12].copy_from_slice(&g.rx_rings.to_ne_bytes());
+            body[12..14].copy_from_slice(&1u16.to_ne_bytes());
+            match result {
+                // netmap fills the body of an existing port too.
+                Err(e) if e.errno() != libc::EEXIST => Err(e),
+                result => copy_out(hdr.nr_body, &body).and(result),
+            }
+        }
+        NETMAP_REQ_VALE_DELIF => crate::vale::delif(&name),
+        NETMAP_REQ_VALE_ATTACH => {
+            let mut body: [u8; 64] = copy_in(hdr.nr_body)?;
+            let mode = u32::from_ne_bytes([body[36], body[37], body[38], body[39]]);
+            let host = mode == netmap_ring::abi::NR_REG_NIC_SW;
+            let index = crate::vale::attach(&name, host)?;
+            body[56..60].copy_from_slice(&index.to_ne_bytes());
+            copy_out(hdr.nr_body, &body)
+        }
+        NETMAP_REQ_VALE_DETACH => {
+            let mut body: [u8; 8] = copy_in(hdr.nr_body)?;
+            let index = crate::vale::detach(&name)?;
+            body[0..4].copy_from_slice(&index.to_ne_bytes());
+            copy_out(hdr.nr_body, &body)
+        }
+        NETMAP_REQ_VALE_POLLING_ENABLE | NETMAP_REQ_VALE_POLLING_DISABLE => {
+            Err(NmError::NotSupported(
+                "kernel polling threads (they serve NICs attached to a switch)".into(),
+            ))
+        }
         NETMAP_REQ_SYNC_KLOOP_START | NETMAP_REQ_CSB_ENABLE => {
             // Both need CSB mode, which we never grant (OPT_CSB is refused).
             Err(NmError::Invalid(
@@ -270,6 +334,105 @@ fn fill_register(body: &mut NmreqRegister, g: &Geometry) {
     body.nr_extra_bufs = g.extra_bufs;
 }
 
+/// `PORT_HDR_SET`: VALE ports only; lengths 0, 10 and 12 are netmap's,
+/// and only 0 (no virtio-net header) is served.
+pub fn port_hdr_set(name: &str, len: u32) -> Result<(), NmError> {
+    if !name.starts_with(netmap_ring::abi::NM_BDG_NAME) {
+        return Err(NmError::NoSuchPort(format!(
+            "{name}: virtio-net headers are set on VALE ports"
+        )));
+    }
+    match len {
+        0 => Ok(()),
+        10 | 12 => Err(NmError::NotSupported(format!(
+            "{len}-byte virtio-net headers"
+        ))),
+        _ => Err(NmError::Invalid(format!(
+            "header length {len}: use 0, 10 or 12"
+        ))),
+    }
+}
+
+/// Runs `f` on this descriptor's binding if it is bound to `name`, else on
+/// a temporary binding of `name` (as netmap creates the port for the
+/// request); a port whose rings are all bound elsewhere gets a binding of
+/// no rings.
+fn with_binding<T>(
+    file: &NmFile,
+    name: &str,
+    f: impl FnOnce(&crate::file::Bound) -> T,
+) -> Result<T, NmError> {
+    if let Some(bound) = file.bound() {
+        if bound.name == name {
+            return Ok(f(bound));
+        }
+    }
+    let req = RegRequest {
+        name: name.to_owned(),
+        mode: NR_REG_ALL_NIC,
+        ..Default::default()
+    };
+    match crate::file::bind(&req) {
+        Ok(bound) => Ok(f(&bound)),
+        Err(NmError::Port(netmap_ring::port::PortError::Busy { .. })) => {
+            let req = RegRequest {
+                flags: netmap_ring::abi::NR_RX_RINGS_ONLY | netmap_ring::abi::NR_TX_RINGS_ONLY,
+                ..req
+            };
+            crate::file::bind(&req).map(|bound| f(&bound))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POOLS_INFO_GET`: the allocator geometry of `name`'s memory.
+pub fn pools_info(file: &NmFile, name: &str) -> Result<NmreqPoolsInfo, NmError> {
+    if name.is_empty() {
+        return Err(NmError::NoSuchPort(
+            "POOLS_INFO_GET needs a port name".into(),
+        ));
+    }
+    with_binding(file, name, |bound| {
+        let layout = &bound.layout;
+        let mut info = NmreqPoolsInfo {
+            nr_memsize: bound.geometry.memsize,
+            nr_mem_id: bound.geometry.mem_id,
+            nr_buf_pool_offset: layout.buffers.base as u64,
+            nr_buf_pool_objtotal: layout.buffers.num_bufs,
+            nr_buf_pool_objsize: layout.buffers.buf_size,
+            ..Default::default()
+        };
+        match netmap_ring::region::NetmapMemory::attach(std::sync::Arc::clone(&layout.region)) {
+            Ok(memory) => {
+                let l = memory.layout();
+                info.nr_if_pool_offset = l.if_off as u64;
+                info.nr_if_pool_objtotal = l.config.if_objects;
+                info.nr_if_pool_objsize = l.config.if_object_size;
+                info.nr_ring_pool_offset = l.ring_off as u64;
+                info.nr_ring_pool_objtotal = l.config.ring_objects;
+                info.nr_ring_pool_objsize = l.ring_object_size as u32;
+            }
+            Err(_) => {
+                // A device region: what this binding shows of it.
+                let rings = layout.tx_rings.iter().chain(&layout.rx_rings);
+                info.nr_if_pool_offset = layout.if_offset as u64;
+                info.nr_if_pool_objtotal = 1;
+                info.nr_if_pool_objsize = netmap_ring::abi::if_bytes(
+                    (layout.tx_rings.len() + layout.rx_rings.len()) as u32,
+                ) as u32;
+                info.nr_ring_pool_offset =
+                    rings.clone().map(|r| r.offset).min().unwrap_or(0) as u64;
+                info.nr_ring_pool_objtotal = rings.clone().count() as u32;
+                info.nr_ring_pool_objsize = rings
+                    .map(|r| netmap_ring::abi::ring_bytes(r.num_slots))
+                    .max()
+                    .unwrap_or(0) as u32;
+            }
+        }
+        info
+    })
+}
+
 /// `PORT_INFO_GET`: the geometry of `name`, made temporarily if it does
 /// not exist (as netmap does), or of this descriptor's own port.
 pub fn port_info(file: &NmFile, name: &str, mem_id: u16) -> Result<Geometry, NmError> {
@@ -288,25 +451,19 @@ pub fn port_info(file: &NmFile, name: &str, mem_id: u16) -> Result<Geometry, NmE
             return Ok(bound.geometry);
         }
     }
-    let req = RegRequest {
-        name: name.to_owned(),
-        mode: NR_REG_ALL_NIC,
-        ..Default::default()
-    };
-    match crate::file::bind(&req) {
-        Ok(bound) => Ok(bound.geometry),
-        Err(NmError::Port(netmap_ring::port::PortError::Busy { .. })) => {
-            if let Some(geometry) = crate::file::last_seen(name) {
-                return Ok(geometry);
-            }
-            // Bound elsewhere: a binding of no rings still reads the
-            // port's ring counts (slot counts stay unknown: 0).
-            let req = RegRequest {
-                flags: netmap_ring::abi::NR_RX_RINGS_ONLY | netmap_ring::abi::NR_TX_RINGS_ONLY,
-                ..req
-            };
-            crate::file::bind(&req).map(|bound| bound.geometry)
-        }
-        Err(e) => Err(e),
+    if let Some(geometry) = crate::file::last_seen(name) {
+        // Answered without a temporary binding when this process knows
+        // the port and another binding holds all its rings.
+        let busy = crate::file::bind(&RegRequest {
+            name: name.to_owned(),
+            mode: NR_REG_ALL_NIC,
+            ..Default::default()
+        });
+        return match busy {
+            Ok(bound) => Ok(bound.geometry),
+            Err(NmError::Port(netmap_ring::port::PortError::Busy { .. })) => Ok(geometry),
+            Err(e) => Err(e),
+        };
     }
+    with_binding(file, name, |bound| bound.geometry)
 }

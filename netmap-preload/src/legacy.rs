@@ -2,9 +2,12 @@
 //! converted to the new requests as netmap's `netmap_legacy.c` does.
 
 use netmap_ring::abi::{
-    Nmreq, NETMAP_BDG_LIST, NETMAP_DO_RX_POLL, NETMAP_HW_RING, NETMAP_MIN_API, NETMAP_NO_TX_POLL,
-    NETMAP_RING_MASK, NETMAP_SW_RING, NR_DO_RX_POLL, NR_NO_TX_POLL, NR_REG_ALL_NIC, NR_REG_DEFAULT,
-    NR_REG_MASK, NR_REG_ONE_NIC, NR_REG_PIPE_MASTER, NR_REG_PIPE_SLAVE, NR_REG_SW,
+    Nmreq, NETMAP_BDG_ATTACH, NETMAP_BDG_DELIF, NETMAP_BDG_DETACH, NETMAP_BDG_HOST,
+    NETMAP_BDG_LIST, NETMAP_BDG_NEWIF, NETMAP_BDG_POLLING_OFF, NETMAP_BDG_POLLING_ON,
+    NETMAP_BDG_VNET_HDR, NETMAP_DO_RX_POLL, NETMAP_HW_RING, NETMAP_MIN_API, NETMAP_NO_TX_POLL,
+    NETMAP_RING_MASK, NETMAP_SW_RING, NETMAP_VNET_HDR_GET, NR_DO_RX_POLL, NR_NO_TX_POLL,
+    NR_REG_ALL_NIC, NR_REG_DEFAULT, NR_REG_MASK, NR_REG_ONE_NIC, NR_REG_PIPE_MASTER,
+    NR_REG_PIPE_SLAVE, NR_REG_SW,
 };
 
 use crate::error::NmError;
@@ -92,18 +95,53 @@ fn handle_regif(file: &NmFile, req: &mut Nmreq) -> Result<(), NmError> {
             req.nr_arg3 = g.extra_bufs;
             Ok(())
         }
-        cmd => Err(NmError::NotSupported(format!(
-            "legacy NIOCREGIF command {cmd} is not implemented yet"
-        ))),
+        NETMAP_BDG_ATTACH => {
+            let name = c_name(&req.nr_name);
+            crate::vale::attach(&name, req.nr_arg1 & NETMAP_BDG_HOST != 0).map(|_| ())
+        }
+        NETMAP_BDG_DETACH => crate::vale::detach(&c_name(&req.nr_name)).map(|_| ()),
+        NETMAP_BDG_VNET_HDR => {
+            crate::ctrl::port_hdr_set(&c_name(&req.nr_name), u32::from(req.nr_arg1))
+        }
+        NETMAP_VNET_HDR_GET => {
+            crate::ctrl::port_info(file, &c_name(&req.nr_name), 0)?;
+            req.nr_arg1 = 0;
+            Ok(())
+        }
+        NETMAP_BDG_NEWIF => {
+            let asked = crate::vale::NewifGeometry {
+                tx_slots: req.nr_tx_slots,
+                rx_slots: req.nr_rx_slots,
+                tx_rings: req.nr_tx_rings,
+                rx_rings: req.nr_rx_rings,
+            };
+            let (result, g) = match crate::vale::newif(&c_name(&req.nr_name), asked) {
+                Ok(g) => (Ok(()), g),
+                Err((e, g)) => (Err(e), g),
+            };
+            req.nr_tx_slots = g.tx_slots;
+            req.nr_rx_slots = g.rx_slots;
+            req.nr_tx_rings = g.tx_rings;
+            req.nr_rx_rings = g.rx_rings;
+            result
+        }
+        NETMAP_BDG_DELIF => crate::vale::delif(&c_name(&req.nr_name)),
+        NETMAP_BDG_POLLING_ON | NETMAP_BDG_POLLING_OFF => Err(NmError::NotSupported(
+            "kernel polling threads (they serve NICs attached to a switch)".into(),
+        )),
+        cmd => Err(NmError::Invalid(format!("unknown legacy command {cmd}"))),
     }
 }
 
 fn handle_ginfo(file: &NmFile, req: &mut Nmreq) -> Result<(), NmError> {
     check_version(req)?;
     if req.nr_cmd == NETMAP_BDG_LIST {
-        return Err(NmError::NotSupported(
-            "legacy NETMAP_BDG_LIST is not implemented yet".into(),
-        ));
+        let (name, bridge, port) =
+            crate::vale::list(&c_name(&req.nr_name), req.nr_arg1, u32::from(req.nr_arg2))?;
+        crate::umem::set_c_name(&mut req.nr_name, &name);
+        req.nr_arg1 = bridge;
+        req.nr_arg2 = port as u16;
+        return Ok(());
     }
     let g = crate::ctrl::port_info(file, &c_name(&req.nr_name), req.nr_arg2)?;
     fill(req, &g);

@@ -11,6 +11,7 @@
 //! - [`ctrl`]: `NIOCCTRL` requests and options; [`legacy`]: `NIOCREGIF`,
 //!   `NIOCGINFO`; [`umem`]: copy-in/copy-out of request structures.
 //! - [`mem`]: `nr_mem_id` and the mappings; [`poll`]: netmap's poll.
+//! - [`vale`]: the VALE control requests of `vale-ctl` (software engine).
 //!
 //! See `docs/c-api.md` for what is supported and what is refused.
 
@@ -25,3 +26,4 @@ pub mod poll;
 pub mod sys;
 pub mod table;
 pub mod umem;
+pub mod vale;

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 7] = [
+const PROGRAMS: [&str; 8] = [
+    "valectl",
     "fork_child",
     "vale_tx",
     "vale_rx",
@@ -345,6 +346,26 @@ on_backends!(
     zero_copy_bridge,
     fork_child
 );
+
+/// vale-ctl's persistent-port lifecycle and the other control requests,
+/// on the software engine (the device backends refuse them: their
+/// switches are managed with `valectl --backend`).
+#[test]
+fn soft_vale_control_requests() {
+    let Some(env) = Env::new("soft", "valectl") else {
+        return;
+    };
+    let out = env.run(
+        "valectl",
+        &[
+            &unique("vale"),
+            &format!("v{}", std::process::id() % 100_000),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_ok("valectl", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("valectl ok\n"));
+}
 
 /// `scripts/netmap-run` runs a program over the library (here the one
 /// under test, through `NETMAP_PRELOAD_LIB`) on the backend it is given.
