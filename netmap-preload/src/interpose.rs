@@ -290,6 +290,21 @@ fn netmap_mmap(
             why: format!("mmap of {len} bytes at {offset} exceeds the {memsize}-byte region"),
         });
     }
+    // The common call (libnetmap's): the whole region, shared, anywhere.
+    // The application then gets the backend's own mapping of it in this
+    // process: one set of page tables and TLB entries for both, as with
+    // netmap, where kernel and application see the same pages. `munmap`
+    // of it only drops the reference ([`mem::take_shared`]).
+    let whole = addr.is_null()
+        && offset == 0
+        && len as u64 == memsize
+        && flags & (libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_PRIVATE) == libc::MAP_SHARED
+        && prot == libc::PROT_READ | libc::PROT_WRITE;
+    if whole && mem::share_backend_mapping() {
+        let ptr = bound.layout.region.base_addr() as *mut c_void;
+        mem::record_shared(ptr as usize, len, file);
+        return Ok(ptr);
+    }
     // SAFETY: maps the backend's region file with the application's
     // address hint, protection and flags; the kernel checks them all.
     let ptr = unsafe { (real().mmap)(addr, len, prot, flags, bound.region_fd(), offset) };
@@ -349,6 +364,11 @@ pub unsafe extern "C" fn mmap64(
 /// As munmap(2).
 #[no_mangle]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: libc::size_t) -> c_int {
+    if let Some(file) = mem::take_shared(addr as usize, len) {
+        // The backend's own mapping, lent by `mmap`: not unmapped.
+        drop(file);
+        return 0;
+    }
     // SAFETY: the caller's arguments, passed on unchanged.
     let rc = unsafe { (real().munmap)(addr, len) };
     if rc == 0 {

@@ -70,30 +70,76 @@ struct Mapping {
     addr: usize,
     len: usize,
     file: Arc<NmFile>,
+    /// The backend's own mapping, lent to the application (not unmapped).
+    shared: bool,
+}
+
+/// Mappings recorded, so that `munmap` of anything else skips the lock.
+static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether `mmap` of a whole region lends the backend's mapping (default)
+/// or makes a new one (`NETMAP_PRELOAD_OWN_MAPPING=1`).
+pub fn share_backend_mapping() -> bool {
+    static SHARE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SHARE.get_or_init(|| std::env::var_os("NETMAP_PRELOAD_OWN_MAPPING").is_none())
+}
+
+/// Records the backend's mapping at `addr` as lent to the application.
+pub fn record_shared(addr: usize, len: usize, file: Arc<NmFile>) {
+    push(Mapping {
+        addr,
+        len,
+        file,
+        shared: true,
+    });
+}
+
+/// If `[addr, addr + len)` is a lent mapping, forgets one loan of it and
+/// returns its file (the caller drops it outside the lock).
+pub fn take_shared(addr: usize, len: usize) -> Option<Arc<NmFile>> {
+    use std::sync::atomic::Ordering;
+    if COUNT.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
+    let at = maps
+        .iter()
+        .position(|m| m.shared && m.addr == addr && m.len == len)?;
+    COUNT.fetch_sub(1, Ordering::Relaxed);
+    Some(maps.swap_remove(at).file)
+}
+
+fn push(mapping: Mapping) {
+    let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
+    maps.push(mapping);
+    COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 static MAPPINGS: Mutex<Vec<Mapping>> = Mutex::new(Vec::new());
 
 /// Records a mapping made with [`crate::interpose`]'s `mmap`.
 pub fn record(addr: usize, len: usize, file: Arc<NmFile>) {
-    MAPPINGS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(Mapping { addr, len, file });
+    push(Mapping {
+        addr,
+        len,
+        file,
+        shared: false,
+    });
 }
 
 /// Forgets the mappings inside `[addr, addr + len)` (after a successful
 /// `munmap`); the bindings they held go when the caller drops the result.
 pub fn forget(addr: usize, len: usize) -> Vec<Arc<NmFile>> {
-    let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
-    if maps.is_empty() {
+    if COUNT.load(std::sync::atomic::Ordering::Relaxed) == 0 {
         return Vec::new();
     }
+    let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
     let end = addr.saturating_add(len);
     let (gone, kept): (Vec<Mapping>, Vec<Mapping>) = std::mem::take(&mut *maps)
         .into_iter()
-        .partition(|m| m.addr >= addr && m.addr.saturating_add(m.len) <= end);
+        .partition(|m| !m.shared && m.addr >= addr && m.addr.saturating_add(m.len) <= end);
     *maps = kept;
+    COUNT.fetch_sub(gone.len(), std::sync::atomic::Ordering::Relaxed);
     // Returned, not dropped here: dropping a binding unmaps the backend's
     // own view of the region, which comes back to `munmap` and this lock.
     gone.into_iter().map(|m| m.file).collect()

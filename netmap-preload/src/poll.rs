@@ -114,7 +114,9 @@ pub fn poll(
             return finish_with_others(fds, &others, n);
         }
         if Instant::now() < spin_until {
-            std::hint::spin_loop();
+            // Yield rather than spin: on a busy machine the peer that will
+            // make us ready may be waiting for this very core.
+            std::thread::yield_now();
             continue;
         }
         // Arm, then look again: a change between the check above and the

@@ -1,8 +1,9 @@
 /*
  * bench_tx PORT COUNT [BATCH]: sends COUNT 60-byte frames as fast as the
- * ring allows, the way pkt-gen's sender does: fill up to BATCH free slots
- * (each frame copied into its buffer), head = cur, NIOCTXSYNC; when the
- * ring is full, sync again. Prints "Sent N packets".
+ * ring allows, the way netmap's pkt-gen sender does: poll(POLLOUT), fill
+ * up to BATCH free slots (each frame copied into its buffer), head = cur,
+ * and let the next poll sync; at the end NIOCTXSYNC until the ring drains.
+ * Prints "Sent N packets".
  */
 #include "nmtest.h"
 
@@ -18,6 +19,8 @@ int main(int argc, char **argv)
 	make_frame(frame, 0, 1);
 	uint64_t sent = 0;
 	while (sent < count) {
+		struct pollfd pfd = {.fd = p.fd, .events = POLLOUT};
+		CHECK(poll(&pfd, 1, 2000) == 1 && (pfd.revents & POLLOUT), "poll POLLOUT");
 		uint32_t space = nm_ring_space(ring);
 		if (space > batch)
 			space = batch;
@@ -32,8 +35,8 @@ int main(int argc, char **argv)
 		}
 		sent += space;
 		ring->head = ring->cur = cur;
-		CHECK(ioctl(p.fd, NIOCTXSYNC, NULL) == 0, "NIOCTXSYNC");
 	}
+	CHECK(ioctl(p.fd, NIOCTXSYNC, NULL) == 0, "NIOCTXSYNC");
 	/* Wait (a while) for the ring to drain, as pkt-gen does. */
 	double deadline = now_ms() + 2000;
 	while (nm_ring_next(ring, ring->tail) != ring->head && now_ms() < deadline) {
