@@ -256,6 +256,13 @@ pub fn port_name(req: &RegRequest) -> Result<PortName, NmError> {
 
 /// Registers `req` on the backend.
 pub fn bind(req: &RegRequest) -> Result<Bound, NmError> {
+    let asked = req;
+    let mut placed = req.clone();
+    let soft = backend()?.kind() == "soft";
+    if soft {
+        crate::pipes::place(&mut placed)?;
+    }
+    let req = &placed;
     let name = port_name(req)?;
     if req.mem_id != 0 && !mem::exists(req.mem_id) {
         return Err(NmError::Invalid(format!(
@@ -278,13 +285,16 @@ pub fn bind(req: &RegRequest) -> Result<Bound, NmError> {
     };
     let layout = binding.layout().clone();
     let geometry = geometry_of(&layout)?;
-    remember(&req.name, geometry);
+    if let (true, Some(switch)) = (soft, name.subsystem.switch_name()) {
+        mem::note_switch(geometry.mem_id, &switch);
+    }
+    remember(&asked.name, geometry);
     Ok(Bound {
         binding,
         layout,
         geometry,
         nr_flags: req.flags,
-        name: req.name.clone(),
+        name: asked.name.clone(),
     })
 }
 

@@ -52,6 +52,29 @@ pub fn id_of(fd: RawFd) -> u16 {
     id
 }
 
+static SWITCHES: Mutex<Vec<(u16, String)>> = Mutex::new(Vec::new());
+
+/// Notes that memory `id` is the memory of VALE switch `switch`.
+pub fn note_switch(id: u16, switch: &str) {
+    let mut switches = SWITCHES.lock().unwrap_or_else(|p| p.into_inner());
+    if !switches.iter().any(|(i, _)| *i == id) {
+        switches.push((id, switch.to_owned()));
+    }
+}
+
+/// The VALE switch whose memory is `id`, if this process has bound a
+/// port of it.
+pub fn switch_of(id: u16) -> Option<String> {
+    if id == 0 {
+        return None;
+    }
+    let switches = SWITCHES.lock().unwrap_or_else(|p| p.into_inner());
+    switches
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, s)| s.clone())
+}
+
 /// True if `id` names an allocator this process has seen (or is netmap's
 /// global one, id 1).
 pub fn exists(id: u16) -> bool {

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 8] = [
+const PROGRAMS: [&str; 9] = [
+    "lb_pipes",
     "valectl",
     "fork_child",
     "vale_tx",
@@ -365,6 +366,24 @@ fn soft_vale_control_requests() {
     );
     assert_ok("valectl", &out);
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("valectl ok\n"));
+}
+
+/// netmap's lb over pipes: output pipes registered with the input's
+/// `nr_mem_id` share its memory (the software engine places them in the
+/// input's switch), consumers in another process meet them, and input
+/// buffers swapped into the pipes reach them.
+#[test]
+fn soft_load_balancer_over_pipes() {
+    let Some(env) = Env::new("soft", "lb") else {
+        return;
+    };
+    let out = env.run(
+        "lb_pipes",
+        &[&unique("vale"), &unique("lb"), "1000"],
+        Duration::from_secs(60),
+    );
+    assert_ok("lb_pipes", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("lb ok 1000\n"));
 }
 
 /// `scripts/netmap-run` runs a program over the library (here the one
