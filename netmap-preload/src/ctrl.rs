@@ -441,8 +441,14 @@ pub fn port_info(file: &NmFile, name: &str, mem_id: u16) -> Result<Geometry, NmE
         if !crate::mem::exists(id) {
             return Err(NmError::Invalid(format!("no memory allocator {id}")));
         }
+        let memsize = if id == 1 {
+            crate::null::global()?.region().len() as u64
+        } else {
+            0
+        };
         return Ok(Geometry {
             mem_id: id,
+            memsize,
             ..Default::default()
         });
     }

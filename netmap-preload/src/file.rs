@@ -232,8 +232,8 @@ pub fn port_name(req: &RegRequest) -> Result<PortName, NmError> {
             ))
         }
         NR_REG_NULL => {
-            return Err(NmError::NotSupported(
-                "NR_REG_NULL ports (no global allocator here)".into(),
+            return Err(NmError::Invalid(
+                "NR_REG_NULL is registered without a port name".into(),
             ))
         }
         other => return Err(NmError::Invalid(format!("unknown nr_mode {other}"))),
@@ -256,6 +256,9 @@ pub fn port_name(req: &RegRequest) -> Result<PortName, NmError> {
 
 /// Registers `req` on the backend.
 pub fn bind(req: &RegRequest) -> Result<Bound, NmError> {
+    if req.mode == NR_REG_NULL {
+        return bind_null(req);
+    }
     let asked = req;
     let mut placed = req.clone();
     let soft = backend()?.kind() == "soft";
@@ -295,6 +298,35 @@ pub fn bind(req: &RegRequest) -> Result<Bound, NmError> {
         geometry,
         nr_flags: req.flags,
         name: asked.name.clone(),
+    })
+}
+
+/// `NR_REG_NULL`: a port of any name in the global allocator (id 1).
+fn bind_null(req: &RegRequest) -> Result<Bound, NmError> {
+    match req.mem_id {
+        0 | 1 => {}
+        id if mem::exists(id) => {
+            return Err(NmError::NotSupported(format!(
+                "null ports in allocator {id}: only the global allocator (1) has them"
+            )))
+        }
+        id => return Err(NmError::Invalid(format!("no memory allocator {id}"))),
+    }
+    let binding = crate::null::register(
+        &req.name,
+        req.tx_rings,
+        req.rx_rings,
+        req.tx_slots,
+        req.rx_slots,
+    )?;
+    let layout = binding.layout().clone();
+    let geometry = geometry_of(&layout)?;
+    Ok(Bound {
+        binding: Box::new(binding),
+        layout,
+        geometry,
+        nr_flags: req.flags,
+        name: req.name.clone(),
     })
 }
 

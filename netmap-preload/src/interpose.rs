@@ -294,7 +294,8 @@ fn netmap_mmap(
     // The application then gets the backend's own mapping of it in this
     // process: one set of page tables and TLB entries for both, as with
     // netmap, where kernel and application see the same pages. `munmap`
-    // of it only drops the reference ([`mem::take_shared`]).
+    // of it only drops the reference ([`mem::take_shared`]). Opt-in
+    // ([`mem::share_backend_mapping`]).
     let whole = addr.is_null()
         && offset == 0
         && len as u64 == memsize
@@ -364,13 +365,23 @@ pub unsafe extern "C" fn mmap64(
 /// As munmap(2).
 #[no_mangle]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: libc::size_t) -> c_int {
-    if let Some(file) = mem::take_shared(addr as usize, len) {
-        // The backend's own mapping, lent by `mmap`: not unmapped.
-        drop(file);
-        return 0;
-    }
-    // SAFETY: the caller's arguments, passed on unchanged.
-    let rc = unsafe { (real().munmap)(addr, len) };
+    let (loans, pieces) = mem::take_shared(addr as usize, len);
+    let rc = if loans.is_empty() {
+        // SAFETY: the caller's arguments, passed on unchanged.
+        unsafe { (real().munmap)(addr, len) }
+    } else {
+        // The backend's own mapping, lent by `mmap`, is not unmapped; the
+        // rest of the range is.
+        drop(loans);
+        let mut rc = 0;
+        for (start, size) in pieces {
+            // SAFETY: part of the caller's range, outside every lent mapping.
+            if unsafe { (real().munmap)(start as *mut c_void, size) } != 0 {
+                rc = -1;
+            }
+        }
+        rc
+    };
     if rc == 0 {
         let saved = sys::errno();
         drop(mem::forget(addr as usize, len));

@@ -22,6 +22,7 @@ pub mod file;
 pub mod interpose;
 pub mod legacy;
 pub mod mem;
+pub mod null;
 pub mod pipes;
 pub mod poll;
 pub mod sys;

@@ -75,6 +75,14 @@ pub fn switch_of(id: u16) -> Option<String> {
         .map(|(_, s)| s.clone())
 }
 
+/// Gives the region behind `fd` the id `id` (the global allocator's 1).
+pub fn assign(fd: RawFd, id: u16) {
+    let key = file_key(fd);
+    let mut ids = IDS.lock().unwrap_or_else(|p| p.into_inner());
+    ids.known.retain(|(k, i)| *k != key && *i != id);
+    ids.known.push((key, id));
+}
+
 /// True if `id` names an allocator this process has seen (or is netmap's
 /// global one, id 1).
 pub fn exists(id: u16) -> bool {
@@ -100,11 +108,13 @@ struct Mapping {
 /// Mappings recorded, so that `munmap` of anything else skips the lock.
 static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Whether `mmap` of a whole region lends the backend's mapping (default)
-/// or makes a new one (`NETMAP_PRELOAD_OWN_MAPPING=1`).
+/// Whether `mmap` of a whole region lends the backend's mapping
+/// (`NETMAP_PRELOAD_SHARE_MAPPING=1`) or makes a new one, as the kernel
+/// does (default: an application's stray `munmap` can then never reach
+/// the backend's own mapping).
 pub fn share_backend_mapping() -> bool {
     static SHARE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SHARE.get_or_init(|| std::env::var_os("NETMAP_PRELOAD_OWN_MAPPING").is_none())
+    *SHARE.get_or_init(|| std::env::var("NETMAP_PRELOAD_SHARE_MAPPING").is_ok_and(|v| v == "1"))
 }
 
 /// Records the backend's mapping at `addr` as lent to the application.
@@ -117,19 +127,44 @@ pub fn record_shared(addr: usize, len: usize, file: Arc<NmFile>) {
     });
 }
 
-/// If `[addr, addr + len)` is a lent mapping, forgets one loan of it and
-/// returns its file (the caller drops it outside the lock).
-pub fn take_shared(addr: usize, len: usize) -> Option<Arc<NmFile>> {
+/// For `munmap(addr, len)`: forgets the loans that range touches (their
+/// files are returned for the caller to drop outside the lock) and returns
+/// the parts of the range outside every loan, which alone may be really
+/// unmapped: the backend's own mapping must survive any `munmap` an
+/// application makes of a lent one, even with a wrong length.
+pub fn take_shared(addr: usize, len: usize) -> (Vec<Arc<NmFile>>, Vec<(usize, usize)>) {
     use std::sync::atomic::Ordering;
+    let whole = vec![(addr, len)];
     if COUNT.load(Ordering::Relaxed) == 0 {
-        return None;
+        return (Vec::new(), whole);
     }
     let mut maps = MAPPINGS.lock().unwrap_or_else(|p| p.into_inner());
-    let at = maps
-        .iter()
-        .position(|m| m.shared && m.addr == addr && m.len == len)?;
-    COUNT.fetch_sub(1, Ordering::Relaxed);
-    Some(maps.swap_remove(at).file)
+    let end = addr.saturating_add(len);
+    let mut loans = Vec::new();
+    let mut pieces = whole;
+    let mut k = 0;
+    while k < maps.len() {
+        let m = &maps[k];
+        let (start, stop) = (m.addr, m.addr.saturating_add(m.len));
+        if !m.shared || stop <= addr || start >= end {
+            k += 1;
+            continue;
+        }
+        pieces = pieces
+            .into_iter()
+            .flat_map(|(a, l)| {
+                let b = a + l;
+                [
+                    (a, start.min(b).saturating_sub(a)),
+                    (stop.max(a), b.saturating_sub(stop.max(a))),
+                ]
+            })
+            .filter(|&(_, l)| l > 0)
+            .collect();
+        COUNT.fetch_sub(1, Ordering::Relaxed);
+        loans.push(maps.swap_remove(k).file);
+    }
+    (loans, pieces)
 }
 
 fn push(mapping: Mapping) {

@@ -386,6 +386,29 @@ fn soft_load_balancer_over_pipes() {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("lb ok 1000\n"));
 }
 
+/// With `NETMAP_PRELOAD_SHARE_MAPPING=1` the application's mapping is the
+/// backend's own: the pipe and error programs still pass, and the
+/// backend's mapping survives their `munmap`s.
+#[test]
+fn soft_shared_mapping() {
+    let Some(env) = Env::new("soft", "shared_mapping") else {
+        return;
+    };
+    for (program, args) in [
+        ("pipe_pair", vec![unique("sm"), "5000".to_owned()]),
+        ("errors", vec![unique("vale")]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = env
+            .command(program, &args)
+            .env("NETMAP_PRELOAD_SHARE_MAPPING", "1")
+            .spawn()
+            .expect("spawn");
+        let out = wait(child, Duration::from_secs(60));
+        assert_ok(program, &out);
+    }
+}
+
 /// `scripts/netmap-run` runs a program over the library (here the one
 /// under test, through `NETMAP_PRELOAD_LIB`) on the backend it is given.
 #[test]

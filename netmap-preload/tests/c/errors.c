@@ -210,8 +210,53 @@ int main(int argc, char **argv)
 	EXPECT(ioctl(fd2, NIOCGINFO, &nmr) < 0 ? errno : 0, 0, "legacy NIOCGINFO");
 	CHECK(nmr.nr_rx_slots == 1024, "legacy info");
 
+	/* NR_REG_NULL: any name, the global allocator, geometry verbatim, no
+	 * traffic. */
+	uint64_t a_memsize = reg.nr_memsize;
+	int fdn = open("/dev/netmap", O_RDWR);
+	memset(&reg, 0, sizeof(reg));
+	reg.nr_mode = NR_REG_NULL;
+	reg.nr_mem_id = 77;
+	header_init(&h, NETMAP_REQ_REGISTER, "whatever0", &reg);
+	EXPECT(ctrl(fdn, &h), EINVAL, "NULL port in an unknown allocator");
+	reg.nr_mem_id = 1;
+	reg.nr_tx_rings = 2;
+	reg.nr_rx_rings = 3;
+	reg.nr_tx_slots = 64;
+	reg.nr_rx_slots = 128;
+	EXPECT(ctrl(fdn, &h), 0, "NULL port");
+	CHECK(reg.nr_mem_id == 1 && reg.nr_tx_rings == 2 && reg.nr_rx_rings == 3 &&
+		      reg.nr_tx_slots == 64 && reg.nr_rx_slots == 128,
+	      "NULL geometry: mem %u rings %u/%u slots %u/%u", reg.nr_mem_id, reg.nr_tx_rings,
+	      reg.nr_rx_rings, reg.nr_tx_slots, reg.nr_rx_slots);
+	void *nm = mmap(NULL, reg.nr_memsize, PROT_READ | PROT_WRITE, MAP_SHARED, fdn, 0);
+	CHECK(nm != MAP_FAILED, "mmap NULL port");
+	struct netmap_if *nn = NETMAP_IF(nm, reg.nr_offset);
+	CHECK(nn->ni_tx_rings == 2 && nn->ni_rx_rings == 3, "NULL netmap_if");
+	struct netmap_ring *nt = NETMAP_TXRING(nn, 1), *nr = NETMAP_RXRING(nn, 2);
+	CHECK(nt->num_slots == 64 && nt->tail == 63 && nr->num_slots == 128 && nr->dir == 1,
+	      "NULL rings");
+	nt->head = nt->cur = 10;
+	EXPECT(ioctl(fdn, NIOCTXSYNC, NULL) < 0 ? errno : 0, 0, "NULL TXSYNC");
+	CHECK(nt->tail == 9, "NULL txsync takes everything (tail %u)", nt->tail);
+	EXPECT(ioctl(fdn, NIOCRXSYNC, NULL) < 0 ? errno : 0, 0, "NULL RXSYNC");
+	CHECK(nr->cur == nr->tail, "nothing arrives on a NULL port");
+	struct pollfd np = {.fd = fdn, .events = POLLIN};
+	CHECK(poll(&np, 1, 50) == 0, "NULL port never readable");
+	np.events = POLLOUT;
+	CHECK(poll(&np, 1, 50) == 1 && (np.revents & POLLOUT), "NULL port writable");
+	memset(info, 0, sizeof(info));
+	info[24] = 1; /* nr_mem_id 1 */
+	header_init(&h, NETMAP_REQ_PORT_INFO_GET, "", info);
+	EXPECT(ctrl(fdn, &h), 0, "PORT_INFO_GET of allocator 1");
+	memcpy(&memsize, info, 8);
+	CHECK(memsize == reg.nr_memsize, "allocator 1 size %llu vs %llu",
+	      (unsigned long long)memsize, (unsigned long long)reg.nr_memsize);
+	munmap(nm, reg.nr_memsize);
+	close(fdn);
+
 	/* Closing a descriptor that was never bound, and everything else. */
-	munmap(m, reg.nr_memsize);
+	munmap(m, a_memsize);
 	close(fd3);
 	close(fd2);
 	close(fd);
