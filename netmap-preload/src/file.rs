@@ -52,6 +52,9 @@ pub struct Geometry {
 
 /// A bound descriptor.
 pub struct Bound {
+    /// Where the software engine keeps this binding, for other processes
+    /// that receive the descriptor ([`crate::adopt`]).
+    pub record: Option<crate::adopt::Record>,
     binding: Box<dyn Binding>,
     pub layout: BindingLayout,
     pub geometry: Geometry,
@@ -62,6 +65,24 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// A binding another process made, adopted through its descriptor.
+    pub fn adopted(
+        binding: Box<dyn Binding>,
+        nr_flags: u64,
+        name: String,
+    ) -> Result<Self, NmError> {
+        let layout = binding.layout().clone();
+        let geometry = geometry_of(&layout)?;
+        Ok(Self {
+            record: None,
+            binding,
+            layout,
+            geometry,
+            nr_flags,
+            name,
+        })
+    }
+
     /// `NIOCTXSYNC`: every bound TX ring. A ring the application corrupted
     /// has been reset by the backend; that is still success, as in netmap.
     pub fn txsync(&self) -> Result<(), NmError> {
@@ -128,15 +149,33 @@ fn ring_has_slots(layout: &BindingLayout, ring: usize) -> bool {
 }
 
 /// One open of `/dev/netmap`.
-#[derive(Default)]
 pub struct NmFile {
     registering: Mutex<()>,
     bound: OnceLock<Bound>,
+    /// The eventfd's system-wide id, under which the binding is published.
+    eventfd_id: Option<u64>,
+    /// The process that opened it (a forked child's drop withdraws nothing).
+    opener: u32,
+    published: std::sync::atomic::AtomicBool,
 }
 
 impl NmFile {
-    pub fn new() -> Self {
-        Self::default()
+    /// A new open, whose eventfd has system-wide id `eventfd_id`.
+    pub fn new(eventfd_id: Option<u64>) -> Self {
+        Self {
+            registering: Mutex::new(()),
+            bound: OnceLock::new(),
+            eventfd_id,
+            opener: std::process::id(),
+            published: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// An open file received from another process, bound to `bound`.
+    pub fn with_bound(bound: Bound, eventfd_id: Option<u64>) -> Self {
+        let file = Self::new(eventfd_id);
+        let _ = file.bound.set(bound);
+        file
     }
 
     /// The binding, once registered.
@@ -153,8 +192,23 @@ impl NmFile {
         }
         let bound = bind(req)?;
         let geometry = bound.geometry;
+        if let (Some(id), Some(record)) = (self.eventfd_id, &bound.record) {
+            crate::adopt::publish(id, record, bound.nr_flags, &bound.name);
+            self.published
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let _ = self.bound.set(bound);
         Ok(geometry)
+    }
+}
+
+impl Drop for NmFile {
+    fn drop(&mut self) {
+        if let Some(id) = self.eventfd_id {
+            if *self.published.get_mut() && self.opener == std::process::id() {
+                crate::adopt::withdraw(id);
+            }
+        }
     }
 }
 
@@ -292,7 +346,19 @@ pub fn bind(req: &RegRequest) -> Result<Bound, NmError> {
         mem::note_switch(geometry.mem_id, &switch);
     }
     remember(&asked.name, geometry);
+    let record = if soft {
+        vale_offload::soft::placement(&name)
+            .ok()
+            .map(|p| crate::adopt::Record {
+                domain: p.domain,
+                kind: p.domain_kind,
+                if_offset: layout.if_offset,
+            })
+    } else {
+        None
+    };
     Ok(Bound {
+        record,
         binding,
         layout,
         geometry,
@@ -322,6 +388,7 @@ fn bind_null(req: &RegRequest) -> Result<Bound, NmError> {
     let layout = binding.layout().clone();
     let geometry = geometry_of(&layout)?;
     Ok(Bound {
+        record: None,
         binding: Box::new(binding),
         layout,
         geometry,

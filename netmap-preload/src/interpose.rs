@@ -49,7 +49,8 @@ fn is_netmap_path(path: *const c_char) -> bool {
 fn open_netmap(flags: c_int) -> c_int {
     match sys::new_eventfd(flags & libc::O_CLOEXEC != 0) {
         Ok(fd) => {
-            table::insert(fd, Arc::new(NmFile::new()));
+            let id = crate::adopt::eventfd_id(fd);
+            table::insert(fd, Arc::new(NmFile::new(id)));
             fd
         }
         Err(errno) => {
@@ -252,7 +253,18 @@ fn netmap_ioctl(file: &NmFile, request: u32, arg: *mut c_void) -> Result<(), NmE
 /// As ioctl(2).
 #[no_mangle]
 pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
-    if let Some(file) = table::get(fd) {
+    let netmap_request =
+        [NIOCCTRL, NIOCREGIF, NIOCGINFO, NIOCTXSYNC, NIOCRXSYNC].contains(&(request as u32));
+    // A descriptor this process never opened may come from another one
+    // (SCM_RIGHTS, exec): looked up only for netmap's own requests.
+    let file = table::get(fd).or_else(|| {
+        if netmap_request {
+            crate::adopt::adopt(fd)
+        } else {
+            None
+        }
+    });
+    if let Some(file) = file {
         // The kernel takes the request as 32 bits (callers that pass an
         // `int` sign-extend it).
         let request = request as u32;
@@ -319,6 +331,42 @@ fn netmap_mmap(
     Ok(ptr)
 }
 
+/// `mmap`/`mmap64`: a netmap descriptor's memory, anything else passed
+/// to `real`.
+///
+/// # Safety
+/// As mmap(2).
+unsafe fn mmap_common(
+    real: sys::MmapFn,
+    addr: *mut c_void,
+    len: libc::size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    offset: libc::off_t,
+) -> *mut c_void {
+    let netmap = |file| {
+        netmap_mmap(file, addr, len, prot, flags, offset).unwrap_or_else(|e| {
+            fail("mmap", &e);
+            libc::MAP_FAILED
+        })
+    };
+    if let Some(file) = table::get(fd) {
+        return netmap(file);
+    }
+    // SAFETY: the caller's arguments, passed on unchanged.
+    let ptr = unsafe { real(addr, len, prot, flags, fd, offset) };
+    if ptr == libc::MAP_FAILED && sys::errno() == libc::ENODEV {
+        // An eventfd cannot be mapped: maybe a netmap descriptor another
+        // process sent.
+        if let Some(file) = crate::adopt::adopt(fd) {
+            return netmap(file);
+        }
+        sys::set_errno(libc::ENODEV);
+    }
+    ptr
+}
+
 /// # Safety
 /// As mmap(2).
 #[no_mangle]
@@ -330,14 +378,8 @@ pub unsafe extern "C" fn mmap(
     fd: c_int,
     offset: libc::off_t,
 ) -> *mut c_void {
-    if let Some(file) = table::get(fd) {
-        return netmap_mmap(file, addr, len, prot, flags, offset).unwrap_or_else(|e| {
-            fail("mmap", &e);
-            libc::MAP_FAILED
-        });
-    }
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe { (real().mmap)(addr, len, prot, flags, fd, offset) }
+    // SAFETY: the caller's arguments (mmap(2)).
+    unsafe { mmap_common(real().mmap, addr, len, prot, flags, fd, offset) }
 }
 
 /// # Safety
@@ -351,14 +393,8 @@ pub unsafe extern "C" fn mmap64(
     fd: c_int,
     offset: libc::off_t,
 ) -> *mut c_void {
-    if let Some(file) = table::get(fd) {
-        return netmap_mmap(file, addr, len, prot, flags, offset).unwrap_or_else(|e| {
-            fail("mmap", &e);
-            libc::MAP_FAILED
-        });
-    }
-    // SAFETY: the caller's arguments, passed on unchanged.
-    unsafe { (real().mmap64)(addr, len, prot, flags, fd, offset) }
+    // SAFETY: the caller's arguments (mmap(2)).
+    unsafe { mmap_common(real().mmap64, addr, len, prot, flags, fd, offset) }
 }
 
 /// # Safety

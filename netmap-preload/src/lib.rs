@@ -11,10 +11,13 @@
 //! - [`ctrl`]: `NIOCCTRL` requests and options; [`legacy`]: `NIOCREGIF`,
 //!   `NIOCGINFO`; [`umem`]: copy-in/copy-out of request structures.
 //! - [`mem`]: `nr_mem_id` and the mappings; [`poll`]: netmap's poll.
+//! - [`adopt`]: descriptors received from another process (software
+//!   engine).
 //! - [`vale`]: the VALE control requests of `vale-ctl` (software engine).
 //!
 //! See `docs/c-api.md` for what is supported and what is refused.
 
+pub mod adopt;
 pub mod ctrl;
 pub mod error;
 pub mod file;

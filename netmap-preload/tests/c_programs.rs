@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 9] = [
+const PROGRAMS: [&str; 10] = [
+    "fd_pass",
     "lb_pipes",
     "valectl",
     "fork_child",
@@ -384,6 +385,21 @@ fn soft_load_balancer_over_pipes() {
     );
     assert_ok("lb_pipes", &out);
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("lb ok 1000\n"));
+}
+
+/// A registered descriptor sent over a UNIX socket (SCM_RIGHTS) to a
+/// process that never opened /dev/netmap: it maps it and sends through it
+/// with poll, and the sender's peer receives every frame in order.
+#[test]
+fn soft_descriptor_passing() {
+    let Some(env) = Env::new("soft", "fd_pass") else {
+        return;
+    };
+    let out = env.run("fd_pass", &[&unique("fp"), "5000"], Duration::from_secs(60));
+    assert_ok("fd_pass", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("child sent 5000"), "{}", text(&out));
+    assert!(stdout.ends_with("fd_pass ok 5000\n"), "{}", text(&out));
 }
 
 /// With `NETMAP_PRELOAD_SHARE_MAPPING=1` the application's mapping is the
