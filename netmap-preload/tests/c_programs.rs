@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 10] = [
+const PROGRAMS: [&str; 11] = [
+    "garbage",
     "fd_pass",
     "lb_pipes",
     "valectl",
@@ -319,6 +320,19 @@ fn fork_child(env: &Env) {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "fork ok 500");
 }
 
+/// Garbage in every ring field and slot, with syncs and polls after each
+/// write: no crash of the program or the engine, and the ports work again
+/// once the program behaves.
+fn garbage(env: &Env) {
+    let out = env.run(
+        "garbage",
+        &[&unique("vale"), &unique("gb")],
+        Duration::from_secs(60),
+    );
+    assert_ok("garbage", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("garbage ok\n"));
+}
+
 macro_rules! on_backends {
     ($($scenario:ident),*) => {
         mod soft {
@@ -346,7 +360,8 @@ on_backends!(
     errors,
     poll_wake,
     zero_copy_bridge,
-    fork_child
+    fork_child,
+    garbage
 );
 
 /// vale-ctl's persistent-port lifecycle and the other control requests,
