@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 11] = [
+const PROGRAMS: [&str; 12] = [
+    "threads",
     "garbage",
     "fd_pass",
     "lb_pipes",
@@ -400,6 +401,27 @@ fn soft_load_balancer_over_pipes() {
     );
     assert_ok("lb_pipes", &out);
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("lb ok 1000\n"));
+}
+
+/// pkt-gen -p 2: two descriptors, one ring each (ONE_NIC, the second
+/// with the first's `nr_mem_id` and mapping), two threads sending at once;
+/// every frame of each arrives in order. Software engine (the device
+/// backends bind all rings of a port).
+#[test]
+fn soft_threads_on_one_nic_rings() {
+    let Some(env) = Env::new("soft", "threads") else {
+        return;
+    };
+    let out = env.run(
+        "threads",
+        &[&unique("vale"), "400"],
+        Duration::from_secs(60),
+    );
+    assert_ok("threads", &out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "threads ok 400 400"
+    );
 }
 
 /// A registered descriptor sent over a UNIX socket (SCM_RIGHTS) to a
