@@ -155,6 +155,9 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     // SAFETY: the caller's descriptor.
     let rc = unsafe { (real().close)(fd) };
     let saved = sys::errno();
+    if file.is_some() {
+        crate::epoll::forget_fd(fd);
+    }
     // The last descriptor of a file releases its binding (here, outside
     // every lock; the release closes descriptors of its own).
     drop(file);
@@ -639,4 +642,82 @@ pub unsafe extern "C" fn pselect(
         // SAFETY: the caller's arguments, passed on unchanged.
         None => unsafe { (real().pselect)(nfds, readfds, writefds, exceptfds, timeout, sigmask) },
     }
+}
+
+/// # Safety
+/// As epoll_ctl(2).
+#[no_mangle]
+pub unsafe extern "C" fn epoll_ctl(
+    epfd: c_int,
+    op: c_int,
+    fd: c_int,
+    event: *mut libc::epoll_event,
+) -> c_int {
+    if let Some(file) = table::get(fd) {
+        // SAFETY: null or a valid epoll_event (epoll_ctl(2)).
+        let ev = (!event.is_null()).then(|| unsafe { *event });
+        return crate::epoll::ctl(epfd, op, fd, ev, file);
+    }
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe { (real().epoll_ctl)(epfd, op, fd, event) }
+}
+
+/// The caller's event array as a slice, if it is usable.
+///
+/// # Safety
+/// `events` is null or valid for `maxevents` entries (epoll_wait(2)).
+unsafe fn event_slice<'a>(
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+) -> Option<&'a mut [libc::epoll_event]> {
+    if events.is_null() || maxevents <= 0 || maxevents > 1 << 20 {
+        return None;
+    }
+    // SAFETY: as the function's contract.
+    Some(unsafe { std::slice::from_raw_parts_mut(events, maxevents as usize) })
+}
+
+fn epoll_timeout(ms: c_int) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// # Safety
+/// As epoll_wait(2).
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: the caller's array (epoll_wait(2)).
+    if let Some(out) = unsafe { event_slice(events, maxevents) } {
+        let limit = epoll_timeout(timeout);
+        if let Some(rc) = crate::epoll::wait(epfd, out, limit, std::ptr::null()) {
+            return rc;
+        }
+    }
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe { (real().epoll_wait)(epfd, events, maxevents, timeout) }
+}
+
+/// # Safety
+/// As epoll_pwait(2).
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: the caller's array (epoll_pwait(2)).
+    if let Some(out) = unsafe { event_slice(events, maxevents) } {
+        let limit = epoll_timeout(timeout);
+        if let Some(rc) = crate::epoll::wait(epfd, out, limit, sigmask) {
+            return rc;
+        }
+    }
+    // SAFETY: the caller's arguments, passed on unchanged.
+    unsafe { (real().epoll_pwait)(epfd, events, maxevents, timeout, sigmask) }
 }

@@ -10,7 +10,8 @@
 //!   `/dev/netmap` and its binding (a `netmap_ring::port::Binding`).
 //! - [`ctrl`]: `NIOCCTRL` requests and options; [`legacy`]: `NIOCREGIF`,
 //!   `NIOCGINFO`; [`umem`]: copy-in/copy-out of request structures.
-//! - [`mem`]: `nr_mem_id` and the mappings; [`poll`]: netmap's poll.
+//! - [`mem`]: `nr_mem_id` and the mappings; [`poll`]: netmap's poll;
+//!   [`epoll`]: netmap descriptors in epoll sets.
 //! - [`adopt`]: descriptors received from another process (software
 //!   engine).
 //! - [`vale`]: the VALE control requests of `vale-ctl` (software engine).
@@ -19,6 +20,7 @@
 
 pub mod adopt;
 pub mod ctrl;
+pub mod epoll;
 pub mod error;
 pub mod file;
 #[cfg(not(test))]

@@ -23,7 +23,7 @@ const IN: i16 = POLLIN | POLLRDNORM;
 const OUT: i16 = POLLOUT | POLLWRNORM;
 
 /// Syncs one netmap descriptor for `events`; returns its `revents`.
-fn check(file: &NmFile, events: i16) -> i16 {
+pub fn check(file: &NmFile, events: i16) -> i16 {
     let Some(bound) = file.bound() else {
         return POLLERR;
     };

@@ -52,6 +52,16 @@ pub type PselectFn = unsafe extern "C" fn(
     *const libc::sigset_t,
 ) -> c_int;
 
+pub type EpollCtlFn = unsafe extern "C" fn(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
+pub type EpollWaitFn = unsafe extern "C" fn(c_int, *mut libc::epoll_event, c_int, c_int) -> c_int;
+pub type EpollPwaitFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::epoll_event,
+    c_int,
+    c_int,
+    *const libc::sigset_t,
+) -> c_int;
+
 /// The next definition of each interposed function (libc's).
 pub struct Real {
     pub open: OpenFn,
@@ -74,6 +84,9 @@ pub struct Real {
     pub ppoll: PpollFn,
     pub select: SelectFn,
     pub pselect: PselectFn,
+    pub epoll_ctl: EpollCtlFn,
+    pub epoll_wait: EpollWaitFn,
+    pub epoll_pwait: EpollPwaitFn,
 }
 
 /// Looks `name` up after this library; `None` if no later object has it.
@@ -128,6 +141,9 @@ pub fn real() -> &'static Real {
         ppoll: must(c"ppoll"),
         select: must(c"select"),
         pselect: must(c"pselect"),
+        epoll_ctl: must(c"epoll_ctl"),
+        epoll_wait: must(c"epoll_wait"),
+        epoll_pwait: must(c"epoll_pwait"),
     })
 }
 

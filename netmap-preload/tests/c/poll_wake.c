@@ -8,12 +8,16 @@
  *  4. ppoll works the same way;
  *  5. a signal interrupts a poll with no timeout (EINTR);
  *  6. select and pselect: a netmap descriptor in the read set, woken by
- *     traffic; in the write set, ready at once; an idle one times out.
+ *     traffic; in the write set, ready at once; an idle one times out;
+ *  7. epoll: an idle netmap descriptor times out, traffic wakes it with
+ *     the application's data, a pipe in the same set is reported as
+ *     itself, EEXIST/ENOENT as the kernel, DEL removes it.
  */
 #include "nmtest.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 
 static struct port tx, rx;
@@ -154,6 +158,43 @@ int main(int argc, char **argv)
 	n = pselect(tx.fd + 1, NULL, &wr, NULL, &pts, NULL);
 	CHECK(n == 1 && FD_ISSET(tx.fd, &wr), "pselect POLLOUT returned %d", n);
 	printf("ok select after %.0f ms\n", took);
+
+	/* 7. epoll */
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0, "epoll_create1");
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 42};
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, rx.fd, &ev) == 0, "EPOLL_CTL_ADD netmap");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, rx.fd, &ev) < 0 && errno == EEXIST, "EEXIST");
+	ev.data.u64 = 7;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, wake_pipe[0], &ev) == 0, "EPOLL_CTL_ADD pipe");
+	struct epoll_event got[4];
+	t0 = now_ms();
+	n = epoll_wait(ep, got, 4, 200);
+	took = now_ms() - t0;
+	CHECK(n == 0 && took >= 180, "idle epoll_wait returned %d after %.0f ms", n, took);
+	pthread_create(&th, NULL, send_later, NULL);
+	t0 = now_ms();
+	n = epoll_wait(ep, got, 4, 5000);
+	took = now_ms() - t0;
+	CHECK(n == 1 && got[0].data.u64 == 42 && (got[0].events & EPOLLIN),
+	      "epoll_wait returned %d (data %llu)", n, (unsigned long long)got[0].data.u64);
+	CHECK(took >= 250 && took < 4000, "epoll woke after %.0f ms", took);
+	pthread_join(th, NULL);
+	ring->head = ring->cur = ring->tail;
+	CHECK(ioctl(rx.fd, NIOCRXSYNC, NULL) == 0, "NIOCRXSYNC");
+	pthread_create(&th, NULL, write_later, NULL);
+	n = epoll_wait(ep, got, 4, 5000);
+	CHECK(n == 1 && got[0].data.u64 == 7, "pipe through epoll: %d", n);
+	pthread_join(th, NULL);
+	CHECK(read(wake_pipe[0], &sink, 1) == 1, "drain");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rx.fd, NULL) == 0, "EPOLL_CTL_DEL");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rx.fd, NULL) < 0 && errno == ENOENT, "ENOENT");
+	pthread_create(&th, NULL, send_later, NULL);
+	n = epoll_wait(ep, got, 4, 600);
+	CHECK(n == 0, "a deleted netmap descriptor still reported (%d)", n);
+	pthread_join(th, NULL);
+	close(ep);
+	printf("ok epoll after %.0f ms\n", took);
 	port_close(&tx, 1);
 	port_close(&rx, 1);
 	printf("poll ok\n");
