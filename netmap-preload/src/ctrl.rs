@@ -473,3 +473,76 @@ pub fn port_info(file: &NmFile, name: &str, mem_id: u16) -> Result<Geometry, NmE
     }
     with_binding(file, name, |bound| bound.geometry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opt(reqtype: u32) -> Box<NmreqOption> {
+        Box::new(NmreqOption {
+            nro_reqtype: reqtype,
+            ..Default::default()
+        })
+    }
+
+    fn addr(o: &NmreqOption) -> u64 {
+        o as *const NmreqOption as u64
+    }
+
+    fn errno(r: Result<Vec<Opt>, (Vec<Opt>, NmError)>) -> i32 {
+        r.err().map_or(0, |(_, e)| e.errno())
+    }
+
+    #[test]
+    fn option_lists_are_checked_as_netmap_does() {
+        // Type 0 is EINVAL.
+        let zero = opt(0);
+        assert_eq!(errno(read_options(addr(&zero), 56)), libc::EINVAL);
+        // Unknown types are accepted here, left at EOPNOTSUPP.
+        let unknown = opt(42);
+        let opts = read_options(addr(&unknown), 56).ok().unwrap();
+        assert_eq!(opts[0].head.nro_status, libc::EOPNOTSUPP as u32);
+        // A known type twice: both EINVAL.
+        let mut first = opt(NETMAP_REQ_OPT_OFFSETS);
+        let second = opt(NETMAP_REQ_OPT_OFFSETS);
+        first.nro_next = addr(&second);
+        let (opts, e) = read_options(addr(&first), 56).err().unwrap();
+        assert_eq!(e.errno(), libc::EINVAL);
+        assert!(opts
+            .iter()
+            .all(|o| o.head.nro_status == libc::EINVAL as u32));
+        // A self-linked unknown option runs out of room: EMSGSIZE; a known
+        // one is its own duplicate: EINVAL.
+        let mut selfish = opt(42);
+        selfish.nro_next = addr(&selfish);
+        assert_eq!(errno(read_options(addr(&selfish), 56)), libc::EMSGSIZE);
+        let mut known = opt(NETMAP_REQ_OPT_CSB);
+        known.nro_next = addr(&known);
+        assert_eq!(errno(read_options(addr(&known), 56)), libc::EINVAL);
+        // A bad pointer is EFAULT.
+        assert_eq!(errno(read_options(8, 56)), libc::EFAULT);
+    }
+
+    #[test]
+    fn bodies_have_netmaps_sizes() {
+        assert_eq!(body_size(NETMAP_REQ_REGISTER), Some(56));
+        assert_eq!(body_size(NETMAP_REQ_VALE_DELIF), Some(0));
+        assert_eq!(body_size(NETMAP_REQ_POOLS_INFO_GET), Some(64));
+        assert_eq!(body_size(0), None);
+        assert_eq!(body_size(16), None);
+    }
+
+    #[test]
+    fn port_hdr_set_takes_netmaps_lengths() {
+        assert!(port_hdr_set("vale0:a", 0).is_ok());
+        assert_eq!(
+            port_hdr_set("vale0:a", 10).unwrap_err().errno(),
+            libc::EOPNOTSUPP
+        );
+        assert_eq!(
+            port_hdr_set("vale0:a", 7).unwrap_err().errno(),
+            libc::EINVAL
+        );
+        assert_eq!(port_hdr_set("eth0", 0).unwrap_err().errno(), libc::ENXIO);
+    }
+}

@@ -494,3 +494,47 @@ fn count_extra_bufs(layout: &BindingLayout) -> u32 {
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(name: &str, mode: u32, ringid: u16) -> RegRequest {
+        RegRequest {
+            name: name.to_owned(),
+            mode,
+            ringid,
+            ..Default::default()
+        }
+    }
+
+    fn errno(r: &RegRequest) -> i32 {
+        port_name(r).err().map_or(0, |e| e.errno())
+    }
+
+    #[test]
+    fn names_and_modes_get_netmaps_errors() {
+        assert_eq!(errno(&req("vale0:a", NR_REG_ALL_NIC, 0)), 0);
+        assert_eq!(errno(&req("vale0:a", NR_REG_DEFAULT, 0)), 0);
+        assert_eq!(errno(&req("x{1", NR_REG_ONE_NIC, 0)), 0);
+        assert_eq!(errno(&req("", NR_REG_ALL_NIC, 0)), libc::ENXIO);
+        assert_eq!(errno(&req("vale0:a-1", NR_REG_ALL_NIC, 0)), libc::EINVAL);
+        assert_eq!(errno(&req("eth0/x", NR_REG_ALL_NIC, 0)), libc::ENXIO);
+        assert_eq!(errno(&req("vale0:a", NR_REG_SW, 0)), libc::EINVAL);
+        assert_eq!(errno(&req("x}1", NR_REG_NIC_SW, 0)), libc::EINVAL);
+        assert_eq!(errno(&req("vale0:a", NR_REG_PIPE_SLAVE, 0)), libc::EINVAL);
+        assert_eq!(errno(&req("vale0:a", 9, 0)), libc::EINVAL);
+        assert_eq!(errno(&req("vale0:a", NR_REG_ONE_NIC, 0xfff)), libc::EINVAL);
+        // The body's flags and geometry become the name's.
+        let mut r = req("vale0:a", NR_REG_ONE_NIC, 2);
+        r.flags = NR_EXCLUSIVE | NR_TX_RINGS_ONLY | 0x1000;
+        r.tx_slots = 256;
+        r.rx_rings = 4;
+        let name = port_name(&r).unwrap();
+        assert_eq!(name.mode, RingMode::OneNic(2));
+        assert!(name.flags.exclusive && name.flags.tx_rings_only && !name.flags.rx_rings_only);
+        assert_eq!(name.options.conf.tx_slots, Some(256));
+        assert_eq!(name.options.conf.rx_rings, Some(4));
+        assert_eq!(name.options.conf.tx_rings, None);
+    }
+}

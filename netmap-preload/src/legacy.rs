@@ -147,3 +147,42 @@ fn handle_ginfo(file: &NmFile, req: &mut Nmreq) -> Result<(), NmError> {
     fill(req, &g);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nmreq(name: &str, flags: u32, ringid: u16) -> Nmreq {
+        let mut req = Nmreq {
+            nr_version: 14,
+            nr_flags: flags,
+            nr_ringid: ringid,
+            ..Default::default()
+        };
+        crate::umem::set_c_name(&mut req.nr_name, name);
+        req
+    }
+
+    #[test]
+    fn legacy_registrations_convert_as_netmap_legacy_c() {
+        let r = register_request(&nmreq("vale0:a", 0, 0));
+        assert_eq!((r.mode, r.ringid), (NR_REG_ALL_NIC, 0));
+        let r = register_request(&nmreq("vale0:a", 0, NETMAP_HW_RING | 3));
+        assert_eq!((r.mode, r.ringid), (NR_REG_ONE_NIC, 3));
+        let r = register_request(&nmreq("eth0", 0, NETMAP_SW_RING));
+        assert_eq!(r.mode, NR_REG_SW);
+        let r = register_request(&nmreq("x", NR_REG_PIPE_MASTER, 2));
+        assert_eq!((r.name.as_str(), r.mode), ("x{2", NR_REG_ALL_NIC));
+        let r = register_request(&nmreq("x", NR_REG_PIPE_SLAVE, 5));
+        assert_eq!(r.name, "x}5");
+        let r = register_request(&nmreq(
+            "vale0:a",
+            NR_REG_ALL_NIC | 0x800,
+            NETMAP_NO_TX_POLL | NETMAP_DO_RX_POLL,
+        ));
+        assert_eq!(
+            r.flags,
+            0x800 | netmap_ring::abi::NR_NO_TX_POLL | netmap_ring::abi::NR_DO_RX_POLL
+        );
+    }
+}

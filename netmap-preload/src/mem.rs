@@ -202,3 +202,22 @@ pub fn forget(addr: usize, len: usize) -> Vec<Arc<NmFile>> {
     // own view of the region, which comes back to `munmap` and this lock.
     gone.into_iter().map(|m| m.file).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_munmap_never_reaches_a_lent_mapping() {
+        let file = Arc::new(NmFile::new(None));
+        record_shared(0x10_000, 0x4000, Arc::clone(&file));
+        // Overlapping at both ends: only the outer parts are unmapped.
+        let (loans, pieces) = take_shared(0xf_000, 0x6000);
+        assert_eq!(loans.len(), 1);
+        assert_eq!(pieces, vec![(0xf_000, 0x1000), (0x14_000, 0x1000)]);
+        // The loan is gone: the same range now goes to the kernel whole.
+        let (loans, pieces) = take_shared(0xf_000, 0x6000);
+        assert!(loans.is_empty());
+        assert_eq!(pieces, vec![(0xf_000, 0x6000)]);
+    }
+}

@@ -71,3 +71,18 @@ pub fn place(req: &mut RegRequest) -> Result<(), NmError> {
     req.name = format!("{switch}:{}", req.name);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_nic_style_pipes_have_a_family() {
+        assert_eq!(family("lb{0"), Some("lb"));
+        assert_eq!(family("out_1}3"), Some("out_1"));
+        assert_eq!(family("vale0:x{1"), None);
+        assert_eq!(family("eth0"), None);
+        assert_eq!(family("{1"), None);
+        assert_eq!(family("a-b{1"), None);
+    }
+}
