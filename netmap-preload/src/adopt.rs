@@ -61,8 +61,10 @@ pub fn publish(id: u64, record: &Record, nr_flags: u64, name: &str) {
         DomainKind::Pipes => "pipes",
     };
     let text = format!(
-        "{}\n{kind}\n{}\n{nr_flags}\n{name}\n",
-        record.domain, record.if_offset
+        "{}\n{kind}\n{}\n{nr_flags}\n{name}\n{}\n",
+        record.domain,
+        record.if_offset,
+        std::process::id()
     );
     let dir = records();
     let _ = std::fs::create_dir_all(&dir);
@@ -93,13 +95,20 @@ pub fn adopt(fd: RawFd) -> Option<Arc<NmFile>> {
     };
     let if_offset: usize = lines.next()?.parse().ok()?;
     let nr_flags: u64 = lines.next()?.parse().ok()?;
-    let name = lines.next().unwrap_or_default().to_owned();
+    let name = lines.next()?.to_owned();
+    // The registering process: its binding, and alive (ids are recycled,
+    // and a dead process's record may be left behind).
+    let owner: u32 = lines.next()?.parse().ok()?;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    if owner == 0 || unsafe { libc::kill(owner as libc::pid_t, 0) } != 0 {
+        return None;
+    }
     let domain = match kind {
         DomainKind::Switch | DomainKind::Pipes => {
             vale_offload::admin::open_existing(&domain_name).ok()?
         }
     };
-    let handle = AdoptedBinding::find(domain, if_offset, nr_flags)?;
+    let handle = AdoptedBinding::find(domain, if_offset, nr_flags, owner)?;
     let bound = Bound::adopted(Box::new(handle), nr_flags, name).ok()?;
     let file = Arc::new(NmFile::with_bound(bound, Some(id)));
     crate::table::insert(fd, Arc::clone(&file));
@@ -120,12 +129,13 @@ struct AdoptedBinding {
 }
 
 impl AdoptedBinding {
-    /// The active binding of `domain` whose netmap_if is at `if_offset`.
-    fn find(domain: Arc<Domain>, if_offset: usize, nr_flags: u64) -> Option<Self> {
+    /// The active binding of `domain` that process `owner` made, with its
+    /// netmap_if at `if_offset`.
+    fn find(domain: Arc<Domain>, if_offset: usize, nr_flags: u64, owner: u32) -> Option<Self> {
         let ctrl = domain.ctrl();
         let slot = (0..MAX_SCAN).find(|&b| {
             let e = ctrl.binding(b);
-            e.is_active() && e.if_off() == if_offset
+            e.is_active() && e.if_off() == if_offset && e.get(binding::PID) == owner
         })?;
         let b = ctrl.binding(slot);
         let index = b.get(binding::PORT);
