@@ -32,8 +32,8 @@ use vale_offload::domain::Domain;
 
 use crate::file::{Bound, NmFile};
 
-/// Bindings per domain (the engine's `MAX_BINDINGS`, read from its table).
-const MAX_SCAN: u32 = 1024;
+/// Bindings per domain.
+const MAX_SCAN: u32 = vale_offload::ctrl::MAX_BINDINGS;
 
 fn records() -> PathBuf {
     vale_offload::domain::runtime_dir().join("preload-fds")
