@@ -721,3 +721,38 @@ pub unsafe extern "C" fn epoll_pwait(
     // SAFETY: the caller's arguments, passed on unchanged.
     unsafe { (real().epoll_pwait)(epfd, events, maxevents, timeout, sigmask) }
 }
+
+/// Descriptors received with SCM_RIGHTS are looked up at once (a netmap
+/// one another process registered joins the table, so that even a first
+/// `poll` on it works).
+///
+/// # Safety
+/// As recvmsg(2).
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> isize {
+    // SAFETY: the caller's arguments, passed on unchanged.
+    let n = unsafe { (real().recvmsg)(fd, msg, flags) };
+    if n >= 0 && !msg.is_null() {
+        let saved = sys::errno();
+        // SAFETY: recvmsg succeeded, so `msg` and its control buffer are
+        // valid and the CMSG macros walk only what the kernel wrote.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c).cast::<c_int>();
+                    let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                    for k in 0..bytes / size_of::<c_int>() {
+                        let received = std::ptr::read_unaligned(data.add(k));
+                        if table::get(received).is_none() {
+                            let _ = crate::adopt::adopt(received);
+                        }
+                    }
+                }
+                c = libc::CMSG_NXTHDR(msg, c);
+            }
+        }
+        sys::set_errno(saved);
+    }
+    n
+}

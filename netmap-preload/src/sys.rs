@@ -62,6 +62,8 @@ pub type EpollPwaitFn = unsafe extern "C" fn(
     *const libc::sigset_t,
 ) -> c_int;
 
+pub type RecvmsgFn = unsafe extern "C" fn(c_int, *mut libc::msghdr, c_int) -> isize;
+
 /// The next definition of each interposed function (libc's).
 pub struct Real {
     pub open: OpenFn,
@@ -87,6 +89,7 @@ pub struct Real {
     pub epoll_ctl: EpollCtlFn,
     pub epoll_wait: EpollWaitFn,
     pub epoll_pwait: EpollPwaitFn,
+    pub recvmsg: RecvmsgFn,
 }
 
 /// Looks `name` up after this library; `None` if no later object has it.
@@ -144,6 +147,7 @@ pub fn real() -> &'static Real {
         epoll_ctl: must(c"epoll_ctl"),
         epoll_wait: must(c"epoll_wait"),
         epoll_pwait: must(c"epoll_pwait"),
+        recvmsg: must(c"recvmsg"),
     })
 }
 

@@ -3,8 +3,9 @@
  * process over a UNIX socket (SCM_RIGHTS), as netmap's fd_server does. The
  * parent registers pipe end NAME{1 and sends the descriptor, with its
  * nr_memsize and nr_offset, to a child that has never opened /dev/netmap;
- * the child maps the descriptor and sends COUNT frames through it with
- * poll(POLLOUT); the parent receives them on NAME}1 with poll(POLLIN).
+ * the child polls it at once (before any other call), maps it and sends
+ * COUNT frames through it with poll(POLLOUT); the parent receives them on
+ * NAME}1 with poll(POLLIN).
  */
 #include "nmtest.h"
 
@@ -27,6 +28,10 @@ static int child_main(int sock, uint32_t count)
 	CHECK(c && c->cmsg_type == SCM_RIGHTS, "no descriptor received");
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	/* Known from the start: poll works before any other call. */
+	struct pollfd first = {.fd = fd, .events = POLLOUT};
+	CHECK(poll(&first, 1, 1000) == 1 && (first.revents & POLLOUT),
+	      "first poll of the received descriptor: revents %#x", first.revents);
 	void *mem = mmap(NULL, info.memsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(mem != MAP_FAILED, "mmap of the received descriptor");
 	struct netmap_if *nifp = NETMAP_IF(mem, info.offset);
