@@ -137,7 +137,7 @@ pub(crate) fn stamp_if_asked(view: &RingView<'_>) {
 
 /// Wakes the binding that holds ring `ring` (of direction `dir`) of entry
 /// `index`, if it asked to be woken.
-pub(crate) fn kick_ring(domain: &Domain, index: u32, dir: Dir, ring: u32) {
+pub fn kick_ring(domain: &Domain, index: u32, dir: Dir, ring: u32) {
     let ctrl = domain.ctrl();
     let owner = ctrl
         .kring(index, dir, ring)
