@@ -16,7 +16,7 @@ use netmap_ring::port::{
 use vale_offload::geometry::PortGeometry;
 use vale_offload::placement::{placement, PortKind};
 
-use crate::ctrl::{binding, port, Dir, PORT_ACTIVE};
+use crate::ctrl::{binding, port, Dir, MAX_BINDINGS, PORT_ACTIVE};
 use crate::domain::{Domain, DomainError};
 use crate::ports::{self, AllocPortError};
 
@@ -309,6 +309,72 @@ pub struct SoftBinding {
 }
 
 impl SoftBinding {
+    /// A handle, in this process, to the binding another process `owner`
+    /// made (its netmap_if at `if_offset`): the same rings, netmap_if and
+    /// wake-up FIFO, synced as the owner syncs them. The binding stays the
+    /// owner's: dropping the handle releases nothing (see `Drop`), and its
+    /// syncs fail once the owner released it. What a netmap descriptor
+    /// passed to another process needs (`netmap-preload`).
+    pub fn adopt(domain: Arc<Domain>, if_offset: usize, nr_flags: u64, owner: u32) -> Option<Self> {
+        let ctrl = domain.ctrl();
+        let slot = (0..MAX_BINDINGS).find(|&b| {
+            let e = ctrl.binding(b);
+            e.is_active() && e.if_off() == if_offset && e.get(binding::PID) == owner
+        })?;
+        let b = ctrl.binding(slot);
+        let index = b.get(binding::PORT);
+        let entry = ctrl.port(index);
+        if entry.state() != PORT_ACTIVE {
+            return None;
+        }
+        let kind = entry.kind()?;
+        let (tx_mask, rx_mask) = (b.get(binding::TX_MASK), b.get(binding::RX_MASK));
+        let specs = |dir: Dir, mask: u32| -> Vec<RingSpec> {
+            (0..32)
+                .filter(|r| mask >> r & 1 == 1)
+                .map(|r| {
+                    let k = ctrl.kring(index, dir, r);
+                    RingSpec {
+                        id: r,
+                        offset: k.ring_off(),
+                        num_slots: k.num_slots(),
+                    }
+                })
+                .collect()
+        };
+        let memory = domain.memory();
+        let layout = BindingLayout {
+            region: Arc::clone(memory.region()),
+            if_offset,
+            tx_rings: specs(Dir::Tx, tx_mask),
+            rx_rings: specs(Dir::Rx, rx_mask),
+            buffers: BufferPool {
+                base: memory.layout().buf_off,
+                buf_size: memory.buf_size(),
+                num_bufs: memory.num_bufs(),
+            },
+            nr_flags,
+        };
+        let fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(domain.wake_path(slot))
+            .ok()?;
+        let generation = b.get(binding::GENERATION);
+        Some(Self {
+            domain,
+            index,
+            slot,
+            generation,
+            kind,
+            tx_mask,
+            rx_mask,
+            layout,
+            fifo,
+        })
+    }
+
     fn check_alive(&self) -> Result<(), SyncError> {
         let ctrl = self.domain.ctrl();
         let b = ctrl.binding(self.slot);
