@@ -10,6 +10,8 @@
 //! - [`region`]: netmap's three pools (interfaces, rings, buffers) laid out
 //!   in one region, with their allocator.
 pub mod abi;
+#[cfg(feature = "tokio")]
+pub mod async_port;
 pub mod lock;
 pub mod name;
 pub mod port;

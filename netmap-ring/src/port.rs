@@ -367,6 +367,18 @@ impl Port {
         Interest { tx, rx }
     }
 
+    /// Syncs for `interest` and says what is ready, if anything.
+    pub(crate) fn sync_and_check(&self, interest: Interest) -> Result<Option<Interest>, SyncError> {
+        self.sync_for(interest)?;
+        let ready = self.ready(interest);
+        Ok((ready.tx || ready.rx).then_some(ready))
+    }
+
+    /// rxsync of every bound RX ring (releases what was consumed).
+    pub(crate) fn rxsync_ring_all(&self) -> Result<(), SyncError> {
+        self.rxsync()
+    }
+
     fn sync_for(&self, interest: Interest) -> Result<(), SyncError> {
         let mut result = Ok(());
         if self.layout.nr_flags & NR_NO_TX_POLL == 0 || interest.tx {
