@@ -44,9 +44,7 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
 }
 
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
-pub fn format_mac(mac: [u8; 6]) -> String {
-    mac.map(|b| format!("{b:02x}")).join(":")
-}
+pub use netmap_testkit::frames::format_mac;
 
 #[cfg(test)]
 mod tests {

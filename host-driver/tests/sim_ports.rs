@@ -7,34 +7,16 @@ use std::time::Duration;
 use host_driver::port::DeviceBackend;
 use host_driver::sim::SimDevice;
 use netmap_ring::port::{Interest, Port};
+use netmap_testkit::frames::frame;
+use netmap_testkit::slots::drain;
 
 fn backend() -> DeviceBackend {
     DeviceBackend::new(Box::new(SimDevice::new().unwrap())).unwrap()
 }
 
-fn frame(dst: [u8; 6], src: [u8; 6], seq: u32, len: usize) -> Vec<u8> {
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[14..18].copy_from_slice(&seq.to_be_bytes());
-    for (i, b) in f[18..].iter_mut().enumerate() {
-        *b = (i as u32 ^ seq) as u8;
-    }
-    f
-}
-
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
 const BCAST: [u8; 6] = [0xff; 6];
-
-fn receive_all(port: &mut Port) -> Vec<Vec<u8>> {
-    port.rxsync().unwrap();
-    let mut got = Vec::new();
-    port.dispatch(0, |p| got.push(p.data.clone()));
-    port.rxsync().unwrap();
-    got
-}
 
 #[test]
 fn vale_frames_cross_the_rtl_switch() {
@@ -47,9 +29,9 @@ fn vale_frames_cross_the_rtl_switch() {
     let hello = frame(BCAST, MAC_A, 0, 60);
     assert!(a.inject(&hello));
     a.txsync().unwrap();
-    assert_eq!(receive_all(&mut b), std::slice::from_ref(&hello));
-    assert_eq!(receive_all(&mut c), [hello]);
-    assert!(receive_all(&mut a).is_empty());
+    assert_eq!(drain(&mut b), std::slice::from_ref(&hello));
+    assert_eq!(drain(&mut c), [hello]);
+    assert!(drain(&mut a).is_empty());
 
     // b answers a by unicast (a is known): only a gets it, in order.
     let replies: Vec<Vec<u8>> = (1..=40)
@@ -59,8 +41,8 @@ fn vale_frames_cross_the_rtl_switch() {
         assert!(b.inject(r));
     }
     b.txsync().unwrap();
-    assert_eq!(receive_all(&mut a), replies);
-    assert!(receive_all(&mut c).is_empty(), "unicast leaked to c");
+    assert_eq!(drain(&mut a), replies);
+    assert!(drain(&mut c).is_empty(), "unicast leaked to c");
 }
 
 #[test]
@@ -73,8 +55,8 @@ fn a_batch_costs_one_doorbell_and_no_mmio_read() {
     a.txsync().unwrap();
     b.inject(&frame(BCAST, MAC_B, 0, 60));
     b.txsync().unwrap();
-    receive_all(&mut a);
-    receive_all(&mut b);
+    drain(&mut a);
+    drain(&mut b);
 
     let before = backend.counters();
     let batch = 64;
@@ -82,7 +64,7 @@ fn a_batch_costs_one_doorbell_and_no_mmio_read() {
         assert!(a.inject(&frame(MAC_B, MAC_A, seq, 60)));
     }
     a.txsync().unwrap();
-    let got = receive_all(&mut b);
+    let got = drain(&mut b);
     let cost = backend.counters().since(&before);
     assert_eq!(got.len(), batch as usize);
     assert_eq!(cost.mmio_reads, 0, "MMIO reads on the data path");
@@ -115,7 +97,7 @@ fn a_pipe_batch_costs_two_doorbells_and_no_mmio_read() {
         assert!(master.inject(&frame(MAC_B, MAC_A, seq, 60)));
     }
     master.txsync().unwrap();
-    let got = receive_all(&mut slave);
+    let got = drain(&mut slave);
     // The sender's next sync sees the completions (status in host memory).
     master.txsync().unwrap();
     let cost = backend.counters().since(&before);
@@ -161,7 +143,7 @@ fn pipe_moves_buffers_not_bytes_and_loses_nothing() {
             sent += 1;
         }
         master.txsync().unwrap();
-        got.extend(receive_all(&mut slave));
+        got.extend(drain(&mut slave));
         if got.len() == frames.len() {
             break;
         }
@@ -200,7 +182,7 @@ fn poll_wakes_on_the_device_notification() {
     });
     let ready = b.poll(Interest::RX, Some(Duration::from_secs(10))).unwrap();
     assert!(ready.rx, "poll timed out");
-    let got = receive_all(&mut b);
+    let got = drain(&mut b);
     assert_eq!(got.len(), 1);
     drop(sender.join().unwrap());
 }
@@ -235,7 +217,7 @@ fn unicast_keeps_the_ring_number_on_multi_ring_ports() {
     // b announces itself, so a's frames are unicast.
     b.inject(&frame(BCAST, MAC_B, 0, 60));
     b.txsync().unwrap();
-    receive_all(&mut a);
+    drain(&mut a);
     // One frame on a's TX ring 1 only.
     let f = frame(MAC_B, MAC_A, 1, 80);
     let tx = a.tx_ring(1);
@@ -248,5 +230,5 @@ fn unicast_keeps_the_ring_number_on_multi_ring_ports() {
     b.rxsync().unwrap();
     assert_eq!(b.rx_ring(0).tail(), 0, "ring 0 got the frame of ring 1");
     assert_eq!(b.rx_ring(1).tail(), 1);
-    assert_eq!(receive_all(&mut b), [f]);
+    assert_eq!(drain(&mut b), [f]);
 }

@@ -3,37 +3,31 @@
 //! packets through it, with DMA memory passed as memfds and notifications
 //! as eventfds; a killed client's ports are released on the device.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use host_driver::port::DeviceBackend;
 use host_driver::vfio_user::VfioUserDevice;
 use netmap_ring::port::{Interest, Port};
+use netmap_testkit::frames;
+use netmap_testkit::nmsim::{wait_until_serving, SimServer};
+use netmap_testkit::slots::drain;
 use vale_offload::regmap as map;
 
-mod common;
-
-use common::Server;
-
+/// Frame `seq`, of one of five lengths from 60 to 504 bytes.
 fn frame(dst: [u8; 6], src: [u8; 6], seq: u32) -> Vec<u8> {
-    let mut f = vec![0u8; 60 + (seq as usize % 5) * 111];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[14..18].copy_from_slice(&seq.to_be_bytes());
-    f
+    frames::frame(dst, src, seq, 60 + (seq as usize % 5) * 111)
 }
 
-fn drain(port: &mut Port) -> Vec<Vec<u8>> {
-    port.rxsync().unwrap();
-    let mut got = Vec::new();
-    port.dispatch(0, |p| got.push(p.data.clone()));
-    port.rxsync().unwrap();
-    got
+/// The workspace's `nmsim-server`, built with this test.
+fn server_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_nmsim-server"))
 }
 
 #[test]
 fn vale_and_pipe_traffic_through_the_server() {
-    let server = Server::start(1);
+    let server = SimServer::start(server_bin(), &["--clients", "1"]);
     let backend = host_driver::device_backend(&server.spec()).unwrap();
     assert_eq!(backend.kind(), "vfio-user");
     let mut a = Port::open_on(&*backend, "vale0:a").unwrap();
@@ -72,13 +66,13 @@ fn entry_enabled(backend: &DeviceBackend, entry: u32) -> bool {
     })
 }
 
-fn connect(server: &Server) -> DeviceBackend {
-    DeviceBackend::new(Box::new(VfioUserDevice::connect(&server.socket).unwrap())).unwrap()
+fn connect(server: &SimServer) -> DeviceBackend {
+    DeviceBackend::new(Box::new(VfioUserDevice::connect(server.socket()).unwrap())).unwrap()
 }
 
 #[test]
 fn two_clients_share_one_device() {
-    let server = Server::start(3);
+    let server = SimServer::start(server_bin(), &["--clients", "3"]);
     let first = connect(&server);
     let second = connect(&server);
     let mut a = Port::open_on(&first, "vale0:a").unwrap();
@@ -131,7 +125,7 @@ fn a_killed_application_releases_its_ports_on_the_device() {
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
-    let server = Server::start(2);
+    let server = SimServer::start(server_bin(), &["--clients", "2"]);
     let keeper_backend = connect(&server);
     let _keeper = Port::open_on(&keeper_backend, "vale0:keeper").unwrap();
     let keeper_entry = keeper_backend.entry_of("vale0", "keeper").unwrap();
@@ -141,7 +135,7 @@ fn a_killed_application_releases_its_ports_on_the_device() {
             "a_killed_application_releases_its_ports_on_the_device",
             "--nocapture",
         ])
-        .env("NMSIM_CHILD_SOCKET", &server.socket)
+        .env("NMSIM_CHILD_SOCKET", server.socket())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -197,7 +191,7 @@ fn a_client_by_path_of_the_shared_sim_takes_its_lock() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("nmsim-server starts");
-    common::wait_until_serving(&mut child);
+    wait_until_serving(&mut child);
     let lock = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -5,7 +5,7 @@
 //! speed. Run it as root with
 //!
 //! ```text
-//! cargo test --release -p vale-offload --test nic_bench -- --ignored --nocapture
+//! cargo test --release -p netmap-nic --test nic_bench -- --ignored --nocapture
 //! ```
 //! `NIC_BENCH_PAIRS` (default 5) and `NIC_BENCH_ROUND_MS` (default 300)
 //! set the number of A/B pairs and the length of a round.
@@ -20,6 +20,8 @@ use netmap_nic::{self as nic, NicBackend, NicCounter, NicEngine};
 use netmap_ring::port::Port;
 use netmap_ring::ring;
 
+use netmap_testkit::frames::frame;
+use netmap_testkit::netns::VethPair;
 use nic_support::*;
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -118,11 +120,11 @@ fn nic_port_beside_a_plain_af_packet_socket() {
     let pair = veth_or_skip!();
     let pairs = env_or("NIC_BENCH_PAIRS", 5) as usize;
     let round = Duration::from_millis(env_or("NIC_BENCH_ROUND_MS", 300));
-    let frame = test_frame(MAC_A, MAC_B, 0, 60);
+    let a_to_b = frame(MAC_B, MAC_A, 0, 60);
 
     // TX: one thread takes turns: port over AF_XDP, over AF_PACKET, socket.
     let (a, ifname_a) = (format!("netmap:{}", pair.a), pair.a.clone());
-    let tx_frame = frame.clone();
+    let tx_frame = a_to_b.clone();
     let tx = VethPair::run_in(&pair.ns_a, move || {
         let ports = [
             open_port(&a, NicEngine::Xdp),
@@ -157,9 +159,9 @@ fn nic_port_beside_a_plain_af_packet_socket() {
     let (stop_tx, offered_tx, ifname_b) = (Arc::clone(&stop), Arc::clone(&offered), pair.b.clone());
     let sender = VethPair::run_in(&pair.ns_b, move || {
         let socket = RawSocket::bind_protocol(&ifname_b, 0).expect("raw socket");
-        let frame = test_frame(MAC_B, MAC_A, 1, 60);
+        let b_to_a = frame(MAC_A, MAC_B, 1, 60);
         while !stop_tx.load(Ordering::Relaxed) {
-            let n = socket.send_batch(&frame, 64);
+            let n = socket.send_batch(&b_to_a, 64);
             offered_tx.fetch_add(n as u64, Ordering::Relaxed);
         }
     });

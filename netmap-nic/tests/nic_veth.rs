@@ -2,7 +2,7 @@
 //! live in two network namespaces the test makes and removes itself.
 //! Each side runs on its own thread, moved into its namespace with
 //! setns (a thread's network namespace is its own). Needs root; without
-//! it each test prints why and passes.
+//! it each test is reported as skipped, with the reason.
 
 mod nic_support;
 
@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use netmap_nic::{self as nic, NicBackend, NicCounter, NicEngine};
 use netmap_ring::port::{Interest, Port, PortError};
 
+use netmap_testkit::frames::{frame, seq_of};
+use netmap_testkit::netns::{ip, VethPair};
+use netmap_testkit::{is_root, skip};
 use nic_support::*;
 
 /// One test per NIC engine: `<scenario>::af_packet` and `<scenario>::af_xdp`.
@@ -52,7 +55,7 @@ fn send_paced(port: &mut Port, count: u32, window: u64, received: &AtomicU64) {
             std::thread::sleep(Duration::from_micros(200));
             continue;
         }
-        if port.inject(&test_frame(MAC_A, MAC_B, seq, frame_len(seq))) {
+        if port.inject(&frame(MAC_B, MAC_A, seq, frame_len(seq))) {
             seq += 1;
         } else {
             port.txsync().expect("txsync");
@@ -80,8 +83,8 @@ fn frames_cross_between_two_nic_ports_in_order_with_their_bytes(engine: NicEngin
             port.poll(Interest::RX, Some(Duration::from_millis(100)))
                 .expect("poll");
             while let Some(packet) = port.next_packet() {
-                if let Some(seq) = test_seq(&packet.data) {
-                    assert_eq!(packet.data, test_frame(MAC_A, MAC_B, seq, frame_len(seq)));
+                if let Some(seq) = seq_of(&packet.data) {
+                    assert_eq!(packet.data, frame(MAC_B, MAC_A, seq, frame_len(seq)));
                     got.push(seq);
                     rx_count.store(got.len() as u64, Ordering::Release);
                 }
@@ -130,7 +133,7 @@ fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(engine: 
             port.poll(Interest::RX, Some(Duration::from_millis(100)))
                 .expect("poll");
             while let Some(packet) = port.next_packet() {
-                if test_seq(&packet.data).is_none() {
+                if seq_of(&packet.data).is_none() {
                     continue;
                 }
                 let mut reply = packet.data.clone();
@@ -155,7 +158,7 @@ fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(engine: 
         let started = Instant::now();
         for seq in 0..COUNT {
             socket
-                .send(&test_frame(MAC_B, MAC_A, seq, frame_len(seq)))
+                .send(&frame(MAC_A, MAC_B, seq, frame_len(seq)))
                 .expect("send");
             // One in flight: the reply comes before the next frame.
             while started.elapsed() < DEADLINE {
@@ -175,7 +178,7 @@ fn a_port_receives_what_a_plain_socket_sends_and_sends_what_it_receives(engine: 
     assert_eq!(echo.join().expect("echo"), COUNT);
     assert_eq!(replies.len(), COUNT as usize);
     for (seq, reply) in (0..COUNT).zip(&replies) {
-        let mut want = test_frame(MAC_B, MAC_A, seq, frame_len(seq));
+        let mut want = frame(MAC_A, MAC_B, seq, frame_len(seq));
         want[..6].copy_from_slice(&MAC_B);
         want[6..12].copy_from_slice(&MAC_A);
         assert_eq!(reply, &want, "reply {seq}");
@@ -219,8 +222,7 @@ on_each_engine!(tshark_on_the_peer_decodes_what_the_port_sends);
 fn tshark_on_the_peer_decodes_what_the_port_sends(engine: NicEngine) {
     let pair = veth_or_skip!();
     if Command::new("tshark").arg("-v").output().is_err() {
-        eprintln!("skipped: tshark is not installed (scripts/setup installs it)");
-        return;
+        skip!("tshark is not installed (scripts/setup installs it)");
     }
     const COUNT: u16 = 50;
     let dir = std::env::temp_dir().join(format!("nic-tshark-{}-{}", std::process::id(), pair.b));
@@ -330,7 +332,7 @@ fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one(engine: NicEngine
             port.poll(Interest::RX, Some(Duration::from_secs(5)))
                 .expect("poll");
             while let Some(packet) = port.next_packet() {
-                seq = seq.or(test_seq(&packet.data));
+                seq = seq.or(seq_of(&packet.data));
             }
         }
         (idle, early, seq, started.elapsed())
@@ -340,7 +342,7 @@ fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one(engine: NicEngine
         std::thread::sleep(Duration::from_millis(100));
         RawSocket::bind(&b)
             .expect("raw socket")
-            .send(&test_frame(MAC_B, MAC_A, 7, 60))
+            .send(&frame(MAC_A, MAC_B, 7, 60))
             .expect("send");
     });
     sender.join().expect("sender");
@@ -368,7 +370,7 @@ fn two_rx_rings_share_the_traffic_and_lose_nothing() {
             port.poll(Interest::RX, Some(Duration::from_millis(100)))
                 .expect("poll");
             while let Some(packet) = port.next_packet() {
-                if let Some(seq) = test_seq(&packet.data) {
+                if let Some(seq) = seq_of(&packet.data) {
                     got.push(seq);
                     rx_count.store(got.len() as u64, Ordering::Release);
                 }
@@ -490,7 +492,7 @@ fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
         while got.len() < COUNT as usize && started.elapsed() < DEADLINE {
             port.rxsync().expect("rxsync");
             while let Some(packet) = port.next_packet() {
-                got.extend(test_seq(&packet.data));
+                got.extend(seq_of(&packet.data));
             }
         }
         (got, nic::counters(&port).unwrap())
@@ -499,9 +501,7 @@ fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
     VethPair::run_in(&pair.ns_b, move || {
         let socket = RawSocket::bind(&b).expect("raw socket");
         for seq in 0..COUNT {
-            socket
-                .send(&test_frame(MAC_B, MAC_A, seq, 60))
-                .expect("send");
+            socket.send(&frame(MAC_A, MAC_B, seq, 60)).expect("send");
             if seq % 32 == 31 {
                 // Stay under the kernel's per-CPU backlog.
                 std::thread::sleep(Duration::from_micros(300));
@@ -518,17 +518,17 @@ fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
     assert_eq!(counters.get(NicCounter::RxDropKernel), 0);
 }
 
+/// Opening a NIC port without CAP_NET_RAW fails with a permission error
+/// that names the capability: checked here when the test is not root,
+/// else in a child run as nobody.
 #[test]
 fn without_cap_net_raw_opening_is_a_permission_error() {
-    if std::env::var_os("NIC_TEST_UNPRIVILEGED").is_some() {
-        // The child below, running as nobody: `lo` exists everywhere.
+    if std::env::var_os("NIC_TEST_UNPRIVILEGED").is_some() || !is_root() {
+        // Unprivileged (the child below, or a plain user): `lo` exists
+        // everywhere.
         let err = Port::open_on(&NicBackend::default(), "netmap:lo").unwrap_err();
         assert!(matches!(err, PortError::Permission { .. }), "{err}");
         assert!(err.to_string().contains("CAP_NET_RAW"), "{err}");
-        return;
-    }
-    if !is_root() {
-        eprintln!("skipped: not root: cannot run a child as another user");
         return;
     }
     // Run this test again as nobody, from a copy of the binary that user
@@ -552,8 +552,7 @@ fn without_cap_net_raw_opening_is_a_permission_error() {
         .output();
     let _ = std::fs::remove_dir_all(&dir);
     let Ok(out) = out else {
-        eprintln!("skipped: setpriv is not installed");
-        return;
+        skip!("setpriv is not installed");
     };
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

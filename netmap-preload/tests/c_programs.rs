@@ -4,7 +4,7 @@
 //! shared simulated NIC (`NETMAP_BACKEND=sim`).
 //!
 //! A test whose tools are missing (no C compiler, no `nmsim-server` built)
-//! prints a `SKIP` line saying why and returns.
+//! is reported as skipped with the reason (`netmap_testkit::skip`).
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader};
@@ -112,22 +112,23 @@ struct Env {
 }
 
 impl Env {
-    /// The environment, or `None` (after printing SKIP) if a tool is missing.
+    /// The environment, or `None` (after reporting a skip) if a tool is
+    /// missing.
     fn new(backend: &'static str, test: &str) -> Option<Self> {
         let programs = match programs() {
             Ok(p) => p,
             Err(why) => {
-                println!("SKIP {test}: {why}");
+                netmap_testkit::skip::skip(&format!("{test}: {why}"));
                 return None;
             }
         };
         let server = if backend == "sim" {
             let server = target_dir().join("nmsim-server");
             if !server.exists() {
-                println!(
-                    "SKIP {test}: {} is not built (run `cargo build --workspace` first)",
+                netmap_testkit::skip::skip(&format!(
+                    "{test}: {} is not built (run `cargo build --workspace` first)",
                     server.display()
-                );
+                ));
                 return None;
             }
             Some(server)

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use netmap_ring::async_port::{AsyncPort, FrameBatch};
-use netmap_tests::{frame, frame_seq, mac, unique_switch, BROADCAST};
+use netmap_testkit::frames::{frame, mac, seq_of, BROADCAST};
+use netmap_testkit::names::unique_switch;
 
 /// Echoes what `port` receives until `count` frames went back.
 async fn reflector(mut port: AsyncPort, count: usize) {
@@ -35,7 +36,7 @@ async fn client(mut port: AsyncPort, count: u32, src: [u8; 6], dst: [u8; 6]) {
         }
         port.recv_batch(&mut batch, 256).await.unwrap();
         for got in batch.iter() {
-            assert_eq!(frame_seq(got), Some(next), "echo out of order");
+            assert_eq!(seq_of(got), Some(next), "echo out of order");
             next += 1;
         }
     }

@@ -12,16 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netmap_tests::workspace_bin;
-
-/// A socket path removed on drop, also when the test fails.
-struct SocketFile(PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+use netmap_testkit::nmsim::{workspace_bin, SimServer};
+use netmap_tests::nmsim_server;
 
 /// A child killed on drop.
 struct Guard(Child);
@@ -67,34 +59,9 @@ fn finish(mut guard: Guard, limit: Duration) -> (bool, String) {
 #[test]
 fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
     let pkt_gen = workspace_bin("pkt-gen");
-    let server_bin = workspace_bin("nmsim-server");
     let socket = std::env::temp_dir().join(format!("nmsim-pktgen-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&socket);
-    let _socket_file = SocketFile(socket.clone());
-    let mut server = Command::new(server_bin)
-        .arg("--socket")
-        .arg(&socket)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nmsim-server");
-    // The "serving" line comes after listen(); the socket file appears a
-    // moment earlier, at bind().
-    let stderr = server.stderr.take().expect("piped stderr");
-    let _server = Guard(server);
-    let (ready, is_ready) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("serving") {
-                let _ = ready.send(());
-            }
-        }
-    });
-    is_ready
-        .recv_timeout(Duration::from_secs(30))
-        .expect("nmsim-server never started serving");
-    let backend = format!("vfio-user:{}", socket.display());
+    let server = SimServer::start_at(&nmsim_server(), socket, &[]);
+    let backend = server.spec();
     let count = "3000";
     let mut rx = Command::new(&pkt_gen)
         .args([
@@ -433,23 +400,10 @@ fn pipe_ends_in_two_processes_exchange_packets_over_vfio_user() {
     std::fs::create_dir_all(&dir.0).unwrap();
     std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let socket = dir.0.join("own.sock");
-    let mut server = Command::new(workspace_bin("nmsim-server"))
-        .arg("--socket")
-        .arg(&socket)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nmsim-server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "nmsim-server never bound");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // bind() comes just before listen(): a connect in between is refused.
-    std::thread::sleep(Duration::from_millis(200));
-    let backend = format!("vfio-user:{}", socket.display());
+    let server = SimServer::start_at(&nmsim_server(), socket, &[]);
+    let backend = server.spec();
     exchange_on(&dir, &backend, "netmap:pY}0", "netmap:pY{0", "2000");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 #[test]

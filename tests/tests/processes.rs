@@ -8,7 +8,10 @@
 use std::time::{Duration, Instant};
 
 use netmap_ring::port::{Interest, Port};
-use netmap_tests::{child_role, frame, frame_seq, mac, unique_switch, ChildRole, BROADCAST};
+use netmap_testkit::frames::{frame, mac, seq_of, BROADCAST};
+use netmap_testkit::names::unique_switch;
+use netmap_testkit::skip;
+use netmap_tests::{child_role, ChildRole};
 use vale_offload::counters::PortCounter;
 use vale_offload::placement::DomainKind;
 use vale_soft::domain::Domain;
@@ -74,7 +77,7 @@ fn receive(p: &mut Port, count: usize, limit: Duration) -> Vec<u32> {
             .expect("poll");
         while seqs.len() < count {
             let Some(packet) = p.next_packet() else { break };
-            seqs.push(frame_seq(&packet.data).expect("our frame"));
+            seqs.push(seq_of(&packet.data).expect("our frame"));
         }
     }
     seqs
@@ -162,7 +165,7 @@ fn a_blocked_poll_wakes_when_another_process_sends() {
         .unwrap();
     assert!(ready.rx, "woken by the other process's send");
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert_eq!(frame_seq(&rx.next_packet().unwrap().data), Some(0));
+    assert_eq!(seq_of(&rx.next_packet().unwrap().data), Some(0));
     assert!(child.wait_success(LIMIT));
 }
 
@@ -228,9 +231,8 @@ fn another_user_cannot_reach_our_switch() {
     if let Some(role) = child_role() {
         return run_child_role(&role);
     }
-    if !netmap_tests::is_root() {
-        eprintln!("skipped: needs root to run a child as another user");
-        return;
+    if !netmap_testkit::is_root() {
+        skip!("not root: running a child as another user needs root");
     }
     let sw = unique_switch("iso");
     let mut tx = vale_soft::open(&format!("{sw}:tx")).unwrap();

@@ -5,7 +5,8 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use netmap_tests::{frame, frame_seq, mac, unique_switch, BROADCAST};
+use netmap_testkit::frames::{frame, mac, seq_of, BROADCAST};
+use netmap_testkit::names::unique_switch;
 
 #[test]
 fn epoll_reports_a_port_readable_when_a_frame_arrives() {
@@ -60,7 +61,7 @@ fn epoll_reports_a_port_readable_when_a_frame_arrives() {
     assert!(start.elapsed() < Duration::from_secs(5));
     rx.disarm();
     rx.rxsync().unwrap();
-    assert_eq!(frame_seq(&rx.next_packet().unwrap().data), Some(42));
+    assert_eq!(seq_of(&rx.next_packet().unwrap().data), Some(42));
     sender.join().unwrap();
 }
 
@@ -97,7 +98,7 @@ fn tokio_async_fd_waits_for_a_port() {
             async_rx.get_ref().rxsync().unwrap();
             if let Some(packet) = async_rx.get_mut().next_packet() {
                 async_rx.get_ref().disarm();
-                seqs.push(frame_seq(&packet.data).unwrap());
+                seqs.push(seq_of(&packet.data).unwrap());
                 continue;
             }
             let mut guard = tokio::time::timeout_at(deadline, async_rx.readable())

@@ -122,10 +122,8 @@ fn a_closed_output_ends_valectl_quietly() {
 
 #[test]
 fn a_full_shm_is_a_clear_error_and_leaves_nothing() {
-    if !rustix::process::geteuid().is_root() {
-        // TODO(testkit): netmap_testkit::skip once the kit lands.
-        eprintln!("SKIPPED: needs root to mount a small tmpfs in a mount namespace");
-        return;
+    if !netmap_testkit::root::is_root() {
+        netmap_testkit::skip!("needs root to mount a small tmpfs in a mount namespace");
     }
     // A 2 MiB tmpfs in a mount namespace of the shell's own: far less than
     // a switch needs.

@@ -421,15 +421,9 @@ pub fn detach(name: &str) -> Result<bool, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
 
     fn unique_switch() -> String {
-        static N: AtomicU32 = AtomicU32::new(0);
-        format!(
-            "vale{}adm{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
+        netmap_testkit::names::unique_switch("adm")
     }
 
     fn small(switch: &str, port: &str) -> String {

@@ -22,6 +22,7 @@ use common::*;
 use netmap_ring::abi::{NetmapSlot, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::port::{Port, SyncError};
 use netmap_ring::ring;
+use netmap_testkit::{frames::*, names::*};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use vale_offload::counters::PortCounter as P;
@@ -377,7 +378,7 @@ impl Harness {
         self.seq += 1;
         // Every fragment fits a buffer.
         let len = f.len.min(f.frags * 2000);
-        let bytes = frame(self.macs[f.dst], self.macs[f.src], len, self.seq);
+        let bytes = frame(self.macs[f.dst], self.macs[f.src], self.seq, len);
         let piece = bytes.len() / f.frags;
         (0..f.frags)
             .map(|i| {

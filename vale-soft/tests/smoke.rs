@@ -1,22 +1,9 @@
 //! First end-to-end checks of the software engine.
 
 use netmap_ring::port::Interest;
+use netmap_testkit::frames::frame;
+use netmap_testkit::names::unique_switch;
 use std::time::Duration;
-
-fn unique_switch(tag: &str) -> String {
-    format!("vale{}{}", tag, std::process::id())
-}
-
-fn frame(dst: [u8; 6], src: [u8; 6], len: usize) -> Vec<u8> {
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12] = 0x08;
-    for (i, b) in f.iter_mut().enumerate().skip(14) {
-        *b = i as u8;
-    }
-    f
-}
 
 #[test]
 fn vale_floods_then_learns() {
@@ -27,19 +14,19 @@ fn vale_floods_then_learns() {
     let ma = [2, 0, 0, 0, 0, 0xa];
     let mb = [2, 0, 0, 0, 0, 0xb];
     // Unknown destination: flooded to b and c.
-    assert!(a.inject(&frame(mb, ma, 60)));
+    assert!(a.inject(&frame(mb, ma, 0, 60)));
     a.txsync().unwrap();
     b.rxsync().unwrap();
     c.rxsync().unwrap();
     let pb = b.next_packet().expect("b got the flood");
-    assert_eq!(pb.data, frame(mb, ma, 60));
+    assert_eq!(pb.data, frame(mb, ma, 0, 60));
     assert!(c.next_packet().is_some());
     // b answers a: a is known now, so only a gets it.
-    assert!(b.inject(&frame(ma, mb, 100)));
+    assert!(b.inject(&frame(ma, mb, 0, 100)));
     b.txsync().unwrap();
     a.rxsync().unwrap();
     c.rxsync().unwrap();
-    assert_eq!(a.next_packet().unwrap().data, frame(ma, mb, 100));
+    assert_eq!(a.next_packet().unwrap().data, frame(ma, mb, 0, 100));
     assert!(c.next_packet().is_none());
     let ready = c
         .poll(Interest::RX, Some(Duration::from_millis(10)))

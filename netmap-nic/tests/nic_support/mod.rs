@@ -1,159 +1,31 @@
-//! What the NIC tests share: a veth pair across two network namespaces
-//! made and removed by the test, test frames, and a plain AF_PACKET socket
-//! as the independent peer of a port.
+//! What the NIC tests share beyond the test kit: the MACs of the veth
+//! pair's ends, frame lengths, and a plain AF_PACKET socket as the
+//! independent peer of a port. The veth pair itself, the frames and the
+//! skip come from `netmap-testkit`.
 // Each test crate uses its own part of this module.
 #![allow(dead_code)]
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-/// The experimental ethertype of IEEE 802: the frames of these tests,
-/// told apart from anything else the kernel sends on the link.
-pub const TEST_ETHERTYPE: u16 = 0x88b5;
+use netmap_testkit::frames::TEST_ETHERTYPE;
+
 pub const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
 pub const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0x0b, 0x01];
 /// No test waits longer than this for frames.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// Two namespaces joined by a veth pair, `a` in `ns_a` and `b` in `ns_b`;
-/// deleting the namespaces on drop deletes the interfaces.
-pub struct VethPair {
-    pub ns_a: String,
-    pub ns_b: String,
-    pub a: String,
-    pub b: String,
-}
-
-impl VethPair {
-    /// Makes the pair, or says why the test cannot run.
-    pub fn create() -> Result<Self, String> {
-        if !is_root() {
-            return Err("not root: network namespaces and AF_PACKET need root".into());
-        }
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let tag = format!(
-            "{}x{}",
-            std::process::id() % 100_000,
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let pair = Self {
-            ns_a: format!("nmnic{tag}a"),
-            ns_b: format!("nmnic{tag}b"),
-            a: format!("nv{tag}a"),
-            b: format!("nv{tag}b"),
-        };
-        ip(&["netns", "add", &pair.ns_a])?;
-        if let Err(e) = ip(&["netns", "add", &pair.ns_b]) {
-            let _ = ip(&["netns", "del", &pair.ns_a]);
-            return Err(e);
-        }
-        // From here on, drop removes what was made.
-        let mac_a = format_mac(MAC_A);
-        let mac_b = format_mac(MAC_B);
-        for ns in [&pair.ns_a, &pair.ns_b] {
-            // No IPv6 chatter (router solicitations, MLD) on the test link.
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "sysctl", "-qw"])
-                .arg("net.ipv6.conf.default.disable_ipv6=1")
-                .output();
-        }
-        ip(&[
-            "-n", &pair.ns_a, "link", "add", &pair.a, "address", &mac_a, "type", "veth", "peer",
-            "name", &pair.b, "address", &mac_b, "netns", &pair.ns_b,
-        ])?;
-        ip(&["-n", &pair.ns_a, "link", "set", &pair.a, "up"])?;
-        ip(&["-n", &pair.ns_b, "link", "set", &pair.b, "up"])?;
-        Ok(pair)
-    }
-
-    /// Runs `f` on a thread inside namespace `ns`.
-    pub fn run_in<T: Send + 'static>(
-        ns: &str,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let path = format!("/run/netns/{ns}");
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).expect("namespace file");
-            rustix::thread::move_into_link_name_space(
-                file.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-            .expect("setns into the test namespace");
-            f()
-        })
-    }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.ns_a]);
-        let _ = ip(&["netns", "del", &self.ns_b]);
-    }
-}
-
+/// A veth pair between two namespaces with ends [`MAC_A`] and [`MAC_B`],
+/// or a skip saying why there is none (not root, no `ip netns`, no veth).
 #[macro_export]
 macro_rules! veth_or_skip {
     () => {
-        match $crate::nic_support::VethPair::create() {
-            Ok(pair) => pair,
-            Err(why) => {
-                eprintln!("skipped: {why}");
-                return;
-            }
-        }
+        netmap_testkit::ok_or_skip!(netmap_testkit::netns::VethPair::create(
+            $crate::nic_support::MAC_A,
+            $crate::nic_support::MAC_B
+        ))
     };
-}
-
-pub fn format_mac(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// A test frame: Ethernet header with [`TEST_ETHERTYPE`], then a sequence
-/// number, then filler up to `len` bytes derived from the number.
-pub fn test_frame(src: [u8; 6], dst: [u8; 6], seq: u32, len: usize) -> Vec<u8> {
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&TEST_ETHERTYPE.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    while f.len() < len {
-        f.push((seq as usize + f.len()) as u8);
-    }
-    f
-}
-
-/// The sequence number of a test frame, `None` for any other frame.
-pub fn test_seq(frame: &[u8]) -> Option<u32> {
-    if frame.len() < 18 || frame[12..14] != TEST_ETHERTYPE.to_be_bytes() {
-        return None;
-    }
-    Some(u32::from_be_bytes(frame[14..18].try_into().unwrap()))
 }
 
 /// Length of frame `seq`: varied, 60..=1514 bytes.

@@ -10,17 +10,15 @@
 //! readback) and the driver's buffer pool for the device backends.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use host_driver::device::Device;
 use host_driver::regs::DeviceInfo;
 use host_driver::DeviceBackend;
 use netmap_ring::port::{Backend, Binding, BindingLayout, Port, PortError, SyncError};
 use netmap_ring::view::RingView;
+use netmap_testkit::nmsim::SimServer;
 use vale_offload::counters::PortCounter;
 use vale_offload::counters::SwitchCounter;
 use vale_offload::hash::netmap_mac_hash;
@@ -149,8 +147,9 @@ pub fn run(kind: Kind, case: fn(&dyn Fixture)) {
             case(&DeviceFixture::new(kind, Box::new(device), None))
         }
         Kind::VfioUser => {
-            let server = Server::start();
-            let device = host_driver::vfio_user::VfioUserDevice::connect(&server.socket)
+            // Checked once per case: built from this test's RTL.
+            let server = SimServer::start(&netmap_tests::nmsim_server(), &["--clients", "1"]);
+            let device = host_driver::vfio_user::VfioUserDevice::connect(server.socket())
                 .expect("connect to nmsim-server");
             case(&DeviceFixture::new(kind, Box::new(device), Some(server)))
         }
@@ -164,7 +163,9 @@ struct EngineFixture {
     backend: Box<dyn Backend>,
 }
 
-fn domain(name: &str) -> Arc<Domain> {
+/// The engine's domain `name` (`if-<nic>` for a NIC's pipes, else a
+/// switch); opening creates it when absent.
+pub fn domain(name: &str) -> Arc<Domain> {
     let kind = if name.starts_with("if-") {
         DomainKind::Pipes
     } else {
@@ -242,11 +243,11 @@ impl Fixture for EngineFixture {
 struct DeviceFixture {
     kind: Kind,
     backend: Tracked,
-    _server: Option<Server>,
+    _server: Option<SimServer>,
 }
 
 impl DeviceFixture {
-    fn new(kind: Kind, device: Box<dyn Device>, server: Option<Server>) -> Self {
+    fn new(kind: Kind, device: Box<dyn Device>, server: Option<SimServer>) -> Self {
         Self {
             kind,
             backend: Tracked {
@@ -494,59 +495,5 @@ impl Drop for TrackedBinding {
     fn drop(&mut self) {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|(id, _, _)| *id != self.id);
-    }
-}
-
-/// `nmsim-server` in a child process serving one client, killed on drop.
-/// The binary comes from host-driver; `cargo test --workspace` builds it
-/// next to this test.
-struct Server {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Server {
-    fn start() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        // Checked once per case: built from this test's RTL.
-        let bin = netmap_tests::workspace_bin("nmsim-server");
-        let socket = std::env::temp_dir().join(format!(
-            "nmsim-conf-{}-{}.sock",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_file(&socket);
-        let mut child = Command::new(bin)
-            .arg("--socket")
-            .arg(&socket)
-            .args(["--clients", "1"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nmsim-server starts");
-        // Kill it if it never gets ready.
-        let stderr = child.stderr.take().expect("piped stderr");
-        let server = Self { child, socket };
-        let (ready, is_ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("serving") {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        is_ready
-            .recv_timeout(Duration::from_secs(30))
-            .expect("nmsim-server never started serving");
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
     }
 }

@@ -5,9 +5,6 @@
 //! What a backend cannot do is listed, with the reason, in
 //! docs/conformance.md; its cases there assert the refusal instead.
 
-// Frame builders and slot helpers, shared with the engine's own tests.
-#[path = "../../../vale-soft/tests/common/mod.rs"]
-mod common;
 mod fixture;
 mod process;
 

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use crate::fixture::{Cap, Fixture};
 use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::port::{Interest, Port};
 use netmap_ring::ring;
+use netmap_testkit::{frames::*, names::*, slots::*};
 use vale_offload::counters::PortCounter as P;
 
 fn pipe(f: &dyn Fixture, parent: &str, id: &str, conf: &str) -> (Port, Port) {
@@ -26,7 +26,7 @@ fn crossover_moves_buffer_indexes_not_bytes(f: &dyn Fixture) {
     let tx = m.tx_ring(0);
     let sent: Vec<u32> = (0..4).map(|i| tx.slot(i).buf_idx).collect();
     for seq in 0..4 {
-        put(&m, &frame(mac(2), mac(1), 60 + seq as usize, seq), 0);
+        put(&m, &frame(mac(2), mac(1), seq, 60 + seq as usize), 0);
     }
     m.txsync().unwrap();
     s.rxsync().unwrap();
@@ -45,7 +45,7 @@ fn crossover_moves_buffer_indexes_not_bytes(f: &dyn Fixture) {
         assert_ne!(back.buf_idx, sent[i as usize]);
         assert_ne!(back.flags & NS_BUF_CHANGED, 0);
     }
-    assert_eq!(s.clone_packet_data(0), frame(mac(2), mac(1), 60, 0));
+    assert_eq!(s.clone_packet_data(0), frame(mac(2), mac(1), 0, 60));
     f.assert_conserved(d);
 }
 
@@ -70,7 +70,7 @@ fn a_buffer_swapped_in_by_the_receiver_travels_back(f: &dyn Fixture) {
         return;
     };
     let d = sw.as_str();
-    put(&m, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&m, &frame(mac(2), mac(1), 0, 60), 0);
     m.txsync().unwrap();
     s.rxsync().unwrap();
     let rx = s.rx_ring(0);
@@ -98,7 +98,7 @@ fn a_buffer_swapped_in_by_the_receiver_travels_back(f: &dyn Fixture) {
     let n = m.tx_ring(0).num_slots();
     // Frame n lands in RX slot 0 again, taking the spare back to TX.
     for seq in 1..=n {
-        put(&m, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&m, &frame(mac(2), mac(1), seq, 60), 0);
         m.txsync().unwrap();
         s.rxsync().unwrap();
         let rx = s.rx_ring(0);
@@ -147,7 +147,7 @@ fn back_pressure_stops_the_sender_and_loses_nothing(f: &dyn Fixture) {
     // tail stops, whatever it syncs.
     for _ in 0..10 {
         while !ring::empty(tx.cur(), tx.tail()) {
-            put(&m, &frame(mac(2), mac(1), 60, seq), 0);
+            put(&m, &frame(mac(2), mac(1), seq, 60), 0);
             seq += 1;
         }
         m.txsync().unwrap();
@@ -171,7 +171,7 @@ fn back_pressure_stops_the_sender_and_loses_nothing(f: &dyn Fixture) {
     m.txsync().unwrap();
     assert_eq!(ring::distance(tail_before, tx.tail(), 32), 5);
     while !ring::empty(tx.cur(), tx.tail()) {
-        put(&m, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&m, &frame(mac(2), mac(1), seq, 60), 0);
         seq += 1;
     }
     m.txsync().unwrap();
@@ -179,7 +179,11 @@ fn back_pressure_stops_the_sender_and_loses_nothing(f: &dyn Fixture) {
     // Drain everything: every frame arrives once, in order.
     let mut got = Vec::new();
     for _ in 0..10 {
-        got.extend(drain(&mut s).iter().map(|f| seq_of(f)));
+        got.extend(
+            drain(&mut s)
+                .iter()
+                .map(|f| seq_of(f).expect("a test frame")),
+        );
         m.txsync().unwrap();
     }
     assert_eq!(got, (5..36).collect::<Vec<_>>());
@@ -192,7 +196,7 @@ fn a_bad_slot_is_never_handed_to_the_peer(f: &dyn Fixture) {
     let sw = unique_switch("p");
     let (m, mut s) = pipe(f, &format!("{sw}:x"), "1", "");
     let d = sw.as_str();
-    put(&m, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&m, &frame(mac(2), mac(1), 0, 60), 0);
     let (at, old) = put_raw(
         &m,
         NetmapSlot {
@@ -212,9 +216,12 @@ fn a_bad_slot_is_never_handed_to_the_peer(f: &dyn Fixture) {
             ptr: 0,
         },
     );
-    put(&m, &frame(mac(2), mac(1), 60, 1), 0);
+    put(&m, &frame(mac(2), mac(1), 1, 60), 0);
     m.txsync().unwrap();
-    let got: Vec<u32> = drain(&mut s).iter().map(|f| seq_of(f)).collect();
+    let got: Vec<u32> = drain(&mut s)
+        .iter()
+        .map(|f| seq_of(f).expect("a test frame"))
+        .collect();
     assert_eq!(got, vec![0, 1]);
     assert_eq!(f.port_counter(d, "x{1", P::TxDropBadSlot), 2);
     // The receiver released its slots: the sender's next sync hands the
@@ -232,17 +239,17 @@ fn several_pipes_on_one_parent_are_independent(f: &dyn Fixture) {
     let (m2, mut s2) = pipe(f, &parent, "2", "");
     let (m3, mut s3) = pipe(f, &parent, "abc", "");
     for (i, m) in [&m1, &m2, &m3].into_iter().enumerate() {
-        put(m, &frame(mac(2), mac(1), 60, i as u32), 0);
+        put(m, &frame(mac(2), mac(1), i as u32, 60), 0);
         m.txsync().unwrap();
     }
     for (i, s) in [&mut s1, &mut s2, &mut s3].into_iter().enumerate() {
-        assert_eq!(drain(s), vec![frame(mac(2), mac(1), 60, i as u32)]);
+        assert_eq!(drain(s), vec![frame(mac(2), mac(1), i as u32, 60)]);
     }
     // Pipes are full duplex: the slave's TX is the master's RX.
     let mut m1 = m1;
-    put(&s1, &frame(mac(1), mac(2), 60, 9), 0);
+    put(&s1, &frame(mac(1), mac(2), 9, 60), 0);
     s1.txsync().unwrap();
-    assert_eq!(drain(&mut m1), vec![frame(mac(1), mac(2), 60, 9)]);
+    assert_eq!(drain(&mut m1), vec![frame(mac(1), mac(2), 9, 60)]);
     let d = sw.as_str();
     f.assert_conserved(d);
     drop((m2, m3, s2, s3));
@@ -253,11 +260,11 @@ fn pipes_on_a_vale_port_stay_off_the_switch(f: &dyn Fixture) {
     let mut a = f.open(&format!("{sw}:a")).unwrap();
     let b = f.open(&format!("{sw}:b")).unwrap();
     let (m, mut s) = pipe(f, &format!("{sw}:a"), "1", "");
-    put(&b, &frame(BROADCAST, mac(2), 60, 0), 0);
+    put(&b, &frame(BROADCAST, mac(2), 0, 60), 0);
     b.txsync().unwrap();
     assert_eq!(drain(&mut a).len(), 1);
     assert!(drain(&mut s).is_empty(), "a pipe end is not a switch port");
-    put(&m, &frame(BROADCAST, mac(1), 60, 1), 0);
+    put(&m, &frame(BROADCAST, mac(1), 1, 60), 0);
     m.txsync().unwrap();
     assert_eq!(drain(&mut s).len(), 1);
     assert!(
@@ -279,11 +286,11 @@ fn pipes_on_a_nic_parent(f: &dyn Fixture) {
     );
     assert_eq!((m.tx_rings(), s.rx_rings()), (2, 2));
     // Ring i of the master feeds ring i of the slave.
-    put_on(&m, 1, &frame(mac(2), mac(1), 60, 3), 0);
+    put_on(&m, 1, &frame(mac(2), mac(1), 3, 60), 0);
     m.txsync().unwrap();
     s.rxsync().unwrap();
     assert_eq!((s.rx_ring(0).tail(), s.rx_ring(1).tail()), (0, 1));
-    assert_eq!(drain(&mut s), vec![frame(mac(2), mac(1), 60, 3)]);
+    assert_eq!(drain(&mut s), vec![frame(mac(2), mac(1), 3, 60)]);
     let d = format!("if-{ifname}");
     f.assert_conserved(&d);
     drop((m, s));
@@ -299,10 +306,10 @@ fn a_pipe_outlives_the_close_of_one_end(f: &dyn Fixture) {
     let sw = unique_switch("p");
     let (m, s) = pipe(f, &format!("{sw}:x"), "1", "");
     drop(s);
-    put(&m, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&m, &frame(mac(2), mac(1), 0, 60), 0);
     m.txsync().unwrap();
     let mut s = f.open(&format!("{sw}:x}}1")).unwrap();
-    assert_eq!(drain(&mut s), vec![frame(mac(2), mac(1), 60, 0)]);
+    assert_eq!(drain(&mut s), vec![frame(mac(2), mac(1), 0, 60)]);
     f.assert_conserved(&sw);
     drop((m, s));
 }
@@ -322,7 +329,7 @@ fn threads_across_a_pipe_lose_nothing(f: &dyn Fixture) {
             s.poll(Interest::RX, Some(Duration::from_secs(1))).unwrap();
             s.dispatch(0, |p| {
                 let len = 60 + (next % 1400) as usize;
-                assert_eq!(p.data, frame(mac(2), mac(1), len, next), "frame {next}");
+                assert_eq!(p.data, frame(mac(2), mac(1), next, len), "frame {next}");
                 next += 1;
             });
         }
@@ -339,7 +346,7 @@ fn threads_across_a_pipe_lose_nothing(f: &dyn Fixture) {
             let mut burst = 0;
             while seq < frames && burst < 512 {
                 let len = 60 + (seq % 1400) as usize;
-                if !m.inject(&frame(mac(2), mac(1), len, seq)) {
+                if !m.inject(&frame(mac(2), mac(1), seq, len)) {
                     break;
                 }
                 seq += 1;

@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use crate::common::*;
 use crate::fixture::{Cap, Fixture};
 use netmap_ring::port::{Interest, PortError, SyncError};
 use netmap_ring::ring::{self, RingError};
+use netmap_testkit::{frames::*, names::*, slots::*};
 use vale_offload::counters::PortCounter;
 
 fn a_new_tx_ring_offers_every_slot_but_one_and_a_new_rx_ring_is_empty(f: &dyn Fixture) {
@@ -45,7 +45,7 @@ fn tx_ring_steps(f: &dyn Fixture) {
     let mut b = f.open(&format!("{sw}:b")).unwrap();
     let tx = a.tx_ring(0);
     for seq in 0..3 {
-        put(&a, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&a, &frame(mac(2), mac(1), seq, 60), 0);
     }
     // Filled but not synced: the kernel has seen nothing, tail is where it
     // was and nothing reached b.
@@ -60,7 +60,7 @@ fn tx_ring_steps(f: &dyn Fixture) {
     assert_eq!(
         got,
         (0..3)
-            .map(|s| frame(mac(2), mac(1), 60, s))
+            .map(|s| frame(mac(2), mac(1), s, 60))
             .collect::<Vec<_>>()
     );
 
@@ -74,11 +74,11 @@ fn tx_ring_steps(f: &dyn Fixture) {
     tx.set_cur(n - 1);
     a.txsync().unwrap(); // slots 3..n-1 go out with whatever they held (len 0: dropped as short)
     assert_eq!(tx.tail(), n - 2);
-    put(&a, &frame(mac(2), mac(1), 60, 7), 0);
+    put(&a, &frame(mac(2), mac(1), 7, 60), 0);
     assert_eq!(tx.head(), 0);
     a.txsync().unwrap();
     assert_eq!((tx.head(), tx.cur(), tx.tail()), (0, 0, n - 1));
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 7)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 7, 60)]);
     let d = sw.as_str();
     assert_eq!(
         f.port_counter(d, "a", PortCounter::TxDropShort),
@@ -98,7 +98,7 @@ fn rx_ring_steps(f: &dyn Fixture) {
     let rx = b.rx_ring(0);
     assert_eq!(rx.num_slots(), 8);
     for seq in 0..3 {
-        put(&a, &frame(mac(2), mac(1), 60 + seq as usize, seq), 0);
+        put(&a, &frame(mac(2), mac(1), seq, 60 + seq as usize), 0);
     }
     a.txsync().unwrap();
     // Delivered into b's kernel ring, but tail moves only in b's sync.
@@ -110,7 +110,7 @@ fn rx_ring_steps(f: &dyn Fixture) {
         assert_eq!(slot.len, 60 + i as u16);
         let mut data = vec![0; slot.len as usize];
         b.read_buf(slot.buf_idx, &mut data).unwrap();
-        assert_eq!(data, frame(mac(2), mac(1), 60 + i as usize, i));
+        assert_eq!(data, frame(mac(2), mac(1), i, 60 + i as usize));
     }
     // Release two slots; the third stays ours.
     rx.set_head(2);
@@ -120,7 +120,7 @@ fn rx_ring_steps(f: &dyn Fixture) {
     // Only 8 - 1 - 1 = 6 slots are free in the kernel's view now (one held
     // by us, one always empty): the 7th frame of a burst is dropped.
     for seq in 10..17 {
-        put(&a, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&a, &frame(mac(2), mac(1), seq, 60), 0);
     }
     a.txsync().unwrap();
     b.rxsync().unwrap();
@@ -140,7 +140,7 @@ fn rx_cur_ahead_of_head_waits_for_more(f: &dyn Fixture) {
     let sw = unique_switch("r");
     let a = f.open(&format!("{sw}:a")).unwrap();
     let b = f.open(&format!("{sw}:b")).unwrap();
-    put(&a, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&a, &frame(mac(2), mac(1), 0, 60), 0);
     a.txsync().unwrap();
     let ready = b.poll(Interest::RX, Some(Duration::from_secs(5))).unwrap();
     assert!(ready.rx);
@@ -152,7 +152,7 @@ fn rx_cur_ahead_of_head_waits_for_more(f: &dyn Fixture) {
         .unwrap();
     assert!(!ready.rx, "nothing past cur yet");
     assert_eq!(rx.head(), 0, "the kept slot is still ours");
-    put(&a, &frame(mac(2), mac(1), 60, 1), 0);
+    put(&a, &frame(mac(2), mac(1), 1, 60), 0);
     a.txsync().unwrap();
     let ready = b.poll(Interest::RX, Some(Duration::from_secs(5))).unwrap();
     assert!(ready.rx);
@@ -168,7 +168,7 @@ fn tx_poll_syncs_and_reports_room(f: &dyn Fixture) {
     let _b = f.open(&format!("{sw}:b")).unwrap();
     let tx = a.tx_ring(0);
     for seq in 0..15 {
-        put(&a, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&a, &frame(mac(2), mac(1), seq, 60), 0);
     }
     assert!(ring::empty(tx.cur(), tx.tail()), "no room left");
     let ready = a.poll(Interest::TX, Some(Duration::from_secs(5))).unwrap();
@@ -193,12 +193,12 @@ fn bad_tx_head_or_cur_is_refused_and_the_ring_reinitialised(f: &dyn Fixture) {
     let mut b = f.open(&format!("{sw}:b")).unwrap();
     let d = sw.as_str();
     let tx = a.tx_ring(0);
-    put(&a, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&a, &frame(mac(2), mac(1), 0, 60), 0);
     a.txsync().unwrap();
     assert_eq!((tx.head(), tx.tail()), (1, 0));
 
     // head out of range.
-    put(&a, &frame(mac(2), mac(1), 60, 1), 0);
+    put(&a, &frame(mac(2), mac(1), 1, 60), 0);
     tx.set_head(64);
     let source = assert_reinit(a.txsync().unwrap_err(), 0);
     assert!(matches!(source, RingError::OutOfRange { value: 64, .. }));
@@ -208,8 +208,8 @@ fn bad_tx_head_or_cur_is_refused_and_the_ring_reinitialised(f: &dyn Fixture) {
         "head = cur = hwcur"
     );
     // cur behind head.
-    put(&a, &frame(mac(2), mac(1), 60, 2), 0);
-    put(&a, &frame(mac(2), mac(1), 60, 3), 0);
+    put(&a, &frame(mac(2), mac(1), 2, 60), 0);
+    put(&a, &frame(mac(2), mac(1), 3, 60), 0);
     tx.set_cur(2);
     let source = assert_reinit(a.txsync().unwrap_err(), 0);
     assert!(matches!(source, RingError::CurOutsideWindow { .. }));
@@ -228,11 +228,11 @@ fn bad_tx_head_or_cur_is_refused_and_the_ring_reinitialised(f: &dyn Fixture) {
     };
     assert_eq!(f.port_counter(d, "a", PortCounter::BadRingSyncs), counted);
     // Nothing of the refused syncs went out; only frame 0 did.
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 0)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 0, 60)]);
     // The reinitialised ring works.
-    put(&a, &frame(mac(2), mac(1), 60, 9), 0);
+    put(&a, &frame(mac(2), mac(1), 9, 60), 0);
     a.txsync().unwrap();
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 9)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 9, 60)]);
     f.assert_conserved(d);
 }
 
@@ -242,7 +242,7 @@ fn bad_rx_head_is_refused_and_the_ring_reinitialised(f: &dyn Fixture) {
     let mut b = f.open(&format!("{sw}:b@conf:slots=32")).unwrap();
     let d = sw.as_str();
     for seq in 0..3 {
-        put(&a, &frame(mac(2), mac(1), 60, seq), 0);
+        put(&a, &frame(mac(2), mac(1), seq, 60), 0);
     }
     a.txsync().unwrap();
     b.rxsync().unwrap();
@@ -274,7 +274,7 @@ fn bad_rx_head_is_refused_and_the_ring_reinitialised(f: &dyn Fixture) {
     };
     assert_eq!(f.port_counter(d, "b", PortCounter::BadRingSyncs), counted);
     // Nothing was lost: the third frame is still there.
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 2)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 2, 60)]);
     f.assert_conserved(d);
 }
 
@@ -288,7 +288,7 @@ fn tail_changes_only_inside_a_sync(f: &dyn Fixture) {
     let tx = a.tx_ring(0);
     for round in 0..5u32 {
         for seq in 0..10 {
-            put(&a, &frame(mac(2), mac(1), 60, round * 10 + seq), 0);
+            put(&a, &frame(mac(2), mac(1), round * 10 + seq, 60), 0);
         }
         let before = tx.tail();
         a.txsync().unwrap();
@@ -342,15 +342,15 @@ fn one_ring_binding_and_ring_choice_of_forwarding(f: &dyn Fixture) {
     let mut b = f.open(&format!("{sw}:b@conf:rings=4")).unwrap();
     let mut c = f.open(&format!("{sw}:c")).unwrap();
     // a learns nothing yet; b's frame to a floods to RX ring 0 of a and c.
-    put_on(&b, 1, &frame(mac(1), mac(2), 60, 0), 0);
+    put_on(&b, 1, &frame(mac(1), mac(2), 0, 60), 0);
     b.txsync().unwrap();
     assert!(
         drain(&mut a).is_empty(),
         "a bound ring 2 only; the flood went to ring 0"
     );
-    assert_eq!(drain(&mut c), vec![frame(mac(1), mac(2), 60, 0)]);
+    assert_eq!(drain(&mut c), vec![frame(mac(1), mac(2), 0, 60)]);
     // a (TX ring 2) to b, known: b's RX ring 2.
-    put(&a, &frame(mac(2), mac(1), 60, 1), 0);
+    put(&a, &frame(mac(2), mac(1), 1, 60), 0);
     a.txsync().unwrap();
     b.rxsync().unwrap();
     assert_eq!(b.rx_ring(2).tail(), 1);
@@ -360,14 +360,14 @@ fn one_ring_binding_and_ring_choice_of_forwarding(f: &dyn Fixture) {
     let packet = b.next_packet().unwrap();
     assert_eq!(
         (packet.ring, packet.data),
-        (2, frame(mac(2), mac(1), 60, 1))
+        (2, frame(mac(2), mac(1), 1, 60))
     );
     // a's broadcast: RX ring 0 of b and c.
-    put(&a, &frame(BROADCAST, mac(1), 60, 2), 0);
+    put(&a, &frame(BROADCAST, mac(1), 2, 60), 0);
     a.txsync().unwrap();
     b.rxsync().unwrap();
     assert_eq!(b.rx_ring(0).tail(), 1);
-    assert_eq!(drain(&mut c), vec![frame(BROADCAST, mac(1), 60, 2)]);
+    assert_eq!(drain(&mut c), vec![frame(BROADCAST, mac(1), 2, 60)]);
     f.assert_conserved(&sw);
 }
 
@@ -396,7 +396,7 @@ fn rx_only_and_tx_only_bindings(f: &dyn Fixture) {
     assert_eq!((r.tx_rings(), r.rx_rings()), (0, 1));
     let t = f.open_if(Cap::RingSubset, &format!("{sw}:t/T")).unwrap();
     assert_eq!((t.tx_rings(), t.rx_rings()), (1, 0));
-    put(&t, &frame(BROADCAST, mac(1), 60, 0), 0);
+    put(&t, &frame(BROADCAST, mac(1), 0, 60), 0);
     t.txsync().unwrap();
     r.rxsync().unwrap();
     assert_eq!(r.rx_ring(0).tail(), 1);

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use crate::fixture::{Cap, Fixture};
 use netmap_ring::abi::{ns_rfrags, NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::port::Interest;
+use netmap_testkit::{frames::*, names::*, slots::*};
 use vale_offload::chain::ETH_HEADER_LEN;
 use vale_offload::counters::PortCounter as P;
 use vale_offload::counters::SwitchCounter as S;
@@ -29,10 +29,10 @@ fn unknown_unicast_floods_then_the_learned_port_alone_receives(f: &dyn Fixture) 
     let sw = unique_switch("v");
     let [mut a, mut b, mut c] = three_ports(f, &sw);
     let d = sw.as_str();
-    put(&a, &frame(mac(2), mac(1), 60, 0), 0);
+    put(&a, &frame(mac(2), mac(1), 0, 60), 0);
     a.txsync().unwrap();
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 0)]);
-    assert_eq!(drain(&mut c), vec![frame(mac(2), mac(1), 60, 0)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 0, 60)]);
+    assert_eq!(drain(&mut c), vec![frame(mac(2), mac(1), 0, 60)]);
     assert!(
         drain(&mut a).is_empty(),
         "a flood never returns to its source"
@@ -41,14 +41,14 @@ fn unknown_unicast_floods_then_the_learned_port_alone_receives(f: &dyn Fixture) 
     assert_eq!(f.switch_counter(d, S::Floods), 1);
     assert_eq!(f.switch_counter(d, S::Misses), 1);
     // b answers: mac(1) was learned on a, so only a receives; b is learned.
-    put(&b, &frame(mac(1), mac(2), 100, 1), 0);
+    put(&b, &frame(mac(1), mac(2), 1, 100), 0);
     b.txsync().unwrap();
-    assert_eq!(drain(&mut a), vec![frame(mac(1), mac(2), 100, 1)]);
+    assert_eq!(drain(&mut a), vec![frame(mac(1), mac(2), 1, 100)]);
     assert!(drain(&mut c).is_empty());
     // Now a to b is unicast too.
-    put(&a, &frame(mac(2), mac(1), 70, 2), 0);
+    put(&a, &frame(mac(2), mac(1), 2, 70), 0);
     a.txsync().unwrap();
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 70, 2)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 2, 70)]);
     assert!(drain(&mut c).is_empty());
     assert_eq!(f.switch_counter(d, S::Lookups), 3);
     assert_eq!(f.switch_counter(d, S::Hits), 2);
@@ -74,21 +74,21 @@ fn broadcast_and_multicast_reach_every_port_but_the_source(f: &dyn Fixture) {
     let [mut a, mut b, mut c] = three_ports(f, &sw);
     let d = sw.as_str();
     for (seq, dst) in [BROADCAST, MULTICAST].into_iter().enumerate() {
-        put(&a, &frame(dst, mac(1), 64, seq as u32), 0);
+        put(&a, &frame(dst, mac(1), seq as u32, 64), 0);
     }
     a.txsync().unwrap();
     let want = vec![
-        frame(BROADCAST, mac(1), 64, 0),
-        frame(MULTICAST, mac(1), 64, 1),
+        frame(BROADCAST, mac(1), 0, 64),
+        frame(MULTICAST, mac(1), 1, 64),
     ];
     assert_eq!(drain(&mut b), want);
     assert_eq!(drain(&mut c), want);
     assert!(drain(&mut a).is_empty());
     // Group sources are never learned: a frame from the broadcast address
     // still floods its answer.
-    put(&b, &frame(mac(9), BROADCAST, 60, 2), 0);
+    put(&b, &frame(mac(9), BROADCAST, 2, 60), 0);
     b.txsync().unwrap();
-    put(&c, &frame(BROADCAST, mac(3), 60, 3), 0);
+    put(&c, &frame(BROADCAST, mac(3), 3, 60), 0);
     c.txsync().unwrap();
     assert!(f.lookup(d, &BROADCAST).is_none());
     assert_eq!(drain(&mut a).len(), 2);
@@ -100,11 +100,11 @@ fn a_frame_for_its_own_source_port_is_dropped(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, mut c] = three_ports(f, &sw);
     let d = sw.as_str();
-    put(&a, &frame(BROADCAST, mac(1), 60, 0), 0); // learn mac(1) on a
+    put(&a, &frame(BROADCAST, mac(1), 0, 60), 0); // learn mac(1) on a
     a.txsync().unwrap();
     drain(&mut b);
     drain(&mut c);
-    put(&a, &frame(mac(1), mac(5), 60, 1), 0); // to itself
+    put(&a, &frame(mac(1), mac(5), 1, 60), 0); // to itself
     a.txsync().unwrap();
     assert!(drain(&mut b).is_empty());
     assert!(drain(&mut c).is_empty());
@@ -123,7 +123,7 @@ fn frames_under_an_ethernet_header_are_dropped(f: &dyn Fixture) {
     let [a, mut b, _c] = three_ports(f, &sw);
     let d = sw.as_str();
     for len in [0, 1, 13, 14, 15] {
-        put(&a, &frame(BROADCAST, mac(1), len, 0), 0);
+        put(&a, &frame(BROADCAST, mac(1), 0, len), 0);
     }
     a.txsync().unwrap();
     let got = drain(&mut b);
@@ -142,18 +142,18 @@ fn no_learn_flag_keeps_the_source_out_of_the_table(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, mut c] = three_ports(f, &sw);
     let d = sw.as_str();
-    put(&a, &frame(BROADCAST, mac(1), 60, 0), NS_NO_LEARN);
+    put(&a, &frame(BROADCAST, mac(1), 0, 60), NS_NO_LEARN);
     a.txsync().unwrap();
     assert_eq!(f.switch_counter(d, S::Learns), 0);
     assert!(f.lookup(d, &mac(1)).is_none());
     drain(&mut b);
     drain(&mut c);
     // b's frame to mac(1) must flood: nobody knows where it is.
-    put(&b, &frame(mac(1), mac(2), 60, 1), 0);
+    put(&b, &frame(mac(1), mac(2), 1, 60), 0);
     b.txsync().unwrap();
     assert_eq!(drain(&mut c).len(), 1);
     // Without the flag, a's next frame teaches the switch.
-    put(&a, &frame(BROADCAST, mac(1), 60, 2), 0);
+    put(&a, &frame(BROADCAST, mac(1), 2, 60), 0);
     a.txsync().unwrap();
     assert_eq!(f.lookup(d, &mac(1)), Some(f.entry(d, "a") as u8));
     f.assert_conserved(d);
@@ -175,7 +175,7 @@ fn morefrag_chains_travel_whole_with_their_fragment_count(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, _c] = three_ports(f, &sw);
     let d = sw.as_str();
-    let whole = frame(BROADCAST, mac(1), 3000, 0);
+    let whole = frame(BROADCAST, mac(1), 0, 3000);
     put_chain(&a, &whole, &[1000, 1500, 500], true);
     a.txsync().unwrap();
     b.rxsync().unwrap();
@@ -198,12 +198,12 @@ fn an_unfinished_chain_waits_for_its_last_slot(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, _c] = three_ports(f, &sw);
     let d = sw.as_str();
-    let whole = frame(BROADCAST, mac(1), 300, 0);
-    put(&a, &frame(BROADCAST, mac(1), 60, 9), 0);
+    let whole = frame(BROADCAST, mac(1), 0, 300);
+    put(&a, &frame(BROADCAST, mac(1), 9, 60), 0);
     put_chain(&a, &whole, &[100, 100], false);
     a.txsync().unwrap();
     // The complete frame went; the chain stays with the kernel at hwcur.
-    assert_eq!(drain(&mut b), vec![frame(BROADCAST, mac(1), 60, 9)]);
+    assert_eq!(drain(&mut b), vec![frame(BROADCAST, mac(1), 9, 60)]);
     let tx = a.tx_ring(0);
     assert_eq!(
         (tx.head(), tx.tail()),
@@ -221,18 +221,18 @@ fn chains_of_64_pass_and_longer_ones_are_dropped(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let [a, mut b, _c] = three_ports(f, &sw);
     let d = sw.as_str();
-    let ok = frame(BROADCAST, mac(1), 64 * 20, 1);
+    let ok = frame(BROADCAST, mac(1), 1, 64 * 20);
     put_chain(&a, &ok, &[20; 64], true);
-    let too_long = frame(BROADCAST, mac(1), 65 * 20, 2);
+    let too_long = frame(BROADCAST, mac(1), 2, 65 * 20);
     put_chain(&a, &too_long, &[20; 65], true);
-    put(&a, &frame(BROADCAST, mac(1), 60, 3), 0);
+    put(&a, &frame(BROADCAST, mac(1), 3, 60), 0);
     a.txsync().unwrap();
-    assert_eq!(drain(&mut b), vec![ok, frame(BROADCAST, mac(1), 60, 3)]);
+    assert_eq!(drain(&mut b), vec![ok, frame(BROADCAST, mac(1), 3, 60)]);
     assert_eq!(f.port_counter(d, "a", P::TxDropChain), 1);
     assert_eq!(f.port_counter(d, "a", P::TxPackets), 2);
     // An unfinished chain already over 64 slots is dropped at once rather
     // than waiting forever.
-    put_chain(&a, &frame(BROADCAST, mac(1), 70 * 10, 4), &[10; 70], false);
+    put_chain(&a, &frame(BROADCAST, mac(1), 4, 70 * 10), &[10; 70], false);
     a.txsync().unwrap();
     assert_eq!(f.port_counter(d, "a", P::TxDropChain), 2);
     assert!(drain(&mut b).is_empty());
@@ -244,13 +244,16 @@ fn a_chain_that_does_not_fit_the_destination_is_dropped_whole(f: &dyn Fixture) {
     let a = f.open(&format!("{sw}:a")).unwrap();
     let mut b = f.open(&format!("{sw}:b@conf:rx-slots=8")).unwrap();
     let d = sw.as_str();
-    put(&a, &frame(BROADCAST, mac(1), 60, 0), 0);
-    put(&a, &frame(BROADCAST, mac(1), 60, 1), 0);
+    put(&a, &frame(BROADCAST, mac(1), 0, 60), 0);
+    put(&a, &frame(BROADCAST, mac(1), 1, 60), 0);
     // 5 free slots left of 7; a 6-slot chain cannot go, the next frame can.
-    put_chain(&a, &frame(BROADCAST, mac(1), 600, 2), &[100; 6], true);
-    put(&a, &frame(BROADCAST, mac(1), 60, 3), 0);
+    put_chain(&a, &frame(BROADCAST, mac(1), 2, 600), &[100; 6], true);
+    put(&a, &frame(BROADCAST, mac(1), 3, 60), 0);
     a.txsync().unwrap();
-    let got: Vec<u32> = drain(&mut b).iter().map(|f| seq_of(f)).collect();
+    let got: Vec<u32> = drain(&mut b)
+        .iter()
+        .map(|f| seq_of(f).expect("a test frame"))
+        .collect();
     assert_eq!(got, vec![0, 1, 3]);
     assert_eq!(f.port_counter(d, "b", P::RxDropFull), 1);
     assert_eq!(f.port_counter(d, "a", P::TxDropFull), 1);
@@ -268,7 +271,7 @@ fn indirect_payloads_are_read_through_ptr(f: &dyn Fixture) {
     let d = sw.as_str();
     // The payload sits in an extra buffer, 8 bytes in (past the list link).
     let extra = a.extra_bufs_head();
-    let payload = frame(BROADCAST, mac(1), 200, 5);
+    let payload = frame(BROADCAST, mac(1), 5, 200);
     let at = a.buf_offset(extra).unwrap() + 8;
     a.region().write_bytes(at, &payload).unwrap();
     let base = a.region().base_addr() as u64;
@@ -305,7 +308,7 @@ fn invalid_slots_are_dropped_counted_and_never_followed(f: &dyn Fixture) {
     let d = sw.as_str();
     let num_bufs = a.layout().buffers.num_bufs;
     let buf_size = a.buf_size();
-    let good = |seq| frame(BROADCAST, mac(1), 60, seq);
+    let good = |seq| frame(BROADCAST, mac(1), seq, 60);
     put(&a, &good(0), 0);
     let mut restore = Vec::new();
     for (buf_idx, len) in [(num_bufs, 60), (u32::MAX, 60), (0, 60), (1, 60)] {
@@ -362,16 +365,16 @@ fn a_bad_buffer_in_the_destination_rx_ring_drops_the_frame_not_the_switch(f: &dy
     let rx = b.rx_ring(0);
     let original = rx.slot(0).buf_idx;
     rx.set_buf_idx(0, b.layout().buffers.num_bufs + 1);
-    put(&a, &frame(BROADCAST, mac(1), 60, 0), 0);
+    put(&a, &frame(BROADCAST, mac(1), 0, 60), 0);
     a.txsync().unwrap();
     assert_eq!(f.port_counter(d, "b", P::RxDropBadBuf), 1);
     b.rxsync().unwrap();
     assert_eq!(rx.tail(), 0);
     rx.set_buf_idx(0, original);
-    put(&a, &frame(BROADCAST, mac(1), 60, 1), 0);
+    put(&a, &frame(BROADCAST, mac(1), 1, 60), 0);
     a.txsync().unwrap();
     if f.supports(Cap::RewriteReleasedRxSlot) {
-        assert_eq!(drain(&mut b), vec![frame(BROADCAST, mac(1), 60, 1)]);
+        assert_eq!(drain(&mut b), vec![frame(BROADCAST, mac(1), 1, 60)]);
     } else {
         // The device prefetched the released slot with its bad index; the
         // repair (outside its protocol) is not seen, the frame is dropped.
@@ -388,7 +391,7 @@ fn a_full_destination_ring_drops_and_counts(f: &dyn Fixture) {
     let mut c = f.open(&format!("{sw}:c")).unwrap();
     let d = sw.as_str();
     for seq in 0..40 {
-        put(&a, &frame(BROADCAST, mac(1), 60, seq), 0);
+        put(&a, &frame(BROADCAST, mac(1), seq, 60), 0);
     }
     a.txsync().unwrap();
     assert_eq!(drain(&mut b).len(), 15, "16 slots hold 15 frames");
@@ -403,7 +406,7 @@ fn a_flood_with_nobody_to_receive_is_counted(f: &dyn Fixture) {
     let sw = unique_switch("v");
     let a = f.open(&format!("{sw}:a")).unwrap();
     let d = sw.as_str();
-    put(&a, &frame(BROADCAST, mac(1), 60, 0), 0);
+    put(&a, &frame(BROADCAST, mac(1), 0, 60), 0);
     a.txsync().unwrap();
     assert_eq!(f.port_counter(d, "a", P::TxDropNoDest), 1);
     f.assert_conserved(d);
@@ -418,7 +421,7 @@ fn a_flood_into_full_rings_is_not_a_flood_without_destination(f: &dyn Fixture) {
     let _c = f.open(&format!("{sw}:c@conf:rx-slots=4")).unwrap();
     let d = sw.as_str();
     for seq in 0..5 {
-        put(&a, &frame(BROADCAST, mac(1), 60, seq), 0);
+        put(&a, &frame(BROADCAST, mac(1), seq, 60), 0);
     }
     a.txsync().unwrap();
     assert_eq!(
@@ -435,9 +438,9 @@ fn a_port_that_closes_is_forgotten_by_the_table(f: &dyn Fixture) {
     let [a, mut b, c] = three_ports(f, &sw);
     let d = sw.as_str();
     let b_entry = f.entry(d, "b") as u8;
-    put(&b, &frame(BROADCAST, mac(2), 60, 0), 0);
+    put(&b, &frame(BROADCAST, mac(2), 0, 60), 0);
     b.txsync().unwrap();
-    put(&c, &frame(BROADCAST, mac(3), 60, 0), 0);
+    put(&c, &frame(BROADCAST, mac(3), 0, 60), 0);
     c.txsync().unwrap();
     assert!(f.lookup(d, &mac(3)).is_some());
     drop(c);
@@ -447,15 +450,15 @@ fn a_port_that_closes_is_forgotten_by_the_table(f: &dyn Fixture) {
     // A new port may take c's index; frames for mac(3) flood, reaching b.
     let mut c2 = f.open(&format!("{sw}:c2")).unwrap();
     drain(&mut b);
-    put(&a, &frame(mac(3), mac(1), 60, 1), 0);
+    put(&a, &frame(mac(3), mac(1), 1, 60), 0);
     a.txsync().unwrap();
     assert_eq!(drain(&mut b).len(), 1);
     assert_eq!(drain(&mut c2).len(), 1);
     // Frames for b's MAC still go to b alone, no flood.
     let floods = f.switch_counter(d, S::Floods);
-    put(&a, &frame(mac(2), mac(1), 60, 2), 0);
+    put(&a, &frame(mac(2), mac(1), 2, 60), 0);
     a.txsync().unwrap();
-    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 60, 2)]);
+    assert_eq!(drain(&mut b), vec![frame(mac(2), mac(1), 2, 60)]);
     assert!(drain(&mut c2).is_empty(), "b's MAC was kept: no flood");
     assert_eq!(f.switch_counter(d, S::Floods), floods);
     f.assert_conserved(d);
@@ -524,10 +527,10 @@ fn the_lookup_function_is_replaceable(f: &dyn Fixture) {
     let [a, mut b, mut c] = three_ports(f, &sw);
     let d = sw.as_str();
     // The hook is a function of the process that forwards: soft only.
-    let domain = switch_domain(&sw);
+    let domain = crate::fixture::domain(&sw);
     domain.set_lookup(Arc::new(ByLastByte));
     let to_c = f.entry(d, "c") as u8;
-    put(&a, &frame([2, 0, 0, 0, 0, to_c], mac(1), 60, 0), 0);
+    put(&a, &frame([2, 0, 0, 0, 0, to_c], mac(1), 0, 60), 0);
     a.txsync().unwrap();
     assert!(drain(&mut b).is_empty());
     assert_eq!(drain(&mut c).len(), 1);
@@ -547,7 +550,7 @@ fn threads_unicast_in_order_with_every_drop_counted(f: &dyn Fixture) {
     let mut b = f.open(&format!("{sw}:b")).unwrap();
     let d = sw.as_str();
     // Teach the switch where mac(2) is, so a's frames are unicast.
-    put(&b, &frame(mac(1), mac(2), 60, 0), 0);
+    put(&b, &frame(mac(1), mac(2), 0, 60), 0);
     b.txsync().unwrap();
     drain(&mut a);
     let done = Arc::new(AtomicBool::new(false));
@@ -565,8 +568,9 @@ fn threads_unicast_in_order_with_every_drop_counted(f: &dyn Fixture) {
                 }
                 assert!(Instant::now() < deadline, "receiver timed out");
                 b.dispatch(0, |p| {
-                    assert_eq!(p.data, frame(mac(2), mac(1), p.data.len(), seq_of(&p.data)));
-                    seqs.push(seq_of(&p.data));
+                    let seq = seq_of(&p.data).expect("a test frame");
+                    assert_eq!(p.data, frame(mac(2), mac(1), seq, p.data.len()));
+                    seqs.push(seq);
                 });
             }
             (b, seqs)
@@ -580,7 +584,7 @@ fn threads_unicast_in_order_with_every_drop_counted(f: &dyn Fixture) {
                 a.poll(Interest::TX, Some(Duration::from_secs(5))).unwrap();
                 let burst = (frames - seq).min(256);
                 for _ in 0..burst {
-                    assert!(a.inject(&frame(mac(2), mac(1), 60 + (seq % 64) as usize, seq)));
+                    assert!(a.inject(&frame(mac(2), mac(1), seq, 60 + (seq % 64) as usize)));
                     seq += 1;
                 }
                 a.txsync().unwrap();
@@ -619,7 +623,7 @@ fn a_switch_takes_254_ports(f: &dyn Fixture) {
     }
     let d = sw.as_str();
     let last = ports.last().unwrap();
-    put(&ports[0], &frame(BROADCAST, mac(1), 60, 0), 0);
+    put(&ports[0], &frame(BROADCAST, mac(1), 0, 60), 0);
     ports[0].txsync().unwrap();
     assert_eq!(f.switch_counter(d, S::Forwarded), u64::from(max - 1));
     last.rxsync().unwrap();
