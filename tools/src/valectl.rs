@@ -1,5 +1,5 @@
 //! valectl's requests and their text and JSON renderings, over
-//! `vale_offload::admin`.
+//! `vale_soft::admin`.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write;
