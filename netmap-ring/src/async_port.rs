@@ -186,7 +186,7 @@ impl AsyncPort {
             ring.set_head(cur);
             ring.set_cur(cur);
         }
-        port.rxsync_ring_all()?;
+        port.rxsync()?;
         Ok(batch.len())
     }
 

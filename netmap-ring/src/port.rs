@@ -368,15 +368,11 @@ impl Port {
     }
 
     /// Syncs for `interest` and says what is ready, if anything.
+    #[cfg(feature = "tokio")]
     pub(crate) fn sync_and_check(&self, interest: Interest) -> Result<Option<Interest>, SyncError> {
         self.sync_for(interest)?;
         let ready = self.ready(interest);
         Ok((ready.tx || ready.rx).then_some(ready))
-    }
-
-    /// rxsync of every bound RX ring (releases what was consumed).
-    pub(crate) fn rxsync_ring_all(&self) -> Result<(), SyncError> {
-        self.rxsync()
     }
 
     fn sync_for(&self, interest: Interest) -> Result<(), SyncError> {

@@ -8,7 +8,7 @@
 //! section 6), so the runs alternate baseline, pipe, VALE in short rounds;
 //! each round prints its figures and the ratios to the baseline of the same
 //! round, then the medians are printed. Not a test: `cargo bench -p
-//! vale-offload --bench engine` (ROUNDS and ROUND_SECS in the environment
+//! vale-soft --bench engine` (ROUNDS and ROUND_SECS in the environment
 //! override the defaults of 5 rounds of 0.5 s per figure).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

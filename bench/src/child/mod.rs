@@ -198,7 +198,7 @@ pub enum Role {
     Loop {
         #[command(flatten)]
         common: Common,
-        /// `pipe` or `vale`.
+        /// `pipe`, `vale` or `broadcast` (one sender, four receivers).
         #[arg(long, default_value = "pipe")]
         kind: String,
         /// Name suffix of the pipe or switch.

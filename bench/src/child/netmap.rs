@@ -251,17 +251,42 @@ pub(super) fn port_rx(
 }
 
 pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {
-    let (tx_name, rx_name) = match kind {
-        "pipe" => (format!("netmap:{name}{{0"), format!("netmap:{name}}}0")),
-        "vale" => (format!("vale{name}:a"), format!("vale{name}:b")),
-        other => return Err(format!("unknown kind {other:?}: use pipe or vale")),
+    // Broadcast: one sender floods to four receivers (each frame is
+    // delivered four times; packets counts frames).
+    let (tx_name, rx_names, dst) = match kind {
+        "pipe" => (
+            format!("netmap:{name}{{0"),
+            vec![format!("netmap:{name}}}0")],
+            frame::mac(2),
+        ),
+        "vale" => (
+            format!("vale{name}:a"),
+            vec![format!("vale{name}:b")],
+            frame::mac(2),
+        ),
+        "broadcast" => (
+            format!("vale{name}:a"),
+            ["b", "c", "d", "e"]
+                .iter()
+                .map(|p| format!("vale{name}:{p}"))
+                .collect(),
+            [0xff; 6],
+        ),
+        other => {
+            return Err(format!(
+                "unknown kind {other:?}: use pipe, vale or broadcast"
+            ))
+        }
     };
-    let rx = open_port(&rx_name)?;
+    let rxs = rx_names
+        .iter()
+        .map(|n| open_port(n))
+        .collect::<Result<Vec<_>, _>>()?;
     let tx = open_port(&tx_name)?;
     let len = frame::MIN_FRAME as u16;
-    prefill(&tx, &frame::frame(frame::mac(2), frame::mac(1), len.into()))?;
+    prefill(&tx, &frame::frame(dst, frame::mac(1), len.into()))?;
     let total = common.max_packets.min(100_000_000);
-    let (tx_ring, rx_ring) = (tx.tx_ring(0), rx.rx_ring(0));
+    let tx_ring = tx.tx_ring(0);
     if common.ctl.exists() {
         ctl::say_ready();
         if !ctl::wait_go() {
@@ -273,12 +298,18 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
     while received < total {
         sent += u64::from(queue(&tx_ring, common.batch, len));
         tx.txsync_ring(0).map_err(|e| e.to_string())?;
-        rx.rxsync_ring(0).map_err(|e| e.to_string())?;
-        let (k, _) = consume(&rx_ring, u32::MAX);
-        if k == 0 && started.elapsed() > Duration::from_secs(60) {
+        let mut first = 0;
+        for (i, rx) in rxs.iter().enumerate() {
+            rx.rxsync_ring(0).map_err(|e| e.to_string())?;
+            let (k, _) = consume(&rx.rx_ring(0), u32::MAX);
+            if i == 0 {
+                first = k;
+            }
+        }
+        if first == 0 && started.elapsed() > Duration::from_secs(60) {
             return Err("stalled".into());
         }
-        received += k;
+        received += first;
     }
     Ok(json!({ "packets": received, "sent": sent, "secs": started.elapsed().as_secs_f64() }))
 }
