@@ -10,6 +10,7 @@
 //! - [`region`]: netmap's three pools (interfaces, rings, buffers) laid out
 //!   in one region, with their allocator.
 pub mod abi;
+pub mod crash;
 pub mod lock;
 pub mod name;
 pub mod port;

@@ -125,6 +125,7 @@ impl Backend for SoftBackend {
                         .and_then(|index| match &place.peer {
                             None => Ok(index),
                             Some(peer_name) => {
+                                netmap_ring::crash_point!("pipe::pair:first_end_made");
                                 match ports::create(
                                     &domain,
                                     peer_name,
@@ -132,7 +133,9 @@ impl Backend for SoftBackend {
                                     geometry.mirrored(),
                                 ) {
                                     Ok(peer) => {
+                                        netmap_ring::crash_point!("pipe::pair:both_made");
                                         ctrl.port(index).set(port::PEER, peer);
+                                        netmap_ring::crash_point!("pipe::pair:half_linked");
                                         ctrl.port(peer).set(port::PEER, index);
                                         Ok(index)
                                     }
@@ -212,6 +215,7 @@ impl Backend for SoftBackend {
                 });
             }
         };
+        netmap_ring::crash_point!("soft::register:bound");
         let fifo = match open_wake_fifo(&domain, slot) {
             Ok(fifo) => fifo,
             Err(source) => {
@@ -253,6 +257,7 @@ impl Backend for SoftBackend {
         };
         let generation = ctrl.binding(slot).get(binding::GENERATION);
         let kind = e.kind().unwrap_or(PortKind::Vale);
+        netmap_ring::crash_point!("soft::register:done");
         drop(guard);
         Ok(Box::new(SoftBinding {
             domain,
@@ -402,6 +407,7 @@ impl Drop for SoftBinding {
             && b.get(binding::PID) == std::process::id()
         {
             let _ = std::fs::remove_file(self.domain.wake_path(self.slot));
+            netmap_ring::crash_point!("soft::close:fifo_removed");
             ports::release_binding(&self.domain, self.slot);
         }
     }
