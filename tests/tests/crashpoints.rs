@@ -326,6 +326,9 @@ struct Scenario {
     /// The child role's operation.
     op: &'static str,
     setup: Setup,
+    /// Also kill at the second time each point is passed (the second
+    /// port, ring or buffer run of the operation).
+    again: bool,
 }
 
 enum Setup {
@@ -345,36 +348,43 @@ const SCENARIOS: &[Scenario] = &[
         name: "vale",
         op: "vale",
         setup: Setup::None,
+        again: true,
     },
     Scenario {
         name: "vale-join",
         op: "vale",
         setup: Setup::Hold,
+        again: false,
     },
     Scenario {
         name: "pipe",
         op: "pipe",
         setup: Setup::None,
+        again: true,
     },
     Scenario {
         name: "pipe-join",
         op: "pipe",
         setup: Setup::Hold,
+        again: false,
     },
     Scenario {
         name: "reclaim",
         op: "vale",
         setup: Setup::DeadHolder,
+        again: false,
     },
     Scenario {
         name: "repair",
         op: "vale",
         setup: Setup::DeadLockHolder,
+        again: false,
     },
     Scenario {
         name: "persistent",
         op: "persistent",
         setup: Setup::None,
+        again: false,
     },
 ];
 
@@ -391,12 +401,19 @@ fn every_crash_point_leaves_the_switch_whole() {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut failures = Vec::new();
     let mut runs = 0;
+    let mut kills = 0;
     let started = Instant::now();
     for scenario in SCENARIOS {
         let scenario_started = Instant::now();
         let sw = format!("valecp{}", scenario.name.replace('-', "_"));
-        for point in &points {
+        let nths: &[u32] = if scenario.again { &[1, 2] } else { &[1] };
+        for (point, &nth) in points.iter().flat_map(|p| nths.iter().map(move |n| (p, n))) {
             runs += 1;
+            let armed = if nth == 1 {
+                point.clone()
+            } else {
+                format!("{point}:{nth}")
+            };
             let held = match scenario.setup {
                 Setup::None => None,
                 Setup::Hold => Some(open(&format!("{sw}:hold"))),
@@ -417,8 +434,9 @@ fn every_crash_point_leaves_the_switch_whole() {
                 }
             };
             let role = format!("op|{}|{sw}", scenario.op);
-            let result = run_child(CRASH_TEST, &role, Some(point)).and_then(|ended| {
+            let result = run_child(CRASH_TEST, &role, Some(&armed)).and_then(|ended| {
                 if ended == Ended::Killed {
+                    kills += 1;
                     reached.insert(point);
                 }
                 drop(held);
@@ -428,7 +446,7 @@ fn every_crash_point_leaves_the_switch_whole() {
                     .unwrap_or_else(|_| Err("the checks panicked".into()))
             });
             if let Err(e) = result {
-                failures.push(format!("{} at {point}: {e}", scenario.name));
+                failures.push(format!("{} at {armed}: {e}", scenario.name));
                 // Start the next point from a clean directory.
                 let _ = std::fs::remove_dir_all(&dir.path);
                 netmap_ring::rundir::ensure_dir(&dir.path).unwrap();
@@ -445,7 +463,7 @@ fn every_crash_point_leaves_the_switch_whole() {
         .filter(|p| !reached.contains(p.as_str()))
         .collect();
     println!(
-        "crash points: {} named, {} reached, {runs} kills and checks in {:.1} s",
+        "crash points: {} named, {} reached; {runs} runs ({kills} killed at a point), each followed by the checks, in {:.1} s",
         points.len(),
         reached.len(),
         started.elapsed().as_secs_f64()
