@@ -12,6 +12,7 @@
 pub mod abi;
 #[cfg(feature = "tokio")]
 pub mod async_port;
+pub mod crash;
 pub mod lock;
 pub mod name;
 pub mod port;

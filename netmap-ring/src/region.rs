@@ -429,6 +429,7 @@ impl NetmapMemory {
             let at = stack_off + 4 * (top - 1 - n) as usize;
             out.push(self.region.read(at).unwrap_or(0));
         }
+        crate::crash_point!("region::pop:taken");
         let _ = self.region.write(top_field, top - count);
         true
     }
@@ -437,6 +438,7 @@ impl NetmapMemory {
         let top = self.counter(top_field);
         if top < capacity {
             let _ = self.region.write(stack_off + 4 * top as usize, value);
+            crate::crash_point!("region::push:written");
             let _ = self.region.write(top_field, top + 1);
         }
     }
@@ -618,6 +620,7 @@ impl NetmapMemory {
         for &index in bufs.iter().rev() {
             let off = self.buf_offset(index).expect("allocated buffers are valid");
             let _ = self.region.write(off, next);
+            crate::crash_point!("region::extra_list:linking");
             next = index;
         }
         Ok(next)

@@ -63,6 +63,11 @@ fn run_child_role(role: &str) {
             *blocking == "blocking",
         ),
         ["probe-other-user", path, switch] => probe_as_other_user(path, switch),
+        ["hold", port] => {
+            let _p = vale_soft::open(port).expect("child opens its port");
+            println!("ready");
+            std::thread::sleep(LIMIT);
+        }
         other => panic!("unknown child role {other:?}"),
     }
 }
@@ -256,4 +261,51 @@ fn another_user_cannot_reach_our_switch() {
     // ours arrives there.
     assert_eq!(spy.expect_line("received"), "0");
     assert!(spy.wait_success(LIMIT));
+}
+
+#[test]
+fn a_pipe_whose_peer_died_says_so_and_gets_its_slots_back() {
+    if let Some(role) = child_role() {
+        return run_child_role(&role);
+    }
+    let sw = unique_switch("pd");
+    let (master, slave) = (format!("{sw}:p{{1"), format!("{sw}:p}}1"));
+    let mut m = vale_soft::open(&master).unwrap();
+    let mut child = ChildRole::spawn(
+        "a_pipe_whose_peer_died_says_so_and_gets_its_slots_back",
+        &format!("hold|{slave}"),
+    );
+    child.expect_line("ready");
+    // Fill the pipe: the peer never reads.
+    let mut seq = 0;
+    for _ in 0..2 {
+        while m.inject(&frame(BROADCAST, mac(1), seq, 60)) {
+            seq += 1;
+        }
+        m.txsync().unwrap();
+    }
+    assert!(!m.inject(&frame(BROADCAST, mac(1), seq, 60)), "pipe full");
+    child.kill();
+    // The next syncs of the survivor name the dead peer, within a second.
+    let start = Instant::now();
+    let err = loop {
+        match m.txsync() {
+            Err(e) => break e,
+            Ok(()) => {
+                assert!(start.elapsed() < Duration::from_secs(1), "death not seen");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    let text = err.to_string();
+    assert!(text.contains("p}1") && text.contains("died"), "{text}");
+    // The slots it sent came back: room to send again, to a new peer.
+    m.txsync().unwrap();
+    assert!(m.inject(&frame(BROADCAST, mac(1), 7777, 60)));
+    let mut s = vale_soft::open(&slave).unwrap();
+    m.txsync().unwrap();
+    let got = receive(&mut s, 1, Duration::from_secs(2));
+    assert_eq!(got, vec![7777]);
+    let domain = Domain::open(&sw, DomainKind::Switch).unwrap();
+    ports::check_conservation(&domain).unwrap();
 }

@@ -325,6 +325,7 @@ fn alloc_error(t: &Target, e: AllocPortError) -> AdminError {
 fn create_locked(domain: &Domain, t: &Target) -> Result<u32, AdminError> {
     let index = ports::create(domain, &t.port, PortKind::Vale, t.geometry)
         .map_err(|e| alloc_error(t, e))?;
+    netmap_ring::crash_point!("admin::create:not_yet_persistent");
     domain
         .ctrl()
         .port(index)

@@ -130,19 +130,18 @@ fn creator_path(path: &Path, pid: u32) -> PathBuf {
     path.with_file_name(format!(".{stem}.{pid}.new"))
 }
 
-/// Removes the files creators of `path` left when they died mid-build.
-fn sweep_dead_creators(path: &Path) {
-    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) else {
-        return;
-    };
-    let prefix = format!(".{stem}.");
+/// Removes the hidden files that creators of any domain in `dir` left when
+/// they were killed mid-build (`.<stem>.<pid>.new`, pid dead): each holds
+/// a whole switch's memory.
+fn sweep_dead_creators(dir: &Path) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name();
         let pid = name
             .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_prefix('.'))
             .and_then(|n| n.strip_suffix(".new"))
-            .and_then(|n| n.parse::<u32>().ok());
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
         if pid.is_some_and(|pid| !netmap_ring::lock::task_alive(pid)) {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -169,6 +168,10 @@ fn remove_domain_files(path: &Path, file_id: (u64, u64)) {
         }
     }
     let _ = std::fs::remove_file(path);
+    // A creator killed after linking its file in left its hidden name.
+    if let Some(dir) = path.parent() {
+        sweep_dead_creators(dir);
+    }
 }
 
 fn registry() -> &'static Mutex<HashMap<String, Weak<Domain>>> {
@@ -226,7 +229,9 @@ impl Domain {
             path: path.to_owned(),
             source,
         };
-        sweep_dead_creators(path);
+        if let Some(dir) = path.parent() {
+            sweep_dead_creators(dir);
+        }
         let tmp = creator_path(path, std::process::id());
         let _ = std::fs::remove_file(&tmp); // ours, from a thread that failed
         let file = OpenOptions::new()
@@ -237,14 +242,18 @@ impl Domain {
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)
             .map_err(file_err)?;
-        let built =
-            Self::build(name, path, kind, &file).and_then(|domain| {
-                match std::fs::hard_link(&tmp, path) {
-                    Ok(()) => Ok(Some(domain)),
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-                    Err(e) => Err(file_err(e)),
+        netmap_ring::crash_point!("domain::create:file_made");
+        let built = Self::build(name, path, kind, &file).and_then(|domain| {
+            netmap_ring::crash_point!("domain::create:formatted");
+            match std::fs::hard_link(&tmp, path) {
+                Ok(()) => {
+                    netmap_ring::crash_point!("domain::create:linked");
+                    Ok(Some(domain))
                 }
-            });
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(file_err(e)),
+            }
+        });
         let _ = std::fs::remove_file(&tmp);
         built
     }
@@ -283,6 +292,7 @@ impl Domain {
                 source: e.into(),
             },
         )?;
+        netmap_ring::crash_point!("domain::create:reserved");
         let fd = file.try_clone().map_err(file_err)?;
         let region =
             Arc::new(SharedRegion::from_fd(fd.into()).map_err(|e| corrupt(e.to_string()))?);
@@ -323,7 +333,13 @@ impl Domain {
                 why: format!("exists as a {:?} domain, wanted {kind:?}", domain.kind),
             });
         }
-        Ok(domain.is_live().then_some(domain))
+        if !domain.is_live() {
+            // Its destroyer marks it dead, then removes its files: one
+            // killed in between leaves them, and nobody else would.
+            remove_domain_files(path, id);
+            return Ok(None);
+        }
+        Ok(Some(domain))
     }
 
     fn try_open(name: &str, path: &Path, kind: DomainKind) -> Result<Option<Domain>, DomainError> {
@@ -461,6 +477,7 @@ impl Domain {
         self.ctrl()
             .u32_at(ctrl::dom::STATE)
             .store(DOMAIN_DEAD, Ordering::Release);
+        netmap_ring::crash_point!("domain::destroy:marked_dead");
         remove_domain_files(&self.path, self.file_id);
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if reg
@@ -472,7 +489,9 @@ impl Domain {
     }
 
     /// Names of this user's live domains (from the runtime directory).
+    /// Files of creators that were killed mid-build are removed on the way.
     pub fn list() -> Vec<String> {
+        sweep_dead_creators(&runtime_dir());
         let mut names: Vec<String> = std::fs::read_dir(runtime_dir())
             .into_iter()
             .flatten()

@@ -86,6 +86,7 @@ pub fn create(
                 return Err(e.into());
             }
         };
+        netmap_ring::crash_point!("ports::create:rings_taken");
         rings.extend_from_slice(&got);
         for (r, &ring_off) in got.iter().enumerate() {
             let start = bufs.len();
@@ -93,6 +94,7 @@ pub fn create(
                 undo(&rings, &bufs);
                 return Err(e.into());
             }
+            netmap_ring::crash_point!("ports::create:buffers_taken");
             let (direction, tail) = match dir {
                 // A fresh TX ring offers every slot but one; RX is empty.
                 Dir::Tx => (Direction::Tx, slots - 1),
@@ -119,6 +121,7 @@ pub fn create(
             k.field(ctrl::kring::HWTAIL).store(tail, Ordering::Release);
             k.field(ctrl::kring::REPORTED_TAIL)
                 .store(tail, Ordering::Release);
+            netmap_ring::crash_point!("ports::create:kring_set");
         }
     }
     let _ = total_rings;
@@ -133,9 +136,12 @@ pub fn create(
     e.set(port::TX_SLOTS, geometry.tx_slots);
     e.set(port::RX_SLOTS, geometry.rx_slots);
     e.set_name(name);
+    netmap_ring::crash_point!("ports::create:entry_named");
     e.set(port::STATE, PORT_ACTIVE);
+    netmap_ring::crash_point!("ports::create:active");
     ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
         .fetch_add(1, Ordering::AcqRel);
+    netmap_ring::crash_point!("ports::create:counted");
     ctrl.u32_at(ctrl::dom::GENERATION)
         .fetch_add(1, Ordering::AcqRel);
     if kind == PortKind::Vale {
@@ -213,6 +219,7 @@ pub fn bind(
     let e = ctrl.port(index);
     let g = geometry_of(&e);
     let if_off = memory.alloc_if().map_err(AllocPortError::from)?;
+    netmap_ring::crash_point!("ports::bind:if_taken");
     let bufs_head = match memory.alloc_extra_list(extra_bufs) {
         Ok(head) => head,
         Err(err) => {
@@ -220,6 +227,7 @@ pub fn bind(
             return Err(AllocPortError::from(err).into());
         }
     };
+    netmap_ring::crash_point!("ports::bind:extra_taken");
     let mut rings = Vec::new();
     for r in 0..g.tx_rings {
         rings.push((tx_mask >> r & 1 == 1).then(|| ctrl.kring(index, Dir::Tx, r).ring_off()));
@@ -255,7 +263,9 @@ pub fn bind(
         b.get(binding::GENERATION).wrapping_add(1),
     );
     b.set(binding::STATE, BINDING_ACTIVE);
+    netmap_ring::crash_point!("ports::bind:binding_active");
     set_ring_owners(domain, index, tx_mask, rx_mask, slot + 1);
+    netmap_ring::crash_point!("ports::bind:owners_set");
     e.field(port::BOUND_TX).fetch_or(tx_mask, Ordering::AcqRel);
     e.field(port::BOUND_RX).fetch_or(rx_mask, Ordering::AcqRel);
     e.field(port::BINDINGS).fetch_add(1, Ordering::AcqRel);
@@ -291,25 +301,41 @@ pub fn unbind(domain: &Domain, slot: u32) -> u32 {
             // ring of this domain.
             let in_rings: std::collections::HashSet<u32> = buffers_in_rings(domain).collect();
             memory.release_buffers(list.into_iter().filter(|b| !in_rings.contains(b)));
+            netmap_ring::crash_point!("ports::unbind:extra_released");
         }
         memory.free_if(if_off);
+        netmap_ring::crash_point!("ports::unbind:if_freed");
     }
     let (tx_mask, rx_mask) = (b.get(binding::TX_MASK), b.get(binding::RX_MASK));
     set_ring_owners(domain, index, tx_mask, rx_mask, 0);
+    netmap_ring::crash_point!("ports::unbind:owners_cleared");
     b.clear();
-    let e = ctrl.port(index);
-    e.field(port::BOUND_TX)
-        .fetch_and(!tx_mask, Ordering::AcqRel);
-    e.field(port::BOUND_RX)
-        .fetch_and(!rx_mask, Ordering::AcqRel);
-    let left = e.field(port::BINDINGS).fetch_sub(1, Ordering::AcqRel) - 1;
-    // OWNER_PID names a process that holds the port, 0 when none does.
-    let other = (0..MAX_BINDINGS)
-        .map(|s| ctrl.binding(s))
-        .find(|o| o.is_active() && o.get(binding::PORT) == index)
-        .map_or(0, |o| o.get(binding::PID));
-    e.set(port::OWNER_PID, if left == 0 { 0 } else { other });
+    netmap_ring::crash_point!("ports::unbind:binding_cleared");
+    recount_bindings(domain, index);
     index
+}
+
+/// Sets entry `index`'s binding count, bound rings and owner from the
+/// binding table, which is what says who holds it. Counting up and down
+/// instead would go wrong after a process died between making a binding
+/// active and counting it: its reclaim would take the count below zero.
+fn recount_bindings(domain: &Domain, index: u32) {
+    let ctrl = domain.ctrl();
+    let (mut count, mut tx, mut rx, mut owner) = (0, 0, 0, 0);
+    for b in (0..MAX_BINDINGS).map(|s| ctrl.binding(s)) {
+        if b.is_active() && b.get(binding::PORT) == index {
+            count += 1;
+            tx |= b.get(binding::TX_MASK);
+            rx |= b.get(binding::RX_MASK);
+            owner = b.get(binding::PID);
+        }
+    }
+    let e = ctrl.port(index);
+    e.set(port::BOUND_TX, tx);
+    e.set(port::BOUND_RX, rx);
+    e.set(port::BINDINGS, count);
+    // OWNER_PID names a process that holds the port, 0 when none does.
+    e.set(port::OWNER_PID, owner);
 }
 
 /// Frees entry `index`: detaches it from the switch, waits out senders that
@@ -326,6 +352,7 @@ pub fn destroy(domain: &Domain, index: u32) {
         return;
     }
     e.set(port::STATE, PORT_CLOSING);
+    netmap_ring::crash_point!("ports::destroy:closing");
     finish_destroy(domain, index);
 }
 
@@ -339,6 +366,7 @@ fn finish_destroy(domain: &Domain, index: u32) {
     if e.kind() == Some(PortKind::Vale) {
         forget_port_in_table(domain, index as u8);
     }
+    netmap_ring::crash_point!("ports::destroy:detached");
     let g = geometry_of(&e);
     for (dir, count) in [(Dir::Tx, g.tx_rings), (Dir::Rx, g.rx_rings)] {
         for r in 0..count.min(MAX_RINGS) {
@@ -360,13 +388,16 @@ fn finish_destroy(domain: &Domain, index: u32) {
             // Forget the ring first: killed past this point, the ring and
             // its buffers leak, but are never given out twice.
             k.clear();
+            netmap_ring::crash_point!("ports::destroy:ring_forgotten");
             memory.release_buffers(held);
+            netmap_ring::crash_point!("ports::destroy:buffers_released");
             memory.free_ring(ring_off);
         }
     }
     e.set(port::PEER, u32::MAX);
     e.set(port::KIND, 0);
     e.set(port::STATE, PORT_FREE);
+    netmap_ring::crash_point!("ports::destroy:freed");
     ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
         .fetch_sub(1, Ordering::AcqRel);
     ctrl.u32_at(ctrl::dom::GENERATION)
@@ -472,7 +503,9 @@ pub fn reclaim_dead(domain: &Domain) -> u32 {
             let index = b.get(binding::PORT);
             tracing_dead(domain, &ctrl.port(index), pid);
             let _ = std::fs::remove_file(domain.wake_path(slot));
+            netmap_ring::crash_point!("ports::reclaim:fifo_removed");
             unbind(domain, slot);
+            netmap_ring::crash_point!("ports::reclaim:unbound");
             free_unheld(domain, index);
             reclaimed += 1;
         }
@@ -512,6 +545,7 @@ fn repair_pools(domain: &Domain) {
             continue;
         }
         in_use += 1;
+        recount_bindings(domain, index);
         let g = geometry_of(&e);
         for (dir, count) in [(Dir::Tx, g.tx_rings), (Dir::Rx, g.rx_rings)] {
             for r in 0..count.min(MAX_RINGS) {
@@ -524,6 +558,7 @@ fn repair_pools(domain: &Domain) {
     }
     ctrl.u32_at(ctrl::dom::ENTRIES_IN_USE)
         .store(in_use, Ordering::Release);
+    netmap_ring::crash_point!("ports::repair:recounted");
     let ifs: Vec<usize> = (0..MAX_BINDINGS)
         .map(|s| ctrl.binding(s))
         .filter(|b| b.is_active() && b.if_off() != 0)
@@ -533,6 +568,7 @@ fn repair_pools(domain: &Domain) {
         .chain(buffers_in_extra_lists(domain))
         .collect();
     let changed = memory.rebuild_free_stacks(bufs, rings, ifs);
+    netmap_ring::crash_point!("ports::repair:rebuilt");
     if std::env::var_os("NETMAP_RS_DEBUG").is_some() {
         eprintln!(
             "netmap-rs: {}: repaired after a dead lock holder (free buffers, rings, ifs moved by {changed:?})",

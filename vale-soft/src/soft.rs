@@ -5,18 +5,20 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use netmap_ring::name::{PortName, RingMode, Subsystem};
 use netmap_ring::port::{
     Backend, Binding, BindingLayout, BufferPool, Port, PortError, RingSpec, SyncError,
 };
+use netmap_ring::view::RingView;
 
 use vale_offload::geometry::PortGeometry;
 use vale_offload::placement::{placement, PortKind};
 
-use crate::ctrl::{binding, port, Dir, MAX_BINDINGS, PORT_ACTIVE};
+use crate::ctrl::{binding, kring, port, Dir, MAX_BINDINGS, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::{Domain, DomainError};
 use crate::ports::{self, AllocPortError};
 
@@ -125,6 +127,7 @@ impl Backend for SoftBackend {
                         .and_then(|index| match &place.peer {
                             None => Ok(index),
                             Some(peer_name) => {
+                                netmap_ring::crash_point!("pipe::pair:first_end_made");
                                 match ports::create(
                                     &domain,
                                     peer_name,
@@ -132,7 +135,9 @@ impl Backend for SoftBackend {
                                     geometry.mirrored(),
                                 ) {
                                     Ok(peer) => {
+                                        netmap_ring::crash_point!("pipe::pair:both_made");
                                         ctrl.port(index).set(port::PEER, peer);
+                                        netmap_ring::crash_point!("pipe::pair:half_linked");
                                         ctrl.port(peer).set(port::PEER, index);
                                         Ok(index)
                                     }
@@ -212,6 +217,7 @@ impl Backend for SoftBackend {
                 });
             }
         };
+        netmap_ring::crash_point!("soft::register:bound");
         let fifo = match open_wake_fifo(&domain, slot) {
             Ok(fifo) => fifo,
             Err(source) => {
@@ -253,6 +259,7 @@ impl Backend for SoftBackend {
         };
         let generation = ctrl.binding(slot).get(binding::GENERATION);
         let kind = e.kind().unwrap_or(PortKind::Vale);
+        netmap_ring::crash_point!("soft::register:done");
         drop(guard);
         Ok(Box::new(SoftBinding {
             domain,
@@ -264,9 +271,15 @@ impl Backend for SoftBackend {
             rx_mask,
             layout,
             fifo,
+            opened: Instant::now(),
+            peer_checked_ms: AtomicU64::new(0),
         }))
     }
 }
+
+/// How often a pipe end that can move nothing asks whether its peer's
+/// process still exists (a `/proc` read).
+const PEER_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 fn mirrored_kind(kind: PortKind) -> PortKind {
     match kind {
@@ -306,6 +319,10 @@ pub struct SoftBinding {
     rx_mask: u32,
     layout: BindingLayout,
     fifo: File,
+    /// Clock of the peer checks: when this binding was made, and
+    /// milliseconds since then at the last check.
+    opened: Instant,
+    peer_checked_ms: AtomicU64,
 }
 
 impl SoftBinding {
@@ -372,6 +389,8 @@ impl SoftBinding {
             rx_mask,
             layout,
             fifo,
+            opened: Instant::now(),
+            peer_checked_ms: AtomicU64::new(0),
         })
     }
 
@@ -389,6 +408,75 @@ impl SoftBinding {
             )));
         }
         Ok(())
+    }
+
+    /// True when ring `ring` can move nothing for the application: a TX
+    /// ring with no free slot, an RX ring with nothing to read.
+    fn stalled(&self, dir: Dir, ring: u32) -> bool {
+        let specs = match dir {
+            Dir::Tx => &self.layout.tx_rings,
+            Dir::Rx => &self.layout.rx_rings,
+        };
+        let Some(spec) = specs.iter().find(|s| s.id == ring) else {
+            return false;
+        };
+        let Ok(view) = RingView::new(&self.layout.region, spec.offset, spec.num_slots) else {
+            return false;
+        };
+        match dir {
+            Dir::Tx => view.cur() == view.tail(),
+            Dir::Rx => view.head() == view.tail(),
+        }
+    }
+
+    /// For a pipe end whose ring is stalled: at most every
+    /// [`PEER_CHECK_EVERY`], checks that the process holding the other end
+    /// lives. If it died, its binding is released, its RX rings are
+    /// released whole (the slots this end sent it come back: this end's
+    /// TX ring has room again), and the error names it, once: the end
+    /// stays open, as an end whose peer was never opened, for a new peer.
+    fn check_peer(&self) -> Result<(), SyncError> {
+        let now = self.opened.elapsed().as_millis() as u64;
+        // Relaxed: a rate limit; two threads checking at once do no harm.
+        let last = self.peer_checked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < PEER_CHECK_EVERY.as_millis() as u64 {
+            return Ok(());
+        }
+        self.peer_checked_ms.store(now, Ordering::Relaxed);
+        let ctrl = self.domain.ctrl();
+        let peer = ctrl.port(self.index).get(port::PEER);
+        if peer >= MAX_ENTRIES {
+            return Ok(());
+        }
+        let pid = ctrl.port(peer).get(port::OWNER_PID);
+        if pid == 0 || netmap_ring::lock::task_alive(pid) {
+            return Ok(());
+        }
+        let name = ctrl.port(peer).name();
+        {
+            let _guard = self.domain.lock();
+            ports::reclaim_dead(&self.domain);
+            let e = ctrl.port(peer);
+            if e.state() == PORT_ACTIVE && e.get(port::BINDINGS) == 0 {
+                let region = self.domain.memory().region();
+                for r in 0..ports::geometry_of(&e).rx_rings {
+                    let k = ctrl.kring(peer, Dir::Rx, r);
+                    let (_ring, _) = netmap_ring::lock::ShmLock::new(k.lock_word()).lock();
+                    let tail = k.field(kring::HWTAIL).load(Ordering::Acquire);
+                    if let Ok(view) = RingView::new(region, k.ring_off(), k.num_slots()) {
+                        view.set_head(tail);
+                        view.set_cur(tail);
+                    }
+                    // Release: pairs with the sender's Acquire load of
+                    // hwcur in pipe_txsync.
+                    k.field(kring::HWCUR).store(tail, Ordering::Release);
+                }
+            }
+        }
+        Err(SyncError::Gone(format!(
+            "the other end of the pipe, {name} of {}, was held by process {pid}, which died",
+            self.domain.name()
+        )))
     }
 
     /// The domain this port lives in.
@@ -415,7 +503,11 @@ impl Binding for SoftBinding {
         match self.kind {
             PortKind::Vale => crate::forward::vale_txsync(&self.domain, self.index, ring),
             PortKind::PipeMaster | PortKind::PipeSlave => {
-                crate::pipe::pipe_txsync(&self.domain, self.index, ring)
+                crate::pipe::pipe_txsync(&self.domain, self.index, ring)?;
+                if self.stalled(Dir::Tx, ring) {
+                    self.check_peer()?;
+                }
+                Ok(())
             }
         }
     }
@@ -426,6 +518,9 @@ impl Binding for SoftBinding {
         }
         self.check_alive()?;
         let released = crate::forward::rxsync(&self.domain, self.index, ring)?;
+        if self.kind != PortKind::Vale && self.stalled(Dir::Rx, ring) {
+            self.check_peer()?;
+        }
         if released && self.kind != PortKind::Vale {
             // The peer's TX ring of the same number may have room again.
             let peer = self.domain.ctrl().port(self.index).get(port::PEER);
@@ -468,6 +563,7 @@ impl Drop for SoftBinding {
             && b.get(binding::PID) == std::process::id()
         {
             let _ = std::fs::remove_file(self.domain.wake_path(self.slot));
+            netmap_ring::crash_point!("soft::close:fifo_removed");
             ports::release_binding(&self.domain, self.slot);
         }
     }
