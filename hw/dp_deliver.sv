@@ -53,15 +53,15 @@ module dp_deliver #(
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
-    input  logic [2:0]   d_pf_cnt,
-    input  logic [4*32-1:0] d_pf_bufs,
+    input  logic [4:0]   d_pf_cnt,
+    input  logic [16*32-1:0] d_pf_bufs,
     output logic         hc_we,      // cached hwcur of d_entry := hc_value
     output logic [15:0]  hc_value,
     output logic         ht_we,      // hwtail := ht_value, ht_used slots used, dirty
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,    // prefetch fill from the response beat
-    output logic [1:0]   fill_k,
+    output logic [3:0]   fill_k,
     output logic [2:0]   fill_n,
 
     // BAR2 descriptor memory, device read port (64-bit words, latency 1).
@@ -108,7 +108,7 @@ module dp_deliver #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 4;
+    localparam int PF = 16;
 
     typedef enum logic [3:0] {
         D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT, D_CHECK,
@@ -156,7 +156,7 @@ module dp_deliver #(
     // Prefetch of destination slots at jidx = hwtail + k: up to four, not
     // past the ring's end, only released ones.
     logic [15:0] fill_room, fill_free, fill_want;
-    logic [2:0]  fill_now;
+    logic [4:0]  fill_now;
     logic        pf_hit;
     logic [31:0] pf_value;
     always_comb begin
@@ -165,11 +165,17 @@ module dp_deliver #(
         fill_want = 16'(PF) - k;
         if (fill_room < fill_want) fill_want = fill_room;
         if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 3'(fill_want);
+        fill_now = 5'(fill_want);
         pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_bufs[32 * k[1:0] +: 32];
+        pf_value = d_pf_bufs[32 * k[3:0] +: 32];
     end
-    assign fill_k  = k[1:0];
+    // A fill of up to sixteen slots arrives four per beat: fill_at is the
+    // first slot (from hwtail) of the next beat, fill_left the slots still
+    // to come.
+    logic [3:0] fill_at;
+    logic [4:0] fill_left;
+    assign fill_k  = fill_at;
+    assign fill_n  = (fill_left > 5'd4) ? 3'd4 : 3'(fill_left);
     assign fill_we = st == D_FILLWAIT && dma_rd_rsp_valid;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
@@ -293,7 +299,8 @@ module dp_deliver #(
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
                                      + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_n <= fill_now;
+                        fill_at   <= k[3:0];
+                        fill_left <= fill_now;
                         st <= D_FILLWAIT;
                     end else begin
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
@@ -304,7 +311,12 @@ module dp_deliver #(
             end
 
             D_FILLWAIT: begin
-                if (dma_rd_rsp_valid) st <= D_SLOTRD;  // dp_rx_rings takes the lanes
+                // dp_rx_rings takes the lanes of every beat.
+                if (dma_rd_rsp_valid) begin
+                    fill_at   <= fill_at + 4'd4;
+                    fill_left <= fill_left - 5'(fill_n);
+                    if (fill_left <= 5'd4) st <= D_SLOTRD;
+                end
             end
 
             D_SLOTWAIT: begin

@@ -332,12 +332,13 @@ module dp_engine #(
     // ---- RX ring state ---------------------------------------------------------
     logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, dirty_pick;
     logic [15:0]    d_hwtail, d_hwcur;
-    logic [2:0]     d_pf_cnt;
-    logic [4*32-1:0] d_pf_bufs, fill_bufs;
+    logic [4:0]     d_pf_cnt;
+    logic [16*32-1:0] d_pf_bufs;
+    logic [4*32-1:0] fill_bufs;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
-    logic [1:0]     d_fill_k, p_fill_k;
+    logic [3:0]     d_fill_k, p_fill_k;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;

@@ -66,15 +66,15 @@ module dp_pipe #(
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
-    input  logic [2:0]   d_pf_cnt,
-    input  logic [4*32-1:0] d_pf_bufs,
+    input  logic [4:0]   d_pf_cnt,
+    input  logic [16*32-1:0] d_pf_bufs,
     output logic         hc_we,
     output logic [15:0]  hc_value,
     output logic         ht_we,
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,
-    output logic [1:0]   fill_k,
+    output logic [3:0]   fill_k,
     output logic [2:0]   fill_n,
     output logic         dirty_set,
 
@@ -123,7 +123,7 @@ module dp_pipe #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 4;
+    localparam int PF = 16;
     localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
     typedef enum logic [3:0] {
@@ -211,7 +211,7 @@ module dp_pipe #(
 
     // Prefetch of RX slots at jidx = hwtail + k (as dp_deliver).
     logic [15:0] fill_room, fill_free, fill_want;
-    logic [2:0]  fill_now;
+    logic [4:0]  fill_now;
     logic        pf_hit;
     logic [31:0] pf_value;
     always_comb begin
@@ -220,11 +220,15 @@ module dp_pipe #(
         fill_want = 16'(PF) - k;
         if (fill_room < fill_want) fill_want = fill_room;
         if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 3'(fill_want);
+        fill_now = 5'(fill_want);
         pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_bufs[32 * k[1:0] +: 32];
+        pf_value = d_pf_bufs[32 * k[3:0] +: 32];
     end
-    assign fill_k  = k[1:0];
+    // A fill of up to sixteen slots arrives four per beat (as dp_deliver).
+    logic [3:0] fill_at;
+    logic [4:0] fill_left;
+    assign fill_k  = fill_at;
+    assign fill_n  = (fill_left > 5'd4) ? 3'd4 : 3'(fill_left);
     assign fill_we = st == P_FILLWAIT && dma_rd_rsp_valid;
 
     assign desc_rd_en   = st == P_SLOT;
@@ -359,7 +363,8 @@ module dp_pipe #(
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
                                      + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_n <= fill_now;
+                        fill_at   <= k[3:0];
+                        fill_left <= fill_now;
                         st <= P_FILLWAIT;
                     end else begin
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
@@ -369,8 +374,18 @@ module dp_pipe #(
                 end
             end
 
-            P_FILLWAIT, P_RXWAIT: begin
-                // (dp_rx_rings takes a fill's lanes.)
+            P_FILLWAIT: begin
+                // dp_rx_rings takes the lanes of every beat; slot k is
+                // lane 0 of the first.
+                if (dma_rd_rsp_valid) begin
+                    if (fill_at == k[3:0]) rbuf <= dma_rd_rsp_data[31:0];
+                    fill_at   <= fill_at + 4'd4;
+                    fill_left <= fill_left - 5'(fill_n);
+                    if (fill_left <= 5'd4) st <= P_USE;
+                end
+            end
+
+            P_RXWAIT: begin
                 if (dma_rd_rsp_valid) begin
                     rbuf <= dma_rd_rsp_data[31:0];
                     st <= P_USE;

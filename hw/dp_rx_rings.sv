@@ -3,10 +3,10 @@
 // Per RX ring (entry p * RINGS + r): hwtail (device-owned: the next slot
 // it fills), the cached hwcur (the host's head, slots released up to
 // there), a dirty bit (the published hwtail is stale), and the buffer
-// indexes of up to four released slots hwtail .. hwtail + cnt - 1, read
+// indexes of up to sixteen released slots hwtail .. hwtail + cnt - 1, read
 // ahead by DMA. The host may not change a released slot, so a copy stays
 // good until the device fills the slot. The prefetch of each ring is a
-// ring of four banks: slot hwtail + t is in bank (head + t) mod 4, so
+// ring of sixteen banks: slot hwtail + t is in bank (head + t) mod 16, so
 // consuming moves a pointer, not data, and a fill writes each bank at
 // most once.
 //
@@ -32,8 +32,8 @@ module dp_rx_rings #(
     input  logic [QW-1:0] d_entry,
     output logic [15:0]   d_hwtail,
     output logic [15:0]   d_hwcur,
-    output logic [2:0]    d_pf_cnt,   // prefetched slots from hwtail
-    output logic [4*32-1:0] d_pf_bufs, // buffer of slot hwtail + t at lane t
+    output logic [4:0]    d_pf_cnt,   // prefetched slots from hwtail
+    output logic [16*32-1:0] d_pf_bufs, // buffer of slot hwtail + t at lane t
 
     // Query ring: state, read combinationally.
     input  logic [QW-1:0] q_entry,
@@ -63,9 +63,10 @@ module dp_rx_rings #(
 
     // Prefetch fill of the destination ring: a DMA beat holding slots
     // hwtail + fill_k .. + fill_k + fill_n - 1 in its 128-bit lanes
-    // 0 .. fill_n - 1 (fill_k < 4, fill_k + fill_n <= 4).
+    // 0 .. fill_n - 1 (fill_k < 16, fill_k + fill_n <= 16; a fill of
+    // more than four slots takes one beat per four).
     input  logic          fill_we,
-    input  logic [1:0]    fill_k,
+    input  logic [3:0]    fill_k,
     input  logic [2:0]    fill_n,
     input  logic [4*32-1:0] fill_bufs, // buffer index of lane l at 32 * l
 
@@ -73,13 +74,13 @@ module dp_rx_rings #(
     output logic          any_dirty
 );
     localparam int NQ = NUM_PORTS * RINGS;
-    localparam int PF = 4;
+    localparam int PF = 16;
 
     logic [15:0]   hwtail  [NQ];
     logic [15:0]   hwcur   [NQ];
     logic [NQ-1:0] dirty;
-    logic [2:0]    pf_cnt  [NQ];
-    logic [1:0]    pf_head [NQ];
+    logic [4:0]    pf_cnt  [NQ];
+    logic [3:0]    pf_head [NQ];
 
     function automatic logic [NUM_PORTS > 1 ? $clog2(NUM_PORTS) - 1 : 0:0] port_of(
         input int q);
@@ -106,18 +107,18 @@ module dp_rx_rings #(
 
     // Prefetch banks (distributed RAM, one per lane position).
     logic [31:0] pf_rd [PF];
-    logic [1:0]  lane  [PF];  // which lane of the fill beat bank b takes
+    logic [3:0]  lane  [PF];  // which lane of the fill beat bank b takes
     for (genvar b = 0; b < PF; b++) begin : g_pf
         logic [31:0] bank [NQ];
-        assign lane[b] = 2'(b) - pf_head[d_entry] - fill_k;
+        assign lane[b] = 4'(b) - pf_head[d_entry] - fill_k;
         always_ff @(posedge clk) begin
-            if (fill_we && 3'(lane[b]) < fill_n) bank[d_entry] <= fill_bufs[32 * lane[b] +: 32];
+            if (fill_we && lane[b] < 4'(fill_n)) bank[d_entry] <= fill_bufs[32 * lane[b][1:0] +: 32];
         end
         assign pf_rd[b] = bank[d_entry];
     end
     always_comb begin
         for (int t = 0; t < PF; t++) begin
-            d_pf_bufs[32 * t +: 32] = pf_rd[2'(pf_head[d_entry] + 2'(t))];
+            d_pf_bufs[32 * t +: 32] = pf_rd[4'(pf_head[d_entry] + 4'(t))];
         end
     end
 
@@ -129,12 +130,12 @@ module dp_rx_rings #(
             end
         end else begin
             if (hc_we) hwcur[hc_entry] <= hc_value;
-            if (fill_we) pf_cnt[d_entry] <= 3'(fill_k) + fill_n;
+            if (fill_we) pf_cnt[d_entry] <= 5'(fill_k) + 5'(fill_n);
             if (ht_we) begin
                 hwtail[d_entry]  <= ht_value;
-                pf_head[d_entry] <= pf_head[d_entry] + ht_used[1:0];
+                pf_head[d_entry] <= pf_head[d_entry] + ht_used[3:0];
                 pf_cnt[d_entry]  <= (ht_used >= 16'(pf_cnt[d_entry]))
-                                  ? 3'd0 : pf_cnt[d_entry] - 3'(ht_used);
+                                  ? 5'd0 : pf_cnt[d_entry] - 5'(ht_used);
                 if (ht_dirty) dirty[d_entry] <= 1'b1;
             end
             if (dirty_set) dirty[d_entry] <= 1'b1;

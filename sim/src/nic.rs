@@ -15,7 +15,7 @@ use netmap_ring::shm::SharedRegion;
 use vale_offload::counters::PortCounter;
 use vale_offload::regmap;
 
-use crate::host::{DmaMapError, DmaResponder, HostMemory, LinkCounters};
+use crate::host::{DmaMapError, DmaResponder, HostConfig, HostMemory, LinkCounters};
 use vale_offload::table::{mac_from_bits, mac_to_bits, Geometry, LearnOutcome, PlacedEntry};
 
 use crate::models::{NicPorts, NicWaysPorts};
@@ -326,7 +326,7 @@ impl Nic {
             variant,
             cycles: 0,
             host: HostMemory::default(),
-            dma: DmaResponder::new(DEFAULT_DMA_READ_LATENCY),
+            dma: DmaResponder::new(HostConfig::IDEAL.with_latency(DEFAULT_DMA_READ_LATENCY)),
             link: LinkCounters::default(),
             notify_handler: None,
             notified: Vec::new(),
@@ -376,9 +376,12 @@ impl Nic {
                 self.stall & 4 == 4,
             )
         };
+        // The host model's limits: a free tag, the upstream bandwidth.
+        let rd_ready = rd_ready && self.dma.read_ready();
+        let wr_ready = wr_ready && self.dma.write_ready(now);
         self.ports.set_dma_rd_req_ready(u64::from(rd_ready));
         self.ports.set_dma_wr_req_ready(u64::from(wr_ready));
-        let beat = self.dma.current(now).copied().filter(|_| offer);
+        let beat = if offer { self.dma.current(now) } else { None };
         match &beat {
             Some(beat) => {
                 self.ports.set_dma_rd_rsp_valid(1);
@@ -417,7 +420,8 @@ impl Nic {
 
         // Posted writes first: a read accepted in the same cycle sees them.
         if let Some((addr, len, data)) = write {
-            DmaResponder::write_request(&self.host, &mut self.link, addr, len, &data);
+            self.dma
+                .write_request(&self.host, &mut self.link, now, addr, len, &data);
         }
         if let Some((addr, len, tag)) = read {
             self.dma
@@ -468,6 +472,25 @@ impl Nic {
     /// [`DEFAULT_DMA_READ_LATENCY`]; a PCIe round trip is ~100-250).
     pub fn set_dma_read_latency(&mut self, cycles: u64) {
         self.dma.set_latency(cycles);
+    }
+
+    /// Sets the host model behind the DMA port (round trip, tags,
+    /// completion size and reordering, bandwidth; see [`HostConfig`]). A
+    /// new device uses [`HostConfig::IDEAL`] (in order, unsplit, a
+    /// [`DEFAULT_DMA_READ_LATENCY`] round trip); [`HostConfig::default`]
+    /// is PCIe Gen4 x16 at 250 MHz.
+    pub fn set_host_config(&mut self, config: HostConfig) {
+        self.dma.set_config(config);
+    }
+
+    /// The host model in use.
+    pub fn host_config(&self) -> HostConfig {
+        self.dma.config()
+    }
+
+    /// DMA reads accepted whose last beat has not been delivered.
+    pub fn dma_reads_in_flight(&self) -> usize {
+        self.dma.reads_in_flight()
     }
 
     /// Makes the host side of the DMA port stall: with `Some(seed)`, the

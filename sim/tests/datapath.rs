@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use netmap_ring::abi::{NS_BUF_CHANGED, NS_MOREFRAG, NS_NO_LEARN};
+use sim::host::HostConfig;
 use sim::nic::NicVariant;
 use sim::rig::{PortSpec, Rig, Slot};
 use vale_offload::counters::PortCounter;
@@ -284,6 +285,45 @@ fn a_stalling_link_changes_nothing_but_time() {
     assert_eq!(calm1.len(), 3);
     assert_eq!((&busy1, &busy2), (&calm1, &calm2));
     assert!(busy_cycles > calm_cycles, "the stalls cost cycles");
+}
+
+#[test]
+fn a_pcie_like_host_changes_nothing_but_time() {
+    // The Gen4 x16 host model (150-cycle round trip, completions split at
+    // 256 bytes and reordered, 256 tags) and a 300-cycle one with 64-byte
+    // completions and a single tag.
+    let run = |host: HostConfig| {
+        let mut rig = vale_rig(3, 16);
+        rig.nic.set_host_config(host);
+        rig.write_tx(0, 0, 0, &frame(BROADCAST, A, 1514, 7), 0);
+        rig.write_tx(0, 0, 1, &frame(BROADCAST, A, 200, 8), NS_MOREFRAG);
+        rig.write_tx(0, 0, 2, &[9u8; 100], 0);
+        rig.write_tx(0, 0, 3, &frame(BROADCAST, A, 60, 9), 0);
+        let cycles = {
+            rig.nic.tx_doorbell(0, 0, 4);
+            rig.settle()
+        };
+        assert_eq!(rig.nic.dma_reads_in_flight(), 0);
+        assert_eq!(rig.nic.link_counters().dma_errors, 0);
+        (rig.rx_frames(1, 0, 0), rig.rx_frames(2, 0, 0), cycles)
+    };
+    let (ideal1, ideal2, ideal_cycles) = run(HostConfig::IDEAL);
+    assert_eq!(ideal1.len(), 4, "the 1514, the chain of two slots, the 60");
+    let (pcie1, pcie2, pcie_cycles) = run(HostConfig::default());
+    assert_eq!((&pcie1, &pcie2), (&ideal1, &ideal2));
+    assert!(
+        pcie_cycles > ideal_cycles + 150,
+        "the round trips cost cycles"
+    );
+    let far = HostConfig {
+        read_latency: 300,
+        tags: 1,
+        completion_bytes: 64,
+        seed: 3,
+        ..HostConfig::default()
+    };
+    let (far1, far2, _) = run(far);
+    assert_eq!((&far1, &far2), (&ideal1, &ideal2));
 }
 
 /// A pipe pair of one ring of `slots` each way (port 0 master, 1 slave).

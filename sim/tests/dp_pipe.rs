@@ -145,7 +145,7 @@ impl Bench {
             self.p.set_d_hwtail(u64::from(state.hwtail));
             self.p.set_d_hwcur(u64::from(state.hwcur));
             self.p.set_d_pf_cnt(state.pf.len() as u64);
-            let mut lanes = [0u32; 4];
+            let mut lanes = [0u32; 16];
             for (t, buf) in state.pf.iter().enumerate() {
                 lanes[t] = *buf;
             }

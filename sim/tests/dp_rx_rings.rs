@@ -106,7 +106,7 @@ fn matches_reference_under_random_traffic() {
                 model[q].hwcur = value;
             }
             1 => {
-                let used = rng.gen_range(1..7u16);
+                let used = rng.gen_range(1..20u16);
                 let value = rng.gen_range(0..64u16);
                 let dirty = rng.gen_bool(0.5);
                 b.p.set_ht_we(1);
@@ -123,8 +123,10 @@ fn matches_reference_under_random_traffic() {
                 }
             }
             2 | 3 => {
-                let k = rng.gen_range(0..=model[d].pf.len().min(3));
-                let n = rng.gen_range(1..=4 - k);
+                // A beat of a fill: up to four slots from slot k (< 16) of
+                // the sixteen.
+                let k = rng.gen_range(0..=model[d].pf.len().min(15));
+                let n = rng.gen_range(1..=(16 - k).min(4));
                 let mut lanes = [0u32; 4];
                 for lane in lanes.iter_mut() {
                     *lane = next_buf;

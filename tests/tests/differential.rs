@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use netmap_ring::abi::{NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::port::Port;
+use sim::host::HostConfig;
 use sim::nic::NicVariant;
 use sim::rig::{PortSpec, Rig, Slot};
 use vale_offload::counters::PortCounter;
@@ -99,9 +100,10 @@ enum Op {
 struct Trace {
     pipe: bool,
     /// Host side of the RTL's DMA port: back-pressure seed (0: none) and
-    /// read latency in cycles.
+    /// the host model (round trip, tags, completion splitting and
+    /// reordering, bandwidth).
     stall: u64,
-    latency: u64,
+    host: HostConfig,
     ports: u32,
     rings: u32,
     slots: u32,
@@ -236,7 +238,7 @@ fn gen_trace(seed: u64, pipe: bool) -> Trace {
     Trace {
         pipe,
         stall: 0,
-        latency: sim::nic::DEFAULT_DMA_READ_LATENCY,
+        host: HostConfig::IDEAL,
         ports,
         rings,
         slots,
@@ -478,7 +480,7 @@ fn run_rtl(trace: &Trace) -> Outcome {
         })
         .collect();
     let mut rig = Rig::new(NicVariant::Netmap, &specs, 16);
-    rig.nic.set_dma_read_latency(trace.latency);
+    rig.nic.set_host_config(trace.host);
     rig.nic
         .set_dma_backpressure((trace.stall != 0).then_some(trace.stall));
     let n = trace.slots;
@@ -692,12 +694,30 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
+/// The host model of a busy-link trace: every parameter drawn from the
+/// seed (the latency spread evenly over 1..=300).
+fn busy_host(seed: u64) -> HostConfig {
+    let mut g = Gen(seed ^ 0x4057);
+    HostConfig {
+        read_latency: 1 + g.below(300),
+        tags: [1, 2, 8, 256][g.below(4) as usize],
+        completion_bytes: 64 << g.below(3),
+        reorder_cycles: g.below(64),
+        seed: g.next(),
+        down_bytes_per_cycle: [32, 64][g.below(2) as usize],
+        up_bytes_per_cycle: [32, 64][g.below(2) as usize],
+    }
+}
+
 fn run_traces(pipe: bool, salt: u64) {
     run_traces_on(pipe, salt, false);
 }
 
-/// `busy_link`: the RTL's DMA port sees back-pressure and a random read
-/// latency (what must not change any outcome); a quarter as many traces.
+/// `busy_link`: the RTL's DMA port sees back-pressure and a PCIe-like host
+/// (what must not change any outcome): a read round trip of 1 to 300
+/// cycles, completions split at 64 to 256 bytes and reordered by up to 63
+/// cycles of jitter, 1 to 256 tags, half or all of the 512-bit bandwidth;
+/// a quarter as many traces.
 fn run_traces_on(pipe: bool, salt: u64, busy_link: bool) {
     let first = env_u64("NETMAP_DIFF_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -724,7 +744,13 @@ fn run_traces_on(pipe: bool, salt: u64, busy_link: bool) {
         let mut trace = gen_trace(seed ^ salt, pipe);
         if busy_link {
             trace.stall = seed.wrapping_mul(0x9e37_79b9) | 1;
-            trace.latency = 1 + seed % 40;
+            trace.host = busy_host(seed);
+            // The extremes every run: the shortest and the longest trip.
+            if seed == first {
+                trace.host.read_latency = 1;
+            } else if seed == first + 1 {
+                trace.host.read_latency = 300;
+            }
         }
         match compare(&trace) {
             Ok(outcome) => {
@@ -801,7 +827,7 @@ fn the_comparison_can_fail() {
     let trace = Trace {
         pipe: false,
         stall: 0,
-        latency: 4,
+        host: HostConfig::IDEAL,
         ports: 2,
         rings: 1,
         slots: 8,
