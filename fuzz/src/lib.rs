@@ -8,6 +8,9 @@
 //! replayed as a regression test. A failing input is written there as
 //! `crash-<hash>`.
 //!
+//! A fourth, `nmreq` (control requests), lives in `netmap-preload`'s unit
+//! tests, with its corpus in `corpus/nmreq/`.
+//!
 //! `cargo test -p netmap-fuzz` replays the corpus and fuzzes each target
 //! for `NETMAP_FUZZ_SECONDS` (default 3); `scripts/fuzz TARGET SECONDS`
 //! runs one target longer (release build).

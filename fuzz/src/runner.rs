@@ -161,3 +161,34 @@ pub fn save_failure(target: &str, input: &[u8]) -> std::io::Result<PathBuf> {
     std::fs::write(&path, input)?;
     Ok(path)
 }
+
+/// What the test suite does with a target: replays its corpus, then fuzzes
+/// it for `NETMAP_FUZZ_SECONDS` (default 3) from a time-based seed;
+/// panics (saving the input into the corpus) on a failure.
+pub fn check(target: &mut dyn Target) {
+    let seconds: f64 = std::env::var("NETMAP_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let name = target.name();
+    let replayed =
+        replay(target).unwrap_or_else(|(path, why)| panic!("{} fails: {why}", path.display()));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    match fuzz(target, Duration::from_secs_f64(seconds), seed) {
+        Ok(report) => println!(
+            "fuzz {name}: corpus {replayed}, {} executions in {:.1} s ({:.0}/s), seed {seed}",
+            report.execs,
+            report.elapsed.as_secs_f64(),
+            report.per_second()
+        ),
+        Err(failure) => {
+            let saved = save_failure(name, &failure.input);
+            panic!(
+                "fuzz {name} (seed {seed}): {}\ninput saved: {saved:?}",
+                failure.why
+            );
+        }
+    }
+}

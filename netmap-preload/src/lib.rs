@@ -23,6 +23,8 @@ pub mod ctrl;
 pub mod epoll;
 pub mod error;
 pub mod file;
+#[cfg(test)]
+mod fuzz_nmreq;
 #[cfg(not(test))]
 pub mod interpose;
 pub mod legacy;
