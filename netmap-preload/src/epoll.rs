@@ -6,8 +6,12 @@
 //! under a marker, so that traffic wakes `epoll_wait`. `epoll_wait` then
 //! does what netmap's poll does for those descriptors (sync, check, arm,
 //! check again, sleep), reports them with the application's data, and
-//! passes every other event through. Readiness is level-triggered
-//! (`EPOLLET` and `EPOLLONESHOT` are taken as plain interest).
+//! passes every other event through. Readiness is level-triggered;
+//! `EPOLLET` reports a descriptor again only once a bound ring's `tail`
+//! has moved since it was last reported (new frames, or TX room given
+//! back), and `EPOLLONESHOT` reports it once until `EPOLL_CTL_MOD`. A
+//! descriptor added before it is registered gets its wake-up at the first
+//! wait after the registration.
 
 use std::ffi::c_int;
 use std::sync::{Arc, Mutex};
@@ -27,8 +31,12 @@ struct Interest {
     events: u32,
     data: u64,
     file: Arc<NmFile>,
-    /// The wake-up descriptor added to the kernel set, if bound.
+    /// The wake-up descriptor added to the kernel set, once bound.
     wake: Option<c_int>,
+    /// `EPOLLONESHOT`: reported, and disabled until `EPOLL_CTL_MOD`.
+    fired: bool,
+    /// `EPOLLET`: the binding's progress when last reported.
+    reported_at: Option<u64>,
 }
 
 static INTERESTS: Mutex<Vec<Interest>> = Mutex::new(Vec::new());
@@ -87,6 +95,8 @@ pub fn ctl(
                 data: ev.u64,
                 file,
                 wake,
+                fired: false,
+                reported_at: None,
             });
             ANY.store(true, std::sync::atomic::Ordering::Relaxed);
             0
@@ -101,6 +111,8 @@ pub fn ctl(
             };
             list[at].events = ev.events;
             list[at].data = ev.u64;
+            list[at].fired = false;
+            list[at].reported_at = None;
             0
         }
         libc::EPOLL_CTL_DEL => {
@@ -139,29 +151,89 @@ pub fn forget_fd(fd: c_int) {
     }
 }
 
-/// The netmap interests of `epfd`: (events, data, file).
-fn of(epfd: c_int) -> Vec<(u32, u64, Arc<NmFile>)> {
+/// A netmap interest of a set, as a wait sees it.
+struct Watched {
+    fd: c_int,
+    /// An `EPOLLONESHOT` that fired: neither checked nor armed (its
+    /// wake-up stays in the kernel set, so the wait still drops it).
+    fired: bool,
+    events: u32,
+    data: u64,
+    file: Arc<NmFile>,
+}
+
+/// The netmap interests of `epfd`. A descriptor registered since it was
+/// added gets its wake-up descriptor into the kernel set now.
+fn of(epfd: c_int) -> Vec<Watched> {
     if !ANY.load(std::sync::atomic::Ordering::Relaxed) {
         return Vec::new();
     }
-    interests()
-        .iter()
+    let mut list = interests();
+    for i in list
+        .iter_mut()
+        .filter(|i| i.epfd == epfd && i.wake.is_none())
+    {
+        if let Some(wake) = i.file.bound().map(|b| b.wake_fd()) {
+            let marker = MARKER | i.fd as u32 as u64;
+            if kernel_ctl(
+                epfd,
+                libc::EPOLL_CTL_ADD,
+                wake,
+                libc::EPOLLIN as u32,
+                marker,
+            ) == 0
+            {
+                i.wake = Some(wake);
+            }
+        }
+    }
+    list.iter()
         .filter(|i| i.epfd == epfd)
-        .map(|i| (i.events, i.data, Arc::clone(&i.file)))
+        .map(|i| Watched {
+            fd: i.fd,
+            fired: i.fired,
+            events: i.events,
+            data: i.data,
+            file: Arc::clone(&i.file),
+        })
         .collect()
 }
 
-fn ready_events(set: &[(u32, u64, Arc<NmFile>)], out: &mut Vec<libc::epoll_event>, max: usize) {
-    for (events, data, file) in set {
+/// Whether a ready interest is reported now: not if `EPOLLET` already
+/// reported this state, or `EPOLLONESHOT` already fired. Records the
+/// report.
+fn claim(epfd: c_int, w: &Watched) -> bool {
+    let mut list = interests();
+    let Some(i) = list.iter_mut().find(|i| i.epfd == epfd && i.fd == w.fd) else {
+        return false;
+    };
+    if i.fired {
+        return false;
+    }
+    if i.events & libc::EPOLLET as u32 != 0 {
+        let now = w.file.bound().map(|b| b.progress());
+        if now.is_some() && now == i.reported_at {
+            return false;
+        }
+        i.reported_at = now;
+    }
+    if i.events & libc::EPOLLONESHOT as u32 != 0 {
+        i.fired = true;
+    }
+    true
+}
+
+fn ready_events(epfd: c_int, set: &[Watched], out: &mut Vec<libc::epoll_event>, max: usize) {
+    for w in set.iter().filter(|w| !w.fired) {
         if out.len() >= max {
             break;
         }
-        let want = (*events & (libc::EPOLLIN | libc::EPOLLOUT) as u32) as i16;
-        let revents = crate::poll::check(file, want);
-        if revents != 0 {
+        let want = (w.events & (libc::EPOLLIN | libc::EPOLLOUT) as u32) as i16;
+        let revents = crate::poll::check(&w.file, want);
+        if revents != 0 && claim(epfd, w) {
             out.push(libc::epoll_event {
                 events: revents as u16 as u32,
-                u64: *data,
+                u64: w.data,
             });
         }
     }
@@ -221,14 +293,14 @@ pub fn wait(
     let mut buf = vec![libc::epoll_event { events: 0, u64: 0 }; max + set.len()];
     loop {
         let mut ready = Vec::new();
-        ready_events(&set, &mut ready, max);
+        ready_events(epfd, &set, &mut ready, max);
         if ready.is_empty() {
-            for (_, _, file) in &set {
-                if let Some(b) = file.bound() {
+            for w in set.iter().filter(|w| !w.fired) {
+                if let Some(b) = w.file.bound() {
                     b.arm();
                 }
             }
-            ready_events(&set, &mut ready, max);
+            ready_events(epfd, &set, &mut ready, max);
         }
         let left = if ready.is_empty() {
             deadline.map(|d| d.saturating_duration_since(Instant::now()))
@@ -237,8 +309,8 @@ pub fn wait(
         };
         let waited = real_wait(epfd, &mut buf, left, sigmask);
         let saved = sys::errno();
-        for (_, _, file) in &set {
-            if let Some(b) = file.bound() {
+        for w in &set {
+            if let Some(b) = w.file.bound() {
                 b.disarm();
             }
         }
@@ -251,7 +323,7 @@ pub fn wait(
         };
         if ready.is_empty() && marker {
             // Traffic for a netmap descriptor: look again.
-            ready_events(&set, &mut ready, max);
+            ready_events(epfd, &set, &mut ready, max);
         }
         for ev in others {
             if ready.len() < max {

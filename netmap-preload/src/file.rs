@@ -122,6 +122,23 @@ impl Bound {
             .any(|spec| ring_has_slots(&self.layout, spec.offset))
     }
 
+    /// A number that changes whenever a bound ring's `tail` moves (frames
+    /// arrived, or TX room came back): the edges `EPOLLET` reports.
+    pub fn progress(&self) -> u64 {
+        use netmap_ring::abi::ring_off;
+        self.layout
+            .tx_rings
+            .iter()
+            .chain(&self.layout.rx_rings)
+            .map(|spec| {
+                let tail = self.layout.region.read::<u32>(spec.offset + ring_off::TAIL);
+                u64::from(tail.unwrap_or(0))
+            })
+            .fold(0u64, |acc, tail| {
+                acc.wrapping_mul(0x1_0000_0001).wrapping_add(tail)
+            })
+    }
+
     /// The descriptor that becomes readable after [`Bound::arm`].
     pub fn wake_fd(&self) -> RawFd {
         self.binding.wake_fd().as_raw_fd()

@@ -722,6 +722,42 @@ pub unsafe extern "C" fn epoll_pwait(
     unsafe { (real().epoll_pwait)(epfd, events, maxevents, timeout, sigmask) }
 }
 
+/// # Safety
+/// As epoll_pwait2(2).
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait2(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: the caller's array (epoll_pwait2(2)).
+    if let Some(out) = unsafe { event_slice(events, maxevents) } {
+        // SAFETY: null (no timeout) or a valid timespec (epoll_pwait2(2)).
+        let limit = match unsafe { timeout.as_ref() } {
+            None => Some(None),
+            Some(t) if t.tv_sec >= 0 && (0..1_000_000_000).contains(&t.tv_nsec) => {
+                Some(Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32)))
+            }
+            Some(_) => None,
+        };
+        if let Some(limit) = limit {
+            if let Some(rc) = crate::epoll::wait(epfd, out, limit, sigmask) {
+                return rc;
+            }
+        }
+    }
+    match real().epoll_pwait2 {
+        // SAFETY: the caller's arguments, passed on unchanged.
+        Some(f) => unsafe { f(epfd, events, maxevents, timeout, sigmask) },
+        None => {
+            sys::set_errno(libc::ENOSYS);
+            -1
+        }
+    }
+}
+
 /// Descriptors received with SCM_RIGHTS are looked up at once (a netmap
 /// one another process registered joins the table, so that even a first
 /// `poll` on it works).

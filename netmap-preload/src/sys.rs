@@ -62,6 +62,14 @@ pub type EpollPwaitFn = unsafe extern "C" fn(
     *const libc::sigset_t,
 ) -> c_int;
 
+pub type EpollPwait2Fn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::epoll_event,
+    c_int,
+    *const libc::timespec,
+    *const libc::sigset_t,
+) -> c_int;
+
 pub type RecvmsgFn = unsafe extern "C" fn(c_int, *mut libc::msghdr, c_int) -> isize;
 
 /// The next definition of each interposed function (libc's).
@@ -89,6 +97,8 @@ pub struct Real {
     pub epoll_ctl: EpollCtlFn,
     pub epoll_wait: EpollWaitFn,
     pub epoll_pwait: EpollPwaitFn,
+    /// glibc 2.35 and later.
+    pub epoll_pwait2: Option<EpollPwait2Fn>,
     pub recvmsg: RecvmsgFn,
 }
 
@@ -147,6 +157,7 @@ pub fn real() -> &'static Real {
         epoll_ctl: must(c"epoll_ctl"),
         epoll_wait: must(c"epoll_wait"),
         epoll_pwait: must(c"epoll_pwait"),
+        epoll_pwait2: next(c"epoll_pwait2"),
         recvmsg: must(c"recvmsg"),
     })
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 13] = [
     "threads",
     "garbage",
     "fd_pass",
@@ -26,6 +26,7 @@ const PROGRAMS: [&str; 12] = [
     "pipe_pair",
     "errors",
     "poll_wake",
+    "epoll_modes",
     "zc_bridge",
 ];
 
@@ -287,6 +288,15 @@ fn poll_wake(env: &Env) {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("poll ok\n"));
 }
 
+/// The epoll uses of event-loop libraries: a descriptor added before it
+/// is registered, EPOLLET, EPOLLONESHOT re-armed by EPOLL_CTL_MOD,
+/// epoll_pwait2.
+fn epoll_modes(env: &Env) {
+    let out = env.run("epoll_modes", &[&unique("vale")], Duration::from_secs(60));
+    assert_ok("epoll_modes", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("epoll ok\n"));
+}
+
 /// netmap's bridge over pipes: zero-copy when its two ports share one
 /// memory, as every pipe of a family does in the software engine (the
 /// receiver gets the sender's own buffers, swapped through the bridge's
@@ -361,6 +371,7 @@ on_backends!(
     pipe_pair,
     errors,
     poll_wake,
+    epoll_modes,
     zero_copy_bridge,
     fork_child,
     garbage
