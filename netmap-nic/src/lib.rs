@@ -15,6 +15,7 @@
 mod afxdp;
 mod counters;
 mod datapath;
+mod monitor;
 mod sys;
 mod xdp_sys;
 
@@ -138,6 +139,9 @@ pub fn register_with(
             why: "not a NIC port".into(),
         });
     };
+    if name.flags.monitor_rx || name.flags.monitor_tx || name.flags.zero_copy_monitor {
+        return monitor::register(name, ifname);
+    }
     let geometry = vale_offload::geometry::PortGeometry::requested(name);
     geometry.validate().map_err(|why| PortError::Config {
         name: name.to_string(),

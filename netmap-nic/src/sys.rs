@@ -90,6 +90,12 @@ impl PacketSocket {
         Ok(socket)
     }
 
+    /// Lets the socket see the frames this host sends too (a monitor's
+    /// `/t`), which [`PacketSocket::open`] turned off.
+    pub fn see_outgoing(&self) -> io::Result<()> {
+        self.set_int(libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 0)
+    }
+
     fn set_int(&self, level: i32, option: i32, value: i32) -> io::Result<()> {
         self.set_raw(level, option, &value)
     }

@@ -130,6 +130,12 @@ pub trait Binding: Send + Sync {
     fn arm(&self);
     /// Withdraws the request and drains `wake_fd`.
     fn disarm(&self);
+    /// Frames the engine dropped for this port because its RX rings were
+    /// full (for a monitor: the copies it could not keep), since the port
+    /// was made; `None` where the backend keeps no such count.
+    fn rx_dropped(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// netmap's kernel side: registers ports.
@@ -495,6 +501,12 @@ impl Port {
             return true;
         }
         false
+    }
+
+    /// Frames dropped because this port's RX rings were full (see
+    /// [`Binding::rx_dropped`]); `None` where the backend does not count.
+    pub fn rx_dropped(&self) -> Option<u64> {
+        self.binding.rx_dropped()
     }
 
     /// `nm_nextpkt`: takes the next received frame from the bound RX rings

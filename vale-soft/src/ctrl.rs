@@ -76,6 +76,12 @@ pub mod port {
     pub const BINDINGS: usize = 60;
     pub const NAME: usize = 64;
     pub const COUNTERS: usize = 112;
+    /// Bitmap (4 x u64) of the monitor entries watching this port.
+    pub const MONITORS: usize = 216;
+    /// Directions its monitors watch (`monitor::WATCH_TX`/`WATCH_RX`).
+    pub const MONITOR_DIRS: usize = 248;
+    /// A monitor entry's monitored entry (`monitor::NOT_MONITORING`: none).
+    pub const MONITOR_OF: usize = 252;
 }
 
 /// Bytes per port-table entry.
@@ -160,7 +166,8 @@ pub const TABLE_OFF: usize = BINDINGS_OFF + MAX_BINDINGS as usize * BINDING_SIZE
 const _: () = assert!(dom::COUNTERS + 8 * SWITCH_COUNTERS <= dom::VALE_BITMAP);
 const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
 const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
-const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= PORT_SIZE);
+const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= port::MONITORS);
+const _: () = assert!(port::MONITOR_OF + 4 <= PORT_SIZE);
 const _: () = assert!(kring::SYNC_LOCK + 4 <= KRING_SIZE);
 const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));

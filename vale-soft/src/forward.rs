@@ -79,7 +79,7 @@ thread_local! {
 /// Where a fragment's payload is, as a region offset, if the slot is valid:
 /// a buffer of the pool (len within the buffer), or with `NS_INDIRECT` an
 /// address inside the mapped region.
-fn payload_offset(domain: &Domain, slot: &NetmapSlot) -> Option<usize> {
+pub(crate) fn payload_offset(domain: &Domain, slot: &NetmapSlot) -> Option<usize> {
     let memory = domain.memory();
     if slot.flags & NS_INDIRECT != 0 {
         let region = memory.region();
@@ -205,6 +205,7 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
     FRAMES.with_borrow_mut(|frames| {
         frames.clear();
         let new_hwcur = collect_frames(domain, &view, &entry, src, hwcur, head, &*lookup, frames);
+        crate::monitor::copy(domain, src, Dir::Tx, ring_id, &view, hwcur, new_hwcur);
         deliver(domain, region, &view, &entry, src, ring_id, frames);
         // Every slot up to the new hwcur is transmitted: give the ring back.
         let new_hwtail = ring::prev(new_hwcur, n);
@@ -457,6 +458,7 @@ fn deliver_to_ring(
     // so the slots it released are really free.
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let mut hwtail = k.field(kring::HWTAIL).load(Ordering::Relaxed);
+    let first_new = hwtail;
     let (mut packets, mut bytes, mut full, mut bad_buf) = (0u64, 0u64, 0u64, 0u64);
     let mut free = (hwcur + n - hwtail - 1) % n;
     let buf_size = memory.buf_size() as usize;
@@ -535,6 +537,7 @@ fn deliver_to_ring(
         packets += 1;
         bytes += u64::from(f.bytes);
     }
+    crate::monitor::copy(domain, dst, Dir::Rx, rx_ring, &rx, first_new, hwtail);
     // Release: the slots and payloads written above become visible to the
     // receiver's Acquire load of hwtail in rxsync.
     k.field(kring::HWTAIL).store(hwtail, Ordering::Release);

@@ -8,12 +8,13 @@
 //!
 //! One packet, in order: [`soft`] (the `Backend`, registration),
 //! [`forward`] (VALE txsync: collect, decide, deliver; rxsync), [`pipe`]
-//! (pipe crossover), over [`domain`] (the mapped memory) and [`ctrl`] (its
+//! (pipe crossover), [`monitor`] (copies for monitor ports), over [`domain`] (the mapped memory) and [`ctrl`] (its
 //! control-area layout).
 pub mod admin;
 pub mod ctrl;
 pub mod domain;
 pub mod forward;
+pub mod monitor;
 pub mod pipe;
 pub mod ports;
 pub mod soft;

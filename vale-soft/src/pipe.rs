@@ -67,6 +67,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     // Acquire: pairs with the receiver's Release store of hwcur in rxsync.
     let rx_hwcur = rk.field(kring::HWCUR).load(Ordering::Acquire);
     let mut rx_hwtail = rk.field(kring::HWTAIL).load(Ordering::Relaxed);
+    let first_moved = rx_hwtail;
     let mut rx_free = (rx_hwcur + rn - rx_hwtail - 1) % rn;
 
     let (mut moved_packets, mut moved_bytes, mut bad) = (0u64, 0u64, 0u64);
@@ -213,6 +214,10 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         moved_packets += 1;
         i = end;
     }
+    // The moved frames, in the receiver's ring: what this end transmitted
+    // and what the peer receives.
+    crate::monitor::copy(domain, index, Dir::Tx, ring_id, &rx, first_moved, rx_hwtail);
+    crate::monitor::copy(domain, peer, Dir::Rx, ring_id, &rx, first_moved, rx_hwtail);
     // Release: the moved descriptors become visible with hwtail.
     rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
     drop(_guard);

@@ -361,6 +361,7 @@ fn finish_destroy(domain: &Domain, index: u32) {
     let ctrl = domain.ctrl();
     let memory = domain.memory();
     let e = ctrl.port(index);
+    crate::monitor::forget(domain, index);
     ctrl.vale_bitmap(index as usize / 64)
         .fetch_and(!(1 << (index % 64)), Ordering::AcqRel);
     if e.kind() == Some(PortKind::Vale) {

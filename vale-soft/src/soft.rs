@@ -15,6 +15,7 @@ use netmap_ring::port::{
 };
 use netmap_ring::view::RingView;
 
+use vale_offload::counters::PortCounter;
 use vale_offload::geometry::PortGeometry;
 use vale_offload::placement::{placement, PortKind};
 
@@ -83,8 +84,18 @@ impl Backend for SoftBackend {
             what: what.to_owned(),
         };
         let flags = &name.flags;
-        if flags.monitor_tx || flags.monitor_rx || flags.zero_copy_monitor {
-            return Err(unsupported("monitor ports (/t /r /z)"));
+        let monitor = flags.monitor_tx || flags.monitor_rx;
+        if flags.zero_copy_monitor && !monitor {
+            // netmap's EINVAL: /z only says how /t or /r copies.
+            return Err(PortError::Config {
+                name: name.to_string(),
+                why: "/z (zero-copy monitor) needs /t, /r or /rt".into(),
+            });
+        }
+        if flags.zero_copy_monitor {
+            return Err(unsupported(
+                "zero-copy monitors (/z): use a copy monitor, /t /r /rt",
+            ));
         }
         if name.options.share.is_some() || name.options.extmem.is_some() {
             return Err(unsupported("@share and @extmem"));
@@ -117,8 +128,19 @@ impl Backend for SoftBackend {
         }
         ports::reclaim_dead(&domain);
         let ctrl = domain.ctrl();
+        let found = if monitor {
+            match crate::monitor::create(&domain, &place.entry, name) {
+                Ok(index) => Some(index),
+                Err(e) => {
+                    ports::destroy_if_empty(&domain);
+                    return Err(e);
+                }
+            }
+        } else {
+            ports::find(&domain, &place.entry)
+        };
         let index =
-            match ports::find(&domain, &place.entry) {
+            match found {
                 // Joining an existing port: [`ports::bind`] refuses rings
                 // another binding holds.
                 Some(index) => index,
@@ -192,6 +214,10 @@ impl Backend for SoftBackend {
         }
         if flags.tx_rings_only {
             rx_mask = 0;
+        }
+        if monitor {
+            // A monitor only receives (netmap's monitors refuse txsync).
+            tx_mask = 0;
         }
         let if_name = name.nr_name();
         let bound = ports::bind(
@@ -273,6 +299,7 @@ impl Backend for SoftBackend {
             fifo,
             opened: Instant::now(),
             peer_checked_ms: AtomicU64::new(0),
+            monitor,
         }))
     }
 }
@@ -323,6 +350,8 @@ pub struct SoftBinding {
     /// milliseconds since then at the last check.
     opened: Instant,
     peer_checked_ms: AtomicU64,
+    /// A monitor port (`/t`, `/r`): its syncs end when its port closes.
+    monitor: bool,
 }
 
 impl SoftBinding {
@@ -344,7 +373,12 @@ impl SoftBinding {
         if entry.state() != PORT_ACTIVE {
             return None;
         }
-        let kind = entry.kind()?;
+        let monitor = crate::monitor::is_monitor(&entry);
+        let kind = if monitor {
+            PortKind::Vale
+        } else {
+            entry.kind()?
+        };
         let (tx_mask, rx_mask) = (b.get(binding::TX_MASK), b.get(binding::RX_MASK));
         let specs = |dir: Dir, mask: u32| -> Vec<RingSpec> {
             (0..32)
@@ -391,6 +425,7 @@ impl SoftBinding {
             fifo,
             opened: Instant::now(),
             peer_checked_ms: AtomicU64::new(0),
+            monitor,
         })
     }
 
@@ -518,6 +553,9 @@ impl Binding for SoftBinding {
         }
         self.check_alive()?;
         let released = crate::forward::rxsync(&self.domain, self.index, ring)?;
+        if self.monitor {
+            crate::monitor::check_watched(&self.domain, self.index, ring)?;
+        }
         if self.kind != PortKind::Vale && self.stalled(Dir::Rx, ring) {
             self.check_peer()?;
         }
@@ -541,6 +579,11 @@ impl Binding for SoftBinding {
         // re-reads the rings after this.
         b.field(binding::WAKE_WANTED).store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+    }
+
+    fn rx_dropped(&self) -> Option<u64> {
+        let e = self.domain.ctrl().port(self.index);
+        Some(e.counter(PortCounter::RxDropFull).load(Ordering::Relaxed))
     }
 
     fn disarm(&self) {
