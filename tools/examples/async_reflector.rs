@@ -6,6 +6,11 @@
 //! cargo run --release -p netmap-tools --example async_reflector -- vale0:r [COUNT]
 //! target/release/pkt-gen -i vale0:p -f ping        # another process
 //! ```
+//! or over a pipe (the reflector on one end, ping on the other):
+//! ```text
+//! cargo run --release -p netmap-tools --example async_reflector -- vale0:q{1 [COUNT]
+//! target/release/pkt-gen -i 'vale0:q}1' -f ping
+//! ```
 //! The backend is `NETMAP_BACKEND`'s (default `soft`). It stops after COUNT
 //! frames (default: never) and prints how many it reflected.
 
@@ -23,6 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backend = netmap_backend::backend_from_env()?;
     let port = netmap_ring::port::Port::open_on(&*backend, &name)?;
     let mut port = AsyncPort::new(port)?;
+    println!("async_reflector: {name}: ready");
     let mut batch = FrameBatch::with_capacity(256);
     // One buffer for the swapped frames of a batch, reused.
     let mut swapped: Vec<u8> = Vec::with_capacity(256 * 2048);

@@ -4,46 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Sandbox, PKT_GEN, TIMEOUT};
+use common::{tshark_fields, Sandbox, GOOD, PKT_GEN, TIMEOUT};
 use netmap_tools::pcap::PcapWriter;
-
-fn tshark_fields(file: &Path, fields: &[&str], filter: Option<&str>) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(file)
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "udp.check_checksum:TRUE",
-        ])
-        .args(["-T", "fields"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    if let Some(filter) = filter {
-        cmd.args(["-Y", filter]);
-    }
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!(
-            "tshark is needed to check captures and could not run ({e}); install it with scripts/setup (apt-get install tshark)"
-        ),
-    };
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
-}
 
 const FIELDS: [&str; 5] = [
     "frame.len",
@@ -52,9 +14,6 @@ const FIELDS: [&str; 5] = [
     "udp.checksum.status",
     "ip.src",
 ];
-
-/// tshark's checksum status 1 is "Good" (0 Bad, 2 Unverified).
-const GOOD: &str = "1";
 
 #[test]
 fn captured_frames_decode_as_udp_with_good_checksums() {

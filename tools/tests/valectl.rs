@@ -156,3 +156,44 @@ fn read_only_commands_do_not_create_a_switch() {
     }
     assert_eq!(ok(&sb, &[]).trim(), "no switches");
 }
+
+#[test]
+fn watch_prints_per_port_rates_each_interval() {
+    let sb = Sandbox::new();
+    let sw = sb.switch("w");
+    let mut rx = sb.spawn(PKT_GEN, &["-i", &format!("{sw}:b"), "-f", "rx"]);
+    rx.wait_for_line("ready", TIMEOUT);
+    let mut tx = sb.spawn(
+        PKT_GEN,
+        &["-i", &format!("{sw}:a"), "-f", "tx", "-R", "2000"],
+    );
+    tx.wait_for_line("ready", TIMEOUT);
+    let out = ok(&sb, &["--watch", &sw, "--count", "3", "--interval", "0.3"]);
+    tx.interrupt();
+    tx.wait(TIMEOUT);
+    rx.interrupt();
+    rx.wait(TIMEOUT);
+    let headers = out.lines().filter(|l| l.contains("rx pps")).count();
+    assert_eq!(headers, 3, "{out}");
+    // Columns: port, rx pps, tx pps, drops/s. The last refresh is taken
+    // while both run: a sends, b receives, nothing drops.
+    let last_of = |port: &str| -> Vec<f64> {
+        let line = out
+            .lines()
+            .rev()
+            .find(|l| l.split_whitespace().next() == Some(port))
+            .unwrap_or_else(|| panic!("no line for {port}: {out}"));
+        line.split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let a = last_of(&format!("{sw}:a"));
+    let b = last_of(&format!("{sw}:b"));
+    assert!(a[1] > 0.0, "a transmits: {out}");
+    assert!(b[0] > 0.0, "b receives: {out}");
+    assert_eq!(b[2], 0.0, "{out}");
+    let (status, _, err) = sb.run(VALECTL, &["--watch", &sw, "--interval", "0"]);
+    assert!(!status.success());
+    assert!(err.contains("--interval"), "{err}");
+}

@@ -4,7 +4,9 @@
 //! create and delete persistent ports; `-a`/`-d` attach and detach;
 //! `--macs SWITCH` dumps the MAC table (`brctl showmacs` style);
 //! `--stats [SWITCH]` and `--reset SWITCH` show and zero counters;
-//! `--json` prints one JSON object instead of text.
+//! `--json` prints one JSON object instead of text; `--watch [SWITCH]`
+//! prints per-port packet and drop rates every `--interval` seconds,
+//! `--count` times (on a device too, with `--backend`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ use clap::Parser;
 use netmap_tools::error::{self, ToolError};
 use netmap_tools::json::Json;
 use netmap_tools::valectl::{self, Action};
+use netmap_tools::watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +50,21 @@ struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Print per-port packet and drop rates every interval (of every
+    /// switch, or one; of the device with --backend).
+    #[arg(long, value_name = "SWITCH", num_args = 0..=1, default_missing_value = "")]
+    watch: Option<String>,
+    /// --watch: seconds between refreshes.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        requires = "watch"
+    )]
+    interval: f64,
+    /// --watch: refreshes to print (0: until interrupted).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "watch")]
+    count: u64,
     /// Look at a device instead of the software engine (sim: the user's
     /// shared simulated NIC, sim:private, vfio-user:<socket>, vfio:<pci>):
     /// -l and --stats show its port table and counters.
@@ -122,10 +140,46 @@ fn device(spec: &str, action: &Action, json: bool) -> Result<(), ToolError> {
     Ok(())
 }
 
+/// `--watch`: rates from the software engine or the device.
+fn watch(args: &Args, switch: &str) -> Result<(), ToolError> {
+    if !(args.interval.is_finite() && args.interval >= 0.01) {
+        return Err(ToolError::Usage("--interval: at least 0.01 seconds".into()));
+    }
+    let interval = std::time::Duration::from_secs_f64(args.interval);
+    let mut source: Box<dyn watch::Source> = match args.backend.as_deref().filter(|s| *s != "soft")
+    {
+        None => Box::new(watch::SoftSource {
+            switch: (!switch.is_empty()).then(|| switch.to_owned()),
+        }),
+        Some(spec) => {
+            let spec: netmap_backend::BackendSpec = spec
+                .parse()
+                .map_err(|e: host_driver::spec::SpecError| ToolError::Usage(e.to_string()))?;
+            let device = spec
+                .open_device()
+                .map_err(|e| ToolError::Io {
+                    what: "opening the device".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+                .expect("a device spec opens a device");
+            Box::new(watch::DeviceSource { device })
+        }
+    };
+    watch::watch(
+        source.as_mut(),
+        interval,
+        args.count,
+        &mut std::io::stdout(),
+    )
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let backend = args.backend.clone();
     error::run("valectl", || {
+        if let Some(switch) = &args.watch {
+            return watch(&args, switch);
+        }
         let (action, json) = action(args)?;
         if let Some(spec) = backend.as_deref().filter(|s| *s != "soft") {
             return device(spec, &action, json);

@@ -2,7 +2,8 @@
 //! letters and report formats.
 //!
 //! - `tx`: sends frames as fast as the ring allows (or at `-R` pps),
-//!   busy-polling with txsync;
+//!   busy-polling with txsync; with `--pcap FILE`, the frames of a pcap or
+//!   pcapng file (replay), `-n` times over;
 //! - `rx`: counts received frames, waiting in poll() (or spinning with
 //!   `--busy`), optionally writing them to a pcap file;
 //! - `ping`: sends timestamped frames one at a time and prints round-trip
@@ -89,7 +90,9 @@ pub struct Args {
     /// Spin on syncs instead of sleeping in poll() (rx, ping, pong).
     #[arg(long)]
     pub busy: bool,
-    /// rx: write received frames to this pcap file.
+    /// rx: write received frames to this pcap file. tx: send the frames
+    /// of this pcap or pcapng file, in order (replay); `-n` then counts
+    /// passes over the file (default one).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<std::path::PathBuf>,
     /// ping: milliseconds to wait for each reply before counting it lost.
@@ -125,6 +128,8 @@ pub struct Config {
     pub backend: BackendChoice,
     pub busy: bool,
     pub pcap: Option<std::path::PathBuf>,
+    /// tx with `--pcap`: the file's frames, sent in order.
+    pub replay: Option<std::sync::Arc<Vec<Vec<u8>>>>,
     pub timeout: Duration,
 }
 
@@ -154,9 +159,31 @@ impl Config {
         if a.threads > 1 && matches!(a.function, Function::Ping | Function::Pong) {
             return usage("-p: ping and pong run one thread".into());
         }
-        if a.pcap.is_some() && a.function != Function::Rx {
-            return usage("--pcap is for -f rx".into());
+        if a.pcap.is_some() && !matches!(a.function, Function::Rx | Function::Tx) {
+            return usage("--pcap is for -f rx (capture) and -f tx (replay)".into());
         }
+        let mut count = a.count;
+        let replay = match (&a.pcap, a.function) {
+            (Some(path), Function::Tx) => {
+                if a.threads > 1 {
+                    return usage(
+                        "--pcap replay runs one thread (-p 1): frames go in order".into(),
+                    );
+                }
+                let frames = crate::pcap::read_frames(path)
+                    .map_err(|e| ToolError::Usage(format!("--pcap {}: {e}", path.display())))?;
+                if frames.is_empty() {
+                    return usage(format!(
+                        "--pcap {}: the file holds no frame",
+                        path.display()
+                    ));
+                }
+                // -n counts passes over the file.
+                count = a.count.max(1) * frames.len() as u64;
+                Some(std::sync::Arc::new(frames))
+            }
+            _ => None,
+        };
         let addr = |text: &Option<String>, default: &str| {
             AddrRange::parse(text.as_deref().unwrap_or(default), 1234)
                 .map_err(|e| ToolError::Usage(e.to_string()))
@@ -173,14 +200,15 @@ impl Config {
             port: a.port,
             function: a.function,
             batch: a.batch,
-            count: a.count,
+            count,
             rate: a.rate,
             threads: a.threads,
             report: Duration::from_millis(a.report_ms.max(1)),
             wait: Duration::from_secs(a.wait_secs),
             backend: a.backend,
             busy: a.busy,
-            pcap: a.pcap,
+            pcap: if replay.is_some() { None } else { a.pcap },
+            replay,
             timeout: Duration::from_millis(a.timeout_ms.max(1)),
         })
     }

@@ -29,7 +29,8 @@ fn rate_budget(rate: f64, start: Instant, sent: u64) -> (u64, Duration) {
 pub fn tx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
     let cfg = w.cfg;
     let spec = &cfg.frames;
-    let fixed = spec.is_fixed();
+    let replay = cfg.replay.as_deref();
+    let fixed = spec.is_fixed() && replay.is_none();
     let mut frame = Vec::with_capacity(MAX_FRAME);
     if fixed {
         spec.build(0, &mut frame);
@@ -89,9 +90,15 @@ pub fn tx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
             }
             let mut bytes = 0u64;
             for _ in 0..budget {
-                if !fixed {
-                    spec.build(k, &mut frame);
-                }
+                let frame: &[u8] = match replay {
+                    Some(frames) => &frames[(k % frames.len() as u64) as usize],
+                    None => {
+                        if !fixed {
+                            spec.build(k, &mut frame);
+                        }
+                        &frame
+                    }
+                };
                 k += 1;
                 let slot = tx.slot(cur);
                 let buf_idx = slot.buf_idx;
@@ -101,7 +108,16 @@ pub fn tx_worker(port: &Port, w: &Worker<'_>) -> Result<(), ToolError> {
                     *known = true;
                 }
                 if !skip {
-                    port.write_buf(buf_idx, &frame).map_err(|e| {
+                    if frame.len() > port.buf_size() as usize {
+                        return Err(ToolError::Usage(format!(
+                            "{}: frame {} of the file is {} bytes, more than a {}-byte buffer",
+                            cfg.port,
+                            k - 1,
+                            frame.len(),
+                            port.buf_size()
+                        )));
+                    }
+                    port.write_buf(buf_idx, frame).map_err(|e| {
                         ToolError::Usage(format!(
                             "{}: tx slot {cur} holds a bad buffer: {e}",
                             cfg.port

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -120,8 +120,17 @@ impl Running {
     /// Waits until a stdout line contains `text`; panics (with the output
     /// so far) after `timeout` or when the child closes stdout first.
     pub fn wait_for_line(&self, text: &str, timeout: Duration) -> String {
+        self.wait_for(&self.out, "stdout", text, timeout)
+    }
+
+    /// As [`Running::wait_for_line`], on stderr.
+    pub fn wait_for_stderr_line(&self, text: &str, timeout: Duration) -> String {
+        self.wait_for(&self.err, "stderr", text, timeout)
+    }
+
+    fn wait_for(&self, stream: &Shared, what: &str, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
-        let (lock, cv) = &*self.out;
+        let (lock, cv) = &**stream;
         let mut o = lock.lock().unwrap();
         loop {
             if let Some(line) = o.lines.iter().find(|l| l.contains(text)) {
@@ -129,10 +138,10 @@ impl Running {
             }
             let now = Instant::now();
             if o.closed || now >= deadline {
-                let lines = o.lines.join("\n");
                 drop(o);
                 panic!(
-                    "no line with {text:?} on stdout; stdout:\n{lines}\nstderr:\n{}",
+                    "no line with {text:?} on {what}; stdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
                     self.stderr()
                 );
             }
@@ -207,3 +216,45 @@ pub fn number_after(text: &str, word: &str) -> Option<u64> {
 pub const PKT_GEN: &str = env!("CARGO_BIN_EXE_pkt-gen");
 pub const VALECTL: &str = env!("CARGO_BIN_EXE_valectl");
 pub const BRIDGE: &str = env!("CARGO_BIN_EXE_bridge");
+pub const NMDUMP: &str = env!("CARGO_BIN_EXE_nmdump");
+
+/// tshark's checksum status 1 is "Good" (0 Bad, 2 Unverified).
+pub const GOOD: &str = "1";
+
+/// The `fields` of every frame of capture `file` that tshark decodes
+/// (with IP and UDP checksum checks on), optionally through a display
+/// filter: one row per frame.
+pub fn tshark_fields(file: &Path, fields: &[&str], filter: Option<&str>) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(file)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
+        .args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    if let Some(filter) = filter {
+        cmd.args(["-Y", filter]);
+    }
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "tshark is needed to check captures and could not run ({e}); install it with scripts/setup (apt-get install tshark)"
+        ),
+    };
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
