@@ -69,6 +69,8 @@ pub fn port_errno(e: &PortError) -> i32 {
         PortError::Io { source, .. } => match source.raw_os_error() {
             Some(libc::ENODEV) | Some(libc::ENOENT) => libc::ENXIO,
             Some(errno) => errno,
+            // Nothing by that name (a monitor's port): netmap's ENXIO.
+            None if source.kind() == std::io::ErrorKind::NotFound => libc::ENXIO,
             None => libc::EIO,
         },
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 13] = [
+const PROGRAMS: [&str; 14] = [
     "threads",
     "garbage",
     "fd_pass",
@@ -28,6 +28,7 @@ const PROGRAMS: [&str; 13] = [
     "poll_wake",
     "epoll_modes",
     "zc_bridge",
+    "monitor",
 ];
 
 /// `target/<profile>`, where cargo put the library and the tools.
@@ -345,6 +346,22 @@ fn garbage(env: &Env) {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("garbage ok\n"));
 }
 
+/// Copy monitors registered with NR_MONITOR_RX, NR_MONITOR_TX or both
+/// see every frame of the monitored ports, in order, with NS_TXMON on the
+/// transmitted ones; netmap's errors for bad requests.
+fn monitor(env: &Env) {
+    let out = env.run(
+        "monitor",
+        &[&unique("vale"), "2000"],
+        Duration::from_secs(60),
+    );
+    assert_ok("monitor", &out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "monitor ok 2000"
+    );
+}
+
 macro_rules! on_backends {
     ($($scenario:ident),*) => {
         mod soft {
@@ -376,6 +393,15 @@ on_backends!(
     fork_child,
     garbage
 );
+
+/// Monitors on the software engine (the device backends refuse monitor
+/// registrations: see `docs/tools.md`).
+#[test]
+fn soft_monitor() {
+    if let Some(env) = Env::new("soft", "monitor") {
+        monitor(&env);
+    }
+}
 
 /// vale-ctl's persistent-port lifecycle and the other control requests,
 /// on the software engine (the device backends refuse them: their
