@@ -348,7 +348,8 @@ fn garbage(env: &Env) {
 
 /// Copy monitors registered with NR_MONITOR_RX, NR_MONITOR_TX or both
 /// see every frame of the monitored ports, in order, with NS_TXMON on the
-/// transmitted ones; netmap's errors for bad requests.
+/// transmitted ones; netmap's errors for bad requests. On the device
+/// backends the monitors are the driver's (same process, `docs/tools.md`).
 fn monitor(env: &Env) {
     let out = env.run(
         "monitor",
@@ -391,17 +392,9 @@ on_backends!(
     epoll_modes,
     zero_copy_bridge,
     fork_child,
-    garbage
+    garbage,
+    monitor
 );
-
-/// Monitors on the software engine (the device backends refuse monitor
-/// registrations: see `docs/tools.md`).
-#[test]
-fn soft_monitor() {
-    if let Some(env) = Env::new("soft", "monitor") {
-        monitor(&env);
-    }
-}
 
 /// vale-ctl's persistent-port lifecycle and the other control requests,
 /// on the software engine (the device backends refuse them: their

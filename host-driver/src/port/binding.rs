@@ -274,6 +274,9 @@ impl Binding for DeviceBinding {
         let bar2_ring = state.layout.bar2_ring_off(self.entry, ring, n);
         let gone = |e: crate::device::DeviceError| SyncError::Gone(e.to_string());
         if head != kr.hwcur {
+            self.shared
+                .monitors
+                .copy(self.entry, true, &self.layout, &view, kr.hwcur, head);
             push_slots(state.dev.as_mut(), &view, bar2_ring, kr.hwcur, head).map_err(gone)?;
             state
                 .dev
@@ -327,6 +330,9 @@ impl Binding for DeviceBinding {
         // New slots run from our tail towards our head (one kept empty).
         let dev_tail = self.load(self.status(true, ring, map::ST_HWTAIL));
         if dev_tail < n && ring::between(kr.hwtail, dev_tail, ring::prev(kr.hwcur, n), n) {
+            self.shared
+                .monitors
+                .copy(self.entry, false, &self.layout, &view, kr.hwtail, dev_tail);
             kr.hwtail = dev_tail;
         }
         view.set_tail(kr.hwtail);
@@ -349,6 +355,7 @@ impl Binding for DeviceBinding {
 
 impl Drop for DeviceBinding {
     fn drop(&mut self) {
+        self.shared.monitors.port_closed(self.entry);
         let mut state = self.shared.lock();
         state.close(self.entry, &self.layout);
     }

@@ -14,6 +14,7 @@
 
 mod binding;
 pub mod layout;
+mod monitor;
 pub mod pair;
 
 use std::collections::HashMap;
@@ -99,6 +100,8 @@ pub(crate) struct Shared {
     /// sync without taking the state lock.
     pub(crate) liveness: Arc<crate::device::Liveness>,
     pub(crate) state: Mutex<State>,
+    /// Monitor ports of this backend's ports (the driver's view).
+    pub(crate) monitors: Arc<monitor::Monitors>,
 }
 
 pub(crate) struct State {
@@ -156,6 +159,7 @@ impl DeviceBackend {
             shared: Arc::new(Shared {
                 body,
                 liveness,
+                monitors: Arc::default(),
                 state: Mutex::new(State {
                     dev,
                     info,
@@ -373,8 +377,16 @@ impl Backend for DeviceBackend {
             why,
         };
         let flags = &name.flags;
-        if flags.monitor_tx || flags.monitor_rx || flags.zero_copy_monitor {
-            return Err(unsupported("monitor ports (/t /r /z)"));
+        if flags.zero_copy_monitor {
+            return Err(if flags.monitor_tx || flags.monitor_rx {
+                unsupported("zero-copy monitors (/z): use a copy monitor, /t /r /rt")
+            } else {
+                // netmap's EINVAL: /z only says how /t or /r copies.
+                config("/z (zero-copy monitor) needs /t, /r or /rt".into())
+            });
+        }
+        if flags.monitor_tx || flags.monitor_rx {
+            return self.register_monitor(name);
         }
         if name.options.share.is_some()
             || name.options.extmem.is_some()
@@ -480,6 +492,34 @@ impl Backend for DeviceBackend {
 }
 
 impl DeviceBackend {
+    /// A monitor of a port this process holds on this backend (the
+    /// driver's view, `monitor`).
+    fn register_monitor(&self, name: &PortName) -> Result<Box<dyn Binding>, PortError> {
+        let place = placement(name)?;
+        let found = {
+            let state = self.shared.lock();
+            state.entries.iter().enumerate().find_map(|(p, e)| {
+                let e = e.as_ref()?;
+                (e.open && e.domain == place.domain && e.name == place.entry)
+                    .then(|| (p as u32, e.geometry.tx_slots.max(e.geometry.rx_slots)))
+            })
+        };
+        let Some((entry, slots)) = found else {
+            // netmap's ENXIO: nothing to monitor here.
+            return Err(PortError::Io {
+                name: name.to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "no port {} in {} to monitor: a device port is monitored from the process that holds it",
+                        place.entry, place.domain
+                    ),
+                ),
+            });
+        };
+        monitor::register(&self.shared.monitors, name, entry, slots)
+    }
+
     /// Binds a pipe end: its pair region (created by the first end), an
     /// entry (the one the pair recorded for this end if still free), and
     /// every pool buffer the other end, if open, does not hold.
