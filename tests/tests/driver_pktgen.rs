@@ -551,3 +551,84 @@ fn receivers_see_the_server_die_within_a_second() {
         assert!(waited < Duration::from_secs(1), "took {waited:?}");
     }
 }
+
+/// `valectl --watch --backend <device>` reads the device's port counters
+/// (BAR0) once per interval and prints per-port rates: with pkt-gen
+/// sending through the RTL, one entry transmits and another receives.
+#[test]
+fn valectl_watch_shows_rates_of_device_ports() {
+    let pkt_gen = workspace_bin("pkt-gen");
+    let valectl = workspace_bin("valectl");
+    let socket = std::env::temp_dir().join(format!("nmsim-watch-{}.sock", std::process::id()));
+    let server = SimServer::start_at(&nmsim_server(), socket, &[]);
+    let backend = server.spec();
+    let spawn = |port: &str, function: &str, extra: &[&str]| {
+        let mut c = Command::new(&pkt_gen);
+        c.args(["-i", port, "-f", function, "--backend", &backend])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Guard(c.spawn().expect("pkt-gen"))
+    };
+    let mut rx = spawn("vale0:w", "rx", &[]);
+    // The receiver's "ready" line: its port is on the device.
+    let mut line = Vec::new();
+    let stdout = rx.0.stdout.as_mut().expect("piped stdout");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&line).contains(" ready (") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "rx never ready"
+        );
+        if stdout.read(&mut byte).expect("read") == 0 {
+            panic!("pkt-gen rx exited: {}", String::from_utf8_lossy(&line));
+        }
+        line.push(byte[0]);
+    }
+    let _tx = spawn("vale0:v", "tx", &["-R", "2000"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let watch = Guard(
+        Command::new(&valectl)
+            .args([
+                "--backend",
+                &backend,
+                "--watch",
+                "--count",
+                "2",
+                "--interval",
+                "0.5",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("valectl"),
+    );
+    let (ok, out) = finish(watch, Duration::from_secs(60));
+    assert!(ok, "valectl --watch failed:\n{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("rx pps")).count(),
+        2,
+        "{out}"
+    );
+    // Columns after the name `entry N (kind)`: rx pps, tx pps, drops/s.
+    let last: Vec<Vec<f64>> = out
+        .lines()
+        .rev()
+        .take_while(|l| !l.contains("rx pps"))
+        .filter(|l| l.trim_start().starts_with("entry"))
+        .map(|l| {
+            l.split(')')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert!(last.iter().any(|r| r[0] > 0.0), "an entry receives:\n{out}");
+    assert!(
+        last.iter().any(|r| r[1] > 0.0),
+        "an entry transmits:\n{out}"
+    );
+}
