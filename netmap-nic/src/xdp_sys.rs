@@ -287,6 +287,13 @@ impl XskRing {
         unsafe { std::ptr::read_volatile(self.entry(index, 16).cast::<libc::xdp_desc>()) }
     }
 
+    /// Reads address entry `n` past the consumer index (completion ring).
+    pub fn get_addr(&self, n: u32) -> u64 {
+        let index = self.consumer().load(Ordering::Relaxed).wrapping_add(n);
+        // SAFETY: as in `put_addr`.
+        unsafe { std::ptr::read_volatile(self.entry(index, 8).cast::<u64>()) }
+    }
+
     /// Gives `count` consumed entries back.
     pub fn release(&self, count: u32) {
         let consumer = self.consumer().load(Ordering::Relaxed);

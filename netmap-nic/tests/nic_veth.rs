@@ -404,8 +404,8 @@ fn opening_fails_clearly_without_the_interface_or_with_it_down() {
             other => panic!("wrong error: {other}"),
         }
         assert!(err.to_string().contains("no such interface"), "{err}");
-        let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}^")).unwrap_err();
-        assert!(matches!(err, PortError::Unsupported { .. }), "{err}");
+        let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}^1")).unwrap_err();
+        assert!(matches!(err, PortError::Config { .. }), "{err}");
         ip(&["-n", &ns_a, "link", "set", &a, "down"]).unwrap();
         let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}")).unwrap_err();
         match &err {
