@@ -8,6 +8,8 @@
 //!
 //! [`Port`]: netmap_ring::port::Port
 pub mod addr;
+pub mod agent;
+pub mod attach;
 pub mod backend;
 pub mod bridge;
 pub mod error;
@@ -18,4 +20,5 @@ pub mod pktgen;
 pub mod report;
 pub mod signal;
 pub mod valectl;
+pub mod valectl_nic;
 pub mod wire;
