@@ -369,6 +369,7 @@ pub fn register_with(
     };
     if let Some(x) = &xdp {
         counters.set_engine(NicEngine::Xdp);
+        counters.set_zero_copy(x.socket.zero_copy);
         epoll
             .add(x.socket.as_fd(), u64::MAX, true)
             .map_err(|source| PortError::Io {

@@ -166,6 +166,7 @@ pub struct XskRing {
     map_len: usize,
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
+    flags: *const AtomicU32,
     entries: *mut u8,
     size: u32,
 }
@@ -207,6 +208,7 @@ impl XskRing {
             map_len,
             producer: at(offsets.producer).cast(),
             consumer: at(offsets.consumer).cast(),
+            flags: at(offsets.flags).cast(),
             entries: at(offsets.desc),
             size,
         })
@@ -221,6 +223,18 @@ impl XskRing {
     fn consumer(&self) -> &AtomicU32 {
         // SAFETY: as for `producer`.
         unsafe { &*self.consumer }
+    }
+
+    /// The kernel asks for a system call to go on with this ring
+    /// (`XDP_RING_NEED_WAKEUP`, with `XDP_USE_NEED_WAKEUP`): without it,
+    /// no `sendto`/`poll` is needed per batch.
+    pub fn needs_wakeup(&self) -> bool {
+        // SAFETY: the flags word is an aligned u32 inside the mapping,
+        // which lives as long as `self`.
+        let flags = unsafe { &*self.flags };
+        // Acquire: pairs with the kernel setting the flag after it ran
+        // out of work, so entries we published before are seen as ours.
+        flags.load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP != 0
     }
 
     /// Entries a producer may add now.
@@ -319,11 +333,14 @@ pub fn desc_data_offset(addr: u64) -> u64 {
     (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT)
 }
 
-/// An AF_XDP socket bound to one queue of an interface, in copy mode,
-/// whose UMEM is the port's buffer pool.
+/// An AF_XDP socket bound to one queue of an interface, in zero copy
+/// when the driver offers it, else in copy mode, whose UMEM is the port's
+/// buffer pool.
 #[derive(Debug)]
 pub struct XskSocket {
     fd: OwnedFd,
+    /// The NIC reads and writes the UMEM itself (`XDP_OPTIONS_ZEROCOPY`).
+    pub zero_copy: bool,
     pub fill: XskRing,
     pub completion: XskRing,
     pub rx: XskRing,
@@ -447,7 +464,10 @@ impl XskSocket {
         )?;
         let addr = libc::sockaddr_xdp {
             sxdp_family: libc::AF_XDP as u16,
-            sxdp_flags: libc::XDP_COPY | libc::XDP_USE_SG,
+            // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel takes zero
+            // copy where the driver offers it (for unaligned chunks and
+            // multi-buffer frames) and falls back to copy mode.
+            sxdp_flags: libc::XDP_USE_SG | libc::XDP_USE_NEED_WAKEUP,
             sxdp_ifindex: ifindex,
             sxdp_queue_id: queue,
             sxdp_shared_umem_fd: 0,
@@ -463,13 +483,44 @@ impl XskSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
+        let mut options = 0u32;
+        let mut len = std::mem::size_of::<u32>() as u32;
+        // SAFETY: `options` and `len` live across the call and `len` holds
+        // the size of `options` (struct xdp_options is one u32).
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_OPTIONS,
+                (&mut options as *mut u32).cast(),
+                &mut len,
+            )
+        };
+        let zero_copy = rc == 0 && options & libc::XDP_OPTIONS_ZEROCOPY != 0;
         Ok(Self {
             fd,
+            zero_copy,
             fill,
             completion,
             rx,
             tx,
         })
+    }
+
+    /// Lets the kernel take fill entries when it stopped for want of them
+    /// (zero copy drivers set the fill ring's need-wakeup flag then).
+    pub fn wake_rx(&self) {
+        // SAFETY: a zero-length recvfrom with no buffer and no address.
+        unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                std::ptr::null_mut(),
+                0,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
     }
 
     /// Asks the kernel to send what the TX ring holds (copy mode sends

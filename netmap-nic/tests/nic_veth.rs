@@ -561,3 +561,19 @@ fn without_cap_net_raw_opening_is_a_permission_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// veth has no AF_XDP zero copy: the socket, bound asking for neither
+/// mode, falls back to copy mode and the port says so.
+#[test]
+fn xdp_falls_back_to_copy_mode_on_veth() {
+    let pair = veth_or_skip!();
+    let a = pair.a.clone();
+    VethPair::run_in(&pair.ns_a, move || {
+        let port = open_port(&format!("netmap:{a}"), NicEngine::Xdp).expect("opens");
+        let c = nic::counters(&port).expect("NIC port");
+        assert!(!c.zero_copy());
+        assert_eq!(c.mode(), "AF_XDP copy mode");
+    })
+    .join()
+    .expect("checks");
+}

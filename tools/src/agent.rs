@@ -86,9 +86,10 @@ impl Pair {
 
 /// The engine a NIC port got, as the state file names it.
 fn engine_of(port: &Port) -> String {
-    match netmap_nic::counters(port).map(|c| c.engine()) {
-        Some(netmap_nic::NicEngine::Xdp) => "xdp".into(),
-        Some(netmap_nic::NicEngine::Packet) => "packet".into(),
+    match netmap_nic::counters(port) {
+        Some(c) if c.engine() == netmap_nic::NicEngine::Xdp && c.zero_copy() => "xdp-zc".into(),
+        Some(c) if c.engine() == netmap_nic::NicEngine::Xdp => "xdp".into(),
+        Some(c) if c.engine() == netmap_nic::NicEngine::Packet => "packet".into(),
         _ => "unknown".into(),
     }
 }

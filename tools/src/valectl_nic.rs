@@ -27,11 +27,7 @@ fn agent_json(state: &AgentState, alive: bool) -> Json {
 }
 
 fn agent_text(out: &mut String, state: &AgentState, alive: bool) {
-    let engine = match state.engine.as_str() {
-        "xdp" => "AF_XDP copy mode",
-        "packet" => "AF_PACKET",
-        other => other,
-    };
+    let engine = engine_name(&state.engine);
     let _ = writeln!(
         out,
         "  agent {}:{}{} pid {} ({}, {engine}): nic->switch {} switch->nic {}{} dropped {}",
@@ -52,6 +48,16 @@ fn agent_text(out: &mut String, state: &AgentState, alive: bool) {
         },
         state.dropped
     );
+}
+
+/// The state file's engine as people read it.
+fn engine_name(engine: &str) -> &str {
+    match engine {
+        "xdp-zc" => "AF_XDP zero copy",
+        "xdp" => "AF_XDP copy mode",
+        "packet" => "AF_PACKET",
+        other => other,
+    }
 }
 
 /// Performs the NIC side of `action`, if it has one (`-a`/`-h`/`-d` on
@@ -103,11 +109,7 @@ pub fn perform(action: &Action) -> Result<Option<(String, Json)>, ToolError> {
             String::new()
         },
         state.pid,
-        if state.engine == "xdp" {
-            "AF_XDP copy mode"
-        } else {
-            "AF_PACKET"
-        }
+        engine_name(&state.engine)
     );
     if host {
         text.push_str("  the host stack's addresses are on the TAP while attached\n");
