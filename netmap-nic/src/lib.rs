@@ -81,15 +81,33 @@ fn engine_from_env() -> NicEngine {
     }
 }
 
-/// The AF_XDP side of a port: one socket on queue 0 serving the one ring
-/// pair, and the program that steers the queue to it.
-struct XdpEngine {
+/// One queue of the AF_XDP side: its socket and the ring pair it serves
+/// (ring `i` is queue `i`).
+struct XdpQueue {
     socket: XskSocket,
-    _redirect: XdpRedirect,
-    tx: Option<(RingSpec, Mutex<afxdp::XdpTxState>)>,
-    rx: Option<(RingSpec, Mutex<afxdp::XdpRxState>)>,
+    tx: (RingSpec, Mutex<afxdp::XdpTxState>),
+    rx: (RingSpec, Mutex<afxdp::XdpRxState>),
     tx_blocked: AtomicBool,
     out_armed: AtomicBool,
+}
+
+/// The AF_XDP side of a port: one socket per queue, all sharing the
+/// port's buffer pool as their UMEM (the first registers it, the others
+/// bind with `XDP_SHARED_UMEM`), and the program that steers each queue
+/// to its socket.
+struct XdpEngine {
+    queues: Vec<XdpQueue>,
+    _redirect: XdpRedirect,
+}
+
+impl XdpEngine {
+    fn queue_of_tx(&self, ring: u32) -> Option<&XdpQueue> {
+        self.queues.iter().find(|q| q.tx.0.id == ring)
+    }
+
+    fn queue_of_rx(&self, ring: u32) -> Option<&XdpQueue> {
+        self.queues.iter().find(|q| q.rx.0.id == ring)
+    }
 }
 
 /// One bound ring and the socket that serves it.
@@ -188,6 +206,11 @@ pub struct NicBinding {
     _host_move: Option<hostaddr::HostMove>,
 }
 
+/// The epoll key of AF_XDP queue `queue` (apart from the sockets' keys).
+fn xdp_key(queue: usize) -> u64 {
+    u64::MAX - queue as u64
+}
+
 /// Registers `netmap:IFNAME` (no pipe) on the software backend, with the
 /// engine `NETMAP_RS_NIC` names (AF_XDP where possible by default).
 pub fn register(name: &PortName, extra_bufs: u32) -> Result<Box<dyn Binding>, PortError> {
@@ -231,12 +254,8 @@ impl Binding for NicBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
-        let xdp = self.xdp.as_ref().and_then(|x| {
-            x.tx.as_ref()
-                .filter(|(spec, _)| spec.id == ring)
-                .map(|tx| (x, tx))
-        });
-        if let Some((x, (spec, state))) = xdp {
+        if let Some(x) = self.xdp.as_ref().and_then(|x| x.queue_of_tx(ring)) {
+            let (spec, state) = &x.tx;
             let view = RingView::new(&self.layout.region, spec.offset, spec.num_slots)
                 .map_err(|e| SyncError::Gone(e.to_string()))?;
             let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -259,12 +278,8 @@ impl Binding for NicBinding {
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
         let peer = self.forward_peer(ring);
-        let xdp = self.xdp.as_ref().and_then(|x| {
-            x.rx.as_ref()
-                .filter(|(spec, _)| spec.id == ring)
-                .map(|rx| (x, rx))
-        });
-        if let Some((x, (spec, state))) = xdp {
+        if let Some(x) = self.xdp.as_ref().and_then(|x| x.queue_of_rx(ring)) {
+            let (spec, state) = &x.rx;
             let view = RingView::new(&self.layout.region, spec.offset, spec.num_slots)
                 .map_err(|e| SyncError::Gone(e.to_string()))?;
             let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -303,9 +318,11 @@ impl Binding for NicBinding {
     /// [`Binding::disarm`] (watching it always would wake RX waiters at
     /// every sync, since a socket is writable nearly all the time).
     fn arm(&self) {
-        if let Some(x) = &self.xdp {
+        for (key, x) in self.xdp.iter().flat_map(|x| x.queues.iter().enumerate()) {
             if x.tx_blocked.load(Ordering::Relaxed) && !x.out_armed.swap(true, Ordering::Relaxed) {
-                let _ = self.epoll.modify(x.socket.as_fd(), u64::MAX, true, true);
+                let _ = self
+                    .epoll
+                    .modify(x.socket.as_fd(), xdp_key(key), true, true);
             }
         }
         for (key, entry) in self.sockets.iter().enumerate() {
@@ -320,9 +337,11 @@ impl Binding for NicBinding {
     }
 
     fn disarm(&self) {
-        if let Some(x) = &self.xdp {
+        for (key, x) in self.xdp.iter().flat_map(|x| x.queues.iter().enumerate()) {
             if x.out_armed.swap(false, Ordering::Relaxed) {
-                let _ = self.epoll.modify(x.socket.as_fd(), u64::MAX, true, false);
+                let _ = self
+                    .epoll
+                    .modify(x.socket.as_fd(), xdp_key(key), true, false);
             }
         }
         for (key, entry) in self.sockets.iter().enumerate() {

@@ -18,7 +18,7 @@ use super::hostaddr::{self, HostMove};
 use super::sys::{self, EpollSet, PacketSocket};
 use super::tap::Tap;
 use super::xdp_sys::{self, XdpRedirect, XskSocket};
-use super::{afxdp, Endpoint, NicBinding, NicRing, SocketEntry, XdpEngine};
+use super::{afxdp, Endpoint, NicBinding, NicRing, SocketEntry, XdpEngine, XdpQueue};
 
 /// Buffers beyond the rings' own, to repair RX slots the application left
 /// with a bad buffer index.
@@ -48,7 +48,16 @@ pub fn register_with(
             why: "not a NIC port".into(),
         });
     };
-    let geometry = vale_offload::geometry::PortGeometry::requested(name);
+    let mut geometry = vale_offload::geometry::PortGeometry::requested(name);
+    // A NIC port has a ring pair per queue unless the name says otherwise,
+    // as netmap gives a NIC's rings.
+    let queues = queue_count(ifname);
+    let conf = &name.options.conf;
+    if conf.tx_rings().is_none() && conf.rx_rings().is_none() {
+        let rings = queues.clamp(1, vale_offload::geometry::MAX_RINGS);
+        geometry.tx_rings = rings;
+        geometry.rx_rings = rings;
+    }
     geometry.validate().map_err(|why| PortError::Config {
         name: name.to_string(),
         why,
@@ -225,9 +234,19 @@ pub fn register_with(
         None => (None, None),
     };
 
-    let single_pair =
-        geometry.tx_rings == 1 && geometry.rx_rings == 1 && tx_mask == 1 && rx_mask == 1;
-    let may_use_xdp = engine != NicEngine::Packet && single_pair;
+    // AF_XDP serves ring pairs that are queues: every queue (all rings,
+    // as many as the NIC has queues) or one (`-N`).
+    let xdp_shape = tx_mask == rx_mask
+        && tx_mask != 0
+        && geometry.tx_rings == geometry.rx_rings
+        && match name.mode {
+            RingMode::AllNic | RingMode::NicSw => geometry.rx_rings == queues.max(1),
+            RingMode::OneNic(ring) => u32::from(ring) < queues.max(1),
+            _ => false,
+        };
+    let may_use_xdp = engine != NicEngine::Packet && xdp_shape;
+    let xdp_queues = tx_mask.count_ones();
+    let kernel_buffers = kernel_buffers_per_queue(xdp_queues) * xdp_queues;
 
     // The memory: one netmap_if, the bound rings, their buffers.
     let bound_tx = tx_mask.count_ones() + u32::from(host);
@@ -242,7 +261,7 @@ pub fn register_with(
             + ring_bufs
             + extra_bufs
             + SPARE_BUFFERS
-            + if may_use_xdp { XDP_KERNEL_BUFFERS } else { 0 },
+            + if may_use_xdp { kernel_buffers } else { 0 },
         ..RegionConfig::default()
     };
     let no_memory = |why: String| PortError::NoMemory {
@@ -340,22 +359,22 @@ pub fn register_with(
     })?;
     let xdp = match engine {
         NicEngine::Packet => None,
-        NicEngine::Auto if !single_pair => None,
+        NicEngine::Auto if !xdp_shape => None,
         _ => {
-            let made = if single_pair {
+            let made = if xdp_shape {
                 open_xdp(
                     first_packet(&sockets),
                     ifname,
                     ifindex,
                     &memory,
                     &counters,
-                    &tx,
-                    &rx,
+                    &tx[..xdp_queues as usize],
+                    &rx[..xdp_queues as usize],
                 )
             } else {
                 Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    "AF_XDP serves one ring pair (no @conf rings, -N, /T or /R)",
+                    "AF_XDP serves a ring pair per queue (all of them, or one with -N; no /T or /R)",
                 ))
             };
             match made {
@@ -369,13 +388,15 @@ pub fn register_with(
     };
     if let Some(x) = &xdp {
         counters.set_engine(NicEngine::Xdp);
-        counters.set_zero_copy(x.socket.zero_copy);
-        epoll
-            .add(x.socket.as_fd(), u64::MAX, true)
-            .map_err(|source| PortError::Io {
-                name: name.to_string(),
-                source,
-            })?;
+        counters.set_zero_copy(x.queues[0].socket.zero_copy);
+        for (key, queue) in x.queues.iter().enumerate() {
+            epoll
+                .add(queue.socket.as_fd(), super::xdp_key(key), true)
+                .map_err(|source| PortError::Io {
+                    name: name.to_string(),
+                    source,
+                })?;
+        }
         // The host rings' TAP still needs watching.
         if let Some(tap) = tap_index {
             epoll
@@ -423,9 +444,25 @@ pub fn register_with(
     }))
 }
 
-/// Sets up AF_XDP for a port with one ring pair: checks the interface has
-/// one RX queue, attaches the redirect program, opens the socket over the
-/// buffer pool and posts the RX ring's buffers.
+/// The interface's RX queues (1 when the driver does not say).
+fn queue_count(ifname: &str) -> u32 {
+    // Any socket of this namespace carries the ethtool request.
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|probe| xdp_sys::rx_queue_count(probe.as_fd(), ifname))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Buffers the kernel holds per AF_XDP queue: 4096 for one or two
+/// queues, fewer (down to 1024) for more, bounding a port's pool.
+fn kernel_buffers_per_queue(queues: u32) -> u32 {
+    (2 * XDP_KERNEL_BUFFERS / queues.max(1)).clamp(1024, XDP_KERNEL_BUFFERS)
+}
+
+/// Sets up AF_XDP for a port whose NIC ring pairs `tx`/`rx` (ring `i` on
+/// queue `i`) are queues of the interface: attaches the redirect program,
+/// opens one socket per queue (the first registers the buffer pool as the
+/// UMEM, the others share it) and posts each queue's kernel buffers.
 fn open_xdp(
     probe: &PacketSocket,
     ifname: &str,
@@ -435,42 +472,52 @@ fn open_xdp(
     tx: &[NicRing],
     rx: &[NicRing],
 ) -> io::Result<XdpEngine> {
-    let queues = xdp_sys::rx_queue_count(probe.as_fd(), ifname)?;
-    if queues != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("{ifname} has {queues} RX queues; AF_XDP is used on single-queue interfaces"),
-        ));
-    }
+    let queues = xdp_sys::rx_queue_count(probe.as_fd(), ifname)?.max(1);
     let mtu = xdp_sys::interface_mtu(probe.as_fd(), ifname)? as usize;
-    let (tx, rx) = (tx[0].spec, rx[0].spec);
-    let redirect = XdpRedirect::attach(ifindex, 1)?;
-    let ring_size = tx.num_slots.max(XDP_KERNEL_BUFFERS).next_power_of_two();
+    let redirect = XdpRedirect::attach(ifindex, queues)?;
+    let per_queue = kernel_buffers_per_queue(tx.len() as u32);
     let pool = memory.layout();
-    let socket = XskSocket::open(
-        ifindex,
-        0,
-        memory.region(),
-        pool.buf_off,
-        memory.num_bufs() as usize * memory.buf_size() as usize,
-        memory.buf_size(),
-        ring_size,
-    )?;
-    redirect.set_socket(0, &socket)?;
-    let mut spare = Vec::with_capacity(XDP_KERNEL_BUFFERS as usize);
-    memory
-        .alloc_buffers(XDP_KERNEL_BUFFERS, &mut spare)
-        .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e.to_string()))?;
-    let mut rx_state = afxdp::XdpRxState::new(spare);
-    let ctx = SyncContext { memory, counters };
-    afxdp::post_spare(&mut rx_state, &ctx, &socket);
+    let mut made: Vec<XdpQueue> = Vec::with_capacity(tx.len());
+    for (tx, rx) in tx.iter().zip(rx) {
+        let queue = tx.spec.id;
+        if queue >= queues || rx.spec.id != queue {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{ifname} has {queues} RX queues; ring {queue} is not one"),
+            ));
+        }
+        let ring_size = tx.spec.num_slots.max(per_queue).next_power_of_two();
+        let socket = match made.first() {
+            None => XskSocket::open(
+                ifindex,
+                queue,
+                memory.region(),
+                pool.buf_off,
+                memory.num_bufs() as usize * memory.buf_size() as usize,
+                memory.buf_size(),
+                ring_size,
+            )?,
+            Some(owner) => XskSocket::open_shared(ifindex, queue, &owner.socket, ring_size)?,
+        };
+        redirect.set_socket(queue, &socket)?;
+        let mut spare = Vec::with_capacity(per_queue as usize);
+        memory
+            .alloc_buffers(per_queue, &mut spare)
+            .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e.to_string()))?;
+        let mut rx_state = afxdp::XdpRxState::new(spare);
+        let ctx = SyncContext { memory, counters };
+        afxdp::post_spare(&mut rx_state, &ctx, &socket);
+        made.push(XdpQueue {
+            socket,
+            tx: (tx.spec, Mutex::new(afxdp::XdpTxState::new(mtu + 14))),
+            rx: (rx.spec, Mutex::new(rx_state)),
+            tx_blocked: AtomicBool::new(false),
+            out_armed: AtomicBool::new(false),
+        });
+    }
     Ok(XdpEngine {
-        socket,
+        queues: made,
         _redirect: redirect,
-        tx: Some((tx, Mutex::new(afxdp::XdpTxState::new(mtu + 14)))),
-        rx: Some((rx, Mutex::new(rx_state))),
-        tx_blocked: AtomicBool::new(false),
-        out_armed: AtomicBool::new(false),
     })
 }
 

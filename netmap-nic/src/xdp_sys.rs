@@ -408,6 +408,56 @@ impl XskSocket {
         // The kernel pins the pool's pages; they stay mapped as long as the
         // region, which the binding holds longer than this socket.
         setsockopt(&fd, libc::XDP_UMEM_REG, &reg)?;
+        // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel takes zero copy
+        // where the driver offers it (for unaligned chunks and multi-buffer
+        // frames) and falls back to copy mode.
+        Self::bind_rings(
+            fd,
+            ifindex,
+            queue,
+            ring_size,
+            libc::XDP_USE_SG | libc::XDP_USE_NEED_WAKEUP,
+            0,
+        )
+    }
+
+    /// Opens a socket on queue `queue` of `ifindex` sharing `owner`'s UMEM
+    /// (`XDP_SHARED_UMEM`): one socket per queue of a multi-queue port,
+    /// each with its own fill and completion rings, all in the owner's
+    /// mode.
+    pub fn open_shared(
+        ifindex: u32,
+        queue: u32,
+        owner: &XskSocket,
+        ring_size: u32,
+    ) -> io::Result<Self> {
+        // SAFETY: plain socket(2) call; the result is checked.
+        let raw = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = owned(i64::from(raw));
+        // A shared socket may name no mode: it takes the owner's.
+        Self::bind_rings(
+            fd,
+            ifindex,
+            queue,
+            ring_size,
+            libc::XDP_SHARED_UMEM,
+            owner.fd.as_raw_fd() as u32,
+        )
+    }
+
+    /// Sizes and maps the four rings, binds to the queue and reads the
+    /// mode the kernel chose.
+    fn bind_rings(
+        fd: OwnedFd,
+        ifindex: u32,
+        queue: u32,
+        ring_size: u32,
+        bind_flags: u16,
+        shared_umem_fd: u32,
+    ) -> io::Result<Self> {
         let fill_size = ring_size * 2;
         setsockopt(&fd, libc::XDP_UMEM_FILL_RING, &fill_size)?;
         for option in [
@@ -464,13 +514,10 @@ impl XskSocket {
         )?;
         let addr = libc::sockaddr_xdp {
             sxdp_family: libc::AF_XDP as u16,
-            // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel takes zero
-            // copy where the driver offers it (for unaligned chunks and
-            // multi-buffer frames) and falls back to copy mode.
-            sxdp_flags: libc::XDP_USE_SG | libc::XDP_USE_NEED_WAKEUP,
+            sxdp_flags: bind_flags,
             sxdp_ifindex: ifindex,
             sxdp_queue_id: queue,
-            sxdp_shared_umem_fd: 0,
+            sxdp_shared_umem_fd: shared_umem_fd,
         };
         // SAFETY: `addr` is a valid sockaddr_xdp and its size is passed.
         let rc = unsafe {
