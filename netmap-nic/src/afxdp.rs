@@ -95,6 +95,23 @@ fn bad_ring(
     }
 }
 
+/// Slots one completion group may hold: groups complete whole, so a
+/// bound keeps `tail` moving in steps of at most this many.
+const GROUP_SLOTS: u32 = 64;
+
+/// Adds a frame of `slots` slots waiting for `completions` to the last
+/// group, or starts a new one (completions arrive in order, so frames
+/// may share a group).
+fn add_group(pending: &mut VecDeque<(u32, u32)>, slots: u32, completions: u32) {
+    match pending.back_mut() {
+        Some(last) if last.0 + slots <= GROUP_SLOTS => {
+            last.0 += slots;
+            last.1 += completions;
+        }
+        _ => pending.push_back((slots, completions)),
+    }
+}
+
 /// Takes completions and moves `done` over the groups they finish.
 fn reap(state: &mut XdpTxState, socket: &XskSocket, n: u32) {
     let mut completed = socket.completion.available();
@@ -131,6 +148,7 @@ pub fn txsync(
     let buf_size = memory.buf_size() as usize;
     // Queue the frames of hwcur..head while the TX ring has room.
     let mut queued = 0u32;
+    let (mut sent_frames, mut sent_bytes) = (0u64, 0u64);
     let mut frame: Vec<(u64, u32)> = Vec::new();
     'frames: while state.hwcur != head {
         frame.clear();
@@ -160,7 +178,7 @@ pub fn txsync(
         };
         if let Some(why) = why {
             ctx.counters.add(why, 1);
-            state.pending.push_back((slots, 0));
+            add_group(&mut state.pending, slots, 0);
         } else {
             if socket.tx.free() - queued < frame.len() as u32 {
                 break;
@@ -171,19 +189,26 @@ pub fn txsync(
                 socket.tx.put_desc(queued, addr, len, options);
                 queued += 1;
             }
-            ctx.counters.add(NicCounter::TxPackets, 1);
-            ctx.counters.add(NicCounter::TxBytes, bytes as u64);
-            state.pending.push_back((slots, frame.len() as u32));
+            sent_frames += 1;
+            sent_bytes += bytes as u64;
+            add_group(&mut state.pending, slots, frame.len() as u32);
         }
         state.hwcur = at;
     }
     socket.tx.submit(queued);
+    // Counted once per sync: the counters live in shared memory.
+    if sent_frames > 0 {
+        ctx.counters.add(NicCounter::TxPackets, sent_frames);
+        ctx.counters.add(NicCounter::TxBytes, sent_bytes);
+    }
     let mut blocked = false;
     let mut kicks = 0;
     // Copy mode sends a bounded batch per call and says EAGAIN when the
     // budget ran out as when the device is busy: go on while the kernel
     // takes descriptors.
-    while socket.tx.in_flight() > 0 && kicks < MAX_KICKS {
+    // need-wakeup: a zero-copy driver that is still sending clears the
+    // flag, and then no system call is made for this batch.
+    while socket.tx.in_flight() > 0 && socket.tx.needs_wakeup() && kicks < MAX_KICKS {
         kicks += 1;
         let before = socket.tx.in_flight();
         if let Err(e) = socket.kick_tx() {
@@ -250,6 +275,7 @@ pub fn rxsync(
     // slots, as they would in a socket queue.
     let free = (state.hwcur + n - 1 - state.hwtail) % n;
     let available = socket.rx.available().min(free);
+    let (mut rx_frames, mut rx_bytes) = (0u64, 0u64);
     for i in 0..available {
         let desc = socket.rx.get_desc(i);
         let data = desc_data_offset(desc.addr);
@@ -290,14 +316,19 @@ pub fn rxsync(
         }
         view.set_buf_idx(slot, buf_idx as u32);
         view.set_len_flags(slot, desc.len as u16, flags);
-        if flags == 0 {
-            ctx.counters.add(NicCounter::RxPackets, 1);
-        }
-        ctx.counters.add(NicCounter::RxBytes, u64::from(desc.len));
+        rx_frames += u64::from(flags == 0);
+        rx_bytes += u64::from(desc.len);
         state.hwtail = ring::next(slot, n);
     }
     socket.rx.release(available);
+    if rx_bytes > 0 {
+        ctx.counters.add(NicCounter::RxPackets, rx_frames);
+        ctx.counters.add(NicCounter::RxBytes, rx_bytes);
+    }
     post_spare(state, ctx, socket);
+    if socket.fill.needs_wakeup() {
+        socket.wake_rx();
+    }
     if available == 0 {
         let drops = socket.rx_drops();
         ctx.counters.add(

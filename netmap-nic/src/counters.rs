@@ -70,13 +70,16 @@ pub enum NicEngine {
     Auto,
     /// AF_PACKET sockets.
     Packet,
-    /// AF_XDP (copy mode), or fail.
+    /// AF_XDP (zero copy where the driver offers it, else copy mode),
+    /// or fail.
     Xdp,
 }
 
-/// Bytes of control area the counters need: magic, counters, engine.
-pub const AREA_SIZE: usize = 8 * (2 + NicCounter::ALL.len());
+/// Bytes of control area the counters need: magic, counters, engine,
+/// zero copy.
+pub const AREA_SIZE: usize = 8 * (3 + NicCounter::ALL.len());
 const ENGINE_AT: usize = 8 * (1 + NicCounter::ALL.len());
+const ZERO_COPY_AT: usize = ENGINE_AT + 8;
 
 /// Writer side: the binding adds to the counters in its region.
 #[derive(Clone, Debug)]
@@ -110,6 +113,13 @@ impl Counters {
         let _ = self.region.write(self.offset + ENGINE_AT, engine as u64);
     }
 
+    /// Records whether AF_XDP runs in zero copy.
+    pub fn set_zero_copy(&self, zero_copy: bool) {
+        let _ = self
+            .region
+            .write(self.offset + ZERO_COPY_AT, u64::from(zero_copy));
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> NicCounters {
         read_at(&self.region, self.offset).unwrap_or_default()
@@ -121,6 +131,7 @@ impl Counters {
 pub struct NicCounters {
     values: [u64; NicCounter::ALL.len()],
     engine: NicEngine,
+    zero_copy: bool,
 }
 
 impl NicCounters {
@@ -131,6 +142,21 @@ impl NicCounters {
     /// The engine serving the port: `Packet` or `Xdp`.
     pub fn engine(&self) -> NicEngine {
         self.engine
+    }
+
+    /// AF_XDP in zero copy (the NIC reads and writes the netmap buffers).
+    pub fn zero_copy(&self) -> bool {
+        self.zero_copy
+    }
+
+    /// How the port reaches the NIC, as the tools print it.
+    pub fn mode(&self) -> &'static str {
+        match (self.engine, self.zero_copy) {
+            (NicEngine::Xdp, true) => "AF_XDP zero copy",
+            (NicEngine::Xdp, false) => "AF_XDP copy mode",
+            (NicEngine::Packet, _) => "AF_PACKET",
+            (NicEngine::Auto, _) => "unknown",
+        }
     }
 }
 
@@ -150,7 +176,12 @@ fn read_at(region: &SharedRegion, offset: usize) -> Option<NicCounters> {
         x if x == NicEngine::Packet as u64 => NicEngine::Packet,
         _ => NicEngine::Auto,
     };
-    Some(NicCounters { values, engine })
+    let zero_copy = region.read::<u64>(offset + ZERO_COPY_AT).ok()? == 1;
+    Some(NicCounters {
+        values,
+        engine,
+        zero_copy,
+    })
 }
 
 /// The counters of `port`, if it is a NIC port of the software backend.

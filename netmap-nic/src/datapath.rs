@@ -144,7 +144,7 @@ fn tx_payload(memory: &NetmapMemory, slot: &NetmapSlot) -> Option<Span> {
 }
 
 /// One frame read from the TX ring.
-enum TxFrame {
+pub(crate) enum TxFrame {
     /// Sendable: its slots end before `end`.
     Good { end: u32, bytes: u64 },
     /// To be dropped and counted.
@@ -156,7 +156,7 @@ enum TxFrame {
 /// Reads the frame starting at `start`, pushing its spans when it is good.
 /// The chain rule is `vale_offload::chain`'s; a NIC sends a frame from
 /// all its bytes, so the header may span fragments.
-fn read_tx_frame(
+pub(crate) fn read_tx_frame(
     view: &RingView<'_>,
     memory: &NetmapMemory,
     start: u32,

@@ -32,7 +32,7 @@ pub fn if_index(name: &str) -> io::Result<u32> {
 
 /// Checks that `len` bytes at region offset `offset` are inside `region`
 /// and returns their address in this process.
-fn region_ptr(region: &SharedRegion, offset: usize, len: usize) -> io::Result<*mut u8> {
+pub(crate) fn region_ptr(region: &SharedRegion, offset: usize, len: usize) -> io::Result<*mut u8> {
     match offset.checked_add(len) {
         Some(end) if end <= region.len() => Ok((region.base_addr() + offset) as *mut u8),
         _ => Err(io::Error::new(

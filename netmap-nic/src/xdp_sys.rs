@@ -166,6 +166,7 @@ pub struct XskRing {
     map_len: usize,
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
+    flags: *const AtomicU32,
     entries: *mut u8,
     size: u32,
 }
@@ -207,6 +208,7 @@ impl XskRing {
             map_len,
             producer: at(offsets.producer).cast(),
             consumer: at(offsets.consumer).cast(),
+            flags: at(offsets.flags).cast(),
             entries: at(offsets.desc),
             size,
         })
@@ -221,6 +223,18 @@ impl XskRing {
     fn consumer(&self) -> &AtomicU32 {
         // SAFETY: as for `producer`.
         unsafe { &*self.consumer }
+    }
+
+    /// The kernel asks for a system call to go on with this ring
+    /// (`XDP_RING_NEED_WAKEUP`, with `XDP_USE_NEED_WAKEUP`): without it,
+    /// no `sendto`/`poll` is needed per batch.
+    pub fn needs_wakeup(&self) -> bool {
+        // SAFETY: the flags word is an aligned u32 inside the mapping,
+        // which lives as long as `self`.
+        let flags = unsafe { &*self.flags };
+        // Acquire: pairs with the kernel setting the flag after it ran
+        // out of work, so entries we published before are seen as ours.
+        flags.load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP != 0
     }
 
     /// Entries a producer may add now.
@@ -287,6 +301,13 @@ impl XskRing {
         unsafe { std::ptr::read_volatile(self.entry(index, 16).cast::<libc::xdp_desc>()) }
     }
 
+    /// Reads address entry `n` past the consumer index (completion ring).
+    pub fn get_addr(&self, n: u32) -> u64 {
+        let index = self.consumer().load(Ordering::Relaxed).wrapping_add(n);
+        // SAFETY: as in `put_addr`.
+        unsafe { std::ptr::read_volatile(self.entry(index, 8).cast::<u64>()) }
+    }
+
     /// Gives `count` consumed entries back.
     pub fn release(&self, count: u32) {
         let consumer = self.consumer().load(Ordering::Relaxed);
@@ -312,11 +333,14 @@ pub fn desc_data_offset(addr: u64) -> u64 {
     (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT)
 }
 
-/// An AF_XDP socket bound to one queue of an interface, in copy mode,
-/// whose UMEM is the port's buffer pool.
+/// An AF_XDP socket bound to one queue of an interface, in zero copy
+/// when the driver offers it, else in copy mode, whose UMEM is the port's
+/// buffer pool.
 #[derive(Debug)]
 pub struct XskSocket {
     fd: OwnedFd,
+    /// The NIC reads and writes the UMEM itself (`XDP_OPTIONS_ZEROCOPY`).
+    pub zero_copy: bool,
     pub fill: XskRing,
     pub completion: XskRing,
     pub rx: XskRing,
@@ -384,6 +408,56 @@ impl XskSocket {
         // The kernel pins the pool's pages; they stay mapped as long as the
         // region, which the binding holds longer than this socket.
         setsockopt(&fd, libc::XDP_UMEM_REG, &reg)?;
+        // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel takes zero copy
+        // where the driver offers it (for unaligned chunks and multi-buffer
+        // frames) and falls back to copy mode.
+        Self::bind_rings(
+            fd,
+            ifindex,
+            queue,
+            ring_size,
+            libc::XDP_USE_SG | libc::XDP_USE_NEED_WAKEUP,
+            0,
+        )
+    }
+
+    /// Opens a socket on queue `queue` of `ifindex` sharing `owner`'s UMEM
+    /// (`XDP_SHARED_UMEM`): one socket per queue of a multi-queue port,
+    /// each with its own fill and completion rings, all in the owner's
+    /// mode.
+    pub fn open_shared(
+        ifindex: u32,
+        queue: u32,
+        owner: &XskSocket,
+        ring_size: u32,
+    ) -> io::Result<Self> {
+        // SAFETY: plain socket(2) call; the result is checked.
+        let raw = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = owned(i64::from(raw));
+        // A shared socket may name no mode: it takes the owner's.
+        Self::bind_rings(
+            fd,
+            ifindex,
+            queue,
+            ring_size,
+            libc::XDP_SHARED_UMEM,
+            owner.fd.as_raw_fd() as u32,
+        )
+    }
+
+    /// Sizes and maps the four rings, binds to the queue and reads the
+    /// mode the kernel chose.
+    fn bind_rings(
+        fd: OwnedFd,
+        ifindex: u32,
+        queue: u32,
+        ring_size: u32,
+        bind_flags: u16,
+        shared_umem_fd: u32,
+    ) -> io::Result<Self> {
         let fill_size = ring_size * 2;
         setsockopt(&fd, libc::XDP_UMEM_FILL_RING, &fill_size)?;
         for option in [
@@ -440,10 +514,10 @@ impl XskSocket {
         )?;
         let addr = libc::sockaddr_xdp {
             sxdp_family: libc::AF_XDP as u16,
-            sxdp_flags: libc::XDP_COPY | libc::XDP_USE_SG,
+            sxdp_flags: bind_flags,
             sxdp_ifindex: ifindex,
             sxdp_queue_id: queue,
-            sxdp_shared_umem_fd: 0,
+            sxdp_shared_umem_fd: shared_umem_fd,
         };
         // SAFETY: `addr` is a valid sockaddr_xdp and its size is passed.
         let rc = unsafe {
@@ -456,13 +530,44 @@ impl XskSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
+        let mut options = 0u32;
+        let mut len = std::mem::size_of::<u32>() as u32;
+        // SAFETY: `options` and `len` live across the call and `len` holds
+        // the size of `options` (struct xdp_options is one u32).
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_OPTIONS,
+                (&mut options as *mut u32).cast(),
+                &mut len,
+            )
+        };
+        let zero_copy = rc == 0 && options & libc::XDP_OPTIONS_ZEROCOPY != 0;
         Ok(Self {
             fd,
+            zero_copy,
             fill,
             completion,
             rx,
             tx,
         })
+    }
+
+    /// Lets the kernel take fill entries when it stopped for want of them
+    /// (zero copy drivers set the fill ring's need-wakeup flag then).
+    pub fn wake_rx(&self) {
+        // SAFETY: a zero-length recvfrom with no buffer and no address.
+        unsafe {
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                std::ptr::null_mut(),
+                0,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
     }
 
     /// Asks the kernel to send what the TX ring holds (copy mode sends

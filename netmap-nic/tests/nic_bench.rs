@@ -37,26 +37,52 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One round of each contender: the port over AF_XDP, the port over
-/// AF_PACKET, the plain socket (Mpps).
-type Round = (f64, f64, f64);
+/// AF_PACKET, the plain AF_PACKET socket, a bare AF_XDP socket in the
+/// same mode (`netmap_nic::bare`), in Mpps.
+type Round = (f64, f64, f64, f64);
 
 fn report(what: &str, rounds: &[Round]) {
-    println!("{what}: round  xdp-port  packet-port  socket  xdp/socket  packet/socket");
-    for (i, (xdp, packet, raw)) in rounds.iter().enumerate() {
+    println!(
+        "{what}: round  xdp-port  packet-port  socket  bare-xdp  xdp-port/bare-xdp  packet-port/socket"
+    );
+    for (i, (xdp, packet, raw, bare)) in rounds.iter().enumerate() {
         println!(
-            "{what}: {i:5}  {xdp:8.3}  {packet:11.3}  {raw:6.3}  {:10.2}  {:13.2}",
-            xdp / raw,
+            "{what}: {i:5}  {xdp:8.3}  {packet:11.3}  {raw:6.3}  {bare:8.3}  {:17.2}  {:18.2}",
+            xdp / bare,
             packet / raw
         );
     }
     println!(
-        "{what}: median {:8.3}  {:11.3}  {:6.3}  {:10.2}  {:13.2} (medians of ratios)",
+        "{what}: median {:8.3}  {:11.3}  {:6.3}  {:8.3}  {:17.2}  {:18.2} (medians of ratios)",
         median(rounds.iter().map(|p| p.0).collect()),
         median(rounds.iter().map(|p| p.1).collect()),
         median(rounds.iter().map(|p| p.2).collect()),
-        median(rounds.iter().map(|p| p.0 / p.2).collect()),
+        median(rounds.iter().map(|p| p.3).collect()),
+        median(rounds.iter().map(|p| p.0 / p.3).collect()),
         median(rounds.iter().map(|p| p.1 / p.2).collect()),
     );
+}
+
+/// Sends 60-byte frames for one round through a bare AF_XDP socket.
+fn bare_tx_round(ifname: &str, frame: &[u8], round: Duration) -> f64 {
+    let mut bare = nic::bare::BareXdp::open(ifname, frame).expect("bare AF_XDP");
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < round {
+        sent += u64::from(bare.send(1024, 60).expect("bare send"));
+    }
+    sent as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+/// Receives for one round through a bare AF_XDP socket.
+fn bare_rx_round(ifname: &str, round: Duration) -> f64 {
+    let mut bare = nic::bare::BareXdp::open(ifname, &[]).expect("bare AF_XDP");
+    let started = Instant::now();
+    let mut got = 0u64;
+    while started.elapsed() < round {
+        got += u64::from(bare.receive());
+    }
+    got as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
 fn open_port(name: &str, engine: NicEngine) -> Port {
@@ -126,23 +152,28 @@ fn nic_port_beside_a_plain_af_packet_socket() {
     let (a, ifname_a) = (format!("netmap:{}", pair.a), pair.a.clone());
     let tx_frame = a_to_b.clone();
     let tx = VethPair::run_in(&pair.ns_a, move || {
-        let ports = [
-            open_port(&a, NicEngine::Xdp),
-            open_port(&a, NicEngine::Packet),
-        ];
-        for port in &ports {
+        // One AF_XDP user of the queue at a time: the XDP port and the
+        // bare socket are opened for their rounds.
+        let open_filled = |engine| {
+            let port = open_port(&a, engine);
             let ring = port.tx_ring(0);
             for i in 0..ring.num_slots() {
                 port.write_buf(ring.slot(i).buf_idx, &tx_frame).unwrap();
             }
-        }
+            port
+        };
+        let packet_port = open_filled(NicEngine::Packet);
         let socket = RawSocket::bind_protocol(&ifname_a, 0).expect("raw socket");
         (0..pairs)
             .map(|_| {
+                let xdp_port = open_filled(NicEngine::Xdp);
+                let xdp = port_tx_round(&xdp_port, round);
+                drop(xdp_port);
                 (
-                    port_tx_round(&ports[0], round),
-                    port_tx_round(&ports[1], round),
+                    xdp,
+                    port_tx_round(&packet_port, round),
                     raw_tx_round(&socket, &tx_frame, round),
+                    bare_tx_round(&ifname_a, &tx_frame, round),
                 )
             })
             .collect::<Vec<_>>()
@@ -187,10 +218,13 @@ fn nic_port_beside_a_plain_af_packet_socket() {
             while started.elapsed() < round {
                 got += socket.recv_batch(&mut bufs) as u64;
             }
+            let raw_rate = got as f64 / started.elapsed().as_secs_f64() / 1e6;
+            drop(socket);
             out.push((
                 xdp_rate,
                 packet_rate,
-                got as f64 / started.elapsed().as_secs_f64() / 1e6,
+                raw_rate,
+                bare_rx_round(&ifname_a, round),
             ));
         }
         (out, median(offered_rates))

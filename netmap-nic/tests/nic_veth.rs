@@ -404,8 +404,8 @@ fn opening_fails_clearly_without_the_interface_or_with_it_down() {
             other => panic!("wrong error: {other}"),
         }
         assert!(err.to_string().contains("no such interface"), "{err}");
-        let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}^")).unwrap_err();
-        assert!(matches!(err, PortError::Unsupported { .. }), "{err}");
+        let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}^1")).unwrap_err();
+        assert!(matches!(err, PortError::Config { .. }), "{err}");
         ip(&["-n", &ns_a, "link", "set", &a, "down"]).unwrap();
         let err = Port::open_on(&NicBackend::default(), &format!("netmap:{a}")).unwrap_err();
         match &err {
@@ -559,5 +559,93 @@ fn without_cap_net_raw_opening_is_a_permission_error() {
         out.status.success() && text.contains("1 passed"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// veth has no AF_XDP zero copy: the socket, bound asking for neither
+/// mode, falls back to copy mode and the port says so.
+#[test]
+fn xdp_falls_back_to_copy_mode_on_veth() {
+    let pair = veth_or_skip!();
+    let a = pair.a.clone();
+    VethPair::run_in(&pair.ns_a, move || {
+        let port = open_port(&format!("netmap:{a}"), NicEngine::Xdp).expect("opens");
+        let c = nic::counters(&port).expect("NIC port");
+        assert!(!c.zero_copy());
+        assert_eq!(c.mode(), "AF_XDP copy mode");
+    })
+    .join()
+    .expect("checks");
+}
+
+/// A NIC with four queues gets four ring pairs, one AF_XDP socket per
+/// queue sharing one UMEM: flows spread over the queues (the sender's TX
+/// queue is our RX queue on veth) and every frame arrives on some ring.
+#[test]
+fn multi_queue_rx_fills_several_rings() {
+    const SOURCES: u16 = 32;
+    const EACH: u32 = 40;
+    let pair = netmap_testkit::ok_or_skip!(VethPair::create_with_queues(MAC_A, MAC_B, 4));
+    ip(&[
+        "-n",
+        &pair.ns_b,
+        "addr",
+        "add",
+        "10.9.3.2/24",
+        "dev",
+        &pair.b,
+    ])
+    .unwrap();
+    let mac_a = netmap_testkit::frames::format_mac(MAC_A);
+    ip(&[
+        "-n", &pair.ns_b, "neigh", "add", "10.9.3.1", "lladdr", &mac_a, "dev", &pair.b,
+    ])
+    .unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let a = pair.a.clone();
+    let receiver = VethPair::run_in(&pair.ns_a, move || {
+        let port = open_port(&format!("netmap:{a}"), NicEngine::Xdp).expect("opens");
+        assert_eq!((port.tx_rings(), port.rx_rings()), (4, 4));
+        ready_tx.send(()).unwrap();
+        let mut per_ring = [0u32; 4];
+        let started = Instant::now();
+        while per_ring.iter().sum::<u32>() < u32::from(SOURCES) * EACH
+            && started.elapsed() < DEADLINE
+        {
+            let _ = port.poll(Interest::RX, Some(Duration::from_millis(50)));
+            for (r, count) in per_ring.iter_mut().enumerate() {
+                let ring = port.rx_ring(r);
+                let (head, tail) = (ring.head(), ring.tail());
+                *count += netmap_ring::ring::distance(head, tail, ring.num_slots());
+                ring.set_head(tail);
+                ring.set_cur(tail);
+            }
+        }
+        per_ring
+    });
+    ready_rx.recv_timeout(DEADLINE).expect("port open");
+    VethPair::run_in(&pair.ns_b, move || {
+        let sockets: Vec<std::net::UdpSocket> = (0..SOURCES)
+            .map(|i| std::net::UdpSocket::bind(("10.9.3.2", 20000 + i)).expect("bind"))
+            .collect();
+        for n in 0..EACH {
+            for s in &sockets {
+                s.send_to(&n.to_be_bytes(), "10.9.3.1:9").expect("send");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+    .join()
+    .expect("sender");
+    let per_ring = receiver.join().expect("receiver");
+    eprintln!("frames per ring: {per_ring:?}");
+    assert_eq!(
+        per_ring.iter().sum::<u32>(),
+        u32::from(SOURCES) * EACH,
+        "{per_ring:?}"
+    );
+    assert!(
+        per_ring.iter().filter(|&&n| n > 0).count() >= 2,
+        "flows on one queue only: {per_ring:?}"
     );
 }

@@ -215,6 +215,17 @@ impl Port {
         extra_bufs: u32,
     ) -> Result<Self, PortError> {
         let parsed: PortName = name.parse()?;
+        Self::open_parsed(backend, parsed, extra_bufs)
+    }
+
+    /// Opens an already parsed (or built) name on `backend`: the way to
+    /// reach an interface whose name the grammar would split, such as
+    /// `eth0-1` or `br.10` (`PortName::netmap("eth0-1")`).
+    pub fn open_parsed(
+        backend: &dyn Backend,
+        parsed: PortName,
+        extra_bufs: u32,
+    ) -> Result<Self, PortError> {
         let binding = backend.register(&parsed, extra_bufs)?;
         let layout = binding.layout().clone();
         Ok(Self {

@@ -269,6 +269,24 @@ impl SharedRegion {
         Ok(())
     }
 
+    /// Copies `len` bytes at `src` of this region to `dst` of region `to`
+    /// (a packet copy between two memories, such as a NIC port's and a
+    /// switch's: one copy, no bounce buffer).
+    pub fn copy_to(
+        &self,
+        src: usize,
+        to: &SharedRegion,
+        dst: usize,
+        len: usize,
+    ) -> Result<(), ShmError> {
+        let from = self.checked_ptr(src, len, 1)?;
+        let into = to.checked_ptr(dst, len, 1)?;
+        // SAFETY: both ranges are inside their mappings (checked); `copy`
+        // tolerates overlap, should `to` be this very region.
+        unsafe { std::ptr::copy(from, into, len) };
+        Ok(())
+    }
+
     /// Sets `len` bytes at `offset` to `byte`.
     pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<(), ShmError> {
         let ptr = self.checked_ptr(offset, len, 1)?;

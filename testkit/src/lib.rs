@@ -8,6 +8,8 @@
 //!   every command bounded in time;
 //! - [`nmsim`]: locating workspace binaries and starting a test's own
 //!   `nmsim-server`;
+//! - [`ping`]: a UDP echo between namespaces, ARP and ICMP frames that
+//!   make a kernel answer a port;
 //! - [`root`]: whether the test runs as root;
 //! - [`skip`]: a test that cannot run here says why and is counted as
 //!   skipped, not passed ([`skip!`]).
@@ -20,6 +22,7 @@ pub mod frames;
 pub mod names;
 pub mod netns;
 pub mod nmsim;
+pub mod ping;
 pub mod root;
 pub mod skip;
 pub mod slots;

@@ -176,6 +176,16 @@ impl VethPair {
     /// Makes the pair with the given MACs on ends `a` and `b`, or says why
     /// the test cannot run here.
     pub fn create(mac_a: [u8; 6], mac_b: [u8; 6]) -> Result<Self, String> {
+        Self::make(mac_a, mac_b, None)
+    }
+
+    /// The same with `queues` TX and RX queues on each end (a multi-queue
+    /// NIC's stand-in: the sender's TX queue is the receiver's RX queue).
+    pub fn create_with_queues(mac_a: [u8; 6], mac_b: [u8; 6], queues: u32) -> Result<Self, String> {
+        Self::make(mac_a, mac_b, Some(queues))
+    }
+
+    fn make(mac_a: [u8; 6], mac_b: [u8; 6], queues: Option<u32>) -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let tag = format!(
             "{}x{}",
@@ -186,24 +196,18 @@ impl VethPair {
         let ns_b = Netns::create(&format!("nmtk{tag}b"))?;
         // From here on, dropping the namespaces removes what was made.
         let (a, b) = (format!("nv{tag}a"), format!("nv{tag}b"));
-        ip(&[
-            "-n",
-            ns_a.name(),
-            "link",
-            "add",
-            &a,
-            "address",
-            &format_mac(mac_a),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &b,
-            "address",
-            &format_mac(mac_b),
-            "netns",
-            ns_b.name(),
-        ])?;
+        let queues = queues.map(|q| q.to_string());
+        let queue_args: Vec<&str> = match &queues {
+            Some(q) => vec!["numtxqueues", q, "numrxqueues", q],
+            None => Vec::new(),
+        };
+        let (mac_a, mac_b) = (format_mac(mac_a), format_mac(mac_b));
+        let mut args = vec!["-n", ns_a.name(), "link", "add", &a, "address", &mac_a];
+        args.extend(&queue_args);
+        args.extend(["type", "veth", "peer", "name", &b, "address", &mac_b]);
+        args.extend(&queue_args);
+        args.extend(["netns", ns_b.name()]);
+        ip(&args)?;
         ip(&["-n", ns_a.name(), "link", "set", &a, "up"])?;
         ip(&["-n", ns_b.name(), "link", "set", &b, "up"])?;
         Ok(Self {

@@ -118,8 +118,7 @@ pub fn forward(
                     );
                     true
                 } else {
-                    from.read_buf(rs.buf_idx, &mut scratch[..len]).is_ok()
-                        && to.write_buf(ts.buf_idx, &scratch[..len]).is_ok()
+                    copy_payload(from, rs.buf_idx, to, ts.buf_idx, len)
                 };
                 rcur = ring::next(rcur, rn);
                 if ok {
@@ -143,6 +142,39 @@ pub fn forward(
     moved
 }
 
+/// Copies `len` bytes from buffer `src` of `from` into buffer `dst` of
+/// `to`, memory to memory; false (nothing copied) for a bad index or a
+/// length over either buffer.
+fn copy_payload(from: &Port, src: u32, to: &Port, dst: u32, len: usize) -> bool {
+    let fits = len <= from.buf_size() as usize && len <= to.buf_size() as usize;
+    match (from.buf_offset(src), to.buf_offset(dst)) {
+        (Some(s), Some(d)) if fits => from.region().copy_to(s, to.region(), d, len).is_ok(),
+        _ => false,
+    }
+}
+
+/// netmap's one-port form: `-i netmap:IF` alone bridges the NIC with
+/// its host stack (`netmap:IF^`).
+fn with_host_side(ports: &[String]) -> Vec<String> {
+    use netmap_ring::name::{PortName, RingMode, Subsystem};
+    match ports {
+        [one] => match one.parse::<PortName>() {
+            Ok(name)
+                if matches!(name.subsystem, Subsystem::Netmap { .. })
+                    && name.mode == RingMode::AllNic
+                    && name.pipe.is_none() =>
+            {
+                vec![
+                    one.clone(),
+                    format!("netmap:{}^", name.subsystem.parent_name()),
+                ]
+            }
+            _ => ports.to_vec(),
+        },
+        _ => ports.to_vec(),
+    }
+}
+
 fn line(a: &str, b: &str, ab: &DirectionCounters, ba: &DirectionCounters) -> String {
     format!(
         "{a} -> {b}: {} packets {} bytes {} dropped; {b} -> {a}: {} packets {} bytes {} dropped",
@@ -152,9 +184,11 @@ fn line(a: &str, b: &str, ab: &DirectionCounters, ba: &DirectionCounters) -> Str
 
 /// Runs the bridge.
 pub fn run(args: Args) -> Result<(), ToolError> {
-    let [name_a, name_b] = args.ports.as_slice() else {
+    let ports = with_host_side(&args.ports);
+    let [name_a, name_b] = ports.as_slice() else {
         return Err(ToolError::Usage(
-            "give exactly two ports: -i A -i B (host-stack bridging of a single NIC is not available in software)".into(),
+            "give two ports (-i A -i B), or one NIC (-i netmap:IF, bridged with its host stack IF^)"
+                .into(),
         ));
     };
     if args.batch == 0 {
@@ -247,9 +281,16 @@ pub fn run(args: Args) -> Result<(), ToolError> {
 
 /// Sleeps until either port may have frames (or room), or 100 ms pass.
 fn wait_both(a: &Port, b: &Port, name: &str) -> Result<(), ToolError> {
-    a.arm();
-    b.arm();
-    // Look again after arming: a frame that came in between would not kick.
+    wait_any(&[a, b], Duration::from_millis(100), name)
+}
+
+/// Sleeps until any of `ports` may have frames (or room), or `limit`
+/// passes: the ports are armed, looked at again (a frame that came in
+/// between would not kick), and only then is poll() entered.
+pub fn wait_any(ports: &[&Port], limit: Duration, name: &str) -> Result<(), ToolError> {
+    for p in ports {
+        p.arm();
+    }
     let pending = |p: &Port| {
         p.rxsync().is_ok()
             && (0..p.rx_rings()).any(|r| {
@@ -257,27 +298,30 @@ fn wait_both(a: &Port, b: &Port, name: &str) -> Result<(), ToolError> {
                 !ring::empty(rx.cur(), rx.tail())
             })
     };
-    if !pending(a) && !pending(b) {
-        let mut fds = [PollFd::new(a, PollFlags::IN), PollFd::new(b, PollFlags::IN)];
+    let mut result = Ok(());
+    if !ports.iter().any(|p| pending(p)) {
+        let mut fds: Vec<PollFd<'_>> = ports
+            .iter()
+            .map(|p| PollFd::new(*p, PollFlags::IN))
+            .collect();
         let timeout = Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
+            tv_sec: limit.as_secs() as i64,
+            tv_nsec: i64::from(limit.subsec_nanos()),
         };
         match rustix::event::poll(&mut fds, Some(&timeout)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => {
-                a.disarm();
-                b.disarm();
-                return Err(ToolError::Io {
+                result = Err(ToolError::Io {
                     what: format!("{name}: poll"),
                     source: e.into(),
-                });
+                })
             }
         }
     }
-    a.disarm();
-    b.disarm();
-    Ok(())
+    for p in ports {
+        p.disarm();
+    }
+    result
 }
 
 /// bridge's entry point.

@@ -10,6 +10,8 @@
 //!
 //! [`Port`]: netmap_ring::port::Port
 pub mod addr;
+pub mod agent;
+pub mod attach;
 pub mod backend;
 pub mod bridge;
 pub mod error;
@@ -21,5 +23,6 @@ pub mod pktgen;
 pub mod report;
 pub mod signal;
 pub mod valectl;
+pub mod valectl_nic;
 pub mod watch;
 pub mod wire;

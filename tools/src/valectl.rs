@@ -20,8 +20,10 @@ pub enum Action {
     Create(String),
     /// `-r PORT`.
     Remove(String),
-    /// `-a PORT`.
+    /// `-a PORT` (a NIC when PORT is `valeS:IF`, IF an interface here).
     Attach(String),
+    /// `-h valeS:IF`: a NIC and its host stack.
+    AttachHost(String),
     /// `-d PORT`.
     Detach(String),
     /// `--macs SWITCH`.
@@ -253,6 +255,15 @@ fn done(
 
 /// Performs `action`; returns its text and JSON renderings.
 pub fn perform(action: &Action) -> Result<(String, Json), ToolError> {
+    if let Some(done) = crate::valectl_nic::perform(action)? {
+        return Ok(done);
+    }
+    let (text, json) = perform_switch(action)?;
+    Ok(crate::valectl_nic::with_agents(action, text, json))
+}
+
+/// Performs a request on switches and their ports.
+fn perform_switch(action: &Action) -> Result<(String, Json), ToolError> {
     Ok(match action {
         Action::List(which) => {
             let infos = switches(which)?;
@@ -303,6 +314,9 @@ pub fn perform(action: &Action) -> Result<(String, Json), ToolError> {
         Action::Remove(port) => {
             admin::delete_persistent(port)?;
             done("remove", port, format!("{port}: removed\n"), vec![])
+        }
+        Action::AttachHost(port) => {
+            return Err(ToolError::Usage(format!("-h {port}: not a NIC")));
         }
         Action::Attach(port) => {
             let (index, created) = admin::attach(port)?;

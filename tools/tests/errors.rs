@@ -104,7 +104,7 @@ fn permission_problems() {
 fn usage_errors() {
     let sb = Sandbox::new();
     let err = fails(&sb, BRIDGE, &["-i", "vale0:a"]);
-    assert!(err.contains("exactly two ports"), "{err}");
+    assert!(err.contains("give two ports"), "{err}");
     let err = fails(&sb, PKT_GEN, &["-i", "vale0:a", "-l", "59"]);
     assert!(err.contains("sizes are 60..=1514"), "{err}");
     let (status, _, _) = sb.run(PKT_GEN, &["-f", "tx"]);

@@ -1,7 +1,9 @@
 //! valectl: netmap's switch administration tool, for the software engine.
 //!
 //! `valectl` / `valectl -l [SWITCH]` lists switches and ports; `-n`/`-r`
-//! create and delete persistent ports; `-a`/`-d` attach and detach;
+//! create and delete persistent ports; `-a`/`-d` attach and detach (a
+//! NIC, `valeS:IF`, through a forwarding agent); `-h valeS:IF` attaches a
+//! NIC with its host stack, as vale-ctl's `-h` (help is `--help`);
 //! `--macs SWITCH` dumps the MAC table (`brctl showmacs` style);
 //! `--stats [SWITCH]` and `--reset SWITCH` show and zero counters;
 //! `--json` prints one JSON object instead of text; `--watch [SWITCH]`
@@ -20,7 +22,8 @@ use netmap_tools::watch;
 #[derive(Debug, Parser)]
 #[command(
     name = "valectl",
-    about = "List and manage VALE switches of the netmap-rs software engine"
+    about = "List and manage VALE switches of the netmap-rs software engine",
+    disable_help_flag = true
 )]
 struct Args {
     /// List switches and their ports (optionally one switch).
@@ -35,7 +38,21 @@ struct Args {
     /// Attach: make a port persistent, creating it if absent.
     #[arg(short = 'a', value_name = "PORT")]
     attach: Option<String>,
-    /// Detach: make a port non-persistent (it goes when unused).
+    /// Attach NIC IF and its host stack to switch S (valeS:IF), as ports
+    /// IF and IF_host.
+    #[arg(short = 'h', value_name = "valeS:IF")]
+    attach_host: Option<String>,
+    /// Run as the forwarding agent of an attached NIC (started by -a/-h).
+    #[arg(long, value_name = "valeS:IF", hide = true)]
+    agent: Option<String>,
+    /// The agent also serves the host stack.
+    #[arg(long, hide = true)]
+    agent_host: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Detach: make a port non-persistent (it goes when unused); for a
+    /// NIC (valeS:IF), stop its agent.
     #[arg(short = 'd', value_name = "PORT")]
     detach: Option<String>,
     /// Show the MAC table of a switch.
@@ -87,6 +104,9 @@ fn action(a: Args) -> Result<(Action, bool), ToolError> {
     if let Some(p) = a.attach {
         actions.push(Action::Attach(p));
     }
+    if let Some(p) = a.attach_host {
+        actions.push(Action::AttachHost(p));
+    }
     if let Some(p) = a.detach {
         actions.push(Action::Detach(p));
     }
@@ -103,7 +123,7 @@ fn action(a: Args) -> Result<(Action, bool), ToolError> {
         0 => Ok((Action::List(None), a.json)),
         1 => Ok((actions.remove(0), a.json)),
         _ => Err(ToolError::Usage(
-            "give one of -l -n -r -a -d --macs --stats --reset".into(),
+            "give one of -l -n -r -a -h -d --macs --stats --reset".into(),
         )),
     }
 }
@@ -175,6 +195,11 @@ fn watch(args: &Args, switch: &str) -> Result<(), ToolError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(target) = args.agent.clone() {
+        return error::run("valectl --agent", || {
+            netmap_tools::agent::run(&target, args.agent_host)
+        });
+    }
     let backend = args.backend.clone();
     error::run("valectl", || {
         if let Some(switch) = &args.watch {

@@ -146,6 +146,13 @@ pub fn run(cfg: Config) -> Result<(), ToolError> {
         port.buf_size(),
         cfg.threads
     );
+    if let Some(nic) = netmap_nic::counters(&port) {
+        println!(
+            "pkt-gen: {} reaches the NIC through {}",
+            cfg.port,
+            nic.mode()
+        );
+    }
     if !cfg.wait.is_zero() {
         println!("pkt-gen: waiting {} s before starting", cfg.wait.as_secs());
         std::thread::sleep(cfg.wait);
