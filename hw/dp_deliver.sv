@@ -11,7 +11,10 @@
 // 3. per fragment: its TX slot from BAR2, the payload by DMA, streamed
 //    beat by beat into the destination buffer (a frame of up to 64 bytes
 //    from `first_beat`, read for the lookup), lengths clamped to the
-//    destination's buffer size; then the RX slot's len and flags
+//    destination's buffer size; the first fragment of a frame that
+//    dp_pay_fetch read ahead streams from the packet buffer instead
+//    (`pb_done`: all of it there; `pb_rd_beat` asks for a beat, on
+//    `pb_data` the next cycle); then the RX slot's len and flags
 //    (NS_MOREFRAG on all but the last, the fragment count at
 //    NS_RFRAGS_SHIFT);
 // 4. hwtail moves past the frame, the ring is dirty (published later):
@@ -42,6 +45,13 @@ module dp_deliver #(
     input  logic [15:0]  frm_slots,
     input  logic [31:0]  frm_bytes,
     input  logic [511:0] first_beat,
+
+    // The packet buffer (dp_pay_fetch) for this frame's first fragment:
+    // read ahead, all of it in; a beat asked for and its data.
+    input  logic         pb_alloc,
+    input  logic         pb_done,
+    output logic [4:0]   pb_rd_beat,
+    input  logic [511:0] pb_data,
 
     // The destination (a one-cycle request) and its end.
     input  logic        dst_valid,
@@ -112,7 +122,7 @@ module dp_deliver #(
 
     typedef enum logic [3:0] {
         D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT, D_CHECK,
-        D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_SLOTWR
+        D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_PB, D_CP_SLOTWR
     } state_t;
     state_t st;
 
@@ -126,6 +136,7 @@ module dp_deliver #(
     logic [63:0]   slot_q;     // TX slot being copied
     logic [15:0]   copy_left;
     logic [63:0]   copy_dst;
+    logic [4:0]    pb_i;       // packet buffer beat on pb_data in D_CP_PB
 
     assign cp = PW'(src_port);
     assign busy = st != D_IDLE;
@@ -184,6 +195,14 @@ module dp_deliver #(
     assign slot_byte    = src_base + 32'(slot_off(sidx));
     /* verilator lint_on UNUSEDSIGNAL */
     assign desc_rd_en   = st == D_CP_SLOT;
+
+    // Packet buffer: beat 0 until the stream starts, then the next beat
+    // as each one leaves.
+    assign pb_rd_beat = (st != D_CP_PB) ? 5'd0 : dma_wr_free ? pb_i + 5'd1 : pb_i;
+    // The first fragment, longer than a beat, is whole in the buffer (or
+    // will be: wait for it rather than read it again).
+    logic from_pb;
+    assign from_pb = k == 16'd0 && pb_alloc && 32'(slot_len(desc_rd_data)) > BEAT_BYTES;
     assign desc_rd_word = slot_byte[WORD_W+2:3];
 
     always_comb begin
@@ -339,7 +358,15 @@ module dp_deliver #(
             D_CP_SLOT: st <= D_CP_ISSUE;  // the slot is read in this state
 
             D_CP_ISSUE: begin
-                if (dma_rd_can) begin
+                if (from_pb) begin
+                    if (pb_done) begin
+                        slot_q    <= desc_rd_data;
+                        copy_left <= clamp_len;
+                        copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
+                        pb_i      <= '0;
+                        st <= D_CP_PB;
+                    end
+                end else if (dma_rd_can) begin
                     slot_q    <= desc_rd_data;
                     copy_left <= clamp_len;
                     copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
@@ -369,6 +396,17 @@ module dp_deliver #(
                     copy_dst  <= copy_dst + 64'(BEAT_BYTES);
                     copy_left <= 32'(copy_left) > BEAT_BYTES ? copy_left - 16'(BEAT_BYTES) : 16'd0;
                     if (dma_rd_rsp_last) st <= D_CP_SLOTWR;
+                end
+            end
+
+            D_CP_PB: begin
+                if (dma_wr_free) begin
+                    wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
+                             pb_data);
+                    copy_dst  <= copy_dst + 64'(BEAT_BYTES);
+                    copy_left <= 32'(copy_left) > BEAT_BYTES ? copy_left - 16'(BEAT_BYTES) : 16'd0;
+                    pb_i      <= pb_i + 5'd1;
+                    if (32'(copy_left) <= BEAT_BYTES) st <= D_CP_SLOTWR;
                 end
             end
 

@@ -12,16 +12,20 @@
 // Stages (one module each; docs/datapath.md, "The data path"):
 //   dp_sched     doorbells, round robin over rings with work, TX ring state
 //   dp_tx_fetch  the next frame of a TX ring, from BAR2
+//   dp_pay_fetch payloads of a VALE job's next frames, read ahead by DMA
+//                (many reads in flight) into the packet buffer
 //   dp_vale_fwd  drop checks, header read, MAC lookup, destination list
 //   dp_deliver   one frame into one RX ring: room, slots, payload copy
 //   dp_pipe      pipe crossover: descriptor moves, TX write-back
 //   dp_status    status entries (hwcur/hwtail), need_kick, notify
 //   dp_rx_rings  RX ring state and slot prefetch, shared by the above
 // One job runs at a time, one stage of it at a time, with one DMA read
-// in flight: each stage owns the DMA, BAR2 and counter ports while it
-// runs, and its request registers are OR-ed here (only one is ever
-// valid). A stage is started by a one-cycle request and answers with a
-// one-cycle `done`.
+// of the stages in flight: each stage owns the DMA, BAR2 and counter
+// ports while it runs, and its request registers are OR-ed here (only
+// one is ever valid). A stage is started by a one-cycle request and
+// answers with a one-cycle `done`. Beside them dp_pay_fetch reads ahead
+// in the cycles the stages leave the DMA read channel and the BAR2 port
+// free; response beats go to it or to the stages by tag.
 `include "nm_defines.svh"
 
 module dp_engine #(
@@ -278,13 +282,30 @@ module dp_engine #(
     logic         dma_rd_can, dma_wr_free;
     // A read waits for earlier writes to leave (reads must not pass them).
     assign dma_wr_free = !dma_wr_req_valid || dma_wr_req_ready;
-    assign dma_rd_can  = !dma_wr_req_valid && (!dma_rd_req_valid || dma_rd_req_ready);
-    assign dma_rd_req_valid = v_rd_valid | d_rd_valid | p_rd_valid | s_rd_valid;
-    assign dma_rd_req_addr  = ({64{v_rd_valid}} & v_rd_addr) | ({64{d_rd_valid}} & d_rd_addr)
-                            | ({64{p_rd_valid}} & p_rd_addr) | ({64{s_rd_valid}} & s_rd_addr);
-    assign dma_rd_req_len   = ({13{v_rd_valid}} & v_rd_len) | ({13{d_rd_valid}} & d_rd_len)
-                            | ({13{p_rd_valid}} & p_rd_len) | ({13{s_rd_valid}} & s_rd_len);
-    assign dma_rd_rsp_ready = v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
+    // The stages' read (registered, one in flight) goes first; the read
+    // ahead is offered in the cycles they have none.
+    logic         stage_rd_valid;
+    logic [63:0]  stage_rd_addr;
+    logic [12:0]  stage_rd_len;
+    logic         pf_rd_valid, pf_rd_ready;
+    logic [63:0]  pf_rd_addr;
+    logic [12:0]  pf_rd_len;
+    logic [7:0]   pf_rd_tag;
+    assign stage_rd_valid = v_rd_valid | d_rd_valid | p_rd_valid | s_rd_valid;
+    assign stage_rd_addr  = ({64{v_rd_valid}} & v_rd_addr) | ({64{d_rd_valid}} & d_rd_addr)
+                          | ({64{p_rd_valid}} & p_rd_addr) | ({64{s_rd_valid}} & s_rd_addr);
+    assign stage_rd_len   = ({13{v_rd_valid}} & v_rd_len) | ({13{d_rd_valid}} & d_rd_len)
+                          | ({13{p_rd_valid}} & p_rd_len) | ({13{s_rd_valid}} & s_rd_len);
+    assign dma_rd_can  = !dma_wr_req_valid && (!stage_rd_valid || dma_rd_req_ready);
+    assign dma_rd_req_valid = stage_rd_valid | pf_rd_valid;
+    assign dma_rd_req_addr  = stage_rd_valid ? stage_rd_addr : pf_rd_addr;
+    assign dma_rd_req_len   = stage_rd_valid ? stage_rd_len : pf_rd_len;
+    assign pf_rd_ready      = dma_rd_req_ready && !stage_rd_valid;
+    // Response beats: tag bit 7 marks dp_pay_fetch's (always taken).
+    logic rsp_pf, stage_rsp_valid;
+    assign rsp_pf          = dma_rd_rsp_tag[7];
+    assign stage_rsp_valid = dma_rd_rsp_valid && !rsp_pf;
+    assign dma_rd_rsp_ready = rsp_pf | v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
     assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
     assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
                             | ({64{s_wr_valid}} & s_wr_addr);
@@ -292,22 +313,34 @@ module dp_engine #(
                             | ({7{s_wr_valid}} & s_wr_len);
     assign dma_wr_req_data  = ({512{d_wr_valid}} & d_wr_data) | ({512{p_wr_valid}} & p_wr_data)
                             | ({512{s_wr_valid}} & s_wr_data);
-    // Only one read is in flight, so the tag only numbers the requests.
-    logic [7:0] tag_ctr;
-    assign dma_rd_req_tag = tag_ctr;
+    // The stages have one read in flight, so their tag (bit 7 clear)
+    // only numbers the requests.
+    logic [6:0] tag_ctr;
+    assign dma_rd_req_tag = stage_rd_valid ? {1'b0, tag_ctr} : pf_rd_tag;
     always_ff @(posedge clk) begin
         if (rst) tag_ctr <= '0;
-        else if (dma_rd_req_valid && dma_rd_req_ready) tag_ctr <= tag_ctr + 8'd1;
+        else if (stage_rd_valid && dma_rd_req_ready) tag_ctr <= tag_ctr + 7'd1;
     end
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [7:0] rsp_tag_unused;
-    assign rsp_tag_unused = dma_rd_rsp_tag;
-    /* verilator lint_on UNUSEDSIGNAL */
 
-    logic              f_rd_en, d_rd_en, p_rd_en;
-    logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word;
-    assign desc_rd_en   = f_rd_en | d_rd_en | p_rd_en;
-    assign desc_rd_word = d_rd_en ? d_rd_word : p_rd_en ? p_rd_word : f_rd_word;
+    // BAR2 device port: the stages first, the read ahead in free cycles.
+    // The port holds its last read's data, and the stages count on that
+    // (a slot read once is used over several cycles): they see the port
+    // while their read is its last, else the copy kept here.
+    logic              f_rd_en, d_rd_en, p_rd_en, pf_rd_want, pf_rd_grant;
+    logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word, pf_rd_word;
+    logic              stage_rd_en, last_rd_stage;
+    logic [63:0]       stage_desc_data, stage_desc_hold;
+    assign stage_rd_en  = f_rd_en | d_rd_en | p_rd_en;
+    assign pf_rd_grant  = !stage_rd_en && !desc_wr_en;
+    assign desc_rd_en   = stage_rd_en | (pf_rd_want && pf_rd_grant);
+    assign desc_rd_word = d_rd_en ? d_rd_word : p_rd_en ? p_rd_word : f_rd_en ? f_rd_word
+                        : pf_rd_word;
+    assign stage_desc_data = last_rd_stage ? desc_rd_data : stage_desc_hold;
+    always_ff @(posedge clk) begin
+        if (rst) last_rd_stage <= 1'b1;
+        else if (desc_rd_en) last_rd_stage <= stage_rd_en;
+        stage_desc_hold <= stage_desc_data;
+    end
 
     // Counter events: at most one stage reports in a cycle.
     logic       v_ca, d_ca, p_ca, v_cb, d_cb, p_cb, d_ev;
@@ -379,11 +412,33 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data,
+        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(stage_desc_data),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
         .rsp_first_flags(f_first_flags)
+    );
+
+    // ---- Payload fetch ahead (VALE jobs) -----------------------------------------
+    // The frame the stages are at: the one being forwarded, else the next.
+    logic         pb_alloc, pb_b0, pb_done, pf_busy;
+    logic [4:0]   pb_rd_beat;
+    logic [511:0] pb_data;
+    dp_pay_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pay_fetch (
+        .clk, .rst,
+        .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
+        .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
+        .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
+        .cons(st == J_VALE ? f_start : ci),
+        .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
+        .desc_rd_data,
+        .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
+        .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
+        .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
+        .rsp_tag(dma_rd_rsp_tag), .rsp_last(dma_rd_rsp_last),
+        .look_slot(f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_done(pb_done),
+        .rd_beat(pb_rd_beat), .rd_data(pb_data),
+        .busy(pf_busy)
     );
 
     // ---- VALE: decision and delivery -------------------------------------------
@@ -400,10 +455,11 @@ module dp_engine #(
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
         .dma_rd_can, .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
-        .dma_rd_rsp_valid, .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
         .dst_valid, .dst_port, .dst_ring, .dst_done, .first_beat,
+        .pb_alloc, .pb_b0, .pb_data,
         .ca_valid(v_ca), .ca_port(v_ca_port), .ca_counter(v_ca_cnt),
         .cb_valid(v_cb), .cb_port(v_cb_port), .cb_counter(v_cb_cnt), .cb_amount(v_cb_amt),
         .busy(v_busy)
@@ -413,15 +469,17 @@ module dp_engine #(
         .clk, .rst, .port_cfg,
         .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
+        .pb_alloc, .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
-        .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data,
+        .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(stage_desc_data),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len),
-        .dma_rd_rsp_valid, .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data, .dma_rd_rsp_last,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_last,
         .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
         .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
@@ -441,11 +499,11 @@ module dp_engine #(
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
-        .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data,
+        .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(stage_desc_data),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len),
-        .dma_rd_rsp_valid, .dma_rd_rsp_ready(p_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(p_rsp_ready), .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
         .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),
@@ -462,7 +520,7 @@ module dp_engine #(
         .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_value(s_hc_value),
         .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len),
-        .dma_rd_rsp_valid, .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(s_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(s_wr_addr), .dma_wr_req_len(s_wr_len), .dma_wr_req_data(s_wr_data),
         .notify, .busy(s_busy)
@@ -471,5 +529,5 @@ module dp_engine #(
     // Busy until the last counter increment and notification are out.
     assign busy = st != J_IDLE || sched_pending || dma_wr_req_valid || dma_rd_req_valid
                || ca_valid || cb_valid || ev_forwarded || |notify
-               || v_busy || d_busy || p_busy || s_busy;
+               || v_busy || d_busy || p_busy || s_busy || pf_busy;
 endmodule

@@ -14,7 +14,9 @@
 // enabled, VALE and not the source; RX ring = source ring mod its RX
 // rings) or, on PORT_FLOOD, to RX ring 0 of every other enabled VALE
 // port in port order (none: CNT_TX_DROP_NO_DEST). `done` pulses when the
-// frame is finished.
+// frame is finished. When dp_pay_fetch read the frame ahead (`pb_alloc`),
+// the first beat comes from the packet buffer (`pb_data`, beat 0 of the
+// frame's entry, the cycle after it is asked for) instead of a DMA read.
 `include "nm_defines.svh"
 
 module dp_vale_fwd #(
@@ -68,6 +70,12 @@ module dp_vale_fwd #(
     input  logic        dst_done,
     output logic [511:0] first_beat,
 
+    // The packet buffer (dp_pay_fetch) for this frame: read ahead, its
+    // first beat in, and beat 0 of its entry (one cycle after the frame).
+    input  logic         pb_alloc,
+    input  logic         pb_b0,
+    input  logic [511:0] pb_data,
+
     // Counter events: port A counts one, port B adds an amount.
     output logic        ca_valid,
     output logic [7:0]  ca_port,
@@ -87,7 +95,7 @@ module dp_vale_fwd #(
     /* verilator lint_on UNUSEDPARAM */
 
     typedef enum logic [2:0] {
-        V_IDLE, V_HDR_RD, V_HDR, V_LK_WAIT, V_FLOOD_NEXT, V_DLV
+        V_IDLE, V_HDR_RD, V_HDR, V_PB_WAIT, V_PB, V_LK_WAIT, V_FLOOD_NEXT, V_DLV
     } state_t;
     state_t st;
 
@@ -130,6 +138,17 @@ module dp_vale_fwd #(
             end
         end
     end
+
+    // The first beat is here: ask the MAC table.
+    task automatic header(input logic [511:0] beat);
+        first_beat  <= beat;
+        lk_dst_mac  <= beat[47:0];
+        lk_src_mac  <= beat[95:48];
+        lk_src_port <= src_port;
+        lk_learn    <= (first_flags & NS_NO_LEARN) == 16'd0;
+        lk_valid    <= 1'b1;
+        st <= V_LK_WAIT;
+    endtask
 
     task automatic count_a(input logic [7:0] port, input logic [3:0] counter);
         ca_valid <= 1'b1; ca_port <= port; ca_counter <= counter;
@@ -181,6 +200,8 @@ module dp_vale_fwd #(
                     end else if (32'(frm_first_len) < ETH_HEADER_LEN) begin
                         count_a(src_port, CNT_TX_DROP_SHORT);
                         done <= 1'b1;
+                    end else if (pb_alloc) begin
+                        st <= pb_b0 ? V_PB : V_PB_WAIT;
                     end else if (dma_rd_can) begin
                         dma_rd_req_valid <= 1'b1;
                         dma_rd_req_addr  <= hdr_addr;
@@ -201,17 +222,13 @@ module dp_vale_fwd #(
                 end
             end
 
-            V_HDR: begin
-                if (dma_rd_rsp_valid) begin
-                    first_beat  <= dma_rd_rsp_data;
-                    lk_dst_mac  <= dma_rd_rsp_data[47:0];
-                    lk_src_mac  <= dma_rd_rsp_data[95:48];
-                    lk_src_port <= src_port;
-                    lk_learn    <= (first_flags & NS_NO_LEARN) == 16'd0;
-                    lk_valid    <= 1'b1;
-                    st <= V_LK_WAIT;
-                end
-            end
+            V_HDR: if (dma_rd_rsp_valid) header(dma_rd_rsp_data);
+
+            // The packet buffer answers the cycle after beat 0 is asked
+            // for (it is asked for whenever delivery is idle).
+            V_PB_WAIT: if (pb_b0) st <= V_PB;
+
+            V_PB: header(pb_data);
 
             V_LK_WAIT: begin
                 if (lk_res_valid) begin

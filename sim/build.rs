@@ -59,6 +59,13 @@ const MODELS: &[ModelSpec] = &[
         top: "dp_tx_fetch",
         params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
     },
+    // The read-ahead stage with an eight-entry packet buffer, so the
+    // window and entry reuse are reached by short rings.
+    ModelSpec {
+        name: "pay_fetch",
+        top: "dp_pay_fetch",
+        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536", "NE=8"],
+    },
     ModelSpec {
         name: "vale_fwd",
         top: "dp_vale_fwd",

@@ -1,0 +1,257 @@
+// Payload fetch ahead of the forwarding stages, into a packet buffer.
+//
+// While a VALE job runs, this stage scans the job's TX ring from hwcur
+// towards head (one slot per free cycle of the BAR2 port, after the other
+// stages) and, for every frame's first slot that the forwarding stages
+// would read (a valid buffer, ETH_HEADER_LEN <= len <= ENTRY_BYTES),
+// issues a DMA read of that slot's whole payload with a tag of its own.
+// Many reads are in flight at once (up to NE), so the round trip is paid
+// once per window, not once per frame; completions may come back in any
+// order between tags (in order within one), and each beat lands in the
+// packet buffer at its entry's next beat.
+//
+// Entry e holds the frame whose first slot s has ring position
+// (s - job hwcur) mod n congruent to e mod NE; the scan stays within NE
+// positions of the consumer (the frame the forwarding stages are at), so
+// no entry is reused while its frame may still be read, and an entry is
+// reused only after its previous read's last beat. The forwarding stages
+// ask by slot (`look_slot`): `look_alloc` (a read of it was issued this
+// job), `look_b0` (its first beat is in), `look_done` (all of it is in);
+// `rd_beat` selects a beat of that entry, on `rd_data` the next cycle.
+// A frame not prefetched (the scan was not there yet, or its first slot
+// fails the checks above) is read by the stages themselves, as before.
+//
+// The payload of a slot between hwcur and head is the device's until the
+// job publishes it, so a copy read ahead stays good. Reads here carry tags
+// with bit 7 set (bit 6 clear, bits 5..0 the entry); the stages' reads have
+// bit 7 clear, so dp_engine steers each response beat by its tag.
+`include "nm_defines.svh"
+
+module dp_pay_fetch #(
+    // Port table entries (sizes the shared helpers only).
+    parameter int NUM_PORTS  = 8,
+    // Rings per direction per port (sizes the shared helpers only).
+    parameter int RINGS      = 4,
+    // BAR2 size in bytes.
+    parameter int BAR2_BYTES = 262144,
+    // Packet buffer entries (frames read ahead at most), at most 64.
+    parameter int NE         = 64
+) (
+    input  logic        clk,
+    input  logic        rst,
+
+    // A VALE job starts (one cycle): its TX ring (BAR2 base, slots, hwcur,
+    // head) and the source port's pool. `stop`: the job ended.
+    input  logic        start,
+    input  logic [31:0] start_base,
+    input  logic [15:0] start_n,
+    input  logic [15:0] start_ci,
+    input  logic [15:0] start_head,
+    input  logic [63:0] start_pool,
+    input  logic [31:0] start_buf_size,
+    input  logic [31:0] start_num_bufs,
+    input  logic        stop,
+    // The first slot of the frame the forwarding stages are at (a frame
+    // start); the scan stays within NE positions of it.
+    input  logic [15:0] cons,
+
+    // BAR2 descriptor memory: a read wanted, granted when no stage reads
+    // or writes this cycle; the data is on desc_rd_data the next cycle.
+    output logic                               desc_rd_want,
+    input  logic                               desc_rd_grant,
+    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
+    input  logic [63:0]                        desc_rd_data,
+
+    // DMA read channel: an offered request (taken when ready), and the
+    // response beats with this stage's tags (always accepted).
+    output logic         rd_req_valid,
+    input  logic         rd_req_ready,
+    output logic [63:0]  rd_req_addr,
+    output logic [12:0]  rd_req_len,
+    output logic [7:0]   rd_req_tag,
+    input  logic         rsp_valid,
+    input  logic [511:0] rsp_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [7:0]   rsp_tag,   // bits 7..6 were checked by dp_engine
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic         rsp_last,
+
+    // The packet buffer, read by the forwarding stages.
+    input  logic [15:0]  look_slot,
+    output logic         look_alloc,
+    output logic         look_b0,
+    output logic         look_done,
+    input  logic [4:0]   rd_beat,
+    output logic [511:0] rd_data,
+
+    // Reads in flight.
+    output logic         busy
+);
+    /* verilator lint_off UNUSEDPARAM */
+    `include "regmap.svh"
+    `include "contract.svh"
+    `include "dp_common.svh"
+    /* verilator lint_on UNUSEDPARAM */
+
+    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
+    localparam int EW = $clog2(NE);
+    // Beats per entry: a whole 2 KiB buffer (a 1514-byte frame fits).
+    localparam int ENTRY_BEATS = 32;
+    localparam int ENTRY_BYTES = ENTRY_BEATS * BEAT_BYTES;
+
+    typedef enum logic [1:0] { S_IDLE, S_RD, S_DATA, S_REQ } state_t;
+    state_t st;
+
+    logic [31:0] base, buf_size, num_bufs;
+    logic [63:0] pool;
+    logic [15:0] n, ci0, head, s;
+    logic        at_start;      // slot s begins a frame
+    logic [31:0] req_buf;
+    logic [12:0] req_len;   // at most ENTRY_BYTES
+
+    // Per entry: allocated this job for slot e_slot, first beat in, all
+    // in, a read in flight, beats received.
+    logic [NE-1:0] e_valid, e_b0, e_done, e_busy;
+    logic [15:0]   e_slot [NE];
+    logic [4:0]    e_cnt  [NE];
+    logic [8:0]    inflight;
+    logic [511:0]  pbuf [NE * ENTRY_BEATS];
+
+    // Position of slot x in the job (distance from the job's hwcur), and
+    // its entry.
+    function automatic logic [15:0] pos_of(input logic [15:0] x);
+        pos_of = ring_dist(x, ci0, n);
+    endfunction
+
+    logic [15:0] pos_s, pos_cons;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [15:0] pos_look;  // its low bits name the entry
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [EW-1:0] es, el;
+    assign pos_s    = pos_of(s);
+    assign pos_cons = pos_of(cons);
+    assign pos_look = pos_of(look_slot);
+    assign es = pos_s[EW-1:0];
+    assign el = pos_look[EW-1:0];
+
+    // The scan may look at slot s: not head, and within NE of the consumer.
+    logic behind, in_window;
+    assign behind    = pos_s < pos_cons;
+    assign in_window = pos_s - pos_cons < 16'(NE);
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [31:0] slot_byte;
+    assign slot_byte = base + 32'(slot_off(s));
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign desc_rd_word = slot_byte[WORD_W+2:3];
+    assign desc_rd_want = st == S_RD && !behind && s != head && in_window;
+
+    assign rd_req_valid = st == S_REQ && !behind && !e_busy[es];
+    assign rd_req_addr  = pool + 64'(req_buf) * 64'(buf_size);
+    assign rd_req_len   = req_len;
+    assign rd_req_tag   = {2'b10, 6'(es)};
+
+    assign look_alloc = e_valid[el] && e_slot[el] == look_slot;
+    assign look_b0    = look_alloc && e_b0[el];
+    assign look_done  = look_alloc && e_done[el];
+    assign busy       = inflight != 9'd0;
+
+    // The slot just read, and whether its frame is worth reading ahead.
+    logic [15:0] dlen;
+    logic        fetch_it;
+    assign dlen = slot_len(desc_rd_data);
+    assign fetch_it = at_start && buf_ok(slot_buf(desc_rd_data), num_bufs)
+                   && 32'(dlen) <= buf_size && 32'(dlen) >= ETH_HEADER_LEN
+                   && 32'(dlen) <= ENTRY_BYTES;
+
+    // Response beats: entry rsp_tag[5:0], at its next beat.
+    logic [EW-1:0] er;
+    assign er = EW'(rsp_tag[5:0]);
+    always_ff @(posedge clk) begin
+        if (rsp_valid) pbuf[{er, e_cnt[er]}] <= rsp_data;
+        rd_data <= pbuf[{el, rd_beat}];
+    end
+
+    logic accept;
+    assign accept = rd_req_valid && rd_req_ready;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st <= S_IDLE;
+            e_valid <= '0;
+            e_b0 <= '0;
+            e_done <= '0;
+            e_busy <= '0;
+            inflight <= '0;
+        end else begin
+            inflight <= inflight + (accept ? 9'd1 : 9'd0)
+                      - ((rsp_valid && rsp_last) ? 9'd1 : 9'd0);
+            if (rsp_valid) begin
+                e_cnt[er] <= e_cnt[er] + 5'd1;
+                e_b0[er]  <= 1'b1;
+                if (rsp_last) begin
+                    e_done[er] <= 1'b1;
+                    e_busy[er] <= 1'b0;
+                end
+            end
+            if (accept) begin
+                e_valid[es] <= 1'b1;
+                e_slot[es]  <= s;
+                e_b0[es]    <= 1'b0;
+                e_done[es]  <= 1'b0;
+                e_busy[es]  <= 1'b1;
+                e_cnt[es]   <= '0;
+            end
+
+            case (st)
+            S_IDLE: ;
+
+            S_RD: begin
+                if (behind) begin
+                    // The stages passed the scan: resume at their frame.
+                    s <= cons;
+                    at_start <= 1'b1;
+                end else if (desc_rd_want && desc_rd_grant) begin
+                    st <= S_DATA;
+                end
+            end
+
+            S_DATA: begin
+                at_start <= (slot_flags(desc_rd_data) & NS_MOREFRAG) == 16'd0;
+                if (fetch_it) begin
+                    req_buf <= slot_buf(desc_rd_data);
+                    req_len <= 13'(dlen);
+                    st <= S_REQ;
+                end else begin
+                    s <= nxt(s, n);
+                    st <= S_RD;
+                end
+            end
+
+            S_REQ: begin
+                if (accept || behind) begin
+                    s <= nxt(s, n);
+                    st <= S_RD;
+                end
+            end
+
+            default: st <= S_IDLE;
+            endcase
+
+            if (stop) st <= S_IDLE;
+            if (start) begin
+                base     <= start_base;
+                n        <= start_n;
+                ci0      <= start_ci;
+                head     <= start_head;
+                pool     <= start_pool;
+                buf_size <= start_buf_size;
+                num_bufs <= start_num_bufs;
+                s        <= start_ci;
+                at_start <= 1'b1;
+                e_valid  <= '0;
+                st <= S_RD;
+            end
+        end
+    end
+endmodule
