@@ -28,7 +28,7 @@ use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
 
 use crate::datapath::{PacketIo, Received, Span, MAX_BATCH};
 use crate::sys::{self, PacketSocket};
-use crate::RECEIVE_QUEUE_BYTES;
+use crate::open::RECEIVE_QUEUE_BYTES;
 
 /// The monitor's ring state: the kernel side of its one RX ring.
 struct MonitorRing {

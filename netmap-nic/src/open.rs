@@ -27,7 +27,7 @@ const SPARE_BUFFERS: u32 = 64;
 /// slots): the AF_XDP counterpart of the AF_PACKET socket queue.
 const XDP_KERNEL_BUFFERS: u32 = 4096;
 /// Socket receive queue: room for bursts between two syncs.
-const RECEIVE_QUEUE_BYTES: i32 = 8 << 20;
+pub(crate) const RECEIVE_QUEUE_BYTES: i32 = 8 << 20;
 
 fn io_error(name: &PortName, kind: io::ErrorKind, why: String) -> PortError {
     PortError::Io {
