@@ -12,6 +12,7 @@
 //!   the async receiver sleeps on the port's descriptor when the ring is
 //!   empty, the busy one spins. On a loaded two-core machine this mostly
 //!   measures who gets the CPU.
+//!
 //! Rounds alternate busy, async, busy, async...; each pair gives a ratio
 //! async / busy of the received rate, and the median ratio is the figure
 //! (target: async at least 0.90 of busy, i.e. costs at most 10% more).
