@@ -66,7 +66,7 @@ pub fn register(name: &PortName, ifname: &str) -> Result<Box<dyn Binding>, PortE
         return Err(PortError::Unsupported {
             name: name.to_string(),
             backend: "soft",
-            what: "zero-copy monitors (/z) of NIC ports: the frames cross the kernel, \
+            what: "zero-copy monitors (/z) of interfaces: the frames cross the kernel, \
                    use a copy monitor (/r /t /rt)"
                 .into(),
         });

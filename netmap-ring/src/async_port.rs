@@ -73,6 +73,15 @@ impl FrameBatch {
     }
 }
 
+/// True when a bound RX ring shows frames the application has not taken.
+fn rx_pending(port: &Port) -> bool {
+    (0..port.rx_rings()).any(|n| {
+        let ring = port.rx_ring(n);
+        let cur = ring.cur();
+        cur < ring.num_slots() && !ring::empty(cur, ring.tail())
+    })
+}
+
 impl AsyncPort {
     /// Registers `port`'s descriptor with the current tokio runtime (fails
     /// outside one).
@@ -148,14 +157,24 @@ impl AsyncPort {
     }
 
     /// Waits for frames, then takes up to `max` of them (at least one) into
-    /// `batch`, replacing what it held, and releases their slots. A
-    /// MOREFRAG chain is one frame.
+    /// `batch`, replacing what it held, and releases their slots with one
+    /// rxsync (a pipe's sender waiting for room resumes). A MOREFRAG chain
+    /// is one frame.
     pub async fn recv_batch(
         &mut self,
         batch: &mut FrameBatch,
         max: usize,
     ) -> Result<usize, SyncError> {
-        self.readable().await?;
+        // Fast path, as a busy receiver: frames already visible, or after
+        // one rxsync. The readiness protocol (txsync, arm, sleep) runs
+        // only when neither shows any.
+        let port = self.fd.get_ref();
+        if !rx_pending(port) {
+            port.rxsync()?;
+            if !rx_pending(port) {
+                self.readable().await?;
+            }
+        }
         batch.clear();
         let port = self.fd.get_mut();
         let buf_size = port.buf_size() as usize;

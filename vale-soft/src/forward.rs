@@ -205,8 +205,8 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
     FRAMES.with_borrow_mut(|frames| {
         frames.clear();
         let new_hwcur = collect_frames(domain, &view, &entry, src, hwcur, head, &*lookup, frames);
-        crate::monitor::copy(domain, src, Dir::Tx, ring_id, &view, hwcur, new_hwcur);
         deliver(domain, region, &view, &entry, src, ring_id, frames);
+        crate::monitor::transmitted(domain, src, ring_id, &view, hwcur, new_hwcur);
         // Every slot up to the new hwcur is transmitted: give the ring back.
         let new_hwtail = ring::prev(new_hwcur, n);
         k.field(kring::HWCUR).store(new_hwcur, Ordering::Release);
@@ -574,6 +574,7 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     }
     let released = head != hwcur;
     if released {
+        crate::monitor::released(domain, index, ring_id, &view, hwcur, head);
         // Release: pairs with the sender's Acquire load of hwcur; the
         // application is done with these slots and buffers.
         k.field(kring::HWCUR).store(head, Ordering::Release);

@@ -18,5 +18,6 @@ pub mod monitor;
 pub mod pipe;
 pub mod ports;
 pub mod soft;
+pub mod zmon;
 
 pub use soft::{open, open_with_extra_bufs, SoftBackend};

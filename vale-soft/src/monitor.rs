@@ -45,9 +45,15 @@ use crate::ports::{self, geometry_of};
 pub const KIND_MONITOR: u32 = 0x10;
 /// `port::MONITOR_OF` of a monitor whose port was freed.
 pub const NOT_MONITORING: u32 = u32::MAX;
-/// Direction bits of `port::MONITOR_DIRS` and of a monitor's `port::FLAGS`.
+/// Direction bits of a monitor's `port::FLAGS`, and of the monitored
+/// port's `port::MONITOR_DIRS` for its copy monitors.
 pub const WATCH_TX: u32 = 1 << 1;
 pub const WATCH_RX: u32 = 1 << 2;
+/// A monitor's `port::FLAGS`: zero-copy (`/z`, see `zmon`).
+pub const ZERO_COPY: u32 = 1 << 3;
+/// `port::MONITOR_DIRS` bits of a zero-copy monitor's directions.
+pub const ZWATCH_TX: u32 = 1 << 4;
+pub const ZWATCH_RX: u32 = 1 << 5;
 
 /// Longest chain a monitor copies (netmap's VALE limit).
 const MAX_CHAIN: u32 = 64;
@@ -65,7 +71,7 @@ pub fn is_monitor(e: &PortEntry<'_>) -> bool {
 }
 
 /// The monitor entries watching `e`.
-fn monitors_of<'a>(e: &PortEntry<'a>) -> impl Iterator<Item = u32> + 'a {
+pub(crate) fn monitors_of<'a>(e: &PortEntry<'a>) -> impl Iterator<Item = u32> + 'a {
     let e = *e;
     (0..4usize).flat_map(move |w| {
         let mut word = e.field64(port::MONITORS + 8 * w).load(Ordering::Acquire);
@@ -82,8 +88,17 @@ fn monitors_of<'a>(e: &PortEntry<'a>) -> impl Iterator<Item = u32> + 'a {
 /// Recomputes `MONITOR_DIRS` of `e` from its monitors' directions.
 fn recount_dirs(domain: &Domain, e: &PortEntry<'_>) {
     let ctrl = domain.ctrl();
-    let dirs = monitors_of(e).fold(0, |acc, m| acc | ctrl.port(m).get(port::FLAGS));
-    e.set(port::MONITOR_DIRS, dirs & (WATCH_TX | WATCH_RX));
+    let dirs = monitors_of(e).fold(0, |acc, m| {
+        let flags = ctrl.port(m).get(port::FLAGS);
+        let dirs = flags & (WATCH_TX | WATCH_RX);
+        // The zero-copy bits sit two places above the copy bits.
+        acc | if flags & ZERO_COPY != 0 {
+            dirs << 3
+        } else {
+            dirs
+        }
+    });
+    e.set(port::MONITOR_DIRS, dirs);
 }
 
 /// Creates a monitor entry for `name` (whose flags ask for `/t`, `/r` or
@@ -106,6 +121,9 @@ pub fn create(domain: &Domain, entry: &str, name: &PortName) -> Result<u32, Port
             name: name.to_string(),
             why: "a monitor cannot be monitored".into(),
         });
+    }
+    if name.flags.zero_copy_monitor {
+        crate::zmon::check_request(domain, &w, name)?;
     }
     let g = geometry_of(&w);
     let rings = g.tx_rings.max(g.rx_rings);
@@ -135,6 +153,9 @@ pub fn create(domain: &Domain, entry: &str, name: &PortName) -> Result<u32, Port
     if name.flags.monitor_rx {
         dirs |= WATCH_RX;
     }
+    if name.flags.zero_copy_monitor {
+        dirs |= ZERO_COPY;
+    }
     m.set(port::FLAGS, dirs);
     m.set(port::MONITOR_OF, watched);
     w.field64(port::MONITORS + 8 * (index as usize / 64))
@@ -144,10 +165,17 @@ pub fn create(domain: &Domain, entry: &str, name: &PortName) -> Result<u32, Port
 }
 
 fn monitor_suffix(name: &PortName) -> &'static str {
-    match (name.flags.monitor_rx, name.flags.monitor_tx) {
-        (true, true) => "rt",
-        (true, false) => "r",
-        _ => "t",
+    match (
+        name.flags.zero_copy_monitor,
+        name.flags.monitor_rx,
+        name.flags.monitor_tx,
+    ) {
+        (false, true, true) => "rt",
+        (false, true, false) => "r",
+        (false, _, _) => "t",
+        (true, true, true) => "zrt",
+        (true, true, false) => "zr",
+        (true, _, _) => "zt",
     }
 }
 
@@ -227,6 +255,51 @@ pub fn copy(
     copy_slow(domain, &e, dir, ring_id, ring, from, to);
 }
 
+/// After a VALE txsync transmitted slots `from..to` of TX ring `ring_id`
+/// of `watched` (still the engine's): the copy monitors get copies, then
+/// a zero-copy monitor gets the buffers (`zmon`). One load when nobody
+/// watches.
+#[inline]
+pub fn transmitted(
+    domain: &Domain,
+    watched: u32,
+    ring_id: u32,
+    ring: &RingView<'_>,
+    from: u32,
+    to: u32,
+) {
+    let e = domain.ctrl().port(watched);
+    let dirs = e.get(port::MONITOR_DIRS);
+    if dirs & (WATCH_TX | ZWATCH_TX) == 0 || from == to {
+        return;
+    }
+    if dirs & WATCH_TX != 0 {
+        copy_slow(domain, &e, Dir::Tx, ring_id, ring, from, to);
+    }
+    if dirs & ZWATCH_TX != 0 {
+        crate::zmon::hand_over(domain, &e, Dir::Tx, ring_id, ring, from, to);
+    }
+}
+
+/// In an rxsync, before the slots `from..to` that the application
+/// released go back to the senders: a zero-copy monitor of `watched`
+/// takes their buffers (`zmon`). One load when nobody watches.
+#[inline]
+pub fn released(
+    domain: &Domain,
+    watched: u32,
+    ring_id: u32,
+    ring: &RingView<'_>,
+    from: u32,
+    to: u32,
+) {
+    let e = domain.ctrl().port(watched);
+    if e.get(port::MONITOR_DIRS) & ZWATCH_RX == 0 || from == to {
+        return;
+    }
+    crate::zmon::hand_over(domain, &e, Dir::Rx, ring_id, ring, from, to);
+}
+
 #[inline(never)]
 fn copy_slow(
     domain: &Domain,
@@ -240,7 +313,8 @@ fn copy_slow(
     let ctrl = domain.ctrl();
     for m in monitors_of(e) {
         let me = ctrl.port(m);
-        if me.get(port::FLAGS) & dir_bit(dir) == 0 {
+        let flags = me.get(port::FLAGS);
+        if flags & dir_bit(dir) == 0 || flags & ZERO_COPY != 0 {
             continue;
         }
         // Only rings the monitor's reader has bound (`/r` of one ring binds

@@ -92,11 +92,6 @@ impl Backend for SoftBackend {
                 why: "/z (zero-copy monitor) needs /t, /r or /rt".into(),
             });
         }
-        if flags.zero_copy_monitor {
-            return Err(unsupported(
-                "zero-copy monitors (/z): use a copy monitor, /t /r /rt",
-            ));
-        }
         if name.options.share.is_some() || name.options.extmem.is_some() {
             return Err(unsupported("@share and @extmem"));
         }

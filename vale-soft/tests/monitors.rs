@@ -1,6 +1,7 @@
 //! Monitor ports on the software engine: `/r`, `/t` and `/rt` copies of a
 //! VALE port's and a pipe end's traffic, drops when a monitor is full,
-//! several monitors per port, and the end of a monitor whose port closes.
+//! several monitors per port, the end of a monitor whose port closes, and
+//! zero-copy monitors (`/zt`, `/zr`) that take the frames' own buffers.
 
 mod common;
 
@@ -212,10 +213,109 @@ fn bad_monitor_requests_get_netmaps_errors() {
         vale_soft::open(&format!("{sw}:a/z")),
         Err(PortError::Config { .. })
     ));
+    let _zero_copy = vale_soft::open(&format!("{sw}:a/zt")).unwrap();
+    assert!(
+        matches!(
+            vale_soft::open(&format!("{sw}:a/zr")),
+            Err(PortError::Busy { .. })
+        ),
+        "one zero-copy monitor per port"
+    );
+    let _m = vale_soft::open(&format!("{sw}:p{{1")).unwrap();
     assert!(matches!(
-        vale_soft::open(&format!("{sw}:a/zt")),
+        vale_soft::open(&format!("{sw}:p{{1/zt")),
         Err(PortError::Unsupported { .. })
     ));
     // Nothing leaked by the refusals.
     assert_conserved(&switch_domain(&sw));
+}
+
+#[test]
+fn zero_copy_tx_monitor_takes_the_transmitted_buffers() {
+    use netmap_ring::abi::NS_BUF_CHANGED;
+    let sw = unique_switch("zmont");
+    let mut a = vale_soft::open(&format!("{sw}:a")).unwrap();
+    let mut b = vale_soft::open(&format!("{sw}:b")).unwrap();
+    let mut zmon = vale_soft::open(&format!("{sw}:a/zt")).unwrap();
+    let mut copies = vale_soft::open(&format!("{sw}:a/t")).unwrap();
+    let first = a.tx_ring(0).cur();
+    let buffers: Vec<u32> = (0..10)
+        .map(|i| a.tx_ring(0).slot(first + i).buf_idx)
+        .collect();
+    let sent = send(&mut a, 1, 2, 0, 10);
+    let got: Vec<_> = take_all(&mut b).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(got, sent, "the port delivers first");
+    // The monitor holds the very buffers a transmitted.
+    zmon.rxsync().unwrap();
+    let held: Vec<u32> = {
+        let ring = zmon.rx_ring(0);
+        (0..10).map(|i| ring.slot(ring.cur() + i).buf_idx).collect()
+    };
+    assert_eq!(held, buffers);
+    let frames = take_all(&mut zmon);
+    assert!(frames.iter().all(|(_, flags)| flags & NS_TXMON != 0));
+    assert_eq!(frames.into_iter().map(|(f, _)| f).collect::<Vec<_>>(), sent);
+    // a's slots came back with other buffers, marked.
+    for i in 0..10 {
+        let slot = a.tx_ring(0).slot(first + i);
+        assert_ne!(slot.buf_idx, buffers[i as usize]);
+        assert!(slot.flags & NS_BUF_CHANGED != 0);
+    }
+    // A copy monitor beside it still gets copies.
+    assert_eq!(take_all(&mut copies).len(), 10);
+    // a keeps sending on the swapped buffers.
+    let more = send(&mut a, 1, 2, 10, 5);
+    let got: Vec<_> = take_all(&mut b).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(got, more);
+    assert_conserved(&switch_domain(&sw));
+}
+
+#[test]
+fn zero_copy_rx_monitor_gets_what_the_application_released() {
+    let sw = unique_switch("zmonr");
+    let mut a = vale_soft::open(&format!("{sw}:a")).unwrap();
+    let mut b = vale_soft::open(&format!("{sw}:b")).unwrap();
+    let mut zmon = vale_soft::open(&format!("{sw}:b/zr")).unwrap();
+    let sent = send(&mut a, 1, 2, 0, 6);
+    b.rxsync().unwrap();
+    let mut got = Vec::new();
+    b.dispatch(0, |p| got.push(p.data.clone()));
+    assert_eq!(got, sent);
+    assert!(
+        take_all(&mut zmon).is_empty(),
+        "b has not released them yet"
+    );
+    b.rxsync().unwrap(); // releases the slots
+    let frames = take_all(&mut zmon);
+    assert!(frames.iter().all(|(_, flags)| flags & NS_TXMON == 0));
+    assert_eq!(frames.into_iter().map(|(f, _)| f).collect::<Vec<_>>(), sent);
+    // b's ring works on with the monitor's buffers.
+    let more = send(&mut a, 1, 2, 6, 4);
+    let got: Vec<_> = take_all(&mut b).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(got, more);
+    assert_conserved(&switch_domain(&sw));
+}
+
+#[test]
+fn a_full_zero_copy_monitor_skips_the_oldest_and_counts_them() {
+    let sw = unique_switch("zmonfull");
+    let mut a = vale_soft::open(&format!("{sw}:a")).unwrap();
+    let mut b = vale_soft::open(&format!("{sw}:b")).unwrap();
+    let mut zmon = vale_soft::open(&format!("{sw}:a/zt")).unwrap();
+    let slots = zmon.rx_ring(0).num_slots();
+    let mut sent = 0u32;
+    for round in 0..(slots / 200 + 2) {
+        send(&mut a, 1, 2, round * 200, 200);
+        sent += 200;
+        assert_eq!(take_all(&mut b).len(), 200, "b never loses a frame");
+    }
+    let domain = switch_domain(&sw);
+    let kept = u64::from(slots - 1);
+    assert_eq!(port_counter(&domain, "a/zt", PortCounter::RxPackets), kept);
+    assert_eq!(
+        port_counter(&domain, "a/zt", PortCounter::RxDropFull),
+        u64::from(sent) - kept
+    );
+    assert_eq!(take_all(&mut zmon).len() as u64, kept);
+    assert_conserved(&domain);
 }
