@@ -649,3 +649,80 @@ fn multi_queue_rx_fills_several_rings() {
         "flows on one queue only: {per_ring:?}"
     );
 }
+
+/// With a jumbo MTU, frames larger than a buffer cross as `NS_MOREFRAG`
+/// chains both ways over AF_XDP (multi-buffer frames, `XDP_USE_SG`).
+#[test]
+fn jumbo_frames_cross_as_morefrag_chains() {
+    const LEN: usize = 3500;
+    let pair = veth_or_skip!();
+    for (ns, dev) in [(&pair.ns_a, &pair.a), (&pair.ns_b, &pair.b)] {
+        ip(&["-n", ns, "link", "set", dev, "mtu", "4000"]).unwrap();
+    }
+    let (a, b) = (pair.a.clone(), pair.b.clone());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let port_side = VethPair::run_in(&pair.ns_a, move || {
+        let port = open_port(&format!("netmap:{a}"), NicEngine::Xdp).expect("opens");
+        ready_tx.send(()).unwrap();
+        // RX: the peer's jumbo frame arrives as a chain.
+        let started = Instant::now();
+        let (mut joined, mut slots) = (Vec::new(), 0);
+        while started.elapsed() < DEADLINE {
+            let _ = port.poll(Interest::RX, Some(Duration::from_millis(50)));
+            let ring = port.rx_ring(0);
+            let (mut cur, tail) = (ring.cur(), ring.tail());
+            let mut done = false;
+            while cur != tail && !done {
+                let slot = ring.slot(cur);
+                let mut part = vec![0u8; usize::from(slot.len)];
+                port.read_buf(slot.buf_idx, &mut part).unwrap();
+                joined.extend_from_slice(&part);
+                slots += 1;
+                done = slot.flags & netmap_ring::abi::NS_MOREFRAG == 0;
+                cur = netmap_ring::ring::next(cur, ring.num_slots());
+            }
+            ring.set_head(cur);
+            ring.set_cur(cur);
+            if done {
+                break;
+            }
+        }
+        // TX: a chain of two slots leaves as one frame.
+        let out = frame(MAC_B, MAC_A, 9, LEN);
+        let ring = port.tx_ring(0);
+        let (first, second) = (
+            ring.cur(),
+            netmap_ring::ring::next(ring.cur(), ring.num_slots()),
+        );
+        port.write_buf(ring.slot(first).buf_idx, &out[..2000])
+            .unwrap();
+        ring.set_len_flags(first, 2000, netmap_ring::abi::NS_MOREFRAG);
+        port.write_buf(ring.slot(second).buf_idx, &out[2000..])
+            .unwrap();
+        ring.set_len_flags(second, (LEN - 2000) as u16, 0);
+        let next = netmap_ring::ring::next(second, ring.num_slots());
+        ring.set_head(next);
+        ring.set_cur(next);
+        port.txsync().unwrap();
+        (joined, slots)
+    });
+    ready_rx.recv_timeout(DEADLINE).expect("port open");
+    let peer = VethPair::run_in(&pair.ns_b, move || {
+        let socket = RawSocket::bind(&b).expect("raw socket");
+        socket.send(&frame(MAC_A, MAC_B, 7, LEN)).unwrap();
+        let mut buf = vec![0u8; 9000];
+        let started = Instant::now();
+        while started.elapsed() < DEADLINE {
+            if let Some(n) = socket.recv(&mut buf) {
+                if seq_of(&buf[..n]) == Some(9) {
+                    return buf[..n].to_vec();
+                }
+            }
+        }
+        panic!("the chain never arrived as one frame");
+    });
+    let (joined, slots) = port_side.join().expect("port side");
+    assert!(slots >= 2, "a {LEN}-byte frame in {slots} slot(s)");
+    assert_eq!(joined, frame(MAC_A, MAC_B, 7, LEN));
+    assert_eq!(peer.join().expect("peer"), frame(MAC_B, MAC_A, 9, LEN));
+}

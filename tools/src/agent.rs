@@ -6,7 +6,9 @@
 //! the rings hold in batches of up to a ring, sync again, and when
 //! nothing moved sleep in poll() on all the ports' descriptors (the NIC's
 //! epoll set, the switch port's wake-up FIFO). So an idle agent, or one
-//! whose peer is the bottleneck, costs no CPU. Each frame is copied once
+//! whose peer is the bottleneck, costs no CPU; a round that moved only a
+//! trickle is followed by a 50 us sleep, so frames gather into batches
+//! (interrupt coalescing). Each frame is copied once
 //! by the agent, NIC buffer to switch buffer (or back); the switch's own
 //! forwarding then copies it into the destination port as for any sender.
 //!
@@ -32,6 +34,11 @@ const BATCH: u64 = 1024;
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 /// Shortest time between two rewrites of the state file's counters.
 const STATE_EVERY: Duration = Duration::from_millis(500);
+/// A round that moved fewer frames than this is a trickle: the agent lets
+/// frames gather before the next one (as a NIC coalesces interrupts).
+const SMALL_ROUND: u64 = 32;
+/// How long a trickle gathers, unless `NETMAP_RS_AGENT_COALESCE_US` says.
+const COALESCE: Duration = Duration::from_micros(50);
 
 /// A NIC-side port and the switch port it is bridged to.
 struct Pair {
@@ -127,6 +134,10 @@ pub fn run(arg: &str, host: bool) -> Result<(), ToolError> {
         source: e,
     })?;
     let mut scratch = vec![0u8; 65536];
+    let coalesce = std::env::var("NETMAP_RS_AGENT_COALESCE_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(COALESCE, Duration::from_micros);
     let mut last_check = Instant::now();
     let mut last_store = Instant::now();
     let outcome = loop {
@@ -154,7 +165,11 @@ pub fn run(arg: &str, host: bool) -> Result<(), ToolError> {
             update(&mut state, &pairs);
             let _ = state.store(&target);
         }
-        if moved == 0 {
+        if moved > 0 && moved < SMALL_ROUND && !coalesce.is_zero() {
+            // A sleep, not a spin: the sender and receiver need the CPU
+            // more than the agent does.
+            std::thread::sleep(coalesce);
+        } else if moved == 0 {
             let ports: Vec<&Port> = pairs.iter().flat_map(|p| [&p.nic, &p.vale]).collect();
             if let Err(e) = wait_any(&ports, IDLE_WAIT, "agent") {
                 break Err(e);

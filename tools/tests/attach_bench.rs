@@ -110,6 +110,10 @@ fn vale_behind_an_attached_nic_beside_the_bare_nic_port() {
     let target = format!("{switch}:{}", pair.a);
     let a = pair.a.clone();
     let ns_a = pair.ns_a.clone();
+    println!(
+        "attach: agent coalescing {} us (NETMAP_RS_AGENT_COALESCE_US)",
+        std::env::var("NETMAP_RS_AGENT_COALESCE_US").unwrap_or_else(|_| "50".into())
+    );
     let rounds: Vec<(f64, f64)> = (0..pairs)
         .map(|_| {
             valectl(&ns_a, &["-a", &target]);
