@@ -20,6 +20,9 @@
 // 4. hwtail moves past the frame, the ring is dirty (published later):
 //    CNT_RX_PACKETS/BYTES and `ev_forwarded`.
 // `dst_done` pulses when the destination is finished, delivered or not.
+// The frame's fields are taken with the destination, so dp_vale_fwd and
+// dp_tx_fetch go on with the next frame while this one is copied; this
+// stage reads BAR2 only in cycles dp_tx_fetch does not (`desc_busy`).
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -46,8 +49,10 @@ module dp_deliver #(
     input  logic [31:0]  frm_bytes,
     input  logic [511:0] first_beat,
 
-    // The packet buffer (dp_pay_fetch) for this frame's first fragment:
-    // read ahead, all of it in; a beat asked for and its data.
+    // The packet buffer (dp_pay_fetch) for this frame's first fragment
+    // (the frame at `pb_slot`): read ahead, all of it in; a beat asked for
+    // and its data.
+    output logic [15:0]  pb_slot,
     input  logic         pb_alloc,
     input  logic         pb_done,
     output logic [4:0]   pb_rd_beat,
@@ -78,6 +83,7 @@ module dp_deliver #(
     output logic                               desc_rd_en,
     output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
     input  logic [63:0]                        desc_rd_data,
+    input  logic                               desc_busy,  // another stage reads
 
     // DMA read channel (this stage's request register; the responses).
     input  logic         dma_rd_can,
@@ -137,10 +143,17 @@ module dp_deliver #(
     logic [15:0]   copy_left;
     logic [63:0]   copy_dst;
     logic [4:0]    pb_i;       // packet buffer beat on pb_data in D_CP_PB
+    // The frame, taken with the destination.
+    logic [15:0]   fstart, fslots;
+    logic [31:0]   fbytes;
+    logic [511:0]  fbeat;
+    assign pb_slot = fstart;
 
     assign cp = PW'(src_port);
     assign busy = st != D_IDLE;
-    assign d_entry = (st == D_IDLE) ? entry_of(32'(dst_port), 32'(dst_ring)) : dqe;
+    // The ring taken (and its hwtail written, one cycle after the copy:
+    // by then dp_vale_fwd may name the next destination), else the offer.
+    assign d_entry = (st == D_IDLE && !ht_we) ? entry_of(32'(dst_port), 32'(dst_ring)) : dqe;
 
     // ---- Derived values --------------------------------------------------
     logic [15:0] rn, dfree, clamp_len;
@@ -194,15 +207,16 @@ module dp_deliver #(
     logic [31:0] slot_byte;
     assign slot_byte    = src_base + 32'(slot_off(sidx));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign desc_rd_en   = st == D_CP_SLOT;
+    assign desc_rd_en   = st == D_CP_SLOT && !desc_busy;
 
     // Packet buffer: beat 0 until the stream starts, then the next beat
     // as each one leaves.
     assign pb_rd_beat = (st != D_CP_PB) ? 5'd0 : dma_wr_free ? pb_i + 5'd1 : pb_i;
-    // The first fragment, longer than a beat, is whole in the buffer (or
-    // will be: wait for it rather than read it again).
+    // The first fragment is whole in the buffer (or will be: wait for it
+    // rather than read it again). dp_vale_fwd then kept only the header,
+    // so a short frame comes from the buffer too.
     logic from_pb;
-    assign from_pb = k == 16'd0 && pb_alloc && 32'(slot_len(desc_rd_data)) > BEAT_BYTES;
+    assign from_pb = k == 16'd0 && pb_alloc && slot_len(desc_rd_data) != 16'd0;
     assign desc_rd_word = slot_byte[WORD_W+2:3];
 
     always_comb begin
@@ -217,8 +231,8 @@ module dp_deliver #(
     // on all but the last fragment.
     localparam logic [15:0] RFRAGS_MAX = 16'((32'd1 << (32'd16 - NS_RFRAGS_SHIFT)) - 32'd1);
     logic [15:0] rx_flags;
-    assign rx_flags = (((frm_slots > RFRAGS_MAX) ? RFRAGS_MAX : frm_slots) << NS_RFRAGS_SHIFT)
-                    | ((k + 16'd1 < frm_slots) ? NS_MOREFRAG : 16'd0);
+    assign rx_flags = (((fslots > RFRAGS_MAX) ? RFRAGS_MAX : fslots) << NS_RFRAGS_SHIFT)
+                    | ((k + 16'd1 < fslots) ? NS_MOREFRAG : 16'd0);
 
     task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
         dma_rd_req_valid <= 1'b1;
@@ -237,7 +251,7 @@ module dp_deliver #(
         rxvalid <= rxvalid && buf_ok(b, cfg_num_bufs[dq]);
         k    <= k + 16'd1;
         jidx <= nxt(jidx, rn);
-        st   <= (k + 16'd1 == frm_slots) ? D_CHECK : D_SLOTRD;
+        st   <= (k + 16'd1 == fslots) ? D_CHECK : D_SLOTRD;
     endtask
 
     always_ff @(posedge clk) begin
@@ -264,6 +278,10 @@ module dp_deliver #(
             case (st)
             D_IDLE: begin
                 if (dst_valid) begin
+                    fstart <= frm_start;
+                    fslots <= frm_slots;
+                    fbytes <= frm_bytes;
+                    fbeat  <= first_beat;
                     dq  <= PW'(dst_port);
                     drr <= dst_ring;
                     dqe <= d_entry;
@@ -275,7 +293,7 @@ module dp_deliver #(
             end
 
             D_FREE: begin
-                if (frm_slots > dfree) begin
+                if (fslots > dfree) begin
                     if (!refreshed) begin
                         if (dma_rd_can) begin
                             rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
@@ -349,13 +367,13 @@ module dp_deliver #(
                     st <= D_IDLE;
                 end else begin
                     k <= '0;
-                    sidx <= frm_start;
+                    sidx <= fstart;
                     jidx <= dhw;
                     st <= D_CP_SLOT;
                 end
             end
 
-            D_CP_SLOT: st <= D_CP_ISSUE;  // the slot is read in this state
+            D_CP_SLOT: if (!desc_busy) st <= D_CP_ISSUE;  // the slot is read now
 
             D_CP_ISSUE: begin
                 if (from_pb) begin
@@ -384,7 +402,7 @@ module dp_deliver #(
 
             D_CP_BEAT: begin
                 if (dma_wr_free) begin
-                    wr_issue(copy_dst, 7'(copy_left), first_beat);
+                    wr_issue(copy_dst, 7'(copy_left), fbeat);
                     st <= D_CP_SLOTWR;
                 end
             end
@@ -420,14 +438,14 @@ module dp_deliver #(
                     k    <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, src_n);
-                    if (k + 16'd1 == frm_slots) begin
+                    if (k + 16'd1 == fslots) begin
                         // Delivered: the slots are the receiver's at publish.
                         ht_we    <= 1'b1;
                         ht_value <= nxt(jidx, rn);
-                        ht_used  <= frm_slots;
+                        ht_used  <= fslots;
                         ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(dq);
-                        cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
+                        cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;
                         ev_forwarded <= 1'b1;
                         dst_done <= 1'b1;
                         st <= D_IDLE;

@@ -19,13 +19,17 @@
 //   dp_pipe      pipe crossover: descriptor moves, TX write-back
 //   dp_status    status entries (hwcur/hwtail), need_kick, notify
 //   dp_rx_rings  RX ring state and slot prefetch, shared by the above
-// One job runs at a time, one stage of it at a time, with one DMA read
-// of the stages in flight: each stage owns the DMA, BAR2 and counter
-// ports while it runs, and its request registers are OR-ed here (only
-// one is ever valid). A stage is started by a one-cycle request and
-// answers with a one-cycle `done`. Beside them dp_pay_fetch reads ahead
-// in the cycles the stages leave the DMA read channel and the BAR2 port
-// free; response beats go to it or to the stages by tag.
+// One job runs at a time, with one DMA read of the stages in flight:
+// their request registers are OR-ed here (only one is ever valid). A
+// stage is started by a one-cycle request and answers with a one-cycle
+// `done`. Two VALE stages overlap: dp_deliver copies frame N while
+// dp_tx_fetch and dp_vale_fwd take frame N + 1 (dp_vale_fwd hands a
+// destination over only while delivery is idle, and reads by DMA only
+// then too); dp_tx_fetch has the BAR2 port first, and dp_deliver's counter
+// events queue behind the others' (dp_ev_queue). Beside them
+// dp_pay_fetch reads ahead in the cycles the stages leave the DMA read
+// channel and the BAR2 port free; response beats go to it or to the
+// stages by tag.
 `include "nm_defines.svh"
 
 module dp_engine #(
@@ -144,6 +148,15 @@ module dp_engine #(
     logic [15:0] p_pub_tail, p_span;
     logic [15:0] q_hwtail, q_hwcur;
     logic        j_ca_valid, j_hc_we;
+    logic         dst_valid, dst_done;
+    logic [7:0]   dst_port;
+    logic [3:0]   dst_ring;
+    logic [511:0] first_beat;
+    logic         v_busy, d_busy, p_busy, s_busy;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic         dst_done_unused;  // dp_vale_fwd hands over on dst_ready
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign dst_done_unused = dst_done;
     logic [7:0]  j_ca_port;
     logic [3:0]  j_ca_counter;
 
@@ -236,9 +249,10 @@ module dp_engine #(
             end
 
             J_FIN: begin
-                // VALE hands the ring back whole; a pipe asks dp_pipe.
+                // VALE hands the ring back whole (once the last frame is
+                // delivered); a pipe asks dp_pipe.
                 pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
-                st <= cpipe ? J_CLOSE : J_PUB;
+                if (!d_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
             end
 
             J_CLOSE: begin
@@ -326,20 +340,27 @@ module dp_engine #(
     // The port holds its last read's data, and the stages count on that
     // (a slot read once is used over several cycles): they see the port
     // while their read is its last, else the copy kept here.
+    // dp_tx_fetch first (it cannot wait), then dp_deliver (it waits on
+    // desc_busy), dp_pipe (never beside them), the read ahead.
     logic              f_rd_en, d_rd_en, p_rd_en, pf_rd_want, pf_rd_grant;
     logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word, pf_rd_word;
-    logic              stage_rd_en, last_rd_stage;
-    logic [63:0]       stage_desc_data, stage_desc_hold;
+    logic              stage_rd_en;
+    logic [1:0]        last_rd;  // the last reader: 0 f, 1 d, 2 p, 3 read ahead
+    logic [63:0]       f_desc, d_desc, p_desc, f_hold, d_hold, p_hold;
     assign stage_rd_en  = f_rd_en | d_rd_en | p_rd_en;
     assign pf_rd_grant  = !stage_rd_en && !desc_wr_en;
     assign desc_rd_en   = stage_rd_en | (pf_rd_want && pf_rd_grant);
-    assign desc_rd_word = d_rd_en ? d_rd_word : p_rd_en ? p_rd_word : f_rd_en ? f_rd_word
+    assign desc_rd_word = f_rd_en ? f_rd_word : d_rd_en ? d_rd_word : p_rd_en ? p_rd_word
                         : pf_rd_word;
-    assign stage_desc_data = last_rd_stage ? desc_rd_data : stage_desc_hold;
+    assign f_desc = last_rd == 2'd0 ? desc_rd_data : f_hold;
+    assign d_desc = last_rd == 2'd1 ? desc_rd_data : d_hold;
+    assign p_desc = last_rd == 2'd2 ? desc_rd_data : p_hold;
     always_ff @(posedge clk) begin
-        if (rst) last_rd_stage <= 1'b1;
-        else if (desc_rd_en) last_rd_stage <= stage_rd_en;
-        stage_desc_hold <= stage_desc_data;
+        if (rst) last_rd <= 2'd0;
+        else if (desc_rd_en) last_rd <= f_rd_en ? 2'd0 : d_rd_en ? 2'd1 : p_rd_en ? 2'd2 : 2'd3;
+        f_hold <= f_desc;
+        d_hold <= d_desc;
+        p_hold <= p_desc;
     end
 
     // Counter events: at most one stage reports in a cycle.
@@ -348,16 +369,31 @@ module dp_engine #(
     logic [3:0] v_ca_cnt, d_ca_cnt, p_ca_cnt, v_cb_cnt, d_cb_cnt, p_cb_cnt;
     logic [31:0] v_cb_amt, d_cb_amt, p_cb_amt;
     assign ca_amount = 32'd1;
+    // dp_deliver's events wait behind the others' (it overlaps dp_vale_fwd).
+    logic        other_ca, other_cb, dq_ca, dq_cb;
+    logic [7:0]  dq_ca_port, dq_cb_port;
+    logic [3:0]  dq_ca_cnt, dq_cb_cnt;
+    logic [31:0] dq_cb_amt;
+    assign other_ca = j_ca_valid | sched_bad | v_ca | p_ca;
+    assign other_cb = v_cb | p_cb;
+    dp_ev_queue #(.W(12)) d_ca_queue (
+        .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt}), .blocked(other_ca),
+        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt})
+    );
+    dp_ev_queue #(.W(44)) d_cb_queue (
+        .clk, .rst, .in_valid(d_cb), .in_data({d_cb_port, d_cb_cnt, d_cb_amt}),
+        .blocked(other_cb), .out_valid(dq_cb), .out_data({dq_cb_port, dq_cb_cnt, dq_cb_amt})
+    );
     always_comb begin
-        ca_valid = j_ca_valid | sched_bad | v_ca | d_ca | p_ca;
+        ca_valid = other_ca | dq_ca;
         ca_port = j_ca_port; ca_counter = j_ca_counter;
         if (sched_bad) begin ca_port = sched_bad_port; ca_counter = CNT_BAD_RING_SYNCS; end
         if (v_ca) begin ca_port = v_ca_port; ca_counter = v_ca_cnt; end
-        if (d_ca) begin ca_port = d_ca_port; ca_counter = d_ca_cnt; end
+        if (dq_ca) begin ca_port = dq_ca_port; ca_counter = dq_ca_cnt; end
         if (p_ca) begin ca_port = p_ca_port; ca_counter = p_ca_cnt; end
-        cb_valid = v_cb | d_cb | p_cb;
+        cb_valid = other_cb | dq_cb;
         cb_port = v_cb_port; cb_counter = v_cb_cnt; cb_amount = v_cb_amt;
-        if (d_cb) begin cb_port = d_cb_port; cb_counter = d_cb_cnt; cb_amount = d_cb_amt; end
+        if (dq_cb) begin cb_port = dq_cb_port; cb_counter = dq_cb_cnt; cb_amount = dq_cb_amt; end
         if (p_cb) begin cb_port = p_cb_port; cb_counter = p_cb_cnt; cb_amount = p_cb_amt; end
     end
     assign ev_forwarded = d_ev;
@@ -412,7 +448,7 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(stage_desc_data),
+        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(f_desc),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
@@ -420,8 +456,11 @@ module dp_engine #(
     );
 
     // ---- Payload fetch ahead (VALE jobs) -----------------------------------------
-    // The frame the stages are at: the one being forwarded, else the next.
-    logic         pb_alloc, pb_b0, pb_done, pf_busy;
+    // The oldest frame the stages are at: the one being copied, else the
+    // one being forwarded, else the next.
+    logic         pb_alloc, pb_b0, d_pb_alloc, pb_done, pf_busy;
+    logic [95:0]  pb_hdr;
+    logic [15:0]  d_pb_slot;
     logic [4:0]   pb_rd_beat;
     logic [511:0] pb_data;
     dp_pay_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pay_fetch (
@@ -429,24 +468,20 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
-        .cons(st == J_VALE ? f_start : ci),
+        .cons(d_busy ? d_pb_slot : st == J_VALE ? f_start : ci),
         .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
         .desc_rd_data,
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
         .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
         .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
         .rsp_tag(dma_rd_rsp_tag), .rsp_last(dma_rd_rsp_last),
-        .look_slot(f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_done(pb_done),
+        .look_slot(f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_hdr(pb_hdr),
+        .dlv_slot(d_pb_slot), .dlv_alloc(d_pb_alloc), .dlv_done(pb_done),
         .rd_beat(pb_rd_beat), .rd_data(pb_data),
         .busy(pf_busy)
     );
 
     // ---- VALE: decision and delivery -------------------------------------------
-    logic         dst_valid, dst_done;
-    logic [7:0]   dst_port;
-    logic [3:0]   dst_ring;
-    logic [511:0] first_beat;
-    logic         v_busy, d_busy, p_busy, s_busy;
 
     dp_vale_fwd #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) vale_fwd (
         .clk, .rst, .port_enable, .port_cfg,
@@ -458,8 +493,8 @@ module dp_engine #(
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
-        .dst_valid, .dst_port, .dst_ring, .dst_done, .first_beat,
-        .pb_alloc, .pb_b0, .pb_data,
+        .dst_valid, .dst_port, .dst_ring, .dst_ready(!d_busy && !dst_valid), .first_beat,
+        .pb_alloc, .pb_b0, .pb_hdr,
         .ca_valid(v_ca), .ca_port(v_ca_port), .ca_counter(v_ca_cnt),
         .cb_valid(v_cb), .cb_port(v_cb_port), .cb_counter(v_cb_cnt), .cb_amount(v_cb_amt),
         .busy(v_busy)
@@ -469,13 +504,14 @@ module dp_engine #(
         .clk, .rst, .port_cfg,
         .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
-        .pb_alloc, .pb_done, .pb_rd_beat, .pb_data,
+        .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
-        .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(stage_desc_data),
+        .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(d_desc),
+        .desc_busy(f_rd_en),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len),
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data,
@@ -499,7 +535,7 @@ module dp_engine #(
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
-        .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(stage_desc_data),
+        .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(p_desc),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len),

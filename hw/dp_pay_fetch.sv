@@ -15,9 +15,12 @@
 // positions of the consumer (the frame the forwarding stages are at), so
 // no entry is reused while its frame may still be read, and an entry is
 // reused only after its previous read's last beat. The forwarding stages
-// ask by slot (`look_slot`): `look_alloc` (a read of it was issued this
-// job), `look_b0` (its first beat is in), `look_done` (all of it is in);
-// `rd_beat` selects a beat of that entry, on `rd_data` the next cycle.
+// ask by slot. dp_vale_fwd (`look_slot`): `look_alloc` (a read of it was
+// issued this job), `look_b0` (its first beat is in) and `look_hdr` (the
+// frame's first 12 bytes, the MAC addresses, kept apart in distributed
+// RAM). dp_deliver (`dlv_slot`, the frame it copies, maybe an older one):
+// `dlv_alloc`, `dlv_done` (all of it is in), and `rd_beat` selects a beat
+// of that entry, on `rd_data` the next cycle.
 // A frame not prefetched (the scan was not there yet, or its first slot
 // fails the checks above) is read by the stages themselves, as before.
 //
@@ -80,7 +83,10 @@ module dp_pay_fetch #(
     input  logic [15:0]  look_slot,
     output logic         look_alloc,
     output logic         look_b0,
-    output logic         look_done,
+    output logic [95:0]  look_hdr,
+    input  logic [15:0]  dlv_slot,
+    output logic         dlv_alloc,
+    output logic         dlv_done,
     input  logic [4:0]   rd_beat,
     output logic [511:0] rd_data,
 
@@ -114,6 +120,7 @@ module dp_pay_fetch #(
     logic [NE-1:0] e_valid, e_b0, e_done, e_busy;
     logic [15:0]   e_slot [NE];
     logic [4:0]    e_cnt  [NE];
+    logic [95:0]   e_hdr  [NE];
     logic [8:0]    inflight;
     logic [511:0]  pbuf [NE * ENTRY_BEATS];
 
@@ -125,14 +132,16 @@ module dp_pay_fetch #(
 
     logic [15:0] pos_s, pos_cons;
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [15:0] pos_look;  // its low bits name the entry
+    logic [15:0] pos_look, pos_dlv;  // their low bits name the entry
     /* verilator lint_on UNUSEDSIGNAL */
-    logic [EW-1:0] es, el;
+    logic [EW-1:0] es, el, ed;
     assign pos_s    = pos_of(s);
     assign pos_cons = pos_of(cons);
     assign pos_look = pos_of(look_slot);
+    assign pos_dlv  = pos_of(dlv_slot);
     assign es = pos_s[EW-1:0];
     assign el = pos_look[EW-1:0];
+    assign ed = pos_dlv[EW-1:0];
 
     // The scan may look at slot s: not head, and within NE of the consumer.
     logic behind, in_window;
@@ -153,7 +162,9 @@ module dp_pay_fetch #(
 
     assign look_alloc = e_valid[el] && e_slot[el] == look_slot;
     assign look_b0    = look_alloc && e_b0[el];
-    assign look_done  = look_alloc && e_done[el];
+    assign look_hdr   = e_hdr[el];
+    assign dlv_alloc  = e_valid[ed] && e_slot[ed] == dlv_slot;
+    assign dlv_done   = dlv_alloc && e_done[ed];
     assign busy       = inflight != 9'd0;
 
     // The slot just read, and whether its frame is worth reading ahead.
@@ -169,7 +180,8 @@ module dp_pay_fetch #(
     assign er = EW'(rsp_tag[5:0]);
     always_ff @(posedge clk) begin
         if (rsp_valid) pbuf[{er, e_cnt[er]}] <= rsp_data;
-        rd_data <= pbuf[{el, rd_beat}];
+        if (rsp_valid && e_cnt[er] == 5'd0) e_hdr[er] <= rsp_data[95:0];
+        rd_data <= pbuf[{ed, rd_beat}];
     end
 
     logic accept;

@@ -10,13 +10,16 @@
 // read by DMA and the MAC table asked (learn the source unless
 // NS_NO_LEARN). PORT_DROP is CNT_TX_DROP_SAME_PORT; else the frame
 // counts CNT_TX_PACKETS/BYTES and goes, one destination at a time on
-// `dst_*` (valid, then wait for `dst_done`), to the unicast port (if
+// `dst_*` (a one-cycle `dst_valid` in a cycle after `dst_ready`: delivery
+// takes it over, and this stage goes on), to the unicast port (if
 // enabled, VALE and not the source; RX ring = source ring mod its RX
 // rings) or, on PORT_FLOOD, to RX ring 0 of every other enabled VALE
 // port in port order (none: CNT_TX_DROP_NO_DEST). `done` pulses when the
-// frame is finished. When dp_pay_fetch read the frame ahead (`pb_alloc`),
-// the first beat comes from the packet buffer (`pb_data`, beat 0 of the
-// frame's entry, the cycle after it is asked for) instead of a DMA read.
+// frame is handed over whole, so the next frame's lookup runs while
+// delivery copies this one. When dp_pay_fetch read the frame ahead
+// (`pb_alloc`), the MAC addresses come from the packet buffer (`pb_hdr`,
+// once `pb_b0`) instead of a DMA read; the DMA read is issued only while
+// delivery is idle (`dst_ready`), so the two never share the channel.
 `include "nm_defines.svh"
 
 module dp_vale_fwd #(
@@ -67,14 +70,14 @@ module dp_vale_fwd #(
     output logic        dst_valid,
     output logic [7:0]  dst_port,
     output logic [3:0]  dst_ring,
-    input  logic        dst_done,
+    input  logic        dst_ready,
     output logic [511:0] first_beat,
 
     // The packet buffer (dp_pay_fetch) for this frame: read ahead, its
-    // first beat in, and beat 0 of its entry (one cycle after the frame).
+    // first beat in, and its first 12 bytes.
     input  logic         pb_alloc,
     input  logic         pb_b0,
-    input  logic [511:0] pb_data,
+    input  logic [95:0]  pb_hdr,
 
     // Counter events: port A counts one, port B adds an amount.
     output logic        ca_valid,
@@ -95,7 +98,7 @@ module dp_vale_fwd #(
     /* verilator lint_on UNUSEDPARAM */
 
     typedef enum logic [2:0] {
-        V_IDLE, V_HDR_RD, V_HDR, V_PB_WAIT, V_PB, V_LK_WAIT, V_FLOOD_NEXT, V_DLV
+        V_IDLE, V_HDR_RD, V_HDR, V_PB_WAIT, V_LK_WAIT, V_FLOOD_NEXT, V_DLV
     } state_t;
     state_t st;
 
@@ -139,13 +142,13 @@ module dp_vale_fwd #(
         end
     end
 
-    // The first beat is here: ask the MAC table.
-    task automatic header(input logic [511:0] beat);
+    // The first beat is here: ask the MAC table (`flags`: the first slot's).
+    task automatic header(input logic [511:0] beat, input logic [15:0] flags);
         first_beat  <= beat;
         lk_dst_mac  <= beat[47:0];
         lk_src_mac  <= beat[95:48];
         lk_src_port <= src_port;
-        lk_learn    <= (first_flags & NS_NO_LEARN) == 16'd0;
+        lk_learn    <= (flags & NS_NO_LEARN) == 16'd0;
         lk_valid    <= 1'b1;
         st <= V_LK_WAIT;
     endtask
@@ -153,12 +156,12 @@ module dp_vale_fwd #(
     task automatic count_a(input logic [7:0] port, input logic [3:0] counter);
         ca_valid <= 1'b1; ca_port <= port; ca_counter <= counter;
     endtask
-    // The next flood destination, or the frame's end.
+    // The next flood destination (handed over in V_DLV), or the frame's
+    // end.
     task automatic flood_step();
         if (flood_found) begin
             flood_any <= 1'b1;
             fq        <= 9'(flood_pick) + 9'd1;
-            dst_valid <= 1'b1;
             dst_port  <= 8'(flood_pick);
             dst_ring  <= 4'd0;
             st <= V_DLV;
@@ -201,8 +204,9 @@ module dp_vale_fwd #(
                         count_a(src_port, CNT_TX_DROP_SHORT);
                         done <= 1'b1;
                     end else if (pb_alloc) begin
-                        st <= pb_b0 ? V_PB : V_PB_WAIT;
-                    end else if (dma_rd_can) begin
+                        if (pb_b0) header(512'(pb_hdr), frm_first_flags);
+                        else st <= V_PB_WAIT;
+                    end else if (dma_rd_can && dst_ready) begin
                         dma_rd_req_valid <= 1'b1;
                         dma_rd_req_addr  <= hdr_addr;
                         dma_rd_req_len   <= hdr_len;
@@ -214,7 +218,7 @@ module dp_vale_fwd #(
             end
 
             V_HDR_RD: begin
-                if (dma_rd_can) begin
+                if (dma_rd_can && dst_ready) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= hdr_addr;
                     dma_rd_req_len   <= hdr_len;
@@ -222,13 +226,9 @@ module dp_vale_fwd #(
                 end
             end
 
-            V_HDR: if (dma_rd_rsp_valid) header(dma_rd_rsp_data);
+            V_HDR: if (dma_rd_rsp_valid) header(dma_rd_rsp_data, first_flags);
 
-            // The packet buffer answers the cycle after beat 0 is asked
-            // for (it is asked for whenever delivery is idle).
-            V_PB_WAIT: if (pb_b0) st <= V_PB;
-
-            V_PB: header(pb_data);
+            V_PB_WAIT: if (pb_b0) header(512'(pb_hdr), first_flags);
 
             V_LK_WAIT: begin
                 if (lk_res_valid) begin
@@ -250,10 +250,15 @@ module dp_vale_fwd #(
                                      && port_enable[PW'(lk_res_port)]
                                      && is_vale(cfg_kind[PW'(lk_res_port)])) begin
                             flood     <= 1'b0;
-                            dst_valid <= 1'b1;
                             dst_port  <= lk_res_port;
                             dst_ring  <= uni_ring;
-                            st <= V_DLV;
+                            if (dst_ready) begin
+                                dst_valid <= 1'b1;
+                                done <= 1'b1;
+                                st <= V_IDLE;
+                            end else begin
+                                st <= V_DLV;
+                            end
                         end else begin
                             done <= 1'b1;  // destination gone: nothing to do
                             st <= V_IDLE;
@@ -264,10 +269,12 @@ module dp_vale_fwd #(
 
             V_FLOOD_NEXT: flood_step();
 
+            // Hand the destination over when delivery can take it.
             V_DLV: begin
-                if (dst_done) begin
+                if (dst_ready) begin
+                    dst_valid <= 1'b1;
                     if (flood) begin
-                        flood_step();
+                        st <= V_FLOOD_NEXT;
                     end else begin
                         done <= 1'b1;
                         st <= V_IDLE;

@@ -8,7 +8,8 @@
 //! themselves). Checked: only the first slot of a frame worth reading is
 //! read, within the window, with a tag not in flight; every entry the
 //! stage announces holds exactly that slot's payload (bytes past the
-//! length zero); nothing is left in flight after the job.
+//! length zero) and its first 12 bytes on the header port once the first
+//! beat is in; nothing is left in flight after the job.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -222,11 +223,12 @@ fn run_job(b: &mut Bench, job: &Job) {
 
     for (s, fetch) in frames(&b.bar2, job) {
         b.p.set_look_slot(u64::from(s));
+        b.p.set_dlv_slot(u64::from(s));
         b.p.eval();
         let wait = fetch && b.rng.gen_bool(0.8);
         if wait {
             let mut cycles = 0;
-            while !(b.p.look_alloc() != 0 && b.p.look_done() != 0) {
+            while !(b.p.dlv_alloc() != 0 && b.p.dlv_done() != 0) {
                 b.tick(job, s);
                 cycles += 1;
                 assert!(cycles < 5000, "slot {s} never read ahead");
@@ -235,6 +237,13 @@ fn run_job(b: &mut Bench, job: &Job) {
             let word = b.bar2.slot(BASE, s);
             let (buf, len) = (word & 0xffff_ffff, (word >> 32 & 0xffff) as u32);
             let addr = (POOL + buf * u64::from(job.buf_size)) as usize;
+            assert!(b.p.look_alloc() != 0 && b.p.look_b0() != 0);
+            // (A frame worth reading has at least a header's 14 bytes.)
+            for (w, word) in b.p.look_hdr().iter().enumerate() {
+                let at = addr + 4 * w;
+                let want = u32::from_le_bytes(b.mem[at..at + 4].try_into().unwrap());
+                assert_eq!(*word, want, "slot {s} header word {w}");
+            }
             for beat in 0..len.div_ceil(64) {
                 b.p.set_rd_beat(u64::from(beat));
                 b.tick(job, s);

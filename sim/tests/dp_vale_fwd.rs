@@ -111,7 +111,8 @@ impl Bench {
     }
 
     /// Runs one frame from `src_port` ring `src_ring`; the table answers
-    /// `result` 6 cycles after the request, delivery takes 5 cycles.
+    /// `result` 6 cycles after the request, delivery takes 5 cycles per
+    /// destination (it is not ready meanwhile).
     fn run(&mut self, frame: Frame, src_port: u64, src_ring: u64, result: u64) -> Outcome {
         let mut out = Outcome::default();
         self.p.set_frm_slots(frame.slots);
@@ -129,7 +130,8 @@ impl Bench {
         for cycle in 0..400u64 {
             self.p.set_lk_res_valid(u64::from(lookup_at == Some(cycle)));
             self.p.set_lk_res_port(result);
-            self.p.set_dst_done(u64::from(deliver_at == Some(cycle)));
+            self.p
+                .set_dst_ready(u64::from(deliver_at.is_none_or(|at| cycle >= at)));
             drive_dma!(self.p, self.host, wr = false, last = false);
             self.p.eval();
             sample_dma!(self.p, self.host, wr = false);

@@ -1,0 +1,51 @@
+// A small queue in front of a shared one-event-per-cycle port.
+//
+// dp_deliver copies a frame while dp_vale_fwd already decides the next,
+// so both may count in the same cycle on a port_counters port. The other
+// stages keep the port (`blocked`); this stage's events wait here, in
+// order, and leave in the next free cycles (an event with none waiting
+// leaves at once). dp_deliver counts at most twice per destination (a
+// drop, or the frame: on ports A and B, one queue each), several cycles
+// apart, and the others count at most once per frame, so a few entries
+// never fill.
+module dp_ev_queue #(
+    // Bits of one event.
+    parameter int W     = 8,
+    // Entries.
+    parameter int DEPTH = 4
+) (
+    input  logic         clk,
+    input  logic         rst,
+
+    input  logic         in_valid,
+    input  logic [W-1:0] in_data,
+    input  logic         blocked,    // another stage has the port this cycle
+    output logic         out_valid,  // an event of this queue has it
+    output logic [W-1:0] out_data
+);
+    localparam int CW = $clog2(DEPTH + 1);
+
+    logic [W-1:0]  q [DEPTH];
+    logic [CW-1:0] n;
+
+    assign out_valid = !blocked && (n != '0 || in_valid);
+    assign out_data  = (n != '0) ? q[0] : in_data;
+
+    logic          pop, push;
+    logic [CW-1:0] at;  // where a pushed event goes (after the pop)
+    assign pop  = out_valid && n != '0;
+    assign push = in_valid && !(out_valid && n == '0);
+    assign at   = n - (pop ? CW'(1) : CW'(0));
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            n <= '0;
+        end else begin
+            if (pop) begin
+                for (int i = 0; i + 1 < DEPTH; i++) q[i] <= q[i + 1];
+            end
+            if (push && 32'(at) < 32'(DEPTH)) q[$clog2(DEPTH)'(at)] <= in_data;
+            n <= at + ((push && 32'(at) < 32'(DEPTH)) ? CW'(1) : CW'(0));
+        end
+    end
+endmodule
