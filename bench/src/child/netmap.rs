@@ -285,6 +285,12 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
     let tx = open_port(&tx_name)?;
     let len = frame::MIN_FRAME as u16;
     prefill(&tx, &frame::frame(dst, frame::mac(1), len.into()))?;
+    if kind == "vale" {
+        // Unicast as in the two-process benchmark: the receiver's address
+        // is learned first (its one frame floods to the sender's port).
+        prefill(&rxs[0], &frame::frame(frame::mac(1), dst, len.into()))?;
+        send_one(&rxs[0], len)?;
+    }
     let total = common.max_packets.min(100_000_000);
     let tx_ring = tx.tx_ring(0);
     if common.ctl.exists() {
