@@ -20,9 +20,10 @@
 //! source) are counted, once per batch, and not kept; the rest are kept
 //! in order with their destination for delivery.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use netmap_ring::abi::{NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
+use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring;
 use netmap_ring::shm::SharedRegion;
 use netmap_ring::view::RingView;
@@ -113,6 +114,85 @@ fn read_header(region: &SharedRegion, off: usize) -> Option<[u64; 2]> {
     }
 }
 
+/// The buffer pool's geometry, copied out of the memory's layout once per
+/// batch so a loop keeps it in registers.
+#[derive(Clone, Copy)]
+pub(crate) struct Pool {
+    base: usize,
+    buf_size: usize,
+    num_bufs: u32,
+}
+
+impl Pool {
+    pub(crate) fn of(memory: &netmap_ring::region::NetmapMemory) -> Self {
+        Pool {
+            base: memory.layout().buf_off,
+            buf_size: memory.buf_size() as usize,
+            num_bufs: memory.num_bufs(),
+        }
+    }
+
+    /// `NetmapMemory::buf_offset`: the offset of a buffer a slot may hold.
+    #[inline]
+    pub(crate) fn offset(&self, index: u32) -> Option<usize> {
+        (RESERVED_BUFFERS..self.num_bufs)
+            .contains(&index)
+            .then(|| self.base + index as usize * self.buf_size)
+    }
+}
+
+/// The fast path of collection: the one-slot frames in pool buffers at
+/// the start of a run of TX slot words (`first` is the run's first slot),
+/// validated, their headers loaded and pushed to `frames`; bad and short
+/// ones counted in `drops` (bad, short). Stops at the first slot that
+/// needs the slow path (a chain or an indirect payload). Returns the slots
+/// taken and the bytes kept.
+#[inline(always)]
+fn collect_plain(
+    words: &[AtomicU64],
+    first: u32,
+    pool: Pool,
+    region: &SharedRegion,
+    frames: &mut Vec<Frame>,
+    drops: &mut (u64, u64),
+) -> (u32, u64) {
+    let (mut taken, mut bytes) = (0u32, 0u64);
+    for slot in words.chunks_exact(2) {
+        let word = slot[0].load(Ordering::Relaxed);
+        let (buf_idx, len, flags) = (word as u32, (word >> 32) as u16, (word >> 48) as u16);
+        if flags & (NS_MOREFRAG | NS_INDIRECT) != 0 {
+            break;
+        }
+        let at = first + taken;
+        taken += 1;
+        let header = match pool.offset(buf_idx) {
+            Some(off) if usize::from(len) <= pool.buf_size => {
+                if usize::from(len) < ETH_HEADER_LEN {
+                    drops.1 += 1;
+                    continue;
+                }
+                region.read_u64_pair(off).ok().map(|header| (off, header))
+            }
+            _ => None,
+        };
+        let Some((off, header)) = header else {
+            drops.0 += 1;
+            continue;
+        };
+        bytes += u64::from(len);
+        frames.push(Frame {
+            header,
+            first_offset: off,
+            first_slot: at,
+            bytes: u32::from(len),
+            slots: 1,
+            no_learn: flags & NS_NO_LEARN != 0,
+            dst: PORT_DROP,
+        });
+    }
+    (taken, bytes)
+}
+
 /// What the slow path made of the frame at a slot.
 enum Slow {
     /// An unfinished chain: it waits at hwcur.
@@ -180,51 +260,50 @@ fn collect(
     let n = view.num_slots();
     let memory = domain.memory();
     let region = memory.region();
-    let buf_size = memory.buf_size();
+    let pool = Pool::of(memory);
     let (mut short, mut bad, mut long) = (0u64, 0u64, 0u64);
     let mut bytes_kept = 0u64;
     frames.reserve(ring::distance(hwcur, head, n) as usize);
     let mut i = hwcur;
     while i != head {
+        // The common case: a run of one-slot frames in pool buffers, up to
+        // head or the ring's end.
+        let run = ring::distance(i, head, n).min(n - i);
+        let mut drops = (0, 0);
+        let (taken, bytes) =
+            collect_plain(view.slot_run(i, run), i, pool, region, frames, &mut drops);
+        bad += drops.0;
+        short += drops.1;
+        bytes_kept += bytes;
+        i += taken;
+        if i == n {
+            i = 0;
+        }
+        if taken == run {
+            continue;
+        }
+        // A chain or an indirect payload.
         let start = i;
-        let word = view.slot_word(start);
-        let (buf_idx, len, flags) = (word as u32, (word >> 32) as u16, (word >> 48) as u16);
-        let (offset, slots, bytes) = if flags & (NS_MOREFRAG | NS_INDIRECT) == 0 {
-            // The common case: one slot in a buffer of the pool.
-            i = ring::next(i, n);
-            let Some(off) = memory
-                .buf_offset(buf_idx)
-                .filter(|_| u32::from(len) <= buf_size)
-            else {
-                bad += 1;
-                continue;
-            };
-            if usize::from(len) < ETH_HEADER_LEN {
-                short += 1;
+        let flags = (view.slot_word(start) >> 48) as u16;
+        let (offset, slots, bytes) = match slow_frame(domain, view, start, head) {
+            Slow::Waits => break,
+            Slow::Dropped { why, end } => {
+                i = end;
+                match why {
+                    TxDrop::Chain => long += 1,
+                    TxDrop::BadSlot => bad += 1,
+                    TxDrop::Short => short += 1,
+                }
                 continue;
             }
-            (off, 1, u32::from(len))
-        } else {
-            match slow_frame(domain, view, start, head) {
-                Slow::Waits => break,
-                Slow::Dropped { why, end } => {
-                    i = end;
-                    match why {
-                        TxDrop::Chain => long += 1,
-                        TxDrop::BadSlot => bad += 1,
-                        TxDrop::Short => short += 1,
-                    }
-                    continue;
-                }
-                Slow::Frame {
-                    offset,
-                    slots,
-                    bytes,
-                    end,
-                } => {
-                    i = end;
-                    (offset, slots, bytes)
-                }
+            Slow::Frame {
+                offset,
+                slots,
+                bytes,
+                end,
+            } => {
+                i = end;
+                (offset, slots, bytes)
             }
         };
         let Some(header) = read_header(region, offset) else {

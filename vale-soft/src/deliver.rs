@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 
 use netmap_ring::abi::NS_MOREFRAG;
 use netmap_ring::lock::ShmLock;
-use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring;
 use netmap_ring::shm::{LineCopier, LINE};
 use netmap_ring::view::RingView;
@@ -24,7 +23,7 @@ use vale_offload::placement::PortKind;
 use vale_offload::table::{MAX_PORTS, PORT_FLOOD};
 
 use crate::batch::{merged, Groups};
-use crate::collect::{payload_offset, Frame};
+use crate::collect::{payload_offset, Frame, Pool};
 use crate::ctrl::{port, Dir, PortEntry, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
@@ -124,33 +123,6 @@ pub(crate) fn deliver(
     source.entry.add(PortCounter::TxPackets, packets);
     source.entry.add(PortCounter::TxBytes, bytes);
     source.entry.add(PortCounter::TxDropNoDest, no_dest);
-}
-
-/// The buffer pool's geometry, copied out of the memory's layout once per
-/// batch so a loop keeps it in registers.
-#[derive(Clone, Copy)]
-struct Pool {
-    base: usize,
-    buf_size: usize,
-    num_bufs: u32,
-}
-
-impl Pool {
-    fn of(memory: &netmap_ring::region::NetmapMemory) -> Self {
-        Pool {
-            base: memory.layout().buf_off,
-            buf_size: memory.buf_size() as usize,
-            num_bufs: memory.num_bufs(),
-        }
-    }
-
-    /// `NetmapMemory::buf_offset`: the offset of a buffer a slot may hold.
-    #[inline]
-    fn offset(&self, index: u32) -> Option<usize> {
-        (RESERVED_BUFFERS..self.num_bufs)
-            .contains(&index)
-            .then(|| self.base + index as usize * self.buf_size)
-    }
 }
 
 /// The fast path of a delivery: copies the frames `batch` names (at most

@@ -73,7 +73,7 @@ pub(super) fn consume(ring: &RingView<'_>, count: u32) -> (u64, u64) {
     let k = ring::distance(cur, ring.tail(), n).min(count);
     let mut bytes = 0u64;
     for _ in 0..k {
-        bytes += u64::from(ring.slot(cur).len);
+        bytes += (ring.slot_word(cur) >> 32) & 0xffff;
         cur = ring::next(cur, n);
     }
     if k > 0 {
