@@ -85,6 +85,7 @@ enum Suite {
     Latency,
     Stride,
     Single,
+    Scaling,
 }
 
 fn plan(cli: &Cli) -> Plan {
@@ -206,6 +207,12 @@ fn main() {
         "vale_broadcast",
         wanted(Suite::Broadcast),
         &mut || bench.vale_broadcast(),
+    );
+    run(
+        &mut report,
+        "vale_scaling",
+        wanted(Suite::Scaling),
+        &mut || bench.vale_scaling(),
     );
     run(&mut report, "curve", wanted(Suite::Curve), &mut || {
         bench.curve()

@@ -14,6 +14,8 @@ use crate::procs::{run_measurement, BenchError, ChildSpec};
 use crate::spsc::{Geometry, SpscRing};
 use crate::stats::{median, ratios, series, show};
 
+mod scaling;
+
 /// Slots per ring: netmap's default for VALE ports and pipes, and the
 /// plain ring's size.
 const RING_SLOTS: usize = 1024;

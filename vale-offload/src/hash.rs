@@ -16,18 +16,31 @@ const GOLDEN_RATIO: u32 = 0x9e37_79b9;
 /// netmap's hash of a MAC address: the full 32-bit `c` of the mix.
 ///
 /// The row index is `c & (rows - 1)`; see [`crate::table::Geometry`].
+#[inline]
 pub fn netmap_mac_hash(mac: &[u8; 6]) -> u32 {
+    let mut bits = [0u8; 8];
+    bits[..6].copy_from_slice(mac);
+    netmap_mac_hash_bits(u64::from_le_bytes(bits))
+}
+
+/// [`netmap_mac_hash`] of a MAC held as the 48-bit integer the table
+/// compares (byte 0 in the low bits, [`crate::table::mac_to_bits`]): the
+/// form a frame's header is loaded in. Bits above 47 are ignored.
+#[inline]
+pub fn netmap_mac_hash_bits(bits: u64) -> u32 {
     let mut a = GOLDEN_RATIO;
     let mut b = GOLDEN_RATIO;
     let mut c = 0u32;
-    b = b.wrapping_add(u32::from(mac[5]) << 8 | u32::from(mac[4]));
-    a = a.wrapping_add(u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
+    // b += mac[5] << 8 | mac[4]; a += mac[3..0] as a little-endian word.
+    b = b.wrapping_add(u32::from((bits >> 32) as u16));
+    a = a.wrapping_add(bits as u32);
     jenkins_mix(&mut a, &mut b, &mut c);
     c
 }
 
 /// One round of the `lookup2` mix: nine steps, each subtracting the other
 /// two words and folding in a shifted copy of one of them.
+#[inline]
 fn jenkins_mix(a: &mut u32, b: &mut u32, c: &mut u32) {
     *a = a.wrapping_sub(*b).wrapping_sub(*c) ^ (*c >> 13);
     *b = b.wrapping_sub(*c).wrapping_sub(*a) ^ (*a << 8);

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use thiserror::Error;
 
-use crate::hash::netmap_mac_hash;
+use crate::hash::netmap_mac_hash_bits;
 
 /// Destination code: flood to every port but the source (netmap's
 /// `NM_BDG_BROADCAST`).
@@ -86,6 +86,7 @@ impl Geometry {
     }
 
     /// The row of a hash: its low `log2(rows)` bits (netmap's mask).
+    #[inline]
     pub fn row_of(&self, hash: u32) -> u32 {
         hash & (self.rows - 1)
     }
@@ -98,6 +99,7 @@ impl Geometry {
     }
 
     /// Index of `(row, way)` in the entry store.
+    #[inline]
     pub fn index(&self, row: u32, way: u32) -> usize {
         row as usize * self.ways as usize + way as usize
     }
@@ -168,6 +170,12 @@ pub trait EntryStore {
     fn load(&self, index: usize) -> u64;
     /// Atomically writes word `index` (`index < len()`).
     fn store(&self, index: usize, entry: u64);
+    /// Hints that word `index` is about to be read (a cache prefetch); a
+    /// store may ignore it. Never faults, changes nothing.
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        let _ = index;
+    }
 }
 
 // Relaxed ordering: every entry is self-contained (MAC, port and valid bit
@@ -176,6 +184,7 @@ impl EntryStore for [AtomicU64] {
     fn len(&self) -> usize {
         <[AtomicU64]>::len(self)
     }
+    #[inline]
     fn load(&self, index: usize) -> u64 {
         self[index].load(Ordering::Relaxed)
     }
@@ -218,6 +227,9 @@ impl<T: EntryStore + ?Sized> EntryStore for &T {
     fn store(&self, index: usize, entry: u64) {
         (**self).store(index, entry)
     }
+    fn prefetch(&self, index: usize) {
+        (**self).prefetch(index)
+    }
 }
 
 impl<T: EntryStore + ?Sized> EntryStore for std::sync::Arc<T> {
@@ -229,6 +241,9 @@ impl<T: EntryStore + ?Sized> EntryStore for std::sync::Arc<T> {
     }
     fn store(&self, index: usize, entry: u64) {
         (**self).store(index, entry)
+    }
+    fn prefetch(&self, index: usize) {
+        (**self).prefetch(index)
     }
 }
 
@@ -274,6 +289,53 @@ impl LearnOutcome {
             LearnOutcome::Inserted | LearnOutcome::Moved | LearnOutcome::Evicted
         )
     }
+}
+
+/// A MAC address as the table compares it ([`mac_to_bits`]) with its
+/// netmap hash: a batch computes it once per address (and once per run of
+/// equal addresses) before it learns and looks up, and can prefetch the
+/// row it names ([`LearningTable::prefetch_row`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HashedMac {
+    /// The 48 MAC bits, byte 0 lowest.
+    pub bits: u64,
+    /// [`netmap_mac_hash`] of the address.
+    pub hash: u32,
+}
+
+impl HashedMac {
+    /// The address whose 48 bits are the low bits of `bits` (the higher
+    /// ones are ignored: a frame's first header word can be passed as is).
+    #[inline]
+    pub fn new(bits: u64) -> Self {
+        let bits = bits & ENTRY_MAC_MASK;
+        HashedMac {
+            bits,
+            hash: netmap_mac_hash_bits(bits),
+        }
+    }
+
+    /// The address as six bytes.
+    #[inline]
+    pub fn of(mac: &[u8; 6]) -> Self {
+        Self::new(mac_to_bits(mac))
+    }
+
+    /// True for group (multicast and broadcast) addresses: bit 0 of byte 0.
+    #[inline]
+    pub fn is_group(&self) -> bool {
+        self.bits & 1 != 0
+    }
+}
+
+/// An address and where its row starts in the table's store
+/// ([`LearningTable::locate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Located {
+    /// The 48 MAC bits, byte 0 lowest.
+    pub bits: u64,
+    /// Store index of the row's first way.
+    first: usize,
 }
 
 /// The switch's decision for one frame.
@@ -338,6 +400,7 @@ impl<S: EntryStore> LearningTable<S> {
     }
 
     /// The raw word at `(row, way)`, as the RTL's table readback returns it.
+    #[inline]
     pub fn raw(&self, row: u32, way: u32) -> u64 {
         self.store.load(self.geometry.index(row, way))
     }
@@ -345,21 +408,50 @@ impl<S: EntryStore> LearningTable<S> {
     /// The port `mac` was learned on, if any. Group addresses are never in
     /// the table, so they always miss.
     pub fn lookup(&self, mac: &[u8; 6]) -> Option<u8> {
-        let row = self.geometry.row_of(netmap_mac_hash(mac));
-        self.find_in_row(row, mac).map(|(_, entry)| entry.port)
+        self.lookup_hashed(HashedMac::of(mac))
+    }
+
+    /// [`LearningTable::lookup`] of an address hashed beforehand.
+    #[inline]
+    pub fn lookup_hashed(&self, mac: HashedMac) -> Option<u8> {
+        self.lookup_at(self.locate(mac))
+    }
+
+    /// Where `mac`'s row is in the store: computed once per address, it
+    /// makes a lookup a few loads and compares ([`LearningTable::lookup_at`],
+    /// [`LearningTable::destination_at`]).
+    #[inline]
+    pub fn locate(&self, mac: HashedMac) -> Located {
+        Located {
+            bits: mac.bits,
+            first: self.geometry.index(self.geometry.row_of(mac.hash), 0),
+        }
+    }
+
+    /// [`LearningTable::lookup`] of a located address.
+    #[inline]
+    pub fn lookup_at(&self, mac: Located) -> Option<u8> {
+        self.find_at(mac.first, mac.bits).map(|(_, port)| port)
     }
 
     /// Learns that `mac` lives behind `port` (netmap's order of checks:
     /// same MAC in the row, then an empty way, then the victim way).
     pub fn learn(&self, mac: &[u8; 6], port: u8) -> LearnOutcome {
-        if is_group_mac(mac) || port >= MAX_PORTS {
+        self.learn_hashed(HashedMac::of(mac), port)
+    }
+
+    /// [`LearningTable::learn`] of an address hashed beforehand. An address
+    /// already known on `port` is only read: the table is written when an
+    /// entry changes, never to refresh one.
+    #[inline]
+    pub fn learn_hashed(&self, mac: HashedMac, port: u8) -> LearnOutcome {
+        if mac.is_group() || port >= MAX_PORTS {
             return LearnOutcome::Skipped;
         }
-        let hash = netmap_mac_hash(mac);
-        let row = self.geometry.row_of(hash);
-        let new_entry = Entry { mac: *mac, port }.pack();
-        if let Some((way, entry)) = self.find_in_row(row, mac) {
-            if entry.port == port {
+        let row = self.geometry.row_of(mac.hash);
+        let new_entry = ENTRY_VALID | u64::from(port) << ENTRY_PORT_SHIFT | mac.bits;
+        if let Some((way, known)) = self.find_at(self.geometry.index(row, 0), mac.bits) {
+            if known == port {
                 return LearnOutcome::Refreshed;
             }
             self.store.store(self.geometry.index(row, way), new_entry);
@@ -369,10 +461,44 @@ impl<S: EntryStore> LearningTable<S> {
             (0..self.geometry.ways).find(|&way| Entry::unpack(self.raw(row, way)).is_none());
         let (way, outcome) = match empty_way {
             Some(way) => (way, LearnOutcome::Inserted),
-            None => (self.geometry.victim_way(hash), LearnOutcome::Evicted),
+            None => (self.geometry.victim_way(mac.hash), LearnOutcome::Evicted),
         };
         self.store.store(self.geometry.index(row, way), new_entry);
         outcome
+    }
+
+    /// Where a frame to `dst` from `src_port` goes, by the table alone
+    /// (no learning): the destination port, [`PORT_FLOOD`] for group and
+    /// unknown destinations, [`PORT_DROP`] for a destination on the source
+    /// port; and whether the table knew `dst`.
+    #[inline]
+    pub fn destination(&self, dst: HashedMac, src_port: u8) -> (u8, bool) {
+        self.destination_at(self.locate(dst), src_port)
+    }
+
+    /// [`LearningTable::destination`] of a located address.
+    #[inline]
+    pub fn destination_at(&self, dst: Located, src_port: u8) -> (u8, bool) {
+        // Group addresses are never in the table (bit 0 of byte 0).
+        let found = if dst.bits & 1 != 0 {
+            None
+        } else {
+            self.lookup_at(dst)
+        };
+        let port = match found {
+            None => PORT_FLOOD,
+            Some(port) if port == src_port => PORT_DROP,
+            Some(port) => port,
+        };
+        (port, found.is_some())
+    }
+
+    /// Hints that the row of `hash` is about to be read (a prefetch of its
+    /// first word, for batches that look up many frames in a row).
+    #[inline]
+    pub fn prefetch_row(&self, hash: u32) {
+        let row = self.geometry.row_of(hash);
+        self.store.prefetch(self.geometry.index(row, 0));
     }
 
     /// The whole VALE decision for one frame, in netmap's order: learn the
@@ -386,26 +512,25 @@ impl<S: EntryStore> LearningTable<S> {
         src_port: u8,
         learn: bool,
     ) -> ForwardDecision {
+        self.forward_hashed(HashedMac::of(src), HashedMac::of(dst), src_port, learn)
+    }
+
+    /// [`LearningTable::forward`] of addresses hashed beforehand.
+    #[inline]
+    pub fn forward_hashed(
+        &self,
+        src: HashedMac,
+        dst: HashedMac,
+        src_port: u8,
+        learn: bool,
+    ) -> ForwardDecision {
         let learned = if learn {
-            self.learn(src, src_port)
+            self.learn_hashed(src, src_port)
         } else {
             LearnOutcome::Skipped
         };
-        let found = if is_group_mac(dst) {
-            None
-        } else {
-            self.lookup(dst)
-        };
-        let port = match found {
-            None => PORT_FLOOD,
-            Some(port) if port == src_port => PORT_DROP,
-            Some(port) => port,
-        };
-        ForwardDecision {
-            port,
-            hit: found.is_some(),
-            learned,
-        }
+        let (port, hit) = self.destination(dst, src_port);
+        ForwardDecision { port, hit, learned }
     }
 
     /// Forgets every entry.
@@ -437,11 +562,19 @@ impl<S: EntryStore> LearningTable<S> {
         }
     }
 
-    fn find_in_row(&self, row: u32, mac: &[u8; 6]) -> Option<(u32, Entry)> {
+    /// The way of the row whose first word is `first` holding the
+    /// well-formed entry of MAC `bits`, and its port.
+    #[inline]
+    fn find_at(&self, first: usize, bits: u64) -> Option<(u32, u8)> {
         (0..self.geometry.ways).find_map(|way| {
-            Entry::unpack(self.raw(row, way))
-                .filter(|entry| entry.mac == *mac)
-                .map(|entry| (way, entry))
+            let word = self.store.load(first + way as usize);
+            let port = (word >> ENTRY_PORT_SHIFT) as u8;
+            // Entry::unpack's rule, on the word: valid, no reserved bit,
+            // a port number; and the address.
+            let found = word & (ENTRY_VALID | ENTRY_RESERVED_MASK | ENTRY_MAC_MASK)
+                == ENTRY_VALID | bits
+                && port < MAX_PORTS;
+            found.then_some((way, port))
         })
     }
 }
@@ -493,6 +626,69 @@ mod tests {
         assert_eq!(
             Entry::unpack(ENTRY_VALID | u64::from(PORT_FLOOD) << 48),
             None
+        );
+    }
+
+    /// A store that counts its writes.
+    struct CountingStore(Vec<AtomicU64>, std::sync::atomic::AtomicUsize);
+
+    impl EntryStore for CountingStore {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn load(&self, index: usize) -> u64 {
+            self.0.load(index)
+        }
+        fn store(&self, index: usize, entry: u64) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            self.0.store(index, entry)
+        }
+    }
+
+    #[test]
+    fn learning_writes_only_when_an_entry_changes() {
+        let store = CountingStore((0..1024).map(|_| AtomicU64::new(0)).collect(), 0.into());
+        let table = LearningTable::new(Geometry::NETMAP, store).unwrap();
+        let writes = |t: &LearningTable<CountingStore>| t.store().1.load(Ordering::Relaxed);
+        let mac = [0x02, 0, 0, 0, 0, 7];
+        assert_eq!(table.learn(&mac, 3), LearnOutcome::Inserted);
+        assert_eq!(writes(&table), 1);
+        for _ in 0..10 {
+            assert_eq!(table.learn(&mac, 3), LearnOutcome::Refreshed);
+        }
+        assert_eq!(writes(&table), 1, "a known address is not rewritten");
+        assert_eq!(table.learn(&mac, 4), LearnOutcome::Moved);
+        assert_eq!(writes(&table), 2);
+    }
+
+    #[test]
+    fn hashed_forms_decide_as_the_byte_forms() {
+        let a = LearningTable::in_memory(Geometry::new(64, 2).unwrap());
+        let b = LearningTable::in_memory(Geometry::new(64, 2).unwrap());
+        // A small table, so rows collide and ways get evicted.
+        let mut x = 0x1234_5678_u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let src = mac_from_bits(x & 0x3f_0000_00fe);
+            let dst = mac_from_bits((x >> 20) & 0x3f_0000_00ff);
+            let port = (x >> 40) as u8 % 8;
+            let learn = x >> 50 & 3 != 0;
+            assert_eq!(
+                a.forward(&src, &dst, port, learn),
+                b.forward_hashed(
+                    HashedMac::of(&src),
+                    HashedMac::new(mac_to_bits(&dst) | 0xffff << 48),
+                    port,
+                    learn
+                )
+            );
+            assert_eq!(HashedMac::of(&dst).hash, crate::hash::netmap_mac_hash(&dst));
+        }
+        assert_eq!(
+            a.entries().collect::<Vec<_>>(),
+            b.entries().collect::<Vec<_>>()
         );
     }
 

@@ -79,6 +79,10 @@ impl EntryStore for RegionTable {
     fn store(&self, index: usize, entry: u64) {
         self.words.get(index).store(entry, Ordering::Relaxed)
     }
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        self.words.prefetch(index)
+    }
 }
 
 /// One mapped domain, shared by every port of this process in it.

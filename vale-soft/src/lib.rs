@@ -11,7 +11,10 @@
 //! (pipe crossover), [`monitor`] (copies for monitor ports), over [`domain`] (the mapped memory) and [`ctrl`] (its
 //! control-area layout).
 pub mod admin;
+pub mod batch;
+mod collect;
 pub mod ctrl;
+mod deliver;
 pub mod domain;
 pub mod forward;
 pub mod monitor;

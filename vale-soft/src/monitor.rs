@@ -37,7 +37,8 @@ use vale_offload::placement::PortKind;
 
 use crate::ctrl::{kring, port, Dir, PortEntry, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
-use crate::forward::{kick_ring, payload_offset};
+use crate::collect::payload_offset;
+use crate::forward::kick_ring;
 use crate::ports::{self, geometry_of};
 
 /// `port::KIND` of a monitor entry: no switch or pipe kind, so the

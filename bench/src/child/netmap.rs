@@ -73,7 +73,7 @@ pub(super) fn consume(ring: &RingView<'_>, count: u32) -> (u64, u64) {
     let k = ring::distance(cur, ring.tail(), n).min(count);
     let mut bytes = 0u64;
     for _ in 0..k {
-        bytes += u64::from(ring.slot(cur).len);
+        bytes += (ring.slot_word(cur) >> 32) & 0xffff;
         cur = ring::next(cur, n);
     }
     if k > 0 {
@@ -285,6 +285,12 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
     let tx = open_port(&tx_name)?;
     let len = frame::MIN_FRAME as u16;
     prefill(&tx, &frame::frame(dst, frame::mac(1), len.into()))?;
+    if kind == "vale" {
+        // Unicast as in the two-process benchmark: the receiver's address
+        // is learned first (its one frame floods to the sender's port).
+        prefill(&rxs[0], &frame::frame(frame::mac(1), dst, len.into()))?;
+        send_one(&rxs[0], len)?;
+    }
     let total = common.max_packets.min(100_000_000);
     let tx_ring = tx.tx_ring(0);
     if common.ctl.exists() {
