@@ -127,6 +127,37 @@ fn switch_json(s: &SwitchInfo, with_counters: bool) -> Json {
             ),
         ),
     ];
+    fields.push((
+        "monitors",
+        Json::Array(
+            s.monitors
+                .iter()
+                .map(|m| {
+                    let mut f = vec![
+                        ("index", Json::UInt(u64::from(m.index))),
+                        ("port", Json::str(full_name(&s.name, &m.name))),
+                        (
+                            "watching",
+                            m.watching
+                                .as_ref()
+                                .map_or(Json::Null, |w| Json::str(full_name(&s.name, w))),
+                        ),
+                        (
+                            "owner_pid",
+                            match m.owner_pid {
+                                0 => Json::Null,
+                                pid => Json::UInt(u64::from(pid)),
+                            },
+                        ),
+                    ];
+                    if with_counters {
+                        f.push(("counters", counters_json(&m.counters)));
+                    }
+                    Json::object(f)
+                })
+                .collect(),
+        ),
+    ));
     if with_counters {
         fields.push(("counters", counters_json(&s.counters)));
     }
@@ -174,6 +205,21 @@ fn list_text(infos: &[SwitchInfo]) -> String {
                 owner_text(p)
             );
         }
+        for m in &s.monitors {
+            let watching = m
+                .watching
+                .as_deref()
+                .map_or("a closed port".to_owned(), |w| full_name(&s.name, w));
+            let owner = match m.owner_pid {
+                0 => "unused".to_owned(),
+                pid => format!("pid {pid}"),
+            };
+            let _ = writeln!(
+                out,
+                "  mon  {:<24} monitor of {watching}  {owner}",
+                full_name(&s.name, &m.name)
+            );
+        }
     }
     out
 }
@@ -191,6 +237,13 @@ fn stats_text(infos: &[SwitchInfo]) -> String {
         for p in &s.ports {
             let _ = writeln!(out, "  port {} {}:", p.index, full_name(&s.name, &p.name));
             for (name, value) in &p.counters {
+                let _ = writeln!(out, "    {name:<18} {value}");
+            }
+        }
+        for m in &s.monitors {
+            let _ = writeln!(out, "  monitor {}:", full_name(&s.name, &m.name));
+            // A monitor only receives: its rx counters say it all.
+            for (name, value) in m.counters.iter().filter(|(n, _)| n.starts_with("rx_")) {
                 let _ = writeln!(out, "    {name:<18} {value}");
             }
         }

@@ -81,6 +81,14 @@ impl Source for SoftSource {
                     PortSample::from_counters(p.counters.iter().map(|&(n, v)| (n, v))),
                 );
             }
+            // Monitors too: their rx is the copies, their drops the copies
+            // a full ring lost.
+            for m in &info.monitors {
+                out.insert(
+                    crate::valectl::full_name(&info.name, &m.name),
+                    PortSample::from_counters(m.counters.iter().map(|&(n, v)| (n, v))),
+                );
+            }
         }
         Ok(out)
     }

@@ -228,6 +228,12 @@ fn sigint_prints_the_summary_and_a_closing_port_ends_the_dump() {
     port.wait_for_line("ready", TIMEOUT);
     let mut dump = sb.spawn(NMDUMP, &["-i", &format!("{sw}:b")]);
     dump.wait_for_stderr_line("listening", TIMEOUT);
+    // valectl lists the monitor with the port it watches.
+    let (status, out, _) = sb.run(common::VALECTL, &["-l", &sw]);
+    assert!(status.success());
+    assert!(out.contains(&format!("monitor of {sw}:b")), "{out}");
+    let (_, json, _) = sb.run(common::VALECTL, &["-l", &sw, "--json"]);
+    assert!(json.contains(&format!("\"watching\":\"{sw}:b\"")), "{json}");
     dump.interrupt();
     assert!(dump.wait(TIMEOUT).success(), "{}", dump.stderr());
     assert!(

@@ -85,6 +85,20 @@ pub struct PortInfo {
     pub counters: Vec<(&'static str, u64)>,
 }
 
+/// A monitor port (`PORT/r`, `/t`, `/rt`, `/z...`) of a switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonitorInfo {
+    pub index: u32,
+    /// Entry name: the monitored port's and the flags (`b/rt`).
+    pub name: String,
+    /// The monitored port's entry name; `None` once it closed.
+    pub watching: Option<String>,
+    pub owner_pid: u32,
+    /// Every `PortCounter` (copies in `rx_packets`, drops in
+    /// `rx_drop_full`), by name, in index order.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
 /// A switch (or pipe parent) and its ports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SwitchInfo {
@@ -94,6 +108,7 @@ pub struct SwitchInfo {
     pub table_rows: u32,
     pub table_ways: u32,
     pub ports: Vec<PortInfo>,
+    pub monitors: Vec<MonitorInfo>,
     /// Every `SwitchCounter`, by name, in index order.
     pub counters: Vec<(&'static str, u64)>,
 }
@@ -157,9 +172,27 @@ pub fn describe(domain: &Domain) -> Result<SwitchInfo, AdminError> {
     }
     let ctrl = domain.ctrl();
     let mut ports_info = Vec::new();
+    let mut monitors = Vec::new();
+    let counters_of = |e: &crate::ctrl::PortEntry<'_>| {
+        PortCounter::ALL
+            .iter()
+            .map(|&c| (c.name(), e.counter(c).load(Ordering::Relaxed)))
+            .collect()
+    };
     for index in 0..MAX_ENTRIES {
         let e = ctrl.port(index);
         if e.state() != PORT_ACTIVE {
+            continue;
+        }
+        if crate::monitor::is_monitor(&e) {
+            let watched = e.get(port::MONITOR_OF);
+            monitors.push(MonitorInfo {
+                index,
+                name: e.name(),
+                watching: (watched < MAX_ENTRIES).then(|| ctrl.port(watched).name()),
+                owner_pid: e.get(port::OWNER_PID),
+                counters: counters_of(&e),
+            });
             continue;
         }
         let Some(kind) = e.kind() else { continue };
@@ -172,10 +205,7 @@ pub fn describe(domain: &Domain) -> Result<SwitchInfo, AdminError> {
             persistent: e.get(port::FLAGS) & PORT_FLAG_PERSISTENT != 0,
             geometry: ports::geometry_of(&e),
             peer: (peer < MAX_ENTRIES).then(|| ctrl.port(peer).name()),
-            counters: PortCounter::ALL
-                .iter()
-                .map(|&c| (c.name(), e.counter(c).load(Ordering::Relaxed)))
-                .collect(),
+            counters: counters_of(&e),
         });
     }
     let geometry = domain.table().geometry();
@@ -185,6 +215,7 @@ pub fn describe(domain: &Domain) -> Result<SwitchInfo, AdminError> {
         table_rows: geometry.rows,
         table_ways: geometry.ways,
         ports: ports_info,
+        monitors,
         counters: SwitchCounter::ALL
             .iter()
             .map(|&c| (c.name(), ctrl.switch_counter(c).load(Ordering::Relaxed)))

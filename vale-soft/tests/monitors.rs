@@ -143,6 +143,18 @@ fn several_monitors_on_one_port_each_get_every_copy() {
         assert_eq!(got, sent);
     }
     assert_eq!(take_all(&mut tx_mon).len(), 8);
+    // valectl's view: four monitors, each naming its port, with its copies.
+    let info = vale_soft::admin::describe(&switch_domain(&sw)).unwrap();
+    assert_eq!(info.ports.len(), 2, "monitors are not switch ports");
+    assert_eq!(info.monitors.len(), 4);
+    let b_monitors: Vec<_> = info.monitors.iter().filter(|m| m.name == "b/r").collect();
+    assert_eq!(b_monitors.len(), 3);
+    assert!(b_monitors
+        .iter()
+        .all(|m| m.watching.as_deref() == Some("b")));
+    assert!(b_monitors
+        .iter()
+        .all(|m| m.counters.contains(&("rx_packets", 8))));
     // Closing one monitor leaves the others watching.
     drop(mons.pop());
     send(&mut a, 1, 2, 8, 2);
