@@ -437,3 +437,20 @@ fn an_agent_stops_when_its_interface_is_deleted() {
     let listing = valectl(&pair.ns_a, &["-l"]);
     assert!(agent_pid(&listing, &pair.a).is_none(), "{listing}");
 }
+
+#[test]
+fn attaching_a_down_interface_fails_and_says_why() {
+    let pair = veth!();
+    ip(&["-n", &pair.ns_a, "link", "set", &pair.a, "down"]).unwrap();
+    let switch = unique_switch("af");
+    let out = run_in_ns(
+        &pair.ns_a,
+        VALECTL,
+        &["-a", &format!("{switch}:{}", pair.a)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is down"), "{err}");
+    let listing = valectl(&pair.ns_a, &["-l"]);
+    assert!(agent_pid(&listing, &pair.a).is_none(), "{listing}");
+}
