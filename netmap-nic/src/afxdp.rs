@@ -148,6 +148,9 @@ pub fn txsync(
     let buf_size = memory.buf_size() as usize;
     // Queue the frames of hwcur..head while the TX ring has room.
     let mut queued = 0u32;
+    // Read once: the kernel's consumer index is on a line it writes, and
+    // the room only grows meanwhile.
+    let room = socket.tx.free();
     let (mut sent_frames, mut sent_bytes) = (0u64, 0u64);
     let mut frame: Vec<(u64, u32)> = Vec::new();
     'frames: while state.hwcur != head {
@@ -180,7 +183,7 @@ pub fn txsync(
             ctx.counters.add(why, 1);
             add_group(&mut state.pending, slots, 0);
         } else {
-            if socket.tx.free() - queued < frame.len() as u32 {
+            if room - queued < frame.len() as u32 {
                 break;
             }
             let last = frame.len() - 1;

@@ -8,6 +8,7 @@
 //! measures.
 #![forbid(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::io;
 
 use netmap_ring::shm::SharedRegion;
@@ -18,14 +19,20 @@ use super::xdp_sys::{desc_data_offset, XdpRedirect, XskSocket};
 const CHUNK: u32 = 2048;
 /// Chunks in the UMEM, and entries per ring.
 const CHUNKS: u32 = 4096;
+/// Chunks a TX rotation goes through: a NIC port's TX ring (1024 slots).
+const TX_CHUNKS: u32 = 1024;
 
 /// A bare AF_XDP socket with its UMEM and program.
 pub struct BareXdp {
     socket: XskSocket,
     _redirect: XdpRedirect,
     _umem: SharedRegion,
-    /// Chunks free for TX (TX only; RX chunks live in the fill ring).
-    free: Vec<u64>,
+    /// Chunks free for TX, oldest first (TX only; RX chunks live in the
+    /// fill ring): sent in rotation through as many chunks as a port's TX
+    /// ring has buffers, as `xdpsock` rotates through its frames, not
+    /// reusing the few most recently completed, which would stay in the
+    /// cache as no ring-based sender's buffers do.
+    free: VecDeque<u64>,
 }
 
 impl BareXdp {
@@ -40,17 +47,17 @@ impl BareXdp {
         let redirect = XdpRedirect::attach(ifindex, 1)?;
         let socket = XskSocket::open(ifindex, 0, &umem, 0, len, CHUNK, CHUNKS)?;
         redirect.set_socket(0, &socket)?;
-        let mut free = Vec::new();
+        let mut free = VecDeque::new();
         if frame.is_empty() {
             for i in 0..CHUNKS {
                 socket.fill.put_addr(i, u64::from(i * CHUNK));
             }
             socket.fill.submit(CHUNKS);
         } else {
-            for i in 0..CHUNKS {
+            for i in 0..TX_CHUNKS {
                 umem.write_bytes((i * CHUNK) as usize, frame)
                     .map_err(|e| io::Error::other(e.to_string()))?;
-                free.push(u64::from(i * CHUNK));
+                free.push_back(u64::from(i * CHUNK));
             }
         }
         Ok(Self {
@@ -66,14 +73,14 @@ impl BareXdp {
     pub fn send(&mut self, batch: u32, len: u32) -> io::Result<u32> {
         let room = self.socket.tx.free().min(batch).min(self.free.len() as u32);
         for n in 0..room {
-            let addr = self.free.pop().expect("counted above");
+            let addr = self.free.pop_front().expect("counted above");
             self.socket.tx.put_desc(n, addr, len, 0);
         }
         self.socket.tx.submit(room);
         self.socket.kick_tx()?;
         let done = self.socket.completion.available();
         for n in 0..done {
-            self.free.push(self.socket.completion.get_addr(n));
+            self.free.push_back(self.socket.completion.get_addr(n));
         }
         self.socket.completion.release(done);
         Ok(done)

@@ -102,6 +102,7 @@ fn routes_of(ifname: &str) -> io::Result<Vec<String>> {
 #[derive(Debug)]
 pub struct HostMove {
     ifname: String,
+    tap: String,
     addrs: Vec<String>,
     routes: Vec<String>,
     record: PathBuf,
@@ -218,6 +219,7 @@ impl HostMove {
         std::fs::rename(&temp, &record)?;
         let moved = Self {
             ifname: ifname.to_owned(),
+            tap: tap.to_owned(),
             addrs,
             routes,
             record,
@@ -232,9 +234,15 @@ impl HostMove {
 }
 
 impl Drop for HostMove {
-    /// Puts the addresses and routes back on the NIC (the TAP, closed
-    /// before this runs, took its copies with it).
+    /// Puts the addresses and routes back on the NIC. The TAP is usually
+    /// gone already (closed first, taking its copies with it); if it is
+    /// still there (an open that failed half-way), it is emptied first so
+    /// that the routes can be made again on the NIC.
     fn drop(&mut self) {
+        if super::sys::if_index(&self.tap).is_ok() {
+            let _ = ip(&["route", "flush", "dev", &self.tap]);
+            let _ = ip(&["addr", "flush", "dev", &self.tap, "scope", "global"]);
+        }
         if super::sys::if_index(&self.ifname).is_ok() {
             put_back(&self.ifname, &self.addrs, &self.routes);
         }

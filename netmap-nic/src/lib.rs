@@ -27,6 +27,7 @@ mod open;
 mod sys;
 mod tap;
 mod transparent;
+mod xdp_prog;
 mod xdp_sys;
 
 use std::io;

@@ -17,6 +17,16 @@ use netmap_testkit::netns::{ip, run_bounded, VethPair, IP_TIMEOUT};
 use netmap_testkit::ping::{arp_reply_sender, arp_request, udp_echo};
 use nic_support::*;
 
+/// A veth pair, or a skip when there is none or no TAP device.
+macro_rules! veth_and_tun {
+    () => {{
+        if !std::path::Path::new("/dev/net/tun").exists() {
+            netmap_testkit::skip!("no /dev/net/tun: host rings need TAP interfaces");
+        }
+        veth_or_skip!()
+    }};
+}
+
 fn addresses(ns: &str, dev: &str) -> String {
     let out = run_bounded(
         Command::new("ip").args(["-n", ns, "-o", "addr", "show", "dev", dev]),
@@ -28,7 +38,7 @@ fn addresses(ns: &str, dev: &str) -> String {
 
 #[test]
 fn host_rings_carry_the_stack_s_traffic_and_addresses_come_back() {
-    let pair = veth_or_skip!();
+    let pair = veth_and_tun!();
     let (a, ns_a) = (pair.a.clone(), pair.ns_a.clone());
     ip(&["-n", &ns_a, "addr", "add", "10.9.0.1/24", "dev", &a]).unwrap();
     ip(&[
@@ -82,7 +92,7 @@ fn host_rings_carry_the_stack_s_traffic_and_addresses_come_back() {
 /// the application untouched.
 #[test]
 fn transparent_mode_passes_everything_on() {
-    let pair = veth_or_skip!();
+    let pair = veth_and_tun!();
     let (a, ns_a) = (pair.a.clone(), pair.ns_a.clone());
     ip(&["-n", &ns_a, "addr", "add", "10.9.1.1/24", "dev", &a]).unwrap();
     ip(&[

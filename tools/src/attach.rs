@@ -65,6 +65,12 @@ impl NicTarget {
         format!("{}_host", self.port())
     }
 
+    /// The agent's standard error: read by a failed attach, removed with
+    /// the state.
+    fn log_path(&self) -> PathBuf {
+        self.state_path().with_extension("log")
+    }
+
     fn state_path(&self) -> PathBuf {
         netmap_ring::rundir::runtime_dir().join(format!(
             "{}@{}.agent",
@@ -156,6 +162,7 @@ pub(crate) fn read_state(target: &NicTarget) -> Option<AgentState> {
 pub(crate) fn remove_state(target: &NicTarget, pid: u32) {
     if read_state(target).is_some_and(|s| s.pid == pid) {
         let _ = std::fs::remove_file(target.state_path());
+        let _ = std::fs::remove_file(target.log_path());
     }
 }
 
@@ -177,7 +184,7 @@ pub fn attach(target: &NicTarget, host: bool) -> Result<AgentState, ToolError> {
     let dir = netmap_ring::rundir::runtime_dir();
     netmap_ring::rundir::ensure_dir(&dir)
         .map_err(|e| io(format!("{}", dir.display()), std::io::Error::other(e)))?;
-    let log_path = target.state_path().with_extension("log");
+    let log_path = target.log_path();
     let log =
         std::fs::File::create(&log_path).map_err(|e| io(format!("{}", log_path.display()), e))?;
     let exe = std::env::current_exe().map_err(|e| io("finding valectl".into(), e))?;
@@ -204,6 +211,7 @@ pub fn attach(target: &NicTarget, host: bool) -> Result<AgentState, ToolError> {
         }
         if let Ok(Some(status)) = child.try_wait() {
             let why = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&log_path);
             return Err(ToolError::Usage(format!(
                 "attaching {}:{}: the agent stopped ({status}): {}",
                 target.switch,
@@ -242,6 +250,7 @@ pub fn detach(target: &NicTarget) -> Result<Option<AgentState>, ToolError> {
         }
     }
     let _ = std::fs::remove_file(target.state_path());
+    let _ = std::fs::remove_file(target.log_path());
     Ok(Some(state))
 }
 
@@ -267,6 +276,7 @@ pub fn agents() -> Vec<(AgentState, bool)> {
         let alive = state.is_alive();
         if !alive {
             let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(path.with_extension("log"));
         }
         out.push((state, alive));
     }

@@ -25,11 +25,15 @@ const MAC_P: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x07];
 const MAC_Q: [u8; 6] = [0x02, 0, 0, 0, 0x0d, 0x07];
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A veth pair for the test, or a skip saying why there is none.
+/// A veth pair for the test, or a skip saying why there is none (host
+/// rings also need /dev/net/tun).
 macro_rules! veth {
-    () => {
+    () => {{
+        if !std::path::Path::new("/dev/net/tun").exists() {
+            netmap_testkit::skip!("no /dev/net/tun: host rings need TAP interfaces");
+        }
         ok_or_skip!(VethPair::create(MAC_A, MAC_B))
-    };
+    }};
 }
 
 /// Runs a program in namespace `ns` (bounded), returning its output.
@@ -415,4 +419,38 @@ fn a_bridge_to_the_host_stack_keeps_traffic_flowing() {
     .unwrap()
     .unwrap();
     assert_eq!(back, 2);
+}
+
+#[test]
+fn an_agent_stops_when_its_interface_is_deleted() {
+    let pair = veth!();
+    let switch = unique_switch("ad");
+    let target = format!("{switch}:{}", pair.a);
+    valectl(&pair.ns_a, &["-a", &target]);
+    let pid = agent_pid(&valectl(&pair.ns_a, &["-l"]), &pair.a).expect("agent listed");
+    ip(&["-n", &pair.ns_a, "link", "del", &pair.a]).unwrap();
+    eventually("the agent stopped", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    let listing = valectl(&pair.ns_a, &["-l"]);
+    assert!(agent_pid(&listing, &pair.a).is_none(), "{listing}");
+}
+
+#[test]
+fn attaching_a_down_interface_fails_and_says_why() {
+    let pair = veth!();
+    ip(&["-n", &pair.ns_a, "link", "set", &pair.a, "down"]).unwrap();
+    let switch = unique_switch("af");
+    let out = run_in_ns(
+        &pair.ns_a,
+        VALECTL,
+        &["-a", &format!("{switch}:{}", pair.a)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is down"), "{err}");
+    let listing = valectl(&pair.ns_a, &["-l"]);
+    assert!(agent_pid(&listing, &pair.a).is_none(), "{listing}");
 }

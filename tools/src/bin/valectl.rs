@@ -35,7 +35,8 @@ struct Args {
     /// Remove a persistent port nobody holds.
     #[arg(short = 'r', value_name = "PORT")]
     remove: Option<String>,
-    /// Attach: make a port persistent, creating it if absent.
+    /// Attach: a NIC (valeS:IF, IF an interface here) through a forwarding
+    /// agent; else make a port persistent, creating it if absent.
     #[arg(short = 'a', value_name = "PORT")]
     attach: Option<String>,
     /// Attach NIC IF and its host stack to switch S (valeS:IF), as ports
