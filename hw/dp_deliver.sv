@@ -5,8 +5,8 @@
 //    host's head is re-read once by DMA from the status entry; still
 //    short: CNT_RX_DROP_FULL (destination) and CNT_TX_DROP_FULL (source);
 // 2. the destination slots' buffer indexes, from the ring's prefetch
-//    (dp_rx_rings: refilled by one DMA read of up to four slots when it
-//    runs dry; slots past the fourth of a chain one read each); any bad
+//    (dp_rx_rings: refilled by one DMA read of up to 64 slots when it
+//    runs dry; slots past the 64th of a chain one read each); any bad
 //    one: CNT_RX_DROP_BAD_BUF, nothing written;
 // 3. per fragment: its TX slot from BAR2, the payload by DMA, streamed
 //    beat by beat into the destination buffer (a frame of up to 64 bytes
@@ -68,15 +68,16 @@ module dp_deliver #(
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
-    input  logic [4:0]   d_pf_cnt,
-    input  logic [16*32-1:0] d_pf_bufs,
+    input  logic [6:0]   d_pf_cnt,
+    output logic [5:0]   d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
+    input  logic [31:0]  d_pf_buf,   // ... its buffer index
     output logic         hc_we,      // cached hwcur of d_entry := hc_value
     output logic [15:0]  hc_value,
     output logic         ht_we,      // hwtail := ht_value, ht_used slots used, dirty
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,    // prefetch fill from the response beat
-    output logic [3:0]   fill_k,
+    output logic [5:0]   fill_k,
     output logic [2:0]   fill_n,
 
     // BAR2 descriptor memory, device read port (64-bit words, latency 1).
@@ -124,7 +125,7 @@ module dp_deliver #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 16;
+    localparam int PF = 64;
 
     typedef enum logic [3:0] {
         D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT, D_CHECK,
@@ -177,10 +178,10 @@ module dp_deliver #(
                     && ring_dist(beat_head, dhc, rn) <= ring_dist(dhw, dhc, rn);
     end
 
-    // Prefetch of destination slots at jidx = hwtail + k: up to four, not
+    // Prefetch of destination slots at jidx = hwtail + k: up to PF, not
     // past the ring's end, only released ones.
     logic [15:0] fill_room, fill_free, fill_want;
-    logic [4:0]  fill_now;
+    logic [6:0]  fill_now;
     logic        pf_hit;
     logic [31:0] pf_value;
     always_comb begin
@@ -189,17 +190,18 @@ module dp_deliver #(
         fill_want = 16'(PF) - k;
         if (fill_room < fill_want) fill_want = fill_room;
         if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 5'(fill_want);
+        fill_now = 7'(fill_want);
         pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_bufs[32 * k[3:0] +: 32];
+        pf_value = d_pf_buf;
     end
-    // A fill of up to sixteen slots arrives four per beat: fill_at is the
+    assign d_pf_lane = k[5:0];
+    // A fill of up to PF slots arrives four per beat: fill_at is the
     // first slot (from hwtail) of the next beat, fill_left the slots still
     // to come.
-    logic [3:0] fill_at;
-    logic [4:0] fill_left;
+    logic [5:0] fill_at;
+    logic [6:0] fill_left;
     assign fill_k  = fill_at;
-    assign fill_n  = (fill_left > 5'd4) ? 3'd4 : 3'(fill_left);
+    assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
     assign fill_we = st == D_FILLWAIT && dma_rd_rsp_valid;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
@@ -336,7 +338,7 @@ module dp_deliver #(
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
                                      + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_at   <= k[3:0];
+                        fill_at   <= k[5:0];
                         fill_left <= fill_now;
                         st <= D_FILLWAIT;
                     end else begin
@@ -350,9 +352,9 @@ module dp_deliver #(
             D_FILLWAIT: begin
                 // dp_rx_rings takes the lanes of every beat.
                 if (dma_rd_rsp_valid) begin
-                    fill_at   <= fill_at + 4'd4;
-                    fill_left <= fill_left - 5'(fill_n);
-                    if (fill_left <= 5'd4) st <= D_SLOTRD;
+                    fill_at   <= fill_at + 6'd4;
+                    fill_left <= fill_left - 7'(fill_n);
+                    if (fill_left <= 7'd4) st <= D_SLOTRD;
                 end
             end
 

@@ -401,17 +401,19 @@ module dp_engine #(
     // ---- RX ring state ---------------------------------------------------------
     logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, dirty_pick;
     logic [15:0]    d_hwtail, d_hwcur;
-    logic [4:0]     d_pf_cnt;
-    logic [16*32-1:0] d_pf_bufs;
+    logic [6:0]     d_pf_cnt;
+    logic [5:0]     d_pf_lane, d_pf_lane_d, d_pf_lane_p;
+    logic [31:0]    d_pf_buf;
     logic [4*32-1:0] fill_bufs;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
-    logic [3:0]     d_fill_k, p_fill_k;
+    logic [5:0]     d_fill_k, p_fill_k;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;
-    assign d_entry = cpipe ? d_entry_p : d_entry_d;
+    assign d_entry   = cpipe ? d_entry_p : d_entry_d;
+    assign d_pf_lane = cpipe ? d_pf_lane_p : d_pf_lane_d;
     // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES.
     for (genvar l = 0; l < 4; l++) begin : g_fill
         assign fill_bufs[32 * l +: 32] = dma_rd_rsp_data[8 * SLOT_BYTES * l +: 32];
@@ -425,7 +427,7 @@ module dp_engine #(
 
     dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW)) rx_rings (
         .clk, .rst, .port_enable,
-        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
         .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
         .hc_entry(j_hc_we ? cq : s_hc_we ? s_q_entry : d_entry),
@@ -506,7 +508,8 @@ module dp_engine #(
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
         .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_done,
-        .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_d),
+        .d_pf_buf,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
@@ -531,7 +534,8 @@ module dp_engine #(
         .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
         .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .frm_ok(f_ok),
-        .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_bufs,
+        .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_p),
+        .d_pf_buf,
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),

@@ -66,15 +66,16 @@ module dp_pipe #(
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
-    input  logic [4:0]   d_pf_cnt,
-    input  logic [16*32-1:0] d_pf_bufs,
+    input  logic [6:0]   d_pf_cnt,
+    output logic [5:0]   d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
+    input  logic [31:0]  d_pf_buf,   // ... its buffer index
     output logic         hc_we,
     output logic [15:0]  hc_value,
     output logic         ht_we,
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,
-    output logic [3:0]   fill_k,
+    output logic [5:0]   fill_k,
     output logic [2:0]   fill_n,
     output logic         dirty_set,
 
@@ -123,7 +124,7 @@ module dp_pipe #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 16;
+    localparam int PF = 64;
     localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
     typedef enum logic [3:0] {
@@ -211,7 +212,7 @@ module dp_pipe #(
 
     // Prefetch of RX slots at jidx = hwtail + k (as dp_deliver).
     logic [15:0] fill_room, fill_free, fill_want;
-    logic [4:0]  fill_now;
+    logic [6:0]  fill_now;
     logic        pf_hit;
     logic [31:0] pf_value;
     always_comb begin
@@ -220,15 +221,16 @@ module dp_pipe #(
         fill_want = 16'(PF) - k;
         if (fill_room < fill_want) fill_want = fill_room;
         if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 5'(fill_want);
+        fill_now = 7'(fill_want);
         pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_bufs[32 * k[3:0] +: 32];
+        pf_value = d_pf_buf;
     end
-    // A fill of up to sixteen slots arrives four per beat (as dp_deliver).
-    logic [3:0] fill_at;
-    logic [4:0] fill_left;
+    // A fill of up to PF slots arrives four per beat (as dp_deliver).
+    assign d_pf_lane = k[5:0];
+    logic [5:0] fill_at;
+    logic [6:0] fill_left;
     assign fill_k  = fill_at;
-    assign fill_n  = (fill_left > 5'd4) ? 3'd4 : 3'(fill_left);
+    assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
     assign fill_we = st == P_FILLWAIT && dma_rd_rsp_valid;
 
     assign desc_rd_en   = st == P_SLOT;
@@ -363,7 +365,7 @@ module dp_pipe #(
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
                                      + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_at   <= k[3:0];
+                        fill_at   <= k[5:0];
                         fill_left <= fill_now;
                         st <= P_FILLWAIT;
                     end else begin
@@ -378,10 +380,10 @@ module dp_pipe #(
                 // dp_rx_rings takes the lanes of every beat; slot k is
                 // lane 0 of the first.
                 if (dma_rd_rsp_valid) begin
-                    if (fill_at == k[3:0]) rbuf <= dma_rd_rsp_data[31:0];
-                    fill_at   <= fill_at + 4'd4;
-                    fill_left <= fill_left - 5'(fill_n);
-                    if (fill_left <= 5'd4) st <= P_USE;
+                    if (fill_at == k[5:0]) rbuf <= dma_rd_rsp_data[31:0];
+                    fill_at   <= fill_at + 6'd4;
+                    fill_left <= fill_left - 7'(fill_n);
+                    if (fill_left <= 7'd4) st <= P_USE;
                 end
             end
 

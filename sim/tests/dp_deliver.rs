@@ -120,11 +120,10 @@ impl Bench {
         self.p.set_d_hwtail(u64::from(state.hwtail));
         self.p.set_d_hwcur(u64::from(state.hwcur));
         self.p.set_d_pf_cnt(state.pf.len() as u64);
-        let mut lanes = [0u32; 16];
-        for (t, buf) in state.pf.iter().enumerate() {
-            lanes[t] = *buf;
-        }
-        self.p.set_d_pf_bufs(&lanes);
+        // The prefetched slot the stage names (dp_rx_rings reads one).
+        let lane = self.p.d_pf_lane() as usize;
+        self.p
+            .set_d_pf_buf(u64::from(state.pf.get(lane).copied().unwrap_or(0)));
         self.p.eval();
     }
 

@@ -71,9 +71,11 @@ impl Bench {
                 ring.pf.len(),
                 "step {step} entry {q}"
             );
-            let lanes = self.p.d_pf_bufs();
             for (t, buf) in ring.pf.iter().enumerate() {
-                assert_eq!(lanes[t], *buf, "step {step} entry {q} prefetch {t}");
+                self.p.set_d_pf_lane(t as u64);
+                self.p.eval();
+                let got = self.p.d_pf_buf() as u32;
+                assert_eq!(got, *buf, "step {step} entry {q} prefetch {t}");
             }
         }
         let lowest = model.iter().position(|ring| ring.dirty);
@@ -123,10 +125,10 @@ fn matches_reference_under_random_traffic() {
                 }
             }
             2 | 3 => {
-                // A beat of a fill: up to four slots from slot k (< 16) of
-                // the sixteen.
-                let k = rng.gen_range(0..=model[d].pf.len().min(15));
-                let n = rng.gen_range(1..=(16 - k).min(4));
+                // A beat of a fill: up to four slots from slot k (< 64) of
+                // the 64.
+                let k = rng.gen_range(0..=model[d].pf.len().min(63));
+                let n = rng.gen_range(1..=(64 - k).min(4));
                 let mut lanes = [0u32; 4];
                 for lane in lanes.iter_mut() {
                     *lane = next_buf;
