@@ -27,8 +27,8 @@ use netmap_ring::ring::{self, check_head_cur};
 use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
 
 use crate::datapath::{PacketIo, Received, Span, MAX_BATCH};
-use crate::sys::{self, PacketSocket};
 use crate::open::RECEIVE_QUEUE_BYTES;
+use crate::sys::{self, PacketSocket};
 
 /// The monitor's ring state: the kernel side of its one RX ring.
 struct MonitorRing {

@@ -35,9 +35,9 @@ use vale_offload::counters::PortCounter;
 use vale_offload::geometry::PortGeometry;
 use vale_offload::placement::PortKind;
 
+use crate::collect::payload_offset;
 use crate::ctrl::{kring, port, Dir, PortEntry, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
-use crate::collect::payload_offset;
 use crate::forward::kick_ring;
 use crate::ports::{self, geometry_of};
 
