@@ -79,7 +79,15 @@ pub struct XdpRxState {
     spare: Vec<u32>,
     /// `XDP_STATISTICS` drops already counted.
     drops_seen: u64,
+    /// Frames taken since the statistics were last read.
+    taken_since_stats: bool,
+    /// Empty syncs since the statistics were last read.
+    empty_syncs: u32,
 }
+
+/// Empty rxsyncs between two reads of the kernel's drop count when no
+/// frame arrives (a busy poller makes many; each read is a system call).
+const EMPTY_SYNCS_PER_STATS: u32 = 1024;
 
 fn bad_ring(
     view: &RingView<'_>,
@@ -345,7 +353,14 @@ pub fn rxsync(
     if socket.fill.needs_wakeup() {
         socket.wake_rx();
     }
-    if available == 0 {
+    // The kernel's drops are read when a burst has been drained (as
+    // AF_PACKET's are), and now and then while nothing arrives: not at
+    // every empty sync, which would cost a system call each.
+    state.taken_since_stats |= available > 0;
+    state.empty_syncs += u32::from(available == 0);
+    if available == 0 && (state.taken_since_stats || state.empty_syncs >= EMPTY_SYNCS_PER_STATS) {
+        state.taken_since_stats = false;
+        state.empty_syncs = 0;
         let drops = socket.rx_drops();
         ctx.counters.add(
             NicCounter::RxDropKernel,
