@@ -1,15 +1,19 @@
-//! The NIC port's txsync and rxsync over AF_XDP (copy mode): the port's
-//! buffer pool is the socket's UMEM, so frames move between the netmap
-//! rings and the kernel as buffer addresses, never copied by us.
+//! The NIC port's txsync and rxsync over AF_XDP (copy mode or zero copy):
+//! the port's buffer pool is the socket's UMEM, so frames move between
+//! the netmap rings and the kernel as buffer addresses, never copied by
+//! us.
 //!
 //! RX: the kernel gets buffers of its own (spares beyond the ring's,
 //! posted to the fill ring), so that frames can wait in the socket's RX
 //! ring while the application holds every slot, as in a socket queue.
 //! Each RX descriptor fills the next free slot at `hwtail` with the buffer
-//! it names, and the slot's old buffer becomes a spare. The kernel writes a frame after 256 bytes of headroom; rxsync
-//! moves it to the start of the buffer, where netmap applications read it
-//! (posting the address minus the headroom instead made the kernel stop
-//! taking fill entries on 6.18, measured).
+//! it names, and the slot's old buffer becomes a spare. The kernel writes
+//! a frame [`XDP_HEADROOM`] bytes after the address it took from the fill
+//! ring, so a buffer is posted at its start minus that headroom (the
+//! chunk overlaps the previous buffer's last 256 bytes, which the kernel
+//! never writes: it copies, or the NIC DMAs, the frame only) and the
+//! frame lands at the buffer's start, where netmap applications read it.
+//! A frame that still lands elsewhere in a buffer is moved to its start.
 //! TX: slots `hwcur..head` become TX descriptors (chains as multi-buffer
 //! frames); they complete, in order, when the completion ring says so, and
 //! only then does `tail` pass them.
@@ -75,7 +79,15 @@ pub struct XdpRxState {
     spare: Vec<u32>,
     /// `XDP_STATISTICS` drops already counted.
     drops_seen: u64,
+    /// Frames taken since the statistics were last read.
+    taken_since_stats: bool,
+    /// Empty syncs since the statistics were last read.
+    empty_syncs: u32,
 }
+
+/// Empty rxsyncs between two reads of the kernel's drop count when no
+/// frame arrives (a busy poller makes many; each read is a system call).
+const EMPTY_SYNCS_PER_STATS: u32 = 1024;
 
 fn bad_ring(
     view: &RingView<'_>,
@@ -228,13 +240,22 @@ pub fn txsync(
     Ok(blocked)
 }
 
-/// Hands the spare buffers to the kernel through the fill ring.
+/// The kernel's `XDP_PACKET_HEADROOM`: a received frame starts this far
+/// after the fill address.
+pub const XDP_HEADROOM: u64 = 256;
+
+/// Hands the spare buffers to the kernel through the fill ring, each at
+/// its start minus the headroom (buffer 0 and 1 are reserved and never
+/// spare, so the address is never negative).
 pub fn post_spare(state: &mut XdpRxState, ctx: &SyncContext<'_>, socket: &XskSocket) {
     let count = (state.spare.len() as u32).min(socket.fill.free());
     let buf_size = u64::from(ctx.memory.buf_size());
     for n in 0..count {
         let buf_idx = state.spare.pop().expect("counted above");
-        socket.fill.put_addr(n, u64::from(buf_idx) * buf_size);
+        socket.fill.put_addr(
+            n,
+            (u64::from(buf_idx) * buf_size).saturating_sub(XDP_HEADROOM),
+        );
     }
     socket.fill.submit(count);
 }
@@ -332,7 +353,14 @@ pub fn rxsync(
     if socket.fill.needs_wakeup() {
         socket.wake_rx();
     }
-    if available == 0 {
+    // The kernel's drops are read when a burst has been drained (as
+    // AF_PACKET's are), and now and then while nothing arrives: not at
+    // every empty sync, which would cost a system call each.
+    state.taken_since_stats |= available > 0;
+    state.empty_syncs += u32::from(available == 0);
+    if available == 0 && (state.taken_since_stats || state.empty_syncs >= EMPTY_SYNCS_PER_STATS) {
+        state.taken_since_stats = false;
+        state.empty_syncs = 0;
         let drops = socket.rx_drops();
         ctx.counters.add(
             NicCounter::RxDropKernel,

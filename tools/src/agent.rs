@@ -188,6 +188,8 @@ fn update(state: &mut AgentState, pairs: &[Pair]) {
         state.switch_to_host = host.down.pkts;
     }
     state.dropped = pairs.iter().map(|p| p.up.dropped + p.down.dropped).sum();
+    state.nic_rx_dropped = netmap_nic::counters(&pairs[0].nic)
+        .map_or(0, |c| c.get(netmap_nic::NicCounter::RxDropKernel));
 }
 
 fn finish(

@@ -96,13 +96,17 @@ pub struct AgentState {
     pub switch_to_host: u64,
     /// Frames the agent could not move (bad slots).
     pub dropped: u64,
+    /// Frames the kernel dropped before the NIC port took them (its RX
+    /// queue full: the agent did not keep up).
+    pub nic_rx_dropped: u64,
 }
 
 impl AgentState {
     fn render(&self) -> String {
         format!(
             "pid {}\nswitch {}\nifname {}\nhost {}\nengine {}\nnic_to_switch {}\n\
-             switch_to_nic {}\nhost_to_switch {}\nswitch_to_host {}\ndropped {}\n",
+             switch_to_nic {}\nhost_to_switch {}\nswitch_to_host {}\ndropped {}\n\
+             nic_rx_dropped {}\n",
             self.pid,
             self.switch,
             self.ifname,
@@ -112,7 +116,8 @@ impl AgentState {
             self.switch_to_nic,
             self.host_to_switch,
             self.switch_to_host,
-            self.dropped
+            self.dropped,
+            self.nic_rx_dropped
         )
     }
 
@@ -132,6 +137,7 @@ impl AgentState {
                 "host_to_switch" => s.host_to_switch = num()?,
                 "switch_to_host" => s.switch_to_host = num()?,
                 "dropped" => s.dropped = num()?,
+                "nic_rx_dropped" => s.nic_rx_dropped = num()?,
                 _ => {}
             }
         }
@@ -301,6 +307,7 @@ mod tests {
             host_to_switch: 7,
             switch_to_host: 8,
             dropped: 1,
+            nic_rx_dropped: 2,
         };
         assert_eq!(AgentState::parse(&state.render()), Some(state));
     }

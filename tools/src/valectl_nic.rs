@@ -23,6 +23,7 @@ fn agent_json(state: &AgentState, alive: bool) -> Json {
         ("host_to_switch", Json::UInt(state.host_to_switch)),
         ("switch_to_host", Json::UInt(state.switch_to_host)),
         ("dropped", Json::UInt(state.dropped)),
+        ("nic_rx_dropped", Json::UInt(state.nic_rx_dropped)),
     ])
 }
 
@@ -30,7 +31,8 @@ fn agent_text(out: &mut String, state: &AgentState, alive: bool) {
     let engine = engine_name(&state.engine);
     let _ = writeln!(
         out,
-        "  agent {}:{}{} pid {} ({}, {engine}): nic->switch {} switch->nic {}{} dropped {}",
+        "  agent {}:{}{} pid {} ({}, {engine}): nic->switch {} switch->nic {}{} dropped {} \
+         (kernel, NIC RX queue full: {})",
         state.switch,
         state.ifname,
         if state.host { " +host" } else { "" },
@@ -46,7 +48,8 @@ fn agent_text(out: &mut String, state: &AgentState, alive: bool) {
         } else {
             String::new()
         },
-        state.dropped
+        state.dropped,
+        state.nic_rx_dropped
     );
 }
 

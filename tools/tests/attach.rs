@@ -454,3 +454,30 @@ fn attaching_a_down_interface_fails_and_says_why() {
     let listing = valectl(&pair.ns_a, &["-l"]);
     assert!(agent_pid(&listing, &pair.a).is_none(), "{listing}");
 }
+
+/// Interface names the port grammar would split (`-N` is a ring, `.` is
+/// not a VALE port character) are attached whole, as port `nm_x_1`.
+#[test]
+fn interfaces_with_dots_and_dashes_attach_whole() {
+    let pair = veth!();
+    let ns = &pair.ns_a;
+    ip(&[
+        "-n", ns, "link", "add", "nm-x.1", "type", "veth", "peer", "name", "nm-y.1",
+    ])
+    .unwrap();
+    ip(&["-n", ns, "link", "set", "nm-x.1", "up"]).unwrap();
+    ip(&["-n", ns, "link", "set", "nm-y.1", "up"]).unwrap();
+    let switch = unique_switch("dd");
+    let target = format!("{switch}:nm-x.1");
+    let said = valectl(ns, &["-a", &target]);
+    assert!(
+        said.contains(&format!("attached as {switch}:nm_x_1")),
+        "{said}"
+    );
+    let listing = valectl(ns, &["-l", &switch]);
+    assert!(listing.contains(&format!("{switch}:nm_x_1")), "{listing}");
+    assert!(agent_pid(&listing, "nm-x.1").is_some(), "{listing}");
+    valectl(ns, &["-d", &target]);
+    let listing = valectl(ns, &["-l"]);
+    assert!(agent_pid(&listing, "nm-x.1").is_none(), "{listing}");
+}
