@@ -288,6 +288,70 @@ impl SharedRegion {
     }
 }
 
+/// The first 16 bytes of each of `count` records `stride` bytes apart (a
+/// buffer pool seen by the Ethernet headers of the frames in it), checked
+/// inside the region once when made: a read is then one index compare
+/// and two volatile loads.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordHeads<'a> {
+    base: *const u8,
+    stride: usize,
+    count: u32,
+    _region: std::marker::PhantomData<&'a SharedRegion>,
+}
+
+impl SharedRegion {
+    /// The heads of `count` records of `stride` bytes (a multiple of 8, at
+    /// least 16) from `offset` (8-aligned), all inside the region.
+    pub fn record_heads(
+        &self,
+        offset: usize,
+        stride: usize,
+        count: u32,
+    ) -> Result<RecordHeads<'_>, ShmError> {
+        let size = stride
+            .checked_mul(count as usize)
+            .filter(|_| stride >= 16 && stride.is_multiple_of(8))
+            .ok_or(ShmError::OutOfBounds {
+                offset,
+                size: usize::MAX,
+                region_len: self.len(),
+            })?;
+        let base = self.checked_ptr(offset, size, 8)?;
+        Ok(RecordHeads {
+            base,
+            stride,
+            count,
+            _region: std::marker::PhantomData,
+        })
+    }
+}
+
+impl RecordHeads<'_> {
+    /// The first 16 bytes of record `index` as two little-endian words, or
+    /// `None` past the last record.
+    #[inline]
+    pub fn read(&self, index: u32) -> Option<[u64; 2]> {
+        if index >= self.count {
+            return None;
+        }
+        let ptr = self
+            .base
+            .wrapping_add(index as usize * self.stride)
+            .cast::<u64>();
+        // SAFETY: the `count` records were checked inside the live mapping
+        // at creation (the borrow keeps it alive); record `index < count`
+        // starts 8-aligned (offset and stride are multiples of 8) and has
+        // at least 16 bytes. u64 is valid for any bit pattern.
+        Some(unsafe {
+            [
+                std::ptr::read_volatile(ptr),
+                std::ptr::read_volatile(ptr.add(1)),
+            ]
+        })
+    }
+}
+
 /// Bytes of a cache line: the unit of [`LineCopier`].
 pub const LINE: usize = 64;
 
@@ -601,6 +665,19 @@ mod tests {
         assert!(!copier.copy(128, 128 + 63));
         assert!(!copier.copy(128 + 63, 128));
         assert!(copier.copy(128, 192));
+    }
+
+    #[test]
+    fn record_heads_read_inside_and_refuse_past_the_end() {
+        let region = SharedRegion::create("shm-test", 4096).unwrap();
+        region.write_u64_pair(64 + 2 * 128, [7, 8]).unwrap();
+        let heads = region.record_heads(64, 128, 31).unwrap();
+        assert_eq!(heads.read(2), Some([7, 8]));
+        assert_eq!(heads.read(31), None);
+        assert!(region.record_heads(64, 128, 32).is_err(), "overhangs");
+        assert!(region.record_heads(64, 12, 4).is_err(), "stride under 16");
+        assert!(region.record_heads(60, 128, 4).is_err(), "misaligned");
+        assert!(region.record_heads(64, usize::MAX / 2, 4).is_err());
     }
 
     #[test]

@@ -42,9 +42,8 @@ pub(crate) struct Source<'a> {
 
 /// Delivers a decided batch: every destination port's frames (its unicast
 /// group, and the flooded frames to every other switch port) into its RX
-/// rings, then counts the batch (`packets` frames of `bytes`, those not
-/// dropped before) on the sender. Frames marked `PORT_DROP` are in no
-/// destination's group.
+/// rings, then counts the batch (`packets` frames of `bytes`) on the
+/// sender.
 pub(crate) fn deliver(
     domain: &Domain,
     source: &Source<'_>,
