@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use netmap_ring::abi::{NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring;
-use netmap_ring::shm::{RecordHeads, SharedRegion};
+use netmap_ring::shm::{RecordHeads, SharedRegion, LINE};
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::{Chain, TxDrop, ETH_HEADER_LEN};
@@ -47,6 +47,9 @@ pub(crate) struct Frame {
     pub bytes: u32,
     /// Slots of the frame (a chain is at most `MAX_FRAGS`).
     pub slots: u16,
+    /// One slot of at most a line (64 bytes) in a pool buffer: delivery
+    /// may copy it as one whole line.
+    pub line: bool,
     /// A port or `PORT_FLOOD`.
     pub dst: u8,
 }
@@ -57,6 +60,7 @@ const EMPTY: Frame = Frame {
     first_slot: 0,
     bytes: 0,
     slots: 0,
+    line: false,
     dst: PORT_DROP,
 };
 
@@ -355,6 +359,7 @@ fn collect_plain(
             first_slot: at,
             bytes: u32::from(len),
             slots: 1,
+            line: usize::from(len) <= LINE,
             dst: PORT_DROP,
         };
         tally.decide_and_keep(
@@ -504,6 +509,7 @@ fn collect<D: Decide>(
             first_slot: start,
             bytes,
             slots: slots as u16,
+            line: false,
             dst: PORT_DROP,
         };
         tally.decide_and_keep(

@@ -126,7 +126,8 @@ pub(crate) fn deliver(
 
 /// The fast path of a delivery: copies the frames `batch` names (at most
 /// the free RX slots from `hwtail`, none past the ring's end) as long as
-/// each is a one-slot frame of at most a line whose RX buffer is valid, as
+/// each is a one-slot frame of at most a line (`Frame::line`) whose RX
+/// buffer is valid, as
 /// one 64-byte line each, and writes each RX slot's length and flags in
 /// one store. Returns the frames delivered and their bytes; the caller
 /// takes the frame it stopped at.
@@ -143,7 +144,7 @@ fn copy_lines(
     let (mut done, mut bytes) = (0usize, 0u64);
     for (slot, &at) in words.chunks_exact(2).zip(batch) {
         let f = &frames[at as usize];
-        if f.slots != 1 || f.bytes as usize > LINE {
+        if !f.line {
             break;
         }
         // The RX slot (and below, its buffer) is read, then written: ask

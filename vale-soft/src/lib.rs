@@ -7,7 +7,8 @@
 //! switch maps. `netmap:IFNAME` ports go to `netmap-nic`.
 //!
 //! One packet, in order: [`soft`] (the `Backend`, registration),
-//! [`forward`] (VALE txsync: collect, decide, deliver; rxsync), [`pipe`]
+//! [`forward`] (VALE txsync in stages: collect and decide, group
+//! ([`batch`]), deliver; rxsync), [`pipe`]
 //! (pipe crossover), over [`domain`] (the mapped memory) and [`ctrl`] (its
 //! control-area layout).
 pub mod admin;
