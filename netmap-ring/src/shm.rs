@@ -294,7 +294,9 @@ impl SharedRegion {
 /// and two volatile loads.
 #[derive(Clone, Copy, Debug)]
 pub struct RecordHeads<'a> {
-    base: *const u8,
+    base: *mut u8,
+    /// Region offset of record 0.
+    offset: usize,
     stride: usize,
     count: u32,
     _region: std::marker::PhantomData<&'a SharedRegion>,
@@ -320,6 +322,7 @@ impl SharedRegion {
         let base = self.checked_ptr(offset, size, 8)?;
         Ok(RecordHeads {
             base,
+            offset,
             stride,
             count,
             _region: std::marker::PhantomData,
@@ -328,6 +331,48 @@ impl SharedRegion {
 }
 
 impl RecordHeads<'_> {
+    /// Records in the window.
+    #[inline]
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Bytes from one record to the next.
+    #[inline]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Copies the first 64 bytes (one line) of record `src` over those of
+    /// record `dst`: a short frame's copy from one pool buffer into
+    /// another as a few fixed-size vector moves. False (nothing copied)
+    /// for an index past the last record, the same record twice, or
+    /// records under a line apart.
+    #[inline]
+    pub fn copy_line(&self, src: u32, dst: u32) -> bool {
+        if src >= self.count || dst >= self.count || src == dst || self.stride < LINE {
+            return false;
+        }
+        // SAFETY: both records are inside the live mapping (checked at
+        // creation; the borrow keeps it alive) and at least a line long
+        // (stride >= LINE); distinct records `stride >= LINE` bytes apart
+        // do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.wrapping_add(src as usize * self.stride),
+                self.base.wrapping_add(dst as usize * self.stride),
+                LINE,
+            )
+        };
+        true
+    }
+
+    /// Region offset of record `index` (`index < count`: inside the region).
+    #[inline]
+    pub fn offset_of(&self, index: u32) -> usize {
+        self.offset + index as usize * self.stride
+    }
+
     /// The first 16 bytes of record `index` as two little-endian words, or
     /// `None` past the last record.
     #[inline]
@@ -673,6 +718,17 @@ mod tests {
         region.write_u64_pair(64 + 2 * 128, [7, 8]).unwrap();
         let heads = region.record_heads(64, 128, 31).unwrap();
         assert_eq!(heads.read(2), Some([7, 8]));
+        assert_eq!(
+            (heads.count(), heads.stride(), heads.offset_of(2)),
+            (31, 128, 320)
+        );
+        assert!(heads.copy_line(2, 5));
+        assert_eq!(region.read_u64_pair(64 + 5 * 128).unwrap(), [7, 8]);
+        assert!(!heads.copy_line(2, 2), "same record");
+        assert!(!heads.copy_line(2, 31), "past the end");
+        assert!(!heads.copy_line(31, 2), "past the end");
+        let narrow = region.record_heads(64, 32, 4).unwrap();
+        assert!(!narrow.copy_line(0, 1), "records under a line apart");
         assert_eq!(heads.read(31), None);
         assert!(region.record_heads(64, 128, 32).is_err(), "overhangs");
         assert!(region.record_heads(64, 12, 4).is_err(), "stride under 16");

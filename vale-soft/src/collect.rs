@@ -47,12 +47,15 @@ pub(crate) struct Frame {
     pub bytes: u32,
     /// Slots of the frame (a chain is at most `MAX_FRAGS`).
     pub slots: u16,
-    /// One slot of at most a line (64 bytes) in a pool buffer: delivery
-    /// may copy it as one whole line.
-    pub line: bool,
+    /// For one slot of at most a line (64 bytes) in a pool buffer, that
+    /// buffer (delivery may copy it as one whole line); `NO_LINE` else.
+    pub line_buf: u32,
     /// A port or `PORT_FLOOD`.
     pub dst: u8,
 }
+
+/// `Frame::line_buf` of a frame not copied as a line.
+pub(crate) const NO_LINE: u32 = u32::MAX;
 
 /// A place in the batch's frame array before a frame fills it.
 const EMPTY: Frame = Frame {
@@ -60,7 +63,7 @@ const EMPTY: Frame = Frame {
     first_slot: 0,
     bytes: 0,
     slots: 0,
-    line: false,
+    line_buf: NO_LINE,
     dst: PORT_DROP,
 };
 
@@ -85,6 +88,10 @@ trait Decide {
     /// Lookups that found the destination, and learns that wrote, of a
     /// batch of `lookups` decisions of which `floods` flood.
     fn hits_learns(&self, lookups: u64, floods: u64) -> (u64, u64);
+    /// True when the decisions so far were some `PORT_DROP`s then one
+    /// destination (kept frames, which exclude `PORT_DROP`, have one).
+    /// May say false when that holds (the batch is then sorted).
+    fn one_dst(&self) -> bool;
 }
 
 /// The source address bits of a header (bytes 6..12).
@@ -115,6 +122,9 @@ struct ByTable<'a> {
     /// The last destination looked up, and where it goes.
     dst_seen: u64,
     decided: u8,
+    /// Times a lookup's answer differed from the one before (from
+    /// `PORT_DROP` before the first).
+    changes: u32,
     learns: u64,
 }
 
@@ -130,6 +140,7 @@ impl<'a> ByTable<'a> {
             last_learned: NO_MAC,
             dst_seen: NO_MAC,
             decided: PORT_DROP,
+            changes: 0,
             learns: 0,
         }
     }
@@ -144,10 +155,15 @@ impl Decide for ByTable<'_> {
         }
         let dst = header[0] & ENTRY_MAC_MASK;
         if dst != self.dst_seen {
-            self.decided = self.table.destination(HashedMac::new(dst), self.src).0;
-            self.dst_seen = dst;
+            let port = self.table.destination(HashedMac::new(dst), self.src).0;
+            self.changes += u32::from(port != self.decided);
+            (self.decided, self.dst_seen) = (port, dst);
         }
         self.decided
+    }
+
+    fn one_dst(&self) -> bool {
+        self.changes <= 1
     }
 
     fn hits_learns(&self, lookups: u64, floods: u64) -> (u64, u64) {
@@ -189,6 +205,9 @@ struct ByLookup<'a> {
     last_learned: u64,
     hits: u64,
     learns: u64,
+    /// As [`ByTable::changes`], frame by frame.
+    changes: u32,
+    last_port: u8,
 }
 
 impl Decide for ByLookup<'_> {
@@ -207,7 +226,13 @@ impl Decide for ByLookup<'_> {
         }
         self.hits += u64::from(decision.hit);
         self.learns += u64::from(decision.learned.wrote());
+        self.changes += u32::from(decision.port != self.last_port);
+        self.last_port = decision.port;
         decision.port
+    }
+
+    fn one_dst(&self) -> bool {
+        self.changes <= 1
     }
 
     fn hits_learns(&self, _: u64, _: u64) -> (u64, u64) {
@@ -223,10 +248,6 @@ struct Tally {
     long: u64,
     same: u64,
     bytes: u64,
-    /// Destination changes from kept frame to kept frame (from
-    /// `PORT_DROP`, which no kept frame has, before the first).
-    changes: u32,
-    last_dst: u8,
 }
 
 impl Tally {
@@ -246,8 +267,6 @@ impl Tally {
             self.same += 1;
             return;
         }
-        self.changes += u32::from(dst != self.last_dst);
-        self.last_dst = dst;
         self.bytes += u64::from(frame.bytes);
         frame.dst = dst;
         // `out` has a place for every slot of the batch.
@@ -307,12 +326,12 @@ impl Pool {
         }
     }
 
-    /// `NetmapMemory::buf_offset`: the offset of a buffer a slot may hold.
-    #[inline]
-    pub(crate) fn offset(&self, index: u32) -> Option<usize> {
-        (RESERVED_BUFFERS..self.num_bufs)
-            .contains(&index)
-            .then(|| self.base + index as usize * self.buf_size)
+    /// The pool's buffers as a window of records (`None` for a pool not
+    /// inside its region, which no formatted domain has).
+    pub(crate) fn buffers(self, region: &SharedRegion) -> Option<RecordHeads<'_>> {
+        region
+            .record_heads(self.base, self.buf_size, self.num_bufs)
+            .ok()
     }
 }
 
@@ -325,7 +344,7 @@ impl Pool {
 fn collect_plain(
     words: &[AtomicU64],
     first: u32,
-    (pool, heads): (Pool, RecordHeads<'_>),
+    heads: RecordHeads<'_>,
     decider: &mut impl Decide,
     tally: &mut Tally,
     (out, kept): (&mut [Frame], &mut usize),
@@ -339,10 +358,13 @@ fn collect_plain(
         }
         let at = first + taken;
         taken += 1;
-        let Some(off) = pool
-            .offset(buf_idx)
-            .filter(|_| usize::from(len) <= pool.buf_size)
-        else {
+        // The pool's buffers are the window's records (`NetmapMemory::
+        // buf_offset`'s rule: not a reserved one, length within it).
+        if buf_idx < RESERVED_BUFFERS || usize::from(len) > heads.stride() {
+            tally.bad += 1;
+            continue;
+        }
+        let Some(header) = heads.read(buf_idx) else {
             tally.bad += 1;
             continue;
         };
@@ -350,16 +372,17 @@ fn collect_plain(
             tally.short += 1;
             continue;
         }
-        let Some(header) = heads.read(buf_idx) else {
-            tally.bad += 1;
-            continue;
-        };
+        let off = heads.offset_of(buf_idx);
         let frame = Frame {
             first_offset: off,
             first_slot: at,
             bytes: u32::from(len),
             slots: 1,
-            line: usize::from(len) <= LINE,
+            line_buf: if usize::from(len) <= LINE {
+                buf_idx
+            } else {
+                NO_LINE
+            },
             dst: PORT_DROP,
         };
         tally.decide_and_keep(
@@ -442,13 +465,8 @@ fn collect<D: Decide>(
     let memory = domain.memory();
     let region = memory.region();
     let pool = Pool::of(memory);
-    let heads = region
-        .record_heads(pool.base, pool.buf_size, pool.num_bufs)
-        .ok();
-    let mut tally = Tally {
-        last_dst: PORT_DROP,
-        ..Tally::default()
-    };
+    let heads = pool.buffers(region);
+    let mut tally = Tally::default();
     let mut kept = 0;
     let mut i = hwcur;
     while i != head {
@@ -457,14 +475,9 @@ fn collect<D: Decide>(
         let run = ring::distance(i, head, n).min(n - i);
         let words = view.slot_run(i, run);
         let taken = match heads {
-            Some(heads) => collect_plain(
-                words,
-                i,
-                (pool, heads),
-                &mut decider,
-                &mut tally,
-                (out, &mut kept),
-            ),
+            Some(heads) => {
+                collect_plain(words, i, heads, &mut decider, &mut tally, (out, &mut kept))
+            }
             // A pool not inside its region (never formatted so): every
             // frame takes the slow path's checks.
             None => 0,
@@ -509,7 +522,7 @@ fn collect<D: Decide>(
             first_slot: start,
             bytes,
             slots: slots as u16,
-            line: false,
+            line_buf: NO_LINE,
             dst: PORT_DROP,
         };
         tally.decide_and_keep(
@@ -541,17 +554,14 @@ pub(crate) fn collect_frames(
         ring::distance(ring.0, ring.1, view.num_slots()) as usize,
         EMPTY,
     );
-    let (hwcur, tally, lookups, floods, (hits, learns)) = if lookup.decides_by_table_alone() {
+    let (hwcur, tally, one_dst, lookups, floods, (hits, learns)) = if lookup
+        .decides_by_table_alone()
+    {
         let decider = ByTable::new(domain.table(), src);
         let (hwcur, kept, tally, decider) = collect_by_table(domain, view, ring, decider, frames);
-        let (lookups, floods) = lookups_floods(frames, kept, &tally);
-        (
-            hwcur,
-            tally,
-            lookups,
-            floods,
-            decider.hits_learns(lookups, floods),
-        )
+        let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
+        let hits_learns = decider.hits_learns(lookups, floods);
+        (hwcur, tally, one_dst, lookups, floods, hits_learns)
     } else {
         let decider = ByLookup {
             domain,
@@ -560,16 +570,13 @@ pub(crate) fn collect_frames(
             last_learned: NO_MAC,
             hits: 0,
             learns: 0,
+            changes: 0,
+            last_port: PORT_DROP,
         };
         let (hwcur, kept, tally, decider) = collect(domain, view, ring, decider, frames);
-        let (lookups, floods) = lookups_floods(frames, kept, &tally);
-        (
-            hwcur,
-            tally,
-            lookups,
-            floods,
-            decider.hits_learns(lookups, floods),
-        )
+        let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
+        let hits_learns = decider.hits_learns(lookups, floods);
+        (hwcur, tally, one_dst, lookups, floods, hits_learns)
     };
     entry.add(PortCounter::TxDropShort, tally.short);
     entry.add(PortCounter::TxDropBadSlot, tally.bad);
@@ -592,20 +599,27 @@ pub(crate) fn collect_frames(
     Collected {
         hwcur,
         bytes: tally.bytes,
-        one_dst: (tally.changes == 1).then_some(tally.last_dst),
+        one_dst,
     }
 }
 
-/// Cuts `frames` to the `kept` ones and counts the batch's lookups (the
-/// kept frames and the ones sent back to their source) and floods (kept
-/// frames to `PORT_FLOOD`).
-fn lookups_floods(frames: &mut Vec<Frame>, kept: usize, tally: &Tally) -> (u64, u64) {
+/// Cuts `frames` to the `kept` ones; returns their one destination if
+/// they share one (`one` says the decisions had one), and the batch's
+/// lookups (the kept frames and the ones sent back to their source) and
+/// floods (kept frames to `PORT_FLOOD`).
+fn summary(
+    frames: &mut Vec<Frame>,
+    kept: usize,
+    tally: &Tally,
+    one: bool,
+) -> (Option<u8>, u64, u64) {
     frames.truncate(kept);
-    let floods = match (tally.changes, tally.last_dst) {
-        (1, dst) => kept as u64 * u64::from(dst == PORT_FLOOD),
-        _ => frames.iter().filter(|f| f.dst == PORT_FLOOD).count() as u64,
+    let one_dst = frames.first().map(|f| f.dst).filter(|_| one);
+    let floods = match one_dst {
+        Some(dst) => kept as u64 * u64::from(dst == PORT_FLOOD),
+        None => frames.iter().filter(|f| f.dst == PORT_FLOOD).count() as u64,
     };
-    (kept as u64 + tally.same, floods)
+    (one_dst, kept as u64 + tally.same, floods)
 }
 
 /// [`collect`] with the learning bridge, not inlined: its loop keeps its
