@@ -15,6 +15,7 @@ pub mod admin;
 pub mod batch;
 mod collect;
 pub mod ctrl;
+mod decide;
 mod deliver;
 pub mod domain;
 pub mod forward;
