@@ -306,6 +306,115 @@ impl SharedRegion {
     }
 }
 
+/// The first 16 bytes of each of `count` records `stride` bytes apart (a
+/// buffer pool seen by the Ethernet headers of the frames in it), checked
+/// inside the region once when made: a read is then one index compare
+/// and two volatile loads.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordHeads<'a> {
+    base: *mut u8,
+    /// Region offset of record 0.
+    offset: usize,
+    stride: usize,
+    count: u32,
+    _region: std::marker::PhantomData<&'a SharedRegion>,
+}
+
+impl SharedRegion {
+    /// The heads of `count` records of `stride` bytes (a multiple of 8, at
+    /// least 16) from `offset` (8-aligned), all inside the region.
+    pub fn record_heads(
+        &self,
+        offset: usize,
+        stride: usize,
+        count: u32,
+    ) -> Result<RecordHeads<'_>, ShmError> {
+        let size = stride
+            .checked_mul(count as usize)
+            .filter(|_| stride >= 16 && stride.is_multiple_of(8))
+            .ok_or(ShmError::OutOfBounds {
+                offset,
+                size: usize::MAX,
+                region_len: self.len(),
+            })?;
+        let base = self.checked_ptr(offset, size, 8)?;
+        Ok(RecordHeads {
+            base,
+            offset,
+            stride,
+            count,
+            _region: std::marker::PhantomData,
+        })
+    }
+}
+
+impl RecordHeads<'_> {
+    /// Records in the window.
+    #[inline]
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Bytes from one record to the next.
+    #[inline]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Copies the first 64 bytes (one line) of record `src` over those of
+    /// record `dst`: a short frame's copy from one pool buffer into
+    /// another as a few fixed-size vector moves. False (nothing copied)
+    /// for an index past the last record, the same record twice, or
+    /// records under a line apart.
+    #[inline]
+    pub fn copy_line(&self, src: u32, dst: u32) -> bool {
+        if src >= self.count || dst >= self.count || src == dst || self.stride < LINE {
+            return false;
+        }
+        // SAFETY: both records are inside the live mapping (checked at
+        // creation; the borrow keeps it alive) and at least a line long
+        // (stride >= LINE); distinct records `stride >= LINE` bytes apart
+        // do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.wrapping_add(src as usize * self.stride),
+                self.base.wrapping_add(dst as usize * self.stride),
+                LINE,
+            )
+        };
+        true
+    }
+
+    /// Region offset of record `index` (`index < count`: inside the region).
+    #[inline]
+    pub fn offset_of(&self, index: u32) -> usize {
+        self.offset + index as usize * self.stride
+    }
+
+    /// The first 16 bytes of record `index` as two little-endian words, or
+    /// `None` past the last record.
+    #[inline]
+    pub fn read(&self, index: u32) -> Option<[u64; 2]> {
+        if index >= self.count {
+            return None;
+        }
+        let ptr = self
+            .base
+            .wrapping_add(index as usize * self.stride)
+            .cast::<u64>();
+        // SAFETY: the `count` records were checked inside the live mapping
+        // at creation (the borrow keeps it alive); record `index < count`
+        // starts 8-aligned (offset and stride are multiples of 8) and has
+        // at least 16 bytes. u64 is valid for any bit pattern.
+        Some(unsafe {
+            [
+                std::ptr::read_volatile(ptr),
+                std::ptr::read_volatile(ptr.add(1)),
+            ]
+        })
+    }
+}
+
 /// Bytes of a cache line: the unit of [`LineCopier`].
 pub const LINE: usize = 64;
 
@@ -619,6 +728,30 @@ mod tests {
         assert!(!copier.copy(128, 128 + 63));
         assert!(!copier.copy(128 + 63, 128));
         assert!(copier.copy(128, 192));
+    }
+
+    #[test]
+    fn record_heads_read_inside_and_refuse_past_the_end() {
+        let region = SharedRegion::create("shm-test", 4096).unwrap();
+        region.write_u64_pair(64 + 2 * 128, [7, 8]).unwrap();
+        let heads = region.record_heads(64, 128, 31).unwrap();
+        assert_eq!(heads.read(2), Some([7, 8]));
+        assert_eq!(
+            (heads.count(), heads.stride(), heads.offset_of(2)),
+            (31, 128, 320)
+        );
+        assert!(heads.copy_line(2, 5));
+        assert_eq!(region.read_u64_pair(64 + 5 * 128).unwrap(), [7, 8]);
+        assert!(!heads.copy_line(2, 2), "same record");
+        assert!(!heads.copy_line(2, 31), "past the end");
+        assert!(!heads.copy_line(31, 2), "past the end");
+        let narrow = region.record_heads(64, 32, 4).unwrap();
+        assert!(!narrow.copy_line(0, 1), "records under a line apart");
+        assert_eq!(heads.read(31), None);
+        assert!(region.record_heads(64, 128, 32).is_err(), "overhangs");
+        assert!(region.record_heads(64, 12, 4).is_err(), "stride under 16");
+        assert!(region.record_heads(60, 128, 4).is_err(), "misaligned");
+        assert!(region.record_heads(64, usize::MAX / 2, 4).is_err());
     }
 
     #[test]

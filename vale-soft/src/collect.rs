@@ -1,20 +1,16 @@
 //! The first half of a VALE txsync: take the frames the application
-//! released (`hwcur..head`), validate each and decide where it goes
-//! (netmap's `nm_bdg_preflush`).
+//! released (`hwcur..head`), validate each and decide where it goes, in
+//! one pass over the batch (netmap's `nm_bdg_preflush`).
 //!
 //! - **Validate**: each frame's slots (buffer index in the pool, length
 //!   within the buffer, `NS_INDIRECT` pointers inside the region, the
-//!   MOREFRAG rule of `vale_offload::chain`). A one-slot frame, the common
-//!   case, is one load of its slot word and one 16-byte load of its
-//!   header; chains and indirect payloads take [`slow_frame`].
-//! - **Decide**, in the batch's order (netmap's order, so a frame sees what
-//!   the frames before it learned): learn the source, look up the
-//!   destination. With the default learning bridge the engine uses the
-//!   table directly ([`Lookup::decides_by_table_alone`]): a run of frames
-//!   to one destination is looked up once (again after any table write of
-//!   the batch), a source just learned from this port is not learned
-//!   again (netmap's `last_smac`), and learning writes the table only
-//!   when an entry changes.
+//!   MOREFRAG rule of `vale_offload::chain`). One-slot frames in pool
+//!   buffers, the common case, are taken in runs ([`collect_plain`]): one
+//!   load of the slot word and one 16-byte load of the header each; chains
+//!   and indirect payloads take [`slow_frame`].
+//! - **Decide** each valid frame as it is taken, in the batch's order
+//!   (`crate::decide`: the table directly for the learning bridge, the
+//!   switch's `Lookup` otherwise).
 //!
 //! Frames dropped here (bad, short, too long a chain, back to their
 //! source) are counted, once per batch, and not kept; the rest are kept
@@ -25,48 +21,46 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use netmap_ring::abi::{NetmapSlot, NS_INDIRECT, NS_MOREFRAG, NS_NO_LEARN};
 use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring;
-use netmap_ring::shm::SharedRegion;
+use netmap_ring::shm::{RecordHeads, SharedRegion, LINE};
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::{Chain, TxDrop, ETH_HEADER_LEN};
 use vale_offload::counters::{PortCounter, SwitchCounter};
-use vale_offload::table::{HashedMac, ENTRY_MAC_MASK, PORT_DROP, PORT_FLOOD};
+use vale_offload::table::{PORT_DROP, PORT_FLOOD};
 
 use crate::ctrl::PortEntry;
+use crate::decide::{ByLookup, ByTable, Decide, NO_MAC};
 use crate::domain::Domain;
 use crate::forward::Lookup;
 
-/// One frame taken from a TX ring, waiting for delivery.
+/// One frame taken from a TX ring, decided, waiting for delivery.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Frame {
-    /// The first 16 bytes of the payload as two little-endian words: the
-    /// Ethernet header (destination, source, type) and two bytes more.
-    pub header: [u64; 2],
     /// Region offset of the first fragment's payload.
     pub first_offset: usize,
     pub first_slot: u32,
     pub bytes: u32,
+    /// Slots of the frame (a chain is at most `MAX_FRAGS`).
     pub slots: u16,
-    /// The first slot had `NS_NO_LEARN`.
-    pub no_learn: bool,
-    /// Where it goes: a port, `PORT_FLOOD`, or `PORT_DROP` (back to its
-    /// source: counted, never delivered).
+    /// For one slot of at most a line (64 bytes) in a pool buffer, that
+    /// buffer (delivery may copy it as one whole line); `NO_LINE` else.
+    pub line_buf: u32,
+    /// A port or `PORT_FLOOD`.
     pub dst: u8,
 }
 
-impl Frame {
-    /// The destination address bits of the header.
-    #[inline]
-    fn dst_bits(&self) -> u64 {
-        self.header[0] & ENTRY_MAC_MASK
-    }
+/// `Frame::line_buf` of a frame not copied as a line.
+pub(crate) const NO_LINE: u32 = u32::MAX;
 
-    /// The source address bits of the header (bytes 6..12).
-    #[inline]
-    fn src_bits(&self) -> u64 {
-        (self.header[0] >> 48 | self.header[1] << 16) & ENTRY_MAC_MASK
-    }
-}
+/// A place in the batch's frame array before a frame fills it.
+const EMPTY: Frame = Frame {
+    first_offset: 0,
+    first_slot: 0,
+    bytes: 0,
+    slots: 0,
+    line_buf: NO_LINE,
+    dst: PORT_DROP,
+};
 
 /// What a batch's collection found, beside its frames.
 #[derive(Clone, Copy, Debug)]
@@ -74,11 +68,45 @@ pub(crate) struct Collected {
     /// The new hwcur: `head`, or the start of a MOREFRAG chain the
     /// application has not finished (it waits for a later sync).
     pub hwcur: u32,
-    /// Frames and bytes to deliver (not dropped).
-    pub packets: u64,
+    /// Bytes of the kept frames.
     pub bytes: u64,
     /// The one destination every kept frame has, if they share one.
     pub one_dst: Option<u8>,
+}
+
+/// The batch's counts, added to the port and switch once.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    short: u64,
+    bad: u64,
+    long: u64,
+    same: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    /// Decides a valid frame and keeps it unless it goes back to its
+    /// source.
+    #[inline(always)]
+    fn decide_and_keep(
+        &mut self,
+        decider: &mut impl Decide,
+        (out, kept): (&mut [Frame], &mut usize),
+        header: [u64; 2],
+        no_learn: bool,
+        mut frame: Frame,
+    ) {
+        let dst = decider.decide(header, no_learn);
+        if dst == PORT_DROP {
+            self.same += 1;
+            return;
+        }
+        self.bytes += u64::from(frame.bytes);
+        frame.dst = dst;
+        // `out` has a place for every slot of the batch.
+        out[*kept] = frame;
+        *kept += 1;
+    }
 }
 
 /// Where a fragment's payload is, as a region offset, if the slot is valid:
@@ -132,31 +160,30 @@ impl Pool {
         }
     }
 
-    /// `NetmapMemory::buf_offset`: the offset of a buffer a slot may hold.
-    #[inline]
-    pub(crate) fn offset(&self, index: u32) -> Option<usize> {
-        (RESERVED_BUFFERS..self.num_bufs)
-            .contains(&index)
-            .then(|| self.base + index as usize * self.buf_size)
+    /// The pool's buffers as a window of records (`None` for a pool not
+    /// inside its region, which no formatted domain has).
+    pub(crate) fn buffers(self, region: &SharedRegion) -> Option<RecordHeads<'_>> {
+        region
+            .record_heads(self.base, self.buf_size, self.num_bufs)
+            .ok()
     }
 }
 
 /// The fast path of collection: the one-slot frames in pool buffers at
 /// the start of a run of TX slot words (`first` is the run's first slot),
-/// validated, their headers loaded and pushed to `frames`; bad and short
-/// ones counted in `drops` (bad, short). Stops at the first slot that
-/// needs the slow path (a chain or an indirect payload). Returns the slots
-/// taken and the bytes kept.
+/// validated, decided and kept; bad and short ones counted. Stops at the
+/// first slot that needs the slow path (a chain or an indirect payload).
+/// Returns the slots taken.
 #[inline(always)]
 fn collect_plain(
     words: &[AtomicU64],
     first: u32,
-    pool: Pool,
-    region: &SharedRegion,
-    frames: &mut Vec<Frame>,
-    drops: &mut (u64, u64),
-) -> (u32, u64) {
-    let (mut taken, mut bytes) = (0u32, 0u64);
+    heads: RecordHeads<'_>,
+    decider: &mut impl Decide,
+    tally: &mut Tally,
+    (out, kept): (&mut [Frame], &mut usize),
+) -> u32 {
+    let mut taken = 0u32;
     for slot in words.chunks_exact(2) {
         let word = slot[0].load(Ordering::Relaxed);
         let (buf_idx, len, flags) = (word as u32, (word >> 32) as u16, (word >> 48) as u16);
@@ -165,32 +192,42 @@ fn collect_plain(
         }
         let at = first + taken;
         taken += 1;
-        let header = match pool.offset(buf_idx) {
-            Some(off) if usize::from(len) <= pool.buf_size => {
-                if usize::from(len) < ETH_HEADER_LEN {
-                    drops.1 += 1;
-                    continue;
-                }
-                region.read_u64_pair(off).ok().map(|header| (off, header))
-            }
-            _ => None,
-        };
-        let Some((off, header)) = header else {
-            drops.0 += 1;
+        // The pool's buffers are the window's records (`NetmapMemory::
+        // buf_offset`'s rule: not a reserved one, length within it).
+        if buf_idx < RESERVED_BUFFERS || usize::from(len) > heads.stride() {
+            tally.bad += 1;
+            continue;
+        }
+        let Some(header) = heads.read(buf_idx) else {
+            tally.bad += 1;
             continue;
         };
-        bytes += u64::from(len);
-        frames.push(Frame {
-            header,
+        if usize::from(len) < ETH_HEADER_LEN {
+            tally.short += 1;
+            continue;
+        }
+        let off = heads.offset_of(buf_idx);
+        let frame = Frame {
             first_offset: off,
             first_slot: at,
             bytes: u32::from(len),
             slots: 1,
-            no_learn: flags & NS_NO_LEARN != 0,
+            line_buf: if usize::from(len) <= LINE {
+                buf_idx
+            } else {
+                NO_LINE
+            },
             dst: PORT_DROP,
-        });
+        };
+        tally.decide_and_keep(
+            decider,
+            (out, kept),
+            header,
+            flags & NS_NO_LEARN != 0,
+            frame,
+        );
     }
-    (taken, bytes)
+    taken
 }
 
 /// What the slow path made of the frame at a slot.
@@ -245,36 +282,40 @@ fn slow_frame(domain: &Domain, view: &RingView<'_>, start: u32, head: u32) -> Sl
     }
 }
 
-/// Pass 1: walks `hwcur..head` of TX ring `view`, validating each frame
-/// and loading its header; keeps the valid frames in `frames`, in order,
-/// and counts the others on `entry`. Returns the new hwcur and the bytes
-/// kept.
-#[inline(never)]
-fn collect(
+/// Walks `hwcur..head` of TX ring `view`, validating and deciding each
+/// frame with `decider`; keeps the frames to deliver in `out` (a place
+/// for every slot), in order. Returns the new hwcur, the frames kept, the
+/// tally and the decider (state kept in locals, so the loop has it in
+/// registers).
+#[inline(always)]
+fn collect<D: Decide>(
     domain: &Domain,
     view: &RingView<'_>,
-    entry: &PortEntry<'_>,
     (hwcur, head): (u32, u32),
-    frames: &mut Vec<Frame>,
-) -> (u32, u64) {
+    mut decider: D,
+    out: &mut [Frame],
+) -> (u32, usize, Tally, D) {
     let n = view.num_slots();
     let memory = domain.memory();
     let region = memory.region();
     let pool = Pool::of(memory);
-    let (mut short, mut bad, mut long) = (0u64, 0u64, 0u64);
-    let mut bytes_kept = 0u64;
-    frames.reserve(ring::distance(hwcur, head, n) as usize);
+    let heads = pool.buffers(region);
+    let mut tally = Tally::default();
+    let mut kept = 0;
     let mut i = hwcur;
     while i != head {
         // The common case: a run of one-slot frames in pool buffers, up to
         // head or the ring's end.
         let run = ring::distance(i, head, n).min(n - i);
-        let mut drops = (0, 0);
-        let (taken, bytes) =
-            collect_plain(view.slot_run(i, run), i, pool, region, frames, &mut drops);
-        bad += drops.0;
-        short += drops.1;
-        bytes_kept += bytes;
+        let words = view.slot_run(i, run);
+        let taken = match heads {
+            Some(heads) => {
+                collect_plain(words, i, heads, &mut decider, &mut tally, (out, &mut kept))
+            }
+            // A pool not inside its region (never formatted so): every
+            // frame takes the slow path's checks.
+            None => 0,
+        };
         i += taken;
         if i == n {
             i = 0;
@@ -290,9 +331,9 @@ fn collect(
             Slow::Dropped { why, end } => {
                 i = end;
                 match why {
-                    TxDrop::Chain => long += 1,
-                    TxDrop::BadSlot => bad += 1,
-                    TxDrop::Short => short += 1,
+                    TxDrop::Chain => tally.long += 1,
+                    TxDrop::BadSlot => tally.bad += 1,
+                    TxDrop::Short => tally.short += 1,
                 }
                 continue;
             }
@@ -307,140 +348,31 @@ fn collect(
             }
         };
         let Some(header) = read_header(region, offset) else {
-            bad += 1;
+            tally.bad += 1;
             continue;
         };
-        bytes_kept += u64::from(bytes);
-        frames.push(Frame {
-            header,
+        let frame = Frame {
             first_offset: offset,
             first_slot: start,
             bytes,
-            // A chain is at most MAX_FRAGS slots.
             slots: slots as u16,
-            no_learn: flags & NS_NO_LEARN != 0,
+            line_buf: NO_LINE,
             dst: PORT_DROP,
-        });
+        };
+        tally.decide_and_keep(
+            &mut decider,
+            (out, &mut kept),
+            header,
+            flags & NS_NO_LEARN != 0,
+            frame,
+        );
     }
-    entry.add(PortCounter::TxDropShort, short);
-    entry.add(PortCounter::TxDropBadSlot, bad);
-    entry.add(PortCounter::TxDropChain, long);
-    (i, bytes_kept)
-}
-
-/// What pass 2 counted.
-#[derive(Default)]
-struct Decisions {
-    hits: u64,
-    learns: u64,
-    floods: u64,
-    same: u64,
-    same_bytes: u64,
-    /// Every frame has the destination of the first.
-    one_dst: bool,
-}
-
-/// Pass 2 with the learning bridge: the table directly. An address is
-/// hashed and located once per run of equal addresses (the hash is a pure
-/// function of the address), and a destination is looked up again only
-/// when it differs from the previous frame's or this batch wrote the table
-/// since (another sender's concurrent write is a race either way, as in
-/// netmap: the lookup may see it or not).
-#[inline(never)]
-fn decide_by_table(domain: &Domain, src: u8, frames: &mut [Frame]) -> Decisions {
-    let table = domain.table();
-    let (mut hits, mut learns, mut floods, mut same, mut same_bytes) = (0, 0, 0, 0, 0);
-    // Bits no address has (48 bits at most): the first frame hashes.
-    const NONE: u64 = u64::MAX;
-    let mut src_mac = HashedMac {
-        bits: NONE,
-        hash: 0,
-    };
-    // The last destination looked up and the answer: (port, hit).
-    let (mut dst_bits_seen, mut decided) = (NONE, (PORT_DROP, false));
-    // netmap's per-port `last_smac`: a source just learned from this port
-    // is not learned again for the next frame of the same batch. Nothing
-    // else writes the table between the two (the destination lookup only
-    // reads), so the outcome is the same as learning again.
-    let mut last_learned = NONE;
-    // Destination changes from frame to frame (from `PORT_DROP` before
-    // the first).
-    let (mut changes, mut last_dst) = (0u32, PORT_DROP);
-    for frame in frames.iter_mut() {
-        let src_bits = frame.src_bits();
-        if !frame.no_learn && src_bits != last_learned {
-            if src_bits != src_mac.bits {
-                src_mac = HashedMac::new(src_bits);
-            }
-            if table.learn_hashed(src_mac, src).wrote() {
-                learns += 1;
-                dst_bits_seen = NONE;
-            }
-            last_learned = src_bits;
-        }
-        let dst_bits = frame.dst_bits();
-        if dst_bits != dst_bits_seen {
-            decided = table.destination(HashedMac::new(dst_bits), src);
-            dst_bits_seen = dst_bits;
-        }
-        let (port, hit) = decided;
-        frame.dst = port;
-        hits += u64::from(hit);
-        floods += u64::from(port == PORT_FLOOD);
-        if port == PORT_DROP {
-            same += 1;
-            same_bytes += u64::from(frame.bytes);
-        }
-        changes += u32::from(port != last_dst);
-        last_dst = port;
-    }
-    Decisions {
-        hits,
-        learns,
-        floods,
-        same,
-        same_bytes,
-        // One change at most, and that one at the first frame.
-        one_dst: changes == 0 || (changes == 1 && frames[0].dst != PORT_DROP),
-    }
-}
-
-/// Pass 2 with another forwarding policy: its `lookup` per frame.
-fn decide_by_lookup(
-    domain: &Domain,
-    src: u8,
-    lookup: &dyn Lookup,
-    frames: &mut [Frame],
-) -> Decisions {
-    let mut d = Decisions::default();
-    let mut last_learned = u64::MAX;
-    for frame in frames.iter_mut() {
-        let src_bits = frame.src_bits();
-        let learn = !frame.no_learn && src_bits != last_learned;
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&frame.header[0].to_le_bytes());
-        bytes[8..].copy_from_slice(&frame.header[1].to_le_bytes());
-        let header = bytes[..ETH_HEADER_LEN].try_into().expect("14 of 16");
-        let decision = lookup.lookup(header, src, learn, domain.table());
-        if learn {
-            last_learned = src_bits;
-        }
-        frame.dst = decision.port;
-        d.hits += u64::from(decision.hit);
-        d.learns += u64::from(decision.learned.wrote());
-        d.floods += u64::from(decision.port == PORT_FLOOD);
-        if decision.port == PORT_DROP {
-            d.same += 1;
-            d.same_bytes += u64::from(frame.bytes);
-        }
-    }
-    d
+    (i, kept, tally, decider)
 }
 
 /// Collects and decides the frames of `hwcur..head` of TX ring `view` of
 /// port `src` (entry `entry`): the frames to deliver end up in `frames`
-/// in order (a frame going back to its source stays, marked `PORT_DROP`),
-/// every drop and lookup counted.
+/// in order, every drop and lookup counted.
 pub(crate) fn collect_frames(
     domain: &Domain,
     view: &RingView<'_>,
@@ -450,22 +382,48 @@ pub(crate) fn collect_frames(
     lookup: &dyn Lookup,
     frames: &mut Vec<Frame>,
 ) -> Collected {
-    let (hwcur, bytes) = collect(domain, view, entry, ring, frames);
-    let d = if lookup.decides_by_table_alone() {
-        decide_by_table(domain, src, frames)
+    // A place for every slot of the batch; cut to the frames kept.
+    frames.clear();
+    frames.resize(
+        ring::distance(ring.0, ring.1, view.num_slots()) as usize,
+        EMPTY,
+    );
+    let (hwcur, tally, one_dst, lookups, floods, (hits, learns)) = if lookup
+        .decides_by_table_alone()
+    {
+        let decider = ByTable::new(domain.table(), src);
+        let (hwcur, kept, tally, decider) = collect_by_table(domain, view, ring, decider, frames);
+        let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
+        let hits_learns = decider.hits_learns(lookups, floods);
+        (hwcur, tally, one_dst, lookups, floods, hits_learns)
     } else {
-        decide_by_lookup(domain, src, lookup, frames)
+        let decider = ByLookup {
+            domain,
+            lookup,
+            src,
+            last_learned: NO_MAC,
+            hits: 0,
+            learns: 0,
+            changes: 0,
+            last_port: PORT_DROP,
+        };
+        let (hwcur, kept, tally, decider) = collect(domain, view, ring, decider, frames);
+        let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
+        let hits_learns = decider.hits_learns(lookups, floods);
+        (hwcur, tally, one_dst, lookups, floods, hits_learns)
     };
-    let lookups = frames.len() as u64;
-    entry.add(PortCounter::TxDropSamePort, d.same);
+    entry.add(PortCounter::TxDropShort, tally.short);
+    entry.add(PortCounter::TxDropBadSlot, tally.bad);
+    entry.add(PortCounter::TxDropChain, tally.long);
+    entry.add(PortCounter::TxDropSamePort, tally.same);
     let ctrl = domain.ctrl();
     for (counter, value) in [
         (SwitchCounter::Lookups, lookups),
-        (SwitchCounter::Hits, d.hits),
-        (SwitchCounter::Misses, lookups - d.hits),
-        (SwitchCounter::Learns, d.learns),
-        (SwitchCounter::Floods, d.floods),
-        (SwitchCounter::SamePortDrops, d.same),
+        (SwitchCounter::Hits, hits),
+        (SwitchCounter::Misses, lookups - hits),
+        (SwitchCounter::Learns, learns),
+        (SwitchCounter::Floods, floods),
+        (SwitchCounter::SamePortDrops, tally.same),
     ] {
         if value != 0 {
             ctrl.switch_counter(counter)
@@ -474,8 +432,39 @@ pub(crate) fn collect_frames(
     }
     Collected {
         hwcur,
-        packets: lookups - d.same,
-        bytes: bytes - d.same_bytes,
-        one_dst: frames.first().map(|f| f.dst).filter(|_| d.one_dst),
+        bytes: tally.bytes,
+        one_dst,
     }
+}
+
+/// Cuts `frames` to the `kept` ones; returns their one destination if
+/// they share one (`one` says the decisions had one), and the batch's
+/// lookups (the kept frames and the ones sent back to their source) and
+/// floods (kept frames to `PORT_FLOOD`).
+fn summary(
+    frames: &mut Vec<Frame>,
+    kept: usize,
+    tally: &Tally,
+    one: bool,
+) -> (Option<u8>, u64, u64) {
+    frames.truncate(kept);
+    let one_dst = frames.first().map(|f| f.dst).filter(|_| one);
+    let floods = match one_dst {
+        Some(dst) => kept as u64 * u64::from(dst == PORT_FLOOD),
+        None => frames.iter().filter(|f| f.dst == PORT_FLOOD).count() as u64,
+    };
+    (one_dst, kept as u64 + tally.same, floods)
+}
+
+/// [`collect`] with the learning bridge, not inlined: its loop keeps its
+/// state in registers.
+#[inline(never)]
+fn collect_by_table<'a>(
+    domain: &Domain,
+    view: &RingView<'_>,
+    ring: (u32, u32),
+    decider: ByTable<'a>,
+    out: &mut [Frame],
+) -> (u32, usize, Tally, ByTable<'a>) {
+    collect(domain, view, ring, decider, out)
 }

@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 
 use netmap_ring::abi::NS_MOREFRAG;
 use netmap_ring::lock::ShmLock;
+use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring;
-use netmap_ring::shm::{LineCopier, LINE};
+use netmap_ring::shm::{RecordHeads, LINE};
 use netmap_ring::view::RingView;
 
 use vale_offload::counters::{PortCounter, SwitchCounter};
@@ -23,7 +24,7 @@ use vale_offload::placement::PortKind;
 use vale_offload::table::{MAX_PORTS, PORT_FLOOD};
 
 use crate::batch::{merged, Groups};
-use crate::collect::{payload_offset, Frame, Pool};
+use crate::collect::{payload_offset, Frame, Pool, NO_LINE};
 use crate::ctrl::{port, Dir, PortEntry, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
@@ -42,9 +43,8 @@ pub(crate) struct Source<'a> {
 
 /// Delivers a decided batch: every destination port's frames (its unicast
 /// group, and the flooded frames to every other switch port) into its RX
-/// rings, then counts the batch (`packets` frames of `bytes`, those not
-/// dropped before) on the sender. Frames marked `PORT_DROP` are in no
-/// destination's group.
+/// rings, then counts the batch (`packets` frames of `bytes`) on the
+/// sender.
 pub(crate) fn deliver(
     domain: &Domain,
     source: &Source<'_>,
@@ -127,41 +127,43 @@ pub(crate) fn deliver(
 
 /// The fast path of a delivery: copies the frames `batch` names (at most
 /// the free RX slots from `hwtail`, none past the ring's end) as long as
-/// each is a one-slot frame of at most a line whose RX buffer is valid, as
-/// one 64-byte line each, and writes each RX slot's length and flags in
-/// one store. Returns the frames delivered and their bytes; the caller
-/// takes the frame it stopped at.
+/// each is a one-slot frame of at most a line in a pool buffer
+/// (`Frame::line_buf`) and its RX slot holds a valid buffer, as one
+/// 64-byte line from buffer to buffer (`RecordHeads::copy_line`), and
+/// writes each RX slot's length and flags in one store. Returns the
+/// frames delivered and their bytes; the caller takes the frame it
+/// stopped at.
 #[inline]
 fn copy_lines(
     rx: &RingView<'_>,
     (hwtail, free): (u32, u32),
     batch: &[u32],
     frames: &[Frame],
-    pool: Pool,
-    lines: LineCopier<'_>,
+    buffers: RecordHeads<'_>,
 ) -> (usize, u64) {
     let words = rx.slot_run(hwtail, batch.len() as u32);
     let (mut done, mut bytes) = (0usize, 0u64);
+    // Slots that may be prefetched: never those the receiver holds.
+    let prefetch_below = free.saturating_sub(PREFETCH_AHEAD) as usize;
     for (slot, &at) in words.chunks_exact(2).zip(batch) {
         let f = &frames[at as usize];
-        if f.slots != 1 || f.bytes as usize > LINE {
+        if f.line_buf == NO_LINE {
             break;
         }
         // The RX slot (and below, its buffer) is read, then written: ask
         // for lines ahead in a writable state, one prefetch per line of
-        // four slots, never into slots the receiver holds (see `pipe`).
+        // four slots (see `pipe`).
         let at_slot = hwtail + done as u32;
-        if at_slot.is_multiple_of(4) && free - done as u32 > PREFETCH_AHEAD {
+        if at_slot.is_multiple_of(4) && done < prefetch_below {
             rx.prefetch_slot_for_write(at_slot + PREFETCH_AHEAD);
         }
         let word = slot[0].load(Ordering::Relaxed);
-        let Some(to) = pool.offset(word as u32) else {
-            break;
-        };
-        // The bytes past the frame in the RX buffer's line are not the
-        // receiver's to read; a line leaving the region or overlapping
-        // (an indirect source) takes the exact copy of the slow path.
-        if !lines.copy(f.first_offset, to) {
+        let rx_buf = word as u32;
+        // `NetmapMemory::buf_offset`'s rule for the RX buffer (the copy
+        // checks the upper bound); the bytes past the frame in its line
+        // are not the receiver's to read. Anything else (the same buffer
+        // on both sides) takes the slow path.
+        if rx_buf < RESERVED_BUFFERS || !buffers.copy_line(f.line_buf, rx_buf) {
             break;
         }
         // buf_idx kept, len, flags = NS_RFRAGS of one fragment.
@@ -213,11 +215,12 @@ fn deliver_to_ring(
     // Short frames are copied as whole lines when a line fits a buffer.
     let lines = region.line_copier().filter(|_| buf_size >= LINE);
     let pool = Pool::of(memory);
+    let buffers = pool.buffers(region).filter(|_| buf_size >= LINE);
     let mut next = 0;
     while next < batch.len() {
         // The common case first: a run of short one-slot frames that fit,
         // up to where the RX ring wraps, copied as lines (`copy_lines`).
-        if let Some(lines) = lines {
+        if let Some(buffers) = buffers {
             let run = (batch.len() - next)
                 .min(free as usize)
                 .min((n - hwtail) as usize);
@@ -226,8 +229,7 @@ fn deliver_to_ring(
                 (hwtail, free),
                 &batch[next..next + run],
                 frames,
-                pool,
-                lines,
+                buffers,
             );
             next += done;
             // The run stops at the ring's end at most.

@@ -201,7 +201,7 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
             domain,
             &source,
             frames,
-            (collected.packets, collected.bytes),
+            (frames.len() as u64, collected.bytes),
             groups,
         );
         let new_hwcur = collected.hwcur;

@@ -7,13 +7,15 @@
 //! switch maps. `netmap:IFNAME` ports go to `netmap-nic`.
 //!
 //! One packet, in order: [`soft`] (the `Backend`, registration),
-//! [`forward`] (VALE txsync: collect, decide, deliver; rxsync), [`pipe`]
-//! (pipe crossover), [`monitor`] (copies for monitor ports), over [`domain`] (the mapped memory) and [`ctrl`] (its
+//! [`forward`] (VALE txsync in stages: collect and decide, group
+//! ([`batch`]), deliver; rxsync), [`pipe`] (pipe crossover), [`monitor`]
+//! (copies for monitor ports), over [`domain`] (the mapped memory) and [`ctrl`] (its
 //! control-area layout).
 pub mod admin;
 pub mod batch;
 mod collect;
 pub mod ctrl;
+mod decide;
 mod deliver;
 pub mod domain;
 pub mod forward;

@@ -4,7 +4,7 @@
 //! It is a model of the protocol, not the engine's code (loom needs its own
 //! atomics); each step names the function it mirrors:
 //!
-//! - producer, VALE: `forward::deliver_to_ring` loads the RX kring's
+//! - producer, VALE: `deliver::deliver_to_ring` loads the RX kring's
 //!   `hwcur` (Acquire) to compute free slots, writes the slots, then stores
 //!   `hwtail` (Release); a frame with no room is dropped. Then
 //!   `forward::kick`: a SeqCst fence, a Relaxed load of the wake flag and,

@@ -46,18 +46,34 @@ pub(super) fn prefill(port: &Port, frame: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The slot runs of `k` slots from `cur` in a ring of `n` (two when they
+/// wrap), for loops with no index wrap per slot.
+#[inline]
+fn runs(cur: u32, k: u32, n: u32) -> [(u32, u32); 2] {
+    let first = k.min(n - cur);
+    [(cur, first), (0, k - first)]
+}
+
 /// Queues up to `count` frames of `len` bytes on `ring` (buffers already
 /// filled); returns how many. Does not sync.
 #[inline]
 pub(super) fn queue(ring: &RingView<'_>, count: u32, len: u16) -> u32 {
     let n = ring.num_slots();
-    let mut cur = ring.cur();
+    let cur = ring.cur();
     let k = ring::distance(cur, ring.tail(), n).min(count);
-    for _ in 0..k {
-        ring.set_len_flags(cur, len, 0);
-        cur = ring::next(cur, n);
+    for (start, run) in runs(cur, k, n) {
+        for slot in ring.slot_run(start, run).chunks_exact(2) {
+            // The application owns these slots: buffer kept, length set,
+            // flags cleared.
+            let word = slot[0].load(std::sync::atomic::Ordering::Relaxed);
+            slot[0].store(
+                word & 0xffff_ffff | u64::from(len) << 32,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
     }
     if k > 0 {
+        let cur = (cur + k) % n;
         ring.set_head(cur);
         ring.set_cur(cur);
     }
@@ -69,14 +85,16 @@ pub(super) fn queue(ring: &RingView<'_>, count: u32, len: u16) -> u32 {
 #[inline]
 pub(super) fn consume(ring: &RingView<'_>, count: u32) -> (u64, u64) {
     let n = ring.num_slots();
-    let mut cur = ring.cur();
+    let cur = ring.cur();
     let k = ring::distance(cur, ring.tail(), n).min(count);
     let mut bytes = 0u64;
-    for _ in 0..k {
-        bytes += (ring.slot_word(cur) >> 32) & 0xffff;
-        cur = ring::next(cur, n);
+    for (start, run) in runs(cur, k, n) {
+        for slot in ring.slot_run(start, run).chunks_exact(2) {
+            bytes += (slot[0].load(std::sync::atomic::Ordering::Relaxed) >> 32) & 0xffff;
+        }
     }
     if k > 0 {
+        let cur = (cur + k) % n;
         ring.set_head(cur);
         ring.set_cur(cur);
     }
