@@ -506,6 +506,7 @@ module dp_engine #(
         .clk, .rst, .port_cfg,
         .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
+        .frm_first_slot(slot_word(f_first_buf, f_first_len, f_first_flags)),
         .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_d),
