@@ -48,6 +48,7 @@ module dp_deliver #(
     input  logic [15:0]  frm_slots,
     input  logic [31:0]  frm_bytes,
     input  logic [511:0] first_beat,
+    input  logic [63:0]  frm_first_slot,  // its first TX slot (buf_idx, len, flags)
 
     // The packet buffer (dp_pay_fetch) for this frame's first fragment
     // (the frame at `pb_slot`): read ahead, all of it in; a beat asked for
@@ -128,7 +129,7 @@ module dp_deliver #(
     localparam int PF = 64;
 
     typedef enum logic [3:0] {
-        D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT, D_CHECK,
+        D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT,
         D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_PB, D_CP_SLOTWR
     } state_t;
     state_t st;
@@ -148,6 +149,11 @@ module dp_deliver #(
     logic [15:0]   fstart, fslots;
     logic [31:0]   fbytes;
     logic [511:0]  fbeat;
+    logic [63:0]   fslot0;
+    // The TX slot of fragment k: the first is known from dp_tx_fetch, the
+    // others are read from BAR2 (D_CP_SLOT).
+    logic [63:0]   cur_slot;
+    assign cur_slot = (k == 16'd0) ? fslot0 : desc_rd_data;
     assign pb_slot = fstart;
 
     assign cp = PW'(src_port);
@@ -165,8 +171,8 @@ module dp_deliver #(
         dst_bs       = cfg_buf_size[dq];
         dfree        = rx_free(dhc, dhw, rn);
         slot_addr_rx = cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(jidx);
-        clamp_len    = (32'(slot_len(desc_rd_data)) > dst_bs)
-                     ? dst_bs[15:0] : slot_len(desc_rd_data);
+        clamp_len    = (32'(slot_len(cur_slot)) > dst_bs)
+                     ? dst_bs[15:0] : slot_len(cur_slot);
     end
 
     // The head just read from the status entry: in [hwcur, hwtail].
@@ -218,7 +224,7 @@ module dp_deliver #(
     // rather than read it again). dp_vale_fwd then kept only the header,
     // so a short frame comes from the buffer too.
     logic from_pb;
-    assign from_pb = k == 16'd0 && pb_alloc && slot_len(desc_rd_data) != 16'd0;
+    assign from_pb = k == 16'd0 && pb_alloc && slot_len(cur_slot) != 16'd0;
     assign desc_rd_word = slot_byte[WORD_W+2:3];
 
     always_comb begin
@@ -248,12 +254,25 @@ module dp_deliver #(
         dma_wr_req_len   <= len;
         dma_wr_req_data  <= data;
     endtask
+    // Slot k's buffer; after the last, all of them are checked: one bad
+    // and nothing is written, else the copy starts with fragment 0.
     task automatic take_buf(input logic [31:0] b);
         rx_buf[k[5:0]] <= b;
-        rxvalid <= rxvalid && buf_ok(b, cfg_num_bufs[dq]);
-        k    <= k + 16'd1;
-        jidx <= nxt(jidx, rn);
-        st   <= (k + 16'd1 == fslots) ? D_CHECK : D_SLOTRD;
+        if (k + 16'd1 != fslots) begin
+            rxvalid <= rxvalid && buf_ok(b, cfg_num_bufs[dq]);
+            k    <= k + 16'd1;
+            jidx <= nxt(jidx, rn);
+            st   <= D_SLOTRD;
+        end else if (!(rxvalid && buf_ok(b, cfg_num_bufs[dq]))) begin
+            ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_DROP_BAD_BUF;
+            dst_done <= 1'b1;
+            st <= D_IDLE;
+        end else begin
+            k    <= '0;
+            sidx <= fstart;
+            jidx <= dhw;
+            st   <= D_CP_ISSUE;
+        end
     endtask
 
     always_ff @(posedge clk) begin
@@ -284,6 +303,7 @@ module dp_deliver #(
                     fslots <= frm_slots;
                     fbytes <= frm_bytes;
                     fbeat  <= first_beat;
+                    fslot0 <= frm_first_slot;
                     dq  <= PW'(dst_port);
                     drr <= dst_ring;
                     dqe <= d_entry;
@@ -362,40 +382,27 @@ module dp_deliver #(
                 if (dma_rd_rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
             end
 
-            D_CHECK: begin
-                if (!rxvalid) begin
-                    ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_DROP_BAD_BUF;
-                    dst_done <= 1'b1;
-                    st <= D_IDLE;
-                end else begin
-                    k <= '0;
-                    sidx <= fstart;
-                    jidx <= dhw;
-                    st <= D_CP_SLOT;
-                end
-            end
-
             D_CP_SLOT: if (!desc_busy) st <= D_CP_ISSUE;  // the slot is read now
 
             D_CP_ISSUE: begin
                 if (from_pb) begin
                     if (pb_done) begin
-                        slot_q    <= desc_rd_data;
+                        slot_q    <= cur_slot;
                         copy_left <= clamp_len;
                         copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
                         pb_i      <= '0;
                         st <= D_CP_PB;
                     end
                 end else if (dma_rd_can) begin
-                    slot_q    <= desc_rd_data;
+                    slot_q    <= cur_slot;
                     copy_left <= clamp_len;
                     copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
-                    if (slot_len(desc_rd_data) == 16'd0) begin
+                    if (slot_len(cur_slot) == 16'd0) begin
                         st <= D_CP_SLOTWR;
-                    end else if (k == 16'd0 && 32'(slot_len(desc_rd_data)) <= BEAT_BYTES) begin
+                    end else if (k == 16'd0 && 32'(slot_len(cur_slot)) <= BEAT_BYTES) begin
                         st <= D_CP_BEAT;  // the first beat already holds it
                     end else begin
-                        rd_issue(cfg_pool[cp] + 64'(slot_buf(desc_rd_data))
+                        rd_issue(cfg_pool[cp] + 64'(slot_buf(cur_slot))
                                  * 64'(cfg_buf_size[cp]), 13'(clamp_len));
                         st <= D_CP_STREAM;
                     end

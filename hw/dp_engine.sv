@@ -118,8 +118,9 @@ module dp_engine #(
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
 
     // ---- Job controller ----------------------------------------------------
+    // (J_HOLD: a fetched VALE frame waits for dp_vale_fwd.)
     typedef enum logic [3:0] {
-        J_IDLE, J_RXDB, J_START, J_OPEN, J_FETCH, J_FWAIT, J_VALE, J_PIPE, J_FIN, J_CLOSE,
+        J_IDLE, J_RXDB, J_START, J_OPEN, J_FETCH, J_FWAIT, J_HOLD, J_PIPE, J_FIN, J_CLOSE,
         J_PUB, J_PUBWAIT
     } state_t;
     state_t st;
@@ -157,17 +158,33 @@ module dp_engine #(
     logic         dst_done_unused;  // dp_vale_fwd hands over on dst_ready
     /* verilator lint_on UNUSEDSIGNAL */
     assign dst_done_unused = dst_done;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic         v_done_unused;  // the next frame goes in as soon as it is idle
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign v_done_unused = v_done;
+    // The frame dp_vale_fwd holds, for delivery.
+    logic [15:0]  v_frm_start, v_frm_slots;
+    logic [31:0]  v_frm_bytes;
+    logic [63:0]  v_frm_first_slot;
     logic [7:0]  j_ca_port;
     logic [3:0]  j_ca_counter;
 
     assign job_ready = st == J_IDLE;
     logic frame_now;  // a complete frame from dp_tx_fetch, this cycle
     assign frame_now = st == J_FWAIT && f_valid && f_kind == FETCH_FRAME;
-    // Ask dp_tx_fetch for the next frame: at a job's start, and in the
-    // cycle the previous frame (or the pipe's open) is done.
+    // dp_vale_fwd takes a VALE frame when it is idle (it keeps the
+    // frame's fields), and dp_tx_fetch is asked for the next one in that
+    // cycle, so the scan overlaps the lookup.
+    logic vale_take;
+    assign vale_take = !cpipe && !v_busy && (frame_now || st == J_HOLD);
+    // Ask dp_tx_fetch for the next frame: at a job's start, when
+    // dp_vale_fwd takes one, and in the cycle a pipe's frame (or its open)
+    // is done. In dp_tx_fetch's answer cycle ci is not yet past it.
     logic fetch_now;
-    assign fetch_now = st == J_FETCH || (st == J_VALE && v_done)
+    logic [15:0] fetch_ci;
+    assign fetch_now = st == J_FETCH || vale_take
                     || (st == J_PIPE && p_done && !p_wait) || (st == J_OPEN && p_done && p_ok);
+    assign fetch_ci  = (st == J_FWAIT) ? f_next : ci;
 
     // RX doorbell validation: head in [cached hwcur, hwtail].
     logic [15:0] rxdb_n;
@@ -223,7 +240,7 @@ module dp_engine #(
             J_FWAIT: begin
                 if (f_valid) begin
                     case (f_kind)
-                        FETCH_FRAME: st <= cpipe ? J_PIPE : J_VALE;
+                        FETCH_FRAME: st <= cpipe ? J_PIPE : vale_take ? J_FWAIT : J_HOLD;
                         FETCH_DROP: begin
                             j_ca_valid <= 1'b1; j_ca_port <= 8'(cp);
                             j_ca_counter <= CNT_TX_DROP_CHAIN;
@@ -235,7 +252,7 @@ module dp_engine #(
                 end
             end
 
-            J_VALE: if (v_done) st <= J_FWAIT;
+            J_HOLD: if (vale_take) st <= J_FWAIT;
 
             J_PIPE: begin
                 if (p_done) begin
@@ -252,7 +269,7 @@ module dp_engine #(
                 // VALE hands the ring back whole (once the last frame is
                 // delivered); a pipe asks dp_pipe.
                 pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
-                if (!d_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
+                if (!v_busy && !d_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
             end
 
             J_CLOSE: begin
@@ -448,7 +465,7 @@ module dp_engine #(
     dp_tx_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) tx_fetch (
         .clk, .rst,
         .req_valid(fetch_now), .req_ready(f_ready),
-        .req_base(tx_base), .req_n(cn), .req_ci(ci), .req_head(chead), .req_pipe(cpipe),
+        .req_base(tx_base), .req_n(cn), .req_ci(fetch_ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
         .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(f_desc),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
@@ -470,14 +487,15 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
-        .cons(d_busy ? d_pb_slot : st == J_VALE ? f_start : ci),
+        .cons(d_busy ? d_pb_slot : (dst_valid || v_busy) ? v_frm_start
+              : st == J_HOLD ? f_start : ci),
         .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
         .desc_rd_data,
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
         .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
         .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
         .rsp_tag(dma_rd_rsp_tag), .rsp_last(dma_rd_rsp_last),
-        .look_slot(f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_hdr(pb_hdr),
+        .look_slot(v_busy ? v_frm_start : f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_hdr(pb_hdr),
         .dlv_slot(d_pb_slot), .dlv_alloc(d_pb_alloc), .dlv_done(pb_done),
         .rd_beat(pb_rd_beat), .rd_data(pb_data),
         .busy(pf_busy)
@@ -487,7 +505,7 @@ module dp_engine #(
 
     dp_vale_fwd #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) vale_fwd (
         .clk, .rst, .port_enable, .port_cfg,
-        .frm_valid(frame_now && !cpipe), .frm_slots(f_slots), .frm_bytes(f_bytes),
+        .frm_valid(vale_take), .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes),
         .frm_ok(f_ok), .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
         .dma_rd_can, .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
@@ -496,6 +514,8 @@ module dp_engine #(
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
         .dst_valid, .dst_port, .dst_ring, .dst_ready(!d_busy && !dst_valid), .first_beat,
+        .dst_frm_start(v_frm_start), .dst_frm_slots(v_frm_slots), .dst_frm_bytes(v_frm_bytes),
+        .dst_frm_first_slot(v_frm_first_slot),
         .pb_alloc, .pb_b0, .pb_hdr,
         .ca_valid(v_ca), .ca_port(v_ca_port), .ca_counter(v_ca_cnt),
         .cb_valid(v_cb), .cb_port(v_cb_port), .cb_counter(v_cb_cnt), .cb_amount(v_cb_amt),
@@ -505,7 +525,8 @@ module dp_engine #(
     dp_deliver #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) deliver (
         .clk, .rst, .port_cfg,
         .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
-        .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .first_beat,
+        .frm_start(v_frm_start), .frm_slots(v_frm_slots), .frm_bytes(v_frm_bytes), .first_beat,
+        .frm_first_slot(v_frm_first_slot),
         .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_d),

@@ -16,7 +16,9 @@
 // rings) or, on PORT_FLOOD, to RX ring 0 of every other enabled VALE
 // port in port order (none: CNT_TX_DROP_NO_DEST). `done` pulses when the
 // frame is handed over whole, so the next frame's lookup runs while
-// delivery copies this one. When dp_pay_fetch read the frame ahead
+// delivery copies this one. The frame's fields are taken with
+// `frm_valid` (dp_tx_fetch goes on with the next frame at once) and
+// passed to delivery on `dst_frm_*`. When dp_pay_fetch read the frame ahead
 // (`pb_alloc`), the MAC addresses come from the packet buffer (`pb_hdr`,
 // once `pb_b0`) instead of a DMA read; the DMA read is issued only while
 // delivery is idle (`dst_ready`), so the two never share the channel.
@@ -37,6 +39,7 @@ module dp_vale_fwd #(
 
     // The frame (held by dp_tx_fetch while this stage runs) and its source.
     input  logic        frm_valid,
+    input  logic [15:0] frm_start,
     input  logic [15:0] frm_slots,
     input  logic [31:0] frm_bytes,
     input  logic        frm_ok,
@@ -72,6 +75,11 @@ module dp_vale_fwd #(
     output logic [3:0]  dst_ring,
     input  logic        dst_ready,
     output logic [511:0] first_beat,
+    // The frame, for delivery: first slot, slots, bytes, the first TX slot.
+    output logic [15:0]  dst_frm_start,
+    output logic [15:0]  dst_frm_slots,
+    output logic [31:0]  dst_frm_bytes,
+    output logic [63:0]  dst_frm_first_slot,
 
     // The packet buffer (dp_pay_fetch) for this frame: read ahead, its
     // first beat in, and its first 12 bytes.
@@ -105,14 +113,21 @@ module dp_vale_fwd #(
     logic [PW-1:0] cp;
     logic          flood, flood_any;
     logic [8:0]    fq;        // next flood candidate
-    logic [31:0]   bytes;
-    logic [15:0]   first_flags;
+    logic [31:0]   bytes, first_buf;
+    logic [15:0]   first_flags, first_len, fstart, fslots;
+    assign dst_frm_start = fstart;
+    assign dst_frm_slots = fslots;
+    assign dst_frm_bytes = bytes;
+    assign dst_frm_first_slot = slot_word(first_buf, first_len, first_flags);
     // The first beat: the header, and the whole payload of a frame up to
     // 64 bytes (copied from there, not re-read). The frame's fields hold.
-    logic [63:0]   hdr_addr;
-    logic [12:0]   hdr_len;
-    assign hdr_addr = cfg_pool[cp] + 64'(frm_first_buf) * 64'(cfg_buf_size[cp]);
-    assign hdr_len  = 32'(frm_first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(frm_first_len);
+    // (From the inputs in the frame's cycle, from the copies later.)
+    logic [63:0]   hdr_addr, hdr_addr_q;
+    logic [12:0]   hdr_len, hdr_len_q;
+    assign hdr_addr   = cfg_pool[cp] + 64'(frm_first_buf) * 64'(cfg_buf_size[cp]);
+    assign hdr_len    = 32'(frm_first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(frm_first_len);
+    assign hdr_addr_q = cfg_pool[cp] + 64'(first_buf) * 64'(cfg_buf_size[cp]);
+    assign hdr_len_q  = 32'(first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(first_len);
 
     assign cp = PW'(src_port);
     assign busy = st != V_IDLE;
@@ -194,6 +209,10 @@ module dp_vale_fwd #(
                 if (frm_valid) begin
                     bytes       <= frm_bytes;
                     first_flags <= frm_first_flags;
+                    first_buf   <= frm_first_buf;
+                    first_len   <= frm_first_len;
+                    fstart      <= frm_start;
+                    fslots      <= frm_slots;
                     if (32'(frm_slots) > MAX_FRAGS) begin
                         count_a(src_port, CNT_TX_DROP_CHAIN);
                         done <= 1'b1;
@@ -220,8 +239,8 @@ module dp_vale_fwd #(
             V_HDR_RD: begin
                 if (dma_rd_can && dst_ready) begin
                     dma_rd_req_valid <= 1'b1;
-                    dma_rd_req_addr  <= hdr_addr;
-                    dma_rd_req_len   <= hdr_len;
+                    dma_rd_req_addr  <= hdr_addr_q;
+                    dma_rd_req_len   <= hdr_len_q;
                     st <= V_HDR;
                 end
             end

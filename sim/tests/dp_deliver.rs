@@ -139,7 +139,7 @@ impl Bench {
             );
             bytes += u64::from(*len);
         }
-        let (buf0, len0, _) = slots[0];
+        let (buf0, len0, flags0) = slots[0];
         let at = (POOL + u64::from(buf0) * 2048) as usize;
         let first_beat = beat_of(&self.host.mem[at..at + usize::from(len0).min(64)]);
         self.p.set_src_port(0);
@@ -149,6 +149,7 @@ impl Bench {
         self.p.set_frm_slots(slots.len() as u64);
         self.p.set_frm_bytes(bytes);
         self.p.set_first_beat(&first_beat);
+        self.p.set_frm_first_slot(slot_word(buf0, len0, flags0));
         self.p.set_dst_port(DST as u64);
         self.p.set_dst_ring(1);
         self.p.set_dst_valid(1);
