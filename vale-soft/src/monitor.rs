@@ -235,6 +235,12 @@ pub fn check_watched(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sy
     )))
 }
 
+/// Whether copy monitors of `watched` watch direction `dir` (one load).
+#[inline]
+pub fn watches(domain: &Domain, watched: u32, dir: Dir) -> bool {
+    domain.ctrl().port(watched).get(port::MONITOR_DIRS) & dir_bit(dir) != 0
+}
+
 /// Copies the frames in slots `from..to` of `ring` (ring `ring_id` of
 /// direction `dir` of port `watched`) into the monitors of `watched` that
 /// watch `dir`. The slots must be valid and stable for the call (the
