@@ -133,12 +133,18 @@ impl Bench {
         set(&mut self.p);
         let mut answer = Answer::default();
         let mut done = false;
+        // The tag of each response beat due (reads are numbered in order).
+        let mut beat_tags: VecDeque<u64> = VecDeque::new();
         for _ in 0..2000 {
             if done && self.p.dma_wr_req_valid() == 0 {
                 return answer; // the last write has left
             }
             self.p.set_desc_rd_data(self.bar2.rdata);
             drive_dma!(self.p, self.host, wr = true, last = false);
+            let read_tag = self.host.reads.len() as u64 & 0x7f;
+            self.p.set_dma_rd_req_tag(read_tag);
+            self.p
+                .set_dma_rd_rsp_tag(beat_tags.front().copied().unwrap_or(0xff));
             self.p.eval();
             let e = self.p.d_entry() as usize;
             let state = &self.rx[e];
@@ -160,7 +166,15 @@ impl Bench {
             let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
             let write = (self.p.desc_wr_en() != 0)
                 .then(|| (self.p.desc_wr_word() as usize, self.p.desc_wr_data()));
+            if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
+                beat_tags.pop_front();
+            }
+            let reads = self.host.reads.len();
             sample_dma!(self.p, self.host, wr = true);
+            if let Some(&(_, len)) = self.host.reads.get(reads) {
+                let beats = (len as usize).div_ceil(64).max(1);
+                beat_tags.extend(std::iter::repeat_n(read_tag, beats));
+            }
             self.tick();
             self.p.set_open_valid(0);
             self.p.set_frm_valid(0);
@@ -222,6 +236,9 @@ impl Bench {
             p.set_frm_slots(u64::from(slots));
             p.set_frm_bytes(u64::from(slots * 60));
             p.set_frm_ok(u64::from(ok));
+            p.set_frm_first_buf(u64::from(2 + start % N));
+            p.set_frm_first_len(60);
+            p.set_frm_first_flags(u64::from(if slots > 1 { NS_MOREFRAG } else { 0 }));
             p.set_frm_valid(1);
         })
     }
