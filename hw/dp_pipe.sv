@@ -5,8 +5,9 @@
 // - open: the peer must be a pipe entry, enabled, naming this port back
 //   (an entry that names a reused entry holds its frames), with this
 //   ring among its RX rings; then the peer's RX head is re-read by DMA
-//   (the free room, as fresh as possible). `ok` clear: the other end is
-//   gone, the job ends without publishing.
+//   (the free room, as fresh as possible), with the fill of the RX slot
+//   prefetch in flight beside it (told apart by tag). `ok` clear: the
+//   other end is gone, the job ends without publishing.
 // - frame (a complete frame from dp_tx_fetch): a bad slot or a chain
 //   longer than the peer ring minus one is skipped (CNT_TX_DROP_BAD_SLOT);
 //   a frame that does not fit the peer's room waits (`wait`: hwcur stays
@@ -14,7 +15,9 @@
 //   buffer (from dp_rx_rings' prefetch, or read by DMA) goes into the TX
 //   slot in BAR2 (len 0, NS_BUF_CHANGED, ptr 0), the TX slot's
 //   descriptor into the RX slot (NS_BUF_CHANGED, NS_MOREFRAG kept, ptr 0)
-//   by DMA. The swapped TX slots are gathered and written back to the
+//   by DMA (a one-slot packet uses dp_tx_fetch's copy of its slot;
+//   `done` leaves with the last slot, the receiver's counters a cycle
+//   later). The swapped TX slots are gathered and written back to the
 //   host's copy of the TX ring (when the port has one) as one DMA write
 //   per run: four slots (a 64-byte line), the line's or the ring's end, a
 //   skipped packet, the job's end. CNT_TX_PACKETS/BYTES of the sender,
@@ -526,6 +529,9 @@ module dp_pipe #(
                         ca_valid <= 1'b1; ca_port <= src_port; ca_counter <= CNT_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= src_port;
                         cb_counter <= CNT_TX_BYTES; cb_amount <= frm_bytes;
+                        // Done now: dp_tx_fetch reads the next slot in
+                        // P_COUNT's cycle, which has no BAR2 write.
+                        done <= 1'b1; ok <= 1'b1; wait_room <= 1'b0;
                     end
                     // A complete run leaves from P_SLOT or P_COUNT, which
                     // find the write register empty (it is leaving now)
@@ -545,12 +551,13 @@ module dp_pipe #(
             end
 
             P_COUNT: begin
+                // (`done` went out with the last slot.)
                 if (wb_due) wb_write();
                 // The receiver's side of the moved packet.
                 ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
                 cb_valid <= 1'b1; cb_port <= 8'(dq);
                 cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
-                finish(1'b1, 1'b0);
+                st <= P_IDLE;
             end
 
             default: st <= P_IDLE;
