@@ -19,8 +19,9 @@
 //   dp_pipe      pipe crossover: descriptor moves, TX write-back
 //   dp_status    status entries (hwcur/hwtail), need_kick, notify
 //   dp_rx_rings  RX ring state and slot prefetch, shared by the above
-// One job runs at a time, with one DMA read of the stages in flight:
-// their request registers are OR-ed here (only one is ever valid). A
+// One job runs at a time, with one DMA read of the stages in flight
+// (dp_pipe's open: two, told apart by tag): their request registers are
+// OR-ed here (only one is ever valid). A
 // stage is started by a one-cycle request and answers with a one-cycle
 // `done`. Two VALE stages overlap: dp_deliver copies frame N while
 // dp_tx_fetch and dp_vale_fwd take frame N + 1 (dp_vale_fwd hands a
@@ -344,8 +345,8 @@ module dp_engine #(
                             | ({7{s_wr_valid}} & s_wr_len);
     assign dma_wr_req_data  = ({512{d_wr_valid}} & d_wr_data) | ({512{p_wr_valid}} & p_wr_data)
                             | ({512{s_wr_valid}} & s_wr_data);
-    // The stages have one read in flight, so their tag (bit 7 clear)
-    // only numbers the requests.
+    // The stages have one read in flight (dp_pipe two at open, told
+    // apart by tag), so their tag (bit 7 clear) only numbers the requests.
     logic [6:0] tag_ctr;
     assign dma_rd_req_tag = stage_rd_valid ? {1'b0, tag_ctr} : pf_rd_tag;
     always_ff @(posedge clk) begin
@@ -555,6 +556,8 @@ module dp_engine #(
         .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
         .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .frm_ok(f_ok),
+        .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
+        .frm_first_flags(f_first_flags),
         .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_p),
         .d_pf_buf,
         .hc_we(p_hc_we), .hc_value(p_hc_value),
@@ -563,8 +566,9 @@ module dp_engine #(
         .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(p_desc),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
-        .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(p_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
+        .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
         .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),

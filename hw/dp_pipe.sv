@@ -5,8 +5,9 @@
 // - open: the peer must be a pipe entry, enabled, naming this port back
 //   (an entry that names a reused entry holds its frames), with this
 //   ring among its RX rings; then the peer's RX head is re-read by DMA
-//   (the free room, as fresh as possible). `ok` clear: the other end is
-//   gone, the job ends without publishing.
+//   (the free room, as fresh as possible), with the fill of the RX slot
+//   prefetch in flight beside it (told apart by tag). `ok` clear: the
+//   other end is gone, the job ends without publishing.
 // - frame (a complete frame from dp_tx_fetch): a bad slot or a chain
 //   longer than the peer ring minus one is skipped (CNT_TX_DROP_BAD_SLOT);
 //   a frame that does not fit the peer's room waits (`wait`: hwcur stays
@@ -14,7 +15,9 @@
 //   buffer (from dp_rx_rings' prefetch, or read by DMA) goes into the TX
 //   slot in BAR2 (len 0, NS_BUF_CHANGED, ptr 0), the TX slot's
 //   descriptor into the RX slot (NS_BUF_CHANGED, NS_MOREFRAG kept, ptr 0)
-//   by DMA. The swapped TX slots are gathered and written back to the
+//   by DMA (a one-slot packet uses dp_tx_fetch's copy of its slot;
+//   `done` leaves with the last slot, the receiver's counters a cycle
+//   later). The swapped TX slots are gathered and written back to the
 //   host's copy of the TX ring (when the port has one) as one DMA write
 //   per run: four slots (a 64-byte line), the line's or the ring's end, a
 //   skipped packet, the job's end. CNT_TX_PACKETS/BYTES of the sender,
@@ -61,6 +64,11 @@ module dp_pipe #(
     input  logic [15:0]  frm_slots,
     input  logic [31:0]  frm_bytes,
     input  logic         frm_ok,
+    // Its first slot as dp_tx_fetch read it (a one-slot packet moves
+    // without reading it again).
+    input  logic [31:0]  frm_first_buf,
+    input  logic [15:0]  frm_first_len,
+    input  logic [15:0]  frm_first_flags,
 
     // The peer's RX ring (dp_rx_rings' d port).
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
@@ -93,7 +101,9 @@ module dp_pipe #(
     input  logic         dma_rd_req_ready,
     output logic [63:0]  dma_rd_req_addr,
     output logic [12:0]  dma_rd_req_len,
+    input  logic [7:0]   dma_rd_req_tag,   // the tag a request leaves with
     input  logic         dma_rd_rsp_valid,
+    input  logic [7:0]   dma_rd_rsp_tag,
     output logic         dma_rd_rsp_ready,
     input  logic [511:0] dma_rd_rsp_data,
 
@@ -128,8 +138,8 @@ module dp_pipe #(
     localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
     typedef enum logic [3:0] {
-        P_IDLE, P_OPEN_RD, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT, P_USE,
-        P_WR, P_WR2, P_COUNT, P_WB_FLUSH
+        P_IDLE, P_OPEN_RD, P_OPEN_FILL, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT,
+        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH
     } state_t;
     state_t st, wb_ret;
 
@@ -149,6 +159,12 @@ module dp_pipe #(
     logic [63:0]   wb_addr;   // host address of the first gathered slot
     logic [2:0]    wb_cnt;    // slots gathered
     logic          wb_due;    // the run is complete: write it next
+    // Open: the head re-read and the prefetch fill are in flight together
+    // (two tags, answers in any order).
+    logic          rd_head;     // the read in the request register is the head's
+    logic [7:0]    head_tag;    // its tag, once it left
+    logic          head_wait;   // its answer is due
+    logic          fill_wait;   // beats of the fill are due
 
     assign cp   = PW'(src_port);
     assign busy = st != P_IDLE || wb_cnt != 3'd0;
@@ -200,6 +216,12 @@ module dp_pipe #(
     /* verilator lint_on UNUSEDSIGNAL */
     logic [WORD_W-1:0] tx_word;
     assign tx_word = tx_slot_byte[WORD_W+2:3];
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [31:0] tx_first_byte;  // BAR2 byte offset of the frame's first slot
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [WORD_W-1:0] tx_first_word;
+    assign tx_first_byte = src_base + 32'(slot_off(frm_start));
+    assign tx_first_word = tx_first_byte[WORD_W+2:3];
 
     // The head just read from the status entry: in [hwcur, hwtail].
     logic [15:0] beat_head;
@@ -225,13 +247,29 @@ module dp_pipe #(
         pf_hit   = k < 16'(d_pf_cnt);
         pf_value = d_pf_buf;
     end
+    // The fill sent with the head re-read: from the prefetched slots on,
+    // within the room the cached head gives (the fresh head only adds).
+    logic [15:0] open_at, open_room, open_free, open_want;
+    always_comb begin
+        open_at   = (32'(dhw) + 32'(d_pf_cnt) >= 32'(rn))
+                  ? dhw + 16'(d_pf_cnt) - rn : dhw + 16'(d_pf_cnt);
+        open_room = rn - open_at;
+        open_free = rx_free(dhc, dhw, rn);
+        open_free = (open_free > 16'(d_pf_cnt)) ? open_free - 16'(d_pf_cnt) : 16'd0;
+        open_want = 16'(PF) - 16'(d_pf_cnt);
+        if (open_room < open_want) open_want = open_room;
+        if (open_free < open_want) open_want = open_free;
+    end
     // A fill of up to PF slots arrives four per beat (as dp_deliver).
-    assign d_pf_lane = k[5:0];
+    // (In P_IDLE a one-slot packet takes the first prefetched slot.)
+    assign d_pf_lane = (st == P_IDLE) ? 6'd0 : k[5:0];
     logic [5:0] fill_at;
     logic [6:0] fill_left;
     assign fill_k  = fill_at;
     assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
-    assign fill_we = st == P_FILLWAIT && dma_rd_rsp_valid;
+    logic rsp_head;  // this beat answers the head re-read
+    assign rsp_head = head_wait && dma_rd_rsp_tag == head_tag;
+    assign fill_we = (st == P_FILLWAIT || (st == P_REFRESH && !rsp_head)) && dma_rd_rsp_valid;
 
     assign desc_rd_en   = st == P_SLOT;
     assign desc_rd_word = tx_word;
@@ -274,12 +312,17 @@ module dp_pipe #(
             ca_valid <= 1'b0; cb_valid <= 1'b0;
             wb_cnt <= '0; wb_due <= 1'b0;
             dqe <= '0;
+            rd_head <= 1'b0; head_wait <= 1'b0; fill_wait <= 1'b0;
         end else begin
             done <= 1'b0;
             hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
             ca_valid <= 1'b0; cb_valid <= 1'b0;
             desc_wr_en <= 1'b0;
-            if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
+            if (dma_rd_req_valid && dma_rd_req_ready) begin
+                dma_rd_req_valid <= 1'b0;
+                if (rd_head) head_tag <= dma_rd_req_tag;
+                rd_head <= 1'b0;
+            end
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
 
             case (st)
@@ -302,6 +345,19 @@ module dp_pipe #(
                         finish(1'b1, 1'b0);
                     end else if (frm_slots > pipe_free) begin
                         finish(1'b1, 1'b1);  // back-pressure: wait for the receiver
+                    end else if (frm_slots == 16'd1 && d_pf_cnt != 7'd0) begin
+                        // A one-slot packet with its RX slot prefetched:
+                        // dp_tx_fetch read the slot, the receiver's buffer
+                        // goes back into it now (P_SLOT, P_RXRD skipped).
+                        k <= '0;
+                        sidx <= frm_start;
+                        jidx <= dhw;
+                        slot_q <= slot_word(frm_first_buf, frm_first_len, frm_first_flags);
+                        desc_wr_en   <= 1'b1;
+                        desc_wr_word <= tx_first_word;
+                        desc_wr_data <= slot_word(pf_value, 16'd0, NS_BUF_CHANGED);
+                        rbuf <= pf_value;
+                        st <= P_WR;
                     end else begin
                         k <= '0;
                         sidx <= frm_start;
@@ -329,12 +385,41 @@ module dp_pipe #(
                 if (dma_rd_can) begin
                     rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                              13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
+                    rd_head   <= 1'b1;
+                    head_wait <= 1'b1;
+                    st <= P_OPEN_FILL;
+                end
+            end
+
+            P_OPEN_FILL: begin
+                // The prefetch fill goes out behind the head re-read, so
+                // the two round trips overlap.
+                if (open_want == 16'd0) begin
+                    st <= P_REFRESH;
+                end else if (dma_rd_can) begin
+                    rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(open_at)
+                             + 64'(SLOT_BUF_IDX),
+                             13'((32'(open_want) - 32'd1) * SLOT_BYTES
+                                 + (SLOT_LEN - SLOT_BUF_IDX)));
+                    fill_at   <= d_pf_cnt[5:0];
+                    fill_left <= 7'(open_want);
+                    fill_wait <= 1'b1;
                     st <= P_REFRESH;
                 end
             end
 
             P_REFRESH: begin
-                if (dma_rd_rsp_valid) begin
+                if (dma_rd_rsp_valid && !rsp_head) begin
+                    // A beat of the fill (dp_rx_rings takes it).
+                    fill_at   <= fill_at + 6'd4;
+                    fill_left <= fill_left - 7'(fill_n);
+                    if (fill_left <= 7'd4) begin
+                        fill_wait <= 1'b0;
+                        if (!head_wait) finish(1'b1, 1'b0);
+                    end
+                end
+                if (dma_rd_rsp_valid && rsp_head) begin
+                    head_wait <= 1'b0;
                     if (beat_head_ok) begin
                         dhc <= beat_head;
                         hc_we <= 1'b1; hc_value <= beat_head;
@@ -342,7 +427,7 @@ module dp_pipe #(
                     end else begin
                         pipe_free <= rx_free(dhc, dhw, rn);
                     end
-                    finish(1'b1, 1'b0);
+                    if (!fill_wait) finish(1'b1, 1'b0);
                 end
             end
 
@@ -444,6 +529,9 @@ module dp_pipe #(
                         ca_valid <= 1'b1; ca_port <= src_port; ca_counter <= CNT_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= src_port;
                         cb_counter <= CNT_TX_BYTES; cb_amount <= frm_bytes;
+                        // Done now: dp_tx_fetch reads the next slot in
+                        // P_COUNT's cycle, which has no BAR2 write.
+                        done <= 1'b1; ok <= 1'b1; wait_room <= 1'b0;
                     end
                     // A complete run leaves from P_SLOT or P_COUNT, which
                     // find the write register empty (it is leaving now)
@@ -463,12 +551,13 @@ module dp_pipe #(
             end
 
             P_COUNT: begin
+                // (`done` went out with the last slot.)
                 if (wb_due) wb_write();
                 // The receiver's side of the moved packet.
                 ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
                 cb_valid <= 1'b1; cb_port <= 8'(dq);
                 cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
-                finish(1'b1, 1'b0);
+                st <= P_IDLE;
             end
 
             default: st <= P_IDLE;

@@ -44,6 +44,9 @@ struct Bench {
     bar2: Bar2,
     rx: Vec<RxState>,
     cfg: PortCfg,
+    /// The host answers a read issued while another is due first (the
+    /// completions of the open's two reads reordered).
+    newest_first: bool,
 }
 
 impl Bench {
@@ -87,6 +90,7 @@ impl Bench {
             bar2: Bar2::default(),
             rx: vec![RxState::default(); 8],
             cfg,
+            newest_first: false,
         };
         bench.apply_cfg();
         bench.tick(); // (the first evaluation settles the model: no edge)
@@ -133,12 +137,21 @@ impl Bench {
         set(&mut self.p);
         let mut answer = Answer::default();
         let mut done = false;
+        // Cycles seen since `done`: a moved packet's receiver counters
+        // follow it by one.
+        let mut after_done = 0;
+        // The tag of each response beat due (reads are numbered in order).
+        let mut beat_tags: VecDeque<u64> = VecDeque::new();
         for _ in 0..2000 {
-            if done && self.p.dma_wr_req_valid() == 0 {
-                return answer; // the last write has left
+            if done && after_done >= 2 && self.p.dma_wr_req_valid() == 0 {
+                return answer; // the last write has left, the counters are out
             }
             self.p.set_desc_rd_data(self.bar2.rdata);
             drive_dma!(self.p, self.host, wr = true, last = false);
+            let read_tag = self.host.reads.len() as u64 & 0x7f;
+            self.p.set_dma_rd_req_tag(read_tag);
+            self.p
+                .set_dma_rd_rsp_tag(beat_tags.front().copied().unwrap_or(0xff));
             self.p.eval();
             let e = self.p.d_entry() as usize;
             let state = &self.rx[e];
@@ -160,7 +173,25 @@ impl Bench {
             let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
             let write = (self.p.desc_wr_en() != 0)
                 .then(|| (self.p.desc_wr_word() as usize, self.p.desc_wr_data()));
+            if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
+                beat_tags.pop_front();
+            }
+            let reads = self.host.reads.len();
             sample_dma!(self.p, self.host, wr = true);
+            if let Some(&(_, len)) = self.host.reads.get(reads) {
+                let beats = (len as usize).div_ceil(64).max(1);
+                beat_tags.extend(std::iter::repeat_n(read_tag, beats));
+                if self.newest_first && beat_tags.len() > beats {
+                    // Its beats (in order among themselves) go first, due
+                    // when the older read's first beat is.
+                    let due = self.host.beats[0].at;
+                    beat_tags.rotate_right(beats);
+                    self.host.beats.rotate_right(beats);
+                    for beat in self.host.beats.iter_mut().take(beats) {
+                        beat.at = due;
+                    }
+                }
+            }
             self.tick();
             self.p.set_open_valid(0);
             self.p.set_frm_valid(0);
@@ -200,6 +231,9 @@ impl Bench {
                 answer.span = self.p.span();
                 done = true;
             }
+            if done {
+                after_done += 1;
+            }
         }
         panic!("the request never finished");
     }
@@ -222,6 +256,9 @@ impl Bench {
             p.set_frm_slots(u64::from(slots));
             p.set_frm_bytes(u64::from(slots * 60));
             p.set_frm_ok(u64::from(ok));
+            p.set_frm_first_buf(u64::from(2 + start % N));
+            p.set_frm_first_len(60);
+            p.set_frm_first_flags(u64::from(if slots > 1 { NS_MOREFRAG } else { 0 }));
             p.set_frm_valid(1);
         })
     }
@@ -346,4 +383,34 @@ fn the_head_reread_at_open_sets_the_room() {
         (answer.pub_tail, answer.span, answer.dirty),
         (15, 15, false)
     );
+}
+
+#[test]
+fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
+    for newest_first in [false, true] {
+        let mut b = Bench::new(0.0);
+        b.newest_first = newest_first;
+        // Cached: hwcur 0, hwtail 0 (15 slots free); the host's head is 0.
+        b.set_rx_head(0);
+        assert!(b.open().ok);
+        // Two reads: the head, then all 15 free RX slots' buffers.
+        let rx_slots = RX_RING + u64::from(RING_HEADER_BYTES);
+        assert_eq!(b.host.reads.len(), 2, "newest first {newest_first}");
+        assert_eq!(b.host.reads[1].0, rx_slots + u64::from(SLOT_BUF_IDX));
+        let pf: Vec<u32> = b.rx[entry(1, 0) as usize].pf.iter().copied().collect();
+        assert_eq!(
+            pf,
+            (40..55).collect::<Vec<u32>>(),
+            "newest first {newest_first}"
+        );
+        // Every one-slot packet then moves from the prefetch: no more reads.
+        for i in 0..15 {
+            let answer = b.frame(i, 1, true);
+            assert_eq!(answer.counts, moved(1));
+            b.check_moved(i, i, 0, true);
+        }
+        assert_eq!(b.host.reads.len(), 2);
+        let answer = b.frame(15, 1, true);
+        assert!(answer.wait, "the ring is full");
+    }
 }
