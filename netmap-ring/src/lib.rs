@@ -14,6 +14,7 @@ pub mod abi;
 pub mod async_port;
 pub mod crash;
 pub mod lock;
+pub mod monitor_memory;
 pub mod name;
 pub mod port;
 pub mod region;

@@ -25,7 +25,7 @@
 use std::sync::atomic::Ordering;
 
 use netmap_ring::abi::{NS_MOREFRAG, NS_TXMON};
-use netmap_ring::lock::ShmLock;
+use netmap_ring::lock::{ShmLock, ShmLockGuard};
 use netmap_ring::name::PortName;
 use netmap_ring::port::{PortError, SyncError};
 use netmap_ring::ring;
@@ -36,7 +36,7 @@ use vale_offload::geometry::PortGeometry;
 use vale_offload::placement::PortKind;
 
 use crate::collect::payload_offset;
-use crate::ctrl::{kring, port, Dir, PortEntry, MAX_ENTRIES, PORT_ACTIVE};
+use crate::ctrl::{kring, port, Dir, Kring, PortEntry, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
 use crate::ports::{self, geometry_of};
@@ -318,21 +318,98 @@ fn copy_slow(
     to: u32,
 ) {
     let ctrl = domain.ctrl();
-    for m in monitors_of(e) {
-        let me = ctrl.port(m);
-        let flags = me.get(port::FLAGS);
-        if flags & dir_bit(dir) == 0 || flags & ZERO_COPY != 0 {
-            continue;
-        }
-        // Only rings the monitor's reader has bound (`/r` of one ring binds
-        // one).
-        if ring_id >= geometry_of(&me).rx_rings || me.get(port::BOUND_RX) >> ring_id & 1 == 0 {
-            continue;
-        }
-        if copy_into(domain, &me, e.index, dir, ring_id, ring, from, to) {
+    for m in takers(domain, e, dir, ring_id, false) {
+        if copy_into(domain, &ctrl.port(m), e.index, dir, ring_id, ring, from, to) {
             kick_ring(domain, m, Dir::Rx, ring_id);
         }
     }
+}
+
+/// The monitors of `e` that take the frames of its ring `ring_id` in
+/// direction `dir`: the copying ones or the zero-copy ones. Only rings the
+/// monitor's reader has bound take frames (`/r` of one ring binds one).
+pub(crate) fn takers<'a>(
+    domain: &'a Domain,
+    e: &PortEntry<'a>,
+    dir: Dir,
+    ring_id: u32,
+    zero_copy: bool,
+) -> impl Iterator<Item = u32> + 'a {
+    let ctrl = domain.ctrl();
+    monitors_of(e).filter(move |&m| {
+        let me = ctrl.port(m);
+        let flags = me.get(port::FLAGS);
+        flags & dir_bit(dir) != 0
+            && (flags & ZERO_COPY != 0) == zero_copy
+            && ring_id < me.get(port::RX_RINGS)
+            && me.get(port::BOUND_RX) >> ring_id & 1 != 0
+    })
+}
+
+/// RX ring `ring_id` of a monitor, under its lock, with the kernel side's
+/// indexes as the lock found them.
+pub(crate) struct LockedRx<'a> {
+    _guard: ShmLockGuard<'a>,
+    pub kring: Kring<'a>,
+    pub view: RingView<'a>,
+    pub hwcur: u32,
+    pub hwtail: u32,
+}
+
+impl LockedRx<'_> {
+    /// Slots the monitor's reader has released and nobody filled yet.
+    pub(crate) fn free(&self) -> u32 {
+        let n = self.view.num_slots();
+        (self.hwcur + n - self.hwtail - 1) % n
+    }
+
+    /// Publishes slots up to `hwtail`, counting `packets` frames of `bytes`
+    /// and the frames dropped for a full ring or a bad buffer.
+    pub(crate) fn publish(&self, me: &PortEntry<'_>, hwtail: u32, counts: TakeCounts) {
+        // Release: the slots filled become visible to the monitor's Acquire
+        // load of hwtail in rxsync.
+        self.kring
+            .field(kring::HWTAIL)
+            .store(hwtail, Ordering::Release);
+        me.add(PortCounter::RxPackets, counts.packets);
+        me.add(PortCounter::RxBytes, counts.bytes);
+        me.add(PortCounter::RxDropFull, counts.full);
+        me.add(PortCounter::RxDropBadBuf, counts.bad);
+    }
+}
+
+/// What one hand-over to a monitor did.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TakeCounts {
+    pub packets: u64,
+    pub bytes: u64,
+    pub full: u64,
+    pub bad: u64,
+}
+
+/// Locks RX ring `ring_id` of monitor `me`; `None` when `me` was freed or
+/// reused (it no longer monitors `watched`) between the bitmap read and
+/// the lock, or its ring is not readable.
+pub(crate) fn lock_rx<'a>(
+    domain: &'a Domain,
+    me: &PortEntry<'_>,
+    watched: u32,
+    ring_id: u32,
+) -> Option<LockedRx<'a>> {
+    let k = domain.ctrl().kring(me.index, Dir::Rx, ring_id);
+    let (guard, _) = ShmLock::new(k.lock_word()).lock();
+    if me.state() != PORT_ACTIVE || !is_monitor(me) || me.get(port::MONITOR_OF) != watched {
+        return None;
+    }
+    let view = RingView::new(domain.memory().region(), k.ring_off(), k.num_slots()).ok()?;
+    Some(LockedRx {
+        _guard: guard,
+        kring: k,
+        view,
+        // Acquire: pairs with the monitor's Release store of hwcur in rxsync.
+        hwcur: k.field(kring::HWCUR).load(Ordering::Acquire),
+        hwtail: k.field(kring::HWTAIL).load(Ordering::Relaxed),
+    })
 }
 
 /// Copies into RX ring `ring_id` of monitor `me`; returns whether anything
@@ -348,23 +425,15 @@ fn copy_into(
     from: u32,
     to: u32,
 ) -> bool {
-    let ctrl = domain.ctrl();
     let memory = domain.memory();
     let region = memory.region();
-    let k = ctrl.kring(me.index, Dir::Rx, ring_id);
-    let (_guard, _) = ShmLock::new(k.lock_word()).lock();
-    // Freed or reused between the bitmap read and the lock.
-    if me.state() != PORT_ACTIVE || !is_monitor(me) || me.get(port::MONITOR_OF) != watched {
-        return false;
-    }
-    let n = k.num_slots();
-    let Ok(rx) = RingView::new(region, k.ring_off(), n) else {
+    let Some(locked) = lock_rx(domain, me, watched, ring_id) else {
         return false;
     };
-    // Acquire: pairs with the monitor's Release store of hwcur in rxsync.
-    let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
-    let mut hwtail = k.field(kring::HWTAIL).load(Ordering::Relaxed);
-    let mut free = (hwcur + n - hwtail - 1) % n;
+    let rx = &locked.view;
+    let n = rx.num_slots();
+    let mut hwtail = locked.hwtail;
+    let mut free = locked.free();
     let sn = src.num_slots();
     let mark = if dir == Dir::Tx { NS_TXMON } else { 0 };
     let buf_size = memory.buf_size() as usize;
@@ -423,12 +492,15 @@ fn copy_into(
         packets += 1;
         bytes += frame_bytes;
     }
-    // Release: the copies become visible to the monitor's Acquire load of
-    // hwtail in rxsync.
-    k.field(kring::HWTAIL).store(hwtail, Ordering::Release);
-    me.add(PortCounter::RxPackets, packets);
-    me.add(PortCounter::RxBytes, bytes);
-    me.add(PortCounter::RxDropFull, full);
-    me.add(PortCounter::RxDropBadBuf, bad);
+    locked.publish(
+        me,
+        hwtail,
+        TakeCounts {
+            packets,
+            bytes,
+            full,
+            bad,
+        },
+    );
     packets > 0
 }

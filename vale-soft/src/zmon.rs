@@ -17,22 +17,18 @@
 //! frames leave with their buffers, a transmitted slot holds none to hand
 //! over.
 
-use std::sync::atomic::Ordering;
-
 use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_INDIRECT, NS_TXMON};
-use netmap_ring::lock::ShmLock;
 use netmap_ring::name::PortName;
 use netmap_ring::port::PortError;
 use netmap_ring::ring;
 use netmap_ring::view::RingView;
 
-use vale_offload::counters::PortCounter;
 use vale_offload::placement::PortKind;
 
-use crate::ctrl::{kring, port, Dir, PortEntry, PORT_ACTIVE};
+use crate::ctrl::{port, Dir, PortEntry};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
-use crate::monitor::{is_monitor, monitors_of, ZERO_COPY};
+use crate::monitor::{lock_rx, monitors_of, takers, TakeCounts, ZERO_COPY};
 
 /// Refuses a zero-copy monitor of `watched` that cannot be: a pipe end, or
 /// a port that has one already.
@@ -73,22 +69,19 @@ pub fn hand_over(
     from: u32,
     to: u32,
 ) {
-    let ctrl = domain.ctrl();
-    let want = match dir {
-        Dir::Tx => crate::monitor::WATCH_TX,
-        Dir::Rx => crate::monitor::WATCH_RX,
-    };
-    let Some(m) = monitors_of(e).find(|&m| {
-        let flags = ctrl.port(m).get(port::FLAGS);
-        flags & ZERO_COPY != 0 && flags & want != 0
-    }) else {
+    let Some(m) = takers(domain, e, dir, ring_id, true).next() else {
         return;
     };
-    let me = ctrl.port(m);
-    if ring_id >= me.get(port::RX_RINGS) || me.get(port::BOUND_RX) >> ring_id & 1 == 0 {
-        return;
-    }
-    if swap_into(domain, &me, e.index, dir, ring_id, ring, from, to) {
+    if swap_into(
+        domain,
+        &domain.ctrl().port(m),
+        e.index,
+        dir,
+        ring_id,
+        ring,
+        from,
+        to,
+    ) {
         kick_ring(domain, m, Dir::Rx, ring_id);
     }
 }
@@ -106,21 +99,14 @@ fn swap_into(
     from: u32,
     to: u32,
 ) -> bool {
-    let ctrl = domain.ctrl();
     let memory = domain.memory();
-    let k = ctrl.kring(me.index, Dir::Rx, ring_id);
-    let (_guard, _) = ShmLock::new(k.lock_word()).lock();
-    if me.state() != PORT_ACTIVE || !is_monitor(me) || me.get(port::MONITOR_OF) != watched {
-        return false;
-    }
-    let n = k.num_slots();
-    let Ok(rx) = RingView::new(memory.region(), k.ring_off(), n) else {
+    let Some(locked) = lock_rx(domain, me, watched, ring_id) else {
         return false;
     };
-    // Acquire: pairs with the monitor's Release store of hwcur in rxsync.
-    let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
-    let mut hwtail = k.field(kring::HWTAIL).load(Ordering::Relaxed);
-    let free = (hwcur + n - hwtail - 1) % n;
+    let rx = &locked.view;
+    let n = rx.num_slots();
+    let mut hwtail = locked.hwtail;
+    let free = locked.free();
     let sn = src.num_slots();
     let frames = ring::distance(from, to, sn);
     // The newest frames fit; the oldest stay with the port, counted.
@@ -165,12 +151,15 @@ fn swap_into(
         }
         i = ring::next(i, sn);
     }
-    // Release: the swapped slots become visible to the monitor's Acquire
-    // load of hwtail in rxsync.
-    k.field(kring::HWTAIL).store(hwtail, Ordering::Release);
-    me.add(PortCounter::RxPackets, moved);
-    me.add(PortCounter::RxBytes, bytes);
-    me.add(PortCounter::RxDropFull, u64::from(skipped));
-    me.add(PortCounter::RxDropBadBuf, bad);
+    locked.publish(
+        me,
+        hwtail,
+        TakeCounts {
+            packets: moved,
+            bytes,
+            full: u64::from(skipped),
+            bad,
+        },
+    );
     moved > 0
 }

@@ -18,11 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use netmap_ring::abi::{NS_MOREFRAG, NS_TXMON};
+use netmap_ring::monitor_memory::MonitorMemory;
 use netmap_ring::name::PortName;
-use netmap_ring::port::{Binding, BindingLayout, BufferPool, PortError, RingSpec, SyncError};
-use netmap_ring::region::{NetmapMemory, RegionConfig, PAGE_SIZE, RESERVED_BUFFERS};
+use netmap_ring::port::{Binding, BindingLayout, PortError, RingSpec, SyncError};
+use netmap_ring::region::NetmapMemory;
 use netmap_ring::ring::{self, check_head_cur};
-use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
+use netmap_ring::view::RingView;
 
 use crate::eventfd::EventFd;
 
@@ -175,71 +176,11 @@ pub(crate) fn register(
     entry: u32,
     slots: u32,
 ) -> Result<Box<dyn Binding>, PortError> {
-    let no_memory = |why: String| PortError::NoMemory {
-        name: name.to_string(),
-        why,
-    };
-    let config = RegionConfig {
-        ctrl_size: PAGE_SIZE,
-        if_objects: 1,
-        ring_objects: 1,
-        max_ring_slots: slots,
-        num_bufs: RESERVED_BUFFERS + slots,
-        ..RegionConfig::default()
-    };
-    let memory =
-        NetmapMemory::create("netmap-rs-devmon", config).map_err(|e| no_memory(e.to_string()))?;
-    let region = Arc::clone(memory.region());
-    let buf_off = memory.layout().buf_off;
-    let offset = memory
-        .alloc_rings(1, slots)
-        .map_err(|e| no_memory(e.to_string()))?[0];
-    let mut bufs = Vec::with_capacity(slots as usize);
-    memory
-        .alloc_buffers(slots, &mut bufs)
-        .map_err(|e| no_memory(e.to_string()))?;
-    RingView::format(
-        &region,
-        offset,
-        &bufs,
-        0,
-        Direction::Rx,
-        memory.buf_size(),
-        buf_off as i64 - offset as i64,
-        0,
-    )
-    .map_err(|e| no_memory(e.to_string()))?;
-    let if_offset = memory.alloc_if().map_err(|e| no_memory(e.to_string()))?;
-    // As netmap's monitors: a TX ring is listed, never bound.
-    format_if(
-        &region,
-        if_offset,
-        &IfDescription {
-            name: name.nr_name(),
-            tx_rings: 1,
-            rx_rings: 1,
-            rings: vec![None, Some(offset)],
-            ..Default::default()
-        },
-    )
-    .map_err(|e| no_memory(e.to_string()))?;
-    let ring = RingSpec {
-        id: 0,
-        offset,
-        num_slots: slots,
-    };
-    let layout = BindingLayout {
-        region,
-        if_offset,
-        tx_rings: Vec::new(),
-        rx_rings: vec![ring],
-        buffers: BufferPool {
-            base: buf_off,
-            buf_size: memory.buf_size(),
-            num_bufs: memory.num_bufs(),
-        },
-        nr_flags: name.flags.nr_flags(),
-    };
+    let MonitorMemory {
+        memory,
+        ring,
+        layout,
+    } = MonitorMemory::create("netmap-rs-devmon", name, slots)?;
     let notifier = EventFd::new().map_err(|source| PortError::Io {
         name: name.to_string(),
         source,
