@@ -22,11 +22,7 @@ fn zero_copy_between_two_pipes_is_lossless() {
     );
     let banner = bridge.wait_for_line("bridge:", TIMEOUT);
     assert!(banner.contains("zero-copy"), "{banner}");
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &["-i", &format!("{sw}:y{{1"), "-f", "rx", "-n", "30000"],
-    );
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&format!("{sw}:y{{1"), &["-n", "30000"]);
     let (status, out, err) = sb.run(
         PKT_GEN,
         &["-i", &format!("{sw}:x{{1"), "-f", "tx", "-n", "30000"],
@@ -59,11 +55,7 @@ fn copies_between_two_switches_until_interrupted() {
     );
     let banner = bridge.wait_for_line("bridge:", TIMEOUT);
     assert!(banner.ends_with("(copy)"), "{banner}");
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &["-i", &format!("{s2}:rx"), "-f", "rx", "-n", "5000"],
-    );
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&format!("{s2}:rx"), &["-n", "5000"]);
     let mut tx = sb.spawn(
         PKT_GEN,
         &["-i", &format!("{s1}:tx"), "-f", "tx", "-R", "50000"],

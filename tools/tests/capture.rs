@@ -21,20 +21,7 @@ fn captured_frames_decode_as_udp_with_good_checksums() {
     let sw = sb.switch("c");
     let file = std::env::temp_dir().join(format!("netmap-tools-capture-{}.pcap", sb.tag));
     let file_arg = file.to_str().unwrap();
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &[
-            "-i",
-            &format!("{sw}:c}}1"),
-            "-f",
-            "rx",
-            "-n",
-            "300",
-            "--pcap",
-            file_arg,
-        ],
-    );
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&format!("{sw}:c}}1"), &["-n", "300", "--pcap", file_arg]);
     let (status, out, err) = sb.run(
         PKT_GEN,
         &[
@@ -80,20 +67,10 @@ fn the_check_catches_a_bad_checksum() {
     let sb = Sandbox::new();
     let sw = sb.switch("k");
     let file = std::env::temp_dir().join(format!("netmap-tools-bad-{}.pcap", sb.tag));
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &[
-            "-i",
-            &format!("{sw}:k}}1"),
-            "-f",
-            "rx",
-            "-n",
-            "1",
-            "--pcap",
-            file.to_str().unwrap(),
-        ],
+    let mut rx = sb.receiver(
+        &format!("{sw}:k}}1"),
+        &["-n", "1", "--pcap", file.to_str().unwrap()],
     );
-    rx.wait_for_line("ready", TIMEOUT);
     let (status, _, _) = sb.run(
         PKT_GEN,
         &["-i", &format!("{sw}:k{{1"), "-f", "tx", "-n", "1"],
@@ -120,20 +97,10 @@ fn frames_through_a_vale_switch_decode_clean() {
     let sb = Sandbox::new();
     let sw = sb.switch("w");
     let file = std::env::temp_dir().join(format!("netmap-tools-vale-{}.pcap", sb.tag));
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &[
-            "-i",
-            &format!("{sw}:r"),
-            "-f",
-            "rx",
-            "-n",
-            "3000",
-            "--pcap",
-            file.to_str().unwrap(),
-        ],
+    let mut rx = sb.receiver(
+        &format!("{sw}:r"),
+        &["-n", "3000", "--pcap", file.to_str().unwrap()],
     );
-    rx.wait_for_line("ready", TIMEOUT);
     let mut tx = sb.spawn(
         PKT_GEN,
         &[

@@ -22,8 +22,7 @@ fn capture_of_1000_frames_reads_clean_in_tshark_and_replays_identically() {
     let sb = Sandbox::new();
     let sw = sb.switch("d");
     let capture = temp_file(&sb, "f.pcapng");
-    let mut sink = sb.spawn(PKT_GEN, &["-i", &format!("{sw}:b"), "-f", "rx"]);
-    sink.wait_for_line("ready", TIMEOUT);
+    let mut sink = sb.receiver(&format!("{sw}:b"), &[]);
     let mut dump = sb.spawn(
         NMDUMP,
         &[
@@ -89,20 +88,10 @@ fn capture_of_1000_frames_reads_clean_in_tshark_and_replays_identically() {
     // Replay into another switch: the receiver gets the same frames.
     let replayed = temp_file(&sb, "g.pcap");
     let other = sb.switch("e");
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &[
-            "-i",
-            &format!("{other}:y"),
-            "-f",
-            "rx",
-            "-n",
-            "1000",
-            "--pcap",
-            replayed.to_str().unwrap(),
-        ],
+    let mut rx = sb.receiver(
+        &format!("{other}:y"),
+        &["-n", "1000", "--pcap", replayed.to_str().unwrap()],
     );
-    rx.wait_for_line("ready", TIMEOUT);
     let (status, out, err) = sb.run(
         PKT_GEN,
         &[
@@ -143,20 +132,10 @@ fn replay_loops_with_n_and_refuses_a_bad_file() {
     }
     w.finish().unwrap();
     let got = temp_file(&sb, "got.pcap");
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &[
-            "-i",
-            &format!("{sw}:y"),
-            "-f",
-            "rx",
-            "-n",
-            "6",
-            "--pcap",
-            got.to_str().unwrap(),
-        ],
+    let mut rx = sb.receiver(
+        &format!("{sw}:y"),
+        &["-n", "6", "--pcap", got.to_str().unwrap()],
     );
-    rx.wait_for_line("ready", TIMEOUT);
     let (status, out, err) = sb.run(
         PKT_GEN,
         &[
@@ -224,8 +203,7 @@ fn printed_lines_say_direction_addresses_and_udp() {
 fn sigint_prints_the_summary_and_a_closing_port_ends_the_dump() {
     let sb = Sandbox::new();
     let sw = sb.switch("s");
-    let mut port = sb.spawn(PKT_GEN, &["-i", &format!("{sw}:b"), "-f", "rx"]);
-    port.wait_for_line("ready", TIMEOUT);
+    let mut port = sb.receiver(&format!("{sw}:b"), &[]);
     let mut dump = sb.spawn(NMDUMP, &["-i", &format!("{sw}:b")]);
     dump.wait_for_stderr_line("listening", TIMEOUT);
     // valectl lists the monitor with the port it watches.

@@ -11,8 +11,7 @@ fn tx_and_rx_over_a_pipe_in_two_processes_move_every_packet() {
     let sw = sb.switch("p");
     let (master, slave) = (format!("{sw}:p{{1"), format!("{sw}:p}}1"));
     let count = "50000";
-    let mut rx = sb.spawn(PKT_GEN, &["-i", &slave, "-f", "rx", "-n", count]);
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&slave, &["-n", count]);
     let (status, out, err) = sb.run(PKT_GEN, &["-i", &master, "-f", "tx", "-n", count]);
     assert!(status.success(), "tx failed: {out}\n{err}");
     assert_eq!(number_after(&out, "Sent"), Some(50000), "{out}");
@@ -34,11 +33,7 @@ fn tx_and_rx_over_a_pipe_in_two_processes_move_every_packet() {
 fn tx_and_rx_over_a_vale_switch_in_two_processes() {
     let sb = Sandbox::new();
     let sw = sb.switch("v");
-    let mut rx = sb.spawn(
-        PKT_GEN,
-        &["-i", &format!("{sw}:b"), "-f", "rx", "-n", "20000"],
-    );
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&format!("{sw}:b"), &["-n", "20000"]);
     // VALE drops what does not fit: send at a bounded rate until the
     // receiver has its count, then interrupt the sender.
     let mut tx = sb.spawn(

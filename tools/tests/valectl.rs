@@ -41,8 +41,7 @@ fn lists_creates_and_removes_persistent_ports() {
         "{json}"
     );
     // A process using the port shows as its owner; it stays after.
-    let mut rx = sb.spawn(PKT_GEN, &["-i", &p, "-f", "rx"]);
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&p, &[]);
     let list = ok(&sb, &["-l"]);
     assert!(
         list.contains(&format!("persistent, pid {}", rx.pid())),
@@ -161,8 +160,7 @@ fn read_only_commands_do_not_create_a_switch() {
 fn watch_prints_per_port_rates_each_interval() {
     let sb = Sandbox::new();
     let sw = sb.switch("w");
-    let mut rx = sb.spawn(PKT_GEN, &["-i", &format!("{sw}:b"), "-f", "rx"]);
-    rx.wait_for_line("ready", TIMEOUT);
+    let mut rx = sb.receiver(&format!("{sw}:b"), &[]);
     let mut tx = sb.spawn(
         PKT_GEN,
         &["-i", &format!("{sw}:a"), "-f", "tx", "-R", "2000"],

@@ -54,6 +54,16 @@ impl Sandbox {
     pub fn spawn(&self, bin: &str, args: &[&str]) -> Running {
         Running::spawn(self.command(bin, args))
     }
+
+    /// Starts `pkt-gen -i port -f rx` with `more` arguments and waits until
+    /// its port is open, so frames sent after this return are received.
+    pub fn receiver(&self, port: &str, more: &[&str]) -> Running {
+        let mut args = vec!["-i", port, "-f", "rx"];
+        args.extend_from_slice(more);
+        let rx = self.spawn(PKT_GEN, &args);
+        rx.wait_for_line("ready", TIMEOUT);
+        rx
+    }
 }
 
 impl Drop for Sandbox {
