@@ -74,31 +74,37 @@ fn port_inject(port: &Port, frame: &[u8]) -> bool {
     true
 }
 
+/// Copies up to `limit` frames waiting in RX ring 0 to the end of `bytes`
+/// and releases their slots; returns how many.
+fn copy_out(port: &Port, bytes: &mut Vec<u8>, limit: usize) -> usize {
+    let ring = port.rx_ring(0);
+    let (n, tail) = (ring.num_slots(), ring.tail());
+    let mut cur = ring.cur();
+    let mut taken = 0;
+    while taken < limit && !ring::empty(cur, tail) {
+        let slot = ring.slot(cur);
+        let len = usize::from(slot.len);
+        if let Some(off) = port.buf_offset(slot.buf_idx) {
+            let start = bytes.len();
+            bytes.resize(start + len, 0);
+            let _ = port.region().read_bytes(off, &mut bytes[start..]);
+        }
+        cur = ring::next(cur, n);
+        taken += 1;
+    }
+    ring.set_head(cur);
+    ring.set_cur(cur);
+    taken
+}
+
 /// Busy receiver: rxsync until `count` frames were copied out.
 fn busy_receive(port: &Port, count: u64) {
     let mut bytes: Vec<u8> = Vec::with_capacity(BATCH * 2048);
     let mut got = 0;
     while got < count {
         port.rxsync().expect("rxsync");
-        let ring = port.rx_ring(0);
-        let (n, tail) = (ring.num_slots(), ring.tail());
-        let mut cur = ring.cur();
         bytes.clear();
-        let mut taken = 0;
-        while taken < BATCH && !ring::empty(cur, tail) {
-            let slot = ring.slot(cur);
-            let len = usize::from(slot.len);
-            if let Some(off) = port.buf_offset(slot.buf_idx) {
-                let start = bytes.len();
-                bytes.resize(start + len, 0);
-                let _ = port.region().read_bytes(off, &mut bytes[start..]);
-            }
-            cur = ring::next(cur, n);
-            taken += 1;
-        }
-        ring.set_head(cur);
-        ring.set_cur(cur);
-        got += taken as u64;
+        got += copy_out(port, &mut bytes, BATCH) as u64;
         std::hint::black_box(&bytes);
     }
 }
@@ -127,22 +133,7 @@ fn busy_batch(port: &Port, bytes: &mut Vec<u8>, want: usize) {
     let mut taken = 0;
     while taken < want {
         port.rxsync().expect("rxsync");
-        let ring = port.rx_ring(0);
-        let (n, tail) = (ring.num_slots(), ring.tail());
-        let mut cur = ring.cur();
-        while taken < want && !ring::empty(cur, tail) {
-            let slot = ring.slot(cur);
-            let len = usize::from(slot.len);
-            if let Some(off) = port.buf_offset(slot.buf_idx) {
-                let start = bytes.len();
-                bytes.resize(start + len, 0);
-                let _ = port.region().read_bytes(off, &mut bytes[start..]);
-            }
-            cur = ring::next(cur, n);
-            taken += 1;
-        }
-        ring.set_head(cur);
-        ring.set_cur(cur);
+        taken += copy_out(port, bytes, want - taken);
     }
 }
 
