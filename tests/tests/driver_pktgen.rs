@@ -58,79 +58,10 @@ fn finish(mut guard: Guard, limit: Duration) -> (bool, String) {
 
 #[test]
 fn pkt_gen_tx_and_rx_processes_exchange_packets_through_the_rtl() {
-    let pkt_gen = workspace_bin("pkt-gen");
+    let dir = SimDir::new("vfio-user");
     let socket = std::env::temp_dir().join(format!("nmsim-pktgen-{}.sock", std::process::id()));
     let server = SimServer::start_at(&nmsim_server(), socket, &[]);
-    let backend = server.spec();
-    let count = "3000";
-    let mut rx = Command::new(&pkt_gen)
-        .args([
-            "-i",
-            "vale0:a",
-            "-f",
-            "rx",
-            "-n",
-            count,
-            "--backend",
-            &backend,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pkt-gen rx");
-    // Start the sender once the receiver's port is on the device (its
-    // "ready" line), so that the frames find it.
-    let rx_stdout = rx.stdout.take().expect("piped stdout");
-    let rx = Guard(rx);
-    let rx_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (ready, is_ready) = std::sync::mpsc::channel();
-    let collected = rx_text.clone();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(rx_stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains(" ready (") {
-                let _ = ready.send(());
-            }
-            let mut text = collected.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
-    is_ready
-        .recv_timeout(Duration::from_secs(60))
-        .expect("pkt-gen rx never got ready");
-    let tx = Guard(
-        Command::new(&pkt_gen)
-            .args([
-                "-i",
-                "vale0:b",
-                "-f",
-                "tx",
-                "-n",
-                count,
-                "--backend",
-                &backend,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pkt-gen tx"),
-    );
-    let (tx_ok, tx_out) = finish(tx, Duration::from_secs(60));
-    assert!(tx_ok, "pkt-gen tx failed:\n{tx_out}");
-    assert!(
-        tx_out.contains(&format!("Sent {count} packets")),
-        "{tx_out}"
-    );
-    let (rx_ok, rx_err) = finish(rx, Duration::from_secs(60));
-    reader.join().expect("reader");
-    let rx_out = rx_text.lock().unwrap().clone() + &rx_err;
-    assert!(rx_ok, "pkt-gen rx failed:\n{rx_out}");
-    assert!(
-        rx_out.contains(&format!("Received {count} packets")),
-        "receiver output:\n{rx_out}"
-    );
+    exchange_on(&dir, &server.spec(), "vale0:a", "vale0:b", "3000");
 }
 
 /// A private runtime directory (`NETMAP_RS_DIR`) for one test, so that the
