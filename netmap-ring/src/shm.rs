@@ -109,6 +109,7 @@ impl SharedRegion {
     }
 
     /// Length of the region in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -202,6 +203,7 @@ impl SharedRegion {
     }
 
     /// An atomic view of the aligned u32 at `offset`.
+    #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, ShmError> {
         let ptr = self.checked_ptr(offset, 4, 4)?;
         // SAFETY: in bounds and 4-aligned (checked); the mapping lives as
@@ -211,6 +213,7 @@ impl SharedRegion {
     }
 
     /// An atomic view of the aligned u64 at `offset`.
+    #[inline]
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, ShmError> {
         let ptr = self.checked_ptr(offset, 8, 8)?;
         // SAFETY: in bounds and 8-aligned (checked); the mapping lives as
