@@ -14,6 +14,7 @@ use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::lock::ShmLock;
 use netmap_ring::port::SyncError;
 use netmap_ring::ring::{self, check_head_cur};
+use netmap_ring::shm::prefetch_line;
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::Chain;
@@ -46,6 +47,11 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     }
     let tk = ctrl.kring(index, Dir::Tx, ring_id);
     let rk = ctrl.kring(peer, Dir::Rx, ring_id);
+    // The receiver wrote this line last (it releases slots there and takes
+    // its sync lock on it at every rxsync): ask for it now, so that the
+    // cross-core transfer overlaps the checks and locks below instead of
+    // stalling the load of its hwcur.
+    prefetch_line(rk.field(kring::HWCUR));
     let tn = tk.num_slots();
     let tx =
         RingView::new(region, tk.ring_off(), tn).map_err(|e| SyncError::Gone(e.to_string()))?;
