@@ -199,12 +199,14 @@ impl<'a> Ctrl<'a> {
     /// An atomic u32 of the control area; offsets come from this module's
     /// constants and entry/ring indexes the engine bounds, so a failure is a
     /// bug, not bad input.
+    #[inline]
     pub fn u32_at(&self, offset: usize) -> &'a AtomicU32 {
         self.region
             .atomic_u32(self.base + offset)
             .expect("control-area offset inside the region")
     }
 
+    #[inline]
     pub fn u64_at(&self, offset: usize) -> &'a AtomicU64 {
         self.region
             .atomic_u64(self.base + offset)
@@ -239,6 +241,7 @@ impl<'a> Ctrl<'a> {
     }
 
     /// Entry `index` of the port table (index < MAX_ENTRIES).
+    #[inline]
     pub fn port(&self, index: u32) -> PortEntry<'a> {
         assert!(index < MAX_ENTRIES);
         PortEntry {
@@ -248,6 +251,7 @@ impl<'a> Ctrl<'a> {
     }
 
     /// Kernel ring `ring` of direction `dir` of entry `index`.
+    #[inline]
     pub fn kring(&self, index: u32, dir: Dir, ring: u32) -> Kring<'a> {
         assert!(index < MAX_ENTRIES && ring < MAX_RINGS);
         let n = (index as usize * 2 + dir as usize) * MAX_RINGS as usize + ring as usize;
@@ -259,6 +263,7 @@ impl<'a> Ctrl<'a> {
 
 impl<'a> Ctrl<'a> {
     /// Binding `index` (< MAX_BINDINGS).
+    #[inline]
     pub fn binding(&self, index: u32) -> BindingEntry<'a> {
         assert!(index < MAX_BINDINGS);
         BindingEntry {
@@ -267,6 +272,7 @@ impl<'a> Ctrl<'a> {
         }
     }
 
+    #[inline]
     fn record(&self, base: usize, size: usize) -> Record<'a> {
         Record {
             ctrl: *self,
@@ -288,23 +294,28 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// The u32 at `offset` in the record.
+    #[inline]
     pub fn field(&self, offset: usize) -> &'a AtomicU32 {
         self.ctrl.u32_at(self.base + offset)
     }
 
     /// The u64 at `offset` in the record.
+    #[inline]
     pub fn field64(&self, offset: usize) -> &'a AtomicU64 {
         self.ctrl.u64_at(self.base + offset)
     }
 
+    #[inline]
     pub fn get(&self, offset: usize) -> u32 {
         self.field(offset).load(Ordering::Acquire)
     }
 
+    #[inline]
     pub fn set(&self, offset: usize, value: u32) {
         self.field(offset).store(value, Ordering::Release)
     }
 
+    #[inline]
     fn get_offset(&self, offset: usize) -> usize {
         self.field64(offset).load(Ordering::Acquire) as usize
     }
@@ -383,6 +394,7 @@ pub struct PortEntry<'a> {
 }
 
 impl<'a> PortEntry<'a> {
+    #[inline]
     pub fn state(&self) -> u32 {
         self.get(port::STATE)
     }
@@ -405,10 +417,12 @@ impl<'a> PortEntry<'a> {
         self.write_bytes(port::NAME, &bytes);
     }
 
+    #[inline]
     pub fn counter(&self, c: PortCounter) -> &'a AtomicU64 {
         self.field64(port::COUNTERS + 8 * c as usize)
     }
 
+    #[inline]
     pub fn add(&self, c: PortCounter, n: u64) {
         if n != 0 {
             self.counter(c).fetch_add(n, Ordering::Relaxed);
@@ -430,6 +444,7 @@ pub struct Kring<'a> {
 }
 
 impl<'a> Kring<'a> {
+    #[inline]
     pub fn ring_off(&self) -> usize {
         self.get_offset(kring::RING_OFF)
     }
@@ -438,15 +453,18 @@ impl<'a> Kring<'a> {
         self.set_offset(kring::RING_OFF, value)
     }
 
+    #[inline]
     pub fn num_slots(&self) -> u32 {
         self.get(kring::NUM_SLOTS)
     }
 
+    #[inline]
     pub fn lock_word(&self) -> &'a AtomicU32 {
         self.field(kring::LOCK)
     }
 
     /// The word of [`kring::SYNC_LOCK`].
+    #[inline]
     pub fn sync_lock_word(&self) -> &'a AtomicU32 {
         self.field(kring::SYNC_LOCK)
     }

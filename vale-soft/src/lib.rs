@@ -21,6 +21,7 @@ pub mod domain;
 pub mod forward;
 pub mod monitor;
 pub mod pipe;
+mod pipe_swap;
 pub mod ports;
 pub mod soft;
 pub mod zmon;

@@ -8,13 +8,13 @@
 //! nothing is dropped: the sender's `tail` stops where the receiver's free
 //! space ends, and advances as the receiver releases slots.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::lock::ShmLock;
 use netmap_ring::port::SyncError;
-use netmap_ring::region::RESERVED_BUFFERS;
 use netmap_ring::ring::{self, check_head_cur};
+use netmap_ring::shm::prefetch_line;
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::Chain;
@@ -23,6 +23,7 @@ use vale_offload::counters::PortCounter;
 use crate::ctrl::{kring, port, Dir, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
+use crate::pipe_swap::{swap_run, RunEnd, SlotLimits};
 
 /// How many slots ahead of the one being moved a txsync asks for RX slots
 /// in a writable state (x86 `prefetchw`). The receiver read those slots
@@ -33,105 +34,6 @@ use crate::forward::kick_ring;
 /// holds are never prefetched (that would take their lines from it while
 /// it reads them).
 pub(crate) const PREFETCH_AHEAD: u32 = 32;
-
-/// What a TX slot may hold to move in the hot loop: a buffer of the pool
-/// (not a reserved one) and a length within it.
-#[derive(Clone, Copy)]
-struct SlotLimits {
-    num_bufs: u32,
-    buf_size: u32,
-}
-
-// Raw slot words: buf_idx in bits 0..32, len in 32..48, flags in 48..64.
-const LEN_SHIFT: u32 = 32;
-const FLAGS_SHIFT: u32 = 48;
-const CHANGED: u64 = (NS_BUF_CHANGED as u64) << FLAGS_SHIFT;
-const MOREFRAG: u64 = (NS_MOREFRAG as u64) << FLAGS_SHIFT;
-const KEEP_LEN_FLAGS: u64 = (1 << FLAGS_SHIFT) - 1;
-
-impl SlotLimits {
-    /// True for the word of a valid one-slot packet (no MOREFRAG).
-    #[inline]
-    fn plain(&self, word: u64) -> bool {
-        let buf_idx = word as u32;
-        let len = u32::from((word >> LEN_SHIFT) as u16);
-        (word & MOREFRAG == 0)
-            & (RESERVED_BUFFERS..self.num_bufs).contains(&buf_idx)
-            & (len <= self.buf_size)
-    }
-}
-
-/// Why a run of one-slot packets ([`swap_run`]) ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RunEnd {
-    /// Every slot of the run moved.
-    Done,
-    /// At a MOREFRAG chain (the caller takes it).
-    Chain,
-    /// At a bad slot (the caller skips and counts it).
-    Bad,
-}
-
-/// Swaps one TX slot into its RX slot: the TX buffer and length go to the
-/// receiver, its returned buffer comes back; both marked NS_BUF_CHANGED,
-/// ptr cleared. Returns the packet's length.
-#[inline(always)]
-fn swap_slot(t_slot: &[AtomicU64], r_slot: &[AtomicU64], t: u64) -> u64 {
-    let r = r_slot[0].load(Ordering::Relaxed);
-    r_slot[0].store((t & KEEP_LEN_FLAGS) | CHANGED, Ordering::Relaxed);
-    r_slot[1].store(0, Ordering::Relaxed);
-    t_slot[0].store(u64::from(r as u32) | CHANGED, Ordering::Relaxed);
-    t_slot[1].store(0, Ordering::Relaxed);
-    u64::from((t >> LEN_SHIFT) as u16)
-}
-
-/// The hot loop of a pipe txsync: moves the one-slot packets of a run of
-/// TX slot words into the RX slot words beside them (same length, two
-/// words a slot), four slots (one line of RX slots) at a time, each four
-/// validated together with one branch; `prefetch(moved)` is called once
-/// per line. Stops at a chain or a bad slot. Returns the slots moved,
-/// their bytes and why it stopped.
-#[inline(always)]
-fn swap_run(
-    tx_words: &[AtomicU64],
-    rx_words: &[AtomicU64],
-    limits: SlotLimits,
-    prefetch: impl Fn(u32),
-) -> (u32, u64, RunEnd) {
-    let (mut moved, mut bytes) = (0u32, 0u64);
-    for (t4, r4) in tx_words.chunks_exact(8).zip(rx_words.chunks_exact(8)) {
-        let t = [0, 2, 4, 6].map(|w| t4[w].load(Ordering::Relaxed));
-        if !(limits.plain(t[0]) & limits.plain(t[1]) & limits.plain(t[2]) & limits.plain(t[3])) {
-            break; // the slot loop below finds which and why
-        }
-        prefetch(moved);
-        for (j, &t) in t.iter().enumerate() {
-            bytes += swap_slot(&t4[2 * j..2 * j + 2], &r4[2 * j..2 * j + 2], t);
-        }
-        moved += 4;
-    }
-    let from = 2 * moved as usize;
-    for (t_slot, r_slot) in tx_words[from..]
-        .chunks_exact(2)
-        .zip(rx_words[from..].chunks_exact(2))
-    {
-        let t = t_slot[0].load(Ordering::Relaxed);
-        if !limits.plain(t) {
-            let end = if t & MOREFRAG != 0 {
-                RunEnd::Chain
-            } else {
-                RunEnd::Bad
-            };
-            return (moved, bytes, end);
-        }
-        if moved.is_multiple_of(4) {
-            prefetch(moved);
-        }
-        bytes += swap_slot(t_slot, r_slot, t);
-        moved += 1;
-    }
-    (moved, bytes, RunEnd::Done)
-}
 
 /// txsync of TX ring `ring_id` of pipe end `index`.
 pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), SyncError> {
@@ -145,6 +47,11 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     }
     let tk = ctrl.kring(index, Dir::Tx, ring_id);
     let rk = ctrl.kring(peer, Dir::Rx, ring_id);
+    // The receiver wrote this line last (it releases slots there and takes
+    // its sync lock on it at every rxsync): ask for it now, so that the
+    // cross-core transfer overlaps the checks and locks below instead of
+    // stalling the load of its hwcur.
+    prefetch_line(rk.field(kring::HWCUR));
     let tn = tk.num_slots();
     let tx =
         RingView::new(region, tk.ring_off(), tn).map_err(|e| SyncError::Gone(e.to_string()))?;
@@ -212,10 +119,13 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         let tx_words = tx.slot_run(i, run);
         let rx_words = rx.slot_run(rx_hwtail, run);
         // One prefetch per line of RX slots (four slots), PREFETCH_AHEAD
-        // slots ahead, never into slots the receiver holds.
+        // slots ahead, never into slots the receiver holds: only while
+        // `moved` is below `prefetch_below`.
+        let prefetch_below = rx_free.saturating_sub(PREFETCH_AHEAD);
+        let prefetch_first = rx_hwtail + PREFETCH_AHEAD;
         let prefetch = |moved: u32| {
-            if rx_free - moved > PREFETCH_AHEAD {
-                rx.prefetch_slot_for_write(rx_hwtail + moved + PREFETCH_AHEAD);
+            if moved < prefetch_below {
+                rx.prefetch_slot_for_write(prefetch_first + moved);
             }
         };
         let (moved, bytes, end) = swap_run(tx_words, rx_words, limits, prefetch);
