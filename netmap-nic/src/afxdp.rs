@@ -29,7 +29,7 @@ use netmap_ring::view::RingView;
 use super::counters::NicCounter;
 use super::datapath::{nic_drop, SyncContext};
 use super::xdp_sys::{desc_data_offset, XskSocket};
-use vale_offload::chain::Chain;
+use vale_offload::chain::{Chain, ETH_HEADER_LEN};
 
 /// How many times a txsync asks the kernel to send before leaving the
 /// rest for the next sync.
@@ -124,6 +124,27 @@ fn add_group(pending: &mut VecDeque<(u32, u32)>, slots: u32, completions: u32) {
     }
 }
 
+/// Adds `frames` one-slot frames, each waiting for one completion, to
+/// the groups (as [`add_group`] would one by one).
+fn add_single_frames(pending: &mut VecDeque<(u32, u32)>, mut frames: u32) {
+    while frames > 0 {
+        let take = match pending.back_mut() {
+            Some(last) if last.0 < GROUP_SLOTS => {
+                let take = frames.min(GROUP_SLOTS - last.0);
+                last.0 += take;
+                last.1 += take;
+                take
+            }
+            _ => {
+                let take = frames.min(GROUP_SLOTS);
+                pending.push_back((take, take));
+                take
+            }
+        };
+        frames -= take;
+    }
+}
+
 /// Takes completions and moves `done` over the groups they finish.
 fn reap(state: &mut XdpTxState, socket: &XskSocket, n: u32) {
     let mut completed = socket.completion.available();
@@ -165,7 +186,34 @@ pub fn txsync(
     let room = socket.tx.free();
     let (mut sent_frames, mut sent_bytes) = (0u64, 0u64);
     let mut frame: Vec<(u64, u32)> = Vec::new();
+    // A one-slot frame the link takes: longest length.
+    let one_slot_max = buf_size.min(state.max_frame);
+    // One-slot frames queued since the last group update.
+    let mut singles = 0u32;
     'frames: while state.hwcur != head {
+        // The common frame, one slot with a pool buffer and a length the
+        // link takes, goes straight to a descriptor (the same checks as
+        // the chain walk below, read from the slot's first word).
+        let word = view.slot_word(state.hwcur);
+        let (buf_idx, len, flags) = (word as u32, (word >> 32) as u16, (word >> 48) as u16);
+        if flags & (NS_MOREFRAG | NS_INDIRECT) == 0
+            && (ETH_HEADER_LEN..=one_slot_max).contains(&usize::from(len))
+            && memory.buf_offset(buf_idx).is_some()
+        {
+            if queued == room {
+                break;
+            }
+            let umem = u64::from(buf_idx) * buf_size as u64;
+            socket.tx.put_desc(queued, umem, u32::from(len), 0);
+            queued += 1;
+            sent_frames += 1;
+            sent_bytes += u64::from(len);
+            singles += 1;
+            state.hwcur = ring::next(state.hwcur, n);
+            continue;
+        }
+        add_single_frames(&mut state.pending, singles);
+        singles = 0;
         frame.clear();
         let (mut bytes, mut valid) = (0usize, true);
         let chain = Chain::walk(state.hwcur, head, n, |at| {
@@ -210,6 +258,7 @@ pub fn txsync(
         }
         state.hwcur = at;
     }
+    add_single_frames(&mut state.pending, singles);
     socket.tx.submit(queued);
     // Counted once per sync: the counters live in shared memory.
     if sent_frames > 0 {

@@ -389,36 +389,12 @@ pub fn register_with(
             }
         }
     };
+    // The sockets join the epoll set while the port is armed (lib.rs).
     if let Some(x) = &xdp {
         counters.set_engine(NicEngine::Xdp);
         counters.set_zero_copy(x.queues[0].socket.zero_copy);
-        for (key, queue) in x.queues.iter().enumerate() {
-            epoll
-                .add(queue.socket.as_fd(), super::xdp_key(key), true)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
-        // The host rings' TAP still needs watching.
-        if let Some(tap) = tap_index {
-            epoll
-                .add(sockets[tap].socket.as_fd(), tap as u64, true)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
     } else {
         counters.set_engine(NicEngine::Packet);
-        for (key, entry) in sockets.iter().enumerate() {
-            epoll
-                .add(entry.socket.as_fd(), key as u64, entry.receives)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
     }
     let layout = BindingLayout {
         region,
@@ -441,6 +417,7 @@ pub fn register_with(
         tx,
         rx,
         epoll,
+        armed: Mutex::new(0),
         host_ring_ids: host.then_some((geometry.tx_rings, geometry.rx_rings)),
         tap: tap_index,
         _host_move: host_move,

@@ -354,6 +354,86 @@ fn poll_sleeps_until_a_frame_arrives_and_times_out_without_one(engine: NicEngine
     assert!(waited < Duration::from_secs(4), "slept through the frame");
 }
 
+/// Descriptors the port's epoll set watches now (its `tfd:` lines in
+/// /proc/self/fdinfo).
+fn watched_descriptors(port: &Port) -> usize {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(port);
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .expect("fdinfo of the port's descriptor")
+        .lines()
+        .filter(|line| line.starts_with("tfd:"))
+        .count()
+}
+
+/// Whether the port's descriptor is readable within `wait`.
+fn readable_within(port: &Port, wait: Duration) -> bool {
+    let mut fds = [libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(port),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is one valid pollfd for the call; the port keeps the
+    // descriptor open.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 1, wait.as_millis() as i32) };
+    rc == 1
+}
+
+on_each_engine!(sockets_are_watched_only_while_armed_and_no_frame_is_missed);
+
+/// A busy poller never arms, and a socket in an epoll set costs the
+/// kernel a wake-up per sent frame: the port's sockets are in its epoll
+/// set only between the first arm and the last disarm. A frame that came
+/// while nobody was armed still wakes the next waiter.
+fn sockets_are_watched_only_while_armed_and_no_frame_is_missed(engine: NicEngine) {
+    let pair = veth_or_skip!();
+    let b = pair.b.clone();
+    let a = format!("netmap:{}", pair.a);
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
+    let port_side = VethPair::run_in(&pair.ns_a, move || {
+        let port = open_port(&a, engine).expect("open port");
+        let unarmed = watched_descriptors(&port);
+        port.arm();
+        let armed = watched_descriptors(&port);
+        port.arm();
+        port.disarm();
+        let still_armed = watched_descriptors(&port);
+        port.disarm();
+        let disarmed = watched_descriptors(&port);
+        opened_tx.send(()).unwrap();
+        sent_rx.recv_timeout(DEADLINE).expect("frame sent");
+        // Give the kernel time to queue the frame on the socket.
+        std::thread::sleep(Duration::from_millis(100));
+        port.arm();
+        let woke = readable_within(&port, Duration::from_secs(5));
+        port.disarm();
+        port.rxsync().expect("rxsync");
+        let r = port.rx_ring(0);
+        let got = netmap_ring::ring::distance(r.head(), r.tail(), r.num_slots());
+        (unarmed, armed, still_armed, disarmed, woke, got)
+    });
+    opened_rx.recv_timeout(DEADLINE).expect("port opened");
+    VethPair::run_in(&pair.ns_b, move || {
+        RawSocket::bind(&b)
+            .expect("raw socket")
+            .send(&frame(MAC_A, MAC_B, 3, 60))
+            .expect("send");
+    })
+    .join()
+    .expect("sender");
+    sent_tx.send(()).unwrap();
+    let (unarmed, armed, still_armed, disarmed, woke, got) = port_side.join().expect("port");
+    assert_eq!(unarmed, 0, "watched before any arm");
+    assert!(armed >= 1, "nothing watched while armed");
+    assert_eq!(still_armed, armed, "an inner disarm stopped the watch");
+    assert_eq!(disarmed, 0, "still watched after the last disarm");
+    assert!(
+        woke,
+        "the frame that came while unarmed did not wake the waiter"
+    );
+    assert!(got >= 1, "the frame is not on the RX ring");
+}
+
 #[test]
 fn two_rx_rings_share_the_traffic_and_lose_nothing() {
     let pair = veth_or_skip!();
