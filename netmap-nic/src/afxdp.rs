@@ -29,7 +29,7 @@ use netmap_ring::view::RingView;
 use super::counters::NicCounter;
 use super::datapath::{nic_drop, SyncContext};
 use super::xdp_sys::{desc_data_offset, XskSocket};
-use vale_offload::chain::{Chain, ETH_HEADER_LEN};
+use vale_offload::chain::{Chain, ETH_HEADER_LEN, MAX_FRAGS};
 
 /// How many times a txsync asks the kernel to send before leaving the
 /// rest for the next sync.
@@ -79,15 +79,14 @@ pub struct XdpRxState {
     spare: Vec<u32>,
     /// `XDP_STATISTICS` drops already counted.
     drops_seen: u64,
-    /// Frames taken since the statistics were last read.
-    taken_since_stats: bool,
-    /// Empty syncs since the statistics were last read.
-    empty_syncs: u32,
+    /// Syncs since the statistics were last read.
+    syncs_since_stats: u32,
 }
 
-/// Empty rxsyncs between two reads of the kernel's drop count when no
-/// frame arrives (a busy poller makes many; each read is a system call).
-const EMPTY_SYNCS_PER_STATS: u32 = 1024;
+/// Syncs between two reads of the kernel's drop count when nothing says
+/// the kernel may have dropped (each read is a system call, and a busy
+/// poller syncs millions of times a second).
+const SYNCS_PER_STATS: u32 = 1024;
 
 fn bad_ring(
     view: &RingView<'_>,
@@ -347,7 +346,8 @@ pub fn rxsync(
     // Frames wait in the socket's RX ring until the application frees
     // slots, as they would in a socket queue.
     let free = (state.hwcur + n - 1 - state.hwtail) % n;
-    let available = socket.rx.available().min(free);
+    let pending = socket.rx.available();
+    let available = pending.min(free);
     let (mut rx_frames, mut rx_bytes) = (0u64, 0u64);
     for i in 0..available {
         let desc = socket.rx.get_desc(i);
@@ -398,18 +398,22 @@ pub fn rxsync(
         ctx.counters.add(NicCounter::RxPackets, rx_frames);
         ctx.counters.add(NicCounter::RxBytes, rx_bytes);
     }
+    // Before the spares go back: did the kernel take every fill entry?
+    let starved = socket.fill.in_flight() == 0;
     post_spare(state, ctx, socket);
     if socket.fill.needs_wakeup() {
         socket.wake_rx();
     }
-    // The kernel's drops are read when a burst has been drained (as
-    // AF_PACKET's are), and now and then while nothing arrives: not at
-    // every empty sync, which would cost a system call each.
-    state.taken_since_stats |= available > 0;
-    state.empty_syncs += u32::from(available == 0);
-    if available == 0 && (state.taken_since_stats || state.empty_syncs >= EMPTY_SYNCS_PER_STATS) {
-        state.taken_since_stats = false;
-        state.empty_syncs = 0;
+    // The kernel drops a frame only when its RX ring has no room for it
+    // or the fill ring no buffer (in copy mode the two go together: the
+    // kernel holds a buffer for every free RX entry). Either is seen
+    // here without a system call; the drop count is read then, and every
+    // SYNCS_PER_STATS syncs for the rest (a zero-copy driver holding
+    // buffers of its own, invalid frames).
+    state.syncs_since_stats += 1;
+    let full = pending + MAX_FRAGS >= socket.rx.size();
+    if full || starved || state.syncs_since_stats >= SYNCS_PER_STATS {
+        state.syncs_since_stats = 0;
         let drops = socket.rx_drops();
         ctx.counters.add(
             NicCounter::RxDropKernel,

@@ -104,6 +104,11 @@ impl XskRing {
         flags.load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP != 0
     }
 
+    /// Entries the ring holds.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
     /// Entries a producer may add now.
     pub fn free(&self) -> u32 {
         // Acquire: pairs with the kernel's release of the consumer index,
