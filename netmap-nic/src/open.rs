@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex};
 
 use netmap_ring::name::{PortName, RingMode, Subsystem};
@@ -417,7 +417,8 @@ pub fn register_with(
         tx,
         rx,
         epoll,
-        armed: Mutex::new(0),
+        armed: Mutex::new(Default::default()),
+        syncs_unarmed: AtomicU32::new(0),
         host_ring_ids: host.then_some((geometry.tx_rings, geometry.rx_rings)),
         tap: tap_index,
         _host_move: host_move,
