@@ -27,7 +27,7 @@ use netmap_ring::ring::{self, check_head_cur};
 use netmap_ring::view::RingView;
 
 use super::counters::NicCounter;
-use super::datapath::{nic_drop, SyncContext};
+use super::datapath::{nic_drop, Span, SyncContext};
 use super::xdp_sys::{desc_data_offset, XskSocket};
 use vale_offload::chain::{Chain, ETH_HEADER_LEN, MAX_FRAGS};
 
@@ -81,6 +81,11 @@ pub struct XdpRxState {
     drops_seen: u64,
     /// Syncs since the statistics were last read.
     syncs_since_stats: u32,
+    /// Received frames may carry a veth peer's partial checksum: complete
+    /// them (`csum.rs`).
+    pub complete_csums: bool,
+    /// The last descriptor taken continues into the next one.
+    mid_chain: bool,
 }
 
 /// Syncs between two reads of the kernel's drop count when nothing says
@@ -389,6 +394,15 @@ pub fn rxsync(
         }
         view.set_buf_idx(slot, buf_idx as u32);
         view.set_len_flags(slot, desc.len as u16, flags);
+        let whole_frame = flags == 0 && !state.mid_chain;
+        state.mid_chain = flags != 0;
+        if state.complete_csums && whole_frame {
+            let span = Span {
+                offset: buf_off,
+                len: desc.len as usize,
+            };
+            super::csum::complete_received(memory.region(), span);
+        }
         rx_frames += u64::from(flags == 0);
         rx_bytes += u64::from(desc.len);
         state.hwtail = ring::next(slot, n);

@@ -326,6 +326,15 @@ pub fn register_with(
     if let Some(tap) = tap_index {
         rx.push(make_ring(geometry.rx_rings, Direction::Rx, tap)?);
     }
+    // A veth peer's stack leaves partial checksums in the frames it
+    // sends; the NIC rings complete them as they receive (`csum.rs`).
+    let from_veth = is_veth(ifname);
+    for ring in rx.iter().filter(|ring| Some(ring.socket) != tap_index) {
+        ring.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete_csums = from_veth;
+    }
     let bufs_head = memory
         .alloc_extra_list(extra_bufs)
         .map_err(|e| no_memory(e.to_string()))?;
@@ -425,6 +434,13 @@ pub fn register_with(
     }))
 }
 
+/// Whether the interface is a veth (false when the driver does not say).
+fn is_veth(ifname: &str) -> bool {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|probe| xdp_sys::driver_name(probe.as_fd(), ifname))
+        .is_ok_and(|driver| driver == "veth")
+}
+
 /// The interface's RX queues (1 when the driver does not say).
 fn queue_count(ifname: &str) -> u32 {
     // Any socket of this namespace carries the ethtool request.
@@ -455,6 +471,7 @@ fn open_xdp(
 ) -> io::Result<XdpEngine> {
     let queues = xdp_sys::rx_queue_count(probe.as_fd(), ifname)?.max(1);
     let mtu = xdp_sys::interface_mtu(probe.as_fd(), ifname)? as usize;
+    let from_veth = xdp_sys::driver_name(probe.as_fd(), ifname).is_ok_and(|d| d == "veth");
     let redirect = XdpRedirect::attach(ifindex, queues)?;
     let per_queue = kernel_buffers_per_queue(tx.len() as u32);
     let pool = memory.layout();
@@ -486,6 +503,7 @@ fn open_xdp(
             .alloc_buffers(per_queue, &mut spare)
             .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e.to_string()))?;
         let mut rx_state = afxdp::XdpRxState::new(spare);
+        rx_state.complete_csums = from_veth;
         let ctx = SyncContext { memory, counters };
         afxdp::post_spare(&mut rx_state, &ctx, &socket);
         made.push(XdpQueue {
