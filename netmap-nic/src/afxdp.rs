@@ -27,9 +27,9 @@ use netmap_ring::ring::{self, check_head_cur};
 use netmap_ring::view::RingView;
 
 use super::counters::NicCounter;
-use super::datapath::{nic_drop, SyncContext};
+use super::datapath::{nic_drop, Span, SyncContext};
 use super::xdp_sys::{desc_data_offset, XskSocket};
-use vale_offload::chain::Chain;
+use vale_offload::chain::{Chain, ETH_HEADER_LEN, MAX_FRAGS};
 
 /// How many times a txsync asks the kernel to send before leaving the
 /// rest for the next sync.
@@ -79,15 +79,19 @@ pub struct XdpRxState {
     spare: Vec<u32>,
     /// `XDP_STATISTICS` drops already counted.
     drops_seen: u64,
-    /// Frames taken since the statistics were last read.
-    taken_since_stats: bool,
-    /// Empty syncs since the statistics were last read.
-    empty_syncs: u32,
+    /// Syncs since the statistics were last read.
+    syncs_since_stats: u32,
+    /// Received frames may carry a veth peer's partial checksum: complete
+    /// them (`csum.rs`).
+    pub complete_csums: bool,
+    /// The last descriptor taken continues into the next one.
+    mid_chain: bool,
 }
 
-/// Empty rxsyncs between two reads of the kernel's drop count when no
-/// frame arrives (a busy poller makes many; each read is a system call).
-const EMPTY_SYNCS_PER_STATS: u32 = 1024;
+/// Syncs between two reads of the kernel's drop count when nothing says
+/// the kernel may have dropped (each read is a system call, and a busy
+/// poller syncs millions of times a second).
+const SYNCS_PER_STATS: u32 = 1024;
 
 fn bad_ring(
     view: &RingView<'_>,
@@ -121,6 +125,27 @@ fn add_group(pending: &mut VecDeque<(u32, u32)>, slots: u32, completions: u32) {
             last.1 += completions;
         }
         _ => pending.push_back((slots, completions)),
+    }
+}
+
+/// Adds `frames` one-slot frames, each waiting for one completion, to
+/// the groups (as [`add_group`] would one by one).
+fn add_single_frames(pending: &mut VecDeque<(u32, u32)>, mut frames: u32) {
+    while frames > 0 {
+        let take = match pending.back_mut() {
+            Some(last) if last.0 < GROUP_SLOTS => {
+                let take = frames.min(GROUP_SLOTS - last.0);
+                last.0 += take;
+                last.1 += take;
+                take
+            }
+            _ => {
+                let take = frames.min(GROUP_SLOTS);
+                pending.push_back((take, take));
+                take
+            }
+        };
+        frames -= take;
     }
 }
 
@@ -165,7 +190,34 @@ pub fn txsync(
     let room = socket.tx.free();
     let (mut sent_frames, mut sent_bytes) = (0u64, 0u64);
     let mut frame: Vec<(u64, u32)> = Vec::new();
+    // A one-slot frame the link takes: longest length.
+    let one_slot_max = buf_size.min(state.max_frame);
+    // One-slot frames queued since the last group update.
+    let mut singles = 0u32;
     'frames: while state.hwcur != head {
+        // The common frame, one slot with a pool buffer and a length the
+        // link takes, goes straight to a descriptor (the same checks as
+        // the chain walk below, read from the slot's first word).
+        let word = view.slot_word(state.hwcur);
+        let (buf_idx, len, flags) = (word as u32, (word >> 32) as u16, (word >> 48) as u16);
+        if flags & (NS_MOREFRAG | NS_INDIRECT) == 0
+            && (ETH_HEADER_LEN..=one_slot_max).contains(&usize::from(len))
+            && memory.buf_offset(buf_idx).is_some()
+        {
+            if queued == room {
+                break;
+            }
+            let umem = u64::from(buf_idx) * buf_size as u64;
+            socket.tx.put_desc(queued, umem, u32::from(len), 0);
+            queued += 1;
+            sent_frames += 1;
+            sent_bytes += u64::from(len);
+            singles += 1;
+            state.hwcur = ring::next(state.hwcur, n);
+            continue;
+        }
+        add_single_frames(&mut state.pending, singles);
+        singles = 0;
         frame.clear();
         let (mut bytes, mut valid) = (0usize, true);
         let chain = Chain::walk(state.hwcur, head, n, |at| {
@@ -210,6 +262,7 @@ pub fn txsync(
         }
         state.hwcur = at;
     }
+    add_single_frames(&mut state.pending, singles);
     socket.tx.submit(queued);
     // Counted once per sync: the counters live in shared memory.
     if sent_frames > 0 {
@@ -298,7 +351,8 @@ pub fn rxsync(
     // Frames wait in the socket's RX ring until the application frees
     // slots, as they would in a socket queue.
     let free = (state.hwcur + n - 1 - state.hwtail) % n;
-    let available = socket.rx.available().min(free);
+    let pending = socket.rx.available();
+    let available = pending.min(free);
     let (mut rx_frames, mut rx_bytes) = (0u64, 0u64);
     for i in 0..available {
         let desc = socket.rx.get_desc(i);
@@ -340,6 +394,15 @@ pub fn rxsync(
         }
         view.set_buf_idx(slot, buf_idx as u32);
         view.set_len_flags(slot, desc.len as u16, flags);
+        let whole_frame = flags == 0 && !state.mid_chain;
+        state.mid_chain = flags != 0;
+        if state.complete_csums && whole_frame {
+            let span = Span {
+                offset: buf_off,
+                len: desc.len as usize,
+            };
+            super::csum::complete_received(memory.region(), span);
+        }
         rx_frames += u64::from(flags == 0);
         rx_bytes += u64::from(desc.len);
         state.hwtail = ring::next(slot, n);
@@ -349,18 +412,22 @@ pub fn rxsync(
         ctx.counters.add(NicCounter::RxPackets, rx_frames);
         ctx.counters.add(NicCounter::RxBytes, rx_bytes);
     }
+    // Before the spares go back: did the kernel take every fill entry?
+    let starved = socket.fill.in_flight() == 0;
     post_spare(state, ctx, socket);
     if socket.fill.needs_wakeup() {
         socket.wake_rx();
     }
-    // The kernel's drops are read when a burst has been drained (as
-    // AF_PACKET's are), and now and then while nothing arrives: not at
-    // every empty sync, which would cost a system call each.
-    state.taken_since_stats |= available > 0;
-    state.empty_syncs += u32::from(available == 0);
-    if available == 0 && (state.taken_since_stats || state.empty_syncs >= EMPTY_SYNCS_PER_STATS) {
-        state.taken_since_stats = false;
-        state.empty_syncs = 0;
+    // The kernel drops a frame only when its RX ring has no room for it
+    // or the fill ring no buffer (in copy mode the two go together: the
+    // kernel holds a buffer for every free RX entry). Either is seen
+    // here without a system call; the drop count is read then, and every
+    // SYNCS_PER_STATS syncs for the rest (a zero-copy driver holding
+    // buffers of its own, invalid frames).
+    state.syncs_since_stats += 1;
+    let full = pending + MAX_FRAGS >= socket.rx.size();
+    if full || starved || state.syncs_since_stats >= SYNCS_PER_STATS {
+        state.syncs_since_stats = 0;
         let drops = socket.rx_drops();
         ctx.counters.add(
             NicCounter::RxDropKernel,

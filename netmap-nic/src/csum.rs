@@ -7,8 +7,12 @@
 //! the bytes; a frame written to a TAP with such a checksum is dropped by
 //! the receiving stack (`InCsumErrors`). So a frame bound for the host
 //! stack whose checksum field equals its pseudo-header sum gets its
-//! checksum computed. A frame whose checksum was complete is never
-//! changed: recomputing a correct checksum gives it back.
+//! checksum computed, and so does every frame a port receives from a
+//! veth (whose peer's stack is the only source of partial checksums), so
+//! that a program forwarding between NIC ports (`bridge`, an attached
+//! NIC) hands on frames a stack accepts, as a real NIC's would be. A
+//! frame whose checksum was complete is never changed: recomputing a
+//! correct checksum gives it back.
 #![forbid(unsafe_code)]
 
 use netmap_ring::shm::SharedRegion;
@@ -89,6 +93,19 @@ pub fn complete_in(frame: &mut [u8]) -> bool {
     }
     frame[field..field + 2].copy_from_slice(&sum.to_be_bytes());
     true
+}
+
+/// Completes the checksum of the IP frame at `span` of `region` if it is
+/// partial, looking at no more than its EtherType when it is not IP (the
+/// receive path of a veth port calls this for every frame).
+pub fn complete_received(region: &SharedRegion, span: Span) {
+    let mut ethertype = [0u8; 2];
+    if span.len < 14 || region.read_bytes(span.offset + 12, &mut ethertype).is_err() {
+        return;
+    }
+    if matches!(ethertype, [0x08, 0x00] | [0x86, 0xdd]) {
+        complete_partial(region, span);
+    }
 }
 
 /// Completes the partial checksum of the frame at `span` of `region`.

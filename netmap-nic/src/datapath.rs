@@ -88,6 +88,9 @@ pub struct RingState {
     frame_bytes: Vec<u64>,
     frame_ends: Vec<u32>,
     received: Vec<Received>,
+    /// Received frames may carry a veth peer's partial checksum: complete
+    /// them (`csum.rs`).
+    pub complete_csums: bool,
 }
 
 impl RingState {
@@ -401,6 +404,15 @@ pub fn rxsync(
                 view.set_buf_idx(from, b);
             }
             view.set_len_flags(to, frame.len as u16, 0);
+            if state.complete_csums {
+                if let Some(offset) = ctx.memory.buf_offset(view.slot(to).buf_idx) {
+                    let span = Span {
+                        offset,
+                        len: frame.len,
+                    };
+                    super::csum::complete_received(ctx.memory.region(), span);
+                }
+            }
             ctx.counters.add(NicCounter::RxPackets, 1);
             ctx.counters.add(NicCounter::RxBytes, frame.len as u64);
             placed += 1;

@@ -8,14 +8,19 @@
 //! the runtime directory *before* anything moves, so that if the holder
 //! dies (the kernel removes the TAP with its addresses) the next open of
 //! the interface's host rings, or `valectl`, puts them back
-//! ([`restore_orphans`]). The moves are `ip` commands: addresses and
-//! routes are few, and `ip` knows every attribute of them.
+//! ([`restore_orphans`]); and a guardian process started with the move
+//! (a shell blocked reading a pipe only the holder can write) sees the
+//! pipe close when the holder dies, even by SIGKILL, and puts them back
+//! at once. The moves are `ip` commands: addresses and routes are few,
+//! and `ip` knows every attribute of them.
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Runs `ip ARGS`; the error holds its stderr.
 fn ip(args: &[&str]) -> io::Result<String> {
@@ -106,6 +111,43 @@ pub struct HostMove {
     addrs: Vec<String>,
     routes: Vec<String>,
     record: PathBuf,
+    /// Puts the addresses back if this process dies holding them.
+    guardian: Option<Child>,
+}
+
+/// The guardian: `$1` the record, `$2` the holder's pid. It ignores the
+/// signals a terminal sends its group (and runs in a group of its own),
+/// blocks reading its stdin, whose write end only the holder has
+/// (close-on-exec), and stops when told `done` (the holder put the
+/// addresses back itself). At end of file the holder is gone: once its
+/// TAP has gone with it (at most 5 s), what the record lists goes back
+/// on the NIC, if the record is still the holder's.
+const GUARDIAN: &str = r#"trap '' INT HUP TERM PIPE
+read -r word
+[ "$word" = done ] && exit 0
+[ -f "$1" ] && grep -qx "pid $2" "$1" || exit 0
+ifname=$(sed -n 's/^ifname //p' "$1")
+tap=$(sed -n 's/^tap //p' "$1")
+i=0
+while [ $i -lt 50 ] && ip link show dev "$tap" >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+sed -n 's/^addr //p' "$1" | while read -r addr; do ip addr add "$addr" dev "$ifname"; done
+sed -n 's/^route //p' "$1" | while read -r family route; do ip "$family" route add $route dev "$ifname"; done
+rm -f "$1"
+"#;
+
+/// Starts the guardian of `record` (None if no shell could be started:
+/// then only [`restore_orphans`] puts the addresses back after a death).
+fn start_guardian(record: &Path) -> Option<Child> {
+    Command::new("sh")
+        .args(["-c", GUARDIAN, "netmap-host-guardian"])
+        .arg(record)
+        .arg(std::process::id().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
 }
 
 /// A parsed record file.
@@ -217,12 +259,14 @@ impl HostMove {
         let temp = record.with_extension("tmp");
         std::fs::write(&temp, text)?;
         std::fs::rename(&temp, &record)?;
+        let guardian = start_guardian(&record);
         let moved = Self {
             ifname: ifname.to_owned(),
             tap: tap.to_owned(),
             addrs,
             routes,
             record,
+            guardian,
         };
         for addr in &moved.addrs {
             ip(&["addr", "del", addr, "dev", ifname])?;
@@ -239,6 +283,13 @@ impl Drop for HostMove {
     /// still there (an open that failed half-way), it is emptied first so
     /// that the routes can be made again on the NIC.
     fn drop(&mut self) {
+        // The guardian stands down first, so that only one of us restores.
+        if let Some(mut guardian) = self.guardian.take() {
+            if let Some(mut stdin) = guardian.stdin.take() {
+                let _ = stdin.write_all(b"done\n");
+            }
+            let _ = guardian.wait();
+        }
         if super::sys::if_index(&self.tap).is_ok() {
             let _ = ip(&["route", "flush", "dev", &self.tap]);
             let _ = ip(&["addr", "flush", "dev", &self.tap, "scope", "global"]);

@@ -32,7 +32,7 @@ mod xdp_sys;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use netmap_ring::name::PortName;
@@ -200,6 +200,11 @@ pub struct NicBinding {
     tx: Vec<NicRing>,
     rx: Vec<NicRing>,
     epoll: EpollSet,
+    /// Who is armed, and whether the sockets are in `epoll` (see `arm`).
+    armed: Mutex<ArmState>,
+    /// Syncs since the last arm: a port that syncs this much without
+    /// arming is a busy poller, and its sockets leave `epoll`.
+    syncs_unarmed: AtomicU32,
     /// Ids of the host TX and RX rings, when the port has them.
     host_ring_ids: Option<(u32, u32)>,
     /// The TAP's entry in `sockets`.
@@ -207,6 +212,21 @@ pub struct NicBinding {
     /// Last: the addresses go back to the NIC after the TAP is gone.
     _host_move: Option<hostaddr::HostMove>,
 }
+
+/// The port's arming, behind one lock.
+#[derive(Debug, Default)]
+struct ArmState {
+    /// Callers between [`Binding::arm`] and [`Binding::disarm`].
+    callers: u32,
+    /// The sockets are in the epoll set.
+    in_set: bool,
+}
+
+/// Unarmed syncs after which the sockets leave the epoll set: more than
+/// a `Port::poll` spins between two sleeps (50 us of syncs), so that an
+/// application that sleeps often keeps them there and pays no
+/// `epoll_ctl` per sleep, while a busy poller sheds them soon.
+const UNARMED_SYNCS_TO_LEAVE: u32 = 4096;
 
 /// The epoll key of AF_XDP queue `queue` (apart from the sockets' keys).
 fn xdp_key(queue: usize) -> u64 {
@@ -244,6 +264,45 @@ impl NicBinding {
         }
     }
 
+    /// What the epoll set watches while the port is armed: each AF_XDP
+    /// socket, else each AF_PACKET socket; the host rings' TAP in both
+    /// cases. Each with its key, whether it receives, and its TX state.
+    fn watched(
+        &self,
+    ) -> impl Iterator<Item = (BorrowedFd<'_>, u64, bool, &AtomicBool, &AtomicBool)> {
+        let xdp = self.xdp.iter().flat_map(|x| x.queues.iter().enumerate());
+        let xdp = xdp.map(|(key, x)| {
+            let fd = x.socket.as_fd();
+            (fd, xdp_key(key), true, &x.tx_blocked, &x.out_armed)
+        });
+        let sockets = self
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(key, _)| self.xdp.is_none() || self.tap == Some(*key));
+        let sockets = sockets.map(|(key, e)| {
+            let fd = e.socket.as_fd();
+            (fd, key as u64, e.receives, &e.tx_blocked, &e.out_armed)
+        });
+        xdp.chain(sockets)
+    }
+
+    /// Counts a sync; the sockets leave the epoll set when the port has
+    /// synced long enough without arming (see `arm`).
+    fn note_sync(&self) {
+        if self.syncs_unarmed.fetch_add(1, Ordering::Relaxed) != UNARMED_SYNCS_TO_LEAVE {
+            return;
+        }
+        let mut state = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        if state.callers == 0 && state.in_set {
+            state.in_set = false;
+            for (fd, _, _, _, out_armed) in self.watched() {
+                out_armed.store(false, Ordering::Relaxed);
+                let _ = self.epoll.remove(fd);
+            }
+        }
+    }
+
     /// The port's counters now.
     pub fn counters(&self) -> NicCounters {
         self.counters.snapshot()
@@ -256,6 +315,7 @@ impl Binding for NicBinding {
     }
 
     fn txsync(&self, ring: u32) -> Result<(), SyncError> {
+        self.note_sync();
         if let Some(x) = self.xdp.as_ref().and_then(|x| x.queue_of_tx(ring)) {
             let (spec, state) = &x.tx;
             let view = RingView::new(&self.layout.region, spec.offset, spec.num_slots)
@@ -279,6 +339,7 @@ impl Binding for NicBinding {
     }
 
     fn rxsync(&self, ring: u32) -> Result<(), SyncError> {
+        self.note_sync();
         let peer = self.forward_peer(ring);
         if let Some(x) = self.xdp.as_ref().and_then(|x| x.queue_of_rx(ring)) {
             let (spec, state) = &x.rx;
@@ -315,42 +376,45 @@ impl Binding for NicBinding {
         self.epoll.as_fd()
     }
 
-    /// The epoll set always reports sockets with frames queued; a socket
-    /// whose TX ring found it full is watched for room too, until
-    /// [`Binding::disarm`] (watching it always would wake RX waiters at
-    /// every sync, since a socket is writable nearly all the time).
+    /// The sockets join the epoll set at the first arm, and leave it
+    /// once the port has made [`UNARMED_SYNCS_TO_LEAVE`] syncs without
+    /// arming: a socket with a waiter on it makes the kernel run a
+    /// wake-up for every frame it sends (the freed frame's
+    /// `sk_write_space`) and every batch it receives, which a busy poller
+    /// never asks for (8% of a sender's CPU time on veth), while an
+    /// application that sleeps often would pay two `epoll_ctl` per socket
+    /// per sleep if they left at each disarm. A socket is watched for
+    /// frames and, while armed after a TX ring found it full, for room
+    /// (not always: a socket is writable nearly all the time, which would
+    /// wake RX waiters at every sync).
     fn arm(&self) {
-        for (key, x) in self.xdp.iter().flat_map(|x| x.queues.iter().enumerate()) {
-            if x.tx_blocked.load(Ordering::Relaxed) && !x.out_armed.swap(true, Ordering::Relaxed) {
-                let _ = self
-                    .epoll
-                    .modify(x.socket.as_fd(), xdp_key(key), true, true);
-            }
-        }
-        for (key, entry) in self.sockets.iter().enumerate() {
-            if entry.tx_blocked.load(Ordering::Relaxed)
-                && !entry.out_armed.swap(true, Ordering::Relaxed)
-            {
-                let _ = self
-                    .epoll
-                    .modify(entry.socket.as_fd(), key as u64, entry.receives, true);
+        let mut state = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        state.callers += 1;
+        self.syncs_unarmed.store(0, Ordering::Relaxed);
+        let join = !state.in_set;
+        state.in_set = true;
+        for (fd, key, receives, tx_blocked, out_armed) in self.watched() {
+            let out = tx_blocked.load(Ordering::Relaxed);
+            if join {
+                out_armed.store(out, Ordering::Relaxed);
+                let _ = self.epoll.add(fd, key, receives, out);
+            } else if out && !out_armed.swap(true, Ordering::Relaxed) {
+                let _ = self.epoll.modify(fd, key, receives, true);
             }
         }
     }
 
     fn disarm(&self) {
-        for (key, x) in self.xdp.iter().flat_map(|x| x.queues.iter().enumerate()) {
-            if x.out_armed.swap(false, Ordering::Relaxed) {
-                let _ = self
-                    .epoll
-                    .modify(x.socket.as_fd(), xdp_key(key), true, false);
-            }
+        let mut state = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        if state.callers == 0 {
+            return;
         }
-        for (key, entry) in self.sockets.iter().enumerate() {
-            if entry.out_armed.swap(false, Ordering::Relaxed) {
-                let _ = self
-                    .epoll
-                    .modify(entry.socket.as_fd(), key as u64, entry.receives, false);
+        state.callers -= 1;
+        if state.callers == 0 {
+            for (fd, key, receives, _, out_armed) in self.watched() {
+                if out_armed.swap(false, Ordering::Relaxed) {
+                    let _ = self.epoll.modify(fd, key, receives, false);
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex};
 
 use netmap_ring::name::{PortName, RingMode, Subsystem};
@@ -326,6 +326,15 @@ pub fn register_with(
     if let Some(tap) = tap_index {
         rx.push(make_ring(geometry.rx_rings, Direction::Rx, tap)?);
     }
+    // A veth peer's stack leaves partial checksums in the frames it
+    // sends; the NIC rings complete them as they receive (`csum.rs`).
+    let from_veth = is_veth(ifname);
+    for ring in rx.iter().filter(|ring| Some(ring.socket) != tap_index) {
+        ring.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete_csums = from_veth;
+    }
     let bufs_head = memory
         .alloc_extra_list(extra_bufs)
         .map_err(|e| no_memory(e.to_string()))?;
@@ -389,36 +398,12 @@ pub fn register_with(
             }
         }
     };
+    // The sockets join the epoll set while the port is armed (lib.rs).
     if let Some(x) = &xdp {
         counters.set_engine(NicEngine::Xdp);
         counters.set_zero_copy(x.queues[0].socket.zero_copy);
-        for (key, queue) in x.queues.iter().enumerate() {
-            epoll
-                .add(queue.socket.as_fd(), super::xdp_key(key), true)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
-        // The host rings' TAP still needs watching.
-        if let Some(tap) = tap_index {
-            epoll
-                .add(sockets[tap].socket.as_fd(), tap as u64, true)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
     } else {
         counters.set_engine(NicEngine::Packet);
-        for (key, entry) in sockets.iter().enumerate() {
-            epoll
-                .add(entry.socket.as_fd(), key as u64, entry.receives)
-                .map_err(|source| PortError::Io {
-                    name: name.to_string(),
-                    source,
-                })?;
-        }
     }
     let layout = BindingLayout {
         region,
@@ -441,10 +426,19 @@ pub fn register_with(
         tx,
         rx,
         epoll,
+        armed: Mutex::new(Default::default()),
+        syncs_unarmed: AtomicU32::new(0),
         host_ring_ids: host.then_some((geometry.tx_rings, geometry.rx_rings)),
         tap: tap_index,
         _host_move: host_move,
     }))
+}
+
+/// Whether the interface is a veth (false when the driver does not say).
+fn is_veth(ifname: &str) -> bool {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|probe| xdp_sys::driver_name(probe.as_fd(), ifname))
+        .is_ok_and(|driver| driver == "veth")
 }
 
 /// The interface's RX queues (1 when the driver does not say).
@@ -477,6 +471,7 @@ fn open_xdp(
 ) -> io::Result<XdpEngine> {
     let queues = xdp_sys::rx_queue_count(probe.as_fd(), ifname)?.max(1);
     let mtu = xdp_sys::interface_mtu(probe.as_fd(), ifname)? as usize;
+    let from_veth = xdp_sys::driver_name(probe.as_fd(), ifname).is_ok_and(|d| d == "veth");
     let redirect = XdpRedirect::attach(ifindex, queues)?;
     let per_queue = kernel_buffers_per_queue(tx.len() as u32);
     let pool = memory.layout();
@@ -508,6 +503,7 @@ fn open_xdp(
             .alloc_buffers(per_queue, &mut spare)
             .map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e.to_string()))?;
         let mut rx_state = afxdp::XdpRxState::new(spare);
+        rx_state.complete_csums = from_veth;
         let ctx = SyncContext { memory, counters };
         afxdp::post_spare(&mut rx_state, &ctx, &socket);
         made.push(XdpQueue {

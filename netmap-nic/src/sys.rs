@@ -332,14 +332,27 @@ impl EpollSet {
         flags
     }
 
-    /// Adds `source`, readable when it has frames if `readable`.
-    pub fn add(&self, source: BorrowedFd<'_>, key: u64, readable: bool) -> io::Result<()> {
+    /// Adds `source`, watched for frames if `readable` and for room if
+    /// `writable`.
+    pub fn add(
+        &self,
+        source: BorrowedFd<'_>,
+        key: u64,
+        readable: bool,
+        writable: bool,
+    ) -> io::Result<()> {
         epoll::add(
             &self.fd,
             source,
             epoll::EventData::new_u64(key),
-            Self::flags(readable, false),
+            Self::flags(readable, writable),
         )?;
+        Ok(())
+    }
+
+    /// Stops watching `source`.
+    pub fn remove(&self, source: BorrowedFd<'_>) -> io::Result<()> {
+        epoll::delete(&self.fd, source)?;
         Ok(())
     }
 

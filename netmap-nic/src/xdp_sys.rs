@@ -104,6 +104,11 @@ impl XskRing {
         flags.load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP != 0
     }
 
+    /// Entries the ring holds.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
     /// Entries a producer may add now.
     pub fn free(&self) -> u32 {
         // Acquire: pairs with the kernel's release of the consumer index,
@@ -514,6 +519,36 @@ pub fn interface_mtu(socket: BorrowedFd<'_>, name: &str) -> io::Result<u32> {
     }
     // SAFETY: SIOCGIFMTU filled the mtu member of the union.
     Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
+}
+
+/// The name of the interface's driver (`ETHTOOL_GDRVINFO`): `veth`,
+/// `ice`, `mlx5_core`, ...
+pub fn driver_name(socket: BorrowedFd<'_>, name: &str) -> io::Result<String> {
+    const ETHTOOL_GDRVINFO: u32 = 0x3;
+    // struct ethtool_drvinfo: cmd, then driver[32], version[32], ...;
+    // 196 bytes in all.
+    let mut info = [0u32; 49];
+    info[0] = ETHTOOL_GDRVINFO;
+    // SAFETY: ifreq is plain data, valid all-zero.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
+    }
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    req.ifr_ifru.ifru_data = info.as_mut_ptr().cast();
+    // SAFETY: SIOCETHTOOL reads the command from and writes the driver
+    // information into `info` (196 bytes, the size of the kernel's
+    // struct), which `req` points to and which outlives the call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let driver: Vec<u8> = info[1..9].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let end = driver.iter().position(|&b| b == 0).unwrap_or(driver.len());
+    Ok(String::from_utf8_lossy(&driver[..end]).into_owned())
 }
 
 /// RX queues of the interface (`ETHTOOL_GCHANNELS`: the larger of the

@@ -395,8 +395,10 @@ fn a_bridge_to_the_host_stack_keeps_traffic_flowing() {
             .unwrap();
             bridge.wait(LIMIT);
             // The TAP went with the process, and the addresses with it;
-            // valectl puts them back.
-            valectl(&pair.ns_a, &["-l"]);
+            // the port's guardian puts them back with nobody's help.
+            eventually("addresses back on the NIC after kill -9", || {
+                ip_out(&["-n", &pair.ns_a, "addr", "show", "dev", &pair.a]).contains("10.7.2.1/24")
+            });
         }
         let on_nic = ip_out(&["-n", &pair.ns_a, "addr", "show", "dev", &pair.a]);
         assert!(on_nic.contains("10.7.2.1/24"), "round {round}: {on_nic}");
