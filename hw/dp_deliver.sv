@@ -31,6 +31,12 @@
 // delivered (hwtail moves, counters) and the next destination is taken,
 // while the RX slot's len/flags leave from a register of their own in the
 // next cycle: two write beats per 64-byte frame, back to back.
+// The destination prefetch is refilled in the background: while a frame
+// streams, if its ring has fewer than PF / 2 slots prefetched and the
+// host released more, one read (its own tag, `bg_*`) fetches the next
+// ones, and its beats land at their place behind those still prefetched
+// whatever this stage does meanwhile (`fill_entry`). A frame that finds
+// the prefetch empty waits for that read rather than issuing another.
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -39,7 +45,9 @@ module dp_deliver #(
     // Rings per direction per port served.
     parameter int RINGS      = 4,
     // BAR2 size in bytes.
-    parameter int BAR2_BYTES = 262144
+    parameter int BAR2_BYTES = 262144,
+    // (the width of a ring's entry index)
+    localparam int QW_D = $clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -75,7 +83,7 @@ module dp_deliver #(
     output logic        dst_done,
 
     // The destination ring's state (dp_rx_rings' d port).
-    output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
+    output logic [QW_D-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
     input  logic [6:0]   d_pf_cnt,
@@ -87,6 +95,7 @@ module dp_deliver #(
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,    // prefetch fill from the response beat
+    output logic [QW_D-1:0] fill_entry,  // ... of this ring
     output logic [5:0]   fill_k,
     output logic [2:0]   fill_n,
 
@@ -102,7 +111,9 @@ module dp_deliver #(
     input  logic         dma_rd_req_ready,
     output logic [63:0]  dma_rd_req_addr,
     output logic [12:0]  dma_rd_req_len,
+    input  logic [7:0]   dma_rd_req_tag,   // the tag a request leaves with
     input  logic         dma_rd_rsp_valid,
+    input  logic [7:0]   dma_rd_rsp_tag,
     output logic         dma_rd_rsp_ready,
     input  logic [511:0] dma_rd_rsp_data,
     input  logic         dma_rd_rsp_last,
@@ -170,9 +181,10 @@ module dp_deliver #(
     assign cp = PW'(src_port);
     // The RX slot write of a frame delivered by the stream, pending.
     logic          sw_pending;
+    logic          bg_busy;  // a background prefetch fill is in flight (below)
     logic [63:0]   sw_addr;
     logic [31:0]   sw_data;
-    assign busy = st != D_IDLE || sw_pending;
+    assign busy = st != D_IDLE || sw_pending || bg_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
@@ -225,9 +237,37 @@ module dp_deliver #(
     // to come.
     logic [5:0] fill_at;
     logic [6:0] fill_left;
-    assign fill_k  = fill_at;
-    assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
-    assign fill_we = st == D_FILLWAIT && dma_rd_rsp_valid;
+    // The background fill: in flight (bg_busy) for ring bg_entry, its tag
+    // once accepted (bg_tagged), the position of its next beat's first
+    // slot from that ring's hwtail (moves back as the ring's slots are
+    // used), the slots still to come.
+    logic           bg_tagged, bg_req;
+    logic [7:0]     bg_tag;
+    logic [QW-1:0]  bg_entry;
+    logic [5:0]     bg_off;
+    logic [6:0]     bg_left;
+    logic           bg_beat, rsp_valid;
+    assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
+    assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
+    assign fill_entry = bg_beat ? bg_entry : dqe;
+    assign fill_k  = bg_beat ? bg_off : fill_at;
+    assign fill_n  = bg_beat ? ((bg_left > 7'd4) ? 3'd4 : 3'(bg_left))
+                   : (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
+    assign fill_we = bg_beat || (st == D_FILLWAIT && rsp_valid);
+    // Start one while a frame streams: the ring's next released slots
+    // after those prefetched, up to PF, not past the ring's end.
+    logic [15:0] bg_free, bg_j, bg_want;
+    always_comb begin
+        bg_free = rx_free(d_hwcur, d_hwtail, rn) - 16'(d_pf_cnt);
+        bg_j    = d_hwtail + 16'(d_pf_cnt);
+        if (bg_j >= rn) bg_j = bg_j - rn;
+        bg_want = 16'(PF) - 16'(d_pf_cnt);
+        if (rn - bg_j < bg_want) bg_want = rn - bg_j;
+        if (bg_free < bg_want) bg_want = bg_free;
+    end
+    logic bg_go;
+    assign bg_go = st == D_CP_PB && !bg_busy && rd_ok && !dma_rd_req_valid
+                && d_pf_cnt < 7'(PF / 2) && bg_want != 16'd0;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -249,8 +289,8 @@ module dp_deliver #(
     always_comb begin
         case (st)
             D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            D_CP_STREAM: dma_rd_rsp_ready = wr_ok;
-            default: dma_rd_rsp_ready = 1'b0;
+            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat;
+            default: dma_rd_rsp_ready = bg_beat;
         endcase
     end
 
@@ -338,6 +378,8 @@ module dp_deliver #(
             hc_we <= 1'b0;
             ht_q <= 1'b0;
             sw_pending <= 1'b0;
+            bg_busy <= 1'b0;
+            bg_req <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
@@ -354,6 +396,33 @@ module dp_deliver #(
             if (sw_pending && dma_wr_free) begin
                 wr_issue(sw_addr, 7'(SLOT_PTR - SLOT_LEN), 512'(sw_data));
                 sw_pending <= 1'b0;
+            end
+            // The background fill: its tag when the request leaves, its
+            // beats, and its place as the ring's slots are used.
+            if (bg_req && dma_rd_req_ready) begin
+                bg_req    <= 1'b0;
+                bg_tagged <= 1'b1;
+                bg_tag    <= dma_rd_req_tag;
+            end
+            if (bg_busy) begin
+                bg_off <= bg_off + (bg_beat ? 6'd4 : 6'd0)
+                        - ((ht_we && dqe == bg_entry) ? 6'(ht_used) : 6'd0);
+                if (bg_beat) bg_left <= bg_left - 7'(fill_n);
+                if (bg_beat && dma_rd_rsp_last) begin
+                    bg_busy   <= 1'b0;
+                    bg_tagged <= 1'b0;
+                end
+            end
+            if (bg_go) begin
+                rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(bg_j)
+                         + 64'(SLOT_BUF_IDX),
+                         13'((32'(bg_want) - 32'd1) * SLOT_BYTES + (SLOT_LEN - SLOT_BUF_IDX)));
+                bg_busy   <= 1'b1;
+                bg_req    <= 1'b1;
+                bg_tagged <= 1'b0;
+                bg_entry  <= dqe;
+                bg_off    <= 6'(d_pf_cnt) - (fin_now ? 6'(fslots) : 6'd0);
+                bg_left   <= 7'(bg_want);
             end
 
             case (st)
@@ -406,7 +475,7 @@ module dp_deliver #(
             end
 
             D_REFRESH: begin
-                if (dma_rd_rsp_valid) begin
+                if (rsp_valid) begin
                     if (beat_head_ok) begin
                         dhc <= beat_head;
                         hc_we <= 1'b1;
@@ -420,7 +489,7 @@ module dp_deliver #(
             D_SLOTRD: begin
                 if (pf_hit) begin
                     take_buf(pf_value);
-                end else if (rd_ok) begin
+                end else if (rd_ok && !bg_busy) begin
                     if (k < 16'(PF)) begin
                         // Fill the prefetch: this slot and the next ones.
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
@@ -439,7 +508,7 @@ module dp_deliver #(
 
             D_FILLWAIT: begin
                 // dp_rx_rings takes the lanes of every beat.
-                if (dma_rd_rsp_valid) begin
+                if (rsp_valid) begin
                     fill_at   <= fill_at + 6'd4;
                     fill_left <= fill_left - 7'(fill_n);
                     if (fill_left <= 7'd4) st <= D_SLOTRD;
@@ -447,7 +516,7 @@ module dp_deliver #(
             end
 
             D_SLOTWAIT: begin
-                if (dma_rd_rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
+                if (rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
             end
 
             D_CP_SLOT: if (!desc_busy) st <= D_CP_ISSUE;  // the slot is read now
@@ -485,7 +554,7 @@ module dp_deliver #(
             end
 
             D_CP_STREAM: begin
-                if (dma_rd_rsp_valid && wr_ok) begin
+                if (rsp_valid && wr_ok) begin
                     wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
                              dma_rd_rsp_data);
                     copy_dst  <= copy_dst + 64'(BEAT_BYTES);

@@ -431,6 +431,7 @@ module dp_engine #(
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
     logic [5:0]     d_fill_k, p_fill_k;
+    logic [QW-1:0]  d_fill_entry;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;
@@ -460,7 +461,7 @@ module dp_engine #(
         .ht_dirty(d_ht_we),
         .dirty_set(p_dirty_set),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .dirty_clr_entry(s_q_entry),
-        .fill_we(d_fill_we | p_fill_we),
+        .fill_we(d_fill_we | p_fill_we), .fill_entry(d_fill_we ? d_fill_entry : d_entry),
         .fill_k(d_fill_we ? d_fill_k : p_fill_k),
         .fill_n(d_fill_we ? d_fill_n : p_fill_n),
         .fill_bufs, .any_dirty
@@ -512,7 +513,7 @@ module dp_engine #(
         .frm_valid(vale_take), .frm_ready(v_frm_ready), .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes),
         .frm_ok(f_ok), .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
-        .dma_rd_can, .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
+        .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
@@ -537,13 +538,13 @@ module dp_engine #(
         .d_pf_buf,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
-        .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
+        .fill_we(d_fill_we), .fill_entry(d_fill_entry), .fill_k(d_fill_k), .fill_n(d_fill_n),
         .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(d_desc),
         .desc_busy(f_rd_en),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
-        .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data,
-        .dma_rd_rsp_last,
+        .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
+        .dma_rd_rsp_data, .dma_rd_rsp_last,
         .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
         .ev_room(d_ev_room), .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
