@@ -366,5 +366,9 @@ fn a_long_round_trip_keeps_the_window_in_flight() {
     );
     // Each of the 39 frames once at most: a request still queued when the
     // consumer skipped its frame (it does for a fifth of them) is dropped.
-    assert!(b.issued.len() <= 39 && b.issued.len() >= 30, "{} reads", b.issued.len());
+    assert!(
+        b.issued.len() <= 39 && b.issued.len() >= 30,
+        "{} reads",
+        b.issued.len()
+    );
 }
