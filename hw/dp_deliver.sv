@@ -20,9 +20,23 @@
 // 4. hwtail moves past the frame, the ring is dirty (published later):
 //    CNT_RX_PACKETS/BYTES and `ev_forwarded`.
 // `dst_done` pulses when the destination is finished, delivered or not.
-// The frame's fields are taken with the destination, so dp_vale_fwd and
-// dp_tx_fetch go on with the next frame while this one is copied; this
-// stage reads BAR2 only in cycles dp_tx_fetch does not (`desc_busy`).
+// The frame's fields are taken with the destination (`dst_valid` and
+// `dst_ready` in the same cycle), so dp_vale_fwd and dp_tx_fetch go on
+// with the next frame while this one is copied; this stage reads BAR2
+// only in cycles dp_tx_fetch does not (`desc_busy`).
+// The stream: the ring's state is read the cycle after a destination is
+// taken (D_START); a one-fragment frame whose ring has room, whose next
+// prefetched slot is good and whose payload is all in the packet buffer
+// goes straight to its payload beats. With its last beat the frame is
+// delivered (hwtail moves, counters) and the next destination is taken,
+// while the RX slot's len/flags leave from a register of their own in the
+// next cycle: two write beats per 64-byte frame, back to back.
+// The destination prefetch is refilled in the background: while a frame
+// streams, if its ring has fewer than PF / 2 slots prefetched and the
+// host released more, one read (its own tag, `bg_*`) fetches the next
+// ones, and its beats land at their place behind those still prefetched
+// whatever this stage does meanwhile (`fill_entry`). A frame that finds
+// the prefetch empty waits for that read rather than issuing another.
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -31,7 +45,9 @@ module dp_deliver #(
     // Rings per direction per port served.
     parameter int RINGS      = 4,
     // BAR2 size in bytes.
-    parameter int BAR2_BYTES = 262144
+    parameter int BAR2_BYTES = 262144,
+    // (the width of a ring's entry index)
+    localparam int QW_D = $clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -63,10 +79,11 @@ module dp_deliver #(
     input  logic        dst_valid,
     input  logic [7:0]  dst_port,
     input  logic [3:0]  dst_ring,
+    output logic        dst_ready,
     output logic        dst_done,
 
     // The destination ring's state (dp_rx_rings' d port).
-    output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] d_entry,
+    output logic [QW_D-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
     input  logic [6:0]   d_pf_cnt,
@@ -78,6 +95,7 @@ module dp_deliver #(
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
     output logic         fill_we,    // prefetch fill from the response beat
+    output logic [QW_D-1:0] fill_entry,  // ... of this ring
     output logic [5:0]   fill_k,
     output logic [2:0]   fill_n,
 
@@ -93,7 +111,9 @@ module dp_deliver #(
     input  logic         dma_rd_req_ready,
     output logic [63:0]  dma_rd_req_addr,
     output logic [12:0]  dma_rd_req_len,
+    input  logic [7:0]   dma_rd_req_tag,   // the tag a request leaves with
     input  logic         dma_rd_rsp_valid,
+    input  logic [7:0]   dma_rd_rsp_tag,
     output logic         dma_rd_rsp_ready,
     input  logic [511:0] dma_rd_rsp_data,
     input  logic         dma_rd_rsp_last,
@@ -106,7 +126,9 @@ module dp_deliver #(
     output logic [6:0]   dma_wr_req_len,
     output logic [511:0] dma_wr_req_data,
 
-    // Counter events and the forwarded-frame event.
+    // Counter events and the forwarded-frame event; ev_room: the event
+    // queues can take this frame's events (checked before it starts).
+    input  logic        ev_room,
     output logic        ca_valid,
     output logic [7:0]  ca_port,
     output logic [3:0]  ca_counter,
@@ -129,7 +151,7 @@ module dp_deliver #(
     localparam int PF = 64;
 
     typedef enum logic [3:0] {
-        D_IDLE, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT,
+        D_IDLE, D_START, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT,
         D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_PB, D_CP_SLOTWR
     } state_t;
     state_t st;
@@ -157,10 +179,19 @@ module dp_deliver #(
     assign pb_slot = fstart;
 
     assign cp = PW'(src_port);
-    assign busy = st != D_IDLE;
-    // The ring taken (and its hwtail written, one cycle after the copy:
-    // by then dp_vale_fwd may name the next destination), else the offer.
-    assign d_entry = (st == D_IDLE && !ht_we) ? entry_of(32'(dst_port), 32'(dst_ring)) : dqe;
+    // The RX slot write of a frame delivered by the stream, pending.
+    logic          sw_pending;
+    logic          bg_busy;  // a background prefetch fill is in flight (below)
+    logic [63:0]   sw_addr;
+    logic [31:0]   sw_data;
+    assign busy = st != D_IDLE || sw_pending || bg_busy;
+    // The ring taken (read in D_START, written with the frame's end).
+    assign d_entry = dqe;
+    // This stage's write register is free for the FSM (the pending slot
+    // write goes first); reads wait for that write too.
+    logic wr_ok, rd_ok;
+    assign wr_ok = dma_wr_free && !sw_pending;
+    assign rd_ok = dma_rd_can && !sw_pending;
 
     // ---- Derived values --------------------------------------------------
     logic [15:0] rn, dfree, clamp_len;
@@ -200,15 +231,43 @@ module dp_deliver #(
         pf_hit   = k < 16'(d_pf_cnt);
         pf_value = d_pf_buf;
     end
-    assign d_pf_lane = k[5:0];
+    assign d_pf_lane = k[5:0];  // (0 in D_START)
     // A fill of up to PF slots arrives four per beat: fill_at is the
     // first slot (from hwtail) of the next beat, fill_left the slots still
     // to come.
     logic [5:0] fill_at;
     logic [6:0] fill_left;
-    assign fill_k  = fill_at;
-    assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
-    assign fill_we = st == D_FILLWAIT && dma_rd_rsp_valid;
+    // The background fill: in flight (bg_busy) for ring bg_entry, its tag
+    // once accepted (bg_tagged), the position of its next beat's first
+    // slot from that ring's hwtail (moves back as the ring's slots are
+    // used), the slots still to come.
+    logic           bg_tagged, bg_req;
+    logic [7:0]     bg_tag;
+    logic [QW-1:0]  bg_entry;
+    logic [5:0]     bg_off;
+    logic [6:0]     bg_left;
+    logic           bg_beat, rsp_valid;
+    assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
+    assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
+    assign fill_entry = bg_beat ? bg_entry : dqe;
+    assign fill_k  = bg_beat ? bg_off : fill_at;
+    assign fill_n  = bg_beat ? ((bg_left > 7'd4) ? 3'd4 : 3'(bg_left))
+                   : (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
+    assign fill_we = bg_beat || (st == D_FILLWAIT && rsp_valid);
+    // Start one while a frame streams: the ring's next released slots
+    // after those prefetched, up to PF, not past the ring's end.
+    logic [15:0] bg_free, bg_j, bg_want;
+    always_comb begin
+        bg_free = rx_free(d_hwcur, d_hwtail, rn) - 16'(d_pf_cnt);
+        bg_j    = d_hwtail + 16'(d_pf_cnt);
+        if (bg_j >= rn) bg_j = bg_j - rn;
+        bg_want = 16'(PF) - 16'(d_pf_cnt);
+        if (rn - bg_j < bg_want) bg_want = rn - bg_j;
+        if (bg_free < bg_want) bg_want = bg_free;
+    end
+    logic bg_go;
+    assign bg_go = st == D_CP_PB && !bg_busy && rd_ok && !dma_rd_req_valid
+                && d_pf_cnt < 7'(PF / 2) && bg_want != 16'd0;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -219,7 +278,7 @@ module dp_deliver #(
 
     // Packet buffer: beat 0 until the stream starts, then the next beat
     // as each one leaves.
-    assign pb_rd_beat = (st != D_CP_PB) ? 5'd0 : dma_wr_free ? pb_i + 5'd1 : pb_i;
+    assign pb_rd_beat = (st != D_CP_PB) ? 5'd0 : wr_ok ? pb_i + 5'd1 : pb_i;
     // The first fragment is whole in the buffer (or will be: wait for it
     // rather than read it again). dp_vale_fwd then kept only the header,
     // so a short frame comes from the buffer too.
@@ -230,8 +289,8 @@ module dp_deliver #(
     always_comb begin
         case (st)
             D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            D_CP_STREAM: dma_rd_rsp_ready = dma_wr_free;
-            default: dma_rd_rsp_ready = 1'b0;
+            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat;
+            default: dma_rd_rsp_ready = bg_beat;
         endcase
     end
 
@@ -241,6 +300,41 @@ module dp_deliver #(
     logic [15:0] rx_flags;
     assign rx_flags = (((fslots > RFRAGS_MAX) ? RFRAGS_MAX : fslots) << NS_RFRAGS_SHIFT)
                     | ((k + 16'd1 < fslots) ? NS_MOREFRAG : 16'd0);
+
+    // The stream's fast path, decided in D_START from the ring's state:
+    // one fragment, room, the next prefetched slot good, the payload in.
+    logic fast;
+    assign fast = fslots == 16'd1 && rx_free(d_hwcur, d_hwtail, rn) != 16'd0
+               && d_pf_cnt != 7'd0 && buf_ok(d_pf_buf, cfg_num_bufs[dq])
+               && from_pb && pb_done;
+    // The frame's last beat leaves from the packet buffer this cycle: it
+    // is delivered now, and the next destination may be taken.
+    logic fin_now;
+    assign fin_now = st == D_CP_PB && wr_ok && 32'(copy_left) <= BEAT_BYTES
+                  && k + 16'd1 == fslots;
+    assign dst_ready = st == D_IDLE || fin_now;
+    // hwtail moves with the stream's last beat (fin_now), or the cycle
+    // after a slot written by D_CP_SLOTWR (ht_q).
+    logic        ht_q;
+    logic [15:0] ht_value_q, ht_used_q;
+    assign ht_we    = ht_q || fin_now;
+    assign ht_value = fin_now ? nxt(jidx, rn) : ht_value_q;
+    assign ht_used  = fin_now ? fslots : ht_used_q;
+    logic [15:0] rx_len;  // the RX slot's len: the fragment's, clamped
+    assign rx_len = (32'(slot_len(slot_q)) > dst_bs) ? dst_bs[15:0] : slot_len(slot_q);
+
+    task automatic take_dst();
+        fstart <= frm_start;
+        fslots <= frm_slots;
+        fbytes <= frm_bytes;
+        fbeat  <= first_beat;
+        fslot0 <= frm_first_slot;
+        dq  <= PW'(dst_port);
+        drr <= dst_ring;
+        dqe <= entry_of(32'(dst_port), 32'(dst_ring));
+        k   <= '0;
+        st  <= D_START;
+    endtask
 
     task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
         dma_rd_req_valid <= 1'b1;
@@ -282,42 +376,85 @@ module dp_deliver #(
             dma_wr_req_valid <= 1'b0;
             dst_done <= 1'b0;
             hc_we <= 1'b0;
-            ht_we <= 1'b0;
+            ht_q <= 1'b0;
+            sw_pending <= 1'b0;
+            bg_busy <= 1'b0;
+            bg_req <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
         end else begin
             dst_done <= 1'b0;
             hc_we <= 1'b0;
-            ht_we <= 1'b0;
+            ht_q <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
             if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+            // The stream's RX slot write (len and flags) goes first.
+            if (sw_pending && dma_wr_free) begin
+                wr_issue(sw_addr, 7'(SLOT_PTR - SLOT_LEN), 512'(sw_data));
+                sw_pending <= 1'b0;
+            end
+            // The background fill: its tag when the request leaves, its
+            // beats, and its place as the ring's slots are used.
+            if (bg_req && dma_rd_req_ready) begin
+                bg_req    <= 1'b0;
+                bg_tagged <= 1'b1;
+                bg_tag    <= dma_rd_req_tag;
+            end
+            if (bg_busy) begin
+                bg_off <= bg_off + (bg_beat ? 6'd4 : 6'd0)
+                        - ((ht_we && dqe == bg_entry) ? 6'(ht_used) : 6'd0);
+                if (bg_beat) bg_left <= bg_left - 7'(fill_n);
+                if (bg_beat && dma_rd_rsp_last) begin
+                    bg_busy   <= 1'b0;
+                    bg_tagged <= 1'b0;
+                end
+            end
+            if (bg_go) begin
+                rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(bg_j)
+                         + 64'(SLOT_BUF_IDX),
+                         13'((32'(bg_want) - 32'd1) * SLOT_BYTES + (SLOT_LEN - SLOT_BUF_IDX)));
+                bg_busy   <= 1'b1;
+                bg_req    <= 1'b1;
+                bg_tagged <= 1'b0;
+                bg_entry  <= dqe;
+                bg_off    <= 6'(d_pf_cnt) - (fin_now ? 6'(fslots) : 6'd0);
+                bg_left   <= 7'(bg_want);
+            end
 
             case (st)
-            D_IDLE: begin
-                if (dst_valid) begin
-                    fstart <= frm_start;
-                    fslots <= frm_slots;
-                    fbytes <= frm_bytes;
-                    fbeat  <= first_beat;
-                    fslot0 <= frm_first_slot;
-                    dq  <= PW'(dst_port);
-                    drr <= dst_ring;
-                    dqe <= d_entry;
+            D_IDLE: if (dst_valid) take_dst();
+
+            D_START: begin
+                // The ring's state (d_entry = the taken ring); this frame
+                // counts at most once per event queue.
+                if (ev_room) begin
                     dhw <= d_hwtail;
                     dhc <= d_hwcur;
                     refreshed <= 1'b0;
-                    st <= D_FREE;
+                    if (fast) begin
+                        rx_buf[0] <= d_pf_buf;
+                        rxvalid   <= 1'b1;
+                        jidx      <= d_hwtail;
+                        sidx      <= fstart;
+                        slot_q    <= cur_slot;
+                        copy_left <= clamp_len;
+                        copy_dst  <= cfg_pool[dq] + 64'(d_pf_buf) * 64'(dst_bs);
+                        pb_i      <= '0;
+                        st <= D_CP_PB;
+                    end else begin
+                        st <= D_FREE;
+                    end
                 end
             end
 
             D_FREE: begin
                 if (fslots > dfree) begin
                     if (!refreshed) begin
-                        if (dma_rd_can) begin
+                        if (rd_ok) begin
                             rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                                      13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
                             st <= D_REFRESH;
@@ -338,7 +475,7 @@ module dp_deliver #(
             end
 
             D_REFRESH: begin
-                if (dma_rd_rsp_valid) begin
+                if (rsp_valid) begin
                     if (beat_head_ok) begin
                         dhc <= beat_head;
                         hc_we <= 1'b1;
@@ -352,7 +489,7 @@ module dp_deliver #(
             D_SLOTRD: begin
                 if (pf_hit) begin
                     take_buf(pf_value);
-                end else if (dma_rd_can) begin
+                end else if (rd_ok && !bg_busy) begin
                     if (k < 16'(PF)) begin
                         // Fill the prefetch: this slot and the next ones.
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
@@ -371,7 +508,7 @@ module dp_deliver #(
 
             D_FILLWAIT: begin
                 // dp_rx_rings takes the lanes of every beat.
-                if (dma_rd_rsp_valid) begin
+                if (rsp_valid) begin
                     fill_at   <= fill_at + 6'd4;
                     fill_left <= fill_left - 7'(fill_n);
                     if (fill_left <= 7'd4) st <= D_SLOTRD;
@@ -379,7 +516,7 @@ module dp_deliver #(
             end
 
             D_SLOTWAIT: begin
-                if (dma_rd_rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
+                if (rsp_valid) take_buf(dma_rd_rsp_data[31:0]);
             end
 
             D_CP_SLOT: if (!desc_busy) st <= D_CP_ISSUE;  // the slot is read now
@@ -393,7 +530,7 @@ module dp_deliver #(
                         pb_i      <= '0;
                         st <= D_CP_PB;
                     end
-                end else if (dma_rd_can) begin
+                end else if (rd_ok) begin
                     slot_q    <= cur_slot;
                     copy_left <= clamp_len;
                     copy_dst  <= cfg_pool[dq] + 64'(rx_buf[k[5:0]]) * 64'(dst_bs);
@@ -410,14 +547,14 @@ module dp_deliver #(
             end
 
             D_CP_BEAT: begin
-                if (dma_wr_free) begin
+                if (wr_ok) begin
                     wr_issue(copy_dst, 7'(copy_left), fbeat);
                     st <= D_CP_SLOTWR;
                 end
             end
 
             D_CP_STREAM: begin
-                if (dma_rd_rsp_valid && dma_wr_free) begin
+                if (rsp_valid && wr_ok) begin
                     wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
                              dma_rd_rsp_data);
                     copy_dst  <= copy_dst + 64'(BEAT_BYTES);
@@ -427,31 +564,45 @@ module dp_deliver #(
             end
 
             D_CP_PB: begin
-                if (dma_wr_free) begin
+                if (wr_ok) begin
                     wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
                              pb_data);
                     copy_dst  <= copy_dst + 64'(BEAT_BYTES);
                     copy_left <= 32'(copy_left) > BEAT_BYTES ? copy_left - 16'(BEAT_BYTES) : 16'd0;
                     pb_i      <= pb_i + 5'd1;
-                    if (32'(copy_left) <= BEAT_BYTES) st <= D_CP_SLOTWR;
+                    if (fin_now) begin
+                        // Delivered (hwtail moves now, ht_we); the slot's
+                        // len/flags follow from sw_*.
+                        sw_pending <= 1'b1;
+                        sw_addr    <= slot_addr_rx + 64'(SLOT_LEN);
+                        sw_data    <= {rx_flags, rx_len};
+                        ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
+                        cb_valid <= 1'b1; cb_port <= 8'(dq);
+                        cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;
+                        ev_forwarded <= 1'b1;
+                        dst_done <= 1'b1;
+                        if (dst_valid) take_dst();
+                        else st <= D_IDLE;
+                    end else if (32'(copy_left) <= BEAT_BYTES) begin
+                        st <= D_CP_SLOTWR;
+                    end
                 end
             end
 
             D_CP_SLOTWR: begin
-                if (dma_wr_free) begin
+                if (wr_ok) begin
                     // len and flags of RX slot jidx.
                     wr_issue(slot_addr_rx + 64'(SLOT_LEN), 7'(SLOT_PTR - SLOT_LEN), '0);
-                    dma_wr_req_data[15:0] <= (32'(slot_len(slot_q)) > dst_bs)
-                        ? dst_bs[15:0] : slot_len(slot_q);
+                    dma_wr_req_data[15:0] <= rx_len;
                     dma_wr_req_data[8 * (SLOT_FLAGS - SLOT_LEN) +: 16] <= rx_flags;
                     k    <= k + 16'd1;
                     jidx <= nxt(jidx, rn);
                     sidx <= nxt(sidx, src_n);
                     if (k + 16'd1 == fslots) begin
                         // Delivered: the slots are the receiver's at publish.
-                        ht_we    <= 1'b1;
-                        ht_value <= nxt(jidx, rn);
-                        ht_used  <= fslots;
+                        ht_q       <= 1'b1;
+                        ht_value_q <= nxt(jidx, rn);
+                        ht_used_q  <= fslots;
                         ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(dq);
                         cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;

@@ -150,7 +150,9 @@ module dp_engine #(
     logic [15:0] p_pub_tail, p_span;
     logic [15:0] q_hwtail, q_hwcur;
     logic        j_ca_valid, j_hc_we;
-    logic         dst_valid, dst_done;
+    logic         dst_valid, dst_done, d_dst_ready, v_frm_ready;
+    logic [15:0]  v_look_slot, v_oldest;
+    logic         d_ev_room, d_ca_room, d_cb_room;
     logic [7:0]   dst_port;
     logic [3:0]   dst_ring;
     logic [511:0] first_beat;
@@ -177,7 +179,7 @@ module dp_engine #(
     // frame's fields), and dp_tx_fetch is asked for the next one in that
     // cycle, so the scan overlaps the lookup.
     logic vale_take;
-    assign vale_take = !cpipe && !v_busy && (frame_now || st == J_HOLD);
+    assign vale_take = !cpipe && v_frm_ready && (frame_now || st == J_HOLD);
     // Ask dp_tx_fetch for the next frame: at a job's start, when
     // dp_vale_fwd takes one, and in the cycle a pipe's frame (or its open)
     // is done. In dp_tx_fetch's answer cycle ci is not yet past it.
@@ -394,14 +396,16 @@ module dp_engine #(
     logic [31:0] dq_cb_amt;
     assign other_ca = j_ca_valid | sched_bad | v_ca | p_ca;
     assign other_cb = v_cb | p_cb;
-    dp_ev_queue #(.W(12)) d_ca_queue (
+    dp_ev_queue #(.W(12), .DEPTH(8)) d_ca_queue (
         .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt}), .blocked(other_ca),
-        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt})
+        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt}), .room(d_ca_room)
     );
-    dp_ev_queue #(.W(44)) d_cb_queue (
+    dp_ev_queue #(.W(44), .DEPTH(8)) d_cb_queue (
         .clk, .rst, .in_valid(d_cb), .in_data({d_cb_port, d_cb_cnt, d_cb_amt}),
-        .blocked(other_cb), .out_valid(dq_cb), .out_data({dq_cb_port, dq_cb_cnt, dq_cb_amt})
+        .blocked(other_cb), .out_valid(dq_cb), .out_data({dq_cb_port, dq_cb_cnt, dq_cb_amt}),
+        .room(d_cb_room)
     );
+    assign d_ev_room = d_ca_room && d_cb_room;
     always_comb begin
         ca_valid = other_ca | dq_ca;
         ca_port = j_ca_port; ca_counter = j_ca_counter;
@@ -427,6 +431,7 @@ module dp_engine #(
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
     logic [5:0]     d_fill_k, p_fill_k;
+    logic [QW-1:0]  d_fill_entry;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;
@@ -456,7 +461,7 @@ module dp_engine #(
         .ht_dirty(d_ht_we),
         .dirty_set(p_dirty_set),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .dirty_clr_entry(s_q_entry),
-        .fill_we(d_fill_we | p_fill_we),
+        .fill_we(d_fill_we | p_fill_we), .fill_entry(d_fill_we ? d_fill_entry : d_entry),
         .fill_k(d_fill_we ? d_fill_k : p_fill_k),
         .fill_n(d_fill_we ? d_fill_n : p_fill_n),
         .fill_bufs, .any_dirty
@@ -488,15 +493,14 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
-        .cons(d_busy ? d_pb_slot : (dst_valid || v_busy) ? v_frm_start
-              : st == J_HOLD ? f_start : ci),
+        .cons(d_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
         .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
         .desc_rd_data,
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
         .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
         .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
         .rsp_tag(dma_rd_rsp_tag), .rsp_last(dma_rd_rsp_last),
-        .look_slot(v_busy ? v_frm_start : f_start), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_hdr(pb_hdr),
+        .look_slot(v_look_slot), .look_alloc(pb_alloc), .look_b0(pb_b0), .look_hdr(pb_hdr),
         .dlv_slot(d_pb_slot), .dlv_alloc(d_pb_alloc), .dlv_done(pb_done),
         .rd_beat(pb_rd_beat), .rd_data(pb_data),
         .busy(pf_busy)
@@ -506,18 +510,18 @@ module dp_engine #(
 
     dp_vale_fwd #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) vale_fwd (
         .clk, .rst, .port_enable, .port_cfg,
-        .frm_valid(vale_take), .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes),
+        .frm_valid(vale_take), .frm_ready(v_frm_ready), .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes),
         .frm_ok(f_ok), .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
-        .dma_rd_can, .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
+        .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
-        .dst_valid, .dst_port, .dst_ring, .dst_ready(!d_busy && !dst_valid), .first_beat,
+        .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .first_beat,
         .dst_frm_start(v_frm_start), .dst_frm_slots(v_frm_slots), .dst_frm_bytes(v_frm_bytes),
         .dst_frm_first_slot(v_frm_first_slot),
-        .pb_alloc, .pb_b0, .pb_hdr,
+        .look_slot(v_look_slot), .pb_alloc, .pb_b0, .pb_hdr, .oldest_start(v_oldest),
         .ca_valid(v_ca), .ca_port(v_ca_port), .ca_counter(v_ca_cnt),
         .cb_valid(v_cb), .cb_port(v_cb_port), .cb_counter(v_cb_cnt), .cb_amount(v_cb_amt),
         .busy(v_busy)
@@ -529,21 +533,21 @@ module dp_engine #(
         .frm_start(v_frm_start), .frm_slots(v_frm_slots), .frm_bytes(v_frm_bytes), .first_beat,
         .frm_first_slot(v_frm_first_slot),
         .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
-        .dst_valid, .dst_port, .dst_ring, .dst_done,
+        .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_d),
         .d_pf_buf,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
-        .fill_we(d_fill_we), .fill_k(d_fill_k), .fill_n(d_fill_n),
+        .fill_we(d_fill_we), .fill_entry(d_fill_entry), .fill_k(d_fill_k), .fill_n(d_fill_n),
         .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(d_desc),
         .desc_busy(f_rd_en),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
-        .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(d_rsp_ready), .dma_rd_rsp_data,
-        .dma_rd_rsp_last,
+        .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
+        .dma_rd_rsp_data, .dma_rd_rsp_last,
         .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
-        .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
+        .ev_room(d_ev_room), .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
         .cb_valid(d_cb), .cb_port(d_cb_port), .cb_counter(d_cb_cnt), .cb_amount(d_cb_amt),
         .ev_forwarded(d_ev), .busy(d_busy)
     );

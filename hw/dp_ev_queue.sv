@@ -4,10 +4,11 @@
 // so both may count in the same cycle on a port_counters port. The other
 // stages keep the port (`blocked`); this stage's events wait here, in
 // order, and leave in the next free cycles (an event with none waiting
-// leaves at once). dp_deliver counts at most twice per destination (a
-// drop, or the frame: on ports A and B, one queue each), several cycles
-// apart, and the others count at most once per frame, so a few entries
-// never fill.
+// leaves at once). dp_deliver counts at most once per queue per
+// destination (a drop, or the frame: on ports A and B, one queue each)
+// and starts a destination only with `room` (two entries free: its own
+// event and the previous destination's, which may be entering now), so
+// the queue never overflows however long the others keep the port.
 module dp_ev_queue #(
     // Bits of one event.
     parameter int W     = 8,
@@ -21,7 +22,8 @@ module dp_ev_queue #(
     input  logic [W-1:0] in_data,
     input  logic         blocked,    // another stage has the port this cycle
     output logic         out_valid,  // an event of this queue has it
-    output logic [W-1:0] out_data
+    output logic [W-1:0] out_data,
+    output logic         room        // at least two entries free
 );
     localparam int CW = $clog2(DEPTH + 1);
 
@@ -30,6 +32,7 @@ module dp_ev_queue #(
 
     assign out_valid = !blocked && (n != '0 || in_valid);
     assign out_data  = (n != '0) ? q[0] : in_data;
+    assign room      = 32'(n) + 32'd2 <= 32'(DEPTH);
 
     logic          pop, push;
     logic [CW-1:0] at;  // where a pushed event goes (after the pop)

@@ -2,9 +2,11 @@
 //
 // While a VALE job runs, this stage scans the job's TX ring from hwcur
 // towards head (one slot per free cycle of the BAR2 port, after the other
-// stages) and, for every frame's first slot that the forwarding stages
-// would read (a valid buffer, ETH_HEADER_LEN <= len <= ENTRY_BYTES),
-// issues a DMA read of that slot's whole payload with a tag of its own.
+// stages, pipelined: the read of a slot, its check the next cycle, its
+// DMA request from a small queue) and, for every frame's first slot that
+// the forwarding stages would read (a valid buffer, ETH_HEADER_LEN <= len
+// <= ENTRY_BYTES), issues a DMA read of that slot's whole payload with a
+// tag of its own.
 // Many reads are in flight at once (up to NE), so the round trip is paid
 // once per window, not once per frame; completions may come back in any
 // order between tags (in order within one), and each beat lands in the
@@ -26,8 +28,8 @@
 //
 // The payload of a slot between hwcur and head is the device's until the
 // job publishes it, so a copy read ahead stays good. Reads here carry tags
-// with bit 7 set (bit 6 clear, bits 5..0 the entry); the stages' reads have
-// bit 7 clear, so dp_engine steers each response beat by its tag.
+// with bit 7 set (bits 6..0 the entry); the stages' reads have bit 7
+// clear, so dp_engine steers each response beat by its tag.
 `include "nm_defines.svh"
 
 module dp_pay_fetch #(
@@ -37,8 +39,13 @@ module dp_pay_fetch #(
     parameter int RINGS      = 4,
     // BAR2 size in bytes.
     parameter int BAR2_BYTES = 262144,
-    // Packet buffer entries (frames read ahead at most), at most 64.
-    parameter int NE         = 64
+    // Packet buffer entries (frames read ahead at most), at most 128.
+    parameter int NE         = 128,
+    // Response beats in flight at most: enough to cover a round trip of
+    // this many cycles at one beat per cycle, and no more, so a stage's
+    // read (a destination slot fill, a head) never queues behind more
+    // read-ahead data than that on the link.
+    parameter int MAX_BEATS  = 384
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -75,7 +82,7 @@ module dp_pay_fetch #(
     input  logic         rsp_valid,
     input  logic [511:0] rsp_data,
     /* verilator lint_off UNUSEDSIGNAL */
-    input  logic [7:0]   rsp_tag,   // bits 7..6 were checked by dp_engine
+    input  logic [7:0]   rsp_tag,   // bit 7 was checked by dp_engine
     /* verilator lint_on UNUSEDSIGNAL */
     input  logic         rsp_last,
 
@@ -105,15 +112,24 @@ module dp_pay_fetch #(
     localparam int ENTRY_BEATS = 32;
     localparam int ENTRY_BYTES = ENTRY_BEATS * BEAT_BYTES;
 
-    typedef enum logic [1:0] { S_IDLE, S_RD, S_DATA, S_REQ } state_t;
-    state_t st;
+    // Requests waiting for the DMA channel (a power of two).
+    localparam int QD = 4;
+    localparam int QDW = $clog2(QD);
+    logic run;               // a job is being scanned
 
     logic [31:0] base, buf_size, num_bufs;
     logic [63:0] pool;
     logic [15:0] n, ci0, head, s;
-    logic        at_start;      // slot s begins a frame
-    logic [31:0] req_buf;
-    logic [12:0] req_len;   // at most ENTRY_BYTES
+    // The slot read last cycle (its word on desc_rd_data now), and
+    // whether it begins a frame.
+    logic        d_valid, at_start;
+    logic [15:0] d_slot;
+    // The request queue: slot, buffer, length (at most ENTRY_BYTES).
+    logic [15:0]    rq_slot [QD];
+    logic [31:0]    rq_buf  [QD];
+    logic [12:0]    rq_len  [QD];
+    logic [QDW-1:0] rq_wr, rq_rd;
+    logic [QDW:0]   rq_n;
 
     // Per entry: allocated this job for slot e_slot, first beat in, all
     // in, a read in flight, beats received.
@@ -122,6 +138,7 @@ module dp_pay_fetch #(
     logic [4:0]    e_cnt  [NE];
     logic [95:0]   e_hdr  [NE];
     logic [8:0]    inflight;
+    logic [15:0]   beats;     // response beats still to come
     logic [511:0]  pbuf [NE * ENTRY_BEATS];
 
     // Position of slot x in the job (distance from the job's hwcur), and
@@ -130,35 +147,48 @@ module dp_pay_fetch #(
         pos_of = ring_dist(x, ci0, n);
     endfunction
 
-    logic [15:0] pos_s, pos_cons;
+    logic [15:0] pos_s, pos_cons, pos_q;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0] pos_look, pos_dlv;  // their low bits name the entry
     /* verilator lint_on UNUSEDSIGNAL */
-    logic [EW-1:0] es, el, ed;
+    logic [EW-1:0] eq, el, ed;
+    logic [15:0]   q_slot;
+    assign q_slot   = rq_slot[rq_rd];
     assign pos_s    = pos_of(s);
     assign pos_cons = pos_of(cons);
+    assign pos_q    = pos_of(q_slot);
     assign pos_look = pos_of(look_slot);
     assign pos_dlv  = pos_of(dlv_slot);
-    assign es = pos_s[EW-1:0];
+    assign eq = pos_q[EW-1:0];
     assign el = pos_look[EW-1:0];
     assign ed = pos_dlv[EW-1:0];
 
     // The scan may look at slot s: not head, and within NE of the consumer.
-    logic behind, in_window;
+    // When the stages passed it, it resumes at their frame (and what it
+    // had read or queued is behind them too).
+    logic behind, in_window, q_behind;
     assign behind    = pos_s < pos_cons;
     assign in_window = pos_s - pos_cons < 16'(NE);
+    assign q_behind  = pos_q < pos_cons;
 
     /* verilator lint_off UNUSEDSIGNAL */
     logic [31:0] slot_byte;
     assign slot_byte = base + 32'(slot_off(s));
     /* verilator lint_on UNUSEDSIGNAL */
     assign desc_rd_word = slot_byte[WORD_W+2:3];
-    assign desc_rd_want = st == S_RD && !behind && s != head && in_window;
+    // A read only when the queue can take its request next cycle.
+    assign desc_rd_want = run && !behind && s != head && in_window
+                       && 32'(rq_n) + (d_valid ? 32'd1 : 32'd0) < 32'(QD);
+    logic rd_fire;
+    assign rd_fire = desc_rd_want && desc_rd_grant;
 
-    assign rd_req_valid = st == S_REQ && !behind && !e_busy[es];
-    assign rd_req_addr  = pool + 64'(req_buf) * 64'(buf_size);
-    assign rd_req_len   = req_len;
-    assign rd_req_tag   = {2'b10, 6'(es)};
+    logic [15:0] q_beats;  // the head request's beats
+    assign q_beats = 16'((32'(rq_len[rq_rd]) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
+    assign rd_req_valid = run && rq_n != '0 && !q_behind && !e_busy[eq]
+                       && 32'(beats) + 32'(q_beats) <= MAX_BEATS;
+    assign rd_req_addr  = pool + 64'(rq_buf[rq_rd]) * 64'(buf_size);
+    assign rd_req_len   = rq_len[rq_rd];
+    assign rd_req_tag   = {1'b1, 7'(eq)};
 
     assign look_alloc = e_valid[el] && e_slot[el] == look_slot;
     assign look_b0    = look_alloc && e_b0[el];
@@ -175,29 +205,34 @@ module dp_pay_fetch #(
                    && 32'(dlen) <= buf_size && 32'(dlen) >= ETH_HEADER_LEN
                    && 32'(dlen) <= ENTRY_BYTES;
 
-    // Response beats: entry rsp_tag[5:0], at its next beat.
+    // Response beats: entry rsp_tag[EW-1:0], at its next beat.
     logic [EW-1:0] er;
-    assign er = EW'(rsp_tag[5:0]);
+    assign er = rsp_tag[EW-1:0];
     always_ff @(posedge clk) begin
         if (rsp_valid) pbuf[{er, e_cnt[er]}] <= rsp_data;
         if (rsp_valid && e_cnt[er] == 5'd0) e_hdr[er] <= rsp_data[95:0];
         rd_data <= pbuf[{ed, rd_beat}];
     end
 
-    logic accept;
+    logic accept, push;
     assign accept = rd_req_valid && rd_req_ready;
+    assign push   = d_valid && fetch_it;
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            st <= S_IDLE;
+            run <= 1'b0;
+            d_valid <= 1'b0;
+            rq_n <= '0;
             e_valid <= '0;
             e_b0 <= '0;
             e_done <= '0;
             e_busy <= '0;
             inflight <= '0;
+            beats <= '0;
         end else begin
             inflight <= inflight + (accept ? 9'd1 : 9'd0)
                       - ((rsp_valid && rsp_last) ? 9'd1 : 9'd0);
+            beats <= beats + (accept ? q_beats : 16'd0) - (rsp_valid ? 16'd1 : 16'd0);
             if (rsp_valid) begin
                 e_cnt[er] <= e_cnt[er] + 5'd1;
                 e_b0[er]  <= 1'b1;
@@ -207,50 +242,43 @@ module dp_pay_fetch #(
                 end
             end
             if (accept) begin
-                e_valid[es] <= 1'b1;
-                e_slot[es]  <= s;
-                e_b0[es]    <= 1'b0;
-                e_done[es]  <= 1'b0;
-                e_busy[es]  <= 1'b1;
-                e_cnt[es]   <= '0;
+                e_valid[eq] <= 1'b1;
+                e_slot[eq]  <= q_slot;
+                e_b0[eq]    <= 1'b0;
+                e_done[eq]  <= 1'b0;
+                e_busy[eq]  <= 1'b1;
+                e_cnt[eq]   <= '0;
             end
 
-            case (st)
-            S_IDLE: ;
+            // Read: slot s now, its word next cycle.
+            d_valid <= rd_fire;
+            if (rd_fire) begin
+                d_slot <= s;
+                s <= nxt(s, n);
+            end
+            // Check: the slot read last cycle; a frame's first slot worth
+            // reading ahead queues its request.
+            if (d_valid) at_start <= (slot_flags(desc_rd_data) & NS_MOREFRAG) == 16'd0;
+            if (push) begin
+                rq_slot[rq_wr] <= d_slot;
+                rq_buf[rq_wr]  <= slot_buf(desc_rd_data);
+                rq_len[rq_wr]  <= 13'(dlen);
+                rq_wr <= rq_wr + QDW'(1);
+            end
+            // Request: the oldest queued one leaves when accepted, or is
+            // dropped once the stages passed it.
+            if (rq_n != '0 && (accept || q_behind)) rq_rd <= rq_rd + QDW'(1);
+            rq_n <= rq_n + (push ? (QDW + 1)'(1) : '0)
+                  - ((rq_n != '0 && (accept || q_behind)) ? (QDW + 1)'(1) : '0);
 
-            S_RD: begin
-                if (behind) begin
-                    // The stages passed the scan: resume at their frame.
-                    s <= cons;
-                    at_start <= 1'b1;
-                end else if (desc_rd_want && desc_rd_grant) begin
-                    st <= S_DATA;
-                end
+            if (run && behind) begin
+                // The stages passed the scan: resume at their frame.
+                s <= cons;
+                at_start <= 1'b1;
+                d_valid <= 1'b0;
             end
 
-            S_DATA: begin
-                at_start <= (slot_flags(desc_rd_data) & NS_MOREFRAG) == 16'd0;
-                if (fetch_it) begin
-                    req_buf <= slot_buf(desc_rd_data);
-                    req_len <= 13'(dlen);
-                    st <= S_REQ;
-                end else begin
-                    s <= nxt(s, n);
-                    st <= S_RD;
-                end
-            end
-
-            S_REQ: begin
-                if (accept || behind) begin
-                    s <= nxt(s, n);
-                    st <= S_RD;
-                end
-            end
-
-            default: st <= S_IDLE;
-            endcase
-
-            if (stop) st <= S_IDLE;
+            if (stop) run <= 1'b0;
             if (start) begin
                 base     <= start_base;
                 n        <= start_n;
@@ -261,8 +289,12 @@ module dp_pay_fetch #(
                 num_bufs <= start_num_bufs;
                 s        <= start_ci;
                 at_start <= 1'b1;
+                d_valid  <= 1'b0;
+                rq_n     <= '0;
+                rq_rd    <= '0;
+                rq_wr    <= '0;
                 e_valid  <= '0;
-                st <= S_RD;
+                run <= 1'b1;
             end
         end
     end

@@ -15,8 +15,11 @@
 //
 // Two read ports: `d_*` for the destination ring of the frame being
 // delivered or moved (with its prefetch), `q_*` for RX doorbells and the
-// status publisher. Writes come from one stage at a time (the data path
-// is sequential); each write port is a one-cycle strobe.
+// status publisher. Writes come from one stage at a time; each write
+// port is a one-cycle strobe. A fill beat may be for another ring than
+// d_entry (`fill_entry`: dp_deliver's background fill lands while it
+// delivers elsewhere); a fill and slots used on the same ring in one
+// cycle both count.
 module dp_rx_rings #(
     // Port table entries.
     parameter int NUM_PORTS = 8,
@@ -65,11 +68,13 @@ module dp_rx_rings #(
     input  logic          dirty_clr,
     input  logic [QW-1:0] dirty_clr_entry,
 
-    // Prefetch fill of the destination ring: a DMA beat holding slots
+    // Prefetch fill of ring fill_entry: a DMA beat holding slots
     // hwtail + fill_k .. + fill_k + fill_n - 1 in its 128-bit lanes
     // 0 .. fill_n - 1 (fill_k < PF, fill_k + fill_n <= PF; a fill of
-    // more than four slots takes one beat per four).
+    // more than four slots takes one beat per four; hwtail and fill_k
+    // before this cycle's ht_we).
     input  logic          fill_we,
+    input  logic [QW-1:0] fill_entry,
     input  logic [5:0]    fill_k,
     input  logic [2:0]    fill_n,
     input  logic [4*32-1:0] fill_bufs, // buffer index of lane l at 32 * l
@@ -113,7 +118,7 @@ module dp_rx_rings #(
     // bank p mod 4. A fill beat's lane l goes to position
     // head + fill_k + l, so its lanes land in four different banks.
     logic [5:0] fill_pos, rd_pos;
-    assign fill_pos = pf_head[d_entry] + fill_k;
+    assign fill_pos = pf_head[fill_entry] + fill_k;
     assign rd_pos   = pf_head[d_entry] + d_pf_lane;
     localparam int BW = $clog2(NQ * PF / 4);  // a bank's word index
     logic [31:0] pf_rd [4];
@@ -127,7 +132,7 @@ module dp_rx_rings #(
         assign pos  = fill_pos + 6'(lane);
         always_ff @(posedge clk) begin
             if (fill_we && 3'(lane) < fill_n) begin
-                bank[BW'(32'(d_entry) * (PF / 4) + 32'(pos[5:2]))] <= fill_bufs[32 * lane +: 32];
+                bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[5:2]))] <= fill_bufs[32 * lane +: 32];
             end
         end
         assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rd_pos[5:2]))];
@@ -142,12 +147,18 @@ module dp_rx_rings #(
             end
         end else begin
             if (hc_we) hwcur[hc_entry] <= hc_value;
-            if (fill_we) pf_cnt[d_entry] <= 7'(fill_k) + 7'(fill_n);
+            if (fill_we) pf_cnt[fill_entry] <= 7'(fill_k) + 7'(fill_n);
             if (ht_we) begin
                 hwtail[d_entry]  <= ht_value;
                 pf_head[d_entry] <= pf_head[d_entry] + ht_used[5:0];
-                pf_cnt[d_entry]  <= (ht_used >= 16'(pf_cnt[d_entry]))
-                                  ? 7'd0 : pf_cnt[d_entry] - 7'(ht_used);
+                if (fill_we && fill_entry == d_entry) begin
+                    // The fill counts from the old hwtail.
+                    pf_cnt[d_entry] <= (ht_used >= 16'(fill_k) + 16'(fill_n))
+                                     ? 7'd0 : 7'(fill_k) + 7'(fill_n) - 7'(ht_used);
+                end else begin
+                    pf_cnt[d_entry] <= (ht_used >= 16'(pf_cnt[d_entry]))
+                                     ? 7'd0 : pf_cnt[d_entry] - 7'(ht_used);
+                end
                 if (ht_dirty) dirty[d_entry] <= 1'b1;
             end
             if (dirty_set) dirty[d_entry] <= 1'b1;

@@ -1,34 +1,48 @@
-// VALE forwarding decision of one frame: drop checks, the header read,
-// the MAC lookup, and the destination list handed to delivery.
+// VALE forwarding decision: drop checks, the MAC lookups (one per clock,
+// in flight together), and the destination list handed to delivery.
 //
-// On `frm_valid` (a complete frame from dp_tx_fetch, from port src_port
-// ring src_ring), in the software engine's order: a chain over
-// MAX_FRAGS slots is CNT_TX_DROP_CHAIN, a bad slot CNT_TX_DROP_BAD_SLOT,
-// a first slot under ETH_HEADER_LEN bytes CNT_TX_DROP_SHORT. Otherwise
-// the first beat of the first buffer (up to 64 bytes: the header, and a
-// short frame's whole payload, kept on `first_beat` for delivery) is
-// read by DMA and the MAC table asked (learn the source unless
-// NS_NO_LEARN). PORT_DROP is CNT_TX_DROP_SAME_PORT; else the frame
-// counts CNT_TX_PACKETS/BYTES and goes, one destination at a time on
-// `dst_*` (a one-cycle `dst_valid` in a cycle after `dst_ready`: delivery
-// takes it over, and this stage goes on), to the unicast port (if
-// enabled, VALE and not the source; RX ring = source ring mod its RX
-// rings) or, on PORT_FLOOD, to RX ring 0 of every other enabled VALE
-// port in port order (none: CNT_TX_DROP_NO_DEST). `done` pulses when the
-// frame is handed over whole, so the next frame's lookup runs while
-// delivery copies this one. The frame's fields are taken with
-// `frm_valid` (dp_tx_fetch goes on with the next frame at once) and
-// passed to delivery on `dst_frm_*`. When dp_pay_fetch read the frame ahead
-// (`pb_alloc`), the MAC addresses come from the packet buffer (`pb_hdr`,
-// once `pb_b0`) instead of a DMA read; the DMA read is issued only while
-// delivery is idle (`dst_ready`), so the two never share the channel.
+// Three steps joined by queues, so one frame can enter per clock while
+// earlier ones wait for their lookup or for delivery:
+// 1. Front: a complete frame from dp_tx_fetch (`frm_valid` and
+//    `frm_ready`, from port src_port ring src_ring). In the software
+//    engine's order a chain over MAX_FRAGS slots is to be counted
+//    CNT_TX_DROP_CHAIN, a bad slot CNT_TX_DROP_BAD_SLOT, a first slot
+//    under ETH_HEADER_LEN bytes CNT_TX_DROP_SHORT; such a frame enters the
+//    frame queue with its drop code. Otherwise the MAC table is asked
+//    (learn the source unless NS_NO_LEARN) as soon as the MAC addresses
+//    are known: from the packet buffer when dp_pay_fetch read the frame
+//    ahead (`pb_alloc`, once `pb_b0`: in the frame's own cycle when it is
+//    there), else from the first beat of the first buffer read by DMA
+//    (up to 64 bytes: the header and a short frame's whole payload, kept
+//    on `first_beat` for delivery). That read is issued only with nothing
+//    queued and delivery idle (`dst_ready`), so it never shares the read
+//    channel with delivery and `first_beat` belongs to that frame until
+//    delivery took it. A frame whose header is not there yet waits in the
+//    front register (`frm_ready` low).
+// 2. Decide: the lookup results return in request order after the
+//    table's fixed latency into a result queue; the oldest queued frame
+//    is decided once its result is in (or at once with a drop code) and
+//    the output register is free or leaving: PORT_DROP is
+//    CNT_TX_DROP_SAME_PORT; otherwise CNT_TX_PACKETS/BYTES and the
+//    destinations: the unicast port (if enabled, VALE and not the
+//    source; RX ring = source ring mod its RX rings) or, on PORT_FLOOD,
+//    RX ring 0 of every other enabled VALE port in port order (none:
+//    CNT_TX_DROP_NO_DEST, counted the next cycle).
+// 3. Output: one destination per handshake (`dst_valid` and `dst_ready`
+//    in the same cycle) with the frame's fields (`dst_frm_*`).
+// `done` pulses when a frame leaves this stage. Counting happens in the
+// decide step only, so at most one event per counter port per cycle.
 `include "nm_defines.svh"
 
 module dp_vale_fwd #(
     // Port table entries.
     parameter int NUM_PORTS = 8,
     // Rings per direction per port served (sizes the shared helpers).
-    parameter int RINGS     = 4
+    parameter int RINGS     = 4,
+    // Frames queued between the front and delivery (lookups in flight
+    // plus decided-not-yet-delivered), a power of two above the table's
+    // latency.
+    parameter int DEPTH     = 16
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -37,8 +51,9 @@ module dp_vale_fwd #(
     input  logic [NUM_PORTS-1:0]                    port_enable,
     input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
 
-    // The frame (held by dp_tx_fetch while this stage runs) and its source.
+    // The frame (dp_tx_fetch's answer, taken when frm_ready) and its source.
     input  logic        frm_valid,
+    output logic        frm_ready,
     input  logic [15:0] frm_start,
     input  logic [15:0] frm_slots,
     input  logic [31:0] frm_bytes,
@@ -69,7 +84,7 @@ module dp_vale_fwd #(
     input  logic        lk_res_valid,
     input  logic [7:0]  lk_res_port,
 
-    // Delivery: one destination (port, RX ring) at a time.
+    // Delivery: one destination (port, RX ring) per handshake.
     output logic        dst_valid,
     output logic [7:0]  dst_port,
     output logic [3:0]  dst_ring,
@@ -81,11 +96,14 @@ module dp_vale_fwd #(
     output logic [31:0]  dst_frm_bytes,
     output logic [63:0]  dst_frm_first_slot,
 
-    // The packet buffer (dp_pay_fetch) for this frame: read ahead, its
-    // first beat in, and its first 12 bytes.
+    // The packet buffer (dp_pay_fetch) for the front's frame (`look_slot`):
+    // read ahead, its first beat in, and its first 12 bytes.
+    output logic [15:0]  look_slot,
     input  logic         pb_alloc,
     input  logic         pb_b0,
     input  logic [95:0]  pb_hdr,
+    // The oldest frame held here (valid while busy).
+    output logic [15:0]  oldest_start,
 
     // Counter events: port A counts one, port B adds an amount.
     output logic        ca_valid,
@@ -105,204 +123,277 @@ module dp_vale_fwd #(
     `include "dp_port_cfg.svh"
     /* verilator lint_on UNUSEDPARAM */
 
-    typedef enum logic [2:0] {
-        V_IDLE, V_HDR_RD, V_HDR, V_PB_WAIT, V_LK_WAIT, V_FLOOD_NEXT, V_DLV
-    } state_t;
-    state_t st;
+    localparam int AW = $clog2(DEPTH);
+    // A queued frame's verdict before the lookup: look it up, or a drop.
+    localparam logic [1:0] Q_LOOKUP = 2'd0, Q_CHAIN = 2'd1, Q_BAD = 2'd2, Q_SHORT = 2'd3;
 
     logic [PW-1:0] cp;
-    logic          flood, flood_any;
-    logic [8:0]    fq;        // next flood candidate
-    logic [31:0]   bytes, first_buf;
-    logic [15:0]   first_flags, first_len, fstart, fslots;
-    assign dst_frm_start = fstart;
-    assign dst_frm_slots = fslots;
-    assign dst_frm_bytes = bytes;
-    assign dst_frm_first_slot = slot_word(first_buf, first_len, first_flags);
-    // The first beat: the header, and the whole payload of a frame up to
-    // 64 bytes (copied from there, not re-read). The frame's fields hold.
-    // (From the inputs in the frame's cycle, from the copies later.)
-    logic [63:0]   hdr_addr, hdr_addr_q;
-    logic [12:0]   hdr_len, hdr_len_q;
-    assign hdr_addr   = cfg_pool[cp] + 64'(frm_first_buf) * 64'(cfg_buf_size[cp]);
-    assign hdr_len    = 32'(frm_first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(frm_first_len);
-    assign hdr_addr_q = cfg_pool[cp] + 64'(first_buf) * 64'(cfg_buf_size[cp]);
-    assign hdr_len_q  = 32'(first_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(first_len);
-
     assign cp = PW'(src_port);
-    assign busy = st != V_IDLE;
-    assign dma_rd_rsp_ready = st == V_HDR;
+
+    // ---- 1. Front ----------------------------------------------------------
+    // The front register holds a frame whose header is not in yet.
+    logic        fr_valid, fr_hdr_wait;  // (fr_hdr_wait: its DMA read is out)
+    logic [15:0] fr_start, fr_slots, fr_len, fr_flags;
+    logic [31:0] fr_bytes, fr_buf;
+    logic        fr_ok;
+    // The candidate: the front register's frame, else the offered one.
+    logic        c_valid, c_ok;
+    logic [15:0] c_start, c_slots, c_len, c_flags;
+    logic [31:0] c_bytes, c_buf;
+    always_comb begin
+        c_valid = fr_valid || frm_valid;
+        c_start = fr_valid ? fr_start : frm_start;
+        c_slots = fr_valid ? fr_slots : frm_slots;
+        c_bytes = fr_valid ? fr_bytes : frm_bytes;
+        c_ok    = fr_valid ? fr_ok    : frm_ok;
+        c_buf   = fr_valid ? fr_buf   : frm_first_buf;
+        c_len   = fr_valid ? fr_len   : frm_first_len;
+        c_flags = fr_valid ? fr_flags : frm_first_flags;
+    end
+    assign frm_ready = !fr_valid;
+    assign look_slot = c_start;
+
+    logic [1:0] c_code;
+    always_comb begin
+        if (32'(c_slots) > MAX_FRAGS) c_code = Q_CHAIN;
+        else if (!c_ok) c_code = Q_BAD;
+        else if (32'(c_len) < ETH_HEADER_LEN) c_code = Q_SHORT;
+        else c_code = Q_LOOKUP;
+    end
+
+    // The frame queue (a ring of DEPTH entries) and its count.
+    logic [15:0]   q_start [DEPTH];
+    logic [15:0]   q_slots [DEPTH];
+    logic [31:0]   q_bytes [DEPTH];
+    logic [31:0]   q_buf   [DEPTH];
+    logic [15:0]   q_len   [DEPTH];
+    logic [15:0]   q_flags [DEPTH];
+    logic [1:0]    q_code  [DEPTH];
+    logic [AW-1:0] q_wr, q_rd;
+    logic [AW:0]   q_cnt;
+    // Lookup results in request order.
+    logic [7:0]    r_port [DEPTH];
+    logic [AW-1:0] r_wr, r_rd;
+    logic [AW:0]   r_cnt;
+
+    logic q_room, q_empty;
+    assign q_room  = q_cnt < (AW + 1)'(DEPTH);
+    assign q_empty = q_cnt == '0;
+
+    // The front's step this cycle: push the candidate (a drop, or with its
+    // lookup from the packet buffer's header), push the frame whose DMA
+    // header just arrived, or start that read.
+    logic o_valid;
+    logic push_pb, push_drop, push_dma, start_dma;
+    always_comb begin
+        push_drop = c_valid && !fr_hdr_wait && c_code != Q_LOOKUP && q_room;
+        push_pb   = c_valid && !fr_hdr_wait && c_code == Q_LOOKUP && pb_alloc && pb_b0
+                 && q_room;
+        push_dma  = fr_hdr_wait && dma_rd_rsp_valid;
+        start_dma = c_valid && !fr_hdr_wait && c_code == Q_LOOKUP && !pb_alloc
+                 && q_empty && !o_valid && dst_ready && dma_rd_can;
+    end
+    logic push;
+    assign push = push_drop || push_pb || push_dma;
+    assign dma_rd_rsp_ready = fr_hdr_wait;
+
+    // ---- 2. Decide ---------------------------------------------------------
+    logic [15:0] h_start, h_slots, h_len, h_flags;
+    logic [31:0] h_bytes, h_buf;
+    logic [1:0]  h_code;
+    logic [7:0]  h_res;
+    assign h_start = q_start[q_rd];
+    assign h_slots = q_slots[q_rd];
+    assign h_bytes = q_bytes[q_rd];
+    assign h_buf   = q_buf[q_rd];
+    assign h_len   = q_len[q_rd];
+    assign h_flags = q_flags[q_rd];
+    assign h_code  = q_code[q_rd];
+    assign h_res   = r_port[r_rd];
 
     // Unicast destination ring: source ring mod the destination's RX rings.
     logic [3:0]  uni_ring;
     logic [15:0] uni_rings;
     always_comb begin
-        uni_rings = cfg_rx_rings[PW'(lk_res_port)];
+        uni_rings = cfg_rx_rings[PW'(h_res)];
         if (uni_rings == 16'd0) uni_rings = 16'd1;
         uni_ring = 4'(16'(src_ring) % uni_rings);
     end
-
-    // Next flood destination at or after fq: enabled VALE port, not cp.
-    logic          flood_found;
-    logic [PW-1:0] flood_pick;
+    logic uni_ok;
+    assign uni_ok = 32'(h_res) < 32'(NUM_PORTS) && PW'(h_res) != cp
+                 && port_enable[PW'(h_res)] && is_vale(cfg_kind[PW'(h_res)]);
+    // Flood destinations: every enabled VALE port but the source.
+    logic [NUM_PORTS-1:0] flood_mask;
     always_comb begin
-        flood_found = 1'b0;
-        flood_pick  = '0;
-        for (int p = 0; p < NUM_PORTS; p++) begin
-            if (!flood_found && 9'(p) >= fq && PW'(p) != cp && port_enable[p]
-                    && is_vale(cfg_kind[p])) begin
-                flood_found = 1'b1;
-                flood_pick  = PW'(p);
-            end
-        end
+        for (int p = 0; p < NUM_PORTS; p++)
+            flood_mask[p] = PW'(p) != cp && port_enable[p] && is_vale(cfg_kind[p]);
     end
 
-    // The first beat is here: ask the MAC table (`flags`: the first slot's).
-    task automatic header(input logic [511:0] beat, input logic [15:0] flags);
-        first_beat  <= beat;
-        lk_dst_mac  <= beat[47:0];
-        lk_src_mac  <= beat[95:48];
-        lk_src_port <= src_port;
-        lk_learn    <= (flags & NS_NO_LEARN) == 16'd0;
-        lk_valid    <= 1'b1;
-        st <= V_LK_WAIT;
-    endtask
+    // ---- 3. Output register ------------------------------------------------
+    logic                 o_flood, o_nodest;
+    logic [NUM_PORTS-1:0] o_mask;   // flood: destinations still to hand over
+    logic [7:0]           o_port;
+    logic [3:0]           o_ring;
+    logic [15:0]          o_start, o_slots, o_len, o_flags;
+    logic [31:0]          o_bytes, o_buf;
+    logic [PW-1:0]        o_pick;   // lowest port in o_mask
+    always_comb begin
+        o_pick = '0;
+        for (int p = NUM_PORTS - 1; p >= 0; p--) if (o_mask[p]) o_pick = PW'(p);
+    end
+    logic o_last, o_leave, head_ready, fire;
+    assign dst_valid = o_valid && !o_nodest;
+    assign dst_port  = o_flood ? 8'(o_pick) : o_port;
+    assign dst_ring  = o_flood ? 4'd0 : o_ring;
+    assign o_last    = !o_flood || (o_mask & (o_mask - NUM_PORTS'(1))) == '0;
+    assign o_leave   = dst_valid && dst_ready && o_last;
+    assign head_ready = !q_empty && (q_code[q_rd] != Q_LOOKUP || r_cnt != '0);
+    assign fire       = head_ready && (!o_valid || o_leave);
+    assign dst_frm_start = o_start;
+    assign dst_frm_slots = o_slots;
+    assign dst_frm_bytes = o_bytes;
+    assign dst_frm_first_slot = slot_word(o_buf, o_len, o_flags);
+
+    assign oldest_start = o_valid ? o_start : !q_empty ? h_start : c_start;
+    assign busy = fr_valid || !q_empty || o_valid;
 
     task automatic count_a(input logic [7:0] port, input logic [3:0] counter);
         ca_valid <= 1'b1; ca_port <= port; ca_counter <= counter;
     endtask
-    // The next flood destination (handed over in V_DLV), or the frame's
-    // end.
-    task automatic flood_step();
-        if (flood_found) begin
-            flood_any <= 1'b1;
-            fq        <= 9'(flood_pick) + 9'd1;
-            dst_port  <= 8'(flood_pick);
-            dst_ring  <= 4'd0;
-            st <= V_DLV;
-        end else begin
-            if (!flood_any) count_a(src_port, CNT_TX_DROP_NO_DEST);
-            done <= 1'b1;
-            st <= V_IDLE;
-        end
+    // The lookup request for the candidate (MACs from `beat`).
+    task automatic lookup(input logic [95:0] hdr, input logic [15:0] flags);
+        lk_dst_mac  <= hdr[47:0];
+        lk_src_mac  <= hdr[95:48];
+        lk_src_port <= src_port;
+        lk_learn    <= (flags & NS_NO_LEARN) == 16'd0;
+        lk_valid    <= 1'b1;
     endtask
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            st <= V_IDLE;
+            fr_valid <= 1'b0;
+            fr_hdr_wait <= 1'b0;
             dma_rd_req_valid <= 1'b0;
             lk_valid  <= 1'b0;
-            dst_valid <= 1'b0;
             done      <= 1'b0;
             ca_valid  <= 1'b0;
             cb_valid  <= 1'b0;
+            o_valid   <= 1'b0;
+            q_wr <= '0; q_rd <= '0; q_cnt <= '0;
+            r_wr <= '0; r_rd <= '0; r_cnt <= '0;
         end else begin
             lk_valid  <= 1'b0;
-            dst_valid <= 1'b0;
             done      <= 1'b0;
             ca_valid  <= 1'b0;
             cb_valid  <= 1'b0;
             if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
 
-            case (st)
-            V_IDLE: begin
-                if (frm_valid) begin
-                    bytes       <= frm_bytes;
-                    first_flags <= frm_first_flags;
-                    first_buf   <= frm_first_buf;
-                    first_len   <= frm_first_len;
-                    fstart      <= frm_start;
-                    fslots      <= frm_slots;
-                    if (32'(frm_slots) > MAX_FRAGS) begin
-                        count_a(src_port, CNT_TX_DROP_CHAIN);
-                        done <= 1'b1;
-                    end else if (!frm_ok) begin
-                        count_a(src_port, CNT_TX_DROP_BAD_SLOT);
-                        done <= 1'b1;
-                    end else if (32'(frm_first_len) < ETH_HEADER_LEN) begin
-                        count_a(src_port, CNT_TX_DROP_SHORT);
-                        done <= 1'b1;
-                    end else if (pb_alloc) begin
-                        if (pb_b0) header(512'(pb_hdr), frm_first_flags);
-                        else st <= V_PB_WAIT;
-                    end else if (dma_rd_can && dst_ready) begin
-                        dma_rd_req_valid <= 1'b1;
-                        dma_rd_req_addr  <= hdr_addr;
-                        dma_rd_req_len   <= hdr_len;
-                        st <= V_HDR;
+            // 1. Front.
+            if (push) begin
+                q_start[q_wr] <= c_start;
+                q_slots[q_wr] <= c_slots;
+                q_bytes[q_wr] <= c_bytes;
+                q_buf[q_wr]   <= c_buf;
+                q_len[q_wr]   <= c_len;
+                q_flags[q_wr] <= c_flags;
+                q_code[q_wr]  <= push_dma ? Q_LOOKUP : c_code;
+                q_wr <= q_wr + AW'(1);
+            end
+            if (push_pb) lookup(pb_hdr, c_flags);
+            if (push_dma) begin
+                lookup(dma_rd_rsp_data[95:0], c_flags);
+                first_beat <= dma_rd_rsp_data;
+            end
+            if (start_dma) begin
+                dma_rd_req_valid <= 1'b1;
+                dma_rd_req_addr  <= cfg_pool[cp] + 64'(c_buf) * 64'(cfg_buf_size[cp]);
+                dma_rd_req_len   <= 32'(c_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(c_len);
+            end
+            // The front register: taken when the offered frame cannot be
+            // pushed now; free once its frame is pushed.
+            if (!fr_valid) begin
+                if (frm_valid && !push) begin
+                    fr_valid <= 1'b1;
+                    fr_start <= frm_start;
+                    fr_slots <= frm_slots;
+                    fr_bytes <= frm_bytes;
+                    fr_ok    <= frm_ok;
+                    fr_buf   <= frm_first_buf;
+                    fr_len   <= frm_first_len;
+                    fr_flags <= frm_first_flags;
+                    fr_hdr_wait <= start_dma;
+                end
+            end else begin
+                if (push) begin
+                    fr_valid <= 1'b0;
+                    fr_hdr_wait <= 1'b0;
+                end else if (start_dma) begin
+                    fr_hdr_wait <= 1'b1;
+                end
+            end
+
+            if (lk_res_valid) begin
+                r_port[r_wr] <= lk_res_port;
+                r_wr <= r_wr + AW'(1);
+            end
+
+            // 3. Output: a destination handed over; the no-destination count.
+            if (dst_valid && dst_ready) begin
+                if (o_last) begin
+                    o_valid <= 1'b0;
+                    done <= 1'b1;
+                end else begin
+                    o_mask <= o_mask & (o_mask - NUM_PORTS'(1));
+                end
+            end
+            if (o_valid && o_nodest) begin
+                count_a(src_port, CNT_TX_DROP_NO_DEST);
+                o_valid <= 1'b0;
+                done <= 1'b1;
+            end
+
+            // 2. Decide the oldest frame.
+            if (fire) begin
+                q_rd <= q_rd + AW'(1);
+                if (h_code != Q_LOOKUP) begin
+                    count_a(src_port, h_code == Q_CHAIN ? CNT_TX_DROP_CHAIN
+                                    : h_code == Q_BAD ? CNT_TX_DROP_BAD_SLOT
+                                    : CNT_TX_DROP_SHORT);
+                    done <= 1'b1;
+                end else if (h_res == PORT_DROP) begin
+                    count_a(src_port, CNT_TX_DROP_SAME_PORT);
+                    done <= 1'b1;
+                end else begin
+                    count_a(src_port, CNT_TX_PACKETS);
+                    cb_valid <= 1'b1; cb_port <= src_port;
+                    cb_counter <= CNT_TX_BYTES; cb_amount <= h_bytes;
+                    o_start <= h_start;
+                    o_slots <= h_slots;
+                    o_bytes <= h_bytes;
+                    o_buf   <= h_buf;
+                    o_len   <= h_len;
+                    o_flags <= h_flags;
+                    o_port  <= h_res;
+                    o_ring  <= uni_ring;
+                    o_mask  <= flood_mask;
+                    if (h_res == PORT_FLOOD) begin
+                        o_flood  <= 1'b1;
+                        o_nodest <= flood_mask == '0;
+                        o_valid  <= 1'b1;
+                    end else if (uni_ok) begin
+                        o_flood  <= 1'b0;
+                        o_nodest <= 1'b0;
+                        o_valid  <= 1'b1;
                     end else begin
-                        st <= V_HDR_RD;
+                        done <= 1'b1;  // destination gone: nothing to do
                     end
                 end
             end
 
-            V_HDR_RD: begin
-                if (dma_rd_can && dst_ready) begin
-                    dma_rd_req_valid <= 1'b1;
-                    dma_rd_req_addr  <= hdr_addr_q;
-                    dma_rd_req_len   <= hdr_len_q;
-                    st <= V_HDR;
-                end
-            end
-
-            V_HDR: if (dma_rd_rsp_valid) header(dma_rd_rsp_data, first_flags);
-
-            V_PB_WAIT: if (pb_b0) header(512'(pb_hdr), first_flags);
-
-            V_LK_WAIT: begin
-                if (lk_res_valid) begin
-                    if (lk_res_port == PORT_DROP) begin
-                        count_a(src_port, CNT_TX_DROP_SAME_PORT);
-                        done <= 1'b1;
-                        st <= V_IDLE;
-                    end else begin
-                        count_a(src_port, CNT_TX_PACKETS);
-                        cb_valid <= 1'b1; cb_port <= src_port;
-                        cb_counter <= CNT_TX_BYTES; cb_amount <= bytes;
-                        if (lk_res_port == PORT_FLOOD) begin
-                            flood     <= 1'b1;
-                            flood_any <= 1'b0;
-                            fq        <= '0;
-                            st <= V_FLOOD_NEXT;
-                        end else if (32'(lk_res_port) < 32'(NUM_PORTS)
-                                     && PW'(lk_res_port) != cp
-                                     && port_enable[PW'(lk_res_port)]
-                                     && is_vale(cfg_kind[PW'(lk_res_port)])) begin
-                            flood     <= 1'b0;
-                            dst_port  <= lk_res_port;
-                            dst_ring  <= uni_ring;
-                            if (dst_ready) begin
-                                dst_valid <= 1'b1;
-                                done <= 1'b1;
-                                st <= V_IDLE;
-                            end else begin
-                                st <= V_DLV;
-                            end
-                        end else begin
-                            done <= 1'b1;  // destination gone: nothing to do
-                            st <= V_IDLE;
-                        end
-                    end
-                end
-            end
-
-            V_FLOOD_NEXT: flood_step();
-
-            // Hand the destination over when delivery can take it.
-            V_DLV: begin
-                if (dst_ready) begin
-                    dst_valid <= 1'b1;
-                    if (flood) begin
-                        st <= V_FLOOD_NEXT;
-                    end else begin
-                        done <= 1'b1;
-                        st <= V_IDLE;
-                    end
-                end
-            end
-
-            default: st <= V_IDLE;
-            endcase
+            q_cnt <= q_cnt + (push ? (AW + 1)'(1) : '0) - (fire ? (AW + 1)'(1) : '0);
+            if (fire && h_code == Q_LOOKUP) r_rd <= r_rd + AW'(1);
+            r_cnt <= r_cnt + (lk_res_valid ? (AW + 1)'(1) : '0)
+                   - ((fire && h_code == Q_LOOKUP) ? (AW + 1)'(1) : '0);
         end
     end
 endmodule

@@ -89,6 +89,8 @@ impl Bench {
         bench.tick(); // (the first evaluation settles the model: no edge)
         bench.tick();
         bench.p.set_rst(0);
+        // The counter event queues always have room here.
+        bench.p.set_ev_room(1);
         // Released RX slots hold buffers 100 + i.
         for i in 0..RN {
             bench.host.put_u32(bench.rx_slot(i), 100 + i);

@@ -97,6 +97,7 @@ fn matches_reference_under_random_traffic() {
         b.idle_inputs();
         let d = rng.gen_range(0..NQ);
         b.p.set_d_entry(d as u64);
+        b.p.set_fill_entry(d as u64);
         let mut enable = 0xfu64;
         match rng.gen_range(0..7) {
             0 => {

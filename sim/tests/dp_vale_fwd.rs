@@ -112,7 +112,9 @@ impl Bench {
 
     /// Runs one frame from `src_port` ring `src_ring`; the table answers
     /// `result` 6 cycles after the request, delivery takes 5 cycles per
-    /// destination (it is not ready meanwhile).
+    /// destination (it is not ready meanwhile). The frame is offered until
+    /// the stage takes it (`frm_ready`), a destination is handed over when
+    /// `dst_valid` and `dst_ready` meet before an edge.
     fn run(&mut self, frame: Frame, src_port: u64, src_ring: u64, result: u64) -> Outcome {
         let mut out = Outcome::default();
         self.p.set_frm_slots(frame.slots);
@@ -127,16 +129,25 @@ impl Bench {
         let mut lookup_at = None;
         let mut deliver_at = None;
         let reads_before = self.host.reads.len();
+        let mut offered = true;
         for cycle in 0..400u64 {
             self.p.set_lk_res_valid(u64::from(lookup_at == Some(cycle)));
             self.p.set_lk_res_port(result);
-            self.p
-                .set_dst_ready(u64::from(deliver_at.is_none_or(|at| cycle >= at)));
+            let ready = deliver_at.is_none_or(|at| cycle >= at);
+            self.p.set_dst_ready(u64::from(ready));
             drive_dma!(self.p, self.host, wr = false, last = false);
             self.p.eval();
             sample_dma!(self.p, self.host, wr = false);
+            let taken = offered && self.p.frm_ready() != 0;
+            if self.p.dst_valid() != 0 && ready {
+                out.dsts.push((self.p.dst_port(), self.p.dst_ring()));
+                deliver_at = Some(cycle + 5);
+            }
             self.tick();
-            self.p.set_frm_valid(0);
+            if taken {
+                offered = false;
+                self.p.set_frm_valid(0);
+            }
             if self.p.ca_valid() != 0 {
                 out.counts
                     .push((self.p.ca_port(), self.p.ca_counter() as u32, 1));
@@ -156,10 +167,6 @@ impl Bench {
                     self.p.lk_learn() != 0,
                 ));
                 lookup_at = Some(cycle + 6);
-            }
-            if self.p.dst_valid() != 0 {
-                out.dsts.push((self.p.dst_port(), self.p.dst_ring()));
-                deliver_at = Some(cycle + 5);
             }
             if self.p.done() != 0 {
                 assert_eq!(self.p.busy(), 0);
