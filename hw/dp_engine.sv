@@ -62,6 +62,13 @@ module dp_engine #(
     output logic                               desc_wr_en,
     output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_wr_word,
     output logic [63:0]                        desc_wr_data,
+    // Its line port (four slots; dp_pipe's runs).
+    output logic                               desc_line_en,
+    output logic                               desc_line_we,
+    output logic [$clog2(BAR2_BYTES / 64)-1:0] desc_line_row,
+    output logic [3:0]                         desc_line_mask,
+    output logic [511:0]                       desc_line_wdata,
+    input  logic [511:0]                       desc_line_rdata,
 
     // Switch core: lookup requests (accepted when issued) and results.
     output logic        lk_valid,
@@ -120,9 +127,11 @@ module dp_engine #(
 
     // ---- Job controller ----------------------------------------------------
     // (J_HOLD: a fetched VALE frame waits for dp_vale_fwd.)
+    // (J_RUN: dp_pipe moves a run of one-slot packets; J_PFETCH: the
+    // frame it stopped at goes through dp_tx_fetch.)
     typedef enum logic [3:0] {
         J_IDLE, J_RXDB, J_START, J_OPEN, J_FETCH, J_FWAIT, J_HOLD, J_PIPE, J_FIN, J_CLOSE,
-        J_PUB, J_PUBWAIT
+        J_PUB, J_PUBWAIT, J_RUNGO, J_RUN, J_PFETCH
     } state_t;
     state_t st;
 
@@ -147,7 +156,7 @@ module dp_engine #(
     logic [15:0] f_next, f_start, f_slots, f_first_len, f_first_flags;
     logic [31:0] f_bytes, f_first_buf;
     logic        v_done, p_done, p_ok, p_wait, s_done;
-    logic [15:0] p_pub_tail, p_span;
+    logic [15:0] p_pub_tail, p_span, p_run_next;
     logic [15:0] q_hwtail, q_hwcur;
     logic        j_ca_valid, j_hc_we;
     logic         dst_valid, dst_done, d_dst_ready, v_frm_ready;
@@ -181,12 +190,11 @@ module dp_engine #(
     logic vale_take;
     assign vale_take = !cpipe && v_frm_ready && (frame_now || st == J_HOLD);
     // Ask dp_tx_fetch for the next frame: at a job's start, when
-    // dp_vale_fwd takes one, and in the cycle a pipe's frame (or its open)
-    // is done. In dp_tx_fetch's answer cycle ci is not yet past it.
+    // dp_vale_fwd takes one, and for a pipe the frame a run stopped at.
+    // In dp_tx_fetch's answer cycle ci is not yet past it.
     logic fetch_now;
     logic [15:0] fetch_ci;
-    assign fetch_now = st == J_FETCH || vale_take
-                    || (st == J_PIPE && p_done && !p_wait) || (st == J_OPEN && p_done && p_ok);
+    assign fetch_now = st == J_FETCH || vale_take || st == J_PFETCH;
     assign fetch_ci  = (st == J_FWAIT) ? f_next : ci;
 
     // RX doorbell validation: head in [cached hwcur, hwtail].
@@ -236,7 +244,19 @@ module dp_engine #(
 
             J_START: st <= J_OPEN;  // dp_pipe takes the open request now
 
-            J_OPEN: if (p_done) st <= p_ok ? J_FWAIT : J_IDLE;
+            J_OPEN: if (p_done) st <= p_ok ? J_RUNGO : J_IDLE;
+
+            J_RUNGO: st <= J_RUN;  // dp_pipe takes the run request now
+
+            J_RUN: begin
+                // Up to head, or a frame for dp_tx_fetch and the frame path.
+                if (p_done) begin
+                    ci <= p_run_next;
+                    st <= (p_run_next == chead) ? J_FIN : J_PFETCH;
+                end
+            end
+
+            J_PFETCH: st <= J_FWAIT;  // dp_tx_fetch takes the request (fetch_now)
 
             J_FETCH: st <= J_FWAIT;  // dp_tx_fetch takes the request (fetch_now)
 
@@ -263,7 +283,7 @@ module dp_engine #(
                         ci <= f_start;  // back-pressure: it waits at hwcur
                         st <= J_FIN;
                     end else begin
-                        st <= J_FWAIT;
+                        st <= J_RUNGO;
                     end
                 end
             end
@@ -378,6 +398,7 @@ module dp_engine #(
     always_ff @(posedge clk) begin
         if (rst) last_rd <= 2'd0;
         else if (desc_rd_en) last_rd <= f_rd_en ? 2'd0 : d_rd_en ? 2'd1 : p_rd_en ? 2'd2 : 2'd3;
+        else if (desc_line_en && !desc_line_we) last_rd <= 2'd3;  // a run's line
         f_hold <= f_desc;
         d_hold <= d_desc;
         p_hold <= p_desc;
@@ -426,6 +447,7 @@ module dp_engine #(
     logic [6:0]     d_pf_cnt;
     logic [5:0]     d_pf_lane, d_pf_lane_d, d_pf_lane_p;
     logic [31:0]    d_pf_buf;
+    logic [4*32-1:0] d_pf_bufs;
     logic [4*32-1:0] fill_bufs;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
@@ -450,7 +472,7 @@ module dp_engine #(
 
     dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW)) rx_rings (
         .clk, .rst, .port_enable,
-        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
+        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf, .d_pf_bufs,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
         .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
         .hc_entry(j_hc_we ? cq : s_hc_we ? s_q_entry : d_entry),
@@ -556,19 +578,22 @@ module dp_engine #(
     dp_pipe #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pipe (
         .clk, .rst, .port_enable, .port_cfg,
         .src_port(8'(cp)), .src_ring(cr), .src_base(tx_base), .src_n(cn), .hwcur(ci),
-        .open_valid(st == J_START),
+        .open_valid(st == J_START), .run_valid(st == J_RUNGO), .run_ci(ci), .run_head(chead),
+        .run_next(p_run_next),
         .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
         .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .frm_ok(f_ok),
         .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags),
         .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_p),
-        .d_pf_buf,
+        .d_pf_buf, .d_pf_bufs,
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
         .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(p_desc),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
+        .desc_line_en, .desc_line_we, .desc_line_row, .desc_line_mask, .desc_line_wdata,
+        .desc_line_rdata,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),

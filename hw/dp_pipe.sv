@@ -22,6 +22,16 @@
 //   per run: four slots (a 64-byte line), the line's or the ring's end, a
 //   skipped packet, the job's end. CNT_TX_PACKETS/BYTES of the sender,
 //   CNT_RX_PACKETS/BYTES of the receiver.
+// - run (from run_ci up to run_head): one-slot packets moved a BAR2
+//   line (four TX slots) at a time, pipelined: the line read, the moved
+//   slots' words (dp_pipe_line) written back in one line write with a
+//   mask, their RX slots in one DMA write and the host's copy of them in
+//   another, two cycles per line; receiver's buffers from dp_rx_rings'
+//   prefetch, four at a time. It stops at a slot that is not such a
+//   packet (a chain, a bad slot: the frame path takes it), at head, when
+//   the peer's room or the prefetch runs out, or at once when the TX
+//   ring is not line-aligned in BAR2; `done` with run_next, the slot it
+//   stopped at, after the run's counters (one event each, with amounts).
 // - close: the run gathered so far is written; the TX ring's hwtail to
 //   publish is hwcur + min(peer room, n - 1) (`pub_tail`, `span`); the
 //   peer ring is dirty if anything moved.
@@ -53,11 +63,15 @@ module dp_pipe #(
     input  logic         open_valid,
     input  logic         frm_valid,
     input  logic         close_valid,
+    input  logic         run_valid,
     output logic         done,
     output logic         ok,          // open: the peer is there
     output logic         wait_room,   // frame: it waits for room
     output logic [15:0]  pub_tail,    // close: TX hwtail to publish
     output logic [15:0]  span,        // close: pub_tail - hwcur (mod n)
+    input  logic [15:0]  run_ci,      // run: from this slot ...
+    input  logic [15:0]  run_head,    // ... up to (not including) this one
+    output logic [15:0]  run_next,    // run: the slot it stopped at
 
     // The frame (held by dp_tx_fetch while this stage runs).
     input  logic [15:0]  frm_start,
@@ -77,6 +91,7 @@ module dp_pipe #(
     input  logic [6:0]   d_pf_cnt,
     output logic [5:0]   d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
     input  logic [31:0]  d_pf_buf,   // ... its buffer index
+    input  logic [4*32-1:0] d_pf_bufs, // ... and the next three's
     output logic         hc_we,
     output logic [15:0]  hc_value,
     output logic         ht_we,
@@ -94,6 +109,13 @@ module dp_pipe #(
     output logic                               desc_wr_en,
     output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_wr_word,
     output logic [63:0]                        desc_wr_data,
+    // Its line port (four slots; read latency 1; runs only).
+    output logic                               desc_line_en,
+    output logic                               desc_line_we,
+    output logic [$clog2(BAR2_BYTES / 64)-1:0] desc_line_row,
+    output logic [3:0]                         desc_line_mask,
+    output logic [511:0]                       desc_line_wdata,
+    input  logic [511:0]                       desc_line_rdata,
 
     // DMA read channel (this stage's request register; the responses).
     input  logic         dma_rd_can,
@@ -137,9 +159,9 @@ module dp_pipe #(
     localparam int PF = 64;
     localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
-    typedef enum logic [3:0] {
+    typedef enum logic [4:0] {
         P_IDLE, P_OPEN_RD, P_OPEN_FILL, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT,
-        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH
+        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH, P_RUN_RD, P_RUN_MV, P_RUN_CP, P_RUN_END
     } state_t;
     state_t st, wb_ret;
 
@@ -165,6 +187,15 @@ module dp_pipe #(
     logic [7:0]    head_tag;    // its tag, once it left
     logic          head_wait;   // its answer is due
     logic          fill_wait;   // beats of the fill are due
+
+    // Run: the TX slot it is at, where it ends, what it moved; the host
+    // copy's write of the line just moved (its slots' new buffers).
+    logic [15:0]   ri, rhead, rpk;
+    logic [31:0]   rby;
+    logic [1:0]    rcnt;
+    logic [63:0]   cp_addr;
+    logic [2:0]    cp_n;
+    logic [127:0]  cp_bufs;
 
     assign cp   = PW'(src_port);
     assign busy = st != P_IDLE || wb_cnt != 3'd0;
@@ -208,6 +239,59 @@ module dp_pipe #(
                 || (slot_addr_txh + 64'(SLOT_BYTES)) % 64'(BEAT_BYTES) == 64'd0
                 || nxt(sidx, src_n) == 16'd0;
     end
+    // ---- Run ------------------------------------------------------------
+    // The line of TX slot ri, the slots that may move from it (head, the
+    // peer's room, the prefetch, the RX ring's end), and what they become.
+    localparam int ROW_W = $clog2(BAR2_BYTES / 64);
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [31:0] run_byte;  // BAR2 byte offset of TX slot ri
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [63:0] run_txh;   // slot ri of the host's copy of the TX ring
+    logic [15:0] run_lim;
+    logic [2:0]  ln_moved;
+    logic [31:0] ln_bytes;
+    logic [3:0]  ln_mask;
+    logic [511:0] ln_tx_line, ln_rx_slots;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [511:0] ln_tx_slots;  // (the host copy is rebuilt from cp_bufs)
+    /* verilator lint_on UNUSEDSIGNAL */
+    always_comb begin
+        run_byte = src_base + 32'(slot_off(ri));
+        run_txh  = cfg_status[cp] + 64'(cfg_tx_host[cp])
+                 + 64'(src_ring) * ring_bytes(src_n) + slot_off(ri);
+        run_lim  = ring_dist(rhead, ri, src_n);
+        if (pipe_free < run_lim) run_lim = pipe_free;
+        if (16'(d_pf_cnt) - k < run_lim) run_lim = 16'(d_pf_cnt) - k;
+        if (rn - jidx < run_lim) run_lim = rn - jidx;
+        if (run_lim > 16'd4) run_lim = 16'd4;
+        // Lines of four slots only when the ring's slots sit in lines.
+        if (src_base[5:0] != 6'd0 || src_n[1:0] != 2'd0) run_lim = 16'd0;
+    end
+    dp_pipe_line #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) run_line (
+        .line(desc_line_rdata), .first(ri[1:0]), .limit(3'(run_lim)),
+        .pool_bufs(cfg_num_bufs[cp]), .pool_buf_size(cfg_buf_size[cp]), .pf_bufs(d_pf_bufs),
+        .moved(ln_moved), .bytes(ln_bytes), .mask(ln_mask), .tx_line(ln_tx_line),
+        .rx_slots(ln_rx_slots), .tx_slots(ln_tx_slots)
+    );
+    logic [511:0] cp_data;
+    always_comb begin
+        cp_data = '0;
+        for (int j = 0; j < 4; j++) begin
+            cp_data[128 * j +: 64] = slot_word(cp_bufs[32 * j +: 32], 16'd0, NS_BUF_CHANGED);
+        end
+    end
+    // The line port: read in P_RUN_RD and P_RUN_CP (the next line),
+    // written in P_RUN_MV.
+    always_comb begin
+        desc_line_en    = st == P_RUN_RD
+                       || (st == P_RUN_MV && ln_moved != 3'd0 && dma_wr_free)
+                       || (st == P_RUN_CP && (!wb_on || dma_wr_free));
+        desc_line_we    = st == P_RUN_MV;
+        desc_line_row   = run_byte[ROW_W+5:6];
+        desc_line_mask  = ln_mask;
+        desc_line_wdata = ln_tx_line;
+    end
+
     // Responses: a status entry's head, or buffer indexes (dp_rx_rings
     // takes a fill's other lanes).
     /* verilator lint_off UNUSEDSIGNAL */
@@ -363,6 +447,21 @@ module dp_pipe #(
                         sidx <= frm_start;
                         jidx <= dhw;
                         st <= P_SLOT;
+                    end
+                end else if (run_valid) begin
+                    ri    <= run_ci;
+                    rhead <= run_head;
+                    k     <= '0;
+                    jidx  <= dhw;
+                    rpk   <= '0;
+                    rby   <= '0;
+                    rcnt  <= '0;
+                    // A run gathered by the frame path goes out first.
+                    if (wb_cnt != 3'd0) begin
+                        wb_ret <= P_RUN_RD;
+                        st <= P_WB_FLUSH;
+                    end else begin
+                        st <= P_RUN_RD;
                     end
                 end else if (close_valid) begin
                     pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
@@ -558,6 +657,82 @@ module dp_pipe #(
                 cb_valid <= 1'b1; cb_port <= 8'(dq);
                 cb_counter <= CNT_RX_BYTES; cb_amount <= frm_bytes;
                 st <= P_IDLE;
+            end
+
+            P_RUN_RD: st <= P_RUN_MV;  // the line of ri is read now
+
+            P_RUN_MV: begin
+                // The line of ri is on desc_line_rdata.
+                if (ln_moved == 3'd0) begin
+                    st <= P_RUN_END;
+                end else if (dma_wr_free) begin
+                    // The line is written back now; the RX slots go out.
+                    dma_wr_req_valid <= 1'b1;
+                    dma_wr_req_addr  <= slot_addr_rx;
+                    dma_wr_req_len   <= 7'(ln_moved) * 7'(SLOT_BYTES);
+                    dma_wr_req_data  <= ln_rx_slots;
+                    cp_addr <= run_txh;
+                    cp_n    <= ln_moved;
+                    cp_bufs <= d_pf_bufs;
+                    ri   <= (32'(ri) + 32'(ln_moved) >= 32'(src_n))
+                          ? ri + 16'(ln_moved) - src_n : ri + 16'(ln_moved);
+                    jidx <= (32'(jidx) + 32'(ln_moved) >= 32'(rn))
+                          ? jidx + 16'(ln_moved) - rn : jidx + 16'(ln_moved);
+                    k    <= k + 16'(ln_moved);
+                    pipe_free <= pipe_free - 16'(ln_moved);
+                    rpk  <= rpk + 16'(ln_moved);
+                    rby  <= rby + ln_bytes;
+                    st <= P_RUN_CP;
+                end
+            end
+
+            P_RUN_CP: begin
+                // The host's copy of the moved slots; the next line is
+                // read now.
+                if (!wb_on || dma_wr_free) begin
+                    if (wb_on) begin
+                        dma_wr_req_valid <= 1'b1;
+                        dma_wr_req_addr  <= cp_addr;
+                        dma_wr_req_len   <= 7'(cp_n) * 7'(SLOT_BYTES);
+                        dma_wr_req_data  <= cp_data;
+                    end
+                    st <= P_RUN_MV;
+                end
+            end
+
+            P_RUN_END: begin
+                // The run's counters, one a cycle, then `done`.
+                rcnt <= rcnt + 2'd1;
+                cb_valid <= rpk != 16'd0;
+                case (rcnt)
+                    2'd0: begin
+                        cb_port <= src_port; cb_counter <= CNT_TX_PACKETS;
+                        cb_amount <= 32'(rpk);
+                        if (rpk != 16'd0) begin
+                            // The receiver's ring: hwtail and prefetch.
+                            ht_we    <= 1'b1;
+                            ht_value <= jidx;
+                            ht_used  <= k;
+                            dhw      <= jidx;
+                            moved    <= 1'b1;
+                        end
+                    end
+                    2'd1: begin
+                        cb_port <= src_port; cb_counter <= CNT_TX_BYTES; cb_amount <= rby;
+                    end
+                    2'd2: begin
+                        cb_port <= 8'(dq); cb_counter <= CNT_RX_PACKETS;
+                        cb_amount <= 32'(rpk);
+                    end
+                    default: begin
+                        cb_port <= 8'(dq); cb_counter <= CNT_RX_BYTES; cb_amount <= rby;
+                    end
+                endcase
+                if (rcnt == 2'd3 || rpk == 16'd0) begin
+                    cb_valid <= rpk != 16'd0;
+                    run_next <= ri;
+                    finish(1'b1, 1'b0);
+                end
             end
 
             default: st <= P_IDLE;

@@ -39,6 +39,11 @@ module nic_top #(
     input  logic [31:0] bar2_req_wdata,
     output logic        bar2_rsp_valid,
     output logic [31:0] bar2_rsp_rdata,
+    // BAR2 write-combined line (desc_mem: never beside a bar2_req access).
+    input  logic         bar2_line_valid,
+    input  logic [31:0]  bar2_line_addr,
+    input  logic [15:0]  bar2_line_mask,
+    input  logic [511:0] bar2_line_wdata,
 
     // DMA read channel (device reads host memory): requests of up to 4096
     // bytes, answered by 64-byte beats in request order (byte k of beat j
@@ -138,6 +143,10 @@ module nic_top #(
     logic                desc_rd_en, desc_wr_en;
     logic [WORD_W-1:0]   desc_rd_word, desc_wr_word;
     logic [63:0]         desc_rd_data, desc_wr_data;
+    logic                desc_line_en, desc_line_we;
+    logic [WORD_W-4:0]   desc_line_row;
+    logic [3:0]          desc_line_mask;
+    logic [511:0]        desc_line_wdata, desc_line_rdata;
 
     desc_mem #(.BYTES(BAR2_BYTES)) bar2 (
         .clk, .rst,
@@ -145,10 +154,14 @@ module nic_top #(
         .host_req_write(bar2_req_write), .host_req_addr(bar2_req_addr),
         .host_req_wdata(bar2_req_wdata),
         .host_rsp_valid(bar2_rsp_valid), .host_rsp_rdata(bar2_rsp_rdata),
+        .host_line_valid(bar2_line_valid), .host_line_addr(bar2_line_addr),
+        .host_line_mask(bar2_line_mask), .host_line_wdata(bar2_line_wdata),
         // The data path never reads and writes BAR2 in the same cycle.
         .dev_en(desc_rd_en || desc_wr_en), .dev_we(desc_wr_en),
         .dev_word(desc_wr_en ? desc_wr_word : desc_rd_word),
-        .dev_wdata(desc_wr_data), .dev_rdata(desc_rd_data)
+        .dev_wdata(desc_wr_data), .dev_rdata(desc_rd_data),
+        .line_en(desc_line_en), .line_we(desc_line_we), .line_row(desc_line_row),
+        .line_mask(desc_line_mask), .line_wdata(desc_line_wdata), .line_rdata(desc_line_rdata)
     );
 
     // The switch core's request port: the data path first, the test port
@@ -216,6 +229,8 @@ module nic_top #(
         .db_valid, .db_rx, .db_port, .db_ring, .db_head,
         .desc_rd_en, .desc_rd_word, .desc_rd_data,
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
+        .desc_line_en, .desc_line_we, .desc_line_row, .desc_line_mask, .desc_line_wdata,
+        .desc_line_rdata,
         .lk_valid(wk_valid), .lk_src_mac(wk_src), .lk_dst_mac(wk_dst),
         .lk_src_port(wk_port), .lk_learn(wk_learn),
         .lk_res_valid(t_res_valid && t_res_tag[16]), .lk_res_port(t_res_port),

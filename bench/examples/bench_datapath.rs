@@ -134,22 +134,28 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         if (tail + slots - head) % slots >= batch {
             if pipe {
                 // Crossover left the receiver's returned buffers in the TX
-                // slots: the application fills them again (only what
-                // changed reaches BAR2).
-                for k in 0..batch {
+                // slots: the application fills them again and pushes each
+                // run of changed slots in one write-combined burst (only
+                // what changed reaches BAR2).
+                let mut run: Vec<Slot> = Vec::new();
+                let mut run_at = head;
+                for k in 0..=batch {
                     let i = (head + k) % slots;
-                    let slot = rig.tx_slot(0, 0, i);
-                    if slot.len != size as u16 || slot.flags != 0 {
-                        rig.set_tx_slot(
-                            0,
-                            0,
-                            i,
-                            Slot {
-                                len: size as u16,
-                                flags: 0,
-                                ..slot
-                            },
-                        );
+                    let slot = (k < batch).then(|| rig.tx_slot(0, 0, i));
+                    let changed = slot.filter(|s| s.len != size as u16 || s.flags != 0);
+                    if !run.is_empty() && (changed.is_none() || i == 0) {
+                        rig.set_tx_slots(0, 0, run_at, &run);
+                        run.clear();
+                    }
+                    if let Some(slot) = changed {
+                        if run.is_empty() {
+                            run_at = i;
+                        }
+                        run.push(Slot {
+                            len: size as u16,
+                            flags: 0,
+                            ..slot
+                        });
                     }
                 }
             }

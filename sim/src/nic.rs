@@ -58,7 +58,10 @@ trait NicTop: Send {
     fn set_bar2_req_valid(&mut self, value: u64);
     fn set_bar2_req_write(&mut self, value: u64);
     fn set_bar2_req_addr(&mut self, value: u64);
-    fn set_bar2_req_wdata(&mut self, value: u64);
+    fn set_bar2_line_valid(&mut self, value: u64);
+    fn set_bar2_line_addr(&mut self, value: u64);
+    fn set_bar2_line_mask(&mut self, value: u64);
+    fn set_bar2_line_wdata(&mut self, words: &[u32; 16]);
     fn bar2_rsp_valid(&self) -> u64;
     fn bar2_rsp_rdata(&self) -> u64;
     fn dma_rd_req_valid(&self) -> u64;
@@ -151,8 +154,17 @@ macro_rules! impl_nic_top {
             fn set_bar2_req_addr(&mut self, value: u64) {
                 <$ports>::set_bar2_req_addr(self, value)
             }
-            fn set_bar2_req_wdata(&mut self, value: u64) {
-                <$ports>::set_bar2_req_wdata(self, value)
+            fn set_bar2_line_valid(&mut self, value: u64) {
+                <$ports>::set_bar2_line_valid(self, value)
+            }
+            fn set_bar2_line_addr(&mut self, value: u64) {
+                <$ports>::set_bar2_line_addr(self, value)
+            }
+            fn set_bar2_line_mask(&mut self, value: u64) {
+                <$ports>::set_bar2_line_mask(self, value)
+            }
+            fn set_bar2_line_wdata(&mut self, words: &[u32; 16]) {
+                <$ports>::set_bar2_line_wdata(self, words)
             }
             fn bar2_rsp_valid(&self) -> u64 {
                 <$ports>::bar2_rsp_valid(self)
@@ -552,19 +564,32 @@ impl Nic {
         Ok(())
     }
 
-    /// Writes whole 32-bit words into BAR2 (one bus write per word).
+    /// Writes whole 32-bit words into BAR2, write-combined: one bus cycle
+    /// per 64-byte line they touch.
     pub fn bar2_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Bar2Error> {
         self.check_bar2(offset, data.len())?;
-        for (i, word) in data.chunks_exact(4).enumerate() {
-            let value = u32::from_le_bytes(word.try_into().expect("4 bytes"));
-            self.ports.set_bar2_req_valid(1);
-            self.ports.set_bar2_req_write(1);
-            self.ports.set_bar2_req_addr(offset + 4 * i as u64);
-            self.ports.set_bar2_req_wdata(u64::from(value));
+        // Write-combined: the words of each 64-byte line in one cycle.
+        let mut at = offset;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let line = at & !63;
+            let first = ((at - line) / 4) as usize;
+            let words = (rest.len() / 4).min(16 - first);
+            let mut wdata = [0u32; 16];
+            let mut mask = 0u64;
+            for (k, word) in rest[..4 * words].chunks_exact(4).enumerate() {
+                wdata[first + k] = u32::from_le_bytes(word.try_into().expect("4 bytes"));
+                mask |= 1 << (first + k);
+            }
+            self.ports.set_bar2_line_valid(1);
+            self.ports.set_bar2_line_addr(line);
+            self.ports.set_bar2_line_mask(mask);
+            self.ports.set_bar2_line_wdata(&wdata);
             self.tick();
+            at += 4 * words as u64;
+            rest = &rest[4 * words..];
         }
-        self.ports.set_bar2_req_valid(0);
-        self.ports.set_bar2_req_write(0);
+        self.ports.set_bar2_line_valid(0);
         self.link.bar2_write_bytes += data.len() as u64;
         Ok(())
     }
@@ -630,6 +655,7 @@ impl Nic {
         self.ports.set_clk(0);
         self.ports.set_bar0_req_valid(0);
         self.ports.set_bar2_req_valid(0);
+        self.ports.set_bar2_line_valid(0);
         self.ports.set_lk_req_valid(0);
         self.ports.set_dma_rd_req_ready(1);
         self.ports.set_dma_wr_req_ready(1);

@@ -266,16 +266,25 @@ impl Rig {
     /// Writes TX slot `i` of ring `r` of port `p` (ptr 0): into the host
     /// copy (the application) and into BAR2 (the driver's push).
     pub fn set_tx_slot(&mut self, p: u32, r: u32, i: u32, slot: Slot) {
-        let mut bytes = [0u8; 16];
-        bytes[0..4].copy_from_slice(&slot.buf_idx.to_le_bytes());
-        bytes[4..6].copy_from_slice(&slot.len.to_le_bytes());
-        bytes[6..8].copy_from_slice(&slot.flags.to_le_bytes());
-        let host = self.tx_slot_host(p, r, i);
+        self.set_tx_slots(p, r, i, &[slot]);
+    }
+
+    /// Writes TX slots `first ..` of ring `r` of port `p` (ptr 0; they
+    /// must not pass the ring's end) as [`Rig::set_tx_slot`], pushed into
+    /// BAR2 in one write-combined burst.
+    pub fn set_tx_slots(&mut self, p: u32, r: u32, first: u32, slots: &[Slot]) {
+        let mut bytes = vec![0u8; 16 * slots.len()];
+        for (slot, out) in slots.iter().zip(bytes.chunks_exact_mut(16)) {
+            out[0..4].copy_from_slice(&slot.buf_idx.to_le_bytes());
+            out[4..6].copy_from_slice(&slot.len.to_le_bytes());
+            out[6..8].copy_from_slice(&slot.flags.to_le_bytes());
+        }
+        let host = self.tx_slot_host(p, r, first);
         self.region
             .write_bytes(host, &bytes)
-            .expect("TX slot in host memory");
-        let at = self.tx_slot_bar2(p, r, i);
-        self.nic.bar2_write(at, &bytes).expect("TX slot in BAR2");
+            .expect("TX slots in host memory");
+        let at = self.tx_slot_bar2(p, r, first);
+        self.nic.bar2_write(at, &bytes).expect("TX slots in BAR2");
     }
 
     /// TX slot `i`, from the host copy (where pipe crossover writes the

@@ -1,8 +1,10 @@
 //! Testbench of `dp_pipe`: pairing checks at open, the peer's head
 //! re-read, descriptor moves (RX slot from the TX slot, the receiver's
 //! buffer back into BAR2 and into the host's copy of the TX ring, gathered
-//! in runs), skipped bad packets, back-pressure, and the hwtail published
-//! at close, under DMA back-pressure. The bench plays `dp_rx_rings`.
+//! in runs), skipped bad packets, back-pressure, runs of one-slot packets
+//! moved a BAR2 line at a time (stopping at a chain, a bad slot, head, the
+//! room's end), and the hwtail published at close, under DMA
+//! back-pressure. The bench plays `dp_rx_rings` and BAR2's two ports.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -36,6 +38,8 @@ struct Answer {
     span: u64,
     counts: Vec<(u64, u32, u64)>,
     dirty: bool,
+    /// A run: the slot it stopped at.
+    next: u64,
 }
 
 struct Bench {
@@ -47,6 +51,8 @@ struct Bench {
     /// The host answers a read issued while another is due first (the
     /// completions of the open's two reads reordered).
     newest_first: bool,
+    /// BAR2's line port: the last line read.
+    line_rdata: [u32; 16],
 }
 
 impl Bench {
@@ -91,6 +97,7 @@ impl Bench {
             rx: vec![RxState::default(); 8],
             cfg,
             newest_first: false,
+            line_rdata: [0; 16],
         };
         bench.apply_cfg();
         bench.tick(); // (the first evaluation settles the model: no edge)
@@ -147,6 +154,7 @@ impl Bench {
                 return answer; // the last write has left, the counters are out
             }
             self.p.set_desc_rd_data(self.bar2.rdata);
+            self.p.set_desc_line_rdata(&self.line_rdata);
             drive_dma!(self.p, self.host, wr = true, last = false);
             let read_tag = self.host.reads.len() as u64 & 0x7f;
             self.p.set_dma_rd_req_tag(read_tag);
@@ -160,8 +168,14 @@ impl Bench {
             self.p.set_d_pf_cnt(state.pf.len() as u64);
             // The prefetched slot the stage names (dp_rx_rings reads one).
             let lane = self.p.d_pf_lane() as usize;
-            self.p
-                .set_d_pf_buf(u64::from(state.pf.get(lane).copied().unwrap_or(0)));
+            let pf_at = |l: usize| state.pf.get(l).copied().unwrap_or(0);
+            self.p.set_d_pf_buf(u64::from(pf_at(lane)));
+            self.p.set_d_pf_bufs(&[
+                pf_at(lane),
+                pf_at(lane + 1),
+                pf_at(lane + 2),
+                pf_at(lane + 3),
+            ]);
             self.p.eval();
             if self.p.fill_we() != 0 {
                 let data = self.host.beat().expect("a fill without a beat").data;
@@ -173,6 +187,18 @@ impl Bench {
             let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
             let write = (self.p.desc_wr_en() != 0)
                 .then(|| (self.p.desc_wr_word() as usize, self.p.desc_wr_data()));
+            let line = (self.p.desc_line_en() != 0).then(|| {
+                (
+                    self.p.desc_line_row() as usize * 8,
+                    self.p.desc_line_we() != 0,
+                    self.p.desc_line_mask(),
+                    self.p.desc_line_wdata(),
+                )
+            });
+            assert!(
+                line.is_none() || (read.is_none() && write.is_none()),
+                "one BAR2 access a cycle"
+            );
             if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
                 beat_tags.pop_front();
             }
@@ -196,6 +222,18 @@ impl Bench {
             self.p.set_open_valid(0);
             self.p.set_frm_valid(0);
             self.p.set_close_valid(0);
+            self.p.set_run_valid(0);
+            if let Some((at, we, mask, data)) = line {
+                for w in 0..8 {
+                    if !we {
+                        self.line_rdata[2 * w] = self.bar2.words[at + w] as u32;
+                        self.line_rdata[2 * w + 1] = (self.bar2.words[at + w] >> 32) as u32;
+                    } else if mask >> (w / 2) & 1 == 1 {
+                        self.bar2.words[at + w] =
+                            u64::from(data[2 * w]) | u64::from(data[2 * w + 1]) << 32;
+                    }
+                }
+            }
             if let Some(word) = read {
                 self.bar2.rdata = self.bar2.words[word];
             }
@@ -229,6 +267,7 @@ impl Bench {
                 answer.wait = self.p.wait_room() != 0;
                 answer.pub_tail = self.p.pub_tail();
                 answer.span = self.p.span();
+                answer.next = self.p.run_next();
                 done = true;
             }
             if done {
@@ -263,6 +302,23 @@ impl Bench {
         })
     }
 
+    /// Runs one-slot packets from `ci` up to `head`.
+    fn run(&mut self, ci: u32, head: u32) -> Answer {
+        self.request(|p| {
+            p.set_run_ci(u64::from(ci));
+            p.set_run_head(u64::from(head));
+            p.set_run_valid(1);
+        })
+    }
+
+    /// TX slot `i` holds a one-slot packet (buffer 2 + i, 60 bytes, a
+    /// stale ptr), or a bad one (buffer 0).
+    fn put_plain(&mut self, i: u32, good: bool) {
+        let buf = if good { 2 + i } else { 0 };
+        self.bar2.set_slot(SRC_BASE, i, slot_word(buf, 60, 0));
+        self.bar2.words[Bar2::slot_index(SRC_BASE, i) + 1] = 0xdead; // ptr
+    }
+
     fn close(&mut self, hwcur: u32) -> Answer {
         self.request(|p| {
             p.set_hwcur(u64::from(hwcur));
@@ -295,6 +351,16 @@ impl Bench {
             | u64::from(self.host.u32_at(Self::txh_slot(i) + 4)) << 32;
         assert_eq!(host, tx, "host TX slot {i}");
     }
+}
+
+/// The counters of a run of `packets` one-slot packets of 60 bytes.
+fn run_moved(packets: u64) -> Vec<(u64, u32, u64)> {
+    vec![
+        (0, CNT_TX_PACKETS, packets),
+        (0, CNT_TX_BYTES, packets * 60),
+        (1, CNT_RX_PACKETS, packets),
+        (1, CNT_RX_BYTES, packets * 60),
+    ]
 }
 
 fn moved(slots: u64) -> Vec<(u64, u32, u64)> {
@@ -412,5 +478,63 @@ fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
         assert_eq!(b.host.reads.len(), 2);
         let answer = b.frame(15, 1, true);
         assert!(answer.wait, "the ring is full");
+    }
+}
+
+#[test]
+fn a_run_moves_lines_of_one_slot_packets_and_stops_where_the_frame_path_takes_over() {
+    for stall in [0.0, 0.5] {
+        let mut b = Bench::new(stall);
+        // 15 free RX slots, all prefetched by the open.
+        b.set_rx_head(0);
+        assert!(b.open().ok);
+        for i in 0..N {
+            b.put_plain(i, true);
+        }
+        // A chain at 6..7: slots 1..5 move (from the middle of a line),
+        // into RX slots 0..4.
+        b.bar2
+            .set_slot(SRC_BASE, 6, slot_word(8, 60, NS_MOREFRAG as u16));
+        let answer = b.run(1, 12);
+        assert_eq!(
+            (answer.next, answer.counts),
+            (6, run_moved(5)),
+            "stall {stall}"
+        );
+        let moves: Vec<(u32, u32)> = (1..6).zip(0..5).collect();
+        for &(i, j) in &moves {
+            b.check_moved(i, j, 0, true);
+        }
+        assert_eq!(b.rx[entry(1, 0) as usize].hwtail, 5);
+        // The frame path moves the chain; a run stops at a bad slot.
+        assert!(!b.frame(6, 2, true).wait);
+        b.put_plain(9, false);
+        let answer = b.run(8, 12);
+        assert_eq!((answer.next, answer.counts), (9, run_moved(1)));
+        assert_eq!(
+            b.frame(9, 1, false).counts,
+            vec![(0, CNT_TX_DROP_BAD_SLOT, 1)]
+        );
+        // Up to head, across the TX ring's end (RX slots 8..13).
+        let answer = b.run(10, 0);
+        assert_eq!((answer.next, answer.counts), (0, run_moved(6)));
+        let moves: Vec<(u32, u32)> = [(8, 7)].into_iter().chain((10..16).zip(8..14)).collect();
+        for &(i, j) in &moves {
+            b.check_moved(i, j, 0, true);
+            b.check_host_copy(i, j);
+        }
+        // One free slot left: one moves, then the run stops for room.
+        for i in 0..4 {
+            b.put_plain(i, true);
+        }
+        let answer = b.run(0, 4);
+        assert_eq!((answer.next, answer.counts), (1, run_moved(1)));
+        b.check_moved(0, 14, 0, true);
+        assert!(b.frame(1, 1, true).wait, "the ring is full");
+        let answer = b.close(1);
+        assert!(answer.dirty);
+        assert_eq!((answer.pub_tail, answer.span), (1, 0));
+        // The run's line writes left the ptr words 0 (a stale one was there).
+        assert_eq!(b.bar2.words[Bar2::slot_index(SRC_BASE, 12) + 1], 0);
     }
 }
