@@ -170,3 +170,33 @@ fn device_backend_smoke_run_reports_cost_per_packet() {
     assert!(number(&report, "vale_unicast.per_packet.dma_read_bytes") >= 60.0);
     assert!(server_left, "the auto-started server did not leave");
 }
+
+/// `scripts/profile`'s one-thread loops run for ours and the baselines
+/// and report the packets they were asked for.
+#[test]
+fn the_profiling_loops_move_what_they_are_asked_for() {
+    for kind in ["pipe", "ring", "one-copy", "fan-out"] {
+        let name = format!("smk{}{}", std::process::id(), kind.len());
+        let out = Command::new(env!("CARGO_BIN_EXE_netmap-bench"))
+            .args(["child", "loop", "--kind", kind, "--name", &name])
+            .args([
+                "--ctl",
+                "/nonexistent",
+                "--max-packets",
+                "5000",
+                "--batch",
+                "256",
+            ])
+            .output()
+            .expect("run netmap-bench child loop");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{kind}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout.lines().last().expect("one JSON line");
+        let report: Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(number(&report, "packets") >= 5000.0, "{kind}: {report}");
+    }
+}

@@ -24,7 +24,7 @@ use vale_offload::placement::PortKind;
 use vale_offload::table::{MAX_PORTS, PORT_FLOOD};
 
 use crate::batch::{merged, Groups};
-use crate::collect::{payload_offset, Frame, Pool, NO_LINE};
+use crate::collect::{payload_offset, Frame, Pool};
 use crate::ctrl::{port, Dir, PortEntry, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
@@ -132,8 +132,10 @@ pub(crate) fn deliver(
 /// 64-byte line from buffer to buffer (`RecordHeads::copy_line`), and
 /// writes each RX slot's length and flags in one store. Returns the
 /// frames delivered and their bytes; the caller takes the frame it
-/// stopped at.
-#[inline]
+/// stopped at. Not inlined: on its own, its loop keeps the pool, the
+/// ring and the batch in registers (inlined in `deliver_to_ring`, four
+/// of them were reloaded from the stack at every frame).
+#[inline(never)]
 fn copy_lines(
     rx: &RingView<'_>,
     (hwtail, free): (u32, u32),
@@ -147,9 +149,9 @@ fn copy_lines(
     let prefetch_below = free.saturating_sub(PREFETCH_AHEAD) as usize;
     for (slot, &at) in words.chunks_exact(2).zip(batch) {
         let f = &frames[at as usize];
-        if f.line_buf == NO_LINE {
-            break;
-        }
+        // Both read here, so the loop keeps no pointer to the record.
+        // NO_LINE is past every record: `copy_line` below refuses it.
+        let (line_buf, len) = (f.line_buf, f.bytes);
         // The RX slot (and below, its buffer) is read, then written: ask
         // for lines ahead in a writable state, one prefetch per line of
         // four slots (see `pipe`).
@@ -163,16 +165,17 @@ fn copy_lines(
         // checks the upper bound); the bytes past the frame in its line
         // are not the receiver's to read. Anything else (the same buffer
         // on both sides) takes the slow path.
-        if rx_buf < RESERVED_BUFFERS || !buffers.copy_line(f.line_buf, rx_buf) {
+        if rx_buf < RESERVED_BUFFERS || !buffers.copy_line(line_buf, rx_buf) {
             break;
         }
-        // buf_idx kept, len, flags = NS_RFRAGS of one fragment.
+        // buf_idx kept, len (a line frame's, under 64), flags =
+        // NS_RFRAGS of one fragment.
         slot[0].store(
-            word & 0xffff_ffff | u64::from(f.bytes) << 32 | 1 << (8 + 48),
+            u64::from(rx_buf) | u64::from(len | 1 << (8 + 16)) << 32,
             Ordering::Relaxed,
         );
         done += 1;
-        bytes += u64::from(f.bytes);
+        bytes += u64::from(len);
     }
     (done, bytes)
 }

@@ -193,12 +193,15 @@ pub enum Role {
         warmup: u64,
     },
     /// Profiling aid: one process, one thread, moves `--max-packets`
-    /// frames through a pipe or a VALE switch, alternating a TX batch and
-    /// an RX drain (run it under `valgrind --tool=callgrind`).
+    /// frames through a pipe, a VALE switch or a baseline ring,
+    /// alternating a TX batch and an RX drain (run it under `valgrind
+    /// --tool=callgrind`).
     Loop {
         #[command(flatten)]
         common: Common,
-        /// `pipe`, `vale` or `broadcast` (one sender, four receivers).
+        /// `pipe`, `vale` or `broadcast` (one sender, four receivers);
+        /// the baselines `ring` (plain ring), `one-copy` (one-copy ring)
+        /// or `fan-out` (one-copy fan-out to four rings).
         #[arg(long, default_value = "pipe")]
         kind: String,
         /// Name suffix of the pipe or switch.
@@ -296,7 +299,10 @@ pub fn run(role: Role) -> i32 {
             dst,
             src,
         } => pingpong::pong(&common, &target, &dst, &src),
-        Role::Loop { common, kind, name } => netmap::in_process_loop(&common, &kind, &name),
+        Role::Loop { common, kind, name } => match kind.as_str() {
+            "ring" | "one-copy" | "fan-out" => plain::in_process_loop(&common, &kind),
+            _ => netmap::in_process_loop(&common, &kind, &name),
+        },
     };
     match result {
         Ok(value) => {

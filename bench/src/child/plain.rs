@@ -1,14 +1,14 @@
 //! Producer and consumer of the plain shared-memory ring baseline.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::{open_control, Common, FinishOnDrop, Idle, RoleResult, SendUntil, Window};
-use crate::ctl;
+use crate::ctl::{self, TempFile};
 use crate::frame;
-use crate::spsc::SpscRing;
+use crate::spsc::{Geometry, SpscRing};
 
 fn open_rings(paths: &[PathBuf]) -> Result<Vec<SpscRing>, String> {
     paths
@@ -95,4 +95,56 @@ pub(super) fn ring_rx(common: &Common, paths: &[PathBuf]) -> RoleResult {
     let mut result = window.result();
     idle.report(&mut result);
     Ok(result)
+}
+
+/// The baselines in one thread, as `netmap::in_process_loop` runs ours,
+/// for `scripts/profile`: 60-byte packets pushed a batch at a time and
+/// popped, until `--max-packets` arrived in the first ring. `kind`:
+/// `ring` (descriptors only), `one-copy` (each packet copied once) or
+/// `fan-out` (copied into each of four rings). The rings have the
+/// benchmark's geometry (1024 slots, buffers 2112 bytes apart).
+pub(super) fn in_process_loop(common: &Common, kind: &str) -> RoleResult {
+    let (rings, copy) = match kind {
+        "ring" => (1, false),
+        "one-copy" => (1, true),
+        "fan-out" => (4, true),
+        other => return Err(format!("unknown baseline {other:?}")),
+    };
+    let geometry = Geometry {
+        slots: 1024,
+        stride: 2112,
+    };
+    let files: Vec<TempFile> = (0..rings).map(|_| TempFile::new("loop")).collect();
+    let rings = files
+        .iter()
+        .map(|f| SpscRing::create(f.path(), geometry).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let len = frame::MIN_FRAME as u16;
+    let frame = frame::frame(frame::BROADCAST, frame::mac(1), len.into());
+    for ring in &rings {
+        ring.fill_tx_pool(&frame);
+    }
+    let mut producers: Vec<_> = rings.iter().map(|r| r.producer()).collect();
+    let mut consumers: Vec<_> = rings.iter().map(|r| r.consumer()).collect();
+    let batch = common.batch as usize;
+    let total = common.max_packets.min(100_000_000);
+    let started = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    while received < total {
+        for producer in &mut producers {
+            sent += producer.push(batch, len, copy) as u64;
+        }
+        let mut first = 0;
+        for (i, consumer) in consumers.iter_mut().enumerate() {
+            let (k, _) = consumer.pop(batch);
+            if i == 0 {
+                first = k as u64;
+            }
+        }
+        if first == 0 && started.elapsed() > Duration::from_secs(60) {
+            return Err("stalled".into());
+        }
+        received += first;
+    }
+    Ok(json!({ "packets": received, "sent": sent, "secs": started.elapsed().as_secs_f64() }))
 }
