@@ -690,6 +690,81 @@ fn a_datagram_from_the_peer_stack_arrives_with_a_complete_checksum(engine: NicEn
     );
 }
 
+on_each_engine!(a_sender_survives_a_link_flap);
+
+/// The link goes down under a sender and comes back: no sync fails, and
+/// frames sent after it came back arrive. While it was down, AF_XDP
+/// frames waited in the kernel's TX ring and go out once it is up;
+/// AF_PACKET frames were dropped and counted (`TxDropError`).
+fn a_sender_survives_a_link_flap(engine: NicEngine) {
+    let pair = veth_or_skip!();
+    let a = format!("netmap:{}", pair.a);
+    let (ns_a, ifname_a, b) = (pair.ns_a.clone(), pair.a.clone(), pair.b.clone());
+    let (listening_tx, listening_rx) = std::sync::mpsc::channel();
+    let receiver = VethPair::run_in(&pair.ns_b, move || {
+        let socket = RawSocket::bind(&b).expect("raw socket");
+        listening_tx.send(()).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut seen = Vec::new();
+        let started = Instant::now();
+        while !seen.contains(&109) && started.elapsed() < DEADLINE {
+            if let Some(len) = socket.recv(&mut buf) {
+                seen.extend(seq_of(&buf[..len]));
+            }
+        }
+        seen
+    });
+    listening_rx.recv_timeout(DEADLINE).expect("peer listening");
+    let sender = VethPair::run_in(&pair.ns_a, move || {
+        let mut port = open_port(&a, engine).expect("open port");
+        ip(&["-n", &ns_a, "link", "set", &ifname_a, "down"]).unwrap();
+        let mut syncs_while_down = Vec::new();
+        for seq in 0..10 {
+            assert!(port.inject(&frame(MAC_B, MAC_A, seq, 60)));
+            syncs_while_down.push(port.txsync().map_err(|e| e.to_string()));
+        }
+        ip(&["-n", &ns_a, "link", "set", &ifname_a, "up"]).unwrap();
+        // veth carries frames once both ends are up again.
+        std::thread::sleep(Duration::from_millis(200));
+        for seq in 100..110 {
+            while !port.inject(&frame(MAC_B, MAC_A, seq, 60)) {
+                port.txsync().expect("txsync after the link came back");
+            }
+            port.txsync().expect("txsync after the link came back");
+        }
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
+            port.txsync().expect("txsync");
+        }
+        (syncs_while_down, nic::counters(&port).unwrap())
+    });
+    let (syncs_while_down, counters) = sender.join().expect("sender");
+    let seen = receiver.join().expect("receiver");
+    assert!(
+        syncs_while_down.iter().all(Result::is_ok),
+        "a sync failed while the link was down: {syncs_while_down:?}"
+    );
+    for seq in 100..110 {
+        assert!(
+            seen.contains(&seq),
+            "frame {seq} lost after the link came back: {seen:?}"
+        );
+    }
+    let early: Vec<u32> = seen.iter().copied().filter(|s| *s < 10).collect();
+    match engine {
+        NicEngine::Packet => assert_eq!(
+            early.len() as u64 + counters.get(NicCounter::TxDropError),
+            10,
+            "frames sent while down neither arrived nor counted: {seen:?}"
+        ),
+        _ => assert_eq!(
+            early,
+            (0..10).collect::<Vec<_>>(),
+            "frames that waited: {seen:?}"
+        ),
+    }
+}
+
 on_each_engine!(a_flood_into_a_full_ring_is_received_or_counted_as_dropped);
 
 /// The application holds every slot of a 64-slot RX ring while more
