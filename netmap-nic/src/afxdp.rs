@@ -279,8 +279,16 @@ pub fn txsync(
     while socket.tx.in_flight() > 0 && socket.tx.needs_wakeup() && kicks < MAX_KICKS {
         kicks += 1;
         let before = socket.tx.in_flight();
-        if let Err(e) = socket.kick_tx() {
-            return Err(SyncError::Gone(format!("AF_XDP send: {e}")));
+        match socket.kick_tx() {
+            Ok(()) => {}
+            // Link down (a cable pulled, `ip link set down`): the kernel
+            // takes nothing, and the frames wait in its TX ring for the
+            // link, as on a NIC whose ring stops moving.
+            Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => {
+                blocked = true;
+                break;
+            }
+            Err(e) => return Err(SyncError::Gone(format!("AF_XDP send: {e}"))),
         }
         if socket.tx.in_flight() >= before {
             blocked = true;

@@ -272,6 +272,9 @@ pub fn txsync(
         }
         let mut sent = 0;
         let mut first_span = 0;
+        // The kernel reports a link that went down once more, to the
+        // first send after it came back: that report is not this frame's.
+        let mut retried_down = false;
         while sent < frame_spans.len() {
             match io.send(
                 ctx.memory.region(),
@@ -294,6 +297,9 @@ pub fn txsync(
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) && !retried_down => {
+                    retried_down = true;
+                }
                 Err(_) => {
                     // The kernel refused this frame (too large for the MTU,
                     // queue discipline full, link down): drop it, as a NIC

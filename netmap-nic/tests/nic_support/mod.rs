@@ -9,6 +9,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use netmap_nic::{NicBackend, NicEngine};
+use netmap_ring::port::{Port, PortError};
 use netmap_testkit::frames::TEST_ETHERTYPE;
 
 pub const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0x0a, 0x01];
@@ -26,6 +28,35 @@ macro_rules! veth_or_skip {
             $crate::nic_support::MAC_B
         ))
     };
+}
+
+/// One test per NIC engine: `<scenario>::af_packet` and `<scenario>::af_xdp`
+/// (the test file imports `NicEngine`).
+#[macro_export]
+macro_rules! on_each_engine {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn af_packet() {
+                super::$scenario(super::NicEngine::Packet);
+            }
+
+            #[test]
+            fn af_xdp() {
+                super::$scenario(super::NicEngine::Xdp);
+            }
+        }
+    };
+}
+
+/// Opens `name` with `engine`, checking that engine serves it.
+pub fn open_port(name: &str, engine: NicEngine) -> Result<Port, PortError> {
+    let port = Port::open_on(&NicBackend { engine }, name)?;
+    assert_eq!(
+        netmap_nic::counters(&port).expect("NIC port").engine(),
+        engine
+    );
+    Ok(port)
 }
 
 /// Length of frame `seq`: varied, 60..=1514 bytes.
