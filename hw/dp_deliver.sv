@@ -32,7 +32,7 @@
 // while the RX slot's len/flags leave from a register of their own in the
 // next cycle: two write beats per 64-byte frame, back to back.
 // The destination prefetch is refilled in the background: while a frame
-// streams, if its ring has fewer than PF / 2 slots prefetched and the
+// streams, if its ring has room for 16 more prefetched slots and the
 // host released more, one read (its own tag, `bg_*`) fetches the next
 // ones, and its beats land at their place behind those still prefetched
 // whatever this stage does meanwhile (`fill_entry`). A frame that finds
@@ -266,8 +266,11 @@ module dp_deliver #(
         if (bg_free < bg_want) bg_want = bg_free;
     end
     logic bg_go;
-    assign bg_go = st == D_CP_PB && !bg_busy && rd_ok && !dma_rd_req_valid
-                && d_pf_cnt < 7'(PF / 2) && bg_want != 16'd0;
+    // (It need not wait for this stage's writes: it reads released slots,
+    // which no write of the data path touches, and no other stage reads
+    // while delivery is busy.)
+    assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
+                && d_pf_cnt <= 7'(PF - 16) && bg_want != 16'd0;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */

@@ -8,7 +8,12 @@
 // ordered after the write): a head within [hwcur, hwtail] refreshes the
 // cached hwcur, a nonzero need_kick pulses notify[port]. Then the TX
 // ring's entry the same way (its head is not used: the doorbell brings
-// it). `done` pulses at the end.
+// it). The read-backs do not wait for each other: each leaves right
+// after its entry's write (a read never passes an earlier write) with
+// its own tag, up to OUT of them in flight, and their answers are taken
+// in any order (the entry, port and published hwcur/hwtail kept per
+// tag), so a publication costs one round trip, not one per ring.
+// `done` pulses when the last answer is in.
 `include "nm_defines.svh"
 
 module dp_status #(
@@ -38,7 +43,8 @@ module dp_status #(
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] q_entry,
     input  logic [15:0] q_hwtail,
     input  logic [15:0] q_hwcur,
-    output logic        hc_we,     // cached hwcur of q_entry := hc_value
+    output logic        hc_we,     // cached hwcur of hc_entry := hc_value
+    output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] hc_entry,
     output logic [15:0] hc_value,
 
     // DMA read channel (this stage's request register; the responses).
@@ -47,9 +53,13 @@ module dp_status #(
     input  logic         dma_rd_req_ready,
     output logic [63:0]  dma_rd_req_addr,
     output logic [12:0]  dma_rd_req_len,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [7:0]   dma_rd_req_tag,   // the tag a request leaves with (low bits used)
     input  logic         dma_rd_rsp_valid,
     output logic         dma_rd_rsp_ready,
     input  logic [511:0] dma_rd_rsp_data,
+    input  logic [7:0]   dma_rd_rsp_tag,
+    /* verilator lint_on UNUSEDSIGNAL */
 
     // DMA write channel (this stage's request register).
     input  logic         dma_wr_free,
@@ -76,6 +86,22 @@ module dp_status #(
     } state_t;
     state_t st;
 
+    // Read-backs in flight, by the low bits of their tag (the stages'
+    // tags are a running count and no other stage reads meanwhile, so
+    // OUT consecutive tags differ there): RX or TX, the ring's entry and
+    // port, the hwcur and hwtail just published.
+    localparam int OUT = 8;
+    localparam int OW = $clog2(OUT);
+    logic [OUT-1:0] o_rx;
+    logic [QW-1:0]  o_entry [OUT];
+    logic [PW-1:0]  o_port  [OUT];
+    logic [15:0]    o_cur   [OUT];
+    logic [15:0]    o_tail  [OUT];
+    logic [OW:0]    o_n;         // in flight
+    logic           rd_out;      // this stage's request not yet accepted
+    logic [OW-1:0]  ri;          // the answer's slot
+    assign ri = dma_rd_rsp_tag[OW-1:0];
+
     logic          rx;        // publishing an RX ring (else the TX ring)
     logic [QW-1:0] entry;     // the RX ring's entry
     logic [PW-1:0] port;
@@ -85,6 +111,8 @@ module dp_status #(
     logic [3:0]    txr;
 
     assign busy    = st != S_IDLE;
+    logic rsp;
+    assign rsp = dma_rd_rsp_valid && o_n != '0;
     // Only the status entry's head and need_kick are read back; port
     // numbers above NUM_PORTS - 1 do not occur.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -94,7 +122,7 @@ module dp_status #(
     assign port_unused = tx_port;
     /* verilator lint_on UNUSEDSIGNAL */
     assign q_entry = entry;
-    assign dma_rd_rsp_ready = st == S_WAIT;
+    assign dma_rd_rsp_ready = o_n != '0;
 
     // The entry's fields: hwcur, hwtail (device-written), head and
     // need_kick (host-written, read back).
@@ -110,9 +138,10 @@ module dp_status #(
     always_comb begin
         beat_head    = dma_rd_rsp_data[15:0];
         beat_kick    = dma_rd_rsp_data[8 * (ST_NEED_KICK - ST_HEAD) +: 32];
-        n_now        = cfg_rx_slots[port];
+        n_now        = cfg_rx_slots[o_port[ri]];
         beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < n_now
-                    && ring_dist(beat_head, q_hwcur, n_now) <= ring_dist(q_hwtail, q_hwcur, n_now);
+                    && ring_dist(beat_head, o_cur[ri], n_now)
+                       <= ring_dist(o_tail[ri], o_cur[ri], n_now);
     end
 
     always_ff @(posedge clk) begin
@@ -125,6 +154,8 @@ module dp_status #(
             notify <= '0;
             dma_rd_req_valid <= 1'b0;
             dma_wr_req_valid <= 1'b0;
+            o_n <= '0;
+            rd_out <= 1'b0;
         end else begin
             done <= 1'b0;
             dirty_clr <= 1'b0;
@@ -132,6 +163,26 @@ module dp_status #(
             notify <= '0;
             if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+            // A read-back leaves: its slot is the tag's; an answer comes
+            // back: refresh the RX ring's cached hwcur, notify.
+            if (rd_out && dma_rd_req_ready) begin
+                rd_out <= 1'b0;
+                o_rx[dma_rd_req_tag[OW-1:0]]    <= rx;
+                o_entry[dma_rd_req_tag[OW-1:0]] <= entry;
+                o_port[dma_rd_req_tag[OW-1:0]]  <= port;
+                o_cur[dma_rd_req_tag[OW-1:0]]   <= rx ? q_hwcur : txcur;
+                o_tail[dma_rd_req_tag[OW-1:0]]  <= rx ? q_hwtail : txtail;
+            end
+            if (rsp) begin
+                if (o_rx[ri] && beat_head_ok) begin
+                    hc_we    <= 1'b1;
+                    hc_entry <= o_entry[ri];
+                    hc_value <= beat_head;
+                end
+                if (beat_kick != 32'd0) notify[o_port[ri]] <= 1'b1;
+            end
+            o_n <= o_n + ((rd_out && dma_rd_req_ready) ? (OW + 1)'(1) : '0)
+                 - (rsp ? (OW + 1)'(1) : '0);
 
             case (st)
             S_IDLE: begin
@@ -145,18 +196,22 @@ module dp_status #(
             end
 
             S_NEXT: begin
-                if (dirty_found) begin
-                    rx    <= 1'b1;
-                    entry <= dirty_pick;
-                    port  <= port_of(dirty_pick);
-                    ring  <= ring_of(dirty_pick);
-                    dirty_clr <= 1'b1;
-                end else begin
-                    rx   <= 1'b0;
-                    port <= txp;
-                    ring <= txr;
+                // (the previous read-back takes its ring's fields as it
+                // leaves: wait for that)
+                if (!rd_out) begin
+                    if (dirty_found) begin
+                        rx    <= 1'b1;
+                        entry <= dirty_pick;
+                        port  <= port_of(dirty_pick);
+                        ring  <= ring_of(dirty_pick);
+                        dirty_clr <= 1'b1;
+                    end else begin
+                        rx   <= 1'b0;
+                        port <= txp;
+                        ring <= txr;
+                    end
+                    st <= S_WR;
                 end
-                st <= S_WR;
             end
 
             S_WR: begin
@@ -170,27 +225,20 @@ module dp_status #(
             end
 
             S_RD: begin
-                if (dma_rd_can) begin
+                // (the entry's state stays on q_* until the read leaves)
+                if (dma_rd_can && !rd_out && 32'(o_n) < OUT - 1) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= cfg_status[port] + st_off(ring, rx, ST_HEAD);
                     dma_rd_req_len   <= 13'(ST_NEED_KICK + 32'd4 - ST_HEAD);
-                    st <= S_WAIT;
+                    rd_out <= 1'b1;
+                    st <= rx ? S_NEXT : S_WAIT;
                 end
             end
 
             S_WAIT: begin
-                if (dma_rd_rsp_valid) begin
-                    if (rx && beat_head_ok) begin
-                        hc_we    <= 1'b1;
-                        hc_value <= beat_head;
-                    end
-                    if (beat_kick != 32'd0) notify[port] <= 1'b1;
-                    if (rx) begin
-                        st <= S_NEXT;
-                    end else begin
-                        done <= 1'b1;
-                        st <= S_IDLE;
-                    end
+                if (!rd_out && o_n == '0) begin
+                    done <= 1'b1;
+                    st <= S_IDLE;
                 end
             end
 

@@ -7,6 +7,8 @@
 
 mod stage_bench;
 
+use std::collections::VecDeque;
+
 use sim::models::StatusPorts;
 use stage_bench::{entry, Host, PortCfg, CFG_WORDS, NUM_PORTS, RINGS};
 use vale_offload::regmap::*;
@@ -33,6 +35,10 @@ struct Bench {
     p: StatusPorts,
     host: Host,
     rx: Vec<RxState>,
+    /// The tag the next read leaves with (the engine's running count),
+    /// and the tags of the reads in flight (answered in order here).
+    next_tag: u64,
+    tags: VecDeque<u64>,
 }
 
 fn status_entry(port: usize, ring: u32, rx: bool) -> u64 {
@@ -68,6 +74,8 @@ impl Bench {
             p,
             host,
             rx: vec![RxState::default(); NUM_PORTS * RINGS],
+            next_tag: 0,
+            tags: VecDeque::new(),
         };
         bench.tick(); // (the first evaluation settles the model: no edge)
         bench.tick();
@@ -95,6 +103,9 @@ impl Bench {
             let lowest = self.rx.iter().position(|r| r.dirty);
             self.p.set_dirty_found(u64::from(lowest.is_some()));
             self.p.set_dirty_pick(lowest.unwrap_or(0) as u64);
+            self.p.set_dma_rd_req_tag(self.next_tag);
+            self.p
+                .set_dma_rd_rsp_tag(self.tags.front().copied().unwrap_or(0));
             drive_dma!(self.p, self.host, wr = true, last = false);
             self.p.eval();
             let q = self.p.q_entry() as usize;
@@ -109,6 +120,11 @@ impl Bench {
             if self.p.dma_rd_req_valid() != 0 && self.host.rd_ready {
                 assert_eq!(self.p.dma_rd_req_len(), 8);
                 events.push(Event::Read(self.p.dma_rd_req_addr()));
+                self.tags.push_back(self.next_tag);
+                self.next_tag = (self.next_tag + 1) % 128;
+            }
+            if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
+                self.tags.pop_front();
             }
             sample_dma!(self.p, self.host, wr = true);
             self.tick();
@@ -117,7 +133,7 @@ impl Bench {
                 self.rx[self.p.q_entry() as usize].dirty = false;
             }
             if self.p.hc_we() != 0 {
-                self.rx[self.p.q_entry() as usize].hwcur = self.p.hc_value() as u16;
+                self.rx[self.p.hc_entry() as usize].hwcur = self.p.hc_value() as u16;
             }
             for port in 0..NUM_PORTS as u64 {
                 if self.p.notify() >> port & 1 != 0 {
