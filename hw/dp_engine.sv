@@ -438,7 +438,7 @@ module dp_engine #(
     assign ev_forwarded = d_ev;
 
     // ---- RX ring state ---------------------------------------------------------
-    logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, dirty_pick;
+    logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, s_hc_entry, dirty_pick;
     logic [15:0]    d_hwtail, d_hwcur;
     logic [6:0]     d_pf_cnt;
     logic [5:0]     d_pf_lane, d_pf_lane_d, d_pf_lane_p;
@@ -469,7 +469,7 @@ module dp_engine #(
         .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
         .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
-        .hc_entry(j_hc_we ? cq : s_hc_we ? s_q_entry : d_entry),
+        .hc_entry(j_hc_we ? cq : s_hc_we ? s_hc_entry : d_entry),
         .hc_value(j_hc_we ? chead : s_hc_we ? s_hc_value : d_hc_we ? d_hc_value : p_hc_value),
         .ht_we(d_ht_we | p_ht_we),
         .ht_value(d_ht_we ? d_ht_value : p_ht_value),
@@ -606,10 +606,11 @@ module dp_engine #(
         .req_valid(st == J_PUB), .tx_port(8'(cp)), .tx_ring(cr),
         .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
-        .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_value(s_hc_value),
+        .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_entry(s_hc_entry), .hc_value(s_hc_value),
         .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
-        .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len), .dma_rd_req_tag,
+        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(s_rsp_ready),
+        .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(s_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(s_wr_addr), .dma_wr_req_len(s_wr_len), .dma_wr_req_data(s_wr_data),
         .notify, .busy(s_busy)

@@ -1,8 +1,9 @@
 //! Testbench of `dp_status`: every dirty RX ring published (lowest entry
 //! first, its dirty bit cleared), then the TX ring; each status write
-//! followed by the read of head and need_kick; a valid RX head refreshes
-//! the cached hwcur, a nonzero need_kick raises the port's line. The
-//! bench plays `dp_rx_rings`, under DMA back-pressure.
+//! followed by the read of head and need_kick, the reads in flight
+//! together (answers told apart by tag); a valid RX head refreshes the
+//! cached hwcur, a nonzero need_kick raises the port's line. The bench
+//! plays `dp_rx_rings`, under DMA back-pressure.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -91,7 +92,13 @@ impl Bench {
         self.p.set_tx_hwtail(hwtail);
         self.p.set_req_valid(1);
         let (mut events, mut notified) = (Vec::new(), Vec::new());
+        // The tag of each read's answer due (reads numbered in order).
+        let mut beat_tags = std::collections::VecDeque::new();
         for _ in 0..2000 {
+            let read_tag = self.host.reads.len() as u64 & 0x7f;
+            self.p.set_dma_rd_req_tag(read_tag);
+            self.p
+                .set_dma_rd_rsp_tag(beat_tags.front().copied().unwrap_or(0xff));
             let lowest = self.rx.iter().position(|r| r.dirty);
             self.p.set_dirty_found(u64::from(lowest.is_some()));
             self.p.set_dirty_pick(lowest.unwrap_or(0) as u64);
@@ -109,6 +116,10 @@ impl Bench {
             if self.p.dma_rd_req_valid() != 0 && self.host.rd_ready {
                 assert_eq!(self.p.dma_rd_req_len(), 8);
                 events.push(Event::Read(self.p.dma_rd_req_addr()));
+                beat_tags.push_back(read_tag);
+            }
+            if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
+                beat_tags.pop_front();
             }
             sample_dma!(self.p, self.host, wr = true);
             self.tick();
@@ -117,7 +128,7 @@ impl Bench {
                 self.rx[self.p.q_entry() as usize].dirty = false;
             }
             if self.p.hc_we() != 0 {
-                self.rx[self.p.q_entry() as usize].hwcur = self.p.hc_value() as u16;
+                self.rx[self.p.hc_entry() as usize].hwcur = self.p.hc_value() as u16;
             }
             for port in 0..NUM_PORTS as u64 {
                 if self.p.notify() >> port & 1 != 0 {
@@ -162,18 +173,30 @@ fn dirty_rx_rings_then_the_tx_ring() {
             .put_u32(status_entry(1, 1, false) + u64::from(ST_NEED_KICK), 1);
         let (events, notified) = b.publish(1, 1, 7, 6);
         let head = |port, ring, rx| status_entry(port, ring, rx) + u64::from(ST_HEAD);
-        assert_eq!(
-            events,
-            vec![
-                Event::Write(status_entry(0, 1, true), 3, 9),
-                Event::Read(head(0, 1, true)),
-                Event::Write(status_entry(2, 0, true), 14, 2),
-                Event::Read(head(2, 0, true)),
-                Event::Write(status_entry(1, 1, false), 7, 6),
-                Event::Read(head(1, 1, false)),
-            ],
-            "stall {stall}"
-        );
+        let want = [
+            Event::Write(status_entry(0, 1, true), 3, 9),
+            Event::Read(head(0, 1, true)),
+            Event::Write(status_entry(2, 0, true), 14, 2),
+            Event::Read(head(2, 0, true)),
+            Event::Write(status_entry(1, 1, false), 7, 6),
+            Event::Read(head(1, 1, false)),
+        ];
+        // Writes in ring order, reads in ring order, each read after its
+        // ring's write (the next ring's write may pass a read still
+        // waiting for the link: the read-backs do not wait for answers).
+        let at = |e: &Event| events.iter().position(|x| x == e).expect("every access");
+        assert_eq!(events.len(), want.len(), "stall {stall}: {events:?}");
+        for pair in want.chunks_exact(2) {
+            assert!(at(&pair[0]) < at(&pair[1]), "stall {stall}: {events:?}");
+        }
+        for later in 1..3 {
+            for k in 0..2 {
+                assert!(
+                    at(&want[2 * later - 2 + k]) < at(&want[2 * later + k]),
+                    "stall {stall}: {events:?}"
+                );
+            }
+        }
         assert_eq!(notified, vec![2, 1]);
         assert_eq!((b.rx[rx1].hwcur, b.rx[rx1].dirty), (6, false));
         assert_eq!((b.rx[rx4].hwcur, b.rx[rx4].dirty), (14, false));
