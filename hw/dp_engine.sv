@@ -20,8 +20,8 @@
 //   dp_status    status entries (hwcur/hwtail), need_kick, notify
 //   dp_rx_rings  RX ring state and slot prefetch, shared by the above
 // One job runs at a time, with one DMA read of the stages in flight
-// (dp_pipe's open: two, told apart by tag): their request registers are
-// OR-ed here (only one is ever valid). A
+// (dp_pipe: its open's two and its window's, told apart by tag): their
+// request registers are OR-ed here (only one is ever valid). A
 // stage is started by a one-cycle request and answers with a one-cycle
 // `done`. Two VALE stages overlap: dp_deliver copies frame N while
 // dp_tx_fetch and dp_vale_fwd take frame N + 1 (dp_vale_fwd hands a
@@ -367,8 +367,8 @@ module dp_engine #(
                             | ({7{s_wr_valid}} & s_wr_len);
     assign dma_wr_req_data  = ({512{d_wr_valid}} & d_wr_data) | ({512{p_wr_valid}} & p_wr_data)
                             | ({512{s_wr_valid}} & s_wr_data);
-    // The stages have one read in flight (dp_pipe two at open, told
-    // apart by tag), so their tag (bit 7 clear) only numbers the requests.
+    // The stages have one read in flight (dp_pipe more, told apart by
+    // tag), so their tag (bit 7 clear) numbers the requests.
     logic [6:0] tag_ctr;
     assign dma_rd_req_tag = stage_rd_valid ? {1'b0, tag_ctr} : pf_rd_tag;
     always_ff @(posedge clk) begin
@@ -442,12 +442,11 @@ module dp_engine #(
     assign ev_forwarded = d_ev;
 
     // ---- RX ring state ---------------------------------------------------------
-    logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, dirty_pick;
+    logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, s_hc_entry, dirty_pick;
     logic [15:0]    d_hwtail, d_hwcur;
     logic [6:0]     d_pf_cnt;
     logic [5:0]     d_pf_lane, d_pf_lane_d, d_pf_lane_p;
     logic [31:0]    d_pf_buf;
-    logic [4*32-1:0] d_pf_bufs;
     logic [4*32-1:0] fill_bufs;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
@@ -473,7 +472,7 @@ module dp_engine #(
 
     dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW)) rx_rings (
         .clk, .rst, .port_enable,
-        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf, .d_pf_bufs,
+        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
         .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
         .hc_entry(j_hc_we ? cq : s_hc_we ? s_hc_entry : d_entry),
@@ -587,7 +586,7 @@ module dp_engine #(
         .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags),
         .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_p),
-        .d_pf_buf, .d_pf_bufs,
+        .d_pf_buf,
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),

@@ -26,13 +26,16 @@
 //   line (four TX slots) at a time, pipelined: the line read, the moved
 //   slots' words (dp_pipe_line) written back in one line write with a
 //   mask, their RX slots in one DMA write and the host's copy of them in
-//   another, two cycles per line; receiver's buffers from dp_rx_rings'
-//   prefetch, four at a time. It stops at a slot that is not such a
+//   another, two cycles per line; the receiver's buffers from the window
+//   (dp_pipe_win: reads of the peer's free RX slots kept in flight from
+//   the open to the job's end, up to 512 slots ahead, so the round trip
+//   is paid once per job). It stops at a slot that is not such a
 //   packet (a chain, a bad slot: the frame path takes it), at head, when
 //   the peer's room or the prefetch runs out, or at once when the TX
 //   ring is not line-aligned in BAR2; `done` with run_next, the slot it
 //   stopped at, after the run's counters (one event each, with amounts).
-// - close: the run gathered so far is written; the TX ring's hwtail to
+// - close (once the window's reads are answered): the run gathered so
+//   far is written; the TX ring's hwtail to
 //   publish is hwcur + min(peer room, n - 1) (`pub_tail`, `span`); the
 //   peer ring is dirty if anything moved.
 `include "nm_defines.svh"
@@ -91,7 +94,6 @@ module dp_pipe #(
     input  logic [6:0]   d_pf_cnt,
     output logic [5:0]   d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
     input  logic [31:0]  d_pf_buf,   // ... its buffer index
-    input  logic [4*32-1:0] d_pf_bufs, // ... and the next three's
     output logic         hc_we,
     output logic [15:0]  hc_value,
     output logic         ht_we,
@@ -161,7 +163,8 @@ module dp_pipe #(
 
     typedef enum logic [4:0] {
         P_IDLE, P_OPEN_RD, P_OPEN_FILL, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT,
-        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH, P_RUN_RD, P_RUN_MV, P_RUN_CP, P_RUN_END
+        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH, P_RUN_RD, P_RUN_MV, P_RUN_CP, P_RUN_END,
+        P_CLOSE
     } state_t;
     state_t st, wb_ret;
 
@@ -198,7 +201,7 @@ module dp_pipe #(
     logic [127:0]  cp_bufs;
 
     assign cp   = PW'(src_port);
-    assign busy = st != P_IDLE || wb_cnt != 3'd0;
+    assign busy = st != P_IDLE || wb_cnt != 3'd0 || win_pending;
     assign d_entry = dqe;
     assign pipe_avail = (pipe_free < src_n - 16'd1) ? pipe_free : src_n - 16'd1;
     always_comb begin
@@ -247,7 +250,7 @@ module dp_pipe #(
     logic [31:0] run_byte;  // BAR2 byte offset of TX slot ri
     /* verilator lint_on UNUSEDSIGNAL */
     logic [63:0] run_txh;   // slot ri of the host's copy of the TX ring
-    logic [15:0] run_lim;
+    logic [15:0] run_lim, run_want;  // (run_want: before the window's limit)
     logic [2:0]  ln_moved;
     logic [31:0] ln_bytes;
     logic [3:0]  ln_mask;
@@ -261,15 +264,19 @@ module dp_pipe #(
                  + 64'(src_ring) * ring_bytes(src_n) + slot_off(ri);
         run_lim  = ring_dist(rhead, ri, src_n);
         if (pipe_free < run_lim) run_lim = pipe_free;
-        if (16'(d_pf_cnt) - k < run_lim) run_lim = 16'(d_pf_cnt) - k;
         if (rn - jidx < run_lim) run_lim = rn - jidx;
+        run_want = run_lim;
+        if (16'(w_avail) < run_lim) run_lim = 16'(w_avail);
         if (run_lim > 16'd4) run_lim = 16'd4;
         // Lines of four slots only when the ring's slots sit in lines.
-        if (src_base[5:0] != 6'd0 || src_n[1:0] != 2'd0) run_lim = 16'd0;
+        if (src_base[5:0] != 6'd0 || src_n[1:0] != 2'd0) begin
+            run_lim  = 16'd0;
+            run_want = 16'd0;
+        end
     end
     dp_pipe_line #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) run_line (
         .line(desc_line_rdata), .first(ri[1:0]), .limit(3'(run_lim)),
-        .pool_bufs(cfg_num_bufs[cp]), .pool_buf_size(cfg_buf_size[cp]), .pf_bufs(d_pf_bufs),
+        .pool_bufs(cfg_num_bufs[cp]), .pool_buf_size(cfg_buf_size[cp]), .pf_bufs(w_bufs),
         .moved(ln_moved), .bytes(ln_bytes), .mask(ln_mask), .tx_line(ln_tx_line),
         .rx_slots(ln_rx_slots), .tx_slots(ln_tx_slots)
     );
@@ -280,6 +287,39 @@ module dp_pipe #(
             cp_data[128 * j +: 64] = slot_word(cp_bufs[32 * j +: 32], 16'd0, NS_BUF_CHANGED);
         end
     end
+    // ---- Window of the peer's free RX slots' buffers -----------------------
+    // Seq s is RX slot w_base + s (the peer's hwtail at open); reads go
+    // out below w_lim (the free room, the job's TX slots), within 512 of
+    // the mover, whenever the request register is free outside the open
+    // and the frame path's reads.
+    logic [15:0] w_base, w_lim, w_tx, w_cons, w_issued, w_rxslot, w_n;
+    logic        w_on, w_full, win_pending, win_mine, w_go, rd_win;
+    logic [2:0]  w_avail;
+    logic [127:0] w_bufs;
+    assign w_cons   = ring_dist((st == P_RUN_RD || st == P_RUN_MV || st == P_RUN_CP
+                                 || st == P_RUN_END) ? jidx : dhw, w_base, rn);
+    assign w_rxslot = (32'(w_base) + 32'(w_issued) >= 32'(rn))
+                    ? w_base + w_issued - rn : w_base + w_issued;
+    always_comb begin
+        w_n = w_lim - w_issued;
+        if (w_n > 16'(PF)) w_n = 16'(PF);
+        if (rn - w_rxslot < w_n) w_n = rn - w_rxslot;
+        w_go = w_on && !w_full && w_issued < w_lim
+            && 32'(w_issued) + 32'(w_n) <= 32'(w_cons) + 32'd512
+            && (!dma_rd_req_valid || dma_rd_req_ready)
+            && st != P_OPEN_RD && st != P_OPEN_FILL && st != P_RXRD
+            && st != P_RXWAIT && st != P_FILLWAIT && st != P_CLOSE;
+    end
+    dp_pipe_win window (
+        .clk, .rst, .start(st == P_IDLE && open_valid),
+        .push(w_go), .push_n(7'(w_n)),
+        .tag_valid(rd_win && dma_rd_req_valid && dma_rd_req_ready), .tag(dma_rd_req_tag),
+        .issued(w_issued), .full(w_full), .pending(win_pending),
+        .rsp_valid(dma_rd_rsp_valid), .rsp_tag(dma_rd_rsp_tag), .rsp_data(dma_rd_rsp_data),
+        .rsp_mine(win_mine),
+        .cons(w_cons), .avail(w_avail), .bufs(w_bufs)
+    );
+
     // The line port: read in P_RUN_RD and P_RUN_CP (the next line),
     // written in P_RUN_MV.
     always_comb begin
@@ -353,14 +393,15 @@ module dp_pipe #(
     assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
     logic rsp_head;  // this beat answers the head re-read
     assign rsp_head = head_wait && dma_rd_rsp_tag == head_tag;
-    assign fill_we = (st == P_FILLWAIT || (st == P_REFRESH && !rsp_head)) && dma_rd_rsp_valid;
+    assign fill_we = (st == P_FILLWAIT || (st == P_REFRESH && !rsp_head && !win_mine))
+                  && dma_rd_rsp_valid;
 
     assign desc_rd_en   = st == P_SLOT;
     assign desc_rd_word = tx_word;
     always_comb begin
         case (st)
             P_REFRESH, P_RXWAIT, P_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            default: dma_rd_rsp_ready = 1'b0;
+            default: dma_rd_rsp_ready = win_mine;
         endcase
     end
 
@@ -397,6 +438,7 @@ module dp_pipe #(
             wb_cnt <= '0; wb_due <= 1'b0;
             dqe <= '0;
             rd_head <= 1'b0; head_wait <= 1'b0; fill_wait <= 1'b0;
+            rd_win <= 1'b0; w_on <= 1'b0;
         end else begin
             done <= 1'b0;
             hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
@@ -406,8 +448,16 @@ module dp_pipe #(
                 dma_rd_req_valid <= 1'b0;
                 if (rd_head) head_tag <= dma_rd_req_tag;
                 rd_head <= 1'b0;
+                rd_win  <= 1'b0;
             end
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
+            if (w_go) begin
+                // The window's next read: the buffer indexes of w_n slots.
+                rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(w_rxslot)
+                         + 64'(SLOT_BUF_IDX),
+                         13'((32'(w_n) - 32'd1) * SLOT_BYTES + (SLOT_LEN - SLOT_BUF_IDX)));
+                rd_win <= 1'b1;
+            end
 
             case (st)
             P_IDLE: begin
@@ -464,6 +514,15 @@ module dp_pipe #(
                         st <= P_RUN_RD;
                     end
                 end else if (close_valid) begin
+                    w_on <= 1'b0;
+                    st <= P_CLOSE;
+                end
+            end
+
+            P_CLOSE: begin
+                // Once the window's reads are answered (the status
+                // publisher takes the next beats).
+                if (!win_pending) begin
                     pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
                         ? hwcur + pipe_avail - src_n : hwcur + pipe_avail;
                     span <= pipe_avail;
@@ -478,9 +537,16 @@ module dp_pipe #(
             end
 
             P_OPEN_RD: begin
-                // dqe is set: the peer ring's state is on d_*.
+                // dqe is set: the peer ring's state is on d_*. The window
+                // starts at its hwtail, bounded by the cached room (the
+                // fresh head only adds) and the job's TX slots.
                 dhw <= d_hwtail;
                 dhc <= d_hwcur;
+                w_base <= d_hwtail;
+                w_tx   <= ring_dist(run_head, run_ci, src_n);
+                w_lim  <= (rx_free(d_hwcur, d_hwtail, rn) < ring_dist(run_head, run_ci, src_n))
+                        ? rx_free(d_hwcur, d_hwtail, rn) : ring_dist(run_head, run_ci, src_n);
+                w_on   <= 1'b1;
                 if (dma_rd_can) begin
                     rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                              13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
@@ -508,7 +574,7 @@ module dp_pipe #(
             end
 
             P_REFRESH: begin
-                if (dma_rd_rsp_valid && !rsp_head) begin
+                if (dma_rd_rsp_valid && !rsp_head && !win_mine) begin
                     // A beat of the fill (dp_rx_rings takes it).
                     fill_at   <= fill_at + 6'd4;
                     fill_left <= fill_left - 7'(fill_n);
@@ -523,6 +589,8 @@ module dp_pipe #(
                         dhc <= beat_head;
                         hc_we <= 1'b1; hc_value <= beat_head;
                         pipe_free <= rx_free(beat_head, dhw, rn);
+                        w_lim <= (rx_free(beat_head, dhw, rn) < w_tx)
+                               ? rx_free(beat_head, dhw, rn) : w_tx;
                     end else begin
                         pipe_free <= rx_free(dhc, dhw, rn);
                     end
@@ -544,7 +612,9 @@ module dp_pipe #(
                     desc_wr_data <= slot_word(pf_value, 16'd0, NS_BUF_CHANGED);
                     rbuf <= pf_value;
                     st <= P_WR;
-                end else if (dma_rd_can) begin
+                end else if (dma_rd_can && !win_pending) begin
+                    // (The frame path's read waits for the window's:
+                    // it takes the next beat.)
                     if (k < 16'(PF)) begin
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
@@ -664,7 +734,11 @@ module dp_pipe #(
             P_RUN_MV: begin
                 // The line of ri is on desc_line_rdata.
                 if (ln_moved == 3'd0) begin
-                    st <= P_RUN_END;
+                    // Waiting for the window's next slots, else the end.
+                    if (run_want == 16'd0 || w_avail != 3'd0
+                            || !(win_pending || (w_on && w_issued < w_lim))) begin
+                        st <= P_RUN_END;
+                    end
                 end else if (dma_wr_free) begin
                     // The line is written back now; the RX slots go out.
                     dma_wr_req_valid <= 1'b1;
@@ -673,7 +747,7 @@ module dp_pipe #(
                     dma_wr_req_data  <= ln_rx_slots;
                     cp_addr <= run_txh;
                     cp_n    <= ln_moved;
-                    cp_bufs <= d_pf_bufs;
+                    cp_bufs <= w_bufs;
                     ri   <= (32'(ri) + 32'(ln_moved) >= 32'(src_n))
                           ? ri + 16'(ln_moved) - src_n : ri + 16'(ln_moved);
                     jidx <= (32'(jidx) + 32'(ln_moved) >= 32'(rn))

@@ -11,8 +11,7 @@
 // slot hwtail + t is at position (head + t) mod PF, so consuming moves a
 // pointer, not data. Positions are spread over four banks (position mod
 // 4) of distributed RAM, so the four slots of a fill beat go to four
-// banks at once, and four consecutive positions are read at a time
-// (from `d_pf_lane`: one from each bank).
+// banks at once, and one position is read at a time (`d_pf_lane`).
 //
 // Two read ports: `d_*` for the destination ring of the frame being
 // delivered or moved (with its prefetch), `q_*` for RX doorbells and the
@@ -42,7 +41,6 @@ module dp_rx_rings #(
     output logic [6:0]    d_pf_cnt,   // prefetched slots from hwtail
     input  logic [5:0]    d_pf_lane,  // slot hwtail + d_pf_lane ...
     output logic [31:0]   d_pf_buf,   // ... its buffer index
-    output logic [4*32-1:0] d_pf_bufs, // ... and the next three's (lane l at 32 * l)
 
     // Query ring: state, read combinationally.
     input  logic [QW-1:0] q_entry,
@@ -129,24 +127,17 @@ module dp_rx_rings #(
         logic [1:0]  lane;  // the fill beat's lane for this bank
         /* verilator lint_off UNUSEDSIGNAL */
         logic [5:0]  pos;   // and its position (bits 1..0 are b)
-        logic [5:0]  rpos;  // the position read from this bank (bits 1..0 are b)
         /* verilator lint_on UNUSEDSIGNAL */
-        logic [1:0]  rlane; // and its lane from rd_pos
         assign lane = 2'(b) - fill_pos[1:0];
         assign pos  = fill_pos + 6'(lane);
-        assign rlane = 2'(b) - rd_pos[1:0];
-        assign rpos  = rd_pos + 6'(rlane);
         always_ff @(posedge clk) begin
             if (fill_we && 3'(lane) < fill_n) begin
                 bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[5:2]))] <= fill_bufs[32 * lane +: 32];
             end
         end
-        assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rpos[5:2]))];
+        assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rd_pos[5:2]))];
     end
     assign d_pf_buf = pf_rd[rd_pos[1:0]];
-    for (genvar l = 0; l < 4; l++) begin : g_pf_lane
-        assign d_pf_bufs[32 * l +: 32] = pf_rd[rd_pos[1:0] + 2'(l)];
-    end
 
     always_ff @(posedge clk) begin
         if (rst) begin

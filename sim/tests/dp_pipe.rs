@@ -53,6 +53,9 @@ struct Bench {
     newest_first: bool,
     /// BAR2's line port: the last line read.
     line_rdata: [u32; 16],
+    /// The tag of each response beat due (reads are numbered in order;
+    /// the window's outlive a request).
+    beat_tags: VecDeque<u64>,
 }
 
 impl Bench {
@@ -98,6 +101,7 @@ impl Bench {
             cfg,
             newest_first: false,
             line_rdata: [0; 16],
+            beat_tags: VecDeque::new(),
         };
         bench.apply_cfg();
         bench.tick(); // (the first evaluation settles the model: no edge)
@@ -147,8 +151,6 @@ impl Bench {
         // Cycles seen since `done`: a moved packet's receiver counters
         // follow it by one.
         let mut after_done = 0;
-        // The tag of each response beat due (reads are numbered in order).
-        let mut beat_tags: VecDeque<u64> = VecDeque::new();
         for _ in 0..2000 {
             if done && after_done >= 2 && self.p.dma_wr_req_valid() == 0 {
                 return answer; // the last write has left, the counters are out
@@ -159,7 +161,7 @@ impl Bench {
             let read_tag = self.host.reads.len() as u64 & 0x7f;
             self.p.set_dma_rd_req_tag(read_tag);
             self.p
-                .set_dma_rd_rsp_tag(beat_tags.front().copied().unwrap_or(0xff));
+                .set_dma_rd_rsp_tag(self.beat_tags.front().copied().unwrap_or(0xff));
             self.p.eval();
             let e = self.p.d_entry() as usize;
             let state = &self.rx[e];
@@ -168,14 +170,8 @@ impl Bench {
             self.p.set_d_pf_cnt(state.pf.len() as u64);
             // The prefetched slot the stage names (dp_rx_rings reads one).
             let lane = self.p.d_pf_lane() as usize;
-            let pf_at = |l: usize| state.pf.get(l).copied().unwrap_or(0);
-            self.p.set_d_pf_buf(u64::from(pf_at(lane)));
-            self.p.set_d_pf_bufs(&[
-                pf_at(lane),
-                pf_at(lane + 1),
-                pf_at(lane + 2),
-                pf_at(lane + 3),
-            ]);
+            self.p
+                .set_d_pf_buf(u64::from(state.pf.get(lane).copied().unwrap_or(0)));
             self.p.eval();
             if self.p.fill_we() != 0 {
                 let data = self.host.beat().expect("a fill without a beat").data;
@@ -200,18 +196,18 @@ impl Bench {
                 "one BAR2 access a cycle"
             );
             if self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0 {
-                beat_tags.pop_front();
+                self.beat_tags.pop_front();
             }
             let reads = self.host.reads.len();
             sample_dma!(self.p, self.host, wr = true);
             if let Some(&(_, len)) = self.host.reads.get(reads) {
                 let beats = (len as usize).div_ceil(64).max(1);
-                beat_tags.extend(std::iter::repeat_n(read_tag, beats));
-                if self.newest_first && beat_tags.len() > beats {
+                self.beat_tags.extend(std::iter::repeat_n(read_tag, beats));
+                if self.newest_first && self.beat_tags.len() > beats {
                     // Its beats (in order among themselves) go first, due
                     // when the older read's first beat is.
                     let due = self.host.beats[0].at;
-                    beat_tags.rotate_right(beats);
+                    self.beat_tags.rotate_right(beats);
                     self.host.beats.rotate_right(beats);
                     for beat in self.host.beats.iter_mut().take(beats) {
                         beat.at = due;
@@ -277,8 +273,14 @@ impl Bench {
         panic!("the request never finished");
     }
 
+    /// Opens a job of up to n - 1 TX slots from slot 0 (the window reads
+    /// ahead for that many).
     fn open(&mut self) -> Answer {
-        self.request(|p| p.set_open_valid(1))
+        self.request(|p| {
+            p.set_run_ci(0);
+            p.set_run_head(u64::from(N - 1));
+            p.set_open_valid(1);
+        })
     }
 
     /// Moves the packet of `slots` TX slots from `start` (buffers 2 + i).
@@ -459,10 +461,12 @@ fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
         // Cached: hwcur 0, hwtail 0 (15 slots free); the host's head is 0.
         b.set_rx_head(0);
         assert!(b.open().ok);
-        // Two reads: the head, then all 15 free RX slots' buffers.
+        // Two reads: the head, then all 15 free RX slots' buffers; then
+        // the run's window reads the same 15.
         let rx_slots = RX_RING + u64::from(RING_HEADER_BYTES);
-        assert_eq!(b.host.reads.len(), 2, "newest first {newest_first}");
+        assert_eq!(b.host.reads.len(), 3, "newest first {newest_first}");
         assert_eq!(b.host.reads[1].0, rx_slots + u64::from(SLOT_BUF_IDX));
+        assert_eq!(b.host.reads[2], b.host.reads[1]);
         let pf: Vec<u32> = b.rx[entry(1, 0) as usize].pf.iter().copied().collect();
         assert_eq!(
             pf,
@@ -475,7 +479,7 @@ fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
             assert_eq!(answer.counts, moved(1));
             b.check_moved(i, i, 0, true);
         }
-        assert_eq!(b.host.reads.len(), 2);
+        assert_eq!(b.host.reads.len(), 3);
         let answer = b.frame(15, 1, true);
         assert!(answer.wait, "the ring is full");
     }
