@@ -455,7 +455,6 @@ module dp_engine #(
     logic [QW-1:0]  d_fill_entry;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
-    logic [QW-1:0]  s_hc_entry;
     logic [QW-1:0]  d_entry;
     assign d_entry   = cpipe ? d_entry_p : d_entry_d;
     assign d_pf_lane = cpipe ? d_pf_lane_p : d_pf_lane_d;
