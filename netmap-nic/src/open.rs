@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use netmap_ring::name::{PortName, RingMode, Subsystem};
 use netmap_ring::port::{Binding, BindingLayout, BufferPool, PortError, RingSpec};
 use netmap_ring::region::{NetmapMemory, RegionConfig, PAGE_SIZE, RESERVED_BUFFERS};
-use netmap_ring::view::{format_if, Direction, IfDescription, RingView};
+use netmap_ring::view::{format_if, Direction, IfDescription};
 
 use super::counters::{Counters, NicEngine};
 use super::datapath::{RingState, SyncContext};
@@ -281,27 +281,13 @@ pub fn register_with(
             Direction::Rx => geometry.rx_slots,
         };
         let offset = memory
-            .alloc_rings(1, slots)
-            .map_err(|e| no_memory(e.to_string()))?[0];
-        let mut bufs = Vec::with_capacity(slots as usize);
-        memory
-            .alloc_buffers(slots, &mut bufs)
-            .map_err(|e| no_memory(e.to_string()))?;
-        let (tail, state) = match dir {
-            Direction::Tx => (slots - 1, RingState::new_tx(slots)),
-            Direction::Rx => (0, RingState::new_rx()),
+            .alloc_fresh_ring(r as u16, dir, slots)
+            .map_err(|e| no_memory(e.to_string()))?
+            .offset;
+        let state = match dir {
+            Direction::Tx => RingState::new_tx(slots),
+            Direction::Rx => RingState::new_rx(),
         };
-        RingView::format(
-            &region,
-            offset,
-            &bufs,
-            r as u16,
-            dir,
-            memory.buf_size(),
-            buf_off as i64 - offset as i64,
-            tail,
-        )
-        .map_err(|e| no_memory(e.to_string()))?;
         Ok(NicRing {
             spec: RingSpec {
                 id: r,

@@ -119,18 +119,7 @@ impl PacketSocket {
 
     /// True when interface `name` is administratively up (`IFF_UP`).
     pub fn interface_is_up(&self, name: &str) -> io::Result<bool> {
-        // SAFETY: ifreq is plain data, valid all-zero.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        let bytes = name.as_bytes();
-        if bytes.len() >= req.ifr_name.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "interface name too long",
-            ));
-        }
-        for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
-            *dst = src as libc::c_char;
-        }
+        let mut req = ifreq_named(name)?;
         // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of the
         // `ifreq` we pass, which lives across the call.
         let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) };
@@ -378,4 +367,23 @@ impl AsFd for EpollSet {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// An all-zero `ifreq` carrying interface name `name`, the first step of
+/// every interface ioctl; a name that is empty or does not fit the
+/// kernel's 15 bytes is refused.
+pub(crate) fn ifreq_named(name: &str) -> io::Result<libc::ifreq> {
+    // SAFETY: ifreq is plain data, valid all-zero.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("interface name {name:?} is empty or longer than 15 bytes"),
+        ));
+    }
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
 }

@@ -34,18 +34,7 @@ pub struct Tap {
 impl Tap {
     /// Creates TAP interface `name` (at most 15 bytes), non-blocking.
     pub fn create(name: &str) -> io::Result<Self> {
-        // SAFETY: ifreq is plain data, valid all-zero.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        let bytes = name.as_bytes();
-        if bytes.is_empty() || bytes.len() >= req.ifr_name.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("TAP name {name:?} is empty or longer than 15 bytes"),
-            ));
-        }
-        for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
-            *dst = src as libc::c_char;
-        }
+        let mut req = super::sys::ifreq_named(name)?;
         req.ifr_ifru.ifru_flags = IFF_TAP | IFF_NO_PI;
         // SAFETY: open(2) of a constant NUL-terminated path; checked below.
         let raw = unsafe {

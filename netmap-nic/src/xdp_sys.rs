@@ -502,15 +502,7 @@ impl AsFd for XskSocket {
 /// The interface's MTU (frames longer than MTU + Ethernet header are
 /// refused by AF_XDP without a completion, so the port drops them first).
 pub fn interface_mtu(socket: BorrowedFd<'_>, name: &str) -> io::Result<u32> {
-    // SAFETY: ifreq is plain data, valid all-zero.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let bytes = name.as_bytes();
-    if bytes.len() >= req.ifr_name.len() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
-    }
-    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = src as libc::c_char;
-    }
+    let mut req = super::sys::ifreq_named(name)?;
     // SAFETY: SIOCGIFMTU reads the name and writes the MTU of the `ifreq`
     // we pass, which lives across the call.
     let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
@@ -529,23 +521,8 @@ pub fn driver_name(socket: BorrowedFd<'_>, name: &str) -> io::Result<String> {
     // 196 bytes in all.
     let mut info = [0u32; 49];
     info[0] = ETHTOOL_GDRVINFO;
-    // SAFETY: ifreq is plain data, valid all-zero.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let bytes = name.as_bytes();
-    if bytes.len() >= req.ifr_name.len() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
-    }
-    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = src as libc::c_char;
-    }
-    req.ifr_ifru.ifru_data = info.as_mut_ptr().cast();
-    // SAFETY: SIOCETHTOOL reads the command from and writes the driver
-    // information into `info` (196 bytes, the size of the kernel's
-    // struct), which `req` points to and which outlives the call.
-    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: `info` is the 196 bytes of struct ethtool_drvinfo.
+    unsafe { ethtool(socket, name, &mut info)? };
     let driver: Vec<u8> = info[1..9].iter().flat_map(|w| w.to_ne_bytes()).collect();
     let end = driver.iter().position(|&b| b == 0).unwrap_or(driver.len());
     Ok(String::from_utf8_lossy(&driver[..end]).into_owned())
@@ -559,22 +536,27 @@ pub fn rx_queue_count(socket: BorrowedFd<'_>, name: &str) -> io::Result<u32> {
     // other_count, combined_count (struct ethtool_channels).
     let mut channels = [0u32; 9];
     channels[0] = ETHTOOL_GCHANNELS;
-    // SAFETY: ifreq is plain data, valid all-zero.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    let bytes = name.as_bytes();
-    if bytes.len() >= req.ifr_name.len() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "name too long"));
-    }
-    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = src as libc::c_char;
-    }
-    req.ifr_ifru.ifru_data = channels.as_mut_ptr().cast();
-    // SAFETY: SIOCETHTOOL reads the command from and writes the channel
-    // counts into `channels`, which `req` points to and which outlives the
-    // call.
+    // SAFETY: `channels` is the 36 bytes of struct ethtool_channels.
+    unsafe { ethtool(socket, name, &mut channels)? };
+    Ok(channels[5].max(channels[8]))
+}
+
+/// One `SIOCETHTOOL` request on interface `name`: `request` is the
+/// kernel's struct for the command in its first word, as 32-bit words,
+/// read and written in place.
+///
+/// # Safety
+/// `request` must be at least as long as the kernel's struct for that
+/// command: the kernel writes that many bytes.
+unsafe fn ethtool(socket: BorrowedFd<'_>, name: &str, request: &mut [u32]) -> io::Result<()> {
+    let mut req = super::sys::ifreq_named(name)?;
+    req.ifr_ifru.ifru_data = request.as_mut_ptr().cast();
+    // SAFETY: SIOCETHTOOL reads the command from and writes its answer
+    // into `request`, which `req` points to and which outlives the call;
+    // the caller sized it to the kernel's struct for the command.
     let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(channels[5].max(channels[8]))
+    Ok(())
 }

@@ -300,16 +300,9 @@ fn a_flood_into_a_full_ring_is_received_or_counted_as_dropped(engine: NicEngine)
     });
     opened_rx.recv_timeout(DEADLINE).expect("port opened");
     VethPair::run_in(&pair.ns_b, move || {
-        let socket = RawSocket::bind(&b).expect("raw socket");
-        for seq in 0..count {
-            socket.send(&frame(MAC_A, MAC_B, seq, 60)).expect("send");
-            if seq % 32 == 31 {
-                // Stay under the kernel's per-CPU backlog: the drops
-                // asked for are the port's, not the stack's.
-                std::thread::sleep(Duration::from_micros(300));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        RawSocket::bind(&b)
+            .expect("raw socket")
+            .send_numbered_paced(count);
         sent_tx.send(()).unwrap();
     })
     .join()

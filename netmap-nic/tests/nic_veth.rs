@@ -475,16 +475,9 @@ fn frames_wait_while_the_ring_is_full(engine: NicEngine) {
     });
     opened_rx.recv_timeout(DEADLINE).expect("port opened");
     VethPair::run_in(&pair.ns_b, move || {
-        let socket = RawSocket::bind(&b).expect("raw socket");
-        for seq in 0..COUNT {
-            socket.send(&frame(MAC_A, MAC_B, seq, 60)).expect("send");
-            if seq % 32 == 31 {
-                // Stay under the kernel's per-CPU backlog.
-                std::thread::sleep(Duration::from_micros(300));
-            }
-        }
-        // Let the last frames land before the receiver looks.
-        std::thread::sleep(Duration::from_millis(50));
+        RawSocket::bind(&b)
+            .expect("raw socket")
+            .send_numbered_paced(COUNT);
         sent_tx.send(()).unwrap();
     })
     .join()

@@ -106,40 +106,24 @@ pub fn register(
         },
         wake,
     };
-    let buf_ofs = |ring: usize| memory.layout().buf_off as i64 - ring as i64;
     for (dir, count, slots) in [
         (Direction::Tx, tx_rings, tx_slots),
         (Direction::Rx, rx_rings, rx_slots),
     ] {
-        let offsets = memory.alloc_rings(count, slots).map_err(no_memory)?;
-        for (id, offset) in offsets.into_iter().enumerate() {
+        for id in 0..count {
+            let offset = memory
+                .alloc_fresh_ring(id as u16, dir, slots)
+                .map_err(no_memory)?
+                .offset;
             let spec = RingSpec {
-                id: id as u32,
+                id,
                 offset,
                 num_slots: slots,
             };
-            // Recorded first, so that a failure below frees it too.
             match dir {
                 Direction::Tx => binding.layout.tx_rings.push(spec),
                 Direction::Rx => binding.layout.rx_rings.push(spec),
             }
-            let mut bufs = Vec::with_capacity(slots as usize);
-            memory.alloc_buffers(slots, &mut bufs).map_err(no_memory)?;
-            let tail = match dir {
-                Direction::Tx => slots - 1,
-                Direction::Rx => 0,
-            };
-            RingView::format(
-                region,
-                offset,
-                &bufs,
-                id as u16,
-                dir,
-                memory.buf_size(),
-                buf_ofs(offset),
-                tail,
-            )
-            .map_err(no_memory)?;
         }
     }
     let rings = binding

@@ -13,6 +13,7 @@ pub mod abi;
 #[cfg(feature = "tokio")]
 pub mod async_port;
 pub mod crash;
+pub mod fresh_ring;
 pub mod lock;
 pub mod monitor_memory;
 pub mod name;

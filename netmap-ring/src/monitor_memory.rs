@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::name::PortName;
 use crate::port::{BindingLayout, BufferPool, PortError, RingSpec};
 use crate::region::{NetmapMemory, RegionConfig, PAGE_SIZE, RESERVED_BUFFERS};
-use crate::view::{format_if, Direction, IfDescription, RingView};
+use crate::view::{format_if, Direction, IfDescription};
 
 /// A monitor's memory, its one RX ring and the layout a registration hands out.
 pub struct MonitorMemory {
@@ -37,25 +37,10 @@ impl MonitorMemory {
         let memory =
             NetmapMemory::create(shm_name, config).map_err(|e| no_memory(e.to_string()))?;
         let region = Arc::clone(memory.region());
-        let buf_off = memory.layout().buf_off;
         let offset = memory
-            .alloc_rings(1, slots)
-            .map_err(|e| no_memory(e.to_string()))?[0];
-        let mut bufs = Vec::with_capacity(slots as usize);
-        memory
-            .alloc_buffers(slots, &mut bufs)
-            .map_err(|e| no_memory(e.to_string()))?;
-        RingView::format(
-            &region,
-            offset,
-            &bufs,
-            0,
-            Direction::Rx,
-            memory.buf_size(),
-            buf_off as i64 - offset as i64,
-            0,
-        )
-        .map_err(|e| no_memory(e.to_string()))?;
+            .alloc_fresh_ring(0, Direction::Rx, slots)
+            .map_err(|e| no_memory(e.to_string()))?
+            .offset;
         let if_offset = memory.alloc_if().map_err(|e| no_memory(e.to_string()))?;
         format_if(
             &region,
@@ -80,7 +65,7 @@ impl MonitorMemory {
             tx_rings: Vec::new(),
             rx_rings: vec![ring],
             buffers: BufferPool {
-                base: buf_off,
+                base: memory.layout().buf_off,
                 buf_size: memory.buf_size(),
                 num_bufs: memory.num_bufs(),
             },
@@ -97,6 +82,7 @@ impl MonitorMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::RingView;
 
     #[test]
     fn one_rx_ring_with_a_buffer_per_slot() {

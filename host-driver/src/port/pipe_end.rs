@@ -95,23 +95,22 @@ impl State {
     /// before it publishes them (`PORT_TX_HOST_RING_OFF`).
     fn held_by(pair: &PairRegion, other: usize) -> Result<std::collections::HashSet<u32>, String> {
         let g = end_geometry(pair.master_geometry(), other);
+        let tx = (0..g.tx_rings).map(|r| {
+            (
+                pair.layout.tx_ring_off(other as u32, r, g.tx_slots),
+                g.tx_slots,
+            )
+        });
+        let rx = (0..g.rx_rings).map(|r| {
+            (
+                pair.layout.rx_ring_off(other as u32, r, g.rx_slots),
+                g.rx_slots,
+            )
+        });
         let mut held = std::collections::HashSet::new();
-        let region = &pair.region;
-        for r in 0..g.tx_rings {
-            let n = g.tx_slots;
-            let off = pair.layout.tx_ring_off(other as u32, r, n);
-            let view = RingView::new(region, off, n).map_err(|e| e.to_string())?;
-            for i in 0..n {
-                held.insert(view.slot(i).buf_idx);
-            }
-        }
-        for r in 0..g.rx_rings {
-            let n = g.rx_slots;
-            let off = pair.layout.rx_ring_off(other as u32, r, n);
-            let view = RingView::new(region, off, n).map_err(|e| e.to_string())?;
-            for i in 0..n {
-                held.insert(view.slot(i).buf_idx);
-            }
+        for (off, n) in tx.chain(rx) {
+            let view = RingView::new(&pair.region, off, n).map_err(|e| e.to_string())?;
+            held.extend((0..n).map(|i| view.slot(i).buf_idx));
         }
         Ok(held)
     }

@@ -138,6 +138,21 @@ impl RawSocket {
         Ok(())
     }
 
+    /// Sends 60-byte frames numbered `0..count` from [`MAC_B`] to
+    /// [`MAC_A`], 32 at a time with a pause between, so the kernel's
+    /// per-CPU backlog never drops one (the drops a test asks for are the
+    /// port's, not the stack's); then waits for the last ones to land.
+    pub fn send_numbered_paced(&self, count: u32) {
+        for seq in 0..count {
+            self.send(&netmap_testkit::frames::frame(MAC_A, MAC_B, seq, 60))
+                .expect("send");
+            if seq % 32 == 31 {
+                std::thread::sleep(Duration::from_micros(300));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     /// Receives one frame, or `None` after the 200 ms receive timeout.
     pub fn recv(&self, buf: &mut [u8]) -> Option<usize> {
         // SAFETY: `buf` is a valid writable slice for the call.
