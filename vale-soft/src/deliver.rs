@@ -220,6 +220,15 @@ fn deliver_to_ring(
     let buffers = pool.buffers(region).filter(|_| buf_size >= LINE);
     let mut next = 0;
     while next < batch.len() {
+        // A full ring takes nothing more (every frame is at least one
+        // slot): the rest of the batch is dropped as one count. A receiver
+        // that is not running leaves its ring full, and a broadcast sender
+        // meets such rings at every batch; dropping them frame by frame
+        // cost it more than the frames it delivered.
+        if free == 0 {
+            full += (batch.len() - next) as u64;
+            break;
+        }
         // The common case first: a run of short one-slot frames that fit,
         // up to where the RX ring wraps, copied as lines (`copy_lines`).
         if let Some(buffers) = buffers {
