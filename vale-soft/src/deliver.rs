@@ -134,9 +134,42 @@ pub(crate) fn deliver(
 /// frames delivered and their bytes; the caller takes the frame it
 /// stopped at. Not inlined: on its own, its loop keeps the pool, the
 /// ring and the batch in registers (inlined in `deliver_to_ring`, four
-/// of them were reloaded from the stack at every frame).
+/// of them were reloaded from the stack at every frame). On an x86-64
+/// CPU with AVX the same loop is compiled for it (`copy_lines_avx`): a
+/// line is then two 32-byte moves instead of four 16-byte ones.
 #[inline(never)]
 fn copy_lines(
+    rx: &RingView<'_>,
+    at: (u32, u32),
+    batch: &[u32],
+    frames: &[Frame],
+    buffers: RecordHeads<'_>,
+) -> (usize, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU has AVX (checked just above), the one feature
+        // `copy_lines_avx` is compiled for.
+        return unsafe { copy_lines_avx(rx, at, batch, frames, buffers) };
+    }
+    copy_lines_loop(rx, at, batch, frames, buffers)
+}
+
+/// [`copy_lines`]'s loop compiled for AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn copy_lines_avx(
+    rx: &RingView<'_>,
+    at: (u32, u32),
+    batch: &[u32],
+    frames: &[Frame],
+    buffers: RecordHeads<'_>,
+) -> (usize, u64) {
+    copy_lines_loop(rx, at, batch, frames, buffers)
+}
+
+/// The loop of [`copy_lines`].
+#[inline(always)]
+fn copy_lines_loop(
     rx: &RingView<'_>,
     (hwtail, free): (u32, u32),
     batch: &[u32],
@@ -220,6 +253,15 @@ fn deliver_to_ring(
     let buffers = pool.buffers(region).filter(|_| buf_size >= LINE);
     let mut next = 0;
     while next < batch.len() {
+        // A full ring takes nothing more (every frame is at least one
+        // slot): the rest of the batch is dropped as one count. A receiver
+        // that is not running leaves its ring full, and a broadcast sender
+        // meets such rings at every batch; dropping them frame by frame
+        // cost it more than the frames it delivered.
+        if free == 0 {
+            full += (batch.len() - next) as u64;
+            break;
+        }
         // The common case first: a run of short one-slot frames that fit,
         // up to where the RX ring wraps, copied as lines (`copy_lines`).
         if let Some(buffers) = buffers {

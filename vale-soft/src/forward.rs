@@ -227,6 +227,10 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     let n = k.num_slots();
     let view = RingView::new(domain.memory().region(), k.ring_off(), n)
         .map_err(|e| SyncError::Gone(e.to_string()))?;
+    if is_idle(&view, &k, n) {
+        stamp_if_asked(&view);
+        return Ok(false);
+    }
     let (_sync, _) = ShmLock::new(k.sync_lock_word()).lock();
     let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
     let reported = k.field(kring::REPORTED_TAIL).load(Ordering::Acquire);
@@ -255,4 +259,27 @@ pub fn rxsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncErr
     }
     stamp_if_asked(&view);
     Ok(released)
+}
+
+/// True when an rxsync of RX kring `k` (ring `view`) would change
+/// nothing: no slot released (`head == hwcur`), a valid `cur`, nothing
+/// delivered since the last report and the ring's `tail` as reported.
+/// Such a sync is answered without the sync lock, by loads alone: a
+/// receiver polling an empty ring then writes none of the kring's lines
+/// (the lock word shares the owner's line with `hwcur`, which every
+/// sender loads at every batch), as the plain ring's consumer writes
+/// nothing while it waits. A sync racing another thread's on the same
+/// ring reads a state that sync had before or after; it stores nothing
+/// either way, and anything else takes the lock.
+#[inline]
+fn is_idle(view: &RingView<'_>, k: &Kring<'_>, n: u32) -> bool {
+    let hwcur = k.field(kring::HWCUR).load(Ordering::Acquire);
+    let reported = k.field(kring::REPORTED_TAIL).load(Ordering::Acquire);
+    let head = view.head();
+    head == hwcur
+        && check_head_cur(n, hwcur, reported, head, view.cur()).is_ok()
+        // Acquire: pairs with the sender's Release store of hwtail, as
+        // in the locked path.
+        && k.field(kring::HWTAIL).load(Ordering::Acquire) == reported
+        && view.tail() == reported
 }

@@ -13,7 +13,9 @@
 //!   drops: with no room it waits, arming its own wake flag like a poll()
 //!   for TX, until the consumer's release kicks it.
 //! - consumer: `forward::rxsync` stores the released `head` as `hwcur`
-//!   (Release), then loads `hwtail` (Acquire) into the ring's tail; the
+//!   (Release), then loads `hwtail` (Acquire) into the ring's tail (a
+//!   sync that releases nothing stores nothing: `forward::is_idle`
+//!   answers it with loads alone, without the sync lock); the
 //!   application reads slots below tail (`Port::next_packet`); with nothing
 //!   to read, `Port::poll` arms (`SoftBinding::arm`: SeqCst store of the
 //!   flag, SeqCst fence), syncs again and only then sleeps on the FIFO.

@@ -199,9 +199,11 @@ pub enum Role {
     Loop {
         #[command(flatten)]
         common: Common,
-        /// `pipe`, `vale` or `broadcast` (one sender, four receivers);
-        /// the baselines `ring` (plain ring), `one-copy` (one-copy ring)
-        /// or `fan-out` (one-copy fan-out to four rings).
+        /// `pipe`, `vale`, `broadcast` (one sender, four receivers) or
+        /// `broadcast-full` (only the first receiver drains); the
+        /// baselines `ring` (plain ring), `one-copy` (one-copy ring),
+        /// `fan-out` (one-copy fan-out to four rings) or `fan-out-full`
+        /// (only the first ring drained).
         #[arg(long, default_value = "pipe")]
         kind: String,
         /// Name suffix of the pipe or switch.
@@ -300,7 +302,9 @@ pub fn run(role: Role) -> i32 {
             src,
         } => pingpong::pong(&common, &target, &dst, &src),
         Role::Loop { common, kind, name } => match kind.as_str() {
-            "ring" | "one-copy" | "fan-out" => plain::in_process_loop(&common, &kind),
+            "ring" | "one-copy" | "fan-out" | "fan-out-full" => {
+                plain::in_process_loop(&common, &kind)
+            }
             _ => netmap::in_process_loop(&common, &kind, &name),
         },
     };

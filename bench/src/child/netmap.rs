@@ -270,7 +270,9 @@ pub(super) fn port_rx(
 
 pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleResult {
     // Broadcast: one sender floods to four receivers (each frame is
-    // delivered four times; packets counts frames).
+    // delivered four times; packets counts frames). `broadcast-full`: only
+    // the first receiver drains, the other three rings stay full, as when
+    // three of the benchmark's four receiver processes wait for their CPU.
     let (tx_name, rx_names, dst) = match kind {
         "pipe" => (
             format!("netmap:{name}{{0"),
@@ -282,7 +284,7 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
             vec![format!("vale{name}:b")],
             frame::mac(2),
         ),
-        "broadcast" => (
+        "broadcast" | "broadcast-full" => (
             format!("vale{name}:a"),
             ["b", "c", "d", "e"]
                 .iter()
@@ -292,7 +294,7 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
         ),
         other => {
             return Err(format!(
-                "unknown kind {other:?}: use pipe, vale or broadcast"
+                "unknown kind {other:?}: use pipe, vale, broadcast or broadcast-full"
             ))
         }
     };
@@ -311,6 +313,11 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
     }
     let total = common.max_packets.min(100_000_000);
     let tx_ring = tx.tx_ring(0);
+    let draining = if kind == "broadcast-full" {
+        1
+    } else {
+        rxs.len()
+    };
     if common.ctl.exists() {
         ctl::say_ready();
         if !ctl::wait_go() {
@@ -323,7 +330,7 @@ pub(super) fn in_process_loop(common: &Common, kind: &str, name: &str) -> RoleRe
         sent += u64::from(queue(&tx_ring, common.batch, len));
         tx.txsync_ring(0).map_err(|e| e.to_string())?;
         let mut first = 0;
-        for (i, rx) in rxs.iter().enumerate() {
+        for (i, rx) in rxs.iter().enumerate().take(draining) {
             rx.rxsync_ring(0).map_err(|e| e.to_string())?;
             let (k, _) = consume(&rx.rx_ring(0), u32::MAX);
             if i == 0 {

@@ -100,14 +100,15 @@ pub(super) fn ring_rx(common: &Common, paths: &[PathBuf]) -> RoleResult {
 /// The baselines in one thread, as `netmap::in_process_loop` runs ours,
 /// for `scripts/profile`: 60-byte packets pushed a batch at a time and
 /// popped, until `--max-packets` arrived in the first ring. `kind`:
-/// `ring` (descriptors only), `one-copy` (each packet copied once) or
-/// `fan-out` (copied into each of four rings). The rings have the
+/// `ring` (descriptors only), `one-copy` (each packet copied once),
+/// `fan-out` (copied into each of four rings) or `fan-out-full` (the same,
+/// only the first ring drained: `broadcast-full`'s baseline). The rings have the
 /// benchmark's geometry (1024 slots, buffers 2112 bytes apart).
 pub(super) fn in_process_loop(common: &Common, kind: &str) -> RoleResult {
     let (rings, copy) = match kind {
         "ring" => (1, false),
         "one-copy" => (1, true),
-        "fan-out" => (4, true),
+        "fan-out" | "fan-out-full" => (4, true),
         other => return Err(format!("unknown baseline {other:?}")),
     };
     let geometry = Geometry {
@@ -128,6 +129,11 @@ pub(super) fn in_process_loop(common: &Common, kind: &str) -> RoleResult {
     let mut consumers: Vec<_> = rings.iter().map(|r| r.consumer()).collect();
     let batch = common.batch as usize;
     let total = common.max_packets.min(100_000_000);
+    let draining = if kind == "fan-out-full" {
+        1
+    } else {
+        consumers.len()
+    };
     let started = Instant::now();
     let (mut sent, mut received) = (0u64, 0u64);
     while received < total {
@@ -135,7 +141,7 @@ pub(super) fn in_process_loop(common: &Common, kind: &str) -> RoleResult {
             sent += producer.push(batch, len, copy) as u64;
         }
         let mut first = 0;
-        for (i, consumer) in consumers.iter_mut().enumerate() {
+        for (i, consumer) in consumers.iter_mut().enumerate().take(draining) {
             let (k, _) = consumer.pop(batch);
             if i == 0 {
                 first = k as u64;
