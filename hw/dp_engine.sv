@@ -444,20 +444,28 @@ module dp_engine #(
     // ---- RX ring state ---------------------------------------------------------
     logic [QW-1:0]  d_entry_d, d_entry_p, s_q_entry, s_hc_entry, dirty_pick;
     logic [15:0]    d_hwtail, d_hwcur;
-    logic [6:0]     d_pf_cnt;
-    logic [5:0]     d_pf_lane, d_pf_lane_d, d_pf_lane_p;
+    // The RX prefetch holds PF slots per ring (dp_deliver's background
+    // fill tops VALE rings up to PF); dp_pipe's rings never hold more
+    // than its 64, and it sees at most 64.
+    localparam int PF = 256;
+    logic [8:0]     d_pf_cnt;
+    logic [6:0]     p_pf_cnt;
+    logic [7:0]     d_pf_lane, d_pf_lane_d;
+    logic [5:0]     d_pf_lane_p;
+    logic [7:0]     d_fill_k;
     logic [31:0]    d_pf_buf;
     logic [4*32-1:0] fill_bufs;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
-    logic [5:0]     d_fill_k, p_fill_k;
+    logic [5:0]     p_fill_k;
     logic [QW-1:0]  d_fill_entry;
     logic [2:0]     d_fill_n, p_fill_n;
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;
     assign d_entry   = cpipe ? d_entry_p : d_entry_d;
-    assign d_pf_lane = cpipe ? d_pf_lane_p : d_pf_lane_d;
+    assign d_pf_lane = cpipe ? 8'(d_pf_lane_p) : d_pf_lane_d;
+    assign p_pf_cnt  = (d_pf_cnt > 9'd64) ? 7'd64 : 7'(d_pf_cnt);
     // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES.
     for (genvar l = 0; l < 4; l++) begin : g_fill
         assign fill_bufs[32 * l +: 32] = dma_rd_rsp_data[8 * SLOT_BYTES * l +: 32];
@@ -469,7 +477,7 @@ module dp_engine #(
     assign dirty_unused = any_dirty;
     /* verilator lint_on UNUSEDSIGNAL */
 
-    dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW)) rx_rings (
+    dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW), .PF(PF)) rx_rings (
         .clk, .rst, .port_enable,
         .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
@@ -483,7 +491,7 @@ module dp_engine #(
         .dirty_set(p_dirty_set),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .dirty_clr_entry(s_q_entry),
         .fill_we(d_fill_we | p_fill_we), .fill_entry(d_fill_we ? d_fill_entry : d_entry),
-        .fill_k(d_fill_we ? d_fill_k : p_fill_k),
+        .fill_k(d_fill_we ? d_fill_k : 8'(p_fill_k)),
         .fill_n(d_fill_we ? d_fill_n : p_fill_n),
         .fill_bufs, .any_dirty
     );
@@ -548,7 +556,7 @@ module dp_engine #(
         .busy(v_busy)
     );
 
-    dp_deliver #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) deliver (
+    dp_deliver #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES), .PF(PF)) deliver (
         .clk, .rst, .port_cfg,
         .src_port(8'(cp)), .src_base(tx_base), .src_n(cn),
         .frm_start(v_frm_start), .frm_slots(v_frm_slots), .frm_bytes(v_frm_bytes), .first_beat,
@@ -584,7 +592,7 @@ module dp_engine #(
         .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes), .frm_ok(f_ok),
         .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags),
-        .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_p),
+        .d_entry(d_entry_p), .d_hwtail, .d_hwcur, .d_pf_cnt(p_pf_cnt), .d_pf_lane(d_pf_lane_p),
         .d_pf_buf,
         .hc_we(p_hc_we), .hc_value(p_hc_value),
         .ht_we(p_ht_we), .ht_value(p_ht_value), .ht_used(p_ht_used),
