@@ -358,7 +358,11 @@ module dp_engine #(
     // Response beats: tag bit 7 marks dp_pay_fetch's (always taken).
     logic rsp_pf, stage_rsp_valid;
     assign rsp_pf          = dma_rd_rsp_tag[7];
-    assign stage_rsp_valid = dma_rd_rsp_valid && !rsp_pf;
+    // (dp_pipe's window reads may outlive its job: the beats it claims by
+    // tag reach no other stage.)
+    logic p_rsp_claim, p_rsp_valid;
+    assign p_rsp_valid     = dma_rd_rsp_valid && !rsp_pf;
+    assign stage_rsp_valid = p_rsp_valid && !p_rsp_claim;
     assign dma_rd_rsp_ready = rsp_pf | v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
     assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
     assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
@@ -603,8 +607,8 @@ module dp_engine #(
         .desc_line_rdata,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
-        .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(p_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
+        .dma_rd_rsp_data, .rsp_claim(p_rsp_claim),
         .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
         .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),

@@ -1,43 +1,48 @@
 // Pipe crossover: moves slot descriptors from a pipe end's TX ring to
 // the peer's RX ring (zero copy), and the receiver's buffers back.
 //
-// Three requests of one TX job, each answered by a `done` pulse:
+// Four requests of one TX job, each answered by a `done` pulse:
 // - open: the peer must be a pipe entry, enabled, naming this port back
 //   (an entry that names a reused entry holds its frames), with this
 //   ring among its RX rings; then the peer's RX head is re-read by DMA
-//   (the free room, as fresh as possible), with the fill of the RX slot
-//   prefetch in flight beside it (told apart by tag). `ok` clear: the
-//   other end is gone, the job ends without publishing.
+//   and `done` leaves at once (`ok` clear: the other end is gone, the
+//   job ends without publishing). The job starts on the cached room (the
+//   fresh head only adds to it): a move that needs more waits for the
+//   head's answer, and so does close.
 // - frame (a complete frame from dp_tx_fetch): a bad slot or a chain
 //   longer than the peer ring minus one is skipped (CNT_TX_DROP_BAD_SLOT);
 //   a frame that does not fit the peer's room waits (`wait`: hwcur stays
 //   at its first slot, the job ends); otherwise, per slot: the RX slot's
-//   buffer (from dp_rx_rings' prefetch, or read by DMA) goes into the TX
-//   slot in BAR2 (len 0, NS_BUF_CHANGED, ptr 0), the TX slot's
-//   descriptor into the RX slot (NS_BUF_CHANGED, NS_MOREFRAG kept, ptr 0)
-//   by DMA (a one-slot packet uses dp_tx_fetch's copy of its slot;
-//   `done` leaves with the last slot, the receiver's counters a cycle
-//   later). The swapped TX slots are gathered and written back to the
-//   host's copy of the TX ring (when the port has one) as one DMA write
-//   per run: four slots (a 64-byte line), the line's or the ring's end, a
-//   skipped packet, the job's end. CNT_TX_PACKETS/BYTES of the sender,
-//   CNT_RX_PACKETS/BYTES of the receiver.
+//   buffer (from the window) goes into the TX slot in BAR2 (len 0,
+//   NS_BUF_CHANGED, ptr 0), the TX slot's descriptor into the RX slot
+//   (NS_BUF_CHANGED, NS_MOREFRAG kept, ptr 0) by DMA (a one-slot packet
+//   uses dp_tx_fetch's copy of its slot; `done` leaves with the last
+//   slot, the receiver's counters a cycle later). The swapped TX slots
+//   are gathered and written back to the host's copy of the TX ring
+//   (when the port has one) as one DMA write per run: four slots (a
+//   64-byte line), the line's or the ring's end, a skipped packet, the
+//   job's end. CNT_TX_PACKETS/BYTES of the sender, CNT_RX_PACKETS/BYTES
+//   of the receiver.
 // - run (from run_ci up to run_head): one-slot packets moved a BAR2
 //   line (four TX slots) at a time, pipelined: the line read, the moved
 //   slots' words (dp_pipe_line) written back in one line write with a
 //   mask, their RX slots in one DMA write and the host's copy of them in
-//   another, two cycles per line; the receiver's buffers from the window
-//   (dp_pipe_win: reads of the peer's free RX slots kept in flight from
-//   the open to the job's end, up to 512 slots ahead, so the round trip
-//   is paid once per job). It stops at a slot that is not such a
+//   another, two cycles per line. It stops at a slot that is not such a
 //   packet (a chain, a bad slot: the frame path takes it), at head, when
-//   the peer's room or the prefetch runs out, or at once when the TX
-//   ring is not line-aligned in BAR2; `done` with run_next, the slot it
-//   stopped at, after the run's counters (one event each, with amounts).
-// - close (once the window's reads are answered): the run gathered so
-//   far is written; the TX ring's hwtail to
-//   publish is hwcur + min(peer room, n - 1) (`pub_tail`, `span`); the
-//   peer ring is dirty if anything moved.
+//   the peer's room runs out (once the head's answer is in), or at once
+//   when the TX ring is not line-aligned in BAR2; `done` with run_next,
+//   the slot it stopped at, after the run's counters (one event each,
+//   with amounts).
+// - close (once the head's answer is in): the run gathered so far is
+//   written; the TX ring's hwtail to publish is hwcur + min(peer room,
+//   n - 1) (`pub_tail`, `span`); the peer ring is dirty if anything moved.
+// The receiver's buffers come from the window (dp_pipe_win): reads of the
+// peer's free RX slots, up to 512 slots ahead of the mover, issued while
+// a job is open and bounded by the room; it is kept from one job to the
+// next of the same peer ring (a free slot does not change until the
+// device fills it), so a job starts on buffers read during the last one.
+// Its reads may outlive the job: their beats are told apart by tag
+// (`rsp_claim`), and a job on another peer ring waits for them.
 `include "nm_defines.svh"
 
 module dp_pipe #(
@@ -130,6 +135,7 @@ module dp_pipe #(
     input  logic [7:0]   dma_rd_rsp_tag,
     output logic         dma_rd_rsp_ready,
     input  logic [511:0] dma_rd_rsp_data,
+    output logic         rsp_claim,        // this beat is one of this stage's reads
 
     // DMA write channel (this stage's request register).
     input  logic         dma_wr_free,
@@ -157,24 +163,29 @@ module dp_pipe #(
     `include "dp_port_cfg.svh"
     /* verilator lint_on UNUSEDPARAM */
 
+
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 64;
+    localparam int WIN = 512;  // the window's depth (dp_pipe_win)
+    localparam int RD_MAX = 64;  // slots per window read
     localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;  // slots per write-back line
 
     typedef enum logic [4:0] {
-        P_IDLE, P_OPEN_RD, P_OPEN_FILL, P_REFRESH, P_SLOT, P_RXRD, P_RXWAIT, P_FILLWAIT,
-        P_USE, P_WR, P_WR2, P_COUNT, P_WB_FLUSH, P_RUN_RD, P_RUN_MV, P_RUN_CP, P_RUN_END,
-        P_CLOSE
+        P_IDLE, P_OPEN_RD, P_SLOT, P_RXRD, P_RXWAIT, P_USE, P_WR, P_WR2, P_COUNT,
+        P_WB_FLUSH, P_RUN_RD, P_RUN_MV, P_RUN_CP, P_RUN_END, P_CLOSE
     } state_t;
     state_t st, wb_ret;
 
     logic [PW-1:0] cp, dq;
     logic [3:0]    drr;
     logic [QW-1:0] dqe;
-    logic [15:0]   dhw, dhc, k, sidx, jidx, pipe_free, pipe_avail;
+    // The peer ring: its hwcur (cached at open, then the head re-read),
+    // the RX slot being filled (jidx: its hwtail between packets and
+    // runs), the room from it (free slots up to the head, minus one).
+    logic [15:0]   dhc, k, sidx, jidx, pipe_free, pipe_avail;
     logic          moved;
     logic [63:0]   slot_q;    // TX slot being moved
     logic [31:0]   rbuf;      // the receiver's buffer for this slot
+    logic          frm_pend;  // a frame waits for the head's answer
     // Write-back: swapped TX slots gathered into one DMA write of up to a
     // 64-byte line. Only the buffer index differs between them: kept per
     // lane, the line built from it (a variable part-select of the 512-bit
@@ -184,12 +195,10 @@ module dp_pipe #(
     logic [63:0]   wb_addr;   // host address of the first gathered slot
     logic [2:0]    wb_cnt;    // slots gathered
     logic          wb_due;    // the run is complete: write it next
-    // Open: the head re-read and the prefetch fill are in flight together
-    // (two tags, answers in any order).
-    logic          rd_head;     // the read in the request register is the head's
-    logic [7:0]    head_tag;    // its tag, once it left
-    logic          head_wait;   // its answer is due
-    logic          fill_wait;   // beats of the fill are due
+    // The head re-read: in the request register (head_out), then its
+    // answer due (head_wait, its tag head_tag).
+    logic          head_out, head_wait;
+    logic [7:0]    head_tag;
 
     // Run: the TX slot it is at, where it ends, what it moved; the host
     // copy's write of the line just moved (its slots' new buffers).
@@ -201,7 +210,6 @@ module dp_pipe #(
     logic [127:0]  cp_bufs;
 
     assign cp   = PW'(src_port);
-    assign busy = st != P_IDLE || wb_cnt != 3'd0 || win_pending;
     assign d_entry = dqe;
     assign pipe_avail = (pipe_free < src_n - 16'd1) ? pipe_free : src_n - 16'd1;
     always_comb begin
@@ -242,15 +250,61 @@ module dp_pipe #(
                 || (slot_addr_txh + 64'(SLOT_BYTES)) % 64'(BEAT_BYTES) == 64'd0
                 || nxt(sidx, src_n) == 16'd0;
     end
+    // The room may still grow: the head's answer is due.
+    logic head_due;
+    assign head_due = head_out || head_wait;
+
+    // ---- Window of the peer's free RX slots' buffers -----------------------
+    // Seq w_cons is RX slot jidx; w_ahead slots from it are read or in
+    // flight. Reads go out while a job is open (w_on), within the room and
+    // WIN slots of the mover, whenever the request register is free
+    // (outside the open's head re-read).
+    logic [15:0] w_cons, w_issued, w_ahead, w_rxslot, w_room, w_n;
+    logic        w_on, w_full, win_pending, win_mine, w_go, rd_win, w_start;
+    logic [2:0]  w_avail;
+    logic [127:0] w_bufs;
+    // The window kept from the last job: valid, its peer ring, and the RX
+    // slot of w_cons then (the peer's hwtail, unless a reset moved it).
+    logic          w_valid, w_keep;
+    logic [QW-1:0] w_q;
+    logic [15:0]   w_tail;
+    assign w_ahead  = w_issued - w_cons;
+    assign w_rxslot = (32'(jidx) + 32'(w_ahead) >= 32'(rn))
+                    ? jidx + w_ahead - rn : jidx + w_ahead;
+    assign w_room   = (pipe_free > w_ahead) ? pipe_free - w_ahead : 16'd0;
+    always_comb begin
+        w_n = w_room;
+        if (w_n > 16'(RD_MAX)) w_n = 16'(RD_MAX);
+        if (rn - w_rxslot < w_n) w_n = rn - w_rxslot;
+        w_go = w_on && !w_full && w_n != 16'd0
+            && 32'(w_ahead) + 32'(w_n) <= 32'(WIN)
+            && (!dma_rd_req_valid || dma_rd_req_ready)
+            && st != P_OPEN_RD;
+    end
+    // At open: the same peer ring, its hwtail where the window left it.
+    assign w_keep  = w_valid && w_q == dqe && d_hwtail == w_tail;
+    assign w_start = st == P_OPEN_RD && !w_keep && !win_pending && dma_rd_can;
+    dp_pipe_win window (
+        .clk, .rst, .start(w_start),
+        .push(w_go), .push_n(7'(w_n)),
+        .tag_valid(rd_win && dma_rd_req_valid && dma_rd_req_ready), .tag(dma_rd_req_tag),
+        .issued(w_issued), .full(w_full), .pending(win_pending),
+        .rsp_valid(dma_rd_rsp_valid), .rsp_tag(dma_rd_rsp_tag), .rsp_data(dma_rd_rsp_data),
+        .rsp_mine(win_mine),
+        .cons(w_cons), .avail(w_avail), .bufs(w_bufs)
+    );
+    assign busy = st != P_IDLE || wb_cnt != 3'd0 || win_pending || head_due;
+
     // ---- Run ------------------------------------------------------------
     // The line of TX slot ri, the slots that may move from it (head, the
-    // peer's room, the prefetch, the RX ring's end), and what they become.
+    // peer's room, the window, the RX ring's end), and what they become.
     localparam int ROW_W = $clog2(BAR2_BYTES / 64);
     /* verilator lint_off UNUSEDSIGNAL */
     logic [31:0] run_byte;  // BAR2 byte offset of TX slot ri
     /* verilator lint_on UNUSEDSIGNAL */
     logic [63:0] run_txh;   // slot ri of the host's copy of the TX ring
     logic [15:0] run_lim, run_want;  // (run_want: before the window's limit)
+    logic        run_aligned;
     logic [2:0]  ln_moved;
     logic [31:0] ln_bytes;
     logic [3:0]  ln_mask;
@@ -258,6 +312,8 @@ module dp_pipe #(
     /* verilator lint_off UNUSEDSIGNAL */
     logic [511:0] ln_tx_slots;  // (the host copy is rebuilt from cp_bufs)
     /* verilator lint_on UNUSEDSIGNAL */
+    // Lines of four slots only when the ring's slots sit in lines.
+    assign run_aligned = src_base[5:0] == 6'd0 && src_n[1:0] == 2'd0;
     always_comb begin
         run_byte = src_base + 32'(slot_off(ri));
         run_txh  = cfg_status[cp] + 64'(cfg_tx_host[cp])
@@ -268,8 +324,7 @@ module dp_pipe #(
         run_want = run_lim;
         if (16'(w_avail) < run_lim) run_lim = 16'(w_avail);
         if (run_lim > 16'd4) run_lim = 16'd4;
-        // Lines of four slots only when the ring's slots sit in lines.
-        if (src_base[5:0] != 6'd0 || src_n[1:0] != 2'd0) begin
+        if (!run_aligned) begin
             run_lim  = 16'd0;
             run_want = 16'd0;
         end
@@ -287,44 +342,19 @@ module dp_pipe #(
             cp_data[128 * j +: 64] = slot_word(cp_bufs[32 * j +: 32], 16'd0, NS_BUF_CHANGED);
         end
     end
-    // ---- Window of the peer's free RX slots' buffers -----------------------
-    // Seq s is RX slot w_base + s (the peer's hwtail at open); reads go
-    // out below w_lim (the free room, the job's TX slots), within 512 of
-    // the mover, whenever the request register is free outside the open
-    // and the frame path's reads.
-    logic [15:0] w_base, w_lim, w_tx, w_cons, w_issued, w_rxslot, w_n;
-    logic        w_on, w_full, win_pending, win_mine, w_go, rd_win;
-    logic [2:0]  w_avail;
-    logic [127:0] w_bufs;
-    assign w_cons   = ring_dist((st == P_RUN_RD || st == P_RUN_MV || st == P_RUN_CP
-                                 || st == P_RUN_END) ? jidx : dhw, w_base, rn);
-    assign w_rxslot = (32'(w_base) + 32'(w_issued) >= 32'(rn))
-                    ? w_base + w_issued - rn : w_base + w_issued;
-    always_comb begin
-        w_n = w_lim - w_issued;
-        if (w_n > 16'(PF)) w_n = 16'(PF);
-        if (rn - w_rxslot < w_n) w_n = rn - w_rxslot;
-        w_go = w_on && !w_full && w_issued < w_lim
-            && 32'(w_issued) + 32'(w_n) <= 32'(w_cons) + 32'd512
-            && (!dma_rd_req_valid || dma_rd_req_ready)
-            && st != P_OPEN_RD && st != P_OPEN_FILL && st != P_RXRD
-            && st != P_RXWAIT && st != P_FILLWAIT && st != P_CLOSE;
-    end
-    dp_pipe_win window (
-        .clk, .rst, .start(st == P_IDLE && open_valid),
-        .push(w_go), .push_n(7'(w_n)),
-        .tag_valid(rd_win && dma_rd_req_valid && dma_rd_req_ready), .tag(dma_rd_req_tag),
-        .issued(w_issued), .full(w_full), .pending(win_pending),
-        .rsp_valid(dma_rd_rsp_valid), .rsp_tag(dma_rd_rsp_tag), .rsp_data(dma_rd_rsp_data),
-        .rsp_mine(win_mine),
-        .cons(w_cons), .avail(w_avail), .bufs(w_bufs)
-    );
+    // The run moves the line now; or it waits: for the window's next
+    // slots, or at the cached room's end for the head's answer (a slot
+    // left before head and a ring in lines).
+    logic run_go, run_waits;
+    assign run_go    = st == P_RUN_MV && ln_moved != 3'd0 && dma_wr_free;
+    assign run_waits = (run_want != 16'd0 && w_avail == 3'd0 && (win_pending || w_on))
+                    || (run_want == 16'd0 && run_aligned && pipe_free == 16'd0 && head_due
+                        && ri != rhead);
 
     // The line port: read in P_RUN_RD and P_RUN_CP (the next line),
     // written in P_RUN_MV.
     always_comb begin
-        desc_line_en    = st == P_RUN_RD
-                       || (st == P_RUN_MV && ln_moved != 3'd0 && dma_wr_free)
+        desc_line_en    = st == P_RUN_RD || run_go
                        || (st == P_RUN_CP && (!wb_on || dma_wr_free));
         desc_line_we    = st == P_RUN_MV;
         desc_line_row   = run_byte[ROW_W+5:6];
@@ -332,12 +362,44 @@ module dp_pipe #(
         desc_line_wdata = ln_tx_line;
     end
 
-    // Responses: a status entry's head, or buffer indexes (dp_rx_rings
-    // takes a fill's other lanes).
+    // ---- The room ---------------------------------------------------------
+    // The head just read from the status entry: in [hwcur, hwtail].
+    logic [15:0] beat_head;
+    logic        beat_head_ok, rsp_head;
+    always_comb begin
+        beat_head    = dma_rd_rsp_data[15:0];
+        beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < rn
+                    && ring_dist(beat_head, dhc, rn) <= ring_dist(jidx, dhc, rn);
+    end
+    assign rsp_head = head_wait && dma_rd_rsp_valid && dma_rd_rsp_tag == head_tag;
+    // The frame path's last slot of a packet leaves now.
+    logic wr2_go, wr2_last;
+    assign wr2_go   = st == P_WR2 && dma_wr_free && !(wb_on && !wb_joins);
+    assign wr2_last = k + 16'd1 == frm_slots;
+    // Slots filled this cycle, and the room the fresh head adds.
+    logic [15:0] room_used, room_added;
+    assign room_used  = run_go ? 16'(ln_moved) : (wr2_go && wr2_last) ? frm_slots : 16'd0;
+    assign room_added = (rsp_head && beat_head_ok) ? ring_dist(beat_head, dhc, rn) : 16'd0;
+
+    // Responses: the head's, the window's (by tag). Only a status entry's
+    // head and buffer indexes are used.
     /* verilator lint_off UNUSEDSIGNAL */
     logic [511:0] rsp_unused;
-    assign rsp_unused = dma_rd_rsp_data;
+    logic [6:0]   pf_cnt_unused;
+    logic [31:0]  pf_buf_unused;
+    assign rsp_unused    = dma_rd_rsp_data;
+    assign pf_cnt_unused = d_pf_cnt;
+    assign pf_buf_unused = d_pf_buf;
     /* verilator lint_on UNUSEDSIGNAL */
+    assign rsp_claim        = win_mine || rsp_head;
+    assign dma_rd_rsp_ready = rsp_claim;
+    // (dp_rx_rings' prefetch is the frame path of VALE's: the window
+    // serves every slot here.)
+    assign d_pf_lane = '0;
+    assign fill_we   = 1'b0;
+    assign fill_k    = '0;
+    assign fill_n    = '0;
+
     logic [WORD_W-1:0] tx_word;
     assign tx_word = tx_slot_byte[WORD_W+2:3];
     /* verilator lint_off UNUSEDSIGNAL */
@@ -347,63 +409,15 @@ module dp_pipe #(
     assign tx_first_byte = src_base + 32'(slot_off(frm_start));
     assign tx_first_word = tx_first_byte[WORD_W+2:3];
 
-    // The head just read from the status entry: in [hwcur, hwtail].
-    logic [15:0] beat_head;
-    logic        beat_head_ok;
-    always_comb begin
-        beat_head    = dma_rd_rsp_data[15:0];
-        beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < rn
-                    && ring_dist(beat_head, dhc, rn) <= ring_dist(dhw, dhc, rn);
-    end
-
-    // Prefetch of RX slots at jidx = hwtail + k (as dp_deliver).
-    logic [15:0] fill_room, fill_free, fill_want;
-    logic [6:0]  fill_now;
-    logic        pf_hit;
-    logic [31:0] pf_value;
-    always_comb begin
-        fill_room = rn - jidx;
-        fill_free = pipe_free - k;
-        fill_want = 16'(PF) - k;
-        if (fill_room < fill_want) fill_want = fill_room;
-        if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 7'(fill_want);
-        pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_buf;
-    end
-    // The fill sent with the head re-read: from the prefetched slots on,
-    // within the room the cached head gives (the fresh head only adds).
-    logic [15:0] open_at, open_room, open_free, open_want;
-    always_comb begin
-        open_at   = (32'(dhw) + 32'(d_pf_cnt) >= 32'(rn))
-                  ? dhw + 16'(d_pf_cnt) - rn : dhw + 16'(d_pf_cnt);
-        open_room = rn - open_at;
-        open_free = rx_free(dhc, dhw, rn);
-        open_free = (open_free > 16'(d_pf_cnt)) ? open_free - 16'(d_pf_cnt) : 16'd0;
-        open_want = 16'(PF) - 16'(d_pf_cnt);
-        if (open_room < open_want) open_want = open_room;
-        if (open_free < open_want) open_want = open_free;
-    end
-    // A fill of up to PF slots arrives four per beat (as dp_deliver).
-    // (In P_IDLE a one-slot packet takes the first prefetched slot.)
-    assign d_pf_lane = (st == P_IDLE) ? 6'd0 : k[5:0];
-    logic [5:0] fill_at;
-    logic [6:0] fill_left;
-    assign fill_k  = fill_at;
-    assign fill_n  = (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
-    logic rsp_head;  // this beat answers the head re-read
-    assign rsp_head = head_wait && dma_rd_rsp_tag == head_tag;
-    assign fill_we = (st == P_FILLWAIT || (st == P_REFRESH && !rsp_head && !win_mine))
-                  && dma_rd_rsp_valid;
-
     assign desc_rd_en   = st == P_SLOT;
     assign desc_rd_word = tx_word;
-    always_comb begin
-        case (st)
-            P_REFRESH, P_RXWAIT, P_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            default: dma_rd_rsp_ready = win_mine;
-        endcase
-    end
+
+    // A frame is decided now (P_IDLE): it fits, or it waits for room once
+    // the head's answer is in.
+    logic frm_now, frm_fits, frm_holds;
+    assign frm_now   = st == P_IDLE && (frm_valid || frm_pend);
+    assign frm_fits  = frm_slots <= pipe_free;
+    assign frm_holds = frm_ok && frm_slots <= rn - 16'd1 && !frm_fits && head_due;
 
     task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
         dma_rd_req_valid <= 1'b1;
@@ -437,8 +451,11 @@ module dp_pipe #(
             ca_valid <= 1'b0; cb_valid <= 1'b0;
             wb_cnt <= '0; wb_due <= 1'b0;
             dqe <= '0;
-            rd_head <= 1'b0; head_wait <= 1'b0; fill_wait <= 1'b0;
-            rd_win <= 1'b0; w_on <= 1'b0;
+            head_out <= 1'b0; head_wait <= 1'b0;
+            rd_win <= 1'b0; w_on <= 1'b0; w_valid <= 1'b0;
+            w_cons <= '0;
+            frm_pend <= 1'b0;
+            pipe_free <= '0;
         end else begin
             done <= 1'b0;
             hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
@@ -446,9 +463,12 @@ module dp_pipe #(
             desc_wr_en <= 1'b0;
             if (dma_rd_req_valid && dma_rd_req_ready) begin
                 dma_rd_req_valid <= 1'b0;
-                if (rd_head) head_tag <= dma_rd_req_tag;
-                rd_head <= 1'b0;
-                rd_win  <= 1'b0;
+                if (head_out) begin
+                    head_tag  <= dma_rd_req_tag;
+                    head_wait <= 1'b1;
+                end
+                head_out <= 1'b0;
+                rd_win   <= 1'b0;
             end
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
             if (w_go) begin
@@ -458,6 +478,18 @@ module dp_pipe #(
                          13'((32'(w_n) - 32'd1) * SLOT_BYTES + (SLOT_LEN - SLOT_BUF_IDX)));
                 rd_win <= 1'b1;
             end
+            // The room: what moved leaves it, the fresh head adds to it.
+            pipe_free <= pipe_free - room_used + room_added;
+            if (rsp_head) begin
+                head_wait <= 1'b0;
+                if (beat_head_ok) begin
+                    dhc <= beat_head;
+                    hc_we <= 1'b1; hc_value <= beat_head;
+                end
+            end
+            // A disabled peer's rings start over (dp_rx_rings): so does
+            // the window kept for it.
+            if (!port_enable[port_of(w_q)]) w_valid <= 1'b0;
 
             case (st)
             P_IDLE: begin
@@ -471,38 +503,38 @@ module dp_pipe #(
                     end else begin
                         finish(1'b0, 1'b0);  // the pipe's other end is gone
                     end
-                end else if (frm_valid) begin
-                    if (!frm_ok || frm_slots > rn - 16'd1) begin
+                end else if (frm_now) begin
+                    frm_pend <= frm_holds;
+                    if (frm_holds) begin
+                        // (The fresh head may make room: decided then.)
+                    end else if (!frm_ok || frm_slots > rn - 16'd1) begin
                         // Never handed to the receiver; skipped, counted.
                         ca_valid <= 1'b1; ca_port <= src_port;
                         ca_counter <= CNT_TX_DROP_BAD_SLOT;
                         finish(1'b1, 1'b0);
-                    end else if (frm_slots > pipe_free) begin
+                    end else if (!frm_fits) begin
                         finish(1'b1, 1'b1);  // back-pressure: wait for the receiver
-                    end else if (frm_slots == 16'd1 && d_pf_cnt != 7'd0) begin
-                        // A one-slot packet with its RX slot prefetched:
+                    end else if (frm_slots == 16'd1 && w_avail != 3'd0) begin
+                        // A one-slot packet with its RX slot in the window:
                         // dp_tx_fetch read the slot, the receiver's buffer
                         // goes back into it now (P_SLOT, P_RXRD skipped).
                         k <= '0;
                         sidx <= frm_start;
-                        jidx <= dhw;
                         slot_q <= slot_word(frm_first_buf, frm_first_len, frm_first_flags);
                         desc_wr_en   <= 1'b1;
                         desc_wr_word <= tx_first_word;
-                        desc_wr_data <= slot_word(pf_value, 16'd0, NS_BUF_CHANGED);
-                        rbuf <= pf_value;
+                        desc_wr_data <= slot_word(w_bufs[31:0], 16'd0, NS_BUF_CHANGED);
+                        rbuf <= w_bufs[31:0];
                         st <= P_WR;
                     end else begin
                         k <= '0;
                         sidx <= frm_start;
-                        jidx <= dhw;
                         st <= P_SLOT;
                     end
                 end else if (run_valid) begin
                     ri    <= run_ci;
                     rhead <= run_head;
                     k     <= '0;
-                    jidx  <= dhw;
                     rpk   <= '0;
                     rby   <= '0;
                     rcnt  <= '0;
@@ -514,15 +546,16 @@ module dp_pipe #(
                         st <= P_RUN_RD;
                     end
                 end else if (close_valid) begin
-                    w_on <= 1'b0;
+                    w_on   <= 1'b0;
+                    w_tail <= jidx;
                     st <= P_CLOSE;
                 end
             end
 
             P_CLOSE: begin
-                // Once the window's reads are answered (the status
-                // publisher takes the next beats).
-                if (!win_pending) begin
+                // Once the head's answer is in (the window's reads may
+                // outlive the job: their beats are told apart by tag).
+                if (!head_due) begin
                     pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
                         ? hwcur + pipe_avail - src_n : hwcur + pipe_avail;
                     span <= pipe_avail;
@@ -537,64 +570,22 @@ module dp_pipe #(
             end
 
             P_OPEN_RD: begin
-                // dqe is set: the peer ring's state is on d_*. The window
-                // starts at its hwtail, bounded by the cached room (the
-                // fresh head only adds) and the job's TX slots.
-                dhw <= d_hwtail;
-                dhc <= d_hwcur;
-                w_base <= d_hwtail;
-                w_tx   <= ring_dist(run_head, run_ci, src_n);
-                w_lim  <= (rx_free(d_hwcur, d_hwtail, rn) < ring_dist(run_head, run_ci, src_n))
-                        ? rx_free(d_hwcur, d_hwtail, rn) : ring_dist(run_head, run_ci, src_n);
-                w_on   <= 1'b1;
-                if (dma_rd_can) begin
+                // dqe is set: the peer ring's state is on d_*. The job
+                // starts on the cached room (the fresh head only adds);
+                // the window is kept, or starts at the peer's hwtail once
+                // the reads of another ring's are answered.
+                if ((w_keep || !win_pending) && dma_rd_can) begin
+                    dhc  <= d_hwcur;
+                    jidx <= d_hwtail;
+                    pipe_free <= rx_free(d_hwcur, d_hwtail, rn);
+                    if (!w_keep) w_cons <= '0;
+                    w_on    <= 1'b1;
+                    w_valid <= 1'b1;
+                    w_q     <= dqe;
                     rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                              13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
-                    rd_head   <= 1'b1;
-                    head_wait <= 1'b1;
-                    st <= P_OPEN_FILL;
-                end
-            end
-
-            P_OPEN_FILL: begin
-                // The prefetch fill goes out behind the head re-read, so
-                // the two round trips overlap.
-                if (open_want == 16'd0) begin
-                    st <= P_REFRESH;
-                end else if (dma_rd_can) begin
-                    rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(open_at)
-                             + 64'(SLOT_BUF_IDX),
-                             13'((32'(open_want) - 32'd1) * SLOT_BYTES
-                                 + (SLOT_LEN - SLOT_BUF_IDX)));
-                    fill_at   <= d_pf_cnt[5:0];
-                    fill_left <= 7'(open_want);
-                    fill_wait <= 1'b1;
-                    st <= P_REFRESH;
-                end
-            end
-
-            P_REFRESH: begin
-                if (dma_rd_rsp_valid && !rsp_head && !win_mine) begin
-                    // A beat of the fill (dp_rx_rings takes it).
-                    fill_at   <= fill_at + 6'd4;
-                    fill_left <= fill_left - 7'(fill_n);
-                    if (fill_left <= 7'd4) begin
-                        fill_wait <= 1'b0;
-                        if (!head_wait) finish(1'b1, 1'b0);
-                    end
-                end
-                if (dma_rd_rsp_valid && rsp_head) begin
-                    head_wait <= 1'b0;
-                    if (beat_head_ok) begin
-                        dhc <= beat_head;
-                        hc_we <= 1'b1; hc_value <= beat_head;
-                        pipe_free <= rx_free(beat_head, dhw, rn);
-                        w_lim <= (rx_free(beat_head, dhw, rn) < w_tx)
-                               ? rx_free(beat_head, dhw, rn) : w_tx;
-                    end else begin
-                        pipe_free <= rx_free(dhc, dhw, rn);
-                    end
-                    if (!fill_wait) finish(1'b1, 1'b0);
+                    head_out <= 1'b1;
+                    finish(1'b1, 1'b0);
                 end
             end
 
@@ -605,45 +596,22 @@ module dp_pipe #(
 
             P_RXRD: begin
                 slot_q <= desc_rd_data;
-                if (pf_hit) begin
+                if (w_avail != 3'd0) begin
                     // The receiver's buffer goes back into the TX slot.
                     desc_wr_en   <= 1'b1;
                     desc_wr_word <= tx_word;
-                    desc_wr_data <= slot_word(pf_value, 16'd0, NS_BUF_CHANGED);
-                    rbuf <= pf_value;
+                    desc_wr_data <= slot_word(w_bufs[31:0], 16'd0, NS_BUF_CHANGED);
+                    rbuf <= w_bufs[31:0];
                     st <= P_WR;
-                end else if (dma_rd_can && !win_pending) begin
-                    // (The frame path's read waits for the window's:
-                    // it takes the next beat.)
-                    if (k < 16'(PF)) begin
-                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
-                                 13'((32'(fill_now) - 32'd1) * SLOT_BYTES
-                                     + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_at   <= k[5:0];
-                        fill_left <= fill_now;
-                        st <= P_FILLWAIT;
-                    end else begin
-                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
-                                 13'(SLOT_LEN - SLOT_BUF_IDX));
-                        st <= P_RXWAIT;
-                    end
-                end
-            end
-
-            P_FILLWAIT: begin
-                // dp_rx_rings takes the lanes of every beat; slot k is
-                // lane 0 of the first.
-                if (dma_rd_rsp_valid) begin
-                    if (fill_at == k[5:0]) rbuf <= dma_rd_rsp_data[31:0];
-                    fill_at   <= fill_at + 6'd4;
-                    fill_left <= fill_left - 7'(fill_n);
-                    if (fill_left <= 7'd4) st <= P_USE;
+                end else begin
+                    st <= P_RXWAIT;
                 end
             end
 
             P_RXWAIT: begin
-                if (dma_rd_rsp_valid) begin
-                    rbuf <= dma_rd_rsp_data[31:0];
+                // The window's read of this RX slot is in flight.
+                if (w_avail != 3'd0) begin
+                    rbuf <= w_bufs[31:0];
                     st <= P_USE;
                 end
             end
@@ -677,10 +645,11 @@ module dp_pipe #(
                     // The gathered run ends before this slot: out first.
                     wb_ret <= P_WR2;
                     st <= P_WB_FLUSH;
-                end else if (dma_wr_free) begin
-                    k    <= k + 16'd1;
-                    jidx <= nxt(jidx, rn);
-                    sidx <= nxt(sidx, src_n);
+                end else if (wr2_go) begin
+                    k      <= k + 16'd1;
+                    jidx   <= nxt(jidx, rn);
+                    w_cons <= w_cons + 16'd1;
+                    sidx   <= nxt(sidx, src_n);
                     if (wb_on) begin
                         if (wb_cnt == 3'd0) wb_addr <= slot_addr_txh;
                         for (int l = 0; l < LINE_SLOTS; l++) begin
@@ -688,12 +657,10 @@ module dp_pipe #(
                         end
                         wb_cnt <= wb_cnt + 3'd1;
                     end
-                    if (k + 16'd1 == frm_slots) begin
+                    if (wr2_last) begin
                         ht_we     <= 1'b1;
                         ht_value  <= nxt(jidx, rn);
                         ht_used   <= frm_slots;
-                        dhw       <= nxt(jidx, rn);
-                        pipe_free <= pipe_free - frm_slots;
                         moved     <= 1'b1;
                         ca_valid <= 1'b1; ca_port <= src_port; ca_counter <= CNT_TX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= src_port;
@@ -706,7 +673,7 @@ module dp_pipe #(
                     // find the write register empty (it is leaving now)
                     // and have no write of their own.
                     wb_due <= wb_on && wb_last;
-                    st <= (k + 16'd1 == frm_slots) ? P_COUNT : P_SLOT;
+                    st <= wr2_last ? P_COUNT : P_SLOT;
                 end
             end
 
@@ -734,12 +701,8 @@ module dp_pipe #(
             P_RUN_MV: begin
                 // The line of ri is on desc_line_rdata.
                 if (ln_moved == 3'd0) begin
-                    // Waiting for the window's next slots, else the end.
-                    if (run_want == 16'd0 || w_avail != 3'd0
-                            || !(win_pending || (w_on && w_issued < w_lim))) begin
-                        st <= P_RUN_END;
-                    end
-                end else if (dma_wr_free) begin
+                    if (!run_waits) st <= P_RUN_END;
+                end else if (run_go) begin
                     // The line is written back now; the RX slots go out.
                     dma_wr_req_valid <= 1'b1;
                     dma_wr_req_addr  <= slot_addr_rx;
@@ -752,8 +715,8 @@ module dp_pipe #(
                           ? ri + 16'(ln_moved) - src_n : ri + 16'(ln_moved);
                     jidx <= (32'(jidx) + 32'(ln_moved) >= 32'(rn))
                           ? jidx + 16'(ln_moved) - rn : jidx + 16'(ln_moved);
+                    w_cons <= w_cons + 16'(ln_moved);
                     k    <= k + 16'(ln_moved);
-                    pipe_free <= pipe_free - 16'(ln_moved);
                     rpk  <= rpk + 16'(ln_moved);
                     rby  <= rby + ln_bytes;
                     st <= P_RUN_CP;
@@ -787,7 +750,6 @@ module dp_pipe #(
                             ht_we    <= 1'b1;
                             ht_value <= jidx;
                             ht_used  <= k;
-                            dhw      <= jidx;
                             moved    <= 1'b1;
                         end
                     end

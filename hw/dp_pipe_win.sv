@@ -3,8 +3,9 @@
 // to cover the read round trip (512 slots: 300 cycles at 1.7 slots a
 // cycle), with up to eight reads of up to 64 slots in flight.
 //
-// Slots are numbered from the job's first (seq 0: the peer's hwtail at
-// open); dp_pipe asks for reads in seq order (`push`: the next `push_n`
+// Slots are numbered from the window's start (seq 0: the peer's hwtail
+// then; the numbering runs on, modulo 2^16, over the jobs that keep the
+// window); dp_pipe asks for reads in seq order (`push`: the next `push_n`
 // slots, then `tag_valid` with the tag the request left with), and
 // consumes in seq order (`cons`, the next seq it wants). The answers of
 // different reads may come back in any order, each read's beats in order
@@ -18,7 +19,7 @@ module dp_pipe_win (
     input  logic         clk,
     input  logic         rst,
 
-    // A new job: the window empties (nothing may be in flight).
+    // The window starts over, empty (nothing may be in flight).
     input  logic         start,
 
     // Requests: the next push_n slots (from `issued`), then their tag.
@@ -59,11 +60,12 @@ module dp_pipe_win (
     logic       hit;
     logic [2:0] hit_i;
     always_comb begin
+        logic [2:0] age;  // entry i's place from the oldest (mod RQ)
         hit = 1'b0;
         hit_i = '0;
         for (int i = 0; i < RQ; i++) begin
-            if (!hit && rq_tagged[i] && rq_tag[i] == rsp_tag
-                    && 4'(3'(i) - rq_head) < rq_cnt) begin
+            age = 3'(i) - rq_head;
+            if (!hit && rq_tagged[i] && rq_tag[i] == rsp_tag && {1'b0, age} < rq_cnt) begin
                 hit = 1'b1;
                 hit_i = 3'(i);
             end

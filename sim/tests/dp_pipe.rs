@@ -1,10 +1,12 @@
 //! Testbench of `dp_pipe`: pairing checks at open, the peer's head
-//! re-read, descriptor moves (RX slot from the TX slot, the receiver's
-//! buffer back into BAR2 and into the host's copy of the TX ring, gathered
-//! in runs), skipped bad packets, back-pressure, runs of one-slot packets
-//! moved a BAR2 line at a time (stopping at a chain, a bad slot, head, the
-//! room's end), and the hwtail published at close, under DMA
-//! back-pressure. The bench plays `dp_rx_rings` and BAR2's two ports.
+//! re-read (the job starting on the cached room), the window of the
+//! receiver's buffers (kept for the next job of the ring), descriptor
+//! moves (RX slot from the TX slot, the receiver's buffer back into BAR2
+//! and into the host's copy of the TX ring, gathered in runs), skipped
+//! bad packets, back-pressure, runs of one-slot packets moved a BAR2 line
+//! at a time (stopping at a chain, a bad slot, head, the room's end), and
+//! the hwtail published at close, under DMA back-pressure. The bench
+//! plays `dp_rx_rings` and BAR2's two ports.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -453,35 +455,124 @@ fn the_head_reread_at_open_sets_the_room() {
     );
 }
 
+/// Reads of the receiver's RX slots' buffer indexes (the window's):
+/// (first slot, slots).
+fn window_reads(b: &Bench, from: usize) -> Vec<(u32, u32)> {
+    let first = RX_RING + u64::from(RING_HEADER_BYTES) + u64::from(SLOT_BUF_IDX);
+    b.host.reads[from..]
+        .iter()
+        .filter(|(addr, _)| *addr >= first && *addr < first + u64::from(N * SLOT_BYTES))
+        .map(|&(addr, len)| {
+            let slot = ((addr - first) / u64::from(SLOT_BYTES)) as u32;
+            (slot, len.div_ceil(SLOT_BYTES))
+        })
+        .collect()
+}
+
 #[test]
-fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
+fn the_job_starts_on_the_cached_room_and_waits_for_the_head_at_its_end() {
     for newest_first in [false, true] {
         let mut b = Bench::new(0.0);
         b.newest_first = newest_first;
+        // Cached: hwtail 8, hwcur 9 (no room); the host released every
+        // slot (head 8 = hwtail): the head re-read adds 15.
+        b.rx[entry(1, 0) as usize].hwtail = 8;
+        b.rx[entry(1, 0) as usize].hwcur = 9;
+        b.set_rx_head(8);
+        assert!(b.open().ok);
+        for i in 0..N {
+            b.put_plain(i, true);
+        }
+        // The run waits for the head's answer at the cached room's end,
+        // then moves 12 slots into RX slots 8..15 and 0..3.
+        let answer = b.run(0, 12);
+        assert_eq!(
+            (answer.next, answer.counts),
+            (12, run_moved(12)),
+            "newest first {newest_first}"
+        );
+        for i in 0..12 {
+            b.check_moved(i, (8 + i) % N, 0, true);
+        }
+        assert_eq!(b.rx[entry(1, 0) as usize].hwcur, 8);
+        let answer = b.close(12);
+        assert_eq!((answer.pub_tail, answer.span), (15, 3));
+    }
+    // A frame that needs more than the cached room waits for the head's
+    // answer: it moves if the head made room, else waits for the receiver.
+    for (head, waits) in [(8, false), (9, true)] {
+        let mut b = Bench::new(0.0);
+        b.rx[entry(1, 0) as usize].hwtail = 8;
+        b.rx[entry(1, 0) as usize].hwcur = 9;
+        b.set_rx_head(head);
+        assert!(b.open().ok);
+        let answer = b.frame(0, 3, true);
+        assert_eq!(answer.wait, waits, "head {head}");
+        if !waits {
+            assert_eq!(answer.counts, moved(3));
+            for k in 0..3 {
+                b.check_moved(k, 8 + k, k, k == 2);
+            }
+        }
+        let answer = b.close(if waits { 0 } else { 3 });
+        let room = if waits { 0 } else { 12 };
+        assert_eq!(answer.span, room, "head {head}");
+    }
+}
+
+#[test]
+fn the_window_feeds_the_frame_path_and_is_kept_for_the_next_job() {
+    for stall in [0.0, 0.5] {
+        let mut b = Bench::new(stall);
         // Cached: hwcur 0, hwtail 0 (15 slots free); the host's head is 0.
         b.set_rx_head(0);
         assert!(b.open().ok);
-        // Two reads: the head, then all 15 free RX slots' buffers; then
-        // the run's window reads the same 15.
-        let rx_slots = RX_RING + u64::from(RING_HEADER_BYTES);
-        assert_eq!(b.host.reads.len(), 3, "newest first {newest_first}");
-        assert_eq!(b.host.reads[1].0, rx_slots + u64::from(SLOT_BUF_IDX));
-        assert_eq!(b.host.reads[2], b.host.reads[1]);
-        let pf: Vec<u32> = b.rx[entry(1, 0) as usize].pf.iter().copied().collect();
-        assert_eq!(
-            pf,
-            (40..55).collect::<Vec<u32>>(),
-            "newest first {newest_first}"
-        );
-        // Every one-slot packet then moves from the prefetch: no more reads.
-        for i in 0..15 {
+        // One-slot packets move with the buffers the window read (all 15
+        // free slots in one read, beside the head re-read).
+        for i in 0..4 {
             let answer = b.frame(i, 1, true);
-            assert_eq!(answer.counts, moved(1));
+            assert_eq!(answer.counts, moved(1), "stall {stall}");
             b.check_moved(i, i, 0, true);
         }
-        assert_eq!(b.host.reads.len(), 3);
-        let answer = b.frame(15, 1, true);
-        assert!(answer.wait, "the ring is full");
+        assert_eq!(window_reads(&b, 0), vec![(0, 15)]);
+        b.close(4);
+        // The next job of the same ring starts on the slots read before:
+        // no read of slots 4..14 again; the host released 0..3 meanwhile,
+        // which the window reads once the head's answer adds them.
+        let before = b.host.reads.len();
+        b.set_rx_head(4);
+        assert!(b.open().ok);
+        for i in 4..N {
+            b.put_plain(i, true);
+        }
+        let answer = b.run(4, 15);
+        assert_eq!((answer.next, answer.counts), (15, run_moved(11)));
+        for i in 4..15 {
+            b.check_moved(i, i, 0, true);
+        }
+        let answer = b.close(15);
+        assert_eq!((answer.pub_tail, answer.span), (3, 4));
+        let reads = window_reads(&b, before);
+        assert!(
+            reads.iter().all(|&(slot, n)| slot + n <= 4 || slot >= 15),
+            "stall {stall}: {reads:?}"
+        );
+        // A disabled receiver's rings start over, and so does the window.
+        b.p.set_port_enable(0x1);
+        assert!(!b.open().ok);
+        b.p.set_port_enable(0x3);
+        b.rx[entry(1, 0) as usize] = RxState::default();
+        b.set_rx_head(0);
+        for j in 0..N {
+            b.host.put_u32(Bench::rx_slot(j), 40 + j);
+        }
+        let before = b.host.reads.len();
+        assert!(b.open().ok);
+        let answer = b.frame(0, 1, true);
+        assert_eq!(answer.counts, moved(1));
+        b.check_moved(0, 0, 0, true);
+        assert_eq!(window_reads(&b, before)[0], (0, 15), "stall {stall}");
+        b.close(1);
     }
 }
 
@@ -489,7 +580,7 @@ fn the_open_fills_the_prefetch_beside_the_head_reread_in_either_order() {
 fn a_run_moves_lines_of_one_slot_packets_and_stops_where_the_frame_path_takes_over() {
     for stall in [0.0, 0.5] {
         let mut b = Bench::new(stall);
-        // 15 free RX slots, all prefetched by the open.
+        // 15 free RX slots, all read by the window.
         b.set_rx_head(0);
         assert!(b.open().ok);
         for i in 0..N {
