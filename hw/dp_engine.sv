@@ -155,7 +155,7 @@ module dp_engine #(
     logic [1:0]  f_kind;
     logic [15:0] f_next, f_start, f_slots, f_first_len, f_first_flags;
     logic [31:0] f_bytes, f_first_buf;
-    logic        v_done, p_done, p_ok, p_wait, s_done;
+    logic        v_done, p_done, p_ok, p_wait, s_done, s_issued, s_rsp_own;
     logic [15:0] p_pub_tail, p_span, p_run_next;
     logic [15:0] q_hwtail, q_hwcur;
     logic        j_ca_valid, j_hc_we;
@@ -182,6 +182,13 @@ module dp_engine #(
     logic [3:0]  j_ca_counter;
 
     assign job_ready = st == J_IDLE;
+    // The job's end goes to dp_status and dp_sched (dp_status idle).
+    logic pub_go;
+    assign pub_go = st == J_PUB && !s_busy;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic s_done_unused;  // the next job starts on s_issued; s_busy covers the rest
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign s_done_unused = s_done;
     logic frame_now;  // a complete frame from dp_tx_fetch, this cycle
     assign frame_now = st == J_FWAIT && f_valid && f_kind == FETCH_FRAME;
     // dp_vale_fwd takes a VALE frame when it is idle (it keeps the
@@ -302,9 +309,13 @@ module dp_engine #(
                 end
             end
 
-            J_PUB: st <= J_PUBWAIT;  // dp_status and dp_sched take it now
+            // dp_status and dp_sched take it once dp_status is idle (the
+            // previous job's read-backs answered).
+            J_PUB: if (!s_busy) st <= J_PUBWAIT;
 
-            J_PUBWAIT: if (s_done) st <= J_IDLE;
+            // The next job starts once the status writes and read-backs
+            // have left; their answers come back beside it (by tag).
+            J_PUBWAIT: if (s_issued) st <= J_IDLE;
 
             default: st <= J_IDLE;
             endcase
@@ -317,7 +328,7 @@ module dp_engine #(
         .db_valid, .db_rx, .db_port, .db_ring, .db_head,
         .wake_valid, .wake_entry,
         .job_valid, .job_ready, .job_rx, .job_entry, .job_head, .job_hwcur, .job_n,
-        .done_valid(st == J_PUB), .done_entry(cq), .done_hwcur(ci),
+        .done_valid(pub_go), .done_entry(cq), .done_hwcur(ci),
         .done_pipe(cpipe), .done_span(p_span),
         .bad_valid(sched_bad), .bad_port(sched_bad_port),
         .pending(sched_pending)
@@ -359,6 +370,10 @@ module dp_engine #(
     logic rsp_pf, stage_rsp_valid;
     assign rsp_pf          = dma_rd_rsp_tag[7];
     assign stage_rsp_valid = dma_rd_rsp_valid && !rsp_pf;
+    // dp_status's read-backs may still be answered while the next job's
+    // stages read: their beats go to it alone.
+    logic other_rsp_valid;
+    assign other_rsp_valid = stage_rsp_valid && !s_rsp_own;
     assign dma_rd_rsp_ready = rsp_pf | v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
     assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
     assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
@@ -544,7 +559,7 @@ module dp_engine #(
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
         .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
         .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .first_beat,
@@ -572,7 +587,7 @@ module dp_engine #(
         .desc_busy(f_rd_en),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
+        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
         .dma_rd_rsp_data, .dma_rd_rsp_last,
         .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
@@ -603,7 +618,7 @@ module dp_engine #(
         .desc_line_rdata,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
+        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
         .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
@@ -615,14 +630,14 @@ module dp_engine #(
     // ---- Status publisher ------------------------------------------------------------
     dp_status #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) status (
         .clk, .rst, .port_cfg,
-        .req_valid(st == J_PUB), .tx_port(8'(cp)), .tx_ring(cr),
-        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done),
+        .req_valid(pub_go), .tx_port(8'(cp)), .tx_ring(cr),
+        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done), .issued(s_issued),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
         .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_entry(s_hc_entry), .hc_value(s_hc_value),
         .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
-        .dma_rd_rsp_tag,
+        .dma_rd_rsp_tag, .rsp_own(s_rsp_own),
         .dma_wr_free, .dma_wr_req_valid(s_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(s_wr_addr), .dma_wr_req_len(s_wr_len), .dma_wr_req_data(s_wr_data),
         .notify, .busy(s_busy)
