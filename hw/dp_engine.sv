@@ -165,7 +165,7 @@ module dp_engine #(
     logic [7:0]   dst_port;
     logic [3:0]   dst_ring;
     logic [511:0] first_beat;
-    logic         v_busy, d_busy, p_busy, s_busy;
+    logic         v_busy, d_busy, p_busy, s_busy, d_frame_busy, d_bg_own;
     /* verilator lint_off UNUSEDSIGNAL */
     logic         dst_done_unused;  // dp_vale_fwd hands over on dst_ready
     /* verilator lint_on UNUSEDSIGNAL */
@@ -299,7 +299,9 @@ module dp_engine #(
                 // VALE hands the ring back whole (once the last frame is
                 // delivered); a pipe asks dp_pipe.
                 pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
-                if (!v_busy && !d_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
+                // (a background prefetch fill may still be in flight: it
+                // lands beside the next job)
+                if (!v_busy && !d_frame_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
             end
 
             J_CLOSE: begin
@@ -372,8 +374,11 @@ module dp_engine #(
     assign stage_rsp_valid = dma_rd_rsp_valid && !rsp_pf;
     // dp_status's read-backs may still be answered while the next job's
     // stages read: their beats go to it alone.
-    logic other_rsp_valid;
+    // dp_deliver's background fill may outlive its job too: its beats
+    // are dp_deliver's alone.
+    logic other_rsp_valid, vp_rsp_valid;
     assign other_rsp_valid = stage_rsp_valid && !s_rsp_own;
+    assign vp_rsp_valid    = other_rsp_valid && !d_bg_own;
     assign dma_rd_rsp_ready = rsp_pf | v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
     assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
     assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
@@ -537,7 +542,7 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
-        .cons(d_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
+        .cons(d_frame_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
         .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
         .desc_rd_data,
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
@@ -559,7 +564,7 @@ module dp_engine #(
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
         .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
-        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(vp_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
         .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .first_beat,
@@ -593,7 +598,7 @@ module dp_engine #(
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
         .ev_room(d_ev_room), .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
         .cb_valid(d_cb), .cb_port(d_cb_port), .cb_counter(d_cb_cnt), .cb_amount(d_cb_amt),
-        .ev_forwarded(d_ev), .busy(d_busy)
+        .ev_forwarded(d_ev), .bg_own(d_bg_own), .frame_busy(d_frame_busy), .busy(d_busy)
     );
 
     // ---- Pipe crossover ------------------------------------------------------------
@@ -618,7 +623,7 @@ module dp_engine #(
         .desc_line_rdata,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
-        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
+        .dma_rd_rsp_valid(vp_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
         .dma_rd_rsp_data,
         .dma_wr_free, .dma_wr_req_valid(p_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
