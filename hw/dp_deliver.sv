@@ -5,8 +5,9 @@
 //    host's head is re-read once by DMA from the status entry; still
 //    short: CNT_RX_DROP_FULL (destination) and CNT_TX_DROP_FULL (source);
 // 2. the destination slots' buffer indexes, from the ring's prefetch
-//    (dp_rx_rings: refilled by one DMA read of up to 64 slots when it
-//    runs dry; slots past the 64th of a chain one read each); any bad
+//    (dp_rx_rings, up to PF slots: refilled by one DMA read of up to 64
+//    slots when it runs dry; slots past the 64th of a chain one read
+//    each); any bad
 //    one: CNT_RX_DROP_BAD_BUF, nothing written;
 // 3. per fragment: its TX slot from BAR2, the payload by DMA, streamed
 //    beat by beat into the destination buffer (a frame of up to 64 bytes
@@ -34,7 +35,9 @@
 // The destination prefetch is refilled in the background: while a frame
 // streams, if its ring has room for 16 more prefetched slots and the
 // host released more, one read (its own tag, `bg_*`) fetches the next
-// ones, and its beats land at their place behind those still prefetched
+// ones, up to PF (256) prefetched: a ring takes at most PF frames per
+// round trip, so PF covers a 300-cycle trip at 1.2 cycles per frame; its
+// beats land at their place behind those still prefetched
 // whatever this stage does meanwhile (`fill_entry`). A frame that finds
 // the prefetch empty waits for that read rather than issuing another.
 `include "nm_defines.svh"
@@ -46,8 +49,11 @@ module dp_deliver #(
     parameter int RINGS      = 4,
     // BAR2 size in bytes.
     parameter int BAR2_BYTES = 262144,
-    // (the width of a ring's entry index)
-    localparam int QW_D = $clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)
+    // Prefetched slots per RX ring (dp_rx_rings' PF).
+    parameter int PF         = 256,
+    // (the width of a ring's entry index, of a prefetch position)
+    localparam int QW_D = $clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2),
+    localparam int PFW  = $clog2(PF)
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -86,8 +92,8 @@ module dp_deliver #(
     output logic [QW_D-1:0] d_entry,
     input  logic [15:0]  d_hwtail,
     input  logic [15:0]  d_hwcur,
-    input  logic [6:0]   d_pf_cnt,
-    output logic [5:0]   d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
+    input  logic [PFW:0] d_pf_cnt,
+    output logic [PFW-1:0] d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
     input  logic [31:0]  d_pf_buf,   // ... its buffer index
     output logic         hc_we,      // cached hwcur of d_entry := hc_value
     output logic [15:0]  hc_value,
@@ -96,7 +102,7 @@ module dp_deliver #(
     output logic [15:0]  ht_used,
     output logic         fill_we,    // prefetch fill from the response beat
     output logic [QW_D-1:0] fill_entry,  // ... of this ring
-    output logic [5:0]   fill_k,
+    output logic [PFW-1:0] fill_k,
     output logic [2:0]   fill_n,
 
     // BAR2 descriptor memory, device read port (64-bit words, latency 1).
@@ -138,6 +144,12 @@ module dp_deliver #(
     output logic [31:0] cb_amount,
     output logic        ev_forwarded,
 
+    // A background fill's beat (the other stages leave it alone: a fill
+    // may outlive the job that started it).
+    output logic        bg_own,
+    // Busy with a frame or its slot write (the job may end); `busy` adds
+    // a background fill in flight.
+    output logic        frame_busy,
     output logic        busy
 );
     /* verilator lint_off UNUSEDPARAM */
@@ -148,7 +160,10 @@ module dp_deliver #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    localparam int PF = 64;
+    // An on-demand fill (the prefetch ran dry, none in flight) reads up
+    // to DEMAND slots, so the frame waits for 16 beats, not PF / 4; the
+    // background fill tops the prefetch up to PF.
+    localparam int DEMAND = 64;
 
     typedef enum logic [3:0] {
         D_IDLE, D_START, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT,
@@ -184,7 +199,8 @@ module dp_deliver #(
     logic          bg_busy;  // a background prefetch fill is in flight (below)
     logic [63:0]   sw_addr;
     logic [31:0]   sw_data;
-    assign busy = st != D_IDLE || sw_pending || bg_busy;
+    assign frame_busy = st != D_IDLE || sw_pending;
+    assign busy = frame_busy || bg_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
@@ -218,25 +234,25 @@ module dp_deliver #(
     // Prefetch of destination slots at jidx = hwtail + k: up to PF, not
     // past the ring's end, only released ones.
     logic [15:0] fill_room, fill_free, fill_want;
-    logic [6:0]  fill_now;
+    logic [PFW:0] fill_now;
     logic        pf_hit;
     logic [31:0] pf_value;
     always_comb begin
         fill_room = rn - jidx;
         fill_free = dfree - k;
-        fill_want = 16'(PF) - k;
+        fill_want = 16'(DEMAND) - k;
         if (fill_room < fill_want) fill_want = fill_room;
         if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = 7'(fill_want);
+        fill_now = (PFW + 1)'(fill_want);
         pf_hit   = k < 16'(d_pf_cnt);
         pf_value = d_pf_buf;
     end
-    assign d_pf_lane = k[5:0];  // (0 in D_START)
+    assign d_pf_lane = k[PFW-1:0];  // (0 in D_START)
     // A fill of up to PF slots arrives four per beat: fill_at is the
     // first slot (from hwtail) of the next beat, fill_left the slots still
     // to come.
-    logic [5:0] fill_at;
-    logic [6:0] fill_left;
+    logic [PFW-1:0] fill_at;
+    logic [PFW:0]   fill_left;
     // The background fill: in flight (bg_busy) for ring bg_entry, its tag
     // once accepted (bg_tagged), the position of its next beat's first
     // slot from that ring's hwtail (moves back as the ring's slots are
@@ -244,15 +260,16 @@ module dp_deliver #(
     logic           bg_tagged, bg_req;
     logic [7:0]     bg_tag;
     logic [QW-1:0]  bg_entry;
-    logic [5:0]     bg_off;
-    logic [6:0]     bg_left;
+    logic [PFW-1:0] bg_off;
+    logic [PFW:0]   bg_left;
     logic           bg_beat, rsp_valid;
     assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
     assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
+    assign bg_own    = bg_beat;
     assign fill_entry = bg_beat ? bg_entry : dqe;
     assign fill_k  = bg_beat ? bg_off : fill_at;
-    assign fill_n  = bg_beat ? ((bg_left > 7'd4) ? 3'd4 : 3'(bg_left))
-                   : (fill_left > 7'd4) ? 3'd4 : 3'(fill_left);
+    assign fill_n  = bg_beat ? ((bg_left > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left))
+                   : (fill_left > (PFW + 1)'(4)) ? 3'd4 : 3'(fill_left);
     assign fill_we = bg_beat || (st == D_FILLWAIT && rsp_valid);
     // Start one while a frame streams: the ring's next released slots
     // after those prefetched, up to PF, not past the ring's end.
@@ -270,7 +287,7 @@ module dp_deliver #(
     // which no write of the data path touches, and no other stage reads
     // while delivery is busy.)
     assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
-                && d_pf_cnt <= 7'(PF - 16) && bg_want != 16'd0;
+                && d_pf_cnt <= (PFW + 1)'(PF - 16) && bg_want != 16'd0;
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -308,7 +325,7 @@ module dp_deliver #(
     // one fragment, room, the next prefetched slot good, the payload in.
     logic fast;
     assign fast = fslots == 16'd1 && rx_free(d_hwcur, d_hwtail, rn) != 16'd0
-               && d_pf_cnt != 7'd0 && buf_ok(d_pf_buf, cfg_num_bufs[dq])
+               && d_pf_cnt != '0 && buf_ok(d_pf_buf, cfg_num_bufs[dq])
                && from_pb && pb_done;
     // The frame's last beat leaves from the packet buffer this cycle: it
     // is delivered now, and the next destination may be taken.
@@ -408,9 +425,9 @@ module dp_deliver #(
                 bg_tag    <= dma_rd_req_tag;
             end
             if (bg_busy) begin
-                bg_off <= bg_off + (bg_beat ? 6'd4 : 6'd0)
-                        - ((ht_we && dqe == bg_entry) ? 6'(ht_used) : 6'd0);
-                if (bg_beat) bg_left <= bg_left - 7'(fill_n);
+                bg_off <= bg_off + (bg_beat ? PFW'(4) : '0)
+                        - ((ht_we && dqe == bg_entry) ? PFW'(ht_used) : '0);
+                if (bg_beat) bg_left <= bg_left - (PFW + 1)'(fill_n);
                 if (bg_beat && dma_rd_rsp_last) begin
                     bg_busy   <= 1'b0;
                     bg_tagged <= 1'b0;
@@ -424,8 +441,8 @@ module dp_deliver #(
                 bg_req    <= 1'b1;
                 bg_tagged <= 1'b0;
                 bg_entry  <= dqe;
-                bg_off    <= 6'(d_pf_cnt) - (fin_now ? 6'(fslots) : 6'd0);
-                bg_left   <= 7'(bg_want);
+                bg_off    <= PFW'(d_pf_cnt) - (fin_now ? PFW'(fslots) : '0);
+                bg_left   <= (PFW + 1)'(bg_want);
             end
 
             case (st)
@@ -493,12 +510,12 @@ module dp_deliver #(
                 if (pf_hit) begin
                     take_buf(pf_value);
                 end else if (rd_ok && !bg_busy) begin
-                    if (k < 16'(PF)) begin
+                    if (k < 16'(DEMAND)) begin
                         // Fill the prefetch: this slot and the next ones.
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
                                  13'((32'(fill_now) - 32'd1) * SLOT_BYTES
                                      + (SLOT_LEN - SLOT_BUF_IDX)));
-                        fill_at   <= k[5:0];
+                        fill_at   <= k[PFW-1:0];
                         fill_left <= fill_now;
                         st <= D_FILLWAIT;
                     end else begin
@@ -512,9 +529,9 @@ module dp_deliver #(
             D_FILLWAIT: begin
                 // dp_rx_rings takes the lanes of every beat.
                 if (rsp_valid) begin
-                    fill_at   <= fill_at + 6'd4;
-                    fill_left <= fill_left - 7'(fill_n);
-                    if (fill_left <= 7'd4) st <= D_SLOTRD;
+                    fill_at   <= fill_at + PFW'(4);
+                    fill_left <= fill_left - (PFW + 1)'(fill_n);
+                    if (fill_left <= (PFW + 1)'(4)) st <= D_SLOTRD;
                 end
             end
 

@@ -3,9 +3,10 @@
 // Per RX ring (entry p * RINGS + r): hwtail (device-owned: the next slot
 // it fills), the cached hwcur (the host's head, slots released up to
 // there), a dirty bit (the published hwtail is stale), and the buffer
-// indexes of up to PF (64) released slots hwtail .. hwtail + cnt - 1,
-// read ahead by DMA (one read covers 64 slots: a 150-cycle round trip
-// costs about 2.3 cycles per slot instead of 9.4 with sixteen). The host
+// indexes of up to PF (256) released slots hwtail .. hwtail + cnt - 1,
+// read ahead by DMA (one read covers up to 256 slots: with one fill in
+// flight a ring takes at most PF frames per round trip, so 64 cost 4.7
+// cycles per frame at a 300-cycle round trip and 256 cost 1.2). The host
 // may not change a released slot, so a copy stays good until the device
 // fills the slot. The prefetch of each ring is a ring of PF positions:
 // slot hwtail + t is at position (head + t) mod PF, so consuming moves a
@@ -26,7 +27,11 @@ module dp_rx_rings #(
     // Rings per direction per port served (at most 16).
     parameter int RINGS     = 4,
     // Entry index width (from NUM_PORTS * RINGS).
-    parameter int QW        = $clog2(NUM_PORTS * RINGS > 1 ? NUM_PORTS * RINGS : 2)
+    parameter int QW        = $clog2(NUM_PORTS * RINGS > 1 ? NUM_PORTS * RINGS : 2),
+    // Prefetched slots per ring (a power of two, at least 8).
+    parameter int PF        = 256,
+    // (the width of a position in the prefetch)
+    localparam int PFW      = $clog2(PF)
 ) (
     input  logic        clk,
     input  logic        rst,
@@ -38,8 +43,8 @@ module dp_rx_rings #(
     input  logic [QW-1:0] d_entry,
     output logic [15:0]   d_hwtail,
     output logic [15:0]   d_hwcur,
-    output logic [6:0]    d_pf_cnt,   // prefetched slots from hwtail
-    input  logic [5:0]    d_pf_lane,  // slot hwtail + d_pf_lane ...
+    output logic [PFW:0]  d_pf_cnt,   // prefetched slots from hwtail
+    input  logic [PFW-1:0] d_pf_lane, // slot hwtail + d_pf_lane ...
     output logic [31:0]   d_pf_buf,   // ... its buffer index
 
     // Query ring: state, read combinationally.
@@ -75,7 +80,7 @@ module dp_rx_rings #(
     // before this cycle's ht_we).
     input  logic          fill_we,
     input  logic [QW-1:0] fill_entry,
-    input  logic [5:0]    fill_k,
+    input  logic [PFW-1:0] fill_k,
     input  logic [2:0]    fill_n,
     input  logic [4*32-1:0] fill_bufs, // buffer index of lane l at 32 * l
 
@@ -83,13 +88,12 @@ module dp_rx_rings #(
     output logic          any_dirty
 );
     localparam int NQ = NUM_PORTS * RINGS;
-    localparam int PF = 64;
 
     logic [15:0]   hwtail  [NQ];
     logic [15:0]   hwcur   [NQ];
     logic [NQ-1:0] dirty;
-    logic [6:0]    pf_cnt  [NQ];
-    logic [5:0]    pf_head [NQ];
+    logic [PFW:0]   pf_cnt  [NQ];
+    logic [PFW-1:0] pf_head [NQ];
 
     function automatic logic [NUM_PORTS > 1 ? $clog2(NUM_PORTS) - 1 : 0:0] port_of(
         input int q);
@@ -117,7 +121,7 @@ module dp_rx_rings #(
     // Prefetch banks: position p of ring q is word q * PF / 4 + p / 4 of
     // bank p mod 4. A fill beat's lane l goes to position
     // head + fill_k + l, so its lanes land in four different banks.
-    logic [5:0] fill_pos, rd_pos;
+    logic [PFW-1:0] fill_pos, rd_pos;
     assign fill_pos = pf_head[fill_entry] + fill_k;
     assign rd_pos   = pf_head[d_entry] + d_pf_lane;
     localparam int BW = $clog2(NQ * PF / 4);  // a bank's word index
@@ -126,16 +130,16 @@ module dp_rx_rings #(
         logic [31:0] bank [NQ * PF / 4];
         logic [1:0]  lane;  // the fill beat's lane for this bank
         /* verilator lint_off UNUSEDSIGNAL */
-        logic [5:0]  pos;   // and its position (bits 1..0 are b)
+        logic [PFW-1:0] pos;  // and its position (bits 1..0 are b)
         /* verilator lint_on UNUSEDSIGNAL */
         assign lane = 2'(b) - fill_pos[1:0];
-        assign pos  = fill_pos + 6'(lane);
+        assign pos  = fill_pos + PFW'(lane);
         always_ff @(posedge clk) begin
             if (fill_we && 3'(lane) < fill_n) begin
-                bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[5:2]))] <= fill_bufs[32 * lane +: 32];
+                bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[PFW-1:2]))] <= fill_bufs[32 * lane +: 32];
             end
         end
-        assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rd_pos[5:2]))];
+        assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rd_pos[PFW-1:2]))];
     end
     assign d_pf_buf = pf_rd[rd_pos[1:0]];
 
@@ -147,17 +151,18 @@ module dp_rx_rings #(
             end
         end else begin
             if (hc_we) hwcur[hc_entry] <= hc_value;
-            if (fill_we) pf_cnt[fill_entry] <= 7'(fill_k) + 7'(fill_n);
+            if (fill_we) pf_cnt[fill_entry] <= (PFW + 1)'(fill_k) + (PFW + 1)'(fill_n);
             if (ht_we) begin
                 hwtail[d_entry]  <= ht_value;
-                pf_head[d_entry] <= pf_head[d_entry] + ht_used[5:0];
+                pf_head[d_entry] <= pf_head[d_entry] + ht_used[PFW-1:0];
                 if (fill_we && fill_entry == d_entry) begin
                     // The fill counts from the old hwtail.
                     pf_cnt[d_entry] <= (ht_used >= 16'(fill_k) + 16'(fill_n))
-                                     ? 7'd0 : 7'(fill_k) + 7'(fill_n) - 7'(ht_used);
+                                     ? '0 : (PFW + 1)'(fill_k) + (PFW + 1)'(fill_n)
+                                            - (PFW + 1)'(ht_used);
                 end else begin
                     pf_cnt[d_entry] <= (ht_used >= 16'(pf_cnt[d_entry]))
-                                     ? 7'd0 : pf_cnt[d_entry] - 7'(ht_used);
+                                     ? '0 : pf_cnt[d_entry] - (PFW + 1)'(ht_used);
                 end
                 if (ht_dirty) dirty[d_entry] <= 1'b1;
             end

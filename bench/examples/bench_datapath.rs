@@ -12,7 +12,9 @@
 //! `--latency` (default 4 cycles; 150 is a PCIe round trip).
 //!
 //! `cargo run --release -p netmap-bench --example bench_datapath --
-//! [--quick] [--json] [--latency CYCLES]` (or `scripts/bench-datapath`).
+//! [--quick] [--json] [--latency CYCLES] [--trace]` (or
+//! `scripts/bench-datapath`; `--trace` prints every publication the host
+//! sees, with its cycle, on stderr).
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
@@ -29,6 +31,9 @@ struct Options {
     quick: bool,
     json: bool,
     latency: u64,
+    /// Print each publication the host sees (cycle, TX status, first
+    /// receiver's hwtail, frames posted): where a row's cycles go.
+    trace: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -121,6 +126,7 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
     // window opened.
     let mut window: Option<(u64, u64, LinkCounters, u64)> = None;
     let mut end = None;
+    let mut last_status = None;
     let wall = Instant::now();
     let start_cycles = rig.nic.cycles();
     let limit = (shape.warmup + shape.frames) * 4000 + 1_000_000;
@@ -129,6 +135,17 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         // hand it to the device.
         let status = rig.status(0, false, 0);
         published |= status != (0, 0);
+        if options.trace && Some(status) != last_status {
+            last_status = Some(status);
+            let (_, rx_tail) = rig.status(receivers[0], true, 0);
+            eprintln!(
+                "trace {} {size}: cycle {} tx hwcur {} hwtail {} rx hwtail {rx_tail} posted {posted}",
+                mode.name(),
+                rig.nic.cycles() - start_cycles,
+                status.0,
+                status.1
+            );
+        }
         // Nothing published yet: a fresh ring's tail.
         let tail = if published { status.1 } else { slots - 1 };
         if (tail + slots - head) % slots >= batch {
@@ -165,6 +182,18 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         }
         for _ in 0..POLL_CYCLES {
             rig.nic.tick();
+        }
+        if options.trace && rig.nic.cycles() % 256 < POLL_CYCLES {
+            let link = rig.nic.link_counters();
+            eprintln!(
+                "trace {} {size}: cycle {} delivered (counter) {} dma reads {} in flight {}",
+                mode.name(),
+                rig.nic.cycles() - start_cycles,
+                rig.nic
+                    .port_counter(receivers[0], vale_offload::counters::PortCounter::RxPackets),
+                link.dma_read_requests,
+                rig.nic.dma_reads_in_flight()
+            );
         }
         // Receive: take what was delivered, release it at once.
         for &port in &receivers {
@@ -296,12 +325,14 @@ fn main() {
         quick: false,
         json: false,
         latency: sim::nic::DEFAULT_DMA_READ_LATENCY,
+        trace: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--json" => options.json = true,
+            "--trace" => options.trace = true,
             "--latency" => {
                 options.latency = args
                     .next()
@@ -309,7 +340,7 @@ fn main() {
                     .expect("--latency CYCLES")
             }
             _ => {
-                eprintln!("usage: bench_datapath [--quick] [--json] [--latency CYCLES]");
+                eprintln!("usage: bench_datapath [--quick] [--json] [--latency CYCLES] [--trace]");
                 std::process::exit(2);
             }
         }

@@ -14,6 +14,8 @@ use sim::models::RxRingsPorts;
 use stage_bench::{NUM_PORTS, RINGS};
 
 const NQ: usize = NUM_PORTS * RINGS;
+/// Prefetched slots per ring (the module's PF).
+const PF: usize = 256;
 
 #[derive(Clone, Default)]
 struct Ring {
@@ -93,7 +95,7 @@ fn matches_reference_under_random_traffic() {
     let mut b = Bench::new();
     let mut model = vec![Ring::default(); NQ];
     let mut next_buf = 100u32;
-    for step in 0..4000 {
+    for step in 0..8000 {
         b.idle_inputs();
         let d = rng.gen_range(0..NQ);
         b.p.set_d_entry(d as u64);
@@ -126,10 +128,10 @@ fn matches_reference_under_random_traffic() {
                 }
             }
             2 | 3 => {
-                // A beat of a fill: up to four slots from slot k (< 64) of
-                // the 64.
-                let k = rng.gen_range(0..=model[d].pf.len().min(63));
-                let n = rng.gen_range(1..=(64 - k).min(4));
+                // A beat of a fill: up to four slots from slot k (< PF) of
+                // the PF.
+                let k = rng.gen_range(0..=model[d].pf.len().min(PF - 1));
+                let n = rng.gen_range(1..=(PF - k).min(4));
                 let mut lanes = [0u32; 4];
                 for lane in lanes.iter_mut() {
                     *lane = next_buf;
