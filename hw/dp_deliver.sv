@@ -144,6 +144,12 @@ module dp_deliver #(
     output logic [31:0] cb_amount,
     output logic        ev_forwarded,
 
+    // A background fill's beat (the other stages leave it alone: a fill
+    // may outlive the job that started it).
+    output logic        bg_own,
+    // Busy with a frame or its slot write (the job may end); `busy` adds
+    // a background fill in flight.
+    output logic        frame_busy,
     output logic        busy
 );
     /* verilator lint_off UNUSEDPARAM */
@@ -193,7 +199,8 @@ module dp_deliver #(
     logic          bg_busy;  // a background prefetch fill is in flight (below)
     logic [63:0]   sw_addr;
     logic [31:0]   sw_data;
-    assign busy = st != D_IDLE || sw_pending || bg_busy;
+    assign frame_busy = st != D_IDLE || sw_pending;
+    assign busy = frame_busy || bg_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
@@ -258,6 +265,7 @@ module dp_deliver #(
     logic           bg_beat, rsp_valid;
     assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
     assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
+    assign bg_own    = bg_beat;
     assign fill_entry = bg_beat ? bg_entry : dqe;
     assign fill_k  = bg_beat ? bg_off : fill_at;
     assign fill_n  = bg_beat ? ((bg_left > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left))

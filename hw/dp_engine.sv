@@ -155,7 +155,7 @@ module dp_engine #(
     logic [1:0]  f_kind;
     logic [15:0] f_next, f_start, f_slots, f_first_len, f_first_flags;
     logic [31:0] f_bytes, f_first_buf;
-    logic        v_done, p_done, p_ok, p_wait, s_done;
+    logic        v_done, p_done, p_ok, p_wait, s_done, s_issued, s_rsp_own;
     logic [15:0] p_pub_tail, p_span, p_run_next;
     logic [15:0] q_hwtail, q_hwcur;
     logic        j_ca_valid, j_hc_we;
@@ -165,7 +165,7 @@ module dp_engine #(
     logic [7:0]   dst_port;
     logic [3:0]   dst_ring;
     logic [511:0] first_beat;
-    logic         v_busy, d_busy, p_busy, s_busy;
+    logic         v_busy, d_busy, p_busy, s_busy, d_frame_busy, d_bg_own;
     /* verilator lint_off UNUSEDSIGNAL */
     logic         dst_done_unused;  // dp_vale_fwd hands over on dst_ready
     /* verilator lint_on UNUSEDSIGNAL */
@@ -182,6 +182,13 @@ module dp_engine #(
     logic [3:0]  j_ca_counter;
 
     assign job_ready = st == J_IDLE;
+    // The job's end goes to dp_status and dp_sched (dp_status idle).
+    logic pub_go;
+    assign pub_go = st == J_PUB && !s_busy;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic s_done_unused;  // the next job starts on s_issued; s_busy covers the rest
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign s_done_unused = s_done;
     logic frame_now;  // a complete frame from dp_tx_fetch, this cycle
     assign frame_now = st == J_FWAIT && f_valid && f_kind == FETCH_FRAME;
     // dp_vale_fwd takes a VALE frame when it is idle (it keeps the
@@ -292,7 +299,9 @@ module dp_engine #(
                 // VALE hands the ring back whole (once the last frame is
                 // delivered); a pipe asks dp_pipe.
                 pub_tail <= (ci == 16'd0) ? cn - 16'd1 : ci - 16'd1;
-                if (!v_busy && !d_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
+                // (a background prefetch fill may still be in flight: it
+                // lands beside the next job)
+                if (!v_busy && !d_frame_busy && !dst_valid) st <= cpipe ? J_CLOSE : J_PUB;
             end
 
             J_CLOSE: begin
@@ -302,9 +311,13 @@ module dp_engine #(
                 end
             end
 
-            J_PUB: st <= J_PUBWAIT;  // dp_status and dp_sched take it now
+            // dp_status and dp_sched take it once dp_status is idle (the
+            // previous job's read-backs answered).
+            J_PUB: if (!s_busy) st <= J_PUBWAIT;
 
-            J_PUBWAIT: if (s_done) st <= J_IDLE;
+            // The next job starts once the status writes and read-backs
+            // have left; their answers come back beside it (by tag).
+            J_PUBWAIT: if (s_issued) st <= J_IDLE;
 
             default: st <= J_IDLE;
             endcase
@@ -317,7 +330,7 @@ module dp_engine #(
         .db_valid, .db_rx, .db_port, .db_ring, .db_head,
         .wake_valid, .wake_entry,
         .job_valid, .job_ready, .job_rx, .job_entry, .job_head, .job_hwcur, .job_n,
-        .done_valid(st == J_PUB), .done_entry(cq), .done_hwcur(ci),
+        .done_valid(pub_go), .done_entry(cq), .done_hwcur(ci),
         .done_pipe(cpipe), .done_span(p_span),
         .bad_valid(sched_bad), .bad_port(sched_bad_port),
         .pending(sched_pending)
@@ -363,6 +376,13 @@ module dp_engine #(
     logic p_rsp_claim, p_rsp_valid;
     assign p_rsp_valid     = dma_rd_rsp_valid && !rsp_pf;
     assign stage_rsp_valid = p_rsp_valid && !p_rsp_claim;
+    // dp_status's read-backs may still be answered while the next job's
+    // stages read: their beats go to it alone.
+    // dp_deliver's background fill may outlive its job too: its beats
+    // are dp_deliver's alone.
+    logic other_rsp_valid, vp_rsp_valid;
+    assign other_rsp_valid = stage_rsp_valid && !s_rsp_own;
+    assign vp_rsp_valid    = other_rsp_valid && !d_bg_own;
     assign dma_rd_rsp_ready = rsp_pf | v_rsp_ready | d_rsp_ready | p_rsp_ready | s_rsp_ready;
     assign dma_wr_req_valid = d_wr_valid | p_wr_valid | s_wr_valid;
     assign dma_wr_req_addr  = ({64{d_wr_valid}} & d_wr_addr) | ({64{p_wr_valid}} & p_wr_addr)
@@ -526,7 +546,7 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
-        .cons(d_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
+        .cons(d_frame_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
         .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
         .desc_rd_data,
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
@@ -548,7 +568,7 @@ module dp_engine #(
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
         .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
+        .dma_rd_rsp_valid(vp_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
         .lk_res_valid, .lk_res_port,
         .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .first_beat,
@@ -576,13 +596,13 @@ module dp_engine #(
         .desc_busy(f_rd_en),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
-        .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
+        .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
         .dma_rd_rsp_data, .dma_rd_rsp_last,
         .dma_wr_free, .dma_wr_req_valid(d_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
         .ev_room(d_ev_room), .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
         .cb_valid(d_cb), .cb_port(d_cb_port), .cb_counter(d_cb_cnt), .cb_amount(d_cb_amt),
-        .ev_forwarded(d_ev), .busy(d_busy)
+        .ev_forwarded(d_ev), .bg_own(d_bg_own), .frame_busy(d_frame_busy), .busy(d_busy)
     );
 
     // ---- Pipe crossover ------------------------------------------------------------
@@ -619,14 +639,14 @@ module dp_engine #(
     // ---- Status publisher ------------------------------------------------------------
     dp_status #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) status (
         .clk, .rst, .port_cfg,
-        .req_valid(st == J_PUB), .tx_port(8'(cp)), .tx_ring(cr),
-        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done),
+        .req_valid(pub_go), .tx_port(8'(cp)), .tx_ring(cr),
+        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done), .issued(s_issued),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
         .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_entry(s_hc_entry), .hc_value(s_hc_value),
         .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
-        .dma_rd_rsp_tag,
+        .dma_rd_rsp_tag, .rsp_own(s_rsp_own),
         .dma_wr_free, .dma_wr_req_valid(s_wr_valid), .dma_wr_req_ready,
         .dma_wr_req_addr(s_wr_addr), .dma_wr_req_len(s_wr_len), .dma_wr_req_data(s_wr_data),
         .notify, .busy(s_busy)

@@ -5,8 +5,9 @@
 // - open: the peer must be a pipe entry, enabled, naming this port back
 //   (an entry that names a reused entry holds its frames), with this
 //   ring among its RX rings; then the peer's RX head is re-read by DMA
-//   and `done` leaves at once (`ok` clear: the other end is gone, the
-//   job ends without publishing). The job starts on the cached room (the
+//   (unless every slot is released: the cached head is the hwtail) and
+//   `done` leaves at once (`ok` clear: the other end is gone, the job
+//   ends without publishing). The job starts on the cached room (the
 //   fresh head only adds to it): a move that needs more waits for the
 //   head's answer, and so does close.
 // - frame (a complete frame from dp_tx_fetch): a bad slot or a chain
@@ -283,7 +284,13 @@ module dp_pipe #(
     end
     // At open: the same peer ring, its hwtail where the window left it.
     assign w_keep  = w_valid && w_q == dqe && d_hwtail == w_tail;
-    assign w_start = st == P_OPEN_RD && !w_keep && !win_pending && dma_rd_can;
+    // The open goes on: the window kept, or the old one's reads answered;
+    // the head re-read leaves, unless the cached head is the device's
+    // hwtail (every slot released: the head cannot be further on).
+    logic open_reread, open_go;
+    assign open_reread = d_hwcur != d_hwtail;
+    assign open_go = (w_keep || !win_pending) && (!open_reread || dma_rd_can);
+    assign w_start = st == P_OPEN_RD && !w_keep && open_go;
     dp_pipe_win window (
         .clk, .rst, .start(w_start),
         .push(w_go), .push_n(7'(w_n)),
@@ -574,7 +581,7 @@ module dp_pipe #(
                 // starts on the cached room (the fresh head only adds);
                 // the window is kept, or starts at the peer's hwtail once
                 // the reads of another ring's are answered.
-                if ((w_keep || !win_pending) && dma_rd_can) begin
+                if (open_go) begin
                     dhc  <= d_hwcur;
                     jidx <= d_hwtail;
                     pipe_free <= rx_free(d_hwcur, d_hwtail, rn);
@@ -582,9 +589,11 @@ module dp_pipe #(
                     w_on    <= 1'b1;
                     w_valid <= 1'b1;
                     w_q     <= dqe;
-                    rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
-                             13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
-                    head_out <= 1'b1;
+                    if (open_reread) begin
+                        rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
+                                 13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
+                        head_out <= 1'b1;
+                    end
                     finish(1'b1, 1'b0);
                 end
             end

@@ -13,7 +13,10 @@
 // its own tag, up to OUT of them in flight, and their answers are taken
 // in any order (the entry, port and published hwcur/hwtail kept per
 // tag), so a publication costs one round trip, not one per ring.
-// `done` pulses when the last answer is in.
+// `issued` is high once every write and read-back has left: the engine
+// then goes on with the next job while the answers come back (they are
+// told from the stages' by their tags, `rsp_own`), and `done` pulses
+// when the last answer is in. A new request is taken when idle.
 `include "nm_defines.svh"
 
 module dp_status #(
@@ -35,6 +38,7 @@ module dp_status #(
     input  logic [15:0] tx_hwcur,
     input  logic [15:0] tx_hwtail,
     output logic        done,
+    output logic        issued,    // all writes and read-backs have left
 
     // RX rings (dp_rx_rings): the dirty ones, and the one published.
     input  logic        dirty_found,
@@ -60,6 +64,7 @@ module dp_status #(
     input  logic [511:0] dma_rd_rsp_data,
     input  logic [7:0]   dma_rd_rsp_tag,
     /* verilator lint_on UNUSEDSIGNAL */
+    output logic         rsp_own,  // this response beat is a read-back's
 
     // DMA write channel (this stage's request register).
     input  logic         dma_wr_free,
@@ -86,21 +91,39 @@ module dp_status #(
     } state_t;
     state_t st;
 
-    // Read-backs in flight, by the low bits of their tag (the stages'
-    // tags are a running count and no other stage reads meanwhile, so
-    // OUT consecutive tags differ there): RX or TX, the ring's entry and
-    // port, the hwcur and hwtail just published.
+    // Read-backs in flight, one record each (o_live): its tag (the
+    // answer is matched on it, since the next job's stages read while
+    // the answers come back), RX or TX, the ring's entry and port, the
+    // hwcur and hwtail just published.
     localparam int OUT = 8;
     localparam int OW = $clog2(OUT);
-    logic [OUT-1:0] o_rx;
+    logic [OUT-1:0] o_live, o_rx;
+    logic [7:0]     o_tag   [OUT];
     logic [QW-1:0]  o_entry [OUT];
     logic [PW-1:0]  o_port  [OUT];
     logic [15:0]    o_cur   [OUT];
     logic [15:0]    o_tail  [OUT];
-    logic [OW:0]    o_n;         // in flight
     logic           rd_out;      // this stage's request not yet accepted
-    logic [OW-1:0]  ri;          // the answer's slot
-    assign ri = dma_rd_rsp_tag[OW-1:0];
+    logic [OW-1:0]  wi;          // the record of the read-back leaving
+    logic [OW-1:0]  ri;          // the record of the answer
+    logic           hit, free_found;
+    logic [OW-1:0]  free_slot;
+    always_comb begin
+        hit = 1'b0;
+        ri  = '0;
+        free_found = 1'b0;
+        free_slot  = '0;
+        for (int i = 0; i < OUT; i++) begin
+            if (o_live[i] && o_tag[i] == dma_rd_rsp_tag) begin
+                hit = 1'b1;
+                ri  = OW'(i);
+            end
+            if (!free_found && !o_live[i]) begin
+                free_found = 1'b1;
+                free_slot  = OW'(i);
+            end
+        end
+    end
 
     logic          rx;        // publishing an RX ring (else the TX ring)
     logic [QW-1:0] entry;     // the RX ring's entry
@@ -111,8 +134,10 @@ module dp_status #(
     logic [3:0]    txr;
 
     assign busy    = st != S_IDLE;
+    assign issued  = st == S_WAIT && !rd_out;
     logic rsp;
-    assign rsp = dma_rd_rsp_valid && o_n != '0;
+    assign rsp = dma_rd_rsp_valid && hit;
+    assign rsp_own = rsp;
     // Only the status entry's head and need_kick are read back; port
     // numbers above NUM_PORTS - 1 do not occur.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -122,7 +147,7 @@ module dp_status #(
     assign port_unused = tx_port;
     /* verilator lint_on UNUSEDSIGNAL */
     assign q_entry = entry;
-    assign dma_rd_rsp_ready = o_n != '0;
+    assign dma_rd_rsp_ready = hit;
 
     // The entry's fields: hwcur, hwtail (device-written), head and
     // need_kick (host-written, read back).
@@ -154,7 +179,7 @@ module dp_status #(
             notify <= '0;
             dma_rd_req_valid <= 1'b0;
             dma_wr_req_valid <= 1'b0;
-            o_n <= '0;
+            o_live <= '0;
             rd_out <= 1'b0;
         end else begin
             done <= 1'b0;
@@ -167,11 +192,18 @@ module dp_status #(
             // back: refresh the RX ring's cached hwcur, notify.
             if (rd_out && dma_rd_req_ready) begin
                 rd_out <= 1'b0;
-                o_rx[dma_rd_req_tag[OW-1:0]]    <= rx;
-                o_entry[dma_rd_req_tag[OW-1:0]] <= entry;
-                o_port[dma_rd_req_tag[OW-1:0]]  <= port;
-                o_cur[dma_rd_req_tag[OW-1:0]]   <= rx ? q_hwcur : txcur;
-                o_tail[dma_rd_req_tag[OW-1:0]]  <= rx ? q_hwtail : txtail;
+                o_tag[wi]   <= dma_rd_req_tag;
+                o_rx[wi]    <= rx;
+                o_entry[wi] <= entry;
+                o_port[wi]  <= port;
+                o_cur[wi]   <= rx ? q_hwcur : txcur;
+                o_tail[wi]  <= rx ? q_hwtail : txtail;
+            end
+            // (a record is taken when its read leaves, freed by its
+            // answer: never both in one cycle)
+            for (int i = 0; i < OUT; i++) begin
+                if (rd_out && dma_rd_req_ready && wi == OW'(i)) o_live[i] <= 1'b1;
+                else if (rsp && ri == OW'(i)) o_live[i] <= 1'b0;
             end
             if (rsp) begin
                 if (o_rx[ri] && beat_head_ok) begin
@@ -181,8 +213,6 @@ module dp_status #(
                 end
                 if (beat_kick != 32'd0) notify[o_port[ri]] <= 1'b1;
             end
-            o_n <= o_n + ((rd_out && dma_rd_req_ready) ? (OW + 1)'(1) : '0)
-                 - (rsp ? (OW + 1)'(1) : '0);
 
             case (st)
             S_IDLE: begin
@@ -226,17 +256,18 @@ module dp_status #(
 
             S_RD: begin
                 // (the entry's state stays on q_* until the read leaves)
-                if (dma_rd_can && !rd_out && 32'(o_n) < OUT - 1) begin
+                if (dma_rd_can && !rd_out && free_found) begin
                     dma_rd_req_valid <= 1'b1;
                     dma_rd_req_addr  <= cfg_status[port] + st_off(ring, rx, ST_HEAD);
                     dma_rd_req_len   <= 13'(ST_NEED_KICK + 32'd4 - ST_HEAD);
                     rd_out <= 1'b1;
+                    wi     <= free_slot;
                     st <= rx ? S_NEXT : S_WAIT;
                 end
             end
 
             S_WAIT: begin
-                if (!rd_out && o_n == '0) begin
+                if (!rd_out && o_live == '0) begin
                     done <= 1'b1;
                     st <= S_IDLE;
                 end

@@ -2,7 +2,10 @@
 //! first, its dirty bit cleared), then the TX ring; each status write
 //! followed by the read of head and need_kick; a valid RX head refreshes
 //! the cached hwcur, a nonzero need_kick raises the port's line. The
-//! bench plays `dp_rx_rings`, under DMA back-pressure.
+//! bench plays `dp_rx_rings`, under DMA back-pressure. Beats with other
+//! tags (the next job's stages read while the answers come back) are
+//! left alone, and `issued` rises once everything has left, before the
+//! answers are in.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -99,7 +102,17 @@ impl Bench {
         self.p.set_tx_hwtail(hwtail);
         self.p.set_req_valid(1);
         let (mut events, mut notified) = (Vec::new(), Vec::new());
+        let mut issued = false;
         for _ in 0..2000 {
+            // A beat of another stage's read is not this stage's.
+            self.p.set_dma_rd_rsp_valid(1);
+            self.p.set_dma_rd_rsp_tag((self.next_tag + 64) % 128);
+            self.p.eval();
+            assert_eq!(
+                (self.p.dma_rd_rsp_ready(), self.p.rsp_own()),
+                (0, 0),
+                "a foreign beat taken"
+            );
             let lowest = self.rx.iter().position(|r| r.dirty);
             self.p.set_dirty_found(u64::from(lowest.is_some()));
             self.p.set_dirty_pick(lowest.unwrap_or(0) as u64);
@@ -117,6 +130,13 @@ impl Bench {
                 assert_eq!(self.p.dma_wr_req_len(), 8);
                 events.push(Event::Write(self.p.dma_wr_req_addr(), data[0], data[1]));
             }
+            if self.p.issued() != 0 {
+                issued = true;
+            }
+            assert!(
+                !(issued && (self.p.dma_rd_req_valid() != 0 || self.p.dma_wr_req_valid() != 0)),
+                "a request after `issued`"
+            );
             if self.p.dma_rd_req_valid() != 0 && self.host.rd_ready {
                 assert_eq!(self.p.dma_rd_req_len(), 8);
                 events.push(Event::Read(self.p.dma_rd_req_addr()));
@@ -141,6 +161,7 @@ impl Bench {
                 }
             }
             if self.p.done() != 0 {
+                assert!(issued, "done before `issued`");
                 assert_eq!(self.p.busy(), 0);
                 return (events, notified);
             }
