@@ -71,90 +71,201 @@ module dp_sched #(
     `include "dp_port_cfg.svh"
     /* verilator lint_on UNUSEDPARAM */
 
+    // Per TX ring: hwcur, the last doorbell's head, and for a pipe the
+    // span it last published (tx_fresh: none yet, span n - 1) kept as
+    // its last valid head tx_lim = (hwcur + span) mod n, so the head
+    // check is three compares.
     logic [15:0]   tx_hwcur [NQ];
     logic [15:0]   tx_span  [NQ];  // pipes: hwtail - hwcur (mod n)
+    logic [15:0]   tx_lim   [NQ];  // (hwcur + span) mod n
     logic          tx_fresh [NQ];  // no service yet: span is n - 1
     logic [15:0]   tx_head  [NQ];  // last doorbell value
     logic [NQ-1:0] tx_pend;
     logic [15:0]   rx_head  [NQ];
     logic [NQ-1:0] rx_pend;
-    logic [QW-1:0] rr_ptr;
 
-    // Picks: first pending TX entry at or after the round-robin pointer;
-    // first pending RX entry.
-    logic [QW-1:0] pick, rxpick;
-    logic          pick_found, rxpick_found;
+    // Timing: the job is registered, two steps after the pending bits (a
+    // doorbell is a candidate in its own cycle: an RX doorbell is offered
+    // in the next cycle, as a TX doorbell was before the registers; a TX
+    // doorbell in the one after):
+    //   pick  the first pending TX ring at or after the round-robin
+    //         pointer (tp_*), and the first pending RX ring (rj_*);
+    //   check the picked ring's head, hwcur and limit read and its head
+    //         checked (j_*).
+    // Both registers are reloaded every cycle from the state, so they
+    // follow it; what they may still show of a ring just taken is masked.
+    // A TX ring whose job runs (`act_oh`, until done_valid or the engine
+    // is idle again) is not checked: its hwcur is about to change.
+
+    // The lowest set bit of v: {found, index}. A two-level tree: the
+    // first set bit in each group of eight, and the first group with one.
+    localparam int PG  = 8;
+    localparam int PNG = (NQ + PG - 1) / PG;
+    localparam int PGW = PNG > 1 ? $clog2(PNG) : 1;
+    function automatic logic [QW:0] first_of(input logic [NQ-1:0] v);
+        logic [PNG*PG-1:0] vp;
+        logic [PNG-1:0]    any, one;
+        logic [PNG*3-1:0]  locs;
+        logic [PGW-1:0]    g;
+        vp = (PNG * PG)'(v);
+        for (int gi = 0; gi < PNG; gi++) begin
+            any[gi] = |vp[gi * PG +: PG];
+            locs[gi * 3 +: 3] = 3'd0;
+            for (int i = PG - 1; i >= 0; i--)
+                if (vp[gi * PG + i]) locs[gi * 3 +: 3] = 3'(i);
+        end
+        one = any & (~any + PNG'(1));
+        for (int k = 0; k < PGW; k++) begin
+            logic [PNG-1:0] with_bit;
+            for (int gi = 0; gi < PNG; gi++) with_bit[gi] = ((gi >> k) & 1) == 1;
+            g[k] = |(one & with_bit);
+        end
+        first_of = {|any, QW'(32'(g) * PG + 32'(locs[32'(g) * 3 +: 3]))};
+    endfunction
+
+    logic          tp_valid, rj_valid, j_valid;
+    logic [QW-1:0] tp_entry, rj_entry, j_entry;
+    logic [15:0]   j_head, j_hwcur, j_n;
+    logic          j_served, j_ok, j_stale;
+    logic [NQ-1:0] act_oh;
+
+    // What leaves this cycle: an RX job taken, or the TX job (taken, or
+    // dropped when it cannot run).
+    // The cycle after an RX job is taken, rj_* may still show it: no RX
+    // job then (rj_hold), and no TX job either (RX doorbells go first).
+    logic rx_take, tx_leaves, j_enabled, j_runs, rj_hold;
+    assign j_enabled = port_enable[port_of(j_entry)];
+    assign j_runs    = j_valid && !j_stale && j_served && j_ok && j_enabled;
+    assign rx_take   = job_ready && rj_valid && !rj_hold;
+    assign tx_leaves = job_ready && !rj_valid && j_valid && !j_stale;
+
+    // The doorbell's entry (port and ring side by side when RINGS is a
+    // power of two, as it is by default: no adder on the doorbell path).
+    localparam int RW = RINGS > 1 ? $clog2(RINGS) : 1;
+    logic          db_ok;
+    logic [QW-1:0] db_q;
+    assign db_ok = db_valid && 32'(db_port) < 32'(NUM_PORTS) && 32'(db_ring) < 32'(RINGS);
+    assign db_q  = (RINGS & (RINGS - 1)) == 0
+                 ? QW'((32'(db_port) << RW) | (32'(db_ring) & (RINGS - 1)))
+                 : entry_of(32'(db_port), 32'(db_ring));
+
+    // ---- pick ----------------------------------------------------------
+    // Among the pending rings (a running one's bit is back in the cycle
+    // its job ends), from the round-robin mask (`rr_from`: the entries at
+    // or after the pointer) on; beside it, a doorbell or wake-up arriving
+    // now (tb_*), which the check step takes when nothing else pends. What
+    // was just taken may still be picked: the check step drops it.
+    logic [NQ-1:0] tx_base, rr_from;
+    logic          db_tx, db_rx_ok;
     always_comb begin
-        pick_found = 1'b0;
-        pick = '0;
-        rxpick_found = 1'b0;
-        rxpick = '0;
-        for (int n = 0; n < NQ; n++) begin
-            int j;
-            j = 32'(rr_ptr) + n;
-            if (j >= NQ) j = j - NQ;
-            if (!pick_found && tx_pend[j]) begin
-                pick_found = 1'b1;
-                pick = QW'(j);
-            end
-        end
-        for (int n = 0; n < NQ; n++) begin
-            if (!rxpick_found && rx_pend[n]) begin
-                rxpick_found = 1'b1;
-                rxpick = QW'(n);
-            end
-        end
+        for (int q = 0; q < NQ; q++)
+            tx_base[q] = tx_pend[q] && !(act_oh[q] && !done_valid);
+        db_tx    = db_ok && !db_rx;
+        db_rx_ok = db_ok && db_rx;
+    end
+    logic          rj_next_valid;
+    logic [QW-1:0] rj_next;
+    logic [QW:0] rx_first, tx_first, tx_first_rr;
+    assign rx_first    = first_of(rx_pend);
+    assign tx_first    = first_of(tx_base);
+    assign tx_first_rr = first_of(tx_base & rr_from);
+    assign rj_next_valid = rx_first[QW] || db_rx_ok;
+    assign rj_next = rx_first[QW] ? rx_first[QW-1:0] : db_q;
+    logic          tb_valid;
+    logic [QW-1:0] tb_entry, t_sel;
+    assign t_sel = tp_valid ? tp_entry : tb_entry;
+
+    // ---- check ---------------------------------------------------------
+    // The picked TX ring: served at all, and its head below n and within
+    // [hwcur, lim] (mod n).
+    logic [15:0] c_n, c_head, c_hwcur, c_lim;
+    logic        c_served, c_ok;
+    always_comb begin
+        c_n      = cfg_tx_slots[port_of(t_sel)];
+        c_head   = tx_head[t_sel];
+        c_hwcur  = tx_hwcur[t_sel];
+        c_lim    = tx_lim[t_sel];
+        c_served = port_enable[port_of(t_sel)]
+                && 16'(ring_of(t_sel)) < cfg_tx_rings[port_of(t_sel)];
+        c_ok     = c_head < c_n
+                && (tx_fresh[t_sel]
+                    || (c_hwcur <= c_lim ? c_head >= c_hwcur && c_head <= c_lim
+                                         : c_head >= c_hwcur || c_head <= c_lim));
     end
 
-    // The picked TX ring: served at all, and its head within [hwcur,
-    // hwcur + span] (mod n) and below n.
-    logic [15:0] pick_n, span_now;
-    logic        pick_served, head_ok;
+    // The limit a job's end leaves: (hwcur + span) mod n.
+    logic [15:0] d_span, d_n;
+    logic [16:0] d_sum;
     always_comb begin
-        pick_n      = cfg_tx_slots[port_of(pick)];
-        pick_served = port_enable[port_of(pick)]
-                   && 16'(ring_of(pick)) < cfg_tx_rings[port_of(pick)];
-        span_now    = tx_fresh[pick] ? pick_n - 16'd1 : tx_span[pick];
-        head_ok     = tx_head[pick] < pick_n
-                   && ring_dist(tx_head[pick], tx_hwcur[pick], pick_n) <= span_now;
+        d_span = done_pipe ? done_span : tx_span[done_entry];
+        d_n    = cfg_tx_slots[port_of(done_entry)];
+        d_sum  = 17'(done_hwcur) + 17'(d_span);
     end
 
-    assign job_valid = rxpick_found || (pick_found && pick_served && head_ok);
-    assign job_rx    = rxpick_found;
-    assign job_entry = rxpick_found ? rxpick : pick;
-    assign job_head  = rxpick_found ? rx_head[rxpick] : tx_head[pick];
-    assign job_hwcur = tx_hwcur[pick];
-    assign job_n     = pick_n;
+    assign job_valid = rj_valid ? !rj_hold : j_runs;
+    assign job_rx    = rj_valid;
+    assign job_entry = rj_valid ? rj_entry : j_entry;
+    assign job_head  = rj_valid ? rx_head[rj_entry] : j_head;
+    assign job_hwcur = j_hwcur;
+    assign job_n     = j_n;
     assign pending   = |tx_pend || |rx_pend;
-
-    // A TX pick leaves when taken, or by itself when it cannot run.
-    logic tx_leaves;
-    assign tx_leaves = job_ready && !rxpick_found && pick_found;
 
     always_ff @(posedge clk) begin
         if (rst) begin
             tx_pend   <= '0;
             rx_pend   <= '0;
-            rr_ptr    <= '0;
+            rr_from   <= '1;
+            tb_valid  <= 1'b0;
             bad_valid <= 1'b0;
             bad_port  <= '0;
+            tp_valid  <= 1'b0;
+            rj_valid  <= 1'b0;
+            rj_hold   <= 1'b0;
+            j_valid   <= 1'b0;
+            act_oh    <= '0;
             for (int q = 0; q < NQ; q++) begin
-                tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
+                tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_lim[q] <= '0; tx_fresh[q] <= 1'b1;
                 tx_head[q] <= '0; rx_head[q] <= '0;
             end
         end else begin
             bad_valid <= 1'b0;
-            if (job_ready && rxpick_found) rx_pend[rxpick] <= 1'b0;
+
+            // Pick, and check what was picked.
+            tp_valid <= tx_first[QW];
+            tp_entry <= tx_first_rr[QW] ? tx_first_rr[QW-1:0] : tx_first[QW-1:0];
+            tb_valid <= db_tx || wake_valid;
+            tb_entry <= db_tx ? db_q : wake_entry;
+            rj_valid <= rj_next_valid;
+            rj_entry <= rj_next;
+            rj_hold  <= rx_take;
+            // (a pick of a ring that is running, or was taken or dropped
+            // in the meantime, is dropped here)
+            j_valid  <= (tp_valid || tb_valid) && tx_pend[t_sel] && !act_oh[t_sel]
+                     && !(tx_leaves && j_entry == t_sel);
+            j_entry  <= t_sel;
+            j_head   <= c_head;
+            j_hwcur  <= c_hwcur;
+            j_n      <= c_n;
+            j_served <= c_served;
+            j_ok     <= c_ok;
+            // A doorbell now changes the head read: offered next cycle.
+            j_stale  <= db_tx && db_q == t_sel;
+
+            if (rx_take) rx_pend[rj_entry] <= 1'b0;
+            if (job_ready) act_oh <= '0;
+            if (done_valid) act_oh <= '0;
             if (tx_leaves) begin
-                tx_pend[pick] <= 1'b0;
-                rr_ptr <= (32'(pick) + 1 >= NQ) ? '0 : pick + QW'(1);
-                if (pick_served && !head_ok) begin
+                tx_pend[j_entry] <= 1'b0;
+                for (int q = 0; q < NQ; q++) rr_from[q] <= QW'(q) > j_entry;
+                if (j_runs) act_oh <= NQ'(1) << j_entry;
+                if (j_served && !j_ok) begin
                     bad_valid <= 1'b1;
-                    bad_port  <= 8'(port_of(pick));
+                    bad_port  <= 8'(port_of(j_entry));
                 end
             end
             if (done_valid) begin
                 tx_hwcur[done_entry] <= done_hwcur;
+                tx_lim[done_entry]   <= d_sum >= 17'(d_n) ? 16'(d_sum - 17'(d_n)) : 16'(d_sum);
                 if (done_pipe) begin
                     tx_span[done_entry]  <= done_span;
                     tx_fresh[done_entry] <= 1'b0;
@@ -163,20 +274,20 @@ module dp_sched #(
             if (wake_valid) tx_pend[wake_entry] <= 1'b1;
 
             // Doorbells arriving now win over the clears above.
-            if (db_valid && 32'(db_port) < 32'(NUM_PORTS) && 32'(db_ring) < 32'(RINGS)) begin
+            if (db_ok) begin
                 if (db_rx) begin
-                    rx_pend[entry_of(32'(db_port), 32'(db_ring))] <= 1'b1;
-                    rx_head[entry_of(32'(db_port), 32'(db_ring))] <= db_head;
+                    rx_pend[db_q] <= 1'b1;
+                    rx_head[db_q] <= db_head;
                 end else begin
-                    tx_pend[entry_of(32'(db_port), 32'(db_ring))] <= 1'b1;
-                    tx_head[entry_of(32'(db_port), 32'(db_ring))] <= db_head;
+                    tx_pend[db_q] <= 1'b1;
+                    tx_head[db_q] <= db_head;
                 end
             end
 
             // A disabled port's rings start over when it is enabled again.
             for (int q = 0; q < NQ; q++) begin
                 if (!port_enable[port_of(QW'(q))]) begin
-                    tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_fresh[q] <= 1'b1;
+                    tx_hwcur[q] <= '0; tx_span[q] <= '0; tx_lim[q] <= '0; tx_fresh[q] <= 1'b1;
                     tx_head[q] <= '0; tx_pend[q] <= 1'b0; rx_pend[q] <= 1'b0;
                 end
             end

@@ -14,8 +14,9 @@
 //    ahead (`pb_alloc`, once `pb_b0`: in the frame's own cycle when it is
 //    there), else from the first beat of the first buffer read by DMA
 //    (up to 64 bytes: the header and a short frame's whole payload, kept
-//    on `first_beat` for delivery). That read is issued only with nothing
-//    queued and delivery idle (`dst_ready`), so it never shares the read
+//    on `first_beat` for delivery). That read is decided only with nothing
+//    queued and delivery idle (`dst_ready`) and leaves two cycles later
+//    (its address is a product), so it never shares the read
 //    channel with delivery and `first_beat` belongs to that frame until
 //    delivery took it. A frame whose header is not there yet waits in the
 //    front register (`frm_ready` low).
@@ -135,9 +136,8 @@ module dp_vale_fwd #(
     logic        fr_valid, fr_hdr_wait;  // (fr_hdr_wait: its DMA read is out)
     logic [15:0] fr_start, fr_slots, fr_len, fr_flags;
     logic [31:0] fr_bytes, fr_buf;
-    logic        fr_ok;
     // The candidate: the front register's frame, else the offered one.
-    logic        c_valid, c_ok;
+    logic        c_valid;
     logic [15:0] c_start, c_slots, c_len, c_flags;
     logic [31:0] c_bytes, c_buf;
     always_comb begin
@@ -145,7 +145,6 @@ module dp_vale_fwd #(
         c_start = fr_valid ? fr_start : frm_start;
         c_slots = fr_valid ? fr_slots : frm_slots;
         c_bytes = fr_valid ? fr_bytes : frm_bytes;
-        c_ok    = fr_valid ? fr_ok    : frm_ok;
         c_buf   = fr_valid ? fr_buf   : frm_first_buf;
         c_len   = fr_valid ? fr_len   : frm_first_len;
         c_flags = fr_valid ? fr_flags : frm_first_flags;
@@ -153,13 +152,17 @@ module dp_vale_fwd #(
     assign frm_ready = !fr_valid;
     assign look_slot = c_start;
 
-    logic [1:0] c_code;
-    always_comb begin
-        if (32'(c_slots) > MAX_FRAGS) c_code = Q_CHAIN;
-        else if (!c_ok) c_code = Q_BAD;
-        else if (32'(c_len) < ETH_HEADER_LEN) c_code = Q_SHORT;
-        else c_code = Q_LOOKUP;
-    end
+    // The candidate's verdict: the offered frame's, or the one kept with
+    // the front register's frame.
+    function automatic logic [1:0] verdict(input logic [15:0] slots, input logic ok,
+                                           input logic [15:0] len);
+        if (32'(slots) > MAX_FRAGS) verdict = Q_CHAIN;
+        else if (!ok) verdict = Q_BAD;
+        else if (32'(len) < ETH_HEADER_LEN) verdict = Q_SHORT;
+        else verdict = Q_LOOKUP;
+    endfunction
+    logic [1:0] c_code, fr_code;
+    assign c_code = fr_valid ? fr_code : verdict(frm_slots, frm_ok, frm_first_len);
 
     // The frame queue (a ring of DEPTH entries) and its count.
     logic [15:0]   q_start [DEPTH];
@@ -195,6 +198,16 @@ module dp_vale_fwd #(
     end
     logic push;
     assign push = push_drop || push_pb || push_dma;
+    // The header read: its buffer, the source port's pool and buffer size
+    // (registered: the source is the job's), the product's two halves.
+    logic        hd_prod, hd_sum;
+    logic [31:0] hd_buf, buf_size;
+    logic [47:0] hd_lo, hd_hi;
+    logic [63:0] pool;
+    always_ff @(posedge clk) begin
+        pool     <= cfg_pool[cp];
+        buf_size <= cfg_buf_size[cp];
+    end
     assign dma_rd_rsp_ready = fr_hdr_wait;
 
     // ---- 2. Decide ---------------------------------------------------------
@@ -211,23 +224,42 @@ module dp_vale_fwd #(
     assign h_code  = q_code[q_rd];
     assign h_res   = r_port[r_rd];
 
-    // Unicast destination ring: source ring mod the destination's RX rings.
-    logic [3:0]  uni_ring;
-    logic [15:0] uni_rings;
-    always_comb begin
-        uni_rings = cfg_rx_rings[PW'(h_res)];
-        if (uni_rings == 16'd0) uni_rings = 16'd1;
-        uni_ring = 4'(16'(src_ring) % uni_rings);
+    // Per destination port, registered one cycle after the port table and
+    // the job's source (both steady while a job's frames are decided): the
+    // unicast RX ring (source ring mod the port's RX rings, none: ring 0)
+    // and whether it takes frames (enabled, VALE, not the source).
+    function automatic logic [3:0] ring_mod(input logic [3:0] ring, input logic [15:0] rings);
+        ring_mod = ring;  // rings above the ring: itself
+        for (int d = 1; d < 16; d++)
+            if (rings == 16'(d)) ring_mod = 4'(32'(ring) % d);
+        if (rings == 16'd0) ring_mod = 4'd0;
+    endfunction
+    logic [3:0]           uni_ring_of [NUM_PORTS];
+    logic [NUM_PORTS-1:0] flood_mask;  // every enabled VALE port but the source
+    always_ff @(posedge clk) begin
+        for (int p = 0; p < NUM_PORTS; p++) begin
+            uni_ring_of[p] <= ring_mod(src_ring, cfg_rx_rings[p]);
+            flood_mask[p]  <= PW'(p) != cp && port_enable[p] && is_vale(cfg_kind[p]);
+        end
     end
-    logic uni_ok;
-    assign uni_ok = 32'(h_res) < 32'(NUM_PORTS) && PW'(h_res) != cp
-                 && port_enable[PW'(h_res)] && is_vale(cfg_kind[PW'(h_res)]);
-    // Flood destinations: every enabled VALE port but the source.
-    logic [NUM_PORTS-1:0] flood_mask;
-    always_comb begin
-        for (int p = 0; p < NUM_PORTS; p++)
-            flood_mask[p] = PW'(p) != cp && port_enable[p] && is_vale(cfg_kind[p]);
-    end
+    logic [3:0] uni_ring;
+    logic       uni_ok;
+    assign uni_ring = uni_ring_of[PW'(h_res)];
+    assign uni_ok   = 32'(h_res) < 32'(NUM_PORTS) && flood_mask[PW'(h_res)];
+    // The lowest port of a mask, and whether more than one is set.
+    function automatic logic [PW-1:0] lowest_port(input logic [NUM_PORTS-1:0] m);
+        logic [NUM_PORTS-1:0] one;
+        one = m & (~m + NUM_PORTS'(1));
+        lowest_port = '0;
+        for (int k = 0; k < PW; k++) begin
+            logic [NUM_PORTS-1:0] with_bit;
+            for (int p = 0; p < NUM_PORTS; p++) with_bit[p] = ((p >> k) & 1) == 1;
+            lowest_port[k] = |(one & with_bit);
+        end
+    endfunction
+    function automatic logic several(input logic [NUM_PORTS-1:0] m);
+        several = (m & (m - NUM_PORTS'(1))) != '0;
+    endfunction
 
     // ---- 3. Output register ------------------------------------------------
     logic                 o_flood, o_nodest;
@@ -237,15 +269,14 @@ module dp_vale_fwd #(
     logic [15:0]          o_start, o_slots, o_len, o_flags;
     logic [31:0]          o_bytes, o_buf;
     logic [PW-1:0]        o_pick;   // lowest port in o_mask
-    always_comb begin
-        o_pick = '0;
-        for (int p = NUM_PORTS - 1; p >= 0; p--) if (o_mask[p]) o_pick = PW'(p);
-    end
+    logic                 o_several;  // o_mask has more than one port
+    logic [NUM_PORTS-1:0] o_rest;   // o_mask without o_pick
+    assign o_rest = o_mask & (o_mask - NUM_PORTS'(1));
     logic o_last, o_leave, head_ready, fire;
     assign dst_valid = o_valid && !o_nodest;
     assign dst_port  = o_flood ? 8'(o_pick) : o_port;
     assign dst_ring  = o_flood ? 4'd0 : o_ring;
-    assign o_last    = !o_flood || (o_mask & (o_mask - NUM_PORTS'(1))) == '0;
+    assign o_last    = !o_flood || !o_several;
     assign o_leave   = dst_valid && dst_ready && o_last;
     assign head_ready = !q_empty && (q_code[q_rd] != Q_LOOKUP || r_cnt != '0);
     assign fire       = head_ready && (!o_valid || o_leave);
@@ -274,6 +305,8 @@ module dp_vale_fwd #(
             fr_valid <= 1'b0;
             fr_hdr_wait <= 1'b0;
             dma_rd_req_valid <= 1'b0;
+            hd_prod <= 1'b0;
+            hd_sum  <= 1'b0;
             lk_valid  <= 1'b0;
             done      <= 1'b0;
             ca_valid  <= 1'b0;
@@ -304,10 +337,21 @@ module dp_vale_fwd #(
                 lookup(dma_rd_rsp_data[95:0], c_flags);
                 first_beat <= dma_rd_rsp_data;
             end
+            // The header read's address in two steps (the product in two
+            // 32 x 16-bit halves, then their sum with the pool's base).
+            hd_prod <= start_dma;
+            hd_sum  <= hd_prod;
             if (start_dma) begin
+                hd_buf <= c_buf;
+                dma_rd_req_len <= 32'(c_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(c_len);
+            end
+            if (hd_prod) begin
+                hd_lo <= 48'(hd_buf) * 48'(buf_size[15:0]);
+                hd_hi <= 48'(hd_buf) * 48'(buf_size[31:16]);
+            end
+            if (hd_sum) begin
                 dma_rd_req_valid <= 1'b1;
-                dma_rd_req_addr  <= cfg_pool[cp] + 64'(c_buf) * 64'(cfg_buf_size[cp]);
-                dma_rd_req_len   <= 32'(c_len) > BEAT_BYTES ? 13'(BEAT_BYTES) : 13'(c_len);
+                dma_rd_req_addr  <= pool + 64'(hd_lo) + (64'(hd_hi) << 16);
             end
             // The front register: taken when the offered frame cannot be
             // pushed now; free once its frame is pushed.
@@ -317,7 +361,7 @@ module dp_vale_fwd #(
                     fr_start <= frm_start;
                     fr_slots <= frm_slots;
                     fr_bytes <= frm_bytes;
-                    fr_ok    <= frm_ok;
+                    fr_code  <= verdict(frm_slots, frm_ok, frm_first_len);
                     fr_buf   <= frm_first_buf;
                     fr_len   <= frm_first_len;
                     fr_flags <= frm_first_flags;
@@ -343,7 +387,9 @@ module dp_vale_fwd #(
                     o_valid <= 1'b0;
                     done <= 1'b1;
                 end else begin
-                    o_mask <= o_mask & (o_mask - NUM_PORTS'(1));
+                    o_mask    <= o_rest;
+                    o_pick    <= lowest_port(o_rest);
+                    o_several <= several(o_rest);
                 end
             end
             if (o_valid && o_nodest) begin
@@ -376,6 +422,8 @@ module dp_vale_fwd #(
                     o_port  <= h_res;
                     o_ring  <= uni_ring;
                     o_mask  <= flood_mask;
+                    o_pick  <= lowest_port(flood_mask);
+                    o_several <= several(flood_mask);
                     if (h_res == PORT_FLOOD) begin
                         o_flood  <= 1'b1;
                         o_nodest <= flood_mask == '0;
@@ -390,10 +438,13 @@ module dp_vale_fwd #(
                 end
             end
 
-            q_cnt <= q_cnt + (push ? (AW + 1)'(1) : '0) - (fire ? (AW + 1)'(1) : '0);
+            // (the counts step by one: both neighbours are ready, the
+            // handshakes only choose)
+            if (push && !fire) q_cnt <= q_cnt + (AW + 1)'(1);
+            if (fire && !push) q_cnt <= q_cnt - (AW + 1)'(1);
             if (fire && h_code == Q_LOOKUP) r_rd <= r_rd + AW'(1);
-            r_cnt <= r_cnt + (lk_res_valid ? (AW + 1)'(1) : '0)
-                   - ((fire && h_code == Q_LOOKUP) ? (AW + 1)'(1) : '0);
+            if (lk_res_valid && !(fire && h_code == Q_LOOKUP)) r_cnt <= r_cnt + (AW + 1)'(1);
+            if (!lk_res_valid && fire && h_code == Q_LOOKUP) r_cnt <= r_cnt - (AW + 1)'(1);
         end
     end
 endmodule

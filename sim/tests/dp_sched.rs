@@ -89,9 +89,12 @@ impl Bench {
         job
     }
 
-    /// Takes jobs until none is pending.
+    /// Takes jobs until none is pending (a doorbell is offered two cycles
+    /// after it arrived: the pick and the head check are registered).
     fn drain(&mut self) -> Vec<Job> {
         let mut jobs = Vec::new();
+        self.cycle(false);
+        self.cycle(false);
         for _ in 0..64 {
             if self.p.pending() == 0 {
                 break;
