@@ -457,9 +457,29 @@ fn summary(
 }
 
 /// [`collect`] with the learning bridge, not inlined: its loop keeps its
-/// state in registers.
+/// state in registers. On an x86-64 CPU with AVX2 and BMI2 the same loop
+/// is compiled for them (`collect_by_table_x86v3`).
 #[inline(never)]
 fn collect_by_table<'a>(
+    domain: &Domain,
+    view: &RingView<'_>,
+    ring: (u32, u32),
+    decider: ByTable<'a>,
+    out: &mut [Frame],
+) -> (u32, usize, Tally, ByTable<'a>) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_x86v3() {
+        // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked just above),
+        // the features `collect_by_table_x86v3` is compiled for.
+        return unsafe { collect_by_table_x86v3(domain, view, ring, decider, out) };
+    }
+    collect(domain, view, ring, decider, out)
+}
+
+/// [`collect_by_table`] compiled for AVX2, BMI1 and BMI2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+unsafe fn collect_by_table_x86v3<'a>(
     domain: &Domain,
     view: &RingView<'_>,
     ring: (u32, u32),
