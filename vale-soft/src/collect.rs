@@ -72,6 +72,8 @@ pub(crate) struct Collected {
     pub bytes: u64,
     /// The one destination every kept frame has, if they share one.
     pub one_dst: Option<u8>,
+    /// The frames kept: the first `kept` of the batch's frame array.
+    pub kept: usize,
 }
 
 /// The batch's counts, added to the port and switch once.
@@ -371,8 +373,9 @@ fn collect<D: Decide>(
 }
 
 /// Collects and decides the frames of `hwcur..head` of TX ring `view` of
-/// port `src` (entry `entry`): the frames to deliver end up in `frames`
-/// in order, every drop and lookup counted.
+/// port `src` (entry `entry`): the frames to deliver end up at the start
+/// of `frames`, in order (`Collected::kept` of them; the places past them
+/// are stale), every drop and lookup counted.
 pub(crate) fn collect_frames(
     domain: &Domain,
     view: &RingView<'_>,
@@ -382,20 +385,23 @@ pub(crate) fn collect_frames(
     lookup: &dyn Lookup,
     frames: &mut Vec<Frame>,
 ) -> Collected {
-    // A place for every slot of the batch; cut to the frames kept.
-    frames.clear();
-    frames.resize(
-        ring::distance(ring.0, ring.1, view.num_slots()) as usize,
-        EMPTY,
-    );
-    let (hwcur, tally, one_dst, lookups, floods, (hits, learns)) = if lookup
+    // A place for every slot of the batch. The array is kept from batch
+    // to batch and only grows: every place is written before it is read
+    // (the frames kept are written in order from the first place), so
+    // filling it again each batch would only cost its stores.
+    let places = ring::distance(ring.0, ring.1, view.num_slots()) as usize;
+    if frames.len() < places {
+        frames.resize(places, EMPTY);
+    }
+    let frames = &mut frames[..places];
+    let (hwcur, kept, tally, one_dst, lookups, floods, (hits, learns)) = if lookup
         .decides_by_table_alone()
     {
         let decider = ByTable::new(domain.table(), src);
         let (hwcur, kept, tally, decider) = collect_by_table(domain, view, ring, decider, frames);
         let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
         let hits_learns = decider.hits_learns(lookups, floods);
-        (hwcur, tally, one_dst, lookups, floods, hits_learns)
+        (hwcur, kept, tally, one_dst, lookups, floods, hits_learns)
     } else {
         let decider = ByLookup {
             domain,
@@ -410,7 +416,7 @@ pub(crate) fn collect_frames(
         let (hwcur, kept, tally, decider) = collect(domain, view, ring, decider, frames);
         let (one_dst, lookups, floods) = summary(frames, kept, &tally, decider.one_dst());
         let hits_learns = decider.hits_learns(lookups, floods);
-        (hwcur, tally, one_dst, lookups, floods, hits_learns)
+        (hwcur, kept, tally, one_dst, lookups, floods, hits_learns)
     };
     entry.add(PortCounter::TxDropShort, tally.short);
     entry.add(PortCounter::TxDropBadSlot, tally.bad);
@@ -434,20 +440,16 @@ pub(crate) fn collect_frames(
         hwcur,
         bytes: tally.bytes,
         one_dst,
+        kept,
     }
 }
 
-/// Cuts `frames` to the `kept` ones; returns their one destination if
-/// they share one (`one` says the decisions had one), and the batch's
+/// Of the `kept` frames at the start of `frames`: their one destination
+/// if they share one (`one` says the decisions had one), and the batch's
 /// lookups (the kept frames and the ones sent back to their source) and
 /// floods (kept frames to `PORT_FLOOD`).
-fn summary(
-    frames: &mut Vec<Frame>,
-    kept: usize,
-    tally: &Tally,
-    one: bool,
-) -> (Option<u8>, u64, u64) {
-    frames.truncate(kept);
+fn summary(frames: &[Frame], kept: usize, tally: &Tally, one: bool) -> (Option<u8>, u64, u64) {
+    let frames = &frames[..kept];
     let one_dst = frames.first().map(|f| f.dst).filter(|_| one);
     let floods = match one_dst {
         Some(dst) => kept as u64 * u64::from(dst == PORT_FLOOD),
@@ -457,9 +459,29 @@ fn summary(
 }
 
 /// [`collect`] with the learning bridge, not inlined: its loop keeps its
-/// state in registers.
+/// state in registers. On an x86-64 CPU with AVX2 and BMI2 the same loop
+/// is compiled for them (`collect_by_table_x86v3`).
 #[inline(never)]
 fn collect_by_table<'a>(
+    domain: &Domain,
+    view: &RingView<'_>,
+    ring: (u32, u32),
+    decider: ByTable<'a>,
+    out: &mut [Frame],
+) -> (u32, usize, Tally, ByTable<'a>) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_x86v3() {
+        // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked just above),
+        // the features `collect_by_table_x86v3` is compiled for.
+        return unsafe { collect_by_table_x86v3(domain, view, ring, decider, out) };
+    }
+    collect(domain, view, ring, decider, out)
+}
+
+/// [`collect_by_table`] compiled for AVX2, BMI1 and BMI2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+unsafe fn collect_by_table_x86v3<'a>(
     domain: &Domain,
     view: &RingView<'_>,
     ring: (u32, u32),

@@ -135,8 +135,9 @@ pub(crate) fn deliver(
 /// stopped at. Not inlined: on its own, its loop keeps the pool, the
 /// ring and the batch in registers (inlined in `deliver_to_ring`, four
 /// of them were reloaded from the stack at every frame). On an x86-64
-/// CPU with AVX the same loop is compiled for it (`copy_lines_avx`): a
-/// line is then two 32-byte moves instead of four 16-byte ones.
+/// CPU with AVX2 and BMI2 the same loop is compiled for them
+/// (`copy_lines_x86v3`): a line is then two 32-byte moves instead of four
+/// 16-byte ones.
 #[inline(never)]
 fn copy_lines(
     rx: &RingView<'_>,
@@ -146,18 +147,18 @@ fn copy_lines(
     buffers: RecordHeads<'_>,
 ) -> (usize, u64) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the CPU has AVX (checked just above), the one feature
-        // `copy_lines_avx` is compiled for.
-        return unsafe { copy_lines_avx(rx, at, batch, frames, buffers) };
+    if crate::cpu::has_x86v3() {
+        // SAFETY: the CPU has AVX2, BMI1 and BMI2 (checked just above),
+        // the features `copy_lines_x86v3` is compiled for.
+        return unsafe { copy_lines_x86v3(rx, at, batch, frames, buffers) };
     }
     copy_lines_loop(rx, at, batch, frames, buffers)
 }
 
-/// [`copy_lines`]'s loop compiled for AVX.
+/// [`copy_lines`]'s loop compiled for AVX2, BMI1 and BMI2.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn copy_lines_avx(
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+unsafe fn copy_lines_x86v3(
     rx: &RingView<'_>,
     at: (u32, u32),
     batch: &[u32],

@@ -176,7 +176,6 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     BATCH.with_borrow_mut(|(frames, groups)| {
-        frames.clear();
         // Validate and decide, group per destination, deliver.
         let collected = collect_frames(
             domain,
@@ -187,6 +186,7 @@ pub fn vale_txsync(domain: &Domain, src: u32, ring_id: u32) -> Result<(), SyncEr
             &*lookup,
             frames,
         );
+        let frames = &frames[..collected.kept];
         match collected.one_dst {
             Some(dst) => groups.build_one(dst, frames.len() as u32),
             None => groups.build(frames.iter().map(|f| f.dst)),

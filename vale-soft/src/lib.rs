@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod batch;
 mod collect;
+mod cpu;
 pub mod ctrl;
 mod decide;
 mod deliver;

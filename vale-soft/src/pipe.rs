@@ -20,9 +20,12 @@ use netmap_ring::view::RingView;
 use vale_offload::chain::Chain;
 use vale_offload::counters::PortCounter;
 
+use crate::cpu::has_x86v3;
 use crate::ctrl::{kring, port, Dir, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
+#[cfg(target_arch = "x86_64")]
+use crate::pipe_swap::swap_run_x86v3;
 use crate::pipe_swap::{swap_run, RunEnd, SlotLimits};
 
 /// How many slots ahead of the one being moved a txsync asks for RX slots
@@ -128,6 +131,15 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
                 rx.prefetch_slot_for_write(prefetch_first + moved);
             }
         };
+        #[cfg(target_arch = "x86_64")]
+        let (moved, bytes, end) = if has_x86v3() {
+            // SAFETY: the CPU has the features `swap_run_x86v3` is
+            // compiled for (checked by `has_x86v3`).
+            unsafe { swap_run_x86v3(tx_words, rx_words, limits, prefetch) }
+        } else {
+            swap_run(tx_words, rx_words, limits, prefetch)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
         let (moved, bytes, end) = swap_run(tx_words, rx_words, limits, prefetch);
         moved_bytes += bytes;
         let (stopped_at_chain, stopped_at_bad) = (end == RunEnd::Chain, end == RunEnd::Bad);

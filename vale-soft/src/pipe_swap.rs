@@ -125,6 +125,23 @@ pub(crate) fn swap_run(
     (moved, bytes + rest, end)
 }
 
+/// [`swap_run`] compiled for AVX2, BMI1 and BMI2 (the same SSE2
+/// intrinsics, VEX-encoded, three-operand forms).
+///
+/// # Safety
+///
+/// The CPU must have AVX2, BMI1 and BMI2 ([`crate::cpu::has_x86v3`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+pub(crate) unsafe fn swap_run_x86v3(
+    tx_words: &[AtomicU64],
+    rx_words: &[AtomicU64],
+    limits: SlotLimits,
+    prefetch: impl FnMut(u32),
+) -> (u32, u64, RunEnd) {
+    swap_run(tx_words, rx_words, limits, prefetch)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use std::arch::x86_64::{
@@ -248,6 +265,7 @@ mod sse2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::has_x86v3;
     use proptest::prelude::*;
 
     const LIMITS: SlotLimits = SlotLimits {
@@ -311,9 +329,21 @@ mod tests {
             let fast = swap_run(&t1, &r1, limits, |m| p1.push(m));
             let slow = swap_run_scalar(&t2, &r2, limits, 0, |m| p2.push(m));
             prop_assert_eq!(fast, slow);
-            prop_assert_eq!(p1, p2);
+            prop_assert_eq!(&p1, &p2);
             prop_assert_eq!(plain_values(&t1), plain_values(&t2));
             prop_assert_eq!(plain_values(&r1), plain_values(&r2));
+            // The same loop compiled for AVX2/BMI2, where the CPU has them.
+            #[cfg(target_arch = "x86_64")]
+            if has_x86v3() {
+                let (t3, r3) = (words(&tx_flat), words(&rx_flat));
+                let mut p3 = Vec::new();
+                // SAFETY: the CPU has the features (checked above).
+                let v3 = unsafe { swap_run_x86v3(&t3, &r3, limits, |m| p3.push(m)) };
+                prop_assert_eq!(v3, slow);
+                prop_assert_eq!(p3, p2);
+                prop_assert_eq!(plain_values(&t3), plain_values(&t2));
+                prop_assert_eq!(plain_values(&r3), plain_values(&r2));
+            }
         }
     }
 
