@@ -540,6 +540,22 @@ pub fn prefetch_line<T>(value: &T) {
     let _ = value;
 }
 
+/// Asks for the cache line holding `value` in a writable state (x86
+/// `prefetchw`), ahead of a read-modify-write of it: a line another core
+/// read last is then fetched once, exclusive, instead of shared by the
+/// load and again by the store. Never faults, changes nothing.
+#[inline]
+pub fn prefetch_line_for_write<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetchw is a hint: it writes no memory and does not fault
+    // on any address (this one is a live reference's).
+    unsafe {
+        std::arch::asm!("prefetchw [{0}]", in(reg) value as *const T, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 impl AtomicU64Window {
     /// Hints that word `index` is about to be read (x86 `prefetcht0`); an
     /// index outside the window is ignored. Never faults, changes nothing.

@@ -14,7 +14,7 @@ use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::lock::ShmLock;
 use netmap_ring::port::SyncError;
 use netmap_ring::ring::{self, check_head_cur};
-use netmap_ring::shm::prefetch_line;
+use netmap_ring::shm::{prefetch_line, prefetch_line_for_write};
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::Chain;
@@ -78,6 +78,7 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let rx_hwcur = rk.field(kring::HWCUR).load(Ordering::Acquire);
     let mut rx_hwtail = rk.field(kring::HWTAIL).load(Ordering::Relaxed);
     let first_moved = rx_hwtail;
+    let rx_all = rx.slot_run(0, rn);
     let mut rx_free = (rx_hwcur + rn - rx_hwtail - 1) % rn;
 
     let (mut moved_packets, mut moved_bytes, mut bad) = (0u64, 0u64, 0u64);
@@ -123,12 +124,23 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         let rx_words = rx.slot_run(rx_hwtail, run);
         // One prefetch per line of RX slots (four slots), PREFETCH_AHEAD
         // slots ahead, never into slots the receiver holds: only while
-        // `moved` is below `prefetch_below`.
+        // `moved` is below `prefetch_below`. The loops call it for
+        // `moved` = 0, 4, 8, ... in turn (`swap_run`'s contract), so the
+        // closure steps its own word index a line at a time and wraps it
+        // with a subtraction (slots past hwtail + rx_free < 2 * rn are
+        // never asked for), holding copies that stay in registers.
         let prefetch_below = rx_free.saturating_sub(PREFETCH_AHEAD);
-        let prefetch_first = rx_hwtail + PREFETCH_AHEAD;
-        let prefetch = |moved: u32| {
+        let ring_words = 2 * rn as usize;
+        let mut next = 2 * (rx_hwtail + PREFETCH_AHEAD) as usize;
+        let prefetch = move |moved: u32| {
             if moved < prefetch_below {
-                rx.prefetch_slot_for_write(prefetch_first + moved);
+                if next >= ring_words {
+                    next -= ring_words;
+                }
+                if let Some(word) = rx_all.get(next) {
+                    prefetch_line_for_write(word);
+                }
+                next += 8;
             }
         };
         #[cfg(target_arch = "x86_64")]

@@ -137,9 +137,147 @@ pub(crate) unsafe fn swap_run_x86v3(
     tx_words: &[AtomicU64],
     rx_words: &[AtomicU64],
     limits: SlotLimits,
-    prefetch: impl FnMut(u32),
+    mut prefetch: impl FnMut(u32),
 ) -> (u32, u64, RunEnd) {
-    swap_run(tx_words, rx_words, limits, prefetch)
+    assert_eq!(tx_words.len(), rx_words.len());
+    // SAFETY: the caller guarantees AVX2 (this function's own contract).
+    let (moved, bytes) = unsafe { avx2::swap_blocks(tx_words, rx_words, limits, &mut prefetch) };
+    let (moved, rest, end) = swap_run_scalar(tx_words, rx_words, limits, moved, prefetch);
+    (moved, bytes + rest, end)
+}
+
+/// The block loop with 32-byte vectors: two slots a register, the four
+/// slots' checks in one 8-lane compare, and each slot pair swapped with
+/// an `and` and an `or` (the buffer index of the RX slot kept, or the
+/// TX slot's buffer and length kept; `NS_BUF_CHANGED` set; `ptr`
+/// cleared) and one 32-byte store, where the SSE2 loop moves the fields
+/// lane by lane.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_castps_si256, _mm256_castsi256_ps,
+        _mm256_cmpgt_epi32, _mm256_loadu_si256, _mm256_movemask_ps, _mm256_or_si256,
+        _mm256_set_epi32, _mm256_setzero_si256, _mm256_shuffle_ps,
+        _mm256_storeu_si256, _mm256_sub_epi32, _mm256_xor_si256,
+    };
+    use std::sync::atomic::AtomicU64;
+
+    use super::{SlotLimits, CHANGED, KEEP_LEN_FLAGS, NS_MOREFRAG, RESERVED_BUFFERS};
+
+    /// Slots per block: one 64-byte line of RX slots.
+    const BLOCK: usize = 4;
+    /// Blocks summed in one u32 lane before it is folded into the u64
+    /// total: 2^16 lengths of at most 0xffff fit a lane.
+    const FOLD_BLOCKS: usize = 1 << 16;
+
+    /// [`super::sse2::swap_blocks`]'s contract: whole blocks of four
+    /// plain one-slot packets from the start of the run, `prefetch(moved)`
+    /// before each block moves; returns the slots moved and their bytes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
+    pub(super) unsafe fn swap_blocks(
+        tx_words: &[AtomicU64],
+        rx_words: &[AtomicU64],
+        limits: SlotLimits,
+        prefetch: &mut impl FnMut(u32),
+    ) -> (u32, u64) {
+        let blocks = (tx_words.len().min(rx_words.len()) / 2) / BLOCK;
+        let tx = tx_words.as_ptr().cast::<u8>().cast_mut();
+        let rx = rx_words.as_ptr().cast::<u8>().cast_mut();
+        let room = (limits.num_bufs.saturating_sub(RESERVED_BUFFERS) as i32) ^ i32::MIN;
+        let len_limit = limits.buf_size.min(0xffff) as i32 + 1;
+        let len_mf = 0xffff | i32::from(NS_MOREFRAG) << 16;
+        // The checks, in lanes [buf, len | flags << 16] of each slot
+        // (`_mm256_set_epi32` lists the lanes from the highest): a buffer
+        // of the pool is `(buf - RESERVED) ^ sign < room ^ sign` (unsigned
+        // compare as signed); a length within the buffer and no MOREFRAG
+        // is `(len | flags << 16) & (0xffff | MOREFRAG << 16) < limit`.
+        let bias = _mm256_set_epi32(0, RESERVED_BUFFERS as i32, 0, RESERVED_BUFFERS as i32, 0,
+            RESERVED_BUFFERS as i32, 0, RESERVED_BUFFERS as i32);
+        let mask = _mm256_set_epi32(len_mf, -1, len_mf, -1, len_mf, -1, len_mf, -1);
+        let sign = _mm256_set_epi32(0, i32::MIN, 0, i32::MIN, 0, i32::MIN, 0, i32::MIN);
+        let limit = _mm256_set_epi32(len_limit, room, len_limit, room, len_limit, room, len_limit,
+            room);
+        // Per slot, as u64 lanes [word, ptr]: what a swap keeps of each
+        // side's word, and the flag it sets.
+        let keep_tx = _mm256_set_epi32(0, 0, (KEEP_LEN_FLAGS >> 32) as i32, -1, 0, 0,
+            (KEEP_LEN_FLAGS >> 32) as i32, -1);
+        let keep_rx = _mm256_set_epi32(0, 0, 0, -1, 0, 0, 0, -1);
+        let changed = _mm256_set_epi32(0, 0, (CHANGED >> 32) as i32, 0, 0, 0,
+            (CHANGED >> 32) as i32, 0);
+        let (mut block, mut bytes) = (0usize, 0u64);
+        while block < blocks {
+            let fold_end = blocks.min(block + FOLD_BLOCKS);
+            let mut sums = _mm256_setzero_si256();
+            while block < fold_end {
+                let (at, moved) = (block * BLOCK * 16, (block * BLOCK) as u32);
+                // SAFETY: slots `moved..moved + 4` are inside both runs
+                // (block < blocks, and each run holds 2 * 4 * blocks
+                // words), 64 bytes on each side; the loads and stores are
+                // unaligned forms. The engine owns these slots during the
+                // sync (netmap's rule: TX slots from hwcur to head, RX
+                // slots from hwtail to the receiver's hwcur); a process
+                // breaking that rule changes slot values under us, and
+                // each value is loaded once here, checked, and stored as
+                // loaded, so it cannot get past the checks. Every RX slot
+                // is read before it is written.
+                let ok = unsafe {
+                    let t01 = _mm256_loadu_si256(tx.add(at).cast::<__m256i>());
+                    let t23 = _mm256_loadu_si256(tx.add(at + 32).cast::<__m256i>());
+                    // Lanes [buf0, lf0, buf2, lf2, buf1, lf1, buf3, lf3].
+                    let fields = _mm256_castps_si256(_mm256_shuffle_ps::<0b01_00_01_00>(
+                        _mm256_castsi256_ps(t01),
+                        _mm256_castsi256_ps(t23),
+                    ));
+                    let checked = _mm256_xor_si256(
+                        _mm256_and_si256(_mm256_sub_epi32(fields, bias), mask),
+                        sign,
+                    );
+                    let good = _mm256_cmpgt_epi32(limit, checked);
+                    let all = _mm256_movemask_ps(_mm256_castsi256_ps(good));
+                    if all == 0xff {
+                        prefetch(moved);
+                        // The odd lanes hold the four lengths (MOREFRAG
+                        // is clear); the even ones are summed too and
+                        // ignored.
+                        sums = _mm256_add_epi32(sums, checked);
+                        let r01 = _mm256_loadu_si256(rx.add(at).cast::<__m256i>());
+                        let r23 = _mm256_loadu_si256(rx.add(at + 32).cast::<__m256i>());
+                        let (rx01, rx23, tx01, tx23) = (
+                            _mm256_or_si256(_mm256_and_si256(t01, keep_tx), changed),
+                            _mm256_or_si256(_mm256_and_si256(t23, keep_tx), changed),
+                            _mm256_or_si256(_mm256_and_si256(r01, keep_rx), changed),
+                            _mm256_or_si256(_mm256_and_si256(r23, keep_rx), changed),
+                        );
+                        _mm256_storeu_si256(rx.add(at).cast::<__m256i>(), rx01);
+                        _mm256_storeu_si256(rx.add(at + 32).cast::<__m256i>(), rx23);
+                        _mm256_storeu_si256(tx.add(at).cast::<__m256i>(), tx01);
+                        _mm256_storeu_si256(tx.add(at + 32).cast::<__m256i>(), tx23);
+                    }
+                    all == 0xff
+                };
+                if !ok {
+                    return (moved, bytes + odd_lane_sum(sums));
+                }
+                block += 1;
+            }
+            bytes += odd_lane_sum(sums);
+        }
+        ((block * BLOCK) as u32, bytes)
+    }
+
+    /// The sum of the odd u32 lanes.
+    #[inline]
+    fn odd_lane_sum(lanes: __m256i) -> u64 {
+        // SAFETY: __m256i and [u32; 8] have the same size, and any bits
+        // are a valid [u32; 8].
+        let lanes: [u32; 8] = unsafe { std::mem::transmute(lanes) };
+        lanes.iter().skip(1).step_by(2).map(|&l| u64::from(l)).sum()
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
