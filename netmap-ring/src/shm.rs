@@ -577,6 +577,7 @@ impl AtomicU64Window {
 
 impl SharedRegion {
     /// The `count` 16-byte records at `offset` (8-aligned).
+    #[inline]
     pub fn slot_window(&self, offset: usize, count: u32) -> Result<SlotWindow<'_>, ShmError> {
         let size = 16 * count as usize;
         if count == 0 {

@@ -40,6 +40,7 @@ impl<'a> RingView<'a> {
     /// A view of the ring at `offset`, whose slot count the caller knows
     /// from its own (trusted) records, not from the ring header, which the
     /// application may have overwritten. Fails if the ring does not fit.
+    #[inline]
     pub fn new(region: &'a SharedRegion, offset: usize, num_slots: u32) -> Result<Self, ShmError> {
         if !offset.is_multiple_of(8) {
             return Err(ShmError::Misaligned { offset, align: 8 });
@@ -74,20 +75,24 @@ impl<'a> RingView<'a> {
     }
 
     /// The region the ring lives in.
+    #[inline]
     pub fn region(&self) -> &'a SharedRegion {
         self.region
     }
 
     /// Region offset of the ring header.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// Slots in the ring.
+    #[inline]
     pub fn num_slots(&self) -> u32 {
         self.num_slots
     }
 
+    #[inline]
     fn index(&self, field: usize) -> &'a std::sync::atomic::AtomicU32 {
         self.region
             .atomic_u32(self.offset + field)
@@ -95,6 +100,7 @@ impl<'a> RingView<'a> {
     }
 
     /// `head` as last published by the application.
+    #[inline]
     pub fn head(&self) -> u32 {
         // Acquire: pairs with the Release store of `set_head`, making the
         // slots the application filled before moving head visible.
@@ -102,12 +108,14 @@ impl<'a> RingView<'a> {
     }
 
     /// `cur` as last published by the application.
+    #[inline]
     pub fn cur(&self) -> u32 {
         // Acquire: as for `head`.
         self.index(ring_off::CUR).load(Ordering::Acquire)
     }
 
     /// `tail` as last published by a sync.
+    #[inline]
     pub fn tail(&self) -> u32 {
         // Acquire: pairs with the Release store of `set_tail` in the sync,
         // making the slots it published visible.
@@ -115,24 +123,28 @@ impl<'a> RingView<'a> {
     }
 
     /// Publishes `head` (application side).
+    #[inline]
     pub fn set_head(&self, value: u32) {
         // Release: pairs with the Acquire load in `head`.
         self.index(ring_off::HEAD).store(value, Ordering::Release)
     }
 
     /// Publishes `cur` (application side).
+    #[inline]
     pub fn set_cur(&self, value: u32) {
         // Release: pairs with the Acquire load in `cur`.
         self.index(ring_off::CUR).store(value, Ordering::Release)
     }
 
     /// Publishes `tail` (sync side only: netmap's rule).
+    #[inline]
     pub fn set_tail(&self, value: u32) {
         // Release: pairs with the Acquire load in `tail`.
         self.index(ring_off::TAIL).store(value, Ordering::Release)
     }
 
     /// Ring flags (`NR_TIMESTAMP`, `NR_FORWARD`).
+    #[inline]
     pub fn flags(&self) -> u32 {
         self.region
             .read(self.offset + ring_off::FLAGS)
@@ -140,6 +152,7 @@ impl<'a> RingView<'a> {
     }
 
     /// Sets the ring flags.
+    #[inline]
     pub fn set_flags(&self, flags: u32) {
         self.region
             .write(self.offset + ring_off::FLAGS, flags)
@@ -148,6 +161,7 @@ impl<'a> RingView<'a> {
 
     /// Stamps the ring's `ts` with the current time (netmap does on every
     /// sync when `NR_TIMESTAMP` is set, and always on RX).
+    #[inline]
     pub fn stamp(&self) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -231,6 +245,7 @@ impl<'a> RingView<'a> {
     /// Writes a complete ring header and its slots: the state of a freshly
     /// registered ring. `buf_ofs` is the distance from the ring to buffer 0.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn format(
         region: &'a SharedRegion,
         offset: usize,

@@ -157,8 +157,8 @@ mod avx2 {
     use std::arch::x86_64::{
         __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_castps_si256, _mm256_castsi256_ps,
         _mm256_cmpgt_epi32, _mm256_loadu_si256, _mm256_movemask_ps, _mm256_or_si256,
-        _mm256_set_epi32, _mm256_setzero_si256, _mm256_shuffle_ps,
-        _mm256_storeu_si256, _mm256_sub_epi32, _mm256_xor_si256,
+        _mm256_set_epi32, _mm256_setzero_si256, _mm256_shuffle_ps, _mm256_storeu_si256,
+        _mm256_sub_epi32, _mm256_xor_si256,
     };
     use std::sync::atomic::AtomicU64;
 
@@ -196,19 +196,44 @@ mod avx2 {
         // of the pool is `(buf - RESERVED) ^ sign < room ^ sign` (unsigned
         // compare as signed); a length within the buffer and no MOREFRAG
         // is `(len | flags << 16) & (0xffff | MOREFRAG << 16) < limit`.
-        let bias = _mm256_set_epi32(0, RESERVED_BUFFERS as i32, 0, RESERVED_BUFFERS as i32, 0,
-            RESERVED_BUFFERS as i32, 0, RESERVED_BUFFERS as i32);
+        let bias = _mm256_set_epi32(
+            0,
+            RESERVED_BUFFERS as i32,
+            0,
+            RESERVED_BUFFERS as i32,
+            0,
+            RESERVED_BUFFERS as i32,
+            0,
+            RESERVED_BUFFERS as i32,
+        );
         let mask = _mm256_set_epi32(len_mf, -1, len_mf, -1, len_mf, -1, len_mf, -1);
         let sign = _mm256_set_epi32(0, i32::MIN, 0, i32::MIN, 0, i32::MIN, 0, i32::MIN);
-        let limit = _mm256_set_epi32(len_limit, room, len_limit, room, len_limit, room, len_limit,
-            room);
+        let limit = _mm256_set_epi32(
+            len_limit, room, len_limit, room, len_limit, room, len_limit, room,
+        );
         // Per slot, as u64 lanes [word, ptr]: what a swap keeps of each
         // side's word, and the flag it sets.
-        let keep_tx = _mm256_set_epi32(0, 0, (KEEP_LEN_FLAGS >> 32) as i32, -1, 0, 0,
-            (KEEP_LEN_FLAGS >> 32) as i32, -1);
+        let keep_tx = _mm256_set_epi32(
+            0,
+            0,
+            (KEEP_LEN_FLAGS >> 32) as i32,
+            -1,
+            0,
+            0,
+            (KEEP_LEN_FLAGS >> 32) as i32,
+            -1,
+        );
         let keep_rx = _mm256_set_epi32(0, 0, 0, -1, 0, 0, 0, -1);
-        let changed = _mm256_set_epi32(0, 0, (CHANGED >> 32) as i32, 0, 0, 0,
-            (CHANGED >> 32) as i32, 0);
+        let changed = _mm256_set_epi32(
+            0,
+            0,
+            (CHANGED >> 32) as i32,
+            0,
+            0,
+            0,
+            (CHANGED >> 32) as i32,
+            0,
+        );
         let (mut block, mut bytes) = (0usize, 0u64);
         while block < blocks {
             let fold_end = blocks.min(block + FOLD_BLOCKS);
