@@ -245,6 +245,7 @@ fn deliver_to_ring(
     // so the slots it released are really free.
     let hwcur = k.field(crate::ctrl::kring::HWCUR).load(Ordering::Acquire);
     let mut hwtail = k.field(crate::ctrl::kring::HWTAIL).load(Ordering::Relaxed);
+    let first_hwtail = hwtail;
     let (mut packets, mut bytes, mut full, mut bad_buf) = (0u64, 0u64, 0u64, 0u64);
     let mut free = (hwcur + n - hwtail - 1) % n;
     let buf_size = memory.buf_size() as usize;
@@ -376,9 +377,15 @@ fn deliver_to_ring(
         }
     }
     // Release: the slots and payloads written above become visible to the
-    // receiver's Acquire load of hwtail in rxsync.
-    k.field(crate::ctrl::kring::HWTAIL)
-        .store(hwtail, Ordering::Release);
+    // receiver's Acquire load of hwtail in rxsync. Stored only when it
+    // moved: the receiver polls this line at every rxsync, and a full
+    // ring (a receiver not running) meets every batch of a broadcast
+    // sender; storing the unchanged value took the line from the poller
+    // for nothing.
+    if hwtail != first_hwtail {
+        k.field(crate::ctrl::kring::HWTAIL)
+            .store(hwtail, Ordering::Release);
+    }
     d.add(PortCounter::RxPackets, packets);
     d.add(PortCounter::RxBytes, bytes);
     d.add(PortCounter::RxDropFull, full);

@@ -223,8 +223,15 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     // and what the peer receives.
     crate::monitor::copy(domain, index, Dir::Tx, ring_id, &rx, first_moved, rx_hwtail);
     crate::monitor::copy(domain, peer, Dir::Rx, ring_id, &rx, first_moved, rx_hwtail);
-    // Release: the moved descriptors become visible with hwtail.
-    rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
+    // Release: the moved descriptors become visible with hwtail. Stored
+    // only when something moved: the receiver polls this line at every
+    // rxsync (`forward::is_idle`), and a sender waiting for room syncs in
+    // a loop; storing the unchanged value took the line from the polling
+    // receiver at every such sync (and made its next poll miss), where
+    // the plain ring's producer writes its index only to publish.
+    if rx_hwtail != first_moved {
+        rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
+    }
     drop(_guard);
 
     // The sender may fill as many slots past hwcur as the receiver has
