@@ -6,7 +6,9 @@
 //!
 //! - producer, VALE: `deliver::deliver_to_ring` loads the RX kring's
 //!   `hwcur` (Acquire) to compute free slots, writes the slots, then stores
-//!   `hwtail` (Release); a frame with no room is dropped. Then
+//!   `hwtail` (Release; only when a slot moved, as the engine does since
+//!   a sync with nothing to publish stores nothing on the line the
+//!   consumer polls); a frame with no room is dropped. Then
 //!   `forward::kick`: a SeqCst fence, a Relaxed load of the wake flag and,
 //!   if it was set, a swap that clears it and a write to the wake FIFO.
 //! - producer, pipe: `pipe::pipe_txsync` moves slots the same way but never
