@@ -400,30 +400,47 @@ module dp_engine #(
         else if (stage_rd_valid && dma_rd_req_ready) tag_ctr <= tag_ctr + 7'd1;
     end
 
-    // BAR2 device port: the stages first, the read ahead in free cycles.
-    // The port holds its last read's data, and the stages count on that
-    // (a slot read once is used over several cycles): they see the port
-    // while their read is its last, else the copy kept here.
-    // dp_tx_fetch first (it cannot wait), then dp_deliver (it waits on
-    // desc_busy), dp_pipe (never beside them), the read ahead.
-    logic              f_rd_en, d_rd_en, p_rd_en, pf_rd_want, pf_rd_grant;
-    logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word, pf_rd_word;
-    logic              stage_rd_en;
-    logic [1:0]        last_rd;  // the last reader: 0 f, 1 d, 2 p, 3 read ahead
-    logic [63:0]       f_desc, d_desc, p_desc, f_hold, d_hold, p_hold;
-    assign stage_rd_en  = f_rd_en | d_rd_en | p_rd_en;
-    assign pf_rd_grant  = !stage_rd_en && !desc_wr_en;
-    assign desc_rd_en   = stage_rd_en | (pf_rd_want && pf_rd_grant);
-    assign desc_rd_word = f_rd_en ? f_rd_word : d_rd_en ? d_rd_word : p_rd_en ? p_rd_word
-                        : pf_rd_word;
-    assign f_desc = last_rd == 2'd0 ? desc_rd_data : f_hold;
-    assign d_desc = last_rd == 2'd1 ? desc_rd_data : d_hold;
-    assign p_desc = last_rd == 2'd2 ? desc_rd_data : p_hold;
+    // BAR2 device port. Words: dp_deliver and dp_pipe (never in one
+    // job). Lines (four slots): dp_pipe's runs, then dp_tx_fetch's slot
+    // stream, then dp_pay_fetch's scan, each in a cycle no word access
+    // uses; dp_deliver's slot read waits a cycle when dp_tx_fetch reads
+    // (desc_busy). A line reader takes its line the cycle after its read;
+    // dp_pipe holds a run's line on the port for several cycles, so in a
+    // pipe job dp_tx_fetch reads only while the engine waits for its
+    // frame (J_FWAIT) and dp_pay_fetch not at all.
+    // The word port holds its last read's data, and the stages count on
+    // that (a slot read once is used over several cycles): they see the
+    // port while their read is its last, else the copy kept here.
+    logic              d_rd_en, p_rd_en;
+    logic [WORD_W-1:0] d_rd_word, p_rd_word;
+    logic              p_line_en, p_line_we;
+    logic [WORD_W-4:0] p_line_row, f_line_row, pf_line_row;
+    logic              f_line_want, f_line_grant, pf_line_want, pf_line_grant;
+    logic              last_rd;  // the last word reader: 0 d, 1 p
+    logic              line_rd;  // a line was read since
+    logic [63:0]       d_desc, p_desc, d_hold, p_hold;
+    assign f_line_grant  = !p_rd_en && !desc_wr_en && !p_line_en && (!cpipe || st == J_FWAIT);
+    assign pf_line_grant = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en && !cpipe
+                        && !(f_line_want && f_line_grant);
+    assign desc_rd_en     = d_rd_en | p_rd_en;
+    assign desc_rd_word   = d_rd_en ? d_rd_word : p_rd_word;
+    assign desc_line_en   = p_line_en | (f_line_want && f_line_grant)
+                          | (pf_line_want && pf_line_grant);
+    assign desc_line_we   = p_line_en && p_line_we;
+    assign desc_line_row  = p_line_en ? p_line_row
+                          : (f_line_want && f_line_grant) ? f_line_row : pf_line_row;
+    assign d_desc = (!line_rd && !last_rd) ? desc_rd_data : d_hold;
+    assign p_desc = (!line_rd && last_rd) ? desc_rd_data : p_hold;
     always_ff @(posedge clk) begin
-        if (rst) last_rd <= 2'd0;
-        else if (desc_rd_en) last_rd <= f_rd_en ? 2'd0 : d_rd_en ? 2'd1 : p_rd_en ? 2'd2 : 2'd3;
-        else if (desc_line_en && !desc_line_we) last_rd <= 2'd3;  // a run's line
-        f_hold <= f_desc;
+        if (rst) begin
+            last_rd <= 1'b0;
+            line_rd <= 1'b0;
+        end else if (desc_rd_en) begin
+            last_rd <= !d_rd_en;
+            line_rd <= 1'b0;
+        end else if (desc_line_en && !desc_line_we) begin
+            line_rd <= 1'b1;
+        end
         d_hold <= d_desc;
         p_hold <= p_desc;
     end
@@ -526,7 +543,9 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(fetch_ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(f_desc),
+        .req_fresh(st == J_FETCH || st == J_PFETCH),
+        .line_want(f_line_want), .line_grant(f_line_grant), .line_row(f_line_row),
+        .line_rdata(desc_line_rdata),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
@@ -547,8 +566,8 @@ module dp_engine #(
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
         .cons(d_frame_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
-        .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
-        .desc_rd_data,
+        .line_want(pf_line_want), .line_grant(pf_line_grant), .line_row(pf_line_row),
+        .line_rdata(desc_line_rdata),
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
         .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
         .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
@@ -593,7 +612,7 @@ module dp_engine #(
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_entry(d_fill_entry), .fill_k(d_fill_k), .fill_n(d_fill_n),
         .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(d_desc),
-        .desc_busy(f_rd_en),
+        .desc_busy(f_line_want && f_line_grant),
         .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
@@ -623,8 +642,8 @@ module dp_engine #(
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
         .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(p_desc),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
-        .desc_line_en, .desc_line_we, .desc_line_row, .desc_line_mask, .desc_line_wdata,
-        .desc_line_rdata,
+        .desc_line_en(p_line_en), .desc_line_we(p_line_we), .desc_line_row(p_line_row),
+        .desc_line_mask, .desc_line_wdata, .desc_line_rdata,
         .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(p_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),

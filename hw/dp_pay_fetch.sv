@@ -1,9 +1,10 @@
 // Payload fetch ahead of the forwarding stages, into a packet buffer.
 //
 // While a VALE job runs, this stage scans the job's TX ring from hwcur
-// towards head (one slot per free cycle of the BAR2 port, after the other
-// stages, pipelined: the read of a slot, its check the next cycle, its
-// DMA request from a small queue) and, for every frame's first slot that
+// towards head (a dp_slot_stream reads BAR2's line port in the cycles
+// the other stages leave, four slots a read; the check takes one slot
+// per cycle, its DMA request waits in a small queue) and, for every
+// frame's first slot that
 // the forwarding stages would read (a valid buffer, ETH_HEADER_LEN <= len
 // <= ENTRY_BYTES), issues a DMA read of that slot's whole payload with a
 // tag of its own.
@@ -65,12 +66,13 @@ module dp_pay_fetch #(
     // start); the scan stays within NE positions of it.
     input  logic [15:0] cons,
 
-    // BAR2 descriptor memory: a read wanted, granted when no stage reads
-    // or writes this cycle; the data is on desc_rd_data the next cycle.
-    output logic                               desc_rd_want,
-    input  logic                               desc_rd_grant,
-    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
-    input  logic [63:0]                        desc_rd_data,
+    // BAR2 descriptor memory, line port: a read wanted, granted when no
+    // stage uses the port this cycle; the line is on line_rdata the next
+    // cycle.
+    output logic                               line_want,
+    input  logic                               line_grant,
+    output logic [$clog2(BAR2_BYTES / 64)-1:0] line_row,
+    input  logic [511:0]                       line_rdata,
 
     // DMA read channel: an offered request (taken when ready), and the
     // response beats with this stage's tags (always accepted).
@@ -106,7 +108,6 @@ module dp_pay_fetch #(
     `include "dp_common.svh"
     /* verilator lint_on UNUSEDPARAM */
 
-    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
     localparam int EW = $clog2(NE);
     // Beats per entry: a whole 2 KiB buffer (a 1514-byte frame fits).
     localparam int ENTRY_BEATS = 32;
@@ -120,10 +121,16 @@ module dp_pay_fetch #(
     logic [31:0] base, buf_size, num_bufs;
     logic [63:0] pool;
     logic [15:0] n, ci0, head, s;
-    // The slot read last cycle (its word on desc_rd_data now), and
-    // whether it begins a frame.
-    logic        d_valid, at_start;
-    logic [15:0] d_slot;
+    // The slot at s (the stream's front) begins a frame.
+    logic        at_start;
+    // The stream of the ring's slots from s: started at the job's hwcur,
+    // again at the stages' frame when they passed the scan.
+    logic        s_restart, s_valid, take;
+    logic [15:0] s_restart_ci;
+    logic [63:0] s_word;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [15:0] s_lim;
+    /* verilator lint_on UNUSEDSIGNAL */
     // The request queue: slot, buffer, length (at most ENTRY_BYTES).
     logic [15:0]    rq_slot [QD];
     logic [31:0]    rq_buf  [QD];
@@ -171,16 +178,20 @@ module dp_pay_fetch #(
     assign in_window = pos_s - pos_cons < 16'(NE);
     assign q_behind  = pos_q < pos_cons;
 
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [31:0] slot_byte;
-    assign slot_byte = base + 32'(slot_off(s));
-    /* verilator lint_on UNUSEDSIGNAL */
-    assign desc_rd_word = slot_byte[WORD_W+2:3];
-    // A read only when the queue can take its request next cycle.
-    assign desc_rd_want = run && !behind && s != head && in_window
-                       && 32'(rq_n) + (d_valid ? 32'd1 : 32'd0) < 32'(QD);
-    logic rd_fire;
-    assign rd_fire = desc_rd_want && desc_rd_grant;
+    // The check takes the slot at s when it is in the window and the
+    // queue has room for its request.
+    assign take = run && s_valid && !behind && in_window && 32'(rq_n) < 32'(QD);
+    assign s_restart    = start || (run && behind);
+    assign s_restart_ci = start ? start_ci : cons;
+    dp_slot_stream #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) stream (
+        .clk, .rst,
+        .restart(s_restart), .restart_base(start ? start_base : base),
+        .restart_n(start ? start_n : n), .restart_ci(s_restart_ci),
+        .restart_lim(start ? start_head : head),
+        .lim_valid(1'b0), .lim_head(16'd0),
+        .line_want, .line_grant, .line_row, .line_rdata,
+        .f_valid(s_valid), .f_idx(s), .f_word(s_word), .pop(take), .lim(s_lim)
+    );
 
     logic [15:0] q_beats;  // the head request's beats
     assign q_beats = 16'((32'(rq_len[rq_rd]) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
@@ -197,11 +208,11 @@ module dp_pay_fetch #(
     assign dlv_done   = dlv_alloc && e_done[ed];
     assign busy       = inflight != 9'd0;
 
-    // The slot just read, and whether its frame is worth reading ahead.
+    // The slot at s, and whether its frame is worth reading ahead.
     logic [15:0] dlen;
     logic        fetch_it;
-    assign dlen = slot_len(desc_rd_data);
-    assign fetch_it = at_start && buf_ok(slot_buf(desc_rd_data), num_bufs)
+    assign dlen = slot_len(s_word);
+    assign fetch_it = at_start && buf_ok(slot_buf(s_word), num_bufs)
                    && 32'(dlen) <= buf_size && 32'(dlen) >= ETH_HEADER_LEN
                    && 32'(dlen) <= ENTRY_BYTES;
 
@@ -216,12 +227,11 @@ module dp_pay_fetch #(
 
     logic accept, push;
     assign accept = rd_req_valid && rd_req_ready;
-    assign push   = d_valid && fetch_it;
+    assign push   = take && fetch_it;
 
     always_ff @(posedge clk) begin
         if (rst) begin
             run <= 1'b0;
-            d_valid <= 1'b0;
             rq_n <= '0;
             e_valid <= '0;
             e_b0 <= '0;
@@ -250,18 +260,12 @@ module dp_pay_fetch #(
                 e_cnt[eq]   <= '0;
             end
 
-            // Read: slot s now, its word next cycle.
-            d_valid <= rd_fire;
-            if (rd_fire) begin
-                d_slot <= s;
-                s <= nxt(s, n);
-            end
-            // Check: the slot read last cycle; a frame's first slot worth
-            // reading ahead queues its request.
-            if (d_valid) at_start <= (slot_flags(desc_rd_data) & NS_MOREFRAG) == 16'd0;
+            // Check: the slot at s; a frame's first slot worth reading
+            // ahead queues its request.
+            if (take) at_start <= (slot_flags(s_word) & NS_MOREFRAG) == 16'd0;
             if (push) begin
-                rq_slot[rq_wr] <= d_slot;
-                rq_buf[rq_wr]  <= slot_buf(desc_rd_data);
+                rq_slot[rq_wr] <= s;
+                rq_buf[rq_wr]  <= slot_buf(s_word);
                 rq_len[rq_wr]  <= 13'(dlen);
                 rq_wr <= rq_wr + QDW'(1);
             end
@@ -272,10 +276,9 @@ module dp_pay_fetch #(
                   - ((rq_n != '0 && (accept || q_behind)) ? (QDW + 1)'(1) : '0);
 
             if (run && behind) begin
-                // The stages passed the scan: resume at their frame.
-                s <= cons;
+                // The stages passed the scan: resume at their frame
+                // (the stream starts over there).
                 at_start <= 1'b1;
-                d_valid <= 1'b0;
             end
 
             if (stop) run <= 1'b0;
@@ -287,9 +290,7 @@ module dp_pay_fetch #(
                 pool     <= start_pool;
                 buf_size <= start_buf_size;
                 num_bufs <= start_num_bufs;
-                s        <= start_ci;
                 at_start <= 1'b1;
-                d_valid  <= 1'b0;
                 rq_n     <= '0;
                 rq_rd    <= '0;
                 rq_wr    <= '0;

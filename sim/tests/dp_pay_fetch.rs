@@ -97,11 +97,11 @@ impl Bench {
 
     /// One clock: the host offers one due beat (of a random due read),
     /// BAR2 answers a granted read in the next cycle (else the stages'
-    /// reads leave other data there).
+    /// reads leave other data there): a line, four slots.
     fn tick(&mut self, job: &Job, cons: u32) {
         self.p.set_cons(u64::from(cons));
         let granted = self.rng.gen_bool(self.grant);
-        self.p.set_desc_rd_grant(u64::from(granted));
+        self.p.set_line_grant(u64::from(granted));
         let due: Vec<usize> = (0..self.reads.len())
             .filter(|&i| self.reads[i].due <= self.now)
             .collect();
@@ -129,7 +129,7 @@ impl Bench {
         self.p.set_rd_req_ready(u64::from(self.rng.gen_bool(0.8)));
         self.p.eval();
 
-        let desc = (self.p.desc_rd_want() != 0 && granted).then(|| self.p.desc_rd_word() as usize);
+        let desc = (self.p.line_want() != 0 && granted).then(|| self.p.line_row() as usize);
         if self.p.rd_req_valid() != 0 && self.p.rd_req_ready() != 0 {
             let (addr, len, tag) = (
                 self.p.rd_req_addr(),
@@ -161,11 +161,11 @@ impl Bench {
                 self.reads.remove(i);
             }
         }
-        self.bar2.rdata = match desc {
-            Some(word) => self.bar2.words[word],
+        let line = match desc {
+            Some(row) => self.bar2.line(row),
             None => self.rng.gen(),
         };
-        self.p.set_desc_rd_data(self.bar2.rdata);
+        self.p.set_line_rdata(&line);
         self.p.eval();
         self.now += 1;
     }
