@@ -565,6 +565,9 @@ module dp_engine #(
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
+        // (it reads ahead across jobs of a ring, up to its newest doorbell)
+        .start_port(8'(cp)), .start_ring(cr), .port_enable,
+        .db_valid, .db_rx, .db_port, .db_ring, .db_head,
         .cons(d_frame_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
         .line_want(pf_line_want), .line_grant(pf_line_grant), .line_row(pf_line_row),
         .line_rdata(desc_line_rdata),

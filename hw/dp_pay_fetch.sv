@@ -62,6 +62,17 @@ module dp_pay_fetch #(
     input  logic [31:0] start_buf_size,
     input  logic [31:0] start_num_bufs,
     input  logic        stop,
+    // The job's port and ring (start), the port enables, and the TX
+    // doorbells as bar0_regs gives them: the read ahead outlives a job
+    // (below) up to the newest doorbell's head of its ring.
+    input  logic [7:0]  start_port,
+    input  logic [3:0]  start_ring,
+    input  logic [NUM_PORTS-1:0] port_enable,
+    input  logic        db_valid,
+    input  logic        db_rx,
+    input  logic [7:0]  db_port,
+    input  logic [3:0]  db_ring,
+    input  logic [15:0] db_head,
     // The first slot of the frame the forwarding stages are at (a frame
     // start); the scan stays within NE positions of it.
     input  logic [15:0] cons,
@@ -117,10 +128,22 @@ module dp_pay_fetch #(
     localparam int QD = 4;
     localparam int QDW = $clog2(QD);
     logic run;               // a job is being scanned
+    // Across jobs: after a job of this ring (port sp, ring sr) ends at
+    // end_ci, the scan goes on (keep) up to the newest doorbell's head,
+    // within NE of end_ci; the next job of the ring starting at end_ci
+    // takes what it read. Only where an entry can be named by the slot
+    // index alone (smode: n a multiple of NE, or at most NE), so the
+    // entries stay put when the job's hwcur moves. A refused head for
+    // the ring (the host then takes its ring back from hwcur) or the port
+    // disabled ends it (alive).
+    logic        keep, alive, smode;
+    logic [7:0]  sp;
+    logic [3:0]  sr;
+    logic [15:0] end_ci;
 
     logic [31:0] base, buf_size, num_bufs;
     logic [63:0] pool;
-    logic [15:0] n, ci0, head, s;
+    logic [15:0] n, ci0, s;
     // The slot at s (the stream's front) begins a frame.
     logic        at_start;
     // The stream of the ring's slots from s: started at the job's hwcur,
@@ -128,9 +151,7 @@ module dp_pay_fetch #(
     logic        s_restart, s_valid, take;
     logic [15:0] s_restart_ci;
     logic [63:0] s_word;
-    /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0] s_lim;
-    /* verilator lint_on UNUSEDSIGNAL */
     // The request queue: slot, buffer, length (at most ENTRY_BYTES).
     logic [15:0]    rq_slot [QD];
     logic [31:0]    rq_buf  [QD];
@@ -154,7 +175,7 @@ module dp_pay_fetch #(
         pos_of = ring_dist(x, ci0, n);
     endfunction
 
-    logic [15:0] pos_s, pos_cons, pos_q;
+    logic [15:0] pos_s, pos_cons, pos_q, cons_e;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0] pos_look, pos_dlv;  // their low bits name the entry
     /* verilator lint_on UNUSEDSIGNAL */
@@ -162,13 +183,15 @@ module dp_pay_fetch #(
     logic [15:0]   q_slot;
     assign q_slot   = rq_slot[rq_rd];
     assign pos_s    = pos_of(s);
-    assign pos_cons = pos_of(cons);
+    // Between jobs the consumer is the last job's end.
+    assign cons_e   = run ? cons : end_ci;
+    assign pos_cons = pos_of(cons_e);
     assign pos_q    = pos_of(q_slot);
     assign pos_look = pos_of(look_slot);
     assign pos_dlv  = pos_of(dlv_slot);
-    assign eq = pos_q[EW-1:0];
-    assign el = pos_look[EW-1:0];
-    assign ed = pos_dlv[EW-1:0];
+    assign eq = smode ? q_slot[EW-1:0] : pos_q[EW-1:0];
+    assign el = smode ? look_slot[EW-1:0] : pos_look[EW-1:0];
+    assign ed = smode ? dlv_slot[EW-1:0] : pos_dlv[EW-1:0];
 
     // The scan may look at slot s: not head, and within NE of the consumer.
     // When the stages passed it, it resumes at their frame (and what it
@@ -180,22 +203,51 @@ module dp_pay_fetch #(
 
     // The check takes the slot at s when it is in the window and the
     // queue has room for its request.
-    assign take = run && s_valid && !behind && in_window && 32'(rq_n) < 32'(QD);
-    assign s_restart    = start || (run && behind);
+    logic active;
+    assign active = run || keep;
+    assign take = active && s_valid && !behind && in_window && 32'(rq_n) < 32'(QD);
+
+    // The doorbells of the ring: a newer head (ahead of the limit) moves
+    // the limit on; a refused one ends the read ahead.
+    logic db_ours, db_bad, db_newer, kill, cont;
+    assign db_ours  = db_valid && !db_rx && db_port == sp && db_ring == sr;
+    assign db_bad   = db_ours && db_head >= n;
+    assign db_newer = db_ours && db_head < n && pos_of(db_head) > pos_of(s_lim);
+    assign kill     = db_bad || !port_enable[PW'(sp)];
+    // A job of the ring where the last one ended: go on.
+    assign cont = start && keep && alive && !kill && {start_port, start_ring} == {sp, sr}
+               && start_ci == end_ci && start_n == n;
+    logic start_newer;
+    assign start_newer = ring_dist(start_head, start_ci, n) > ring_dist(s_lim, start_ci, n);
+    // Entries kept at a continuation: those of the slots scanned since
+    // end_ci (the rest may be of an older lap of the ring).
+    logic [NE-1:0] keep_mask;
+    logic [15:0]   scanned;
+    assign scanned = ring_dist(s, end_ci, n);
+    always_comb begin
+        for (int e = 0; e < NE; e++) begin
+            logic [EW-1:0] ahead;  // slots from end_ci to e's (mod NE)
+            ahead = EW'(e) - end_ci[EW-1:0];
+            keep_mask[e] = 16'(ahead) < scanned;
+        end
+    end
+
+    assign s_restart    = (start && !cont) || (run && behind);
     assign s_restart_ci = start ? start_ci : cons;
     dp_slot_stream #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) stream (
         .clk, .rst,
         .restart(s_restart), .restart_base(start ? start_base : base),
         .restart_n(start ? start_n : n), .restart_ci(s_restart_ci),
-        .restart_lim(start ? start_head : head),
-        .lim_valid(1'b0), .lim_head(16'd0),
+        .restart_lim(start ? start_head : s_lim),
+        .lim_valid((cont && start_newer) || (!start && db_newer)),
+        .lim_head(start ? start_head : db_head),
         .line_want, .line_grant, .line_row, .line_rdata,
         .f_valid(s_valid), .f_idx(s), .f_word(s_word), .pop(take), .lim(s_lim)
     );
 
     logic [15:0] q_beats;  // the head request's beats
     assign q_beats = 16'((32'(rq_len[rq_rd]) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
-    assign rd_req_valid = run && rq_n != '0 && !q_behind && !e_busy[eq]
+    assign rd_req_valid = active && rq_n != '0 && !q_behind && !e_busy[eq]
                        && 32'(beats) + 32'(q_beats) <= MAX_BEATS;
     assign rd_req_addr  = pool + 64'(rq_buf[rq_rd]) * 64'(buf_size);
     assign rd_req_len   = rq_len[rq_rd];
@@ -206,7 +258,7 @@ module dp_pay_fetch #(
     assign look_hdr   = e_hdr[el];
     assign dlv_alloc  = e_valid[ed] && e_slot[ed] == dlv_slot;
     assign dlv_done   = dlv_alloc && e_done[ed];
-    assign busy       = inflight != 9'd0;
+    assign busy       = inflight != 9'd0 || (active && (rq_n != '0 || take));
 
     // The slot at s, and whether its frame is worth reading ahead.
     logic [15:0] dlen;
@@ -232,6 +284,8 @@ module dp_pay_fetch #(
     always_ff @(posedge clk) begin
         if (rst) begin
             run <= 1'b0;
+            keep <= 1'b0;
+            alive <= 1'b0;
             rq_n <= '0;
             e_valid <= '0;
             e_b0 <= '0;
@@ -251,6 +305,11 @@ module dp_pay_fetch #(
                     e_busy[er] <= 1'b0;
                 end
             end
+            // A continuation keeps the entries of the slots scanned since
+            // the last job's end.
+            if (cont) e_valid <= e_valid & keep_mask;
+            // The scan passes slot s: what its entry held is older.
+            if (take && smode) e_valid[s[EW-1:0]] <= 1'b0;
             if (accept) begin
                 e_valid[eq] <= 1'b1;
                 e_slot[eq]  <= q_slot;
@@ -275,18 +334,39 @@ module dp_pay_fetch #(
             rq_n <= rq_n + (push ? (QDW + 1)'(1) : '0)
                   - ((rq_n != '0 && (accept || q_behind)) ? (QDW + 1)'(1) : '0);
 
-            if (run && behind) begin
+            if (active && behind) begin
                 // The stages passed the scan: resume at their frame
                 // (the stream starts over there).
                 at_start <= 1'b1;
             end
 
-            if (stop) run <= 1'b0;
-            if (start) begin
+            if (stop && run) begin
+                // Positions from the job's end now: the host's newer heads
+                // may pass the job's hwcur (it owns everything from head
+                // to end_ci - 1 once the job publishes).
+                run    <= 1'b0;
+                keep   <= alive && smode;
+                end_ci <= cons;
+                ci0    <= cons;
+            end
+            if (kill) begin
+                alive <= 1'b0;
+                keep  <= 1'b0;
+            end
+            if (cont) begin
+                // The next job of the ring: positions from its hwcur.
+                ci0 <= start_ci;
+                run <= 1'b1;
+                if (s == end_ci) at_start <= 1'b1;
+            end else if (start) begin
+                sp    <= start_port;
+                sr    <= start_ring;
+                alive <= 1'b1;
+                keep  <= 1'b0;
+                smode <= start_n <= 16'(NE) || start_n[EW-1:0] == '0;
                 base     <= start_base;
                 n        <= start_n;
                 ci0      <= start_ci;
-                head     <= start_head;
                 pool     <= start_pool;
                 buf_size <= start_buf_size;
                 num_bufs <= start_num_bufs;
