@@ -8,10 +8,18 @@
 // the forwarding stages would read (a valid buffer, ETH_HEADER_LEN <= len
 // <= ENTRY_BYTES), issues a DMA read of that slot's whole payload with a
 // tag of its own.
-// Many reads are in flight at once (up to NE), so the round trip is paid
-// once per window, not once per frame; completions may come back in any
-// order between tags (in order within one), and each beat lands in the
-// packet buffer at its entry's next beat.
+// Many reads are in flight at once (up to NT, one tag each), so the round
+// trip is paid once per window, not once per frame; completions may come
+// back in any order between tags (in order within one), and each beat
+// lands in the packet buffer at its read's next beat.
+//
+// The packet buffer is NB beats of 64 bytes, handed out in scan order as
+// a ring: a frame takes ceil(len / 64) beats (a 60-byte frame one, a
+// 1514-byte frame 24), so the window holds many small frames or enough
+// large ones for a round trip. The allocations are released in the same
+// order (a queue), each once its frame is behind the stages (or its entry
+// was reused or dropped) and its read's last beat is in. Tags are handed
+// out from a free list (any order back).
 //
 // Entry e holds the frame whose first slot s has ring position
 // (s - job hwcur) mod n congruent to e mod NE; the scan stays within NE
@@ -29,8 +37,9 @@
 //
 // The payload of a slot between hwcur and head is the device's until the
 // job publishes it, so a copy read ahead stays good. Reads here carry tags
-// with bit 7 set (bits 6..0 the entry); the stages' reads have bit 7
-// clear, so dp_engine steers each response beat by its tag.
+// TAG_BASE .. TAG_BASE + NT - 1; the stages' reads the tags below
+// TAG_BASE (dp_engine's split of the host's tags), so dp_engine steers
+// each response beat by its tag.
 `include "nm_defines.svh"
 
 module dp_pay_fetch #(
@@ -40,8 +49,15 @@ module dp_pay_fetch #(
     parameter int RINGS      = 4,
     // BAR2 size in bytes.
     parameter int BAR2_BYTES = 262144,
-    // Packet buffer entries (frames read ahead at most), at most 128.
-    parameter int NE         = 128,
+    // Entries (ring positions the window spans; frames read ahead at
+    // most), a power of two, at most 256.
+    parameter int NE         = 256,
+    // Reads in flight at most (tags), and the first tag (dp_engine's
+    // split: the stages have the tags below it).
+    parameter int NT         = 224,
+    parameter int TAG_BASE   = 32,
+    // Packet buffer beats (a power of two, at least 64).
+    parameter int NB         = 1024,
     // Response beats in flight at most: enough to cover a round trip of
     // this many cycles at one beat per cycle, and no more, so a stage's
     // read (a destination slot fill, a head) never queues behind more
@@ -94,9 +110,7 @@ module dp_pay_fetch #(
     output logic [7:0]   rd_req_tag,
     input  logic         rsp_valid,
     input  logic [511:0] rsp_data,
-    /* verilator lint_off UNUSEDSIGNAL */
-    input  logic [7:0]   rsp_tag,   // bit 7 was checked by dp_engine
-    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic [7:0]   rsp_tag,   // dp_engine checked it is one of NT
     input  logic         rsp_last,
 
     // The packet buffer, read by the forwarding stages.
@@ -120,9 +134,15 @@ module dp_pay_fetch #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int EW = $clog2(NE);
-    // Beats per entry: a whole 2 KiB buffer (a 1514-byte frame fits).
+    localparam int TW = $clog2(NT);
+    localparam int BW = $clog2(NB);
+    // Beats of a frame read ahead at most: a whole 2 KiB buffer (a
+    // 1514-byte frame fits).
     localparam int ENTRY_BEATS = 32;
     localparam int ENTRY_BYTES = ENTRY_BEATS * BEAT_BYTES;
+    // Allocations not yet released at most.
+    localparam int AQ = 2 * NE;
+    localparam int AW = $clog2(AQ);
 
     // Requests waiting for the DMA channel (a power of two).
     localparam int QD = 4;
@@ -159,15 +179,35 @@ module dp_pay_fetch #(
     logic [QDW-1:0] rq_wr, rq_rd;
     logic [QDW:0]   rq_n;
 
-    // Per entry: allocated this job for slot e_slot, first beat in, all
-    // in, a read in flight, beats received.
+    // Per entry: allocated for slot e_slot, its frame's first beat at
+    // e_bst in the packet buffer; first beat in, all in, a read in flight.
     logic [NE-1:0] e_valid, e_b0, e_done, e_busy;
     logic [15:0]   e_slot [NE];
-    logic [4:0]    e_cnt  [NE];
+    logic [BW-1:0] e_bst  [NE];
     logic [95:0]   e_hdr  [NE];
-    logic [8:0]    inflight;
+    logic [15:0]   inflight;
     logic [15:0]   beats;     // response beats still to come
-    logic [511:0]  pbuf [NE * ENTRY_BEATS];
+    logic [511:0]  pbuf [NB];
+    // Per tag: its entry, the beat its next response beat fills, and
+    // whether that is the frame's first.
+    logic [EW-1:0] t_e    [NT];
+    logic [BW-1:0] t_addr [NT];
+    logic [NT-1:0] t_first;
+    // Free tags: the never used ones (t_fresh up), then those returned
+    // (a queue).
+    logic [TW:0]   t_fresh;
+    logic [TW-1:0] tq [1 << TW];
+    logic [TW-1:0] tq_wr, tq_rd;
+    logic [TW:0]   tq_n;
+    // The packet buffer's ring: the next free beat, beats allocated;
+    // the allocations in order (slot, entry, beats).
+    logic [BW-1:0] bw;
+    logic [BW:0]   used;
+    logic [15:0]   aq_slot [AQ];
+    logic [EW-1:0] aq_e    [AQ];
+    logic [5:0]    aq_nb   [AQ];
+    logic [AW-1:0] aq_wr, aq_rd;
+    logic [AW:0]   aq_n;
 
     // Position of slot x in the job (distance from the job's hwcur), and
     // its entry.
@@ -247,18 +287,24 @@ module dp_pay_fetch #(
 
     logic [15:0] q_beats;  // the head request's beats
     assign q_beats = 16'((32'(rq_len[rq_rd]) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
-    assign rd_req_valid = active && rq_n != '0 && !q_behind && !e_busy[eq]
+    // A free tag, room in the packet buffer and in the allocation queue.
+    logic          t_avail;
+    logic [TW-1:0] t_pick;
+    assign t_avail = 32'(t_fresh) < NT || tq_n != '0;
+    assign t_pick  = (32'(t_fresh) < NT) ? TW'(t_fresh) : tq[tq_rd];
+    assign rd_req_valid = active && rq_n != '0 && !q_behind && !e_busy[eq] && t_avail
+                       && 32'(used) + 32'(q_beats) <= NB && 32'(aq_n) < AQ
                        && 32'(beats) + 32'(q_beats) <= MAX_BEATS;
     assign rd_req_addr  = pool + 64'(rq_buf[rq_rd]) * 64'(buf_size);
     assign rd_req_len   = rq_len[rq_rd];
-    assign rd_req_tag   = {1'b1, 7'(eq)};
+    assign rd_req_tag   = 8'(TAG_BASE + 32'(t_pick));
 
     assign look_alloc = e_valid[el] && e_slot[el] == look_slot;
     assign look_b0    = look_alloc && e_b0[el];
     assign look_hdr   = e_hdr[el];
     assign dlv_alloc  = e_valid[ed] && e_slot[ed] == dlv_slot;
     assign dlv_done   = dlv_alloc && e_done[ed];
-    assign busy       = inflight != 9'd0 || (active && (rq_n != '0 || take));
+    assign busy       = inflight != 16'd0 || (active && (rq_n != '0 || take));
 
     // The slot at s, and whether its frame is worth reading ahead.
     logic [15:0] dlen;
@@ -268,14 +314,38 @@ module dp_pay_fetch #(
                    && 32'(dlen) <= buf_size && 32'(dlen) >= ETH_HEADER_LEN
                    && 32'(dlen) <= ENTRY_BYTES;
 
-    // Response beats: entry rsp_tag[EW-1:0], at its next beat.
-    logic [EW-1:0] er;
-    assign er = rsp_tag[EW-1:0];
+    // Response beats, registered first: tag rt's read, entry re, at the
+    // read's next beat.
+    logic          r_valid, r_last;
+    logic [511:0]  r_data;
+    logic [7:0]    r_tag;
+    logic [TW-1:0] rt;
+    logic [EW-1:0] re;
+    assign rt = TW'(r_tag - 8'(TAG_BASE));
+    assign re = t_e[rt];
     always_ff @(posedge clk) begin
-        if (rsp_valid) pbuf[{er, e_cnt[er]}] <= rsp_data;
-        if (rsp_valid && e_cnt[er] == 5'd0) e_hdr[er] <= rsp_data[95:0];
-        rd_data <= pbuf[{ed, rd_beat}];
+        if (rst) r_valid <= 1'b0;
+        else r_valid <= rsp_valid;
+        r_data <= rsp_data;
+        r_tag  <= rsp_tag;
+        r_last <= rsp_last;
     end
+    always_ff @(posedge clk) begin
+        if (r_valid) pbuf[t_addr[rt]] <= r_data;
+        if (r_valid && t_first[rt]) e_hdr[re] <= r_data[95:0];
+        rd_data <= pbuf[e_bst[ed] + BW'(rd_beat)];
+    end
+
+    // The oldest allocation is released once its frame is not needed
+    // (behind the stages, or its entry reused or dropped) and no read of
+    // its entry is in flight.
+    logic [15:0]   h_slot;
+    logic [EW-1:0] h_e;
+    logic          h_needed, release_it;
+    assign h_slot     = aq_slot[aq_rd];
+    assign h_e        = aq_e[aq_rd];
+    assign h_needed   = e_valid[h_e] && e_slot[h_e] == h_slot && pos_of(h_slot) >= pos_cons;
+    assign release_it = aq_n != '0 && !e_busy[h_e] && !h_needed;
 
     logic accept, push;
     assign accept = rd_req_valid && rd_req_ready;
@@ -293,18 +363,37 @@ module dp_pay_fetch #(
             e_busy <= '0;
             inflight <= '0;
             beats <= '0;
+            t_fresh <= '0;
+            tq_n <= '0;
+            tq_wr <= '0;
+            tq_rd <= '0;
+            bw <= '0;
+            used <= '0;
+            aq_n <= '0;
+            aq_wr <= '0;
+            aq_rd <= '0;
         end else begin
-            inflight <= inflight + (accept ? 9'd1 : 9'd0)
-                      - ((rsp_valid && rsp_last) ? 9'd1 : 9'd0);
-            beats <= beats + (accept ? q_beats : 16'd0) - (rsp_valid ? 16'd1 : 16'd0);
-            if (rsp_valid) begin
-                e_cnt[er] <= e_cnt[er] + 5'd1;
-                e_b0[er]  <= 1'b1;
-                if (rsp_last) begin
-                    e_done[er] <= 1'b1;
-                    e_busy[er] <= 1'b0;
+            inflight <= inflight + (accept ? 16'd1 : 16'd0)
+                      - ((r_valid && r_last) ? 16'd1 : 16'd0);
+            beats <= beats + (accept ? q_beats : 16'd0) - (r_valid ? 16'd1 : 16'd0);
+            if (r_valid) begin
+                t_addr[rt]  <= t_addr[rt] + BW'(1);
+                t_first[rt] <= 1'b0;
+                e_b0[re]    <= 1'b1;
+                if (r_last) begin
+                    e_done[re] <= 1'b1;
+                    e_busy[re] <= 1'b0;
+                    tq[tq_wr]  <= rt;
+                    tq_wr      <= tq_wr + TW'(1);
                 end
             end
+            tq_n <= tq_n + ((r_valid && r_last) ? (TW + 1)'(1) : '0)
+                  - ((accept && 32'(t_fresh) >= NT) ? (TW + 1)'(1) : '0);
+            // The packet buffer: allocated at a request, released in order.
+            used <= used + (accept ? (BW + 1)'(q_beats) : '0)
+                  - (release_it ? (BW + 1)'(aq_nb[aq_rd]) : '0);
+            aq_n <= aq_n + (accept ? (AW + 1)'(1) : '0) - (release_it ? (AW + 1)'(1) : '0);
+            if (release_it) aq_rd <= aq_rd + AW'(1);
             // A continuation keeps the entries of the slots scanned since
             // the last job's end.
             if (cont) e_valid <= e_valid & keep_mask;
@@ -316,7 +405,17 @@ module dp_pay_fetch #(
                 e_b0[eq]    <= 1'b0;
                 e_done[eq]  <= 1'b0;
                 e_busy[eq]  <= 1'b1;
-                e_cnt[eq]   <= '0;
+                e_bst[eq]   <= bw;
+                t_e[t_pick]     <= eq;
+                t_addr[t_pick]  <= bw;
+                t_first[t_pick] <= 1'b1;
+                if (32'(t_fresh) < NT) t_fresh <= t_fresh + (TW + 1)'(1);
+                else tq_rd <= tq_rd + TW'(1);
+                bw <= bw + BW'(q_beats);
+                aq_slot[aq_wr] <= q_slot;
+                aq_e[aq_wr]    <= eq;
+                aq_nb[aq_wr]   <= 6'(q_beats);
+                aq_wr <= aq_wr + AW'(1);
             end
 
             // Check: the slot at s; a frame's first slot worth reading

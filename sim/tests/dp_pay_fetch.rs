@@ -1,4 +1,6 @@
-//! Testbench of `dp_pay_fetch` (built with an eight-entry packet buffer):
+//! Testbench of `dp_pay_fetch` (built with an eight-entry window, six
+//! tags and a packet buffer of 64 beats, so the tag limit, the buffer's
+//! room and its wrap are reached by short rings):
 //! random TX rings in BAR2 (chains, bad buffer indexes, runts, payloads
 //! over the entry), a host that answers reads after a random delay and
 //! interleaves the beats of different tags, a BAR2 port the stages keep
@@ -20,8 +22,12 @@ use sim::models::PayFetchPorts;
 use stage_bench::{slot_word, Bar2};
 use vale_offload::regmap::contract::{BUF_FIRST_VALID, ETH_HEADER_LEN, NS_MOREFRAG};
 
-/// Packet buffer entries of the model (`sim/build.rs`).
+/// Entries (the window), tags and packet buffer beats of the model
+/// (`sim/build.rs`), and its first tag.
 const NE: u32 = 8;
+const NT: usize = 6;
+const TAG_BASE: u8 = 32;
+const NB: u32 = 64;
 const ENTRY_BYTES: u32 = 2048;
 const POOL: u64 = 0x4000;
 const BASE: u32 = 0x400;
@@ -137,12 +143,15 @@ impl Bench {
                 self.p.rd_req_len() as u32,
                 self.p.rd_req_tag() as u8,
             );
-            assert_eq!(tag & 0xc0, 0x80, "tag {tag:#x}: bit 7 set, bit 6 clear");
+            assert!(
+                (TAG_BASE..TAG_BASE + NT as u8).contains(&tag),
+                "tag {tag:#x} not one of the stage's"
+            );
             assert!(
                 self.reads.iter().all(|r| r.tag != tag),
                 "tag {tag:#x} reused while in flight"
             );
-            assert!(self.reads.len() < NE as usize);
+            assert!(self.reads.len() < NT);
             self.check_read(job, cons, addr, len);
             let delay = self.rng.gen_range(1..=self.max_delay);
             self.reads.push(Read {
@@ -153,6 +162,8 @@ impl Bench {
                 due: self.now + delay,
             });
             self.issued.push((addr, len));
+            let beats: u32 = self.reads.iter().map(|r| r.len.div_ceil(64)).sum();
+            assert!(beats <= NB, "{beats} beats in flight: more than the buffer");
             self.max_in_flight = self.max_in_flight.max(self.reads.len());
         }
         self.tick_raw();
@@ -379,10 +390,7 @@ fn a_long_round_trip_keeps_the_window_in_flight() {
         num_bufs: 24,
     };
     run_job(&mut b, &job);
-    assert_eq!(
-        b.max_in_flight, NE as usize,
-        "the window was not in flight at once"
-    );
+    assert_eq!(b.max_in_flight, NT, "the tags were not in flight at once");
     // Each of the 39 frames once at most: a request still queued when the
     // consumer skipped its frame (it does for a fifth of them) is dropped.
     assert!(
@@ -517,4 +525,30 @@ fn a_refused_head_or_another_ring_starts_over() {
             run_job(&mut b, &view(20, 40));
         }
     }
+}
+
+#[test]
+fn large_frames_share_the_packet_buffer_by_their_beats() {
+    // 1514-byte frames take 24 beats each: the 64-beat buffer holds two
+    // at once (its allocations wrap around it), so the window is held to
+    // what fits; 60-byte frames take one beat each, so the tags are the
+    // limit. Every entry holds its frame's bytes (consume checks them).
+    let mut b = Bench::new(6);
+    b.max_delay = 100;
+    let n = 40;
+    for s in 0..n {
+        let len = if s % 3 == 0 { 60 } else { 1514 };
+        b.bar2.set_slot(BASE, s, slot_word(2 + s % 20, len, 0));
+    }
+    b.mem = (0..POOL as usize + 24 * 2048).map(|i| (i * 7) as u8).collect();
+    let job = Job {
+        n,
+        ci: 0,
+        head: n - 1,
+        buf_size: 2048,
+        num_bufs: 24,
+    };
+    run_job(&mut b, &job);
+    assert!(b.issued.len() >= 30, "{} reads", b.issued.len());
+    assert!(b.max_in_flight >= 2);
 }
