@@ -422,11 +422,9 @@ module dp_engine #(
     end
 
     // BAR2 device port. Words: dp_deliver and dp_pipe (never in one
-    // job). Lines (four slots): dp_pipe's runs, then dp_pay_fetch's scan
-    // (so a job's first read ahead leaves before dp_vale_fwd sees the
-    // first frame, which it would otherwise read itself), then
-    // dp_tx_fetch's slot stream, each in a cycle no word access uses
-    // (each stream needs a line every four frames at most).
+    // job). Lines (four slots): dp_pipe's runs, then dp_tx_fetch's slot
+    // stream, then dp_pay_fetch's scan, each in a cycle no word access
+    // uses (each stream needs a line every four frames at most).
     // A line reader takes its line the cycle after its read;
     // dp_pipe holds a run's line on the port for several cycles, so in a
     // pipe job dp_tx_fetch reads only while the engine waits for its
@@ -442,16 +440,17 @@ module dp_engine #(
     logic              last_rd;  // the last word reader: 0 d, 1 p
     logic              line_rd;  // a line was read since
     logic [63:0]       d_desc, p_desc, d_hold, p_hold;
-    assign pf_line_grant = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en && !cpipe;
     assign f_line_grant  = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en
-                        && (!cpipe || st == J_FWAIT) && !(pf_line_want && pf_line_grant);
+                        && (!cpipe || st == J_FWAIT);
+    assign pf_line_grant = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en && !cpipe
+                        && !(f_line_want && f_line_grant);
     assign desc_rd_en     = d_rd_en | p_rd_en;
     assign desc_rd_word   = d_rd_en ? d_rd_word : p_rd_word;
     assign desc_line_en   = p_line_en | (f_line_want && f_line_grant)
                           | (pf_line_want && pf_line_grant);
     assign desc_line_we   = p_line_en && p_line_we;
     assign desc_line_row  = p_line_en ? p_line_row
-                          : (pf_line_want && pf_line_grant) ? pf_line_row : f_line_row;
+                          : (f_line_want && f_line_grant) ? f_line_row : pf_line_row;
     assign d_desc = (!line_rd && !last_rd) ? desc_rd_data : d_hold;
     assign p_desc = (!line_rd && last_rd) ? desc_rd_data : p_hold;
     always_ff @(posedge clk) begin
