@@ -65,7 +65,14 @@ const MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: "pay_fetch",
         top: "dp_pay_fetch",
-        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536", "NE=8", "NT=6", "NB=64"],
+        params: &[
+            "NUM_PORTS=4",
+            "RINGS=2",
+            "BAR2_BYTES=65536",
+            "NE=8",
+            "NT=6",
+            "NB=64",
+        ],
     },
     ModelSpec {
         name: "vale_fwd",

@@ -412,7 +412,8 @@ fn doorbell(b: &mut Bench, job: &Job, cons: u32, head: u32) {
 
 fn one_slot_ring(b: &mut Bench, n: u32, seed: u8) {
     for s in 0..n {
-        b.bar2.set_slot(BASE, s, slot_word(2 + s % 20, 60 + seed as u16, 0));
+        b.bar2
+            .set_slot(BASE, s, slot_word(2 + s % 20, 60 + seed as u16, 0));
     }
     b.mem = (0..POOL as usize + 24 * 2048)
         .map(|i| (i as u8).wrapping_mul(seed))
@@ -540,7 +541,9 @@ fn large_frames_share_the_packet_buffer_by_their_beats() {
         let len = if s % 3 == 0 { 60 } else { 1514 };
         b.bar2.set_slot(BASE, s, slot_word(2 + s % 20, len, 0));
     }
-    b.mem = (0..POOL as usize + 24 * 2048).map(|i| (i * 7) as u8).collect();
+    b.mem = (0..POOL as usize + 24 * 2048)
+        .map(|i| (i * 7) as u8)
+        .collect();
     let job = Job {
         n,
         ci: 0,

@@ -328,7 +328,10 @@ fn one_slot_frames_leave_one_per_cycle() {
                 want.len()
             );
         } else {
-            assert!(cycles <= slots + 3 + want.len() as u64, "round {round}: {cycles}");
+            assert!(
+                cycles <= slots + 3 + want.len() as u64,
+                "round {round}: {cycles}"
+            );
         }
         // Four slots a line read (at most one more line at each end and
         // at the ring's wrap).
