@@ -363,14 +363,27 @@ module dp_engine #(
                           | ({64{p_rd_valid}} & p_rd_addr) | ({64{s_rd_valid}} & s_rd_addr);
     assign stage_rd_len   = ({13{v_rd_valid}} & v_rd_len) | ({13{d_rd_valid}} & d_rd_len)
                           | ({13{p_rd_valid}} & p_rd_len) | ({13{s_rd_valid}} & s_rd_len);
-    assign dma_rd_can  = !dma_wr_req_valid && (!stage_rd_valid || dma_rd_req_ready);
-    assign dma_rd_req_valid = stage_rd_valid | pf_rd_valid;
-    assign dma_rd_req_addr  = stage_rd_valid ? stage_rd_addr : pf_rd_addr;
-    assign dma_rd_req_len   = stage_rd_valid ? stage_rd_len : pf_rd_len;
-    assign pf_rd_ready      = dma_rd_req_ready && !stage_rd_valid;
-    // Response beats: tag bit 7 marks dp_pay_fetch's (always taken).
+    // The host's read tags (256 in flight at most), split here: the
+    // stages' reads 0 .. STAGE_TAGS - 1 (a running count; a tag still in
+    // flight holds the stages' next request: dp_pipe's window, dp_status's
+    // read-backs and dp_deliver's fill may be out together),
+    // dp_pay_fetch's reads ahead the other PF_TAGS.
+    localparam int STAGE_TAGS = 32;
+    localparam int PF_TAGS    = 256 - STAGE_TAGS;
+    logic [4:0]            tag_ctr;
+    logic [STAGE_TAGS-1:0] stage_tags_out;
+    logic                  stage_go, stage_rd_ready;
+    assign stage_go       = stage_rd_valid && !stage_tags_out[tag_ctr];
+    assign stage_rd_ready = dma_rd_req_ready && !stage_tags_out[tag_ctr];
+    assign dma_rd_can  = !dma_wr_req_valid && (!stage_rd_valid || stage_rd_ready);
+    assign dma_rd_req_valid = stage_go | pf_rd_valid;
+    assign dma_rd_req_addr  = stage_go ? stage_rd_addr : pf_rd_addr;
+    assign dma_rd_req_len   = stage_go ? stage_rd_len : pf_rd_len;
+    assign pf_rd_ready      = dma_rd_req_ready && !stage_go;
+    // Response beats: tags from STAGE_TAGS up are dp_pay_fetch's (always
+    // taken).
     logic rsp_pf, stage_rsp_valid;
-    assign rsp_pf          = dma_rd_rsp_tag[7];
+    assign rsp_pf          = dma_rd_rsp_tag >= 8'(STAGE_TAGS);
     // (dp_pipe's window reads may outlive its job: the beats it claims by
     // tag reach no other stage.)
     logic p_rsp_claim, p_rsp_valid;
@@ -391,39 +404,65 @@ module dp_engine #(
                             | ({7{s_wr_valid}} & s_wr_len);
     assign dma_wr_req_data  = ({512{d_wr_valid}} & d_wr_data) | ({512{p_wr_valid}} & p_wr_data)
                             | ({512{s_wr_valid}} & s_wr_data);
-    // The stages have one read in flight (dp_pipe more, told apart by
-    // tag), so their tag (bit 7 clear) numbers the requests.
-    logic [6:0] tag_ctr;
-    assign dma_rd_req_tag = stage_rd_valid ? {1'b0, tag_ctr} : pf_rd_tag;
+    // The stages' tags number their requests (dp_pipe's, dp_status's
+    // and dp_deliver's fill are told apart by tag).
+    assign dma_rd_req_tag = stage_go ? 8'(tag_ctr) : pf_rd_tag;
     always_ff @(posedge clk) begin
-        if (rst) tag_ctr <= '0;
-        else if (stage_rd_valid && dma_rd_req_ready) tag_ctr <= tag_ctr + 7'd1;
+        if (rst) begin
+            tag_ctr <= '0;
+            stage_tags_out <= '0;
+        end else begin
+            if (dma_rd_rsp_valid && dma_rd_rsp_ready && dma_rd_rsp_last && !rsp_pf)
+                stage_tags_out[dma_rd_rsp_tag[4:0]] <= 1'b0;
+            if (stage_go && dma_rd_req_ready) begin
+                tag_ctr <= tag_ctr + 5'd1;
+                stage_tags_out[tag_ctr] <= 1'b1;
+            end
+        end
     end
 
-    // BAR2 device port: the stages first, the read ahead in free cycles.
-    // The port holds its last read's data, and the stages count on that
-    // (a slot read once is used over several cycles): they see the port
-    // while their read is its last, else the copy kept here.
-    // dp_tx_fetch first (it cannot wait), then dp_deliver (it waits on
-    // desc_busy), dp_pipe (never beside them), the read ahead.
-    logic              f_rd_en, d_rd_en, p_rd_en, pf_rd_want, pf_rd_grant;
-    logic [WORD_W-1:0] f_rd_word, d_rd_word, p_rd_word, pf_rd_word;
-    logic              stage_rd_en;
-    logic [1:0]        last_rd;  // the last reader: 0 f, 1 d, 2 p, 3 read ahead
-    logic [63:0]       f_desc, d_desc, p_desc, f_hold, d_hold, p_hold;
-    assign stage_rd_en  = f_rd_en | d_rd_en | p_rd_en;
-    assign pf_rd_grant  = !stage_rd_en && !desc_wr_en;
-    assign desc_rd_en   = stage_rd_en | (pf_rd_want && pf_rd_grant);
-    assign desc_rd_word = f_rd_en ? f_rd_word : d_rd_en ? d_rd_word : p_rd_en ? p_rd_word
-                        : pf_rd_word;
-    assign f_desc = last_rd == 2'd0 ? desc_rd_data : f_hold;
-    assign d_desc = last_rd == 2'd1 ? desc_rd_data : d_hold;
-    assign p_desc = last_rd == 2'd2 ? desc_rd_data : p_hold;
+    // BAR2 device port. Words: dp_deliver and dp_pipe (never in one
+    // job). Lines (four slots): dp_pipe's runs, then dp_tx_fetch's slot
+    // stream, then dp_pay_fetch's scan, each in a cycle no word access
+    // uses (each stream needs a line every four frames at most).
+    // A line reader takes its line the cycle after its read;
+    // dp_pipe holds a run's line on the port for several cycles, so in a
+    // pipe job dp_tx_fetch reads only while the engine waits for its
+    // frame (J_FWAIT) and dp_pay_fetch not at all.
+    // The word port holds its last read's data, and the stages count on
+    // that (a slot read once is used over several cycles): they see the
+    // port while their read is its last, else the copy kept here.
+    logic              d_rd_en, p_rd_en;
+    logic [WORD_W-1:0] d_rd_word, p_rd_word;
+    logic              p_line_en, p_line_we;
+    logic [WORD_W-4:0] p_line_row, f_line_row, pf_line_row;
+    logic              f_line_want, f_line_grant, pf_line_want, pf_line_grant;
+    logic              last_rd;  // the last word reader: 0 d, 1 p
+    logic              line_rd;  // a line was read since
+    logic [63:0]       d_desc, p_desc, d_hold, p_hold;
+    assign f_line_grant  = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en
+                        && (!cpipe || st == J_FWAIT);
+    assign pf_line_grant = !d_rd_en && !p_rd_en && !desc_wr_en && !p_line_en && !cpipe
+                        && !(f_line_want && f_line_grant);
+    assign desc_rd_en     = d_rd_en | p_rd_en;
+    assign desc_rd_word   = d_rd_en ? d_rd_word : p_rd_word;
+    assign desc_line_en   = p_line_en | (f_line_want && f_line_grant)
+                          | (pf_line_want && pf_line_grant);
+    assign desc_line_we   = p_line_en && p_line_we;
+    assign desc_line_row  = p_line_en ? p_line_row
+                          : (f_line_want && f_line_grant) ? f_line_row : pf_line_row;
+    assign d_desc = (!line_rd && !last_rd) ? desc_rd_data : d_hold;
+    assign p_desc = (!line_rd && last_rd) ? desc_rd_data : p_hold;
     always_ff @(posedge clk) begin
-        if (rst) last_rd <= 2'd0;
-        else if (desc_rd_en) last_rd <= f_rd_en ? 2'd0 : d_rd_en ? 2'd1 : p_rd_en ? 2'd2 : 2'd3;
-        else if (desc_line_en && !desc_line_we) last_rd <= 2'd3;  // a run's line
-        f_hold <= f_desc;
+        if (rst) begin
+            last_rd <= 1'b0;
+            line_rd <= 1'b0;
+        end else if (desc_rd_en) begin
+            last_rd <= !d_rd_en;
+            line_rd <= 1'b0;
+        end else if (desc_line_en && !desc_line_we) begin
+            line_rd <= 1'b1;
+        end
         d_hold <= d_desc;
         p_hold <= p_desc;
     end
@@ -526,7 +565,9 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(fetch_ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .desc_rd_en(f_rd_en), .desc_rd_word(f_rd_word), .desc_rd_data(f_desc),
+        .req_fresh(st == J_FETCH || st == J_PFETCH),
+        .line_want(f_line_want), .line_grant(f_line_grant), .line_row(f_line_row),
+        .line_rdata(desc_line_rdata),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
@@ -541,14 +582,18 @@ module dp_engine #(
     logic [15:0]  d_pb_slot;
     logic [4:0]   pb_rd_beat;
     logic [511:0] pb_data;
-    dp_pay_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pay_fetch (
+    dp_pay_fetch #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES),
+                   .NT(PF_TAGS), .TAG_BASE(STAGE_TAGS)) pay_fetch (
         .clk, .rst,
         .start(st == J_FETCH), .start_base(tx_base), .start_n(cn), .start_ci(ci),
         .start_head(chead), .start_pool(cfg_pool[cp]), .start_buf_size(cfg_buf_size[cp]),
         .start_num_bufs(cfg_num_bufs[cp]), .stop(st == J_PUB),
+        // (it reads ahead across jobs of a ring, up to its newest doorbell)
+        .start_port(8'(cp)), .start_ring(cr), .port_enable,
+        .db_valid, .db_rx, .db_port, .db_ring, .db_head,
         .cons(d_frame_busy ? d_pb_slot : v_busy ? v_oldest : st == J_HOLD ? f_start : ci),
-        .desc_rd_want(pf_rd_want), .desc_rd_grant(pf_rd_grant), .desc_rd_word(pf_rd_word),
-        .desc_rd_data,
+        .line_want(pf_line_want), .line_grant(pf_line_grant), .line_row(pf_line_row),
+        .line_rdata(desc_line_rdata),
         .rd_req_valid(pf_rd_valid), .rd_req_ready(pf_rd_ready), .rd_req_addr(pf_rd_addr),
         .rd_req_len(pf_rd_len), .rd_req_tag(pf_rd_tag),
         .rsp_valid(dma_rd_rsp_valid && rsp_pf), .rsp_data(dma_rd_rsp_data),
@@ -566,7 +611,8 @@ module dp_engine #(
         .frm_valid(vale_take), .frm_ready(v_frm_ready), .frm_start(f_start), .frm_slots(f_slots), .frm_bytes(f_bytes),
         .frm_ok(f_ok), .frm_first_buf(f_first_buf), .frm_first_len(f_first_len),
         .frm_first_flags(f_first_flags), .src_port(8'(cp)), .src_ring(cr), .done(v_done),
-        .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid), .dma_rd_req_ready,
+        .dma_rd_can(dma_rd_can && !d_busy), .dma_rd_req_valid(v_rd_valid),
+        .dma_rd_req_ready(stage_rd_ready),
         .dma_rd_req_addr(v_rd_addr), .dma_rd_req_len(v_rd_len),
         .dma_rd_rsp_valid(vp_rsp_valid), .dma_rd_rsp_ready(v_rsp_ready), .dma_rd_rsp_data,
         .lk_valid, .lk_src_mac, .lk_dst_mac, .lk_src_port, .lk_learn,
@@ -593,8 +639,9 @@ module dp_engine #(
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_entry(d_fill_entry), .fill_k(d_fill_k), .fill_n(d_fill_n),
         .desc_rd_en(d_rd_en), .desc_rd_word(d_rd_word), .desc_rd_data(d_desc),
-        .desc_busy(f_rd_en),
-        .dma_rd_can, .dma_rd_req_valid(d_rd_valid), .dma_rd_req_ready,
+        .desc_busy(1'b0),  // (the line readers wait for it)
+        .dma_rd_can, .dma_rd_req_valid(d_rd_valid),
+        .dma_rd_req_ready(stage_rd_ready),
         .dma_rd_req_addr(d_rd_addr), .dma_rd_req_len(d_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(other_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(d_rsp_ready),
         .dma_rd_rsp_data, .dma_rd_rsp_last,
@@ -623,9 +670,10 @@ module dp_engine #(
         .fill_we(p_fill_we), .fill_k(p_fill_k), .fill_n(p_fill_n), .dirty_set(p_dirty_set),
         .desc_rd_en(p_rd_en), .desc_rd_word(p_rd_word), .desc_rd_data(p_desc),
         .desc_wr_en, .desc_wr_word, .desc_wr_data,
-        .desc_line_en, .desc_line_we, .desc_line_row, .desc_line_mask, .desc_line_wdata,
-        .desc_line_rdata,
-        .dma_rd_can, .dma_rd_req_valid(p_rd_valid), .dma_rd_req_ready,
+        .desc_line_en(p_line_en), .desc_line_we(p_line_we), .desc_line_row(p_line_row),
+        .desc_line_mask, .desc_line_wdata, .desc_line_rdata,
+        .dma_rd_can, .dma_rd_req_valid(p_rd_valid),
+        .dma_rd_req_ready(stage_rd_ready),
         .dma_rd_req_addr(p_rd_addr), .dma_rd_req_len(p_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(p_rsp_valid), .dma_rd_rsp_tag, .dma_rd_rsp_ready(p_rsp_ready),
         .dma_rd_rsp_data, .rsp_claim(p_rsp_claim),
@@ -643,7 +691,8 @@ module dp_engine #(
         .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done), .issued(s_issued),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
         .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_entry(s_hc_entry), .hc_value(s_hc_value),
-        .dma_rd_can, .dma_rd_req_valid(s_rd_valid), .dma_rd_req_ready,
+        .dma_rd_can, .dma_rd_req_valid(s_rd_valid),
+        .dma_rd_req_ready(stage_rd_ready),
         .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len), .dma_rd_req_tag,
         .dma_rd_rsp_valid(stage_rsp_valid), .dma_rd_rsp_ready(s_rsp_ready), .dma_rd_rsp_data,
         .dma_rd_rsp_tag, .rsp_own(s_rsp_own),

@@ -1,11 +1,20 @@
-// TX slot fetch: reads the next frame of a TX ring from BAR2.
+// TX slot fetch: the next frame of a TX ring, from BAR2.
 //
 // On a request (the ring's BAR2 base, its size, hwcur and head, the
-// source port's buffer limits) it reads slots from hwcur one per cycle
-// (descriptor memory answers the next cycle) and gathers one frame: a
-// MOREFRAG chain ended by a slot without NS_MOREFRAG. A slot is valid
-// when its buffer index is in BUF_FIRST_VALID .. num_bufs - 1 and its
-// length at most buf_size; the frame is valid when all its slots are.
+// source port's buffer limits) it takes the ring's slots from hwcur one
+// per cycle and gathers one frame: a MOREFRAG chain ended by a slot
+// without NS_MOREFRAG. A slot is valid when its buffer index is in
+// BUF_FIRST_VALID .. num_bufs - 1 and its length at most buf_size; the
+// frame is valid when all its slots are.
+// The slots come from a dp_slot_stream: BAR2's line port, four slots a
+// read, read ahead up to head. The stream stays where the last frame
+// ended, so a request for the slot after it (the next frame of the same
+// ring, same head, `req_fresh` clear) finds its first slot there: a
+// one-slot frame is answered the cycle after its request, and the next
+// request may come in that cycle (a frame per cycle). Any other request
+// starts the stream over at req_ci (its answer takes three cycles more);
+// `req_fresh` asks for that whatever the position (a new job: the ring's
+// slots may have changed since they were read).
 // The answer (`rsp_*`, a one-cycle pulse; the frame's fields hold until
 // the next request):
 //   FETCH_FRAME  a complete frame at rsp_start, rsp_next is the slot after it;
@@ -37,13 +46,18 @@ module dp_tx_fetch #(
     input  logic [15:0] req_ci,
     input  logic [15:0] req_head,
     input  logic        req_pipe,
+    // The ring's slots may have changed since the last request: start
+    // the stream over (else it is used when it stands at req_ci).
+    input  logic        req_fresh,
     input  logic [31:0] req_num_bufs,
     input  logic [31:0] req_buf_size,
 
-    // BAR2 descriptor memory, device read port (64-bit words, latency 1).
-    output logic                               desc_rd_en,
-    output logic [$clog2(BAR2_BYTES / 8)-1:0]  desc_rd_word,
-    input  logic [63:0]                        desc_rd_data,
+    // BAR2 descriptor memory, line port (a read when granted; the line
+    // is on line_rdata the next cycle).
+    output logic                               line_want,
+    input  logic                               line_grant,
+    output logic [$clog2(BAR2_BYTES / 64)-1:0] line_row,
+    input  logic [511:0]                       line_rdata,
 
     // Answer (one-cycle pulse) and the frame (held until the next request).
     output logic        rsp_valid,
@@ -63,93 +77,107 @@ module dp_tx_fetch #(
     `include "dp_common.svh"
     /* verilator lint_on UNUSEDPARAM */
 
-    localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-
-    logic        scanning;
-    logic [31:0] base, num_bufs, buf_size;
-    logic [15:0] n, ci, head;
+    logic        scanning;  // a frame's slots are being taken
+    logic        live;      // the stream was started
+    logic [31:0] num_bufs, buf_size;
+    logic [15:0] n;
     logic        pipe;
 
-    // BAR2 word of slot i of the ring.
-    /* verilator lint_off UNUSEDSIGNAL */
-    function automatic logic [WORD_W-1:0] slot_word_of(input logic [31:0] b,
-                                                       input logic [15:0] i);
-        logic [31:0] byte_addr;
-        byte_addr = b + 32'(slot_off(i));
-        slot_word_of = byte_addr[WORD_W+2:3];
-    endfunction
-    /* verilator lint_on UNUSEDSIGNAL */
+    // The stream of the ring's slots.
+    logic        s_restart, s_valid, s_pop;
+    logic [15:0] s_idx, s_lim;
+    logic [63:0] s_word;
+    dp_slot_stream #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) stream (
+        .clk, .rst,
+        .restart(s_restart), .restart_base(req_base), .restart_n(req_n),
+        .restart_ci(req_ci), .restart_lim(req_head),
+        .lim_valid(1'b0), .lim_head(16'd0),
+        .line_want, .line_grant, .line_row, .line_rdata,
+        .f_valid(s_valid), .f_idx(s_idx), .f_word(s_word), .pop(s_pop), .lim(s_lim)
+    );
 
     assign req_ready = !scanning;
 
-    // The slot at req_ci is read in the request's cycle; each next slot
-    // of a chain in the cycle its predecessor arrives.
-    logic more;
-    assign more = (slot_flags(desc_rd_data) & NS_MOREFRAG) != 16'd0;
-    always_comb begin
-        desc_rd_en   = 1'b0;
-        desc_rd_word = slot_word_of(req_base, req_ci);
-        if (!scanning) begin
-            desc_rd_en = req_valid && req_ci != req_head;
-        end else begin
-            desc_rd_en   = more && nxt(ci, n) != head;
-            desc_rd_word = slot_word_of(base, nxt(ci, n));
-        end
-    end
+    // A request the stream stands at (same head, nothing changed); else
+    // it starts over there (not for END: nothing to read).
+    logic req, req_end, at;
+    assign req       = req_valid && !scanning;
+    assign req_end   = req_ci == req_head;
+    assign at        = live && !req_fresh && s_idx == req_ci && s_lim == req_head;
+    assign s_restart = req && !req_end && !at;
+
+    // The slot taken this cycle: the stream's front, in a request's own
+    // cycle (when the stream stands there) or while scanning. The
+    // stream's front is then the frame's next slot, and its limit the
+    // frame's head.
+    logic        first;
+    logic [15:0] acc_slots;
+    logic [31:0] acc_bytes;
+    logic        acc_ok;
+    assign s_pop     = s_valid && (scanning || (req && !req_end && at));
+    assign first     = !scanning || rsp_slots == 16'd0;
+    assign acc_slots = scanning ? rsp_slots : 16'd0;
+    assign acc_bytes = scanning ? rsp_bytes : 32'd0;
+    assign acc_ok    = scanning ? rsp_ok : 1'b1;
+    logic        more, last;
+    logic [15:0] after;
+    assign more  = (slot_flags(s_word) & NS_MOREFRAG) != 16'd0;
+    assign after = nxt(s_idx, n);
+    assign last  = after == s_lim;
 
     always_ff @(posedge clk) begin
         if (rst) begin
             scanning  <= 1'b0;
+            live      <= 1'b0;
             rsp_valid <= 1'b0;
             rsp_kind  <= FETCH_END;
         end else begin
             rsp_valid <= 1'b0;
-            if (!scanning) begin
-                if (req_valid) begin
-                    base     <= req_base;
+            if (req) begin
+                pipe      <= req_pipe;
+                rsp_start <= req_ci;
+                rsp_next  <= req_ci;
+                rsp_slots <= '0;
+                rsp_bytes <= '0;
+                rsp_ok    <= 1'b1;
+                if (req_end) begin
+                    rsp_valid <= 1'b1;
+                    rsp_kind  <= FETCH_END;
+                end else begin
+                    scanning <= 1'b1;
+                end
+                if (s_restart) begin
+                    live     <= 1'b1;
                     n        <= req_n;
-                    ci       <= req_ci;
-                    head     <= req_head;
-                    pipe     <= req_pipe;
                     num_bufs <= req_num_bufs;
                     buf_size <= req_buf_size;
-                    rsp_start <= req_ci;
-                    rsp_next  <= req_ci;
-                    rsp_slots <= '0;
-                    rsp_bytes <= '0;
-                    rsp_ok    <= 1'b1;
-                    if (req_ci == req_head) begin
-                        rsp_valid <= 1'b1;
-                        rsp_kind  <= FETCH_END;
-                    end else begin
-                        scanning <= 1'b1;
-                    end
                 end
-            end else begin
-                // desc_rd_data: slot ci (buf_idx, len, flags).
-                rsp_slots <= rsp_slots + 16'd1;
-                rsp_bytes <= rsp_bytes + 32'(slot_len(desc_rd_data));
-                rsp_ok    <= rsp_ok && buf_ok(slot_buf(desc_rd_data), num_bufs)
-                          && 32'(slot_len(desc_rd_data)) <= buf_size;
-                if (rsp_slots == 16'd0) begin
-                    rsp_first_buf   <= slot_buf(desc_rd_data);
-                    rsp_first_len   <= slot_len(desc_rd_data);
-                    rsp_first_flags <= slot_flags(desc_rd_data);
+            end
+            if (s_pop) begin
+                // s_word: slot s_idx (buf_idx, len, flags).
+                rsp_slots <= acc_slots + 16'd1;
+                rsp_bytes <= acc_bytes + 32'(slot_len(s_word));
+                rsp_ok    <= acc_ok && buf_ok(slot_buf(s_word), num_bufs)
+                          && 32'(slot_len(s_word)) <= buf_size;
+                if (first) begin
+                    rsp_first_buf   <= slot_buf(s_word);
+                    rsp_first_len   <= slot_len(s_word);
+                    rsp_first_flags <= slot_flags(s_word);
                 end
-                ci       <= nxt(ci, n);
-                rsp_next <= nxt(ci, n);
+                rsp_next <= after;
+                scanning <= 1'b1;
                 if (!more) begin
                     rsp_valid <= 1'b1;
                     rsp_kind  <= FETCH_FRAME;
                     scanning  <= 1'b0;
-                end else if (nxt(ci, n) == head) begin
+                end else if (last) begin
                     rsp_valid <= 1'b1;
                     scanning  <= 1'b0;
-                    if (!pipe && 32'(rsp_slots) + 32'd1 > MAX_FRAGS) begin
+                    if (!(scanning ? pipe : req_pipe) && 32'(acc_slots) + 32'd1 > MAX_FRAGS) begin
                         rsp_kind <= FETCH_DROP;
                     end else begin
                         rsp_kind <= FETCH_WAIT;
-                        rsp_next <= rsp_start;
+                        rsp_next <= scanning ? rsp_start : req_ci;
                     end
                 end
             end

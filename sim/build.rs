@@ -59,12 +59,20 @@ const MODELS: &[ModelSpec] = &[
         top: "dp_tx_fetch",
         params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536"],
     },
-    // The read-ahead stage with an eight-entry packet buffer, so the
-    // window and entry reuse are reached by short rings.
+    // The read-ahead stage with an eight-entry window, six tags and a
+    // 64-beat packet buffer, so the window, the tag limit, entry reuse
+    // and the buffer's wrap are reached by short rings.
     ModelSpec {
         name: "pay_fetch",
         top: "dp_pay_fetch",
-        params: &["NUM_PORTS=4", "RINGS=2", "BAR2_BYTES=65536", "NE=8"],
+        params: &[
+            "NUM_PORTS=4",
+            "RINGS=2",
+            "BAR2_BYTES=65536",
+            "NE=8",
+            "NT=6",
+            "NB=64",
+        ],
     },
     ModelSpec {
         name: "vale_fwd",

@@ -1,4 +1,6 @@
-//! Testbench of `dp_pay_fetch` (built with an eight-entry packet buffer):
+//! Testbench of `dp_pay_fetch` (built with an eight-entry window, six
+//! tags and a packet buffer of 64 beats, so the tag limit, the buffer's
+//! room and its wrap are reached by short rings):
 //! random TX rings in BAR2 (chains, bad buffer indexes, runts, payloads
 //! over the entry), a host that answers reads after a random delay and
 //! interleaves the beats of different tags, a BAR2 port the stages keep
@@ -20,8 +22,12 @@ use sim::models::PayFetchPorts;
 use stage_bench::{slot_word, Bar2};
 use vale_offload::regmap::contract::{BUF_FIRST_VALID, ETH_HEADER_LEN, NS_MOREFRAG};
 
-/// Packet buffer entries of the model (`sim/build.rs`).
+/// Entries (the window), tags and packet buffer beats of the model
+/// (`sim/build.rs`), and its first tag.
 const NE: u32 = 8;
+const NT: usize = 6;
+const TAG_BASE: u8 = 32;
+const NB: u32 = 64;
 const ENTRY_BYTES: u32 = 2048;
 const POOL: u64 = 0x4000;
 const BASE: u32 = 0x400;
@@ -81,6 +87,7 @@ impl Bench {
             max_delay: 1,
             max_in_flight: 0,
         };
+        bench.p.set_port_enable(0xf);
         bench.p.eval();
         bench.tick_raw();
         bench.tick_raw();
@@ -97,11 +104,11 @@ impl Bench {
 
     /// One clock: the host offers one due beat (of a random due read),
     /// BAR2 answers a granted read in the next cycle (else the stages'
-    /// reads leave other data there).
+    /// reads leave other data there): a line, four slots.
     fn tick(&mut self, job: &Job, cons: u32) {
         self.p.set_cons(u64::from(cons));
         let granted = self.rng.gen_bool(self.grant);
-        self.p.set_desc_rd_grant(u64::from(granted));
+        self.p.set_line_grant(u64::from(granted));
         let due: Vec<usize> = (0..self.reads.len())
             .filter(|&i| self.reads[i].due <= self.now)
             .collect();
@@ -129,19 +136,22 @@ impl Bench {
         self.p.set_rd_req_ready(u64::from(self.rng.gen_bool(0.8)));
         self.p.eval();
 
-        let desc = (self.p.desc_rd_want() != 0 && granted).then(|| self.p.desc_rd_word() as usize);
+        let desc = (self.p.line_want() != 0 && granted).then(|| self.p.line_row() as usize);
         if self.p.rd_req_valid() != 0 && self.p.rd_req_ready() != 0 {
             let (addr, len, tag) = (
                 self.p.rd_req_addr(),
                 self.p.rd_req_len() as u32,
                 self.p.rd_req_tag() as u8,
             );
-            assert_eq!(tag & 0xc0, 0x80, "tag {tag:#x}: bit 7 set, bit 6 clear");
+            assert!(
+                (TAG_BASE..TAG_BASE + NT as u8).contains(&tag),
+                "tag {tag:#x} not one of the stage's"
+            );
             assert!(
                 self.reads.iter().all(|r| r.tag != tag),
                 "tag {tag:#x} reused while in flight"
             );
-            assert!(self.reads.len() < NE as usize);
+            assert!(self.reads.len() < NT);
             self.check_read(job, cons, addr, len);
             let delay = self.rng.gen_range(1..=self.max_delay);
             self.reads.push(Read {
@@ -152,6 +162,8 @@ impl Bench {
                 due: self.now + delay,
             });
             self.issued.push((addr, len));
+            let beats: u32 = self.reads.iter().map(|r| r.len.div_ceil(64)).sum();
+            assert!(beats <= NB, "{beats} beats in flight: more than the buffer");
             self.max_in_flight = self.max_in_flight.max(self.reads.len());
         }
         self.tick_raw();
@@ -161,11 +173,11 @@ impl Bench {
                 self.reads.remove(i);
             }
         }
-        self.bar2.rdata = match desc {
-            Some(word) => self.bar2.words[word],
+        let line = match desc {
+            Some(row) => self.bar2.line(row),
             None => self.rng.gen(),
         };
-        self.p.set_desc_rd_data(self.bar2.rdata);
+        self.p.set_line_rdata(&line);
         self.p.eval();
         self.now += 1;
     }
@@ -210,7 +222,15 @@ fn frames(bar2: &Bar2, job: &Job) -> Vec<(u32, bool)> {
 }
 
 fn run_job(b: &mut Bench, job: &Job) {
+    start_job(b, job);
+    consume(b, job, job.head);
+    finish(b, job);
+}
+
+fn start_job(b: &mut Bench, job: &Job) {
     b.p.set_start(1);
+    b.p.set_start_port(1);
+    b.p.set_start_ring(1);
     b.p.set_start_base(u64::from(BASE));
     b.p.set_start_n(u64::from(job.n));
     b.p.set_start_ci(u64::from(job.ci));
@@ -220,8 +240,15 @@ fn run_job(b: &mut Bench, job: &Job) {
     b.p.set_start_num_bufs(u64::from(job.num_bufs));
     b.tick(job, job.ci);
     b.p.set_start(0);
+}
 
+/// The stages walk the frames of `job` up to `end`, checking what the
+/// stage read ahead.
+fn consume(b: &mut Bench, job: &Job, end: u32) {
     for (s, fetch) in frames(&b.bar2, job) {
+        if job.dist(s, job.ci) >= job.dist(end, job.ci) {
+            break;
+        }
         b.p.set_look_slot(u64::from(s));
         b.p.set_dlv_slot(u64::from(s));
         b.p.eval();
@@ -270,7 +297,10 @@ fn run_job(b: &mut Bench, job: &Job) {
             }
         }
     }
-    // The stages reach head; the job publishes; the reads drain.
+}
+
+/// The stages reach head; the job publishes; the reads drain.
+fn finish(b: &mut Bench, job: &Job) {
     b.tick(job, job.head);
     b.p.set_stop(1);
     b.tick(job, job.head);
@@ -360,10 +390,7 @@ fn a_long_round_trip_keeps_the_window_in_flight() {
         num_bufs: 24,
     };
     run_job(&mut b, &job);
-    assert_eq!(
-        b.max_in_flight, NE as usize,
-        "the window was not in flight at once"
-    );
+    assert_eq!(b.max_in_flight, NT, "the tags were not in flight at once");
     // Each of the 39 frames once at most: a request still queued when the
     // consumer skipped its frame (it does for a fifth of them) is dropped.
     assert!(
@@ -371,4 +398,160 @@ fn a_long_round_trip_keeps_the_window_in_flight() {
         "{} reads",
         b.issued.len()
     );
+}
+
+/// A TX doorbell of port 1 ring 1 (the bench's jobs' ring) this cycle.
+fn doorbell(b: &mut Bench, job: &Job, cons: u32, head: u32) {
+    b.p.set_db_valid(1);
+    b.p.set_db_port(1);
+    b.p.set_db_ring(1);
+    b.p.set_db_head(u64::from(head));
+    b.tick(job, cons);
+    b.p.set_db_valid(0);
+}
+
+fn one_slot_ring(b: &mut Bench, n: u32, seed: u8) {
+    for s in 0..n {
+        b.bar2
+            .set_slot(BASE, s, slot_word(2 + s % 20, 60 + seed as u16, 0));
+    }
+    b.mem = (0..POOL as usize + 24 * 2048)
+        .map(|i| (i as u8).wrapping_mul(seed))
+        .collect();
+}
+
+#[test]
+fn the_read_ahead_goes_on_across_jobs_of_a_ring() {
+    // Job 1 takes 0..20; a doorbell (head 40) comes while it runs; after
+    // its end the stage reads the next window (slots 20..27) ahead, and
+    // job 2 (20..40) finds them in the packet buffer at its start.
+    let mut b = Bench::new(3);
+    b.max_delay = 30;
+    let n = 64;
+    one_slot_ring(&mut b, n, 3);
+    let view = |ci, head| Job {
+        n,
+        ci,
+        head,
+        buf_size: 2048,
+        num_bufs: 24,
+    };
+    let job1 = view(0, 20);
+    start_job(&mut b, &job1);
+    // (the checks of the reads see the ring up to the newest head)
+    doorbell(&mut b, &view(0, 40), 0, 40);
+    consume(&mut b, &view(0, 40), 20);
+    b.tick(&view(0, 40), 20);
+    b.p.set_stop(1);
+    b.tick(&view(0, 40), 20);
+    b.p.set_stop(0);
+    for _ in 0..200 {
+        b.tick(&view(20, 40), 20);
+    }
+    let job2 = view(20, 40);
+    start_job(&mut b, &job2);
+    for s in 20..20 + NE {
+        b.p.set_dlv_slot(u64::from(s));
+        b.p.eval();
+        assert!(
+            b.p.dlv_alloc() != 0 && b.p.dlv_done() != 0,
+            "slot {s} not kept for the next job"
+        );
+    }
+    // (consume checks every entry's bytes)
+    let issued = b.issued.len();
+    consume(&mut b, &job2, 40);
+    finish(&mut b, &job2);
+    assert!(b.issued.len() - issued <= 20 - NE as usize);
+    let _ = job1;
+}
+
+#[test]
+fn a_refused_head_or_another_ring_starts_over() {
+    // As above, but the host rings a head outside the ring after job 1
+    // and, taking its ring back, rewrites slots and buffers: job 2 must
+    // see the new payloads, not what was read ahead. Then the same with
+    // job 2 on another ring and with the port disabled in between.
+    for case in 0..3 {
+        let mut b = Bench::new(4 + case);
+        b.max_delay = 30;
+        let n = 64;
+        one_slot_ring(&mut b, n, 3);
+        let view = |ci, head| Job {
+            n,
+            ci,
+            head,
+            buf_size: 2048,
+            num_bufs: 24,
+        };
+        start_job(&mut b, &view(0, 20));
+        doorbell(&mut b, &view(0, 40), 0, 40);
+        consume(&mut b, &view(0, 40), 20);
+        b.tick(&view(0, 40), 20);
+        b.p.set_stop(1);
+        b.tick(&view(0, 40), 20);
+        b.p.set_stop(0);
+        for _ in 0..100 {
+            b.tick(&view(20, 40), 20);
+        }
+        match case {
+            0 => doorbell(&mut b, &view(20, 40), 20, n + 3),
+            1 => {
+                b.p.set_port_enable(0xd);
+                b.tick(&view(20, 40), 20);
+                b.p.set_port_enable(0xf);
+            }
+            _ => {}
+        }
+        for _ in 0..100 {
+            b.tick(&view(20, 40), 20);
+        }
+        assert!(b.reads.is_empty());
+        one_slot_ring(&mut b, n, 7);
+        if case == 2 {
+            b.p.set_start_ring(0);
+            b.p.set_start(1);
+            b.p.set_start_base(u64::from(BASE));
+            b.p.set_start_n(u64::from(n));
+            b.p.set_start_ci(20);
+            b.p.set_start_head(40);
+            b.p.set_start_pool(POOL);
+            b.p.set_start_buf_size(2048);
+            b.p.set_start_num_bufs(24);
+            b.tick(&view(20, 40), 20);
+            b.p.set_start(0);
+            consume(&mut b, &view(20, 40), 40);
+            finish(&mut b, &view(20, 40));
+        } else {
+            run_job(&mut b, &view(20, 40));
+        }
+    }
+}
+
+#[test]
+fn large_frames_share_the_packet_buffer_by_their_beats() {
+    // 1514-byte frames take 24 beats each: the 64-beat buffer holds two
+    // at once (its allocations wrap around it), so the window is held to
+    // what fits; 60-byte frames take one beat each, so the tags are the
+    // limit. Every entry holds its frame's bytes (consume checks them).
+    let mut b = Bench::new(6);
+    b.max_delay = 100;
+    let n = 40;
+    for s in 0..n {
+        let len = if s % 3 == 0 { 60 } else { 1514 };
+        b.bar2.set_slot(BASE, s, slot_word(2 + s % 20, len, 0));
+    }
+    b.mem = (0..POOL as usize + 24 * 2048)
+        .map(|i| (i * 7) as u8)
+        .collect();
+    let job = Job {
+        n,
+        ci: 0,
+        head: n - 1,
+        buf_size: 2048,
+        num_bufs: 24,
+    };
+    run_job(&mut b, &job);
+    assert!(b.issued.len() >= 30, "{} reads", b.issued.len());
+    assert!(b.max_in_flight >= 2);
 }

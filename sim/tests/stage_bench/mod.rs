@@ -117,6 +117,17 @@ impl Bar2 {
     pub fn slot(&self, base: u32, i: u32) -> u64 {
         self.words[Self::slot_index(base, i)]
     }
+
+    /// The 64-byte line `row` as the line port gives it (sixteen 32-bit
+    /// words, the lowest address first).
+    pub fn line(&self, row: usize) -> [u32; 16] {
+        let mut out = [0u32; 16];
+        for (w, word) in self.words[row * 8..row * 8 + 8].iter().enumerate() {
+            out[2 * w] = *word as u32;
+            out[2 * w + 1] = (*word >> 32) as u32;
+        }
+        out
+    }
 }
 
 /// One beat of a read response.
