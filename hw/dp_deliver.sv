@@ -54,6 +54,14 @@
 // beats land at their place behind those still prefetched
 // whatever this stage does meanwhile (`fill_entry`). A frame that finds
 // the prefetch empty waits for that read rather than issuing another.
+// The ring's cached head is re-read in the background too (`hb_*`): while
+// a frame streams and its ring's known room is under half the ring (a
+// round trip's frames at 1 cycle each for a 1024-slot ring at 300
+// cycles), one 4-byte read of the status entry's head leaves with its own
+// tag; its answer becomes the cached hwcur if that ring is still the one
+// on the d port and the head is in [hwcur, hwtail], so a long job rarely
+// finds its ring full and waits for the re-read of D_REFRESH. (A frame
+// still drops only after its own re-read in D_REFRESH, as before.)
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -111,7 +119,7 @@ module dp_deliver #(
     input  logic [31:0]  d_pf_buf,   // ... its buffer index
     input  logic         d_pf_p0,    // ... its ptr is 0
     output logic         hc_we,      // cached hwcur of d_entry := hc_value
-    output logic [15:0]  hc_value,
+    output logic [15:0]  hc_value,   // (D_REFRESH's, registered, or a background re-read's)
     output logic         ht_we,      // hwtail := ht_value, ht_used slots used, dirty
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
@@ -246,7 +254,8 @@ module dp_deliver #(
                       || (st == D_CP_PB && (g_entry != dqe || g_next != jidx))
                       || (flush && st == D_IDLE));
     assign frame_busy = st != D_IDLE || sw_pending || (flush && g_cnt != 3'd0);
-    assign busy = st != D_IDLE || sw_pending || bg_busy;
+    logic hb_busy;  // a background head re-read is in flight (below)
+    assign busy = st != D_IDLE || sw_pending || bg_busy || hb_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
@@ -311,9 +320,25 @@ module dp_deliver #(
     logic [PFW-1:0] bg_off;
     logic [PFW:0]   bg_left;
     logic           bg_beat, rsp_valid;
+    // The background head re-read: in flight for ring hb_entry, its tag
+    // once accepted; its answer (hb_head) applied the next cycle (hb_ans).
+    logic           hb_req, hb_tagged, hb_beat, hb_ans, hb_apply;
+    logic [7:0]     hb_tag;
+    logic [QW-1:0]  hb_entry;
+    logic [31:0]    hb_word;
+    logic           hc_we_q;
+    logic [15:0]    hc_value_q;
     assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
-    assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
-    assign bg_own    = bg_beat;
+    assign hb_beat   = hb_busy && hb_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == hb_tag;
+    assign rsp_valid = dma_rd_rsp_valid && !bg_beat && !hb_beat;  // a beat of the FSM's read
+    assign bg_own    = bg_beat || hb_beat;
+    // The answer is taken if its ring is the d port's and the head is in
+    // [hwcur, hwtail] there (D_REFRESH's write, if any, goes first).
+    assign hb_apply  = hb_ans && hb_entry == dqe && !hc_we_q && hb_word[31:16] == 16'd0
+                    && hb_word[15:0] < rn
+                    && ring_dist(hb_word[15:0], d_hwcur, rn) <= ring_dist(d_hwtail, d_hwcur, rn);
+    assign hc_we     = hc_we_q || hb_apply;
+    assign hc_value  = hc_we_q ? hc_value_q : hb_word[15:0];
     assign fill_entry = bg_beat ? bg_entry : dqe;
     assign fill_k  = bg_beat ? bg_off : fill_at;
     assign fill_n  = bg_beat ? ((bg_left > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left))
@@ -336,6 +361,10 @@ module dp_deliver #(
     // while delivery is busy.)
     assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
                 && d_pf_cnt <= (PFW + 1)'(PF - 16) && bg_want != 16'd0;
+    // The head re-read, in a cycle the fill does not take.
+    logic hb_go;
+    assign hb_go = st == D_CP_PB && !hb_busy && !dma_rd_req_valid && !bg_go
+                && room_q < (rn >> 1);
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -365,8 +394,8 @@ module dp_deliver #(
     always_comb begin
         case (st)
             D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat;
-            default: dma_rd_rsp_ready = bg_beat;
+            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat || hb_beat;
+            default: dma_rd_rsp_ready = bg_beat || hb_beat;
         endcase
     end
 
@@ -395,9 +424,15 @@ module dp_deliver #(
     // from the next cycle (same ring; one fragment; room for both frames;
     // the slot after this one prefetched (lane 1) and good; its payload
     // whole in the packet buffer: pb_slot names it now; its events fit).
+    // The room is last cycle's (room_q, registered: the ring is the same
+    // in D_CP_PB), less the frame that may have ended then: at least 3
+    // leaves 2 now. (A head is only ever replaced by a newer one the host
+    // wrote, or an older answer landing late: the room of a cycle ago is
+    // never more than the host released.)
+    logic [15:0] room_q;
     logic chain;
     assign chain = fin_now && pb_next && dst_port == 8'(dq) && dst_ring == drr
-                && frm_slots == 16'd1 && ev_room && d_room >= 16'd2
+                && frm_slots == 16'd1 && ev_room && room_q >= 16'd3
                 && d_pf_cnt >= (PFW + 1)'(2) && buf_ok(d_pf_buf, cfg_num_bufs[dq])
                 && pb_alloc && pb_done && slot_len(frm_first_slot) != 16'd0;
     // hwtail moves with the stream's last beat (fin_now), or the cycle
@@ -465,7 +500,7 @@ module dp_deliver #(
             dma_rd_req_valid <= 1'b0;
             dma_wr_req_valid <= 1'b0;
             dst_done <= 1'b0;
-            hc_we <= 1'b0;
+            hc_we_q <= 1'b0;
             ht_q <= 1'b0;
             sw_pending <= 1'b0;
             g_cnt <= '0;
@@ -473,12 +508,15 @@ module dp_deliver #(
             use_q <= 1'b0;
             bg_busy <= 1'b0;
             bg_req <= 1'b0;
+            hb_busy <= 1'b0;
+            hb_req <= 1'b0;
+            hb_ans <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
         end else begin
             dst_done <= 1'b0;
-            hc_we <= 1'b0;
+            hc_we_q <= 1'b0;
             ht_q <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
@@ -495,6 +533,7 @@ module dp_deliver #(
                 g_cnt <= '0;
                 g_due <= 1'b0;
             end
+            room_q <= d_room;
             // A last beat that waits for the write channel is kept.
             use_q <= pb_last && !wr_ok;
             if (!use_q) pb_q <= pb_data;
@@ -513,6 +552,25 @@ module dp_deliver #(
                     bg_busy   <= 1'b0;
                     bg_tagged <= 1'b0;
                 end
+            end
+            // The head re-read: its tag when the request leaves, its answer.
+            if (hb_req && dma_rd_req_ready) begin
+                hb_req    <= 1'b0;
+                hb_tagged <= 1'b1;
+                hb_tag    <= dma_rd_req_tag;
+            end
+            hb_ans <= hb_beat;
+            if (hb_beat) begin
+                hb_word   <= dma_rd_rsp_data[31:0];
+                hb_busy   <= 1'b0;
+                hb_tagged <= 1'b0;
+            end
+            if (hb_go) begin
+                rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD), 13'd4);
+                hb_busy   <= 1'b1;
+                hb_req    <= 1'b1;
+                hb_tagged <= 1'b0;
+                hb_entry  <= dqe;
             end
             if (bg_go) begin
                 rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(bg_j)
@@ -581,8 +639,8 @@ module dp_deliver #(
                 if (rsp_valid) begin
                     if (beat_head_ok) begin
                         dhc <= beat_head;
-                        hc_we <= 1'b1;
-                        hc_value <= beat_head;
+                        hc_we_q <= 1'b1;
+                        hc_value_q <= beat_head;
                     end
                     refreshed <= 1'b1;
                     st <= D_FREE;

@@ -250,6 +250,10 @@ impl Bench {
         let mut next = 0;
         let mut pb_data = [0u32; 16];
         let mut cycles = 0;
+        // Read tags as the engine numbers them: each request's beats
+        // carry its tag (the host answers in order).
+        let mut tags: VecDeque<(u64, usize)> = VecDeque::new();
+        let mut next_tag = 0u64;
         for cycle in 0..2000u64 {
             let taken_all = next == frames.len();
             self.p.set_flush(u64::from(taken_all && flush));
@@ -283,7 +287,9 @@ impl Bench {
             self.p.set_pb_done(1);
             self.p.set_pb_data(&pb_data);
             self.p.set_desc_rd_data(self.bar2.rdata);
+            self.p.set_dma_rd_req_tag(next_tag);
             drive_dma!(self.p, self.host, wr = true, last = true);
+            self.p.set_dma_rd_rsp_tag(tags.front().map_or(0, |t| t.0));
             self.drive_rx();
             let beat = self.host.beat();
             let e = self.p.d_entry() as usize;
@@ -306,7 +312,21 @@ impl Bench {
             let hc = (self.p.hc_we() != 0).then(|| self.p.hc_value() as u16);
             let ht = (self.p.ht_we() != 0)
                 .then(|| (self.p.ht_value() as u16, self.p.ht_used() as usize));
+            let reads = self.host.reads.len();
+            let took = self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0;
             sample_dma!(self.p, self.host, wr = true);
+            if took {
+                let front = tags.front_mut().expect("a beat of a read");
+                front.1 -= 1;
+                if front.1 == 0 {
+                    tags.pop_front();
+                }
+            }
+            if self.host.reads.len() > reads {
+                let len = self.host.reads.last().expect("a read").1 as usize;
+                tags.push_back((next_tag, len.div_ceil(64).max(1)));
+                next_tag = (next_tag + 1) % 128;
+            }
             self.tick();
             pb_data = beat_of(&self.host.mem[pb_at..pb_at + 64]);
             if let Some(word) = read {
@@ -593,6 +613,57 @@ fn gathered_slots_wait_for_the_jobs_end() {
     assert_eq!(b.rx_slot_full(1, 4), (104, 0, 0));
     let (_, writes) = b.stream(&[], true);
     assert_eq!(writes, vec![(b.rx_slot_of(1, 4), 32)]);
+    for (j, frame) in f.iter().enumerate() {
+        check_streamed(&b, 1, j as u32, *frame, 0);
+    }
+}
+
+#[test]
+fn a_ring_short_of_room_rereads_its_head_in_the_background() {
+    for stall in [0.0, 0.4] {
+        let mut b = Bench::new(2048, stall);
+        let e = entry(DST, 1) as usize;
+        // hwtail 0, cached hwcur 8: seven free slots (under half the
+        // ring); the host has released up to 15 since.
+        b.ring_at(1, 0, 8);
+        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+        b.host.put_u32(head_at, 15);
+        let f = frames(0, 12, 60, 1);
+        b.stream(&f, true);
+        for (j, frame) in f.iter().enumerate() {
+            check_streamed(&b, 1, j as u32, *frame, 0);
+        }
+        // The head came from a background read (4 bytes); without stalls
+        // its answer came before the seven slots were used, so no frame
+        // waited for D_REFRESH's (8 bytes).
+        let head_reads: Vec<u32> = b
+            .host
+            .reads
+            .iter()
+            .filter(|r| r.0 == head_at)
+            .map(|r| r.1)
+            .collect();
+        assert!(
+            head_reads.first() == Some(&4) && (stall > 0.0 || !head_reads.contains(&8)),
+            "stall {stall}: {head_reads:?}"
+        );
+        assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
+        assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
+    }
+}
+
+#[test]
+fn a_background_head_outside_the_ring_is_not_taken() {
+    let mut b = Bench::new(2048, 0.0);
+    let e = entry(DST, 1) as usize;
+    b.ring_at(1, 0, 6);
+    let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+    // Behind the cached hwcur (an older head, or one past hwtail): refused.
+    b.host.put_u32(head_at, 5);
+    let f = frames(0, 4, 60, 1);
+    b.stream(&f, true);
+    assert!(b.host.reads.iter().any(|r| r.0 == head_at && r.1 == 4));
+    assert_eq!(b.rx[e].hwcur, 6);
     for (j, frame) in f.iter().enumerate() {
         check_streamed(&b, 1, j as u32, *frame, 0);
     }
