@@ -361,9 +361,11 @@ module dp_deliver #(
     // while delivery is busy.)
     assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
                 && d_pf_cnt <= (PFW + 1)'(PF - 16) && bg_want != 16'd0;
-    // The head re-read, in a cycle the fill does not take.
+    // The head re-read, in a cycle the fill does not take (the fill's
+    // request, issued after it below, wins the request register: only the
+    // re-read's own flags look at bg_go, so it adds no level after it).
     logic hb_go;
-    assign hb_go = st == D_CP_PB && !hb_busy && !dma_rd_req_valid && !bg_go
+    assign hb_go = st == D_CP_PB && !hb_busy && !dma_rd_req_valid
                 && room_q < (rn >> 1);
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
@@ -565,8 +567,8 @@ module dp_deliver #(
                 hb_busy   <= 1'b0;
                 hb_tagged <= 1'b0;
             end
-            if (hb_go) begin
-                rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD), 13'd4);
+            if (hb_go) rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD), 13'd4);
+            if (hb_go && !bg_go) begin
                 hb_busy   <= 1'b1;
                 hb_req    <= 1'b1;
                 hb_tagged <= 1'b0;
