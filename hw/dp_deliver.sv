@@ -29,9 +29,23 @@
 // taken (D_START); a one-fragment frame whose ring has room, whose next
 // prefetched slot is good and whose payload is all in the packet buffer
 // goes straight to its payload beats. With its last beat the frame is
-// delivered (hwtail moves, counters) and the next destination is taken,
-// while the RX slot's len/flags leave from a register of their own in the
-// next cycle: two write beats per 64-byte frame, back to back.
+// delivered (hwtail moves, counters) and the next destination is taken.
+// When that destination is the same ring and its frame can stream too
+// (one fragment, two free slots, the next prefetched slot good, its
+// payload in: the chain test), it streams from the next cycle on, with
+// no D_START between: one write beat per 64-byte frame. (`pb_slot` names
+// the next frame during the last beat, so its first beat is read then;
+// a last beat that waits for the write channel is kept in `pb_q`.)
+// RX slot writes are gathered: a streamed frame's slot (buf_idx from the
+// prefetch, len, flags, ptr 0: the whole 16 bytes, since the DMA port
+// has no byte enables) joins a run of consecutive slots of its ring, which
+// leaves as one DMA write when it fills its 64-byte line (or reaches the
+// ring's end), before a slot that does not join it (another ring, not the
+// next slot) streams, or when the job ends (`flush`, before dp_status
+// publishes: `frame_busy` holds the job's end until it has left). Four
+// 60-byte frames thus cost five write beats. A slot whose ptr was not 0
+// when prefetched (`d_pf_p0`), and every slot the step machine writes,
+// gets its len/flags written alone as before.
 // The destination prefetch is refilled in the background: while a frame
 // streams, if its ring has room for 16 more prefetched slots and the
 // host released more, one read (its own tag, `bg_*`) fetches the next
@@ -40,6 +54,14 @@
 // beats land at their place behind those still prefetched
 // whatever this stage does meanwhile (`fill_entry`). A frame that finds
 // the prefetch empty waits for that read rather than issuing another.
+// The ring's cached head is re-read in the background too (`hb_*`): while
+// a frame streams and its ring's known room is under half the ring (a
+// round trip's frames at 1 cycle each for a 1024-slot ring at 300
+// cycles), one 4-byte read of the status entry's head leaves with its own
+// tag; its answer becomes the cached hwcur if that ring is still the one
+// on the d port and the head is in [hwcur, hwtail], so a long job rarely
+// finds its ring full and waits for the re-read of D_REFRESH. (A frame
+// still drops only after its own re-read in D_REFRESH, as before.)
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -95,8 +117,9 @@ module dp_deliver #(
     input  logic [PFW:0] d_pf_cnt,
     output logic [PFW-1:0] d_pf_lane,  // prefetched slot hwtail + d_pf_lane ...
     input  logic [31:0]  d_pf_buf,   // ... its buffer index
+    input  logic         d_pf_p0,    // ... its ptr is 0
     output logic         hc_we,      // cached hwcur of d_entry := hc_value
-    output logic [15:0]  hc_value,
+    output logic [15:0]  hc_value,   // (D_REFRESH's, registered, or a background re-read's)
     output logic         ht_we,      // hwtail := ht_value, ht_used slots used, dirty
     output logic [15:0]  ht_value,
     output logic [15:0]  ht_used,
@@ -147,8 +170,11 @@ module dp_deliver #(
     // A background fill's beat (the other stages leave it alone: a fill
     // may outlive the job that started it).
     output logic        bg_own,
-    // Busy with a frame or its slot write (the job may end); `busy` adds
-    // a background fill in flight.
+    // The job ends: write the gathered slots out now.
+    input  logic        flush,
+    // Busy with a frame or its slot write, or with `flush` gathered slots
+    // still to write (the job may end when low); `busy` adds a background
+    // fill in flight (not the gathered slots: they need no read to wait).
     output logic        frame_busy,
     output logic        busy
 );
@@ -191,7 +217,6 @@ module dp_deliver #(
     // others are read from BAR2 (D_CP_SLOT).
     logic [63:0]   cur_slot;
     assign cur_slot = (k == 16'd0) ? fslot0 : desc_rd_data;
-    assign pb_slot = fstart;
 
     assign cp = PW'(src_port);
     // The RX slot write of a frame delivered by the stream, pending.
@@ -199,14 +224,44 @@ module dp_deliver #(
     logic          bg_busy;  // a background prefetch fill is in flight (below)
     logic [63:0]   sw_addr;
     logic [31:0]   sw_data;
-    assign frame_busy = st != D_IDLE || sw_pending;
-    assign busy = frame_busy || bg_busy;
+    // The gathered run of RX slots (up to a line): g_cnt slots of ring
+    // g_entry from g_addr, the next one to join is g_next; per lane its
+    // buffer index and len/flags; g_due: the line is complete.
+    localparam int LINE_SLOTS = BEAT_BYTES / SLOT_BYTES;
+    logic [2:0]    g_cnt;
+    logic [QW-1:0] g_entry;
+    logic [15:0]   g_next;
+    logic [63:0]   g_addr;
+    logic          g_due;
+    logic [31:0]   g_buf [LINE_SLOTS];
+    logic [31:0]   g_lf  [LINE_SLOTS];
+    logic [511:0]  g_line;
+    always_comb begin
+        g_line = '0;
+        for (int l = 0; l < LINE_SLOTS; l++) begin
+            g_line[8 * SLOT_BYTES * l +: 64] = slot_word(g_buf[l], g_lf[l][15:0],
+                                                         g_lf[l][31:16]);
+        end
+    end
+    logic          cur_p0;  // the streamed frame's RX slot had ptr 0
+    // The run leaves now: complete, or the ring just taken will not
+    // continue it (in D_START, where the FSM does not write: another
+    // ring, as in a flood, or not its next slot), or a slot that does not
+    // join it is about to stream, or the job ends while this stage is idle.
+    logic g_flush;
+    assign g_flush = g_cnt != 3'd0
+                  && (g_due || (st == D_START && (g_entry != dqe || g_next != d_hwtail))
+                      || (st == D_CP_PB && (g_entry != dqe || g_next != jidx))
+                      || (flush && st == D_IDLE));
+    assign frame_busy = st != D_IDLE || sw_pending || (flush && g_cnt != 3'd0);
+    logic hb_busy;  // a background head re-read is in flight (below)
+    assign busy = st != D_IDLE || sw_pending || bg_busy || hb_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
-    // write goes first); reads wait for that write too.
+    // write and a run's write go first); reads wait for the slot write.
     logic wr_ok, rd_ok;
-    assign wr_ok = dma_wr_free && !sw_pending;
+    assign wr_ok = dma_wr_free && !sw_pending && !g_flush;
     assign rd_ok = dma_rd_can && !sw_pending;
 
     // ---- Derived values --------------------------------------------------
@@ -247,7 +302,9 @@ module dp_deliver #(
         pf_hit   = k < 16'(d_pf_cnt);
         pf_value = d_pf_buf;
     end
-    assign d_pf_lane = k[PFW-1:0];  // (0 in D_START)
+    // (0 in D_START; while a frame streams, the next slot's, for the
+    // chain test)
+    assign d_pf_lane = (st == D_CP_PB) ? PFW'(1) : k[PFW-1:0];
     // A fill of up to PF slots arrives four per beat: fill_at is the
     // first slot (from hwtail) of the next beat, fill_left the slots still
     // to come.
@@ -263,9 +320,25 @@ module dp_deliver #(
     logic [PFW-1:0] bg_off;
     logic [PFW:0]   bg_left;
     logic           bg_beat, rsp_valid;
+    // The background head re-read: in flight for ring hb_entry, its tag
+    // once accepted; its answer (hb_head) applied the next cycle (hb_ans).
+    logic           hb_req, hb_tagged, hb_beat, hb_ans, hb_apply;
+    logic [7:0]     hb_tag;
+    logic [QW-1:0]  hb_entry;
+    logic [31:0]    hb_word;
+    logic           hc_we_q;
+    logic [15:0]    hc_value_q;
     assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
-    assign rsp_valid = dma_rd_rsp_valid && !bg_beat;  // a beat of the FSM's read
-    assign bg_own    = bg_beat;
+    assign hb_beat   = hb_busy && hb_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == hb_tag;
+    assign rsp_valid = dma_rd_rsp_valid && !bg_beat && !hb_beat;  // a beat of the FSM's read
+    assign bg_own    = bg_beat || hb_beat;
+    // The answer is taken if its ring is the d port's and the head is in
+    // [hwcur, hwtail] there (D_REFRESH's write, if any, goes first).
+    assign hb_apply  = hb_ans && hb_entry == dqe && !hc_we_q && hb_word[31:16] == 16'd0
+                    && hb_word[15:0] < rn
+                    && ring_dist(hb_word[15:0], d_hwcur, rn) <= ring_dist(d_hwtail, d_hwcur, rn);
+    assign hc_we     = hc_we_q || hb_apply;
+    assign hc_value  = hc_we_q ? hc_value_q : hb_word[15:0];
     assign fill_entry = bg_beat ? bg_entry : dqe;
     assign fill_k  = bg_beat ? bg_off : fill_at;
     assign fill_n  = bg_beat ? ((bg_left > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left))
@@ -288,6 +361,12 @@ module dp_deliver #(
     // while delivery is busy.)
     assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
                 && d_pf_cnt <= (PFW + 1)'(PF - 16) && bg_want != 16'd0;
+    // The head re-read, in a cycle the fill does not take (the fill's
+    // request, issued after it below, wins the request register: only the
+    // re-read's own flags look at bg_go, so it adds no level after it).
+    logic hb_go;
+    assign hb_go = st == D_CP_PB && !hb_busy && !dma_rd_req_valid
+                && room_q < (rn >> 1);
 
     // BAR2: the TX slot of fragment k, read in D_CP_SLOT.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -297,8 +376,16 @@ module dp_deliver #(
     assign desc_rd_en   = st == D_CP_SLOT && !desc_busy;
 
     // Packet buffer: beat 0 until the stream starts, then the next beat
-    // as each one leaves.
-    assign pb_rd_beat = (st != D_CP_PB) ? 5'd0 : wr_ok ? pb_i + 5'd1 : pb_i;
+    // as each one leaves; during a one-fragment frame's last beat, beat 0
+    // of the next destination's frame (it may stream next), and the last
+    // beat, if it must wait for the write channel, is kept in pb_q.
+    logic pb_last, pb_next, use_q;
+    logic [511:0] pb_q, pb_beat;
+    assign pb_last    = st == D_CP_PB && 32'(copy_left) <= BEAT_BYTES;
+    assign pb_next    = pb_last && fslots == 16'd1 && dst_valid;
+    assign pb_slot    = pb_next ? frm_start : fstart;
+    assign pb_rd_beat = (st != D_CP_PB || pb_last) ? 5'd0 : wr_ok ? pb_i + 5'd1 : pb_i;
+    assign pb_beat    = use_q ? pb_q : pb_data;
     // The first fragment is whole in the buffer (or will be: wait for it
     // rather than read it again). dp_vale_fwd then kept only the header,
     // so a short frame comes from the buffer too.
@@ -309,8 +396,8 @@ module dp_deliver #(
     always_comb begin
         case (st)
             D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
-            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat;
-            default: dma_rd_rsp_ready = bg_beat;
+            D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat || hb_beat;
+            default: dma_rd_rsp_ready = bg_beat || hb_beat;
         endcase
     end
 
@@ -324,7 +411,9 @@ module dp_deliver #(
     // The stream's fast path, decided in D_START from the ring's state:
     // one fragment, room, the next prefetched slot good, the payload in.
     logic fast;
-    assign fast = fslots == 16'd1 && rx_free(d_hwcur, d_hwtail, rn) != 16'd0
+    logic [15:0] d_room;
+    assign d_room = rx_free(d_hwcur, d_hwtail, rn);
+    assign fast = fslots == 16'd1 && d_room != 16'd0
                && d_pf_cnt != '0 && buf_ok(d_pf_buf, cfg_num_bufs[dq])
                && from_pb && pb_done;
     // The frame's last beat leaves from the packet buffer this cycle: it
@@ -333,6 +422,21 @@ module dp_deliver #(
     assign fin_now = st == D_CP_PB && wr_ok && 32'(copy_left) <= BEAT_BYTES
                   && k + 16'd1 == fslots;
     assign dst_ready = st == D_IDLE || fin_now;
+    // The chain test: the destination taken with this last beat streams
+    // from the next cycle (same ring; one fragment; room for both frames;
+    // the slot after this one prefetched (lane 1) and good; its payload
+    // whole in the packet buffer: pb_slot names it now; its events fit).
+    // The room is last cycle's (room_q, registered: the ring is the same
+    // in D_CP_PB), less the frame that may have ended then: at least 3
+    // leaves 2 now. (A head is only ever replaced by a newer one the host
+    // wrote, or an older answer landing late: the room of a cycle ago is
+    // never more than the host released.)
+    logic [15:0] room_q;
+    logic chain;
+    assign chain = fin_now && pb_next && dst_port == 8'(dq) && dst_ring == drr
+                && frm_slots == 16'd1 && ev_room && room_q >= 16'd3
+                && d_pf_cnt >= (PFW + 1)'(2) && buf_ok(d_pf_buf, cfg_num_bufs[dq])
+                && pb_alloc && pb_done && slot_len(frm_first_slot) != 16'd0;
     // hwtail moves with the stream's last beat (fin_now), or the cycle
     // after a slot written by D_CP_SLOTWR (ht_q).
     logic        ht_q;
@@ -343,7 +447,7 @@ module dp_deliver #(
     logic [15:0] rx_len;  // the RX slot's len: the fragment's, clamped
     assign rx_len = (32'(slot_len(slot_q)) > dst_bs) ? dst_bs[15:0] : slot_len(slot_q);
 
-    task automatic take_dst();
+    task automatic take_frame();
         fstart <= frm_start;
         fslots <= frm_slots;
         fbytes <= frm_bytes;
@@ -353,7 +457,10 @@ module dp_deliver #(
         drr <= dst_ring;
         dqe <= entry_of(32'(dst_port), 32'(dst_ring));
         k   <= '0;
-        st  <= D_START;
+    endtask
+    task automatic take_dst();
+        take_frame();
+        st <= D_START;
     endtask
 
     task automatic rd_issue(input logic [63:0] addr, input logic [12:0] len);
@@ -395,28 +502,43 @@ module dp_deliver #(
             dma_rd_req_valid <= 1'b0;
             dma_wr_req_valid <= 1'b0;
             dst_done <= 1'b0;
-            hc_we <= 1'b0;
+            hc_we_q <= 1'b0;
             ht_q <= 1'b0;
             sw_pending <= 1'b0;
+            g_cnt <= '0;
+            g_due <= 1'b0;
+            use_q <= 1'b0;
             bg_busy <= 1'b0;
             bg_req <= 1'b0;
+            hb_busy <= 1'b0;
+            hb_req <= 1'b0;
+            hb_ans <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
         end else begin
             dst_done <= 1'b0;
-            hc_we <= 1'b0;
+            hc_we_q <= 1'b0;
             ht_q <= 1'b0;
             ca_valid <= 1'b0;
             cb_valid <= 1'b0;
             ev_forwarded <= 1'b0;
             if (dma_rd_req_valid && dma_rd_req_ready) dma_rd_req_valid <= 1'b0;
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
-            // The stream's RX slot write (len and flags) goes first.
+            // The stream's RX slot write (len and flags) goes first, then
+            // the gathered run's.
             if (sw_pending && dma_wr_free) begin
                 wr_issue(sw_addr, 7'(SLOT_PTR - SLOT_LEN), 512'(sw_data));
                 sw_pending <= 1'b0;
+            end else if (g_flush && dma_wr_free) begin
+                wr_issue(g_addr, 7'(g_cnt) * 7'(SLOT_BYTES), g_line);
+                g_cnt <= '0;
+                g_due <= 1'b0;
             end
+            room_q <= d_room;
+            // A last beat that waits for the write channel is kept.
+            use_q <= pb_last && !wr_ok;
+            if (!use_q) pb_q <= pb_data;
             // The background fill: its tag when the request leaves, its
             // beats, and its place as the ring's slots are used.
             if (bg_req && dma_rd_req_ready) begin
@@ -433,10 +555,29 @@ module dp_deliver #(
                     bg_tagged <= 1'b0;
                 end
             end
+            // The head re-read: its tag when the request leaves, its answer.
+            if (hb_req && dma_rd_req_ready) begin
+                hb_req    <= 1'b0;
+                hb_tagged <= 1'b1;
+                hb_tag    <= dma_rd_req_tag;
+            end
+            hb_ans <= hb_beat;
+            if (hb_beat) begin
+                hb_word   <= dma_rd_rsp_data[31:0];
+                hb_busy   <= 1'b0;
+                hb_tagged <= 1'b0;
+            end
+            if (hb_go) rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD), 13'd4);
+            if (hb_go && !bg_go) begin
+                hb_busy   <= 1'b1;
+                hb_req    <= 1'b1;
+                hb_tagged <= 1'b0;
+                hb_entry  <= dqe;
+            end
             if (bg_go) begin
                 rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(bg_j)
                          + 64'(SLOT_BUF_IDX),
-                         13'((32'(bg_want) - 32'd1) * SLOT_BYTES + (SLOT_LEN - SLOT_BUF_IDX)));
+                         13'(32'(bg_want) * SLOT_BYTES - SLOT_BUF_IDX));  // (ptr too)
                 bg_busy   <= 1'b1;
                 bg_req    <= 1'b1;
                 bg_tagged <= 1'b0;
@@ -457,6 +598,7 @@ module dp_deliver #(
                     refreshed <= 1'b0;
                     if (fast) begin
                         rx_buf[0] <= d_pf_buf;
+                        cur_p0    <= d_pf_p0;
                         rxvalid   <= 1'b1;
                         jidx      <= d_hwtail;
                         sidx      <= fstart;
@@ -466,6 +608,7 @@ module dp_deliver #(
                         pb_i      <= '0;
                         st <= D_CP_PB;
                     end else begin
+                        cur_p0 <= 1'b0;  // the step machine writes its slots alone
                         st <= D_FREE;
                     end
                 end
@@ -498,8 +641,8 @@ module dp_deliver #(
                 if (rsp_valid) begin
                     if (beat_head_ok) begin
                         dhc <= beat_head;
-                        hc_we <= 1'b1;
-                        hc_value <= beat_head;
+                        hc_we_q <= 1'b1;
+                        hc_value_q <= beat_head;
                     end
                     refreshed <= 1'b1;
                     st <= D_FREE;
@@ -513,8 +656,7 @@ module dp_deliver #(
                     if (k < 16'(DEMAND)) begin
                         // Fill the prefetch: this slot and the next ones.
                         rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
-                                 13'((32'(fill_now) - 32'd1) * SLOT_BYTES
-                                     + (SLOT_LEN - SLOT_BUF_IDX)));
+                                 13'(32'(fill_now) * SLOT_BYTES - SLOT_BUF_IDX));
                         fill_at   <= k[PFW-1:0];
                         fill_left <= fill_now;
                         st <= D_FILLWAIT;
@@ -586,22 +728,54 @@ module dp_deliver #(
             D_CP_PB: begin
                 if (wr_ok) begin
                     wr_issue(copy_dst, 32'(copy_left) > BEAT_BYTES ? 7'(BEAT_BYTES) : 7'(copy_left),
-                             pb_data);
+                             pb_beat);
                     copy_dst  <= copy_dst + 64'(BEAT_BYTES);
                     copy_left <= 32'(copy_left) > BEAT_BYTES ? copy_left - 16'(BEAT_BYTES) : 16'd0;
                     pb_i      <= pb_i + 5'd1;
                     if (fin_now) begin
-                        // Delivered (hwtail moves now, ht_we); the slot's
-                        // len/flags follow from sw_*.
-                        sw_pending <= 1'b1;
-                        sw_addr    <= slot_addr_rx + 64'(SLOT_LEN);
-                        sw_data    <= {rx_flags, rx_len};
+                        // Delivered (hwtail moves now, ht_we); the slot
+                        // joins the gathered run (g_flush made room for it
+                        // first), or its len/flags follow from sw_*.
+                        if (cur_p0) begin
+                            if (g_cnt == 3'd0) begin
+                                g_addr  <= slot_addr_rx;
+                                g_entry <= dqe;
+                            end
+                            g_buf[g_cnt[1:0]] <= rx_buf[0];
+                            g_lf[g_cnt[1:0]]  <= {rx_flags, rx_len};
+                            g_cnt  <= g_cnt + 3'd1;
+                            g_next <= nxt(jidx, rn);
+                            g_due  <= 32'(g_cnt) == LINE_SLOTS - 1
+                                   || 32'(slot_addr_rx[5:0]) == BEAT_BYTES - SLOT_BYTES
+                                   || nxt(jidx, rn) == 16'd0;
+                        end else begin
+                            sw_pending <= 1'b1;
+                            sw_addr    <= slot_addr_rx + 64'(SLOT_LEN);
+                            sw_data    <= {rx_flags, rx_len};
+                        end
                         ca_valid <= 1'b1; ca_port <= 8'(dq); ca_counter <= CNT_RX_PACKETS;
                         cb_valid <= 1'b1; cb_port <= 8'(dq);
                         cb_counter <= CNT_RX_BYTES; cb_amount <= fbytes;
                         ev_forwarded <= 1'b1;
                         dst_done <= 1'b1;
-                        if (dst_valid) take_dst();
+                        if (chain) begin
+                            // The next frame streams into the next slot
+                            // of this ring (D_START's work, from lane 1).
+                            take_frame();
+                            dhw       <= nxt(jidx, rn);
+                            dhc       <= d_hwcur;
+                            refreshed <= 1'b0;
+                            rx_buf[0] <= d_pf_buf;
+                            cur_p0    <= d_pf_p0;
+                            rxvalid   <= 1'b1;
+                            jidx      <= nxt(jidx, rn);
+                            sidx      <= frm_start;
+                            slot_q    <= frm_first_slot;
+                            copy_left <= (32'(slot_len(frm_first_slot)) > dst_bs)
+                                       ? dst_bs[15:0] : slot_len(frm_first_slot);
+                            copy_dst  <= cfg_pool[dq] + 64'(d_pf_buf) * 64'(dst_bs);
+                            pb_i      <= '0;
+                        end else if (dst_valid) take_dst();
                         else st <= D_IDLE;
                     end else if (32'(copy_left) <= BEAT_BYTES) begin
                         st <= D_CP_SLOTWR;

@@ -517,7 +517,9 @@ module dp_engine #(
     logic [5:0]     d_pf_lane_p;
     logic [7:0]     d_fill_k;
     logic [31:0]    d_pf_buf;
+    logic           d_pf_p0;
     logic [4*32-1:0] fill_bufs;
+    logic [3:0]     fill_p0;
     logic           d_hc_we, p_hc_we, s_hc_we, d_ht_we, p_ht_we, d_fill_we, p_fill_we;
     logic [15:0]    d_hc_value, p_hc_value, s_hc_value, d_ht_value, p_ht_value;
     logic [15:0]    d_ht_used, p_ht_used;
@@ -529,9 +531,11 @@ module dp_engine #(
     assign d_entry   = cpipe ? d_entry_p : d_entry_d;
     assign d_pf_lane = cpipe ? 8'(d_pf_lane_p) : d_pf_lane_d;
     assign p_pf_cnt  = (d_pf_cnt > 9'd64) ? 7'd64 : 7'(d_pf_cnt);
-    // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES.
+    // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES (and
+    // its ptr at + SLOT_PTR: dp_deliver gathers slot writes where it is 0).
     for (genvar l = 0; l < 4; l++) begin : g_fill
         assign fill_bufs[32 * l +: 32] = dma_rd_rsp_data[8 * SLOT_BYTES * l +: 32];
+        assign fill_p0[l] = dma_rd_rsp_data[8 * (SLOT_BYTES * l + SLOT_PTR) +: 64] == 64'd0;
     end
     // (dp_tx_fetch is always ready when asked: it answered before.)
     /* verilator lint_off UNUSEDSIGNAL */
@@ -542,7 +546,7 @@ module dp_engine #(
 
     dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW), .PF(PF)) rx_rings (
         .clk, .rst, .port_enable,
-        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf,
+        .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf, .d_pf_p0,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
         .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
         .hc_entry(j_hc_we ? cq : s_hc_we ? s_hc_entry : d_entry),
@@ -556,7 +560,7 @@ module dp_engine #(
         .fill_we(d_fill_we | p_fill_we), .fill_entry(d_fill_we ? d_fill_entry : d_entry),
         .fill_k(d_fill_we ? d_fill_k : 8'(p_fill_k)),
         .fill_n(d_fill_we ? d_fill_n : p_fill_n),
-        .fill_bufs, .any_dirty
+        .fill_bufs, .fill_p0, .any_dirty
     );
 
     // ---- TX slot fetch -----------------------------------------------------------
@@ -634,7 +638,7 @@ module dp_engine #(
         .pb_slot(d_pb_slot), .pb_alloc(d_pb_alloc), .pb_done, .pb_rd_beat, .pb_data,
         .dst_valid, .dst_port, .dst_ring, .dst_ready(d_dst_ready), .dst_done,
         .d_entry(d_entry_d), .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane(d_pf_lane_d),
-        .d_pf_buf,
+        .d_pf_buf, .d_pf_p0,
         .hc_we(d_hc_we), .hc_value(d_hc_value),
         .ht_we(d_ht_we), .ht_value(d_ht_value), .ht_used(d_ht_used),
         .fill_we(d_fill_we), .fill_entry(d_fill_entry), .fill_k(d_fill_k), .fill_n(d_fill_n),
@@ -649,7 +653,9 @@ module dp_engine #(
         .dma_wr_req_addr(d_wr_addr), .dma_wr_req_len(d_wr_len), .dma_wr_req_data(d_wr_data),
         .ev_room(d_ev_room), .ca_valid(d_ca), .ca_port(d_ca_port), .ca_counter(d_ca_cnt),
         .cb_valid(d_cb), .cb_port(d_cb_port), .cb_counter(d_cb_cnt), .cb_amount(d_cb_amt),
-        .ev_forwarded(d_ev), .bg_own(d_bg_own), .frame_busy(d_frame_busy), .busy(d_busy)
+        .ev_forwarded(d_ev), .bg_own(d_bg_own),
+        .flush(st == J_FIN),  // the job ends: gathered RX slot writes leave
+        .frame_busy(d_frame_busy), .busy(d_busy)
     );
 
     // ---- Pipe crossover ------------------------------------------------------------

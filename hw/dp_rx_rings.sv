@@ -13,6 +13,11 @@
 // pointer, not data. Positions are spread over four banks (position mod
 // 4) of distributed RAM, so the four slots of a fill beat go to four
 // banks at once, and one position is read at a time (`d_pf_lane`).
+// Beside each buffer index the prefetch keeps one bit: the slot's `ptr`
+// was 0 when it was read (`d_pf_p0`), so dp_deliver may write the whole
+// slot back (buf_idx, len, flags, ptr 0) as part of a gathered line
+// (the DMA port has no byte enables); a slot with another ptr has its
+// len/flags written alone.
 //
 // Two read ports: `d_*` for the destination ring of the frame being
 // delivered or moved (with its prefetch), `q_*` for RX doorbells and the
@@ -46,6 +51,7 @@ module dp_rx_rings #(
     output logic [PFW:0]  d_pf_cnt,   // prefetched slots from hwtail
     input  logic [PFW-1:0] d_pf_lane, // slot hwtail + d_pf_lane ...
     output logic [31:0]   d_pf_buf,   // ... its buffer index
+    output logic          d_pf_p0,    // ... and its ptr was 0
 
     // Query ring: state, read combinationally.
     input  logic [QW-1:0] q_entry,
@@ -83,6 +89,7 @@ module dp_rx_rings #(
     input  logic [PFW-1:0] fill_k,
     input  logic [2:0]    fill_n,
     input  logic [4*32-1:0] fill_bufs, // buffer index of lane l at 32 * l
+    input  logic [3:0]    fill_p0,     // lane l's ptr is 0
 
     // Dirty rings exist.
     output logic          any_dirty
@@ -125,9 +132,9 @@ module dp_rx_rings #(
     assign fill_pos = pf_head[fill_entry] + fill_k;
     assign rd_pos   = pf_head[d_entry] + d_pf_lane;
     localparam int BW = $clog2(NQ * PF / 4);  // a bank's word index
-    logic [31:0] pf_rd [4];
+    logic [32:0] pf_rd [4];  // {ptr == 0, buffer index}
     for (genvar b = 0; b < 4; b++) begin : g_pf
-        logic [31:0] bank [NQ * PF / 4];
+        logic [32:0] bank [NQ * PF / 4];
         logic [1:0]  lane;  // the fill beat's lane for this bank
         /* verilator lint_off UNUSEDSIGNAL */
         logic [PFW-1:0] pos;  // and its position (bits 1..0 are b)
@@ -136,12 +143,14 @@ module dp_rx_rings #(
         assign pos  = fill_pos + PFW'(lane);
         always_ff @(posedge clk) begin
             if (fill_we && 3'(lane) < fill_n) begin
-                bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[PFW-1:2]))] <= fill_bufs[32 * lane +: 32];
+                bank[BW'(32'(fill_entry) * (PF / 4) + 32'(pos[PFW-1:2]))]
+                    <= {fill_p0[lane], fill_bufs[32 * lane +: 32]};
             end
         end
         assign pf_rd[b] = bank[BW'(32'(d_entry) * (PF / 4) + 32'(rd_pos[PFW-1:2]))];
     end
-    assign d_pf_buf = pf_rd[rd_pos[1:0]];
+    assign d_pf_buf = pf_rd[rd_pos[1:0]][31:0];
+    assign d_pf_p0  = pf_rd[rd_pos[1:0]][32];
 
     always_ff @(posedge clk) begin
         if (rst) begin

@@ -3,7 +3,12 @@
 //! beat (copied from the first beat) and chains (streamed by DMA, slots
 //! past the prefetch read one by one), buffer-size clamping, a full ring
 //! (with and without room after the head is re-read), a bad RX buffer,
-//! all under DMA back-pressure. The bench plays `dp_rx_rings`.
+//! all under DMA back-pressure. Streams of one-fragment frames from the
+//! packet buffer: back to back into one ring (one write beat per frame,
+//! the RX slots gathered four per line), across the ring's end, around a
+//! slot whose `ptr` is not 0, alternating between rings, held until the
+//! job ends (`flush`). The bench plays `dp_rx_rings` and the packet
+//! buffer.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -28,7 +33,8 @@ const DST: usize = 2;
 struct RxState {
     hwtail: u16,
     hwcur: u16,
-    pf: VecDeque<u32>,
+    /// Prefetched slots: buffer index, ptr was 0.
+    pf: VecDeque<(u32, bool)>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -124,8 +130,9 @@ impl Bench {
         self.p.set_d_pf_cnt(state.pf.len() as u64);
         // The prefetched slot the stage names (dp_rx_rings reads one).
         let lane = self.p.d_pf_lane() as usize;
-        self.p
-            .set_d_pf_buf(u64::from(state.pf.get(lane).copied().unwrap_or(0)));
+        let (buf, p0) = state.pf.get(lane).copied().unwrap_or((0, false));
+        self.p.set_d_pf_buf(u64::from(buf));
+        self.p.set_d_pf_p0(u64::from(p0));
         self.p.eval();
     }
 
@@ -171,7 +178,7 @@ impl Bench {
                 let (k, n) = (self.p.fill_k() as usize, self.p.fill_n() as usize);
                 let pf = &mut self.rx[e].pf;
                 pf.truncate(k);
-                pf.extend((0..n).map(|l| data[l * 4]));
+                pf.extend((0..n).map(|l| (data[l * 4], data[l * 4 + 2] | data[l * 4 + 3] == 0)));
             }
             let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
             sample_dma!(self.p, self.host, wr = true);
@@ -208,6 +215,146 @@ impl Bench {
             }
         }
         panic!("delivery never finished");
+    }
+
+    /// Ring `ring` of port DST: hwtail `hwtail`, the host released up to
+    /// `hwcur` (free: hwtail .. hwcur - 1), all of them prefetched.
+    fn ring_at(&mut self, ring: usize, hwtail: u16, hwcur: u16) {
+        let e = entry(DST, ring) as usize;
+        let mut pf = VecDeque::new();
+        let mut j = u32::from(hwtail);
+        while (j + 1) % RN != u32::from(hwcur) {
+            let slot = self.rx_slot_of(ring, j);
+            let ptr = self.host.u32_at(slot + 8) | self.host.u32_at(slot + 12);
+            pf.push_back((self.host.u32_at(slot), ptr == 0));
+            j = (j + 1) % RN;
+        }
+        self.rx[e] = RxState { hwtail, hwcur, pf };
+    }
+
+    fn rx_slot_of(&self, ring: usize, i: u32) -> u64 {
+        RX_RING + ring as u64 * ring_bytes(RN) + u64::from(RING_HEADER_BYTES) + u64::from(i) * 16
+    }
+
+    /// Streams one-fragment frames (TX slot, buffer, length, RX ring of
+    /// port DST) from the packet buffer, each destination offered as soon
+    /// as the last was taken (dp_vale_fwd's output register); `flush` is
+    /// raised once all are taken, or never. Returns the cycles until the
+    /// last destination was done, and the write requests (address,
+    /// length) issued until the stage let the job end.
+    fn stream(&mut self, frames: &[(u32, u32, u16, usize)], flush: bool) -> (u64, Vec<(u64, u32)>) {
+        for &(slot, buf, len, _) in frames {
+            self.bar2.set_slot(SRC_BASE, slot, slot_word(buf, len, 0));
+        }
+        let before = self.host.writes.len();
+        let mut next = 0;
+        let mut pb_data = [0u32; 16];
+        let mut cycles = 0;
+        // Read tags as the engine numbers them: each request's beats
+        // carry its tag (the host answers in order).
+        let mut tags: VecDeque<(u64, usize)> = VecDeque::new();
+        let mut next_tag = 0u64;
+        for cycle in 0..2000u64 {
+            let taken_all = next == frames.len();
+            self.p.set_flush(u64::from(taken_all && flush));
+            self.p.eval();
+            if taken_all && self.p.frame_busy() == 0 && self.p.dma_wr_req_valid() == 0 {
+                let writes = self.host.writes[before..]
+                    .iter()
+                    .map(|(a, d)| (*a, d.len() as u32))
+                    .collect();
+                return (cycles, writes);
+            }
+            if let Some(&(slot, buf, len, ring)) = frames.get(next) {
+                let at = (POOL + u64::from(buf) * 2048) as usize;
+                self.p.set_src_port(0);
+                self.p.set_src_base(u64::from(SRC_BASE));
+                self.p.set_src_n(u64::from(N));
+                self.p.set_frm_start(u64::from(slot));
+                self.p.set_frm_slots(1);
+                self.p.set_frm_bytes(u64::from(len));
+                self.p
+                    .set_first_beat(&beat_of(&self.host.mem[at..at + usize::from(len).min(64)]));
+                self.p.set_frm_first_slot(slot_word(buf, len, 0));
+                self.p.set_dst_port(DST as u64);
+                self.p.set_dst_ring(ring as u64);
+                self.p.set_dst_valid(1);
+            } else {
+                self.p.set_dst_valid(0);
+            }
+            // The packet buffer holds every frame, whole.
+            self.p.set_pb_alloc(1);
+            self.p.set_pb_done(1);
+            self.p.set_pb_data(&pb_data);
+            self.p.set_desc_rd_data(self.bar2.rdata);
+            self.p.set_dma_rd_req_tag(next_tag);
+            drive_dma!(self.p, self.host, wr = true, last = true);
+            self.p.set_dma_rd_rsp_tag(tags.front().map_or(0, |t| t.0));
+            self.drive_rx();
+            let beat = self.host.beat();
+            let e = self.p.d_entry() as usize;
+            if self.p.fill_we() != 0 {
+                let data = beat.expect("a fill without a beat").data;
+                let (k, n) = (self.p.fill_k() as usize, self.p.fill_n() as usize);
+                let pf = &mut self.rx[self.p.fill_entry() as usize].pf;
+                pf.truncate(k);
+                pf.extend((0..n).map(|l| (data[l * 4], data[l * 4 + 2] | data[l * 4 + 3] == 0)));
+            }
+            // The beat asked for, on pb_data in the next cycle.
+            let pb_buf =
+                self.bar2.words[Bar2::slot_index(SRC_BASE, self.p.pb_slot() as u32)] as u32;
+            let pb_at =
+                (POOL + u64::from(pb_buf) * 2048) as usize + 64 * self.p.pb_rd_beat() as usize;
+            let taken = self.p.dst_valid() != 0 && self.p.dst_ready() != 0;
+            let read = (self.p.desc_rd_en() != 0).then(|| self.p.desc_rd_word() as usize);
+            // dp_rx_rings' writes of this edge (some strobes are
+            // combinational: sampled before it).
+            let hc = (self.p.hc_we() != 0).then(|| self.p.hc_value() as u16);
+            let ht = (self.p.ht_we() != 0)
+                .then(|| (self.p.ht_value() as u16, self.p.ht_used() as usize));
+            let reads = self.host.reads.len();
+            let took = self.p.dma_rd_rsp_valid() != 0 && self.p.dma_rd_rsp_ready() != 0;
+            sample_dma!(self.p, self.host, wr = true);
+            if took {
+                let front = tags.front_mut().expect("a beat of a read");
+                front.1 -= 1;
+                if front.1 == 0 {
+                    tags.pop_front();
+                }
+            }
+            if self.host.reads.len() > reads {
+                let len = self.host.reads.last().expect("a read").1 as usize;
+                tags.push_back((next_tag, len.div_ceil(64).max(1)));
+                next_tag = (next_tag + 1) % 128;
+            }
+            self.tick();
+            pb_data = beat_of(&self.host.mem[pb_at..pb_at + 64]);
+            if let Some(word) = read {
+                self.bar2.rdata = self.bar2.words[word];
+            }
+            if taken {
+                next += 1;
+            }
+            if let Some(hwcur) = hc {
+                self.rx[e].hwcur = hwcur;
+            }
+            if let Some((hwtail, used)) = ht {
+                let state = &mut self.rx[e];
+                state.hwtail = hwtail;
+                state.pf.drain(..used.min(state.pf.len()));
+            }
+            if self.p.dst_done() != 0 {
+                cycles = cycle + 1;
+            }
+        }
+        panic!("the stream never finished");
+    }
+
+    /// The whole RX slot `j` of ring `ring`: buffer, len, flags, ptr.
+    fn rx_slot_full(&self, ring: usize, j: u32) -> (u32, u32, u64) {
+        let a = self.rx_slot_of(ring, j);
+        let ptr = u64::from(self.host.u32_at(a + 8)) | u64::from(self.host.u32_at(a + 12)) << 32;
+        (self.host.u32_at(a), self.host.u32_at(a + 4), ptr)
     }
 
     /// Checks RX slots from `hwtail` hold the frame, and the buffers its bytes.
@@ -338,4 +485,186 @@ fn a_bad_rx_buffer_drops_the_frame_untouched() {
     assert_eq!(out.counts, vec![(DST as u64, CNT_RX_DROP_BAD_BUF, 1)]);
     assert_eq!(b.host.writes.len(), before);
     assert_eq!(b.rx[e].hwtail, 0);
+}
+
+/// One-fragment frames of `len` bytes from TX slots `first..`, buffers
+/// 2.., into ring `ring`.
+fn frames(first: u32, count: u32, len: u16, ring: usize) -> Vec<(u32, u32, u16, usize)> {
+    (0..count)
+        .map(|i| ((first + i) % N, 2 + (first + i) % 50, len, ring))
+        .collect()
+}
+
+/// RX slot `j` of ring `ring` holds frame `f` (length `len`, one
+/// fragment): buffer 100 + j kept, len, NS_RFRAGS 1, ptr `ptr` kept; the
+/// buffer holds the bytes.
+fn check_streamed(b: &Bench, ring: usize, j: u32, f: (u32, u32, u16, usize), ptr: u64) {
+    let rfrags = 1 << NS_RFRAGS_SHIFT;
+    assert_eq!(
+        b.rx_slot_full(ring, j),
+        (100 + j, u32::from(f.2) | rfrags << 16, ptr),
+        "RX slot {j} of ring {ring}"
+    );
+    let src = (POOL + u64::from(f.1) * 2048) as usize;
+    let dst = (POOL + u64::from(100 + j) * 2048) as usize;
+    let n = usize::from(f.2);
+    assert_eq!(
+        b.host.mem[dst..dst + n],
+        b.host.mem[src..src + n],
+        "RX slot {j}"
+    );
+}
+
+#[test]
+fn a_stream_into_one_ring_writes_one_beat_per_frame_and_gathers_slots() {
+    for stall in [0.0, 0.4] {
+        let mut b = Bench::new(2048, stall);
+        b.ring_at(1, 0, 0); // hwcur 0: 15 free slots
+        let f = frames(3, 8, 60, 1);
+        let (cycles, writes) = b.stream(&f, true);
+        for (j, frame) in f.iter().enumerate() {
+            check_streamed(&b, 1, j as u32, *frame, 0);
+        }
+        // Eight payload beats and two lines of four slots.
+        let lines: Vec<_> = writes.iter().filter(|w| w.0 < POOL).copied().collect();
+        assert_eq!(
+            lines,
+            vec![(b.rx_slot_of(1, 0), 64), (b.rx_slot_of(1, 4), 64)],
+            "stall {stall}"
+        );
+        assert_eq!(writes.len(), 10, "stall {stall}");
+        assert_eq!(b.rx[entry(DST, 1) as usize].hwtail, 8);
+        if stall == 0.0 {
+            // One D_START, then a frame per cycle, and one cycle for the
+            // first line between the fourth and the fifth frame.
+            assert!(cycles <= 11, "{cycles} cycles for 8 frames");
+        }
+    }
+}
+
+#[test]
+fn a_stream_across_the_rings_end_and_a_slot_with_a_ptr() {
+    for stall in [0.0, 0.4] {
+        let mut b = Bench::new(2048, stall);
+        // RX slot 2 has a ptr the host set: that slot's len/flags are
+        // written alone, the ptr kept.
+        let ptr_slot = b.rx_slot_of(1, 2);
+        b.host.put_u32(ptr_slot + 8, 0xdead_beef);
+        b.ring_at(1, 13, 10); // slots 13, 14, 15, 0 .. 8 free
+        let f = frames(60, 12, 60, 1); // (the TX ring wraps too)
+        let (_, writes) = b.stream(&f, true);
+        for (i, frame) in f.iter().enumerate() {
+            let j = (13 + i as u32) % RN;
+            let ptr = if j == 2 { 0xdead_beef } else { 0 };
+            check_streamed(&b, 1, j, *frame, ptr);
+        }
+        let slots: Vec<_> = writes.iter().filter(|w| w.0 < POOL).copied().collect();
+        assert_eq!(
+            slots,
+            vec![
+                (b.rx_slot_of(1, 13), 48), // 13..15: the ring's end
+                (ptr_slot + 4, 4),         // slot 2: len/flags alone
+                (b.rx_slot_of(1, 0), 32),  // 0, 1: slot 3 does not join
+                (b.rx_slot_of(1, 3), 16),  // 3: its line's end
+                (b.rx_slot_of(1, 4), 64),  // 4..7
+                (b.rx_slot_of(1, 8), 16),  // 8: the job's end
+            ],
+            "stall {stall}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_alternating_rings_writes_each_rings_slots() {
+    let mut b = Bench::new(2048, 0.0);
+    for i in 0..RN {
+        let slot = b.rx_slot_of(0, i);
+        b.host.put_u32(slot, 100 + i);
+    }
+    b.ring_at(0, 0, 0);
+    b.ring_at(1, 5, 5);
+    let mut f = frames(0, 6, 100, 0);
+    for (i, frame) in f.iter_mut().enumerate() {
+        frame.3 = i % 2;
+    }
+    let (_, writes) = b.stream(&f, true);
+    for (i, frame) in f.iter().enumerate() {
+        let j = if i % 2 == 0 {
+            i as u32 / 2
+        } else {
+            5 + i as u32 / 2
+        };
+        check_streamed(&b, i % 2, j, *frame, 0);
+    }
+    // Two beats per frame, and one slot write each: another ring's slot
+    // never joins a run.
+    assert_eq!(writes.len(), 18);
+}
+
+#[test]
+fn gathered_slots_wait_for_the_jobs_end() {
+    let mut b = Bench::new(2048, 0.0);
+    b.ring_at(1, 0, 0);
+    let f = frames(0, 6, 60, 1);
+    let (_, writes) = b.stream(&f, false);
+    // Slots 0..3 left as a line; 4 and 5 wait, and the stage lets the
+    // job end only once they are out.
+    assert_eq!(writes.iter().filter(|w| w.0 < POOL).count(), 1);
+    assert_eq!(b.rx_slot_full(1, 4), (104, 0, 0));
+    let (_, writes) = b.stream(&[], true);
+    assert_eq!(writes, vec![(b.rx_slot_of(1, 4), 32)]);
+    for (j, frame) in f.iter().enumerate() {
+        check_streamed(&b, 1, j as u32, *frame, 0);
+    }
+}
+
+#[test]
+fn a_ring_short_of_room_rereads_its_head_in_the_background() {
+    for stall in [0.0, 0.4] {
+        let mut b = Bench::new(2048, stall);
+        let e = entry(DST, 1) as usize;
+        // hwtail 0, cached hwcur 8: seven free slots (under half the
+        // ring); the host has released up to 15 since.
+        b.ring_at(1, 0, 8);
+        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+        b.host.put_u32(head_at, 15);
+        let f = frames(0, 12, 60, 1);
+        b.stream(&f, true);
+        for (j, frame) in f.iter().enumerate() {
+            check_streamed(&b, 1, j as u32, *frame, 0);
+        }
+        // The head came from a background read (4 bytes); without stalls
+        // its answer came before the seven slots were used, so no frame
+        // waited for D_REFRESH's (8 bytes).
+        let head_reads: Vec<u32> = b
+            .host
+            .reads
+            .iter()
+            .filter(|r| r.0 == head_at)
+            .map(|r| r.1)
+            .collect();
+        assert!(
+            head_reads.first() == Some(&4) && (stall > 0.0 || !head_reads.contains(&8)),
+            "stall {stall}: {head_reads:?}"
+        );
+        assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
+        assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
+    }
+}
+
+#[test]
+fn a_background_head_outside_the_ring_is_not_taken() {
+    let mut b = Bench::new(2048, 0.0);
+    let e = entry(DST, 1) as usize;
+    b.ring_at(1, 0, 6);
+    let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+    // Behind the cached hwcur (an older head, or one past hwtail): refused.
+    b.host.put_u32(head_at, 5);
+    let f = frames(0, 4, 60, 1);
+    b.stream(&f, true);
+    assert!(b.host.reads.iter().any(|r| r.0 == head_at && r.1 == 4));
+    assert_eq!(b.rx[e].hwcur, 6);
+    for (j, frame) in f.iter().enumerate() {
+        check_streamed(&b, 1, j as u32, *frame, 0);
+    }
 }

@@ -1,7 +1,8 @@
 //! Testbench of `dp_rx_rings` (4 ports x 2 rings) against a reference
 //! model under random traffic: cached hwcur and hwtail writes, the
 //! prefetch of released slots (fills at an offset, consumption across the
-//! four banks), dirty rings (lowest first), and disabled ports.
+//! four banks, each slot's buffer index with its `ptr == 0` bit), dirty
+//! rings (lowest first), and disabled ports.
 #![forbid(unsafe_code)]
 
 mod stage_bench;
@@ -22,7 +23,8 @@ struct Ring {
     hwtail: u16,
     hwcur: u16,
     dirty: bool,
-    pf: VecDeque<u32>,
+    /// Prefetched slots: buffer index, ptr was 0.
+    pf: VecDeque<(u32, bool)>,
 }
 
 struct Bench {
@@ -73,11 +75,11 @@ impl Bench {
                 ring.pf.len(),
                 "step {step} entry {q}"
             );
-            for (t, buf) in ring.pf.iter().enumerate() {
+            for (t, slot) in ring.pf.iter().enumerate() {
                 self.p.set_d_pf_lane(t as u64);
                 self.p.eval();
-                let got = self.p.d_pf_buf() as u32;
-                assert_eq!(got, *buf, "step {step} entry {q} prefetch {t}");
+                let got = (self.p.d_pf_buf() as u32, self.p.d_pf_p0() != 0);
+                assert_eq!(got, *slot, "step {step} entry {q} prefetch {t}");
             }
         }
         let lowest = model.iter().position(|ring| ring.dirty);
@@ -133,6 +135,7 @@ fn matches_reference_under_random_traffic() {
                 let k = rng.gen_range(0..=model[d].pf.len().min(PF - 1));
                 let n = rng.gen_range(1..=(PF - k).min(4));
                 let mut lanes = [0u32; 4];
+                let p0: [bool; 4] = std::array::from_fn(|_| rng.gen_bool(0.7));
                 for lane in lanes.iter_mut() {
                     *lane = next_buf;
                     next_buf += 1;
@@ -141,9 +144,10 @@ fn matches_reference_under_random_traffic() {
                 b.p.set_fill_k(k as u64);
                 b.p.set_fill_n(n as u64);
                 b.p.set_fill_bufs(&lanes);
+                b.p.set_fill_p0(p0.iter().rev().fold(0, |m, &z| m << 1 | u64::from(z)));
                 let ring = &mut model[d];
                 ring.pf.truncate(k);
-                ring.pf.extend(&lanes[..n]);
+                ring.pf.extend(lanes.iter().copied().zip(p0).take(n));
             }
             4 => {
                 b.p.set_dirty_set(1);
