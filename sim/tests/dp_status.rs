@@ -282,17 +282,19 @@ impl Bench {
         self.p.set_dirty_found(u64::from(lowest.is_some()));
         self.p.set_dirty_pick(lowest.unwrap_or(0) as u64);
         // This cycle's write strobe into dp_rx_rings, as the engine muxes it.
-        let own = (self.p.hc_we() != 0)
-            .then(|| (self.p.hc_entry() as usize, self.p.hc_value() as u16));
+        let own =
+            (self.p.hc_we() != 0).then(|| (self.p.hc_entry() as usize, self.p.hc_value() as u16));
         let strobe = other.or(own);
         self.p.set_hc_seen(u64::from(strobe.is_some()));
-        self.p.set_hc_seen_entry(strobe.map_or(0, |(e, _)| e as u64));
+        self.p
+            .set_hc_seen_entry(strobe.map_or(0, |(e, _)| e as u64));
         let beat = answer.map(|tag| {
             let i = s.held.iter().position(|h| h.tag == tag).expect("held tag");
             s.held.remove(i)
         });
         self.p.set_dma_rd_rsp_valid(u64::from(beat.is_some()));
-        self.p.set_dma_rd_rsp_tag(beat.as_ref().map_or(0, |h| h.tag));
+        self.p
+            .set_dma_rd_rsp_tag(beat.as_ref().map_or(0, |h| h.tag));
         self.p
             .set_dma_rd_rsp_data(&beat.as_ref().map_or([0; 16], |h| h.data));
         self.p.set_dma_rd_req_tag(self.next_tag);
@@ -472,8 +474,8 @@ fn a_stale_answer_leaves_a_newer_cached_head() {
                 break;
             }
             // (the read register shows ring a's read-back: it leaves now)
-            let leaving = b.p.dma_rd_req_valid() != 0
-                && b.p.dma_rd_req_addr() == head_addr(0, 1, true);
+            let leaving =
+                b.p.dma_rd_req_valid() != 0 && b.p.dma_rd_req_addr() == head_addr(0, 1, true);
             let other = (!wrote && (leaving == at_leave) && (at_leave || s.held.len() == 1))
                 .then_some((a, 7));
             wrote |= other.is_some();
