@@ -182,9 +182,12 @@ module dp_engine #(
     logic [3:0]  j_ca_counter;
 
     assign job_ready = st == J_IDLE;
-    // The job's end goes to dp_status and dp_sched (dp_status idle).
-    logic pub_go;
-    assign pub_go = st == J_PUB && !s_busy;
+    // The job's end goes to dp_status and dp_sched as soon as dp_status
+    // takes a request: idle, or the previous publication issued (its
+    // answers may still be in flight; dp_status keeps an older answer
+    // from overwriting a cached head written since its read left).
+    logic pub_go, s_req_ready;
+    assign pub_go = st == J_PUB && s_req_ready;
     /* verilator lint_off UNUSEDSIGNAL */
     logic s_done_unused;  // the next job starts on s_issued; s_busy covers the rest
     /* verilator lint_on UNUSEDSIGNAL */
@@ -311,9 +314,9 @@ module dp_engine #(
                 end
             end
 
-            // dp_status and dp_sched take it once dp_status is idle (the
-            // previous job's read-backs answered).
-            J_PUB: if (!s_busy) st <= J_PUBWAIT;
+            // dp_status and dp_sched take it once dp_status has issued
+            // the previous publication (pub_go; its answers may be out).
+            J_PUB: if (s_req_ready) st <= J_PUBWAIT;
 
             // The next job starts once the status writes and read-backs
             // have left; their answers come back beside it (by tag).
@@ -544,13 +547,24 @@ module dp_engine #(
     assign dirty_unused = any_dirty;
     /* verilator lint_on UNUSEDSIGNAL */
 
+    // Cached hwcur writes: the RX doorbell, dp_deliver's and dp_pipe's
+    // re-reads (never two of them in one cycle), then dp_status's
+    // read-back answer, which may land in the same cycle as one of them
+    // and then gives way (a refresh left out only keeps an older head;
+    // dp_status sees the write that won and treats its own as stale).
+    logic          hc_all_we;
+    logic [QW-1:0] hc_all_entry;
+    logic [15:0]   hc_all_value;
+    assign hc_all_we    = j_hc_we | d_hc_we | p_hc_we | s_hc_we;
+    assign hc_all_entry = j_hc_we ? cq : (d_hc_we || p_hc_we) ? d_entry : s_hc_entry;
+    assign hc_all_value = j_hc_we ? chead : d_hc_we ? d_hc_value : p_hc_we ? p_hc_value
+                        : s_hc_value;
+
     dp_rx_rings #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .QW(QW), .PF(PF)) rx_rings (
         .clk, .rst, .port_enable,
         .d_entry, .d_hwtail, .d_hwcur, .d_pf_cnt, .d_pf_lane, .d_pf_buf, .d_pf_p0,
         .q_entry(st == J_RXDB ? cq : s_q_entry), .q_hwtail, .q_hwcur,
-        .hc_we(j_hc_we | d_hc_we | p_hc_we | s_hc_we),
-        .hc_entry(j_hc_we ? cq : s_hc_we ? s_hc_entry : d_entry),
-        .hc_value(j_hc_we ? chead : s_hc_we ? s_hc_value : d_hc_we ? d_hc_value : p_hc_value),
+        .hc_we(hc_all_we), .hc_entry(hc_all_entry), .hc_value(hc_all_value),
         .ht_we(d_ht_we | p_ht_we),
         .ht_value(d_ht_we ? d_ht_value : p_ht_value),
         .ht_used(d_ht_we ? d_ht_used : p_ht_used),
@@ -692,11 +706,13 @@ module dp_engine #(
 
     // ---- Status publisher ------------------------------------------------------------
     dp_status #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS)) status (
-        .clk, .rst, .port_cfg,
+        .clk, .rst, .port_enable, .port_cfg,
         .req_valid(pub_go), .tx_port(8'(cp)), .tx_ring(cr),
-        .tx_hwcur(ci), .tx_hwtail(pub_tail), .done(s_done), .issued(s_issued),
+        .tx_hwcur(ci), .tx_hwtail(pub_tail), .req_ready(s_req_ready), .done(s_done),
+        .issued(s_issued),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .q_entry(s_q_entry),
         .q_hwtail, .q_hwcur, .hc_we(s_hc_we), .hc_entry(s_hc_entry), .hc_value(s_hc_value),
+        .hc_seen(hc_all_we), .hc_seen_entry(hc_all_entry),
         .dma_rd_can, .dma_rd_req_valid(s_rd_valid),
         .dma_rd_req_ready(stage_rd_ready),
         .dma_rd_req_addr(s_rd_addr), .dma_rd_req_len(s_rd_len), .dma_rd_req_tag,

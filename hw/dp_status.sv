@@ -16,7 +16,22 @@
 // `issued` is high once every write and read-back has left: the engine
 // then goes on with the next job while the answers come back (they are
 // told from the stages' by their tags, `rsp_own`), and `done` pulses
-// when the last answer is in. A new request is taken when idle.
+// when the last answer is in and no new request came.
+//
+// Publications overlap: a new request is taken (`req_ready`) as soon as
+// the last one has issued, while its answers are still in flight; the
+// records of both are matched by full tag. An answer refreshes the
+// cached hwcur only if nothing wrote that ring's cached hwcur since its
+// read left (`o_stale`, a "written since" bit per record, set by any
+// write strobe into dp_rx_rings for the ring: the RX doorbell's head,
+// dp_deliver's or dp_pipe's re-read, this stage's own answers; by a
+// newer read-back of the same ring leaving, which supersedes it; and by
+// the port's disable). Its head was checked against the hwcur and
+// hwtail the ring had when the read left: with no write since, the ring's
+// hwcur is still that one and its hwtail has only moved towards it, so
+// the head is within the ring's [hwcur, hwtail] now too and the cached
+// hwcur only moves forward. A stale answer still notifies (need_kick is
+// about its own publication).
 `include "nm_defines.svh"
 
 module dp_status #(
@@ -28,7 +43,8 @@ module dp_status #(
     input  logic        clk,
     input  logic        rst,
 
-    // Port table (bar0_regs).
+    // Port table (bar0_regs): enables and entries.
+    input  logic [NUM_PORTS-1:0] port_enable,
     input  logic [NUM_PORTS*`NM_PORT_ENTRY_REGS*32-1:0] port_cfg,
 
     // Request: publish TX ring (tx_port, tx_ring) at hwcur / hwtail.
@@ -37,6 +53,7 @@ module dp_status #(
     input  logic [3:0]  tx_ring,
     input  logic [15:0] tx_hwcur,
     input  logic [15:0] tx_hwtail,
+    output logic        req_ready, // a request is taken (the last one has issued)
     output logic        done,
     output logic        issued,    // all writes and read-backs have left
 
@@ -50,6 +67,10 @@ module dp_status #(
     output logic        hc_we,     // cached hwcur of hc_entry := hc_value
     output logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] hc_entry,
     output logic [15:0] hc_value,
+    // Every write of a cached hwcur this cycle (this stage's or another's,
+    // as dp_rx_rings takes it).
+    input  logic        hc_seen,
+    input  logic [$clog2(NUM_PORTS*RINGS > 1 ? NUM_PORTS*RINGS : 2)-1:0] hc_seen_entry,
 
     // DMA read channel (this stage's request register; the responses).
     input  logic         dma_rd_can,
@@ -94,10 +115,12 @@ module dp_status #(
     // Read-backs in flight, one record each (o_live): its tag (the
     // answer is matched on it, since the next job's stages read while
     // the answers come back), RX or TX, the ring's entry and port, the
-    // hwcur and hwtail just published.
+    // hwcur and hwtail the ring had when the read left, and whether its
+    // cached hwcur was written since (o_stale: the answer must not
+    // refresh it).
     localparam int OUT = 8;
     localparam int OW = $clog2(OUT);
-    logic [OUT-1:0] o_live, o_rx;
+    logic [OUT-1:0] o_live, o_rx, o_stale;
     logic [7:0]     o_tag   [OUT];
     logic [QW-1:0]  o_entry [OUT];
     logic [PW-1:0]  o_port  [OUT];
@@ -135,6 +158,9 @@ module dp_status #(
 
     assign busy    = st != S_IDLE;
     assign issued  = st == S_WAIT && !rd_out;
+    assign req_ready = st == S_IDLE || issued;
+    logic leave;  // a read-back leaves this cycle
+    assign leave = rd_out && dma_rd_req_ready;
     logic rsp;
     assign rsp = dma_rd_rsp_valid && hit;
     assign rsp_own = rsp;
@@ -190,7 +216,7 @@ module dp_status #(
             if (dma_wr_req_valid && dma_wr_req_ready) dma_wr_req_valid <= 1'b0;
             // A read-back leaves: its slot is the tag's; an answer comes
             // back: refresh the RX ring's cached hwcur, notify.
-            if (rd_out && dma_rd_req_ready) begin
+            if (leave) begin
                 rd_out <= 1'b0;
                 o_tag[wi]   <= dma_rd_req_tag;
                 o_rx[wi]    <= rx;
@@ -202,11 +228,22 @@ module dp_status #(
             // (a record is taken when its read leaves, freed by its
             // answer: never both in one cycle)
             for (int i = 0; i < OUT; i++) begin
-                if (rd_out && dma_rd_req_ready && wi == OW'(i)) o_live[i] <= 1'b1;
+                if (leave && wi == OW'(i)) o_live[i] <= 1'b1;
                 else if (rsp && ri == OW'(i)) o_live[i] <= 1'b0;
             end
+            // Written since it left: a strobe seen in the cycle the read
+            // leaves or later (q_hwcur, sampled as it leaves, does not
+            // show it yet), a newer read-back of the ring, a disable.
+            for (int i = 0; i < OUT; i++) begin
+                if (leave && wi == OW'(i))
+                    o_stale[i] <= (hc_seen && hc_seen_entry == entry) || !port_enable[port];
+                else if ((hc_seen && hc_seen_entry == o_entry[i])
+                         || (leave && rx && entry == o_entry[i])
+                         || !port_enable[o_port[i]])
+                    o_stale[i] <= 1'b1;
+            end
             if (rsp) begin
-                if (o_rx[ri] && beat_head_ok) begin
+                if (o_rx[ri] && !o_stale[ri] && beat_head_ok) begin
                     hc_we    <= 1'b1;
                     hc_entry <= o_entry[ri];
                     hc_value <= beat_head;
@@ -267,9 +304,19 @@ module dp_status #(
             end
 
             S_WAIT: begin
-                if (!rd_out && o_live == '0) begin
-                    done <= 1'b1;
-                    st <= S_IDLE;
+                // The next publication is taken while the answers come
+                // back (req_ready); done once they are all in.
+                if (!rd_out) begin
+                    if (req_valid) begin
+                        txp    <= PW'(tx_port);
+                        txr    <= tx_ring;
+                        txcur  <= tx_hwcur;
+                        txtail <= tx_hwtail;
+                        st <= S_NEXT;
+                    end else if (o_live == '0) begin
+                        done <= 1'b1;
+                        st <= S_IDLE;
+                    end
                 end
             end
 
