@@ -409,3 +409,55 @@ fn pipe_write_back_off_leaves_host_memory_alone() {
         }
     );
 }
+
+#[test]
+fn an_rx_doorbell_older_than_the_head_reread_never_moves_it_back() {
+    // Wave 7, check (b): an RX doorbell waits in dp_sched while a job of
+    // the peer runs; that job's re-read of the receiver's head already
+    // saw a newer head (the receiver moved its head in memory again
+    // without a doorbell). J_RXDB then checks the older head against the
+    // newer cached one: it is refused, and the sender's room stays the
+    // one of the newer head.
+    let mut rig = pipe_rig(8);
+    for i in 0..7 {
+        rig.write_tx(0, 0, i, &[i as u8; 60], 0);
+    }
+    rig.tx_doorbell(0, 0, 7);
+    assert_eq!(rig.status(1, true, 0), (0, 7));
+    assert_eq!(
+        rig.status(0, false, 0),
+        (7, 7),
+        "the receiver's ring is full"
+    );
+    // The receiver released up to 6 in memory (no doorbell yet).
+    rig.rx_release(1, 0, 6, false);
+    // The sender's ring is run again (nothing to move): its open re-reads
+    // the receiver's head (the cached one, 0, is not the hwtail).
+    let before = rig.nic.link_counters();
+    rig.nic.tx_doorbell(0, 0, 7);
+    let mut guard = 0;
+    while rig.nic.link_counters().since(&before).dma_read_requests == 0 {
+        rig.nic.tick();
+        guard += 1;
+        assert!(guard < 1000, "the head re-read never left");
+    }
+    // A doorbell with the older head 4 arrives while that job runs.
+    rig.nic.rx_doorbell(1, 0, 4);
+    rig.settle();
+    // The room is the fresh head's: 6 - 1 - 7 (mod 8) = 6 slots.
+    assert_eq!(rig.status(0, false, 0), (7, 5), "room from head 6, not 4");
+    // The older head is behind the device's hwcur: a bad sync, by
+    // netmap's rule (head in [hwcur, hwtail]).
+    assert_eq!(rig.nic.port_counter(1, PortCounter::BadRingSyncs), 1);
+    // The sender fills the six free slots; the receiver gets exactly them.
+    for i in [7, 0, 1, 2, 3, 4] {
+        rig.write_tx(0, 0, i, &[0x40 + i as u8; 60], 0);
+    }
+    rig.tx_doorbell(0, 0, 5);
+    assert_eq!(
+        rig.status(1, true, 0).1,
+        5,
+        "hwtail stops a slot before head 6"
+    );
+    assert_eq!(rig.nic.port_counter(1, PortCounter::RxPackets), 13);
+}
