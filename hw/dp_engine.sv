@@ -475,19 +475,21 @@ module dp_engine #(
     logic [7:0] v_ca_port, d_ca_port, p_ca_port, v_cb_port, d_cb_port, p_cb_port;
     logic [3:0] v_ca_cnt, d_ca_cnt, p_ca_cnt, v_cb_cnt, d_cb_cnt, p_cb_cnt;
     logic [31:0] v_cb_amt, d_cb_amt, p_cb_amt;
-    assign ca_amount = 32'd1;
+    // (port A counts one, or a run of dp_deliver's events merged while
+    // they waited)
+    assign ca_amount = dq_ca ? dq_ca_amt : 32'd1;
     // dp_deliver's events wait behind the others' (it overlaps dp_vale_fwd).
     logic        other_ca, other_cb, dq_ca, dq_cb;
     logic [7:0]  dq_ca_port, dq_cb_port;
     logic [3:0]  dq_ca_cnt, dq_cb_cnt;
-    logic [31:0] dq_cb_amt;
+    logic [31:0] dq_ca_amt, dq_cb_amt;
     assign other_ca = j_ca_valid | sched_bad | v_ca | p_ca;
     assign other_cb = v_cb | p_cb;
-    dp_ev_queue #(.W(12), .DEPTH(8)) d_ca_queue (
-        .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt}), .blocked(other_ca),
-        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt}), .room(d_ca_room)
+    dp_ev_queue #(.W(44), .AMT(32), .DEPTH(8)) d_ca_queue (
+        .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt, 32'd1}), .blocked(other_ca),
+        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt, dq_ca_amt}), .room(d_ca_room)
     );
-    dp_ev_queue #(.W(44), .DEPTH(8)) d_cb_queue (
+    dp_ev_queue #(.W(44), .AMT(32), .DEPTH(8)) d_cb_queue (
         .clk, .rst, .in_valid(d_cb), .in_data({d_cb_port, d_cb_cnt, d_cb_amt}),
         .blocked(other_cb), .out_valid(dq_cb), .out_data({dq_cb_port, dq_cb_cnt, dq_cb_amt}),
         .room(d_cb_room)
