@@ -352,6 +352,7 @@ module dp_deliver #(
         bg_j    = d_hwtail + 16'(d_pf_cnt);
         if (bg_j >= rn) bg_j = bg_j - rn;
         bg_want = 16'(PF) - 16'(d_pf_cnt);
+        if (bg_want > 16'd256) bg_want = 16'd256;  // a read of at most 4 KiB
         if (rn - bg_j < bg_want) bg_want = rn - bg_j;
         if (bg_free < bg_want) bg_want = bg_free;
     end
