@@ -43,15 +43,18 @@ module dp_ev_queue #(
     assign out_data  = (n != '0) ? q[0] : in_data;
     assign room      = 32'(n) + 32'd2 <= 32'(DEPTH);
 
-    // The newest queued event (while one stays queued this cycle).
-    logic [W-1:0] tail;
-    assign tail = q[IW'(n - CW'(1))];
+    // The newest queued event's key and amount, kept beside the queue
+    // (it is the last one pushed: a merge keeps its key, pops take the
+    // oldest), so no index of n is on the merge's path.
+    logic [W-AMT-1:0] t_key;
+    logic [AMT-1:0]   t_amt, t_sum;
+    assign t_sum = t_amt + in_data[AMT-1:0];
 
     logic          pop, push, merge;
     logic [CW-1:0] at;  // where a pushed event goes (after the pop)
     assign pop   = out_valid && n != '0;
     assign merge = in_valid && n != '0 && !(pop && n == CW'(1))
-                && in_data[W-1:AMT] == tail[W-1:AMT];
+                && in_data[W-1:AMT] == t_key;
     assign push  = in_valid && !(out_valid && n == '0) && !merge;
     assign at    = n - (pop ? CW'(1) : CW'(0));
 
@@ -63,9 +66,14 @@ module dp_ev_queue #(
                 for (int i = 0; i + 1 < DEPTH; i++) q[i] <= q[i + 1];
             end
             if (merge) begin
-                q[IW'(at - CW'(1))] <= {tail[W-1:AMT], tail[AMT-1:0] + in_data[AMT-1:0]};
+                q[IW'(at - CW'(1))] <= {t_key, t_sum};
+                t_amt <= t_sum;
             end
-            if (push && 32'(at) < 32'(DEPTH)) q[IW'(at)] <= in_data;
+            if (push && 32'(at) < 32'(DEPTH)) begin
+                q[IW'(at)] <= in_data;
+                t_key <= in_data[W-1:AMT];
+                t_amt <= in_data[AMT-1:0];
+            end
             n <= at + ((push && 32'(at) < 32'(DEPTH)) ? CW'(1) : CW'(0));
         end
     end
