@@ -353,9 +353,9 @@ module dp_deliver #(
         bg_free = rx_free(d_hwcur, d_hwtail, rn) - 16'(d_pf_cnt);
         bg_j    = d_hwtail + 16'(d_pf_cnt);
         if (bg_j >= rn) bg_j = bg_j - rn;
-        // (a read of at most 256 slots, 4 KiB: decided on the count, beside
-        // the subtraction rather than after it)
-        bg_want = (32'(d_pf_cnt) + 32'd256 >= 32'(PF)) ? 16'(PF) - 16'(d_pf_cnt) : 16'd256;
+        bg_want = 16'(PF) - 16'(d_pf_cnt);
+        // (a read of at most 256 slots, 4 KiB: no logic when PF is 256)
+        if (PF > 256 && bg_want > 16'd256) bg_want = 16'd256;
         if (rn - bg_j < bg_want) bg_want = rn - bg_j;
         if (bg_free < bg_want) bg_want = bg_free;
     end
