@@ -49,8 +49,10 @@
 // The destination prefetch is refilled in the background: while a frame
 // streams, if its ring has room for 16 more prefetched slots and the
 // host released more, one read (its own tag, `bg_*`) fetches the next
-// ones, up to PF (256) prefetched: a ring takes at most PF frames per
-// round trip, so PF covers a 300-cycle trip at 1.2 cycles per frame; its
+// ones, at most 256 a read (4 KiB), up to PF prefetched (dp_engine: 512):
+// with one fill in flight a ring takes at most 256 frames per round trip
+// and the fill lands only after the next 256 are wanted, so PF is twice
+// a read; its
 // beats land at their place behind those still prefetched
 // whatever this stage does meanwhile (`fill_entry`). A frame that finds
 // the prefetch empty waits for that read rather than issuing another.
@@ -352,6 +354,8 @@ module dp_deliver #(
         bg_j    = d_hwtail + 16'(d_pf_cnt);
         if (bg_j >= rn) bg_j = bg_j - rn;
         bg_want = 16'(PF) - 16'(d_pf_cnt);
+        // (a read of at most 256 slots, 4 KiB: no logic when PF is 256)
+        if (PF > 256 && bg_want > 16'd256) bg_want = 16'd256;
         if (rn - bg_j < bg_want) bg_want = rn - bg_j;
         if (bg_free < bg_want) bg_want = bg_free;
     end

@@ -475,19 +475,21 @@ module dp_engine #(
     logic [7:0] v_ca_port, d_ca_port, p_ca_port, v_cb_port, d_cb_port, p_cb_port;
     logic [3:0] v_ca_cnt, d_ca_cnt, p_ca_cnt, v_cb_cnt, d_cb_cnt, p_cb_cnt;
     logic [31:0] v_cb_amt, d_cb_amt, p_cb_amt;
-    assign ca_amount = 32'd1;
+    // (port A counts one, or a run of dp_deliver's events merged while
+    // they waited)
+    assign ca_amount = dq_ca ? dq_ca_amt : 32'd1;
     // dp_deliver's events wait behind the others' (it overlaps dp_vale_fwd).
     logic        other_ca, other_cb, dq_ca, dq_cb;
     logic [7:0]  dq_ca_port, dq_cb_port;
     logic [3:0]  dq_ca_cnt, dq_cb_cnt;
-    logic [31:0] dq_cb_amt;
+    logic [31:0] dq_ca_amt, dq_cb_amt;
     assign other_ca = j_ca_valid | sched_bad | v_ca | p_ca;
     assign other_cb = v_cb | p_cb;
-    dp_ev_queue #(.W(12), .DEPTH(8)) d_ca_queue (
-        .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt}), .blocked(other_ca),
-        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt}), .room(d_ca_room)
+    dp_ev_queue #(.W(44), .AMT(32), .DEPTH(8)) d_ca_queue (
+        .clk, .rst, .in_valid(d_ca), .in_data({d_ca_port, d_ca_cnt, 32'd1}), .blocked(other_ca),
+        .out_valid(dq_ca), .out_data({dq_ca_port, dq_ca_cnt, dq_ca_amt}), .room(d_ca_room)
     );
-    dp_ev_queue #(.W(44), .DEPTH(8)) d_cb_queue (
+    dp_ev_queue #(.W(44), .AMT(32), .DEPTH(8)) d_cb_queue (
         .clk, .rst, .in_valid(d_cb), .in_data({d_cb_port, d_cb_cnt, d_cb_amt}),
         .blocked(other_cb), .out_valid(dq_cb), .out_data({dq_cb_port, dq_cb_cnt, dq_cb_amt}),
         .room(d_cb_room)
@@ -513,12 +515,13 @@ module dp_engine #(
     // The RX prefetch holds PF slots per ring (dp_deliver's background
     // fill tops VALE rings up to PF); dp_pipe's rings never hold more
     // than its 64, and it sees at most 64.
-    localparam int PF = 256;
-    logic [8:0]     d_pf_cnt;
+    localparam int PF = 512;
+    localparam int PFW = $clog2(PF);
+    logic [PFW:0]   d_pf_cnt;
     logic [6:0]     p_pf_cnt;
-    logic [7:0]     d_pf_lane, d_pf_lane_d;
+    logic [PFW-1:0] d_pf_lane, d_pf_lane_d;
     logic [5:0]     d_pf_lane_p;
-    logic [7:0]     d_fill_k;
+    logic [PFW-1:0] d_fill_k;
     logic [31:0]    d_pf_buf;
     logic           d_pf_p0;
     logic [4*32-1:0] fill_bufs;
@@ -532,8 +535,8 @@ module dp_engine #(
     logic           p_dirty_set, s_dirty_clr, dirty_found, any_dirty;
     logic [QW-1:0]  d_entry;
     assign d_entry   = cpipe ? d_entry_p : d_entry_d;
-    assign d_pf_lane = cpipe ? 8'(d_pf_lane_p) : d_pf_lane_d;
-    assign p_pf_cnt  = (d_pf_cnt > 9'd64) ? 7'd64 : 7'(d_pf_cnt);
+    assign d_pf_lane = cpipe ? PFW'(d_pf_lane_p) : d_pf_lane_d;
+    assign p_pf_cnt  = (d_pf_cnt > (PFW + 1)'(64)) ? 7'd64 : 7'(d_pf_cnt);
     // A fill beat holds slot l's buffer index at byte l * SLOT_BYTES (and
     // its ptr at + SLOT_PTR: dp_deliver gathers slot writes where it is 0).
     for (genvar l = 0; l < 4; l++) begin : g_fill
@@ -572,7 +575,7 @@ module dp_engine #(
         .dirty_set(p_dirty_set),
         .dirty_found, .dirty_pick, .dirty_clr(s_dirty_clr), .dirty_clr_entry(s_q_entry),
         .fill_we(d_fill_we | p_fill_we), .fill_entry(d_fill_we ? d_fill_entry : d_entry),
-        .fill_k(d_fill_we ? d_fill_k : 8'(p_fill_k)),
+        .fill_k(d_fill_we ? d_fill_k : PFW'(p_fill_k)),
         .fill_n(d_fill_we ? d_fill_n : p_fill_n),
         .fill_bufs, .fill_p0, .any_dirty
     );
