@@ -122,9 +122,8 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
     let mut delivered = 0u64;
     // Frames handed to the device.
     let mut posted = 0u64;
-    // (frames delivered, cycle, link counters, frames posted) when the
-    // window opened.
-    let mut window: Option<(u64, u64, LinkCounters, u64)> = None;
+    // (frames delivered, cycle, link counters) when the window opened.
+    let mut window: Option<(u64, u64, LinkCounters)> = None;
     let mut end = None;
     let mut last_status = None;
     let wall = Instant::now();
@@ -214,9 +213,9 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         }
         match window {
             None if delivered >= shape.warmup => {
-                window = Some((delivered, rig.nic.cycles(), rig.nic.link_counters(), posted));
+                window = Some((delivered, rig.nic.cycles(), rig.nic.link_counters()));
             }
-            Some((from, _, _, _)) if delivered >= from + shape.frames => {
+            Some((from, _, _)) if delivered >= from + shape.frames => {
                 end = Some(rig.nic.cycles());
             }
             _ => {}
@@ -228,7 +227,7 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         );
     }
     let elapsed = wall.elapsed().as_secs_f64();
-    let (from, start, start_link, posted_before) = window.expect("measured");
+    let (from, start, start_link) = window.expect("measured");
     let packets = delivered - from;
     let cycles = end.expect("ended") - start;
     let link = rig.nic.link_counters().since(&start_link);
@@ -240,12 +239,13 @@ fn measure(mode: Mode, size: usize, shape: Shape, options: &Options) -> Figure {
         dma_read_bytes: per(link.dma_read_bytes),
         dma_write_bytes: per(link.dma_write_bytes),
         dma_requests: per(link.dma_read_requests + link.dma_write_requests),
-        // Doorbells (TX, and the pipe receiver's RX ones) per frame posted
-        // in the window (the ring's fill differs between its ends); BAR2
-        // writes by the pipe's refill are counted separately (they are the
-        // application's slot writes).
-        mmio_per_packet: (link.mmio_reads + link.mmio_writes) as f64
-            / (posted - posted_before).max(1) as f64,
+        // Doorbells (TX, and the pipe receiver's RX ones) per frame, over
+        // the frames delivered in the window like every other column: a
+        // short window can lie inside one job with nothing posted, and a
+        // divisor of the frames posted then reads one doorbell as 1.0 per
+        // frame. BAR2 writes by the pipe's refill are counted separately
+        // (they are the application's slot writes).
+        mmio_per_packet: per(link.mmio_reads + link.mmio_writes),
         sim_cycles_per_second: (rig.nic.cycles() - start_cycles) as f64 / elapsed.max(1e-9),
         software_mpps: software_mpps(mode, size, batch, shape.software_batches),
     }
