@@ -94,6 +94,24 @@ const MODELS: &[ModelSpec] = &[
         top: "dp_status",
         params: &["NUM_PORTS=4", "RINGS=2"],
     },
+    // The Ethernet ports (sim/tests/eth_*.rs): small FIFOs so a few
+    // frames fill them, three TX sources for the arbiter; the loopback
+    // top of the simulated wire at its default geometry.
+    ModelSpec {
+        name: "eth_rx",
+        top: "eth_rx_port",
+        params: &["DEPTH=32"],
+    },
+    ModelSpec {
+        name: "eth_tx",
+        top: "eth_tx_port",
+        params: &["NSRC=3", "DEPTH=64"],
+    },
+    ModelSpec {
+        name: "eth_loop",
+        top: "eth_loop_top",
+        params: &[],
+    },
 ];
 
 struct Port {
