@@ -6,6 +6,7 @@
 //! reset, BAR0 and BAR2 accesses, doorbells, host memory served to the DMA
 //! port ([`host`]), notifications, link counters, the lookup test port.
 //! Each instance has its own Verilator context, so tests run in parallel.
+//! [`wire`] joins a model's Ethernet ports to Linux interfaces (AF_PACKET).
 //!
 //! Set `NETMAP_SIM_VCD=path` to trace every model to a VCD file (the second
 //! and later instances in a process append `.N` to the name).
@@ -19,6 +20,7 @@ pub mod host;
 mod model;
 pub mod nic;
 pub mod rig;
+pub mod wire;
 
 /// Generated port-level wrappers, one type per model.
 pub mod models {
