@@ -12,9 +12,11 @@
 //
 // Read side: valid/ready, one beat per cycle, the frame's length (bytes)
 // and its beat count known from the first beat on (`rd_len` is the same on
-// every beat of a frame). The data memory is read one cycle ahead into a
-// two-entry output queue, so `rd_valid`, `rd_data`, `rd_len`, `rd_first` and
-// `rd_last` are registers and a steady `rd_ready` takes a beat per cycle.
+// every beat of a frame). The block RAM's own output register holds the
+// beat read ahead, and one fabric register the beat offered, so
+// `rd_valid`, `rd_data`, `rd_len`, `rd_first` and `rd_last` are registers
+// and a steady `rd_ready` takes a beat per cycle; two beats wait outside
+// the memory.
 // The lengths wait in a queue of their own (as many entries as beats: a
 // frame takes at least one beat), prefetched one frame ahead.
 module eth_frame_fifo #(
@@ -121,23 +123,25 @@ module eth_frame_fifo #(
     logic              cur_active;
     logic [AW:0]       cur_left;
     logic [LEN_W-1:0]  cur_len;
-    // A memory read issued last cycle, and what goes with its beat.
-    logic              mv;
+    // The data memory's output register (block RAM's own): a beat read out
+    // of memory (lv), and what goes with it.
+    logic              lv;
     logic [511:0]      m_data;
     logic [LEN_W-1:0]  m_len;
     logic              m_first, m_last;
-    // The output queue.
-    logic [511:0]      q_data  [2];
-    logic [LEN_W-1:0]  q_len   [2];
-    logic              q_first [2];
-    logic              q_last  [2];
-    logic [1:0]        q_n;
+    // The output register.
+    logic              qv;
+    logic [511:0]      q_data;
+    logic [LEN_W-1:0]  q_len;
+    logic              q_first, q_last;
 
-    logic pop, issue, take, len_rd;
-    assign pop    = rd_valid && rd_ready;
-    // Room for the beat read now when it lands next cycle.
-    assign issue  = (cur_active || nxt_valid)
-                 && ({1'b0, q_n} + {2'b0, mv} <= 3'd1 + {2'b0, pop});
+    logic pop, move, issue, take, len_rd;
+    assign pop    = qv && rd_ready;
+    // The memory's output moves to the output register when that is free
+    // or being read; a new beat is read when the memory's output is free
+    // or moving.
+    assign move   = lv && (!qv || pop);
+    assign issue  = (cur_active || nxt_valid) && (!lv || move);
     assign take   = issue && !cur_active;
     assign len_rd = lq_wr != lq_rd && (!nxt_valid || take);
 
@@ -152,7 +156,8 @@ module eth_frame_fifo #(
             lq_rd      <= '0;
             cur_active <= 1'b0;
             rd_ptr     <= '0;
-            mv         <= 1'b0;
+            lv         <= 1'b0;
+            qv         <= 1'b0;
         end else begin
             if (len_rd) begin
                 nxt_valid <= 1'b1;
@@ -160,7 +165,16 @@ module eth_frame_fifo #(
             end else if (take) begin
                 nxt_valid <= 1'b0;
             end
-            mv <= issue;
+            if (issue) begin
+                lv <= 1'b1;
+            end else if (move) begin
+                lv <= 1'b0;
+            end
+            if (move) begin
+                qv <= 1'b1;
+            end else if (pop) begin
+                qv <= 1'b0;
+            end
             if (issue) begin
                 rd_ptr <= rd_ptr + (AW + 1)'(1);
                 if (take) begin
@@ -179,37 +193,19 @@ module eth_frame_fifo #(
                 end
             end
         end
-    end
-
-    // The output queue: entry 0 is the head; a landing beat goes behind
-    // what stays.
-    logic [1:0] q_stay;
-    assign q_stay = q_n - {1'b0, pop};
-    always_ff @(posedge clk) begin
-        if (rst) begin
-            q_n <= '0;
-        end else begin
-            q_n <= q_stay + {1'b0, mv};
-        end
-        if (pop) begin
-            q_data[0]  <= q_data[1];
-            q_len[0]   <= q_len[1];
-            q_first[0] <= q_first[1];
-            q_last[0]  <= q_last[1];
-        end
-        if (mv) begin
-            q_data[q_stay[0]]  <= m_data;
-            q_len[q_stay[0]]   <= m_len;
-            q_first[q_stay[0]] <= m_first;
-            q_last[q_stay[0]]  <= m_last;
+        if (move) begin
+            q_data  <= m_data;
+            q_len   <= m_len;
+            q_first <= m_first;
+            q_last  <= m_last;
         end
     end
 
-    assign rd_valid = q_n != 2'd0;
-    assign rd_data  = q_data[0];
-    assign rd_len   = q_len[0];
-    assign rd_first = q_first[0];
-    assign rd_last  = q_last[0];
+    assign rd_valid = qv;
+    assign rd_data  = q_data;
+    assign rd_len   = q_len;
+    assign rd_first = q_first;
+    assign rd_last  = q_last;
 
-    assign busy = wr_ptr != rd_ptr || nxt_valid || lq_wr != lq_rd || mv || q_n != 2'd0;
+    assign busy = wr_ptr != rd_ptr || nxt_valid || lq_wr != lq_rd || lv || qv;
 endmodule

@@ -22,9 +22,9 @@
 // every beat, the first included: the switch's lookup takes the MACs from
 // the first beat and the length with them (store and forward).
 //
-// Pipeline: the MAC's beat is registered (s1), its byte count decoded from
-// `tkeep` and registered (s2), then written into the FIFO with the frame's
-// running length, the checks made at the last beat. Counters are 32 bits
+// Pipeline: the MAC's beat is registered with its byte count, decoded from
+// `tkeep` (s1), then written into the FIFO with the frame's running
+// length, the checks made at the last beat. Counters are 32 bits
 // and wrap (a driver reads differences), as port_counters'.
 module eth_rx_port #(
     // FIFO beats of 64 bytes (a power of two); at least MAX_LEN / 64 + 1.
@@ -63,40 +63,30 @@ module eth_rx_port #(
     // A frame is inside (the wire's simulation clocks while this is high).
     output logic         busy
 );
-    // s1: the MAC's beat, registered.
-    logic         s1_valid, s1_last, s1_user;
-    logic [511:0] s1_data;
-    logic [63:0]  s1_keep;
-    always_ff @(posedge clk) begin
-        s1_valid <= !rst && s_axis_tvalid;
-        s1_data  <= s_axis_tdata;
-        s1_keep  <= s_axis_tkeep;
-        s1_last  <= s_axis_tlast;
-        s1_user  <= s_axis_tuser;
-    end
-
-    // The beat's bytes: tkeep is contiguous from lane 0, so the count is
-    // one past the lane where the ones end (a one-hot edge, OR-encoded).
-    logic [6:0] s1_bytes;
+    // The MAC's beat's bytes: tkeep is contiguous from lane 0, so the
+    // count is one past the lane where the ones end (a one-hot edge,
+    // OR-encoded). The MAC's outputs are registers: this decode is all
+    // the logic before s1.
+    logic [6:0] in_bytes;
     always_comb begin
-        s1_bytes = '0;
+        in_bytes = '0;
         for (int i = 0; i < 64; i++) begin
-            if (s1_keep[i] && (i == 63 || !s1_keep[(i + 1) % 64])) begin
-                s1_bytes = s1_bytes | 7'(i + 1);
+            if (s_axis_tkeep[i] && (i == 63 || !s_axis_tkeep[(i + 1) % 64])) begin
+                in_bytes = in_bytes | 7'(i + 1);
             end
         end
     end
 
-    // s2: the beat with its byte count.
-    logic         s2_valid, s2_last, s2_user;
-    logic [511:0] s2_data;
-    logic [6:0]   s2_bytes;
+    // s1: the MAC's beat and its byte count, registered.
+    logic         s1_valid, s1_last, s1_user;
+    logic [511:0] s1_data;
+    logic [6:0]   s1_bytes;
     always_ff @(posedge clk) begin
-        s2_valid <= !rst && s1_valid;
-        s2_data  <= s1_data;
-        s2_bytes <= s1_bytes;
-        s2_last  <= s1_last;
-        s2_user  <= s1_user;
+        s1_valid <= !rst && s_axis_tvalid;
+        s1_data  <= s_axis_tdata;
+        s1_bytes <= in_bytes;
+        s1_last  <= s_axis_tlast;
+        s1_user  <= s_axis_tuser;
     end
 
     // The frame being written: bytes before this beat, first beat or not,
@@ -105,11 +95,11 @@ module eth_rx_port #(
     logic        first, over;
     // The frame's length up to this beat (saturated by `over`).
     logic [16:0] len;
-    assign len = {1'b0, acc} + {10'd0, s2_bytes};
+    assign len = {1'b0, acc} + {10'd0, s1_bytes};
 
     logic is_err, is_runt, is_over, drop;
-    assign is_err  = s2_user;
-    assign is_runt = first && {25'd0, s2_bytes} < 32'(MIN_LEN);
+    assign is_err  = s1_user;
+    assign is_runt = first && {25'd0, s1_bytes} < 32'(MIN_LEN);
     assign is_over = over || 32'(len) > 32'(MAX_LEN);
     assign drop    = is_err || is_runt || is_over;
 
@@ -122,9 +112,9 @@ module eth_rx_port #(
     ) fifo (
         .clk        (clk),
         .rst        (rst),
-        .wr_valid   (s2_valid),
-        .wr_data    (s2_data),
-        .wr_last    (s2_last),
+        .wr_valid   (s1_valid),
+        .wr_data    (s1_data),
+        .wr_last    (s1_last),
         .wr_drop    (drop),
         .wr_len     (len[15:0]),
         .wr_full    (fifo_full),
@@ -151,8 +141,8 @@ module eth_rx_port #(
             rx_errors       <= '0;
             rx_runts        <= '0;
             rx_oversize     <= '0;
-        end else if (s2_valid) begin
-            if (s2_last) begin
+        end else if (s1_valid) begin
+            if (s1_last) begin
                 acc   <= '0;
                 first <= 1'b1;
                 over  <= 1'b0;
@@ -177,7 +167,7 @@ module eth_rx_port #(
         end
     end
 
-    assign busy = s1_valid || s2_valid || !first || fifo_busy;
+    assign busy = s1_valid || !first || fifo_busy;
 
     // fifo_full and fifo_free are for a writer that checks room first;
     // this one learns at the last beat (fifo_lost).

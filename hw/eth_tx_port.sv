@@ -29,7 +29,7 @@ module eth_tx_port #(
     // Longest frame sent, bytes without FCS.
     parameter int MAX_LEN = 1518,
     // Frames shorter than this are padded to it (60: the minimum frame
-    // without FCS; 1 turns padding off).
+    // without FCS; 1 turns padding off; at most 64).
     parameter int MIN_LEN = 60
 ) (
     input  logic                  clk,
@@ -51,7 +51,8 @@ module eth_tx_port #(
     output logic                  m_axis_tlast,
     output logic                  m_axis_tuser,
 
-    // FIFO beats free (registered).
+    // Beats a new frame may take now (registered: the FIFO's free beats
+    // of the last cycle, less the one beat that cycle may have written).
     output logic [$clog2(DEPTH):0] free_beats,
 
     // Counters (wrap at 32 bits).
@@ -89,9 +90,33 @@ module eth_tx_port #(
     logic [15:0] len;
     assign len = s_len[16 * 32'(src) +: 16];
 
+    // Per source, in parallel (the pick only selects a bit): its frame
+    // can be sent at all, and fits now.
+    logic [NSRC-1:0] src_ok, src_fits;
+    always_comb begin
+        for (int i = 0; i < NSRC; i++) begin
+            src_ok[i]   = s_len[16 * i +: 16] != 16'd0
+                       && 32'(s_len[16 * i +: 16]) <= 32'(MAX_LEN);
+            src_fits[i] = 32'(s_len[16 * i +: 16]) <= 32'({free_beats, 6'd0});
+        end
+    end
+
     logic len_ok, fits, start, take;
-    assign len_ok = len != 16'd0 && 32'(len) <= 32'(MAX_LEN);
-    assign fits   = 32'(len) <= 32'({free_beats, 6'd0});
+    assign len_ok = src_ok[src];
+    assign fits   = src_fits[src];
+
+    // free_beats is registered, so the FIFO's pointer arithmetic is off
+    // the arbiter's path. It lags a cycle: the beat written in the last
+    // cycle (at most one) is not in it, so it counts one beat less; the
+    // beats read meanwhile only make it smaller than the truth.
+    logic [$clog2(DEPTH):0] f_free;
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            free_beats <= '0;
+        end else begin
+            free_beats <= f_free == '0 ? '0 : f_free - 1'b1;
+        end
+    end
     assign start  = !active && pick_v && (fits || !len_ok);
     // A beat of `src` is taken this cycle.
     assign take   = active ? s_valid[cur] : start;
@@ -145,7 +170,7 @@ module eth_tx_port #(
         .wr_full    (f_full),
         .wr_lost    (f_lost),
         .wr_commit  (f_commit),
-        .free_beats (free_beats),
+        .free_beats (f_free),
         .rd_valid   (f_valid),
         .rd_ready   (f_ready),
         .rd_data    (f_data),
@@ -158,16 +183,17 @@ module eth_tx_port #(
     // ---- MAC output register ----
     // Padding: a frame under MIN_LEN is one beat; its bytes from len on
     // become zeros and tkeep covers MIN_LEN.
-    logic        pad;
-    logic [6:0]  nbytes;   // bytes of this beat the MAC takes
-    logic [63:0] keep, byte_on;
-    assign pad    = 32'(f_len) < 32'(MIN_LEN);
-    assign nbytes = pad ? 7'(MIN_LEN)
-                  : (f_last && f_len[5:0] != 6'd0) ? {1'b0, f_len[5:0]} : 7'd64;
+    // (Each lane decides from a few shared bits: lane k is below the
+    // last beat's byte count, the beat is partial, the frame is padded.)
+    logic        pad, partial;
+    logic [63:0] below, keep, byte_on;
+    assign pad     = 32'(f_len) < 32'(MIN_LEN);
+    assign partial = f_last && f_len[5:0] != 6'd0;
     always_comb begin
         for (int k = 0; k < 64; k++) begin
-            keep[k]    = 7'(k) < nbytes;
-            byte_on[k] = !pad || 7'(k) < f_len[6:0];
+            below[k]   = 6'(k) < f_len[5:0];
+            keep[k]    = pad ? 32'(k) < 32'(MIN_LEN) : (!partial || below[k]);
+            byte_on[k] = !pad || below[k];
         end
     end
 
