@@ -277,11 +277,15 @@ module dp_deliver #(
     assign rd_ok = dma_rd_can && !sw_pending;
 
     // ---- Derived values --------------------------------------------------
-    logic [15:0] rn, dfree, clamp_len;
+    // (the ring's size, registered with the destination: no port
+    // table lookup on the paths through the ring arithmetic)
+    logic [15:0] rn, rn_q, dfree, clamp_len;
+    logic [15:0] room_q;  // last cycle's room of the ring taken (below)
+    logic [15:0] used_q;  // and the slots it used then (ht_we)
     logic [63:0] slot_addr_rx;
     logic [31:0] dst_bs;
     always_comb begin
-        rn           = cfg_rx_slots[dq];
+        rn           = rn_q;
         dst_bs       = cfg_buf_size[dq];
         dfree        = rx_free(dhc, dhw, rn);
         slot_addr_rx = cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(jidx);
@@ -374,7 +378,9 @@ module dp_deliver #(
     assign pf_end = (bg_busy == 2'b00) ? d_pf_cnt : bg_end;
     assign bg_i   = bg_busy[0];
     always_comb begin
-        bg_free = rx_free(d_hwcur, d_hwtail, rn) - 16'(pf_end);
+        // (the room from last cycle's, registered, less the slots used
+        // then: never more than the host released)
+        bg_free = (room_q > 16'(pf_end) + used_q) ? room_q - 16'(pf_end) - used_q : 16'd0;
         bg_j    = d_hwtail + 16'(pf_end);
         if (bg_j >= rn) bg_j = bg_j - rn;
         bg_want = 16'(PF) - 16'(pf_end);
@@ -468,7 +474,6 @@ module dp_deliver #(
     // leaves 2 now. (A head is only ever replaced by a newer one the host
     // wrote, or an older answer landing late: the room of a cycle ago is
     // never more than the host released.)
-    logic [15:0] room_q;
     logic chain;
     assign chain = fin_now && pb_next && dst_port == 8'(dq) && dst_ring == drr
                 && frm_slots == 16'd1 && ev_room && room_q >= 16'd3
@@ -491,6 +496,7 @@ module dp_deliver #(
         fbeat  <= first_beat;
         fslot0 <= frm_first_slot;
         dq  <= PW'(dst_port);
+        rn_q <= cfg_rx_slots[PW'(dst_port)];
         drr <= dst_ring;
         dqe <= entry_of(32'(dst_port), 32'(dst_ring));
         k   <= '0;
@@ -576,6 +582,7 @@ module dp_deliver #(
                 g_due <= 1'b0;
             end
             room_q <= d_room;
+            used_q <= ht_we ? ht_used : 16'd0;
             // A last beat that waits for the write channel is kept.
             use_q <= pb_last && !wr_ok;
             if (!use_q) pb_q <= pb_data;
