@@ -5,10 +5,10 @@
 //    host's head is re-read once by DMA from the status entry; still
 //    short: CNT_RX_DROP_FULL (destination) and CNT_TX_DROP_FULL (source);
 // 2. the destination slots' buffer indexes, from the ring's prefetch
-//    (dp_rx_rings, up to PF slots: refilled by one DMA read of up to 64
-//    slots when it runs dry; slots past the 64th of a chain one read
-//    each); any bad
-//    one: CNT_RX_DROP_BAD_BUF, nothing written;
+//    (dp_rx_rings, up to PF slots: a frame that finds it dry starts a
+//    background fill there and takes the slots as they land; slots past
+//    the 64th of a chain one read each); any bad one:
+//    CNT_RX_DROP_BAD_BUF, nothing written;
 // 3. per fragment: its TX slot from BAR2, the payload by DMA, streamed
 //    beat by beat into the destination buffer (a frame of up to 64 bytes
 //    from `first_beat`, read for the lookup), lengths clamped to the
@@ -47,23 +47,32 @@
 // when prefetched (`d_pf_p0`), and every slot the step machine writes,
 // gets its len/flags written alone as before.
 // The destination prefetch is refilled in the background: while a frame
-// streams, if its ring has room for 16 more prefetched slots and the
-// host released more, one read (its own tag, `bg_*`) fetches the next
-// ones, at most 256 a read (4 KiB), up to PF prefetched (dp_engine: 512):
-// with one fill in flight a ring takes at most 256 frames per round trip
-// and the fill lands only after the next 256 are wanted, so PF is twice
-// a read; its
-// beats land at their place behind those still prefetched
-// whatever this stage does meanwhile (`fill_entry`). A frame that finds
-// the prefetch empty waits for that read rather than issuing another.
+// streams (or finds the prefetch dry), if its ring has room for 16 more
+// prefetched slots and the host released more, one read (its own tag,
+// `bg_*`) fetches the next ones, at most 256 a read (4 KiB), up to PF
+// prefetched and in flight (dp_engine: 512). Two fills of one ring may
+// be in flight: at 1.25 cycles per frame a 300-cycle round trip plus 64
+// beats uses (300 + 64) / 1.25 = ~290 slots, more than one read brings,
+// so one fill per trip bound a long job at 256 frames per ~420 cycles.
+// The second leaves 100 cycles after the first at the earliest (its
+// completions then come after the first's) and once the prefetch and
+// the first leave room for PF / 4 more (two reads of useful size per
+// trip). The beats land at their place behind those still prefetched
+// whatever this stage does meanwhile (`fill_entry`); a beat of the newer
+// fill that comes before the older has ended is dropped (the prefetch
+// counts only slots landed in order), with the rest of that fill, and
+// those slots are read again later. A frame that finds the prefetch
+// empty waits for a fill in flight rather than issuing another.
 // The ring's cached head is re-read in the background too (`hb_*`): while
 // a frame streams and its ring's known room is under half the ring (a
 // round trip's frames at 1 cycle each for a 1024-slot ring at 300
-// cycles), one 4-byte read of the status entry's head leaves with its own
-// tag; its answer becomes the cached hwcur if that ring is still the one
-// on the d port and the head is in [hwcur, hwtail], so a long job rarely
-// finds its ring full and waits for the re-read of D_REFRESH. (A frame
-// still drops only after its own re-read in D_REFRESH, as before.)
+// cycles), one 4-byte read of the status entry's head leaves with its
+// own tag; its answer becomes the
+// cached hwcur if that ring is still the one on the d port and the head
+// is in [hwcur, hwtail], so a job rarely finds its ring full on a stale
+// head. A frame short of room waits for such a re-read in flight rather
+// than issuing its own; it still drops only after its own re-read in
+// D_REFRESH, as before.
 `include "nm_defines.svh"
 
 module dp_deliver #(
@@ -188,13 +197,14 @@ module dp_deliver #(
     /* verilator lint_on UNUSEDPARAM */
 
     localparam int WORD_W = $clog2(BAR2_BYTES / 8);
-    // An on-demand fill (the prefetch ran dry, none in flight) reads up
-    // to DEMAND slots, so the frame waits for 16 beats, not PF / 4; the
-    // background fill tops the prefetch up to PF.
+    // A frame that finds the prefetch dry (slot k < DEMAND of its chain)
+    // starts a background fill there and takes its slots as its beats
+    // land (the first after one beat); slots past the DEMAND-th of a
+    // chain are read one by one.
     localparam int DEMAND = 64;
 
     typedef enum logic [3:0] {
-        D_IDLE, D_START, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT, D_FILLWAIT,
+        D_IDLE, D_START, D_FREE, D_REFRESH, D_SLOTRD, D_SLOTWAIT,
         D_CP_SLOT, D_CP_ISSUE, D_CP_BEAT, D_CP_STREAM, D_CP_PB, D_CP_SLOTWR
     } state_t;
     state_t st;
@@ -223,7 +233,7 @@ module dp_deliver #(
     assign cp = PW'(src_port);
     // The RX slot write of a frame delivered by the stream, pending.
     logic          sw_pending;
-    logic          bg_busy;  // a background prefetch fill is in flight (below)
+    logic [1:0]    bg_busy;  // background prefetch fills in flight (below)
     logic [63:0]   sw_addr;
     logic [31:0]   sw_data;
     // The gathered run of RX slots (up to a line): g_cnt slots of ring
@@ -257,7 +267,7 @@ module dp_deliver #(
                       || (flush && st == D_IDLE));
     assign frame_busy = st != D_IDLE || sw_pending || (flush && g_cnt != 3'd0);
     logic hb_busy;  // a background head re-read is in flight (below)
-    assign busy = st != D_IDLE || sw_pending || bg_busy || hb_busy;
+    assign busy = st != D_IDLE || sw_pending || bg_busy != 2'b00 || hb_busy;
     // The ring taken (read in D_START, written with the frame's end).
     assign d_entry = dqe;
     // This stage's write register is free for the FSM (the pending slot
@@ -267,11 +277,15 @@ module dp_deliver #(
     assign rd_ok = dma_rd_can && !sw_pending;
 
     // ---- Derived values --------------------------------------------------
-    logic [15:0] rn, dfree, clamp_len;
+    // (the ring's size, registered with the destination: no port
+    // table lookup on the paths through the ring arithmetic)
+    logic [15:0] rn, rn_q, dfree, clamp_len;
+    logic [15:0] room_q;  // last cycle's room of the ring taken (below)
+    logic [15:0] used_q;  // and the slots it used then (ht_we)
     logic [63:0] slot_addr_rx;
     logic [31:0] dst_bs;
     always_comb begin
-        rn           = cfg_rx_slots[dq];
+        rn           = rn_q;
         dst_bs       = cfg_buf_size[dq];
         dfree        = rx_free(dhc, dhw, rn);
         slot_addr_rx = cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(jidx);
@@ -288,40 +302,43 @@ module dp_deliver #(
                     && ring_dist(beat_head, dhc, rn) <= ring_dist(dhw, dhc, rn);
     end
 
-    // Prefetch of destination slots at jidx = hwtail + k: up to PF, not
-    // past the ring's end, only released ones.
-    logic [15:0] fill_room, fill_free, fill_want;
-    logic [PFW:0] fill_now;
+    // Destination slot jidx = hwtail + k is prefetched.
     logic        pf_hit;
     logic [31:0] pf_value;
-    always_comb begin
-        fill_room = rn - jidx;
-        fill_free = dfree - k;
-        fill_want = 16'(DEMAND) - k;
-        if (fill_room < fill_want) fill_want = fill_room;
-        if (fill_free < fill_want) fill_want = fill_free;
-        fill_now = (PFW + 1)'(fill_want);
-        pf_hit   = k < 16'(d_pf_cnt);
-        pf_value = d_pf_buf;
-    end
+    assign pf_hit   = k < 16'(d_pf_cnt);
+    assign pf_value = d_pf_buf;
     // (0 in D_START; while a frame streams, the next slot's, for the
     // chain test)
     assign d_pf_lane = (st == D_CP_PB) ? PFW'(1) : k[PFW-1:0];
-    // A fill of up to PF slots arrives four per beat: fill_at is the
-    // first slot (from hwtail) of the next beat, fill_left the slots still
-    // to come.
-    logic [PFW-1:0] fill_at;
-    logic [PFW:0]   fill_left;
-    // The background fill: in flight (bg_busy) for ring bg_entry, its tag
-    // once accepted (bg_tagged), the position of its next beat's first
-    // slot from that ring's hwtail (moves back as the ring's slots are
-    // used), the slots still to come.
-    logic           bg_tagged, bg_req;
-    logic [7:0]     bg_tag;
+    // The background fills, up to two in flight, both for ring bg_entry
+    // (the second is the same ring's next slots). Per fill i: in flight
+    // (bg_busy[i]), its tag once accepted (bg_tagged[i]), the position of
+    // its next beat's first slot from that ring's hwtail (bg_off[i]: moves
+    // back as the ring's slots are used), the slots still to come
+    // (bg_left[i]). bg_end: the position past the newest fill's slots
+    // (where the next fill starts). bg_old: the older of the two.
+    // The prefetch count only grows over slots that have landed in order:
+    // a beat of the newer fill that comes while the older is still in
+    // flight (completions of two reads may pass each other) is dropped,
+    // with the rest of that fill (bg_bad), and no fill leaves until both
+    // have ended (bg_end is then stale); the slots are read again later.
+    // The second fill leaves BG_GAP cycles after the first at the
+    // earliest, so its first completion is due after the older's last
+    // one (a read of 256 slots is 64 beats, and the host model jitters a
+    // trip by up to 32 cycles) and never passes it; and only once the
+    // prefetch and the fill in flight leave room for BG_MIN2 slots (then
+    // the two fills' sizes stay apart instead of one large and one tiny
+    // per round trip: two reads of up to 256 slots per trip).
+    localparam int BG_GAP  = 100;
+    localparam int BG_MIN2 = PF / 4;
+    logic [1:0]     bg_tagged, bg_req, bg_bad, bg_hit, bg_drop;
+    logic [7:0]     bg_tag [2];
     logic [QW-1:0]  bg_entry;
-    logic [PFW-1:0] bg_off;
-    logic [PFW:0]   bg_left;
-    logic           bg_beat, rsp_valid;
+    logic [PFW-1:0] bg_off [2];
+    logic [PFW:0]   bg_left [2];
+    logic [PFW:0]   bg_end;
+    logic           bg_old, bg_sel, bg_beat, rsp_valid;
+    logic [6:0]     bg_gap;
     // The background head re-read: in flight for ring hb_entry, its tag
     // once accepted; its answer (hb_head) applied the next cycle (hb_ans).
     logic           hb_req, hb_tagged, hb_beat, hb_ans, hb_apply;
@@ -330,7 +347,14 @@ module dp_deliver #(
     logic [31:0]    hb_word;
     logic           hc_we_q;
     logic [15:0]    hc_value_q;
-    assign bg_beat   = bg_busy && bg_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == bg_tag;
+    for (genvar i = 0; i < 2; i++) begin : g_bg
+        assign bg_hit[i]  = bg_busy[i] && bg_tagged[i] && dma_rd_rsp_valid
+                         && dma_rd_rsp_tag == bg_tag[i];
+        // (the other fill is older and still in flight: out of order)
+        assign bg_drop[i] = bg_hit[i] && (bg_bad[i] || (bg_busy[1 - i] && bg_old == 1'(1 - i)));
+    end
+    assign bg_beat   = bg_hit != 2'b00;
+    assign bg_sel    = bg_hit[1];
     assign hb_beat   = hb_busy && hb_tagged && dma_rd_rsp_valid && dma_rd_rsp_tag == hb_tag;
     assign rsp_valid = dma_rd_rsp_valid && !bg_beat && !hb_beat;  // a beat of the FSM's read
     assign bg_own    = bg_beat || hb_beat;
@@ -341,19 +365,25 @@ module dp_deliver #(
                     && ring_dist(hb_word[15:0], d_hwcur, rn) <= ring_dist(d_hwtail, d_hwcur, rn);
     assign hc_we     = hc_we_q || hb_apply;
     assign hc_value  = hc_we_q ? hc_value_q : hb_word[15:0];
-    assign fill_entry = bg_beat ? bg_entry : dqe;
-    assign fill_k  = bg_beat ? bg_off : fill_at;
-    assign fill_n  = bg_beat ? ((bg_left > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left))
-                   : (fill_left > (PFW + 1)'(4)) ? 3'd4 : 3'(fill_left);
-    assign fill_we = bg_beat || (st == D_FILLWAIT && rsp_valid);
+    assign fill_entry = bg_entry;
+    assign fill_k  = bg_off[bg_sel];
+    assign fill_n  = (bg_left[bg_sel] > (PFW + 1)'(4)) ? 3'd4 : 3'(bg_left[bg_sel]);
+    assign fill_we = bg_beat && bg_drop == 2'b00;
     // Start one while a frame streams: the ring's next released slots
-    // after those prefetched, up to PF, not past the ring's end.
+    // after those prefetched and in flight (pf_end), up to PF, not past
+    // the ring's end.
     logic [15:0] bg_free, bg_j, bg_want;
+    logic [PFW:0] pf_end;
+    logic         bg_i;  // the fill that leaves (the free one)
+    assign pf_end = (bg_busy == 2'b00) ? d_pf_cnt : bg_end;
+    assign bg_i   = bg_busy[0];
     always_comb begin
-        bg_free = rx_free(d_hwcur, d_hwtail, rn) - 16'(d_pf_cnt);
-        bg_j    = d_hwtail + 16'(d_pf_cnt);
+        // (the room from last cycle's, registered, less the slots used
+        // then: never more than the host released)
+        bg_free = (room_q > 16'(pf_end) + used_q) ? room_q - 16'(pf_end) - used_q : 16'd0;
+        bg_j    = d_hwtail + 16'(pf_end);
         if (bg_j >= rn) bg_j = bg_j - rn;
-        bg_want = 16'(PF) - 16'(d_pf_cnt);
+        bg_want = 16'(PF) - 16'(pf_end);
         // (a read of at most 256 slots, 4 KiB: no logic when PF is 256)
         if (PF > 256 && bg_want > 16'd256) bg_want = 16'd256;
         if (rn - bg_j < bg_want) bg_want = rn - bg_j;
@@ -363,11 +393,20 @@ module dp_deliver #(
     // (It need not wait for this stage's writes: it reads released slots,
     // which no write of the data path touches, and no other stage reads
     // while delivery is busy.)
-    assign bg_go = st == D_CP_PB && !bg_busy && !dma_rd_req_valid
-                && d_pf_cnt <= (PFW + 1)'(PF - 16) && bg_want != 16'd0;
+    // The second only for the ring of the first, neither out of order.
+    // (Also for a frame that finds the prefetch dry, in D_SLOTRD.)
+    assign bg_go = (st == D_CP_PB || (st == D_SLOTRD && rd_ok && !pf_hit && k < 16'(DEMAND)))
+                && !dma_rd_req_valid && bg_want != 16'd0
+                && (bg_busy == 2'b00 ? d_pf_cnt <= (PFW + 1)'(PF - 16)
+                    : bg_busy != 2'b11 && bg_entry == dqe && bg_bad == 2'b00
+                      && bg_gap == 7'd0 && bg_end <= (PFW + 1)'(PF - BG_MIN2));
     // The head re-read, in a cycle the fill does not take (the fill's
     // request, issued after it below, wins the request register: only the
     // re-read's own flags look at bg_go, so it adds no level after it).
+    // (Only while a frame streams: the other stages issue reads only in
+    // states where this one does not, so two requests never meet in the
+    // engine's request mux; an idle re-read collided with dp_status's
+    // read-backs.)
     logic hb_go;
     assign hb_go = st == D_CP_PB && !hb_busy && !dma_rd_req_valid
                 && room_q < (rn >> 1);
@@ -399,7 +438,7 @@ module dp_deliver #(
 
     always_comb begin
         case (st)
-            D_REFRESH, D_SLOTWAIT, D_FILLWAIT: dma_rd_rsp_ready = 1'b1;
+            D_REFRESH, D_SLOTWAIT: dma_rd_rsp_ready = 1'b1;
             D_CP_STREAM: dma_rd_rsp_ready = wr_ok || bg_beat || hb_beat;
             default: dma_rd_rsp_ready = bg_beat || hb_beat;
         endcase
@@ -435,7 +474,6 @@ module dp_deliver #(
     // leaves 2 now. (A head is only ever replaced by a newer one the host
     // wrote, or an older answer landing late: the room of a cycle ago is
     // never more than the host released.)
-    logic [15:0] room_q;
     logic chain;
     assign chain = fin_now && pb_next && dst_port == 8'(dq) && dst_ring == drr
                 && frm_slots == 16'd1 && ev_room && room_q >= 16'd3
@@ -458,6 +496,7 @@ module dp_deliver #(
         fbeat  <= first_beat;
         fslot0 <= frm_first_slot;
         dq  <= PW'(dst_port);
+        rn_q <= cfg_rx_slots[PW'(dst_port)];
         drr <= dst_ring;
         dqe <= entry_of(32'(dst_port), 32'(dst_ring));
         k   <= '0;
@@ -512,8 +551,11 @@ module dp_deliver #(
             g_cnt <= '0;
             g_due <= 1'b0;
             use_q <= 1'b0;
-            bg_busy <= 1'b0;
-            bg_req <= 1'b0;
+            bg_busy <= '0;
+            bg_req <= '0;
+            bg_tagged <= '0;
+            bg_bad <= '0;
+            bg_gap <= '0;
             hb_busy <= 1'b0;
             hb_req <= 1'b0;
             hb_ans <= 1'b0;
@@ -540,25 +582,32 @@ module dp_deliver #(
                 g_due <= 1'b0;
             end
             room_q <= d_room;
+            used_q <= ht_we ? ht_used : 16'd0;
             // A last beat that waits for the write channel is kept.
             use_q <= pb_last && !wr_ok;
             if (!use_q) pb_q <= pb_data;
             // The background fill: its tag when the request leaves, its
             // beats, and its place as the ring's slots are used.
-            if (bg_req && dma_rd_req_ready) begin
-                bg_req    <= 1'b0;
-                bg_tagged <= 1'b1;
-                bg_tag    <= dma_rd_req_tag;
-            end
-            if (bg_busy) begin
-                bg_off <= bg_off + (bg_beat ? PFW'(4) : '0)
-                        - ((ht_we && dqe == bg_entry) ? PFW'(ht_used) : '0);
-                if (bg_beat) bg_left <= bg_left - (PFW + 1)'(fill_n);
-                if (bg_beat && dma_rd_rsp_last) begin
-                    bg_busy   <= 1'b0;
-                    bg_tagged <= 1'b0;
+            for (int i = 0; i < 2; i++) begin
+                if (bg_req[i] && dma_rd_req_ready) begin
+                    bg_req[i]    <= 1'b0;
+                    bg_tagged[i] <= 1'b1;
+                    bg_tag[i]    <= dma_rd_req_tag;
+                end
+                if (bg_busy[i]) begin
+                    bg_off[i] <= bg_off[i] + (bg_hit[i] ? PFW'(4) : '0)
+                               - ((ht_we && dqe == bg_entry) ? PFW'(ht_used) : '0);
+                    if (bg_hit[i]) bg_left[i] <= bg_left[i] - (PFW + 1)'(fill_n);
+                    if (bg_drop[i]) bg_bad[i] <= 1'b1;
+                    if (bg_hit[i] && dma_rd_rsp_last) begin
+                        bg_busy[i]   <= 1'b0;
+                        bg_tagged[i] <= 1'b0;
+                    end
                 end
             end
+            if (bg_busy == 2'b00) bg_bad <= '0;
+            if (bg_gap != 7'd0) bg_gap <= bg_gap - 7'd1;
+            if (ht_we && dqe == bg_entry) bg_end <= bg_end - (PFW + 1)'(ht_used);
             // The head re-read: its tag when the request leaves, its answer.
             if (hb_req && dma_rd_req_ready) begin
                 hb_req    <= 1'b0;
@@ -582,12 +631,17 @@ module dp_deliver #(
                 rd_issue(cfg_rx_ring[dq] + 64'(drr) * ring_bytes(rn) + slot_off(bg_j)
                          + 64'(SLOT_BUF_IDX),
                          13'(32'(bg_want) * SLOT_BYTES - SLOT_BUF_IDX));  // (ptr too)
-                bg_busy   <= 1'b1;
-                bg_req    <= 1'b1;
-                bg_tagged <= 1'b0;
-                bg_entry  <= dqe;
-                bg_off    <= PFW'(d_pf_cnt) - (fin_now ? PFW'(fslots) : '0);
-                bg_left   <= (PFW + 1)'(bg_want);
+                bg_busy[bg_i]   <= 1'b1;
+                bg_req[bg_i]    <= 1'b1;
+                bg_tagged[bg_i] <= 1'b0;
+                bg_bad[bg_i]    <= 1'b0;
+                bg_entry        <= dqe;
+                bg_off[bg_i]    <= PFW'(pf_end) - (fin_now ? PFW'(fslots) : '0);
+                bg_left[bg_i]   <= (PFW + 1)'(bg_want);
+                bg_end          <= pf_end + (PFW + 1)'(bg_want)
+                                 - (fin_now ? (PFW + 1)'(fslots) : '0);
+                bg_old          <= !bg_i;  // the other, if in flight
+                bg_gap          <= 7'(BG_GAP);
             end
 
             case (st)
@@ -621,7 +675,12 @@ module dp_deliver #(
             D_FREE: begin
                 if (fslots > dfree) begin
                     if (!refreshed) begin
-                        if (rd_ok) begin
+                        // A background re-read of this ring in flight: its
+                        // answer first (the room it brings is taken here).
+                        if (hb_apply) dhc <= hb_word[15:0];
+                        if ((hb_busy && hb_entry == dqe) || hb_ans) begin
+                            // (wait)
+                        end else if (rd_ok) begin
                             rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                                      13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
                             st <= D_REFRESH;
@@ -656,28 +715,11 @@ module dp_deliver #(
             D_SLOTRD: begin
                 if (pf_hit) begin
                     take_buf(pf_value);
-                end else if (rd_ok && !bg_busy) begin
-                    if (k < 16'(DEMAND)) begin
-                        // Fill the prefetch: this slot and the next ones.
-                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
-                                 13'(32'(fill_now) * SLOT_BYTES - SLOT_BUF_IDX));
-                        fill_at   <= k[PFW-1:0];
-                        fill_left <= fill_now;
-                        st <= D_FILLWAIT;
-                    end else begin
-                        rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
-                                 13'(SLOT_LEN - SLOT_BUF_IDX));
-                        st <= D_SLOTWAIT;
-                    end
-                end
-            end
-
-            D_FILLWAIT: begin
-                // dp_rx_rings takes the lanes of every beat.
-                if (rsp_valid) begin
-                    fill_at   <= fill_at + PFW'(4);
-                    fill_left <= fill_left - (PFW + 1)'(fill_n);
-                    if (fill_left <= (PFW + 1)'(4)) st <= D_SLOTRD;
+                end else if (k >= 16'(DEMAND) && rd_ok && bg_busy == 2'b00) begin
+                    // (below DEMAND: a background fill from this slot, bg_go)
+                    rd_issue(slot_addr_rx + 64'(SLOT_BUF_IDX),
+                             13'(SLOT_LEN - SLOT_BUF_IDX));
+                    st <= D_SLOTWAIT;
                 end
             end
 

@@ -4,9 +4,9 @@
 // it fills), the cached hwcur (the host's head, slots released up to
 // there), a dirty bit (the published hwtail is stale), and the buffer
 // indexes of up to PF (256) released slots hwtail .. hwtail + cnt - 1,
-// read ahead by DMA (one read covers up to 256 slots: with one fill in
-// flight a ring takes at most PF frames per round trip, so 64 cost 4.7
-// cycles per frame at a 300-cycle round trip and 256 cost 1.2). The host
+// read ahead by DMA (one read covers up to 256 slots; dp_deliver keeps
+// up to two reads of a ring in flight, so a ring takes up to 512 frames
+// per round trip). The host
 // may not change a released slot, so a copy stays good until the device
 // fills the slot. The prefetch of each ring is a ring of PF positions:
 // slot hwtail + t is at position (head + t) mod PF, so consuming moves a

@@ -49,12 +49,26 @@ struct Bench {
     host: Host,
     bar2: Bar2,
     rx: Vec<RxState>,
+    /// RX slots of the destination's rings.
+    rn: u32,
+    /// The most reads of RX slots (prefetch fills) in flight at once in
+    /// `stream`.
+    max_fills: usize,
+    /// Reads in flight across `stream` calls: (tag, beats to come, a
+    /// read of RX slots), and the next tag.
+    tags: VecDeque<(u64, usize, bool)>,
+    next_tag: u64,
 }
 
 impl Bench {
     /// Port 0: the source (2048-byte buffers); port DST: the destination
     /// (`dst_buf` bytes per buffer), RX ring 1 used.
     fn new(dst_buf: u32, stall: f64) -> Self {
+        Self::with_ring(dst_buf, stall, RN)
+    }
+
+    /// As `new`, with RX rings of `rn` slots (buffers 100 + i).
+    fn with_ring(dst_buf: u32, stall: f64, rn: u32) -> Self {
         let mut cfg = PortCfg::default();
         cfg.port(
             0,
@@ -72,9 +86,9 @@ impl Bench {
             DST,
             PORT_KIND_VALE,
             (2, 2),
-            (RN, RN),
+            (RN, rn),
             dst_buf,
-            200,
+            200 + rn,
             POOL,
             RX_RING,
             STATUS,
@@ -91,6 +105,10 @@ impl Bench {
             host,
             bar2: Bar2::default(),
             rx: vec![RxState::default(); 8],
+            rn,
+            max_fills: 0,
+            tags: VecDeque::new(),
+            next_tag: 0,
         };
         bench.tick(); // (the first evaluation settles the model: no edge)
         bench.tick();
@@ -98,7 +116,7 @@ impl Bench {
         // The counter event queues always have room here.
         bench.p.set_ev_room(1);
         // Released RX slots hold buffers 100 + i.
-        for i in 0..RN {
+        for i in 0..rn {
             bench.host.put_u32(bench.rx_slot(i), 100 + i);
         }
         // Source buffers 2..60: a recognisable pattern.
@@ -111,7 +129,7 @@ impl Bench {
     }
 
     fn rx_slot(&self, i: u32) -> u64 {
-        RX_RING + ring_bytes(RN) + u64::from(RING_HEADER_BYTES) + u64::from(i) * 16
+        RX_RING + ring_bytes(self.rn) + u64::from(RING_HEADER_BYTES) + u64::from(i) * 16
     }
 
     fn tick(&mut self) {
@@ -165,8 +183,10 @@ impl Bench {
         let mut out = Outcome::default();
         let mut done = false;
         for _ in 0..2000 {
-            if done && self.p.dma_wr_req_valid() == 0 {
-                return out; // the last write has left
+            if done && self.p.dma_wr_req_valid() == 0 && self.p.busy() == 0 {
+                // The last write has left, and the rest of a prefetch
+                // fill (it may read up to the ring's end) has landed.
+                return out;
             }
             self.p.set_desc_rd_data(self.bar2.rdata);
             drive_dma!(self.p, self.host, wr = true, last = true);
@@ -210,7 +230,6 @@ impl Bench {
             }
             out.forwarded += self.p.ev_forwarded() as u32;
             if self.p.dst_done() != 0 {
-                assert_eq!(self.p.busy(), 0);
                 done = true;
             }
         }
@@ -223,17 +242,20 @@ impl Bench {
         let e = entry(DST, ring) as usize;
         let mut pf = VecDeque::new();
         let mut j = u32::from(hwtail);
-        while (j + 1) % RN != u32::from(hwcur) {
+        while (j + 1) % self.rn != u32::from(hwcur) {
             let slot = self.rx_slot_of(ring, j);
             let ptr = self.host.u32_at(slot + 8) | self.host.u32_at(slot + 12);
             pf.push_back((self.host.u32_at(slot), ptr == 0));
-            j = (j + 1) % RN;
+            j = (j + 1) % self.rn;
         }
         self.rx[e] = RxState { hwtail, hwcur, pf };
     }
 
     fn rx_slot_of(&self, ring: usize, i: u32) -> u64 {
-        RX_RING + ring as u64 * ring_bytes(RN) + u64::from(RING_HEADER_BYTES) + u64::from(i) * 16
+        RX_RING
+            + ring as u64 * ring_bytes(self.rn)
+            + u64::from(RING_HEADER_BYTES)
+            + u64::from(i) * 16
     }
 
     /// Streams one-fragment frames (TX slot, buffer, length, RX ring of
@@ -252,13 +274,16 @@ impl Bench {
         let mut cycles = 0;
         // Read tags as the engine numbers them: each request's beats
         // carry its tag (the host answers in order).
-        let mut tags: VecDeque<(u64, usize)> = VecDeque::new();
-        let mut next_tag = 0u64;
+        let mut tags = std::mem::take(&mut self.tags);
+        let mut next_tag = self.next_tag;
+        let rx_rings = RX_RING..RX_RING + 2 * ring_bytes(self.rn);
         for cycle in 0..2000u64 {
             let taken_all = next == frames.len();
             self.p.set_flush(u64::from(taken_all && flush));
             self.p.eval();
             if taken_all && self.p.frame_busy() == 0 && self.p.dma_wr_req_valid() == 0 {
+                self.tags = tags;
+                self.next_tag = next_tag;
                 let writes = self.host.writes[before..]
                     .iter()
                     .map(|(a, d)| (*a, d.len() as u32))
@@ -323,8 +348,10 @@ impl Bench {
                 }
             }
             if self.host.reads.len() > reads {
-                let len = self.host.reads.last().expect("a read").1 as usize;
-                tags.push_back((next_tag, len.div_ceil(64).max(1)));
+                let (addr, len) = *self.host.reads.last().expect("a read");
+                let len = len as usize;
+                tags.push_back((next_tag, len.div_ceil(64).max(1), rx_rings.contains(&addr)));
+                self.max_fills = self.max_fills.max(tags.iter().filter(|t| t.2).count());
                 next_tag = (next_tag + 1) % 128;
             }
             self.tick();
@@ -360,7 +387,7 @@ impl Bench {
     /// Checks RX slots from `hwtail` hold the frame, and the buffers its bytes.
     fn check_delivered(&self, hwtail: u32, slots: &[(u32, u16, u16)], dst_buf: u32) {
         for (k, (buf, len, _)) in slots.iter().enumerate() {
-            let j = (hwtail + k as u32) % RN;
+            let j = (hwtail + k as u32) % self.rn;
             let slot = self.rx_slot(j);
             let rx_buf = self.host.u32_at(slot);
             let want_len = u32::from(*len).min(dst_buf);
@@ -666,5 +693,78 @@ fn a_background_head_outside_the_ring_is_not_taken() {
     assert_eq!(b.rx[e].hwcur, 6);
     for (j, frame) in f.iter().enumerate() {
         check_streamed(&b, 1, j as u32, *frame, 0);
+    }
+}
+
+#[test]
+fn a_second_background_fill_leaves_while_the_first_is_in_flight() {
+    for stall in [0.0, 0.4] {
+        let rn = 256;
+        let mut b = Bench::with_ring(2048, stall, rn);
+        b.host.latency = 150;
+        let e = entry(DST, 1) as usize;
+        // hwtail 200, every other slot released (hwcur 199); 48 of them
+        // prefetched. The first fill reads up to the ring's end (8
+        // slots), the second, BG_GAP (100) cycles later and while the
+        // first is still on its way, from slot 0 (the frames meanwhile
+        // wait for the first's slots).
+        b.ring_at(1, 200, 199);
+        b.rx[e].pf.truncate(48);
+        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+        b.host.put_u32(head_at, 199);
+        let f = frames(0, 64, 60, 1);
+        b.stream(&f, true);
+        for (i, frame) in f.iter().enumerate() {
+            check_streamed(&b, 1, (200 + i as u32) % rn, *frame, 0);
+        }
+        assert_eq!(u32::from(b.rx[e].hwtail), (200 + 64) % rn, "stall {stall}");
+        assert_eq!(b.max_fills, 2, "stall {stall}");
+        // The fills read released slots only, each slot once, in order.
+        let mut next = 200 + 48;
+        let ring = b.rx_slot_of(1, 0)..b.rx_slot_of(1, rn);
+        for &(addr, len) in b.host.reads.iter().filter(|r| ring.contains(&r.0)) {
+            let first = ((addr - ring.start) / 16) as u32;
+            let n = len.div_ceil(16);
+            assert_eq!(first, next % rn, "stall {stall}: {:?}", b.host.reads);
+            assert!(n >= 1 && first + n <= rn, "stall {stall}");
+            next = first + n;
+            assert!((first..first + n).all(|j| j != 199), "stall {stall}");
+        }
+        assert!(next > 100, "stall {stall}: the fills reached slot {next}");
+    }
+}
+
+#[test]
+fn a_frame_short_of_room_waits_for_the_background_head_reread() {
+    for stall in [0.0, 0.4] {
+        let mut b = Bench::new(2048, stall);
+        // A long trip: the re-read that leaves with the first frame (seven
+        // free slots, under half the ring) is still out when the eighth
+        // frame finds the ring full on its cached head.
+        b.host.latency = 40;
+        let e = entry(DST, 1) as usize;
+        b.ring_at(1, 0, 8);
+        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+        b.host.put_u32(head_at, 15);
+        let f = frames(0, 12, 60, 1);
+        b.stream(&f, true);
+        for (j, frame) in f.iter().enumerate() {
+            check_streamed(&b, 1, j as u32, *frame, 0);
+        }
+        // The eighth frame took the background answer (4 bytes) instead
+        // of issuing D_REFRESH's read (8 bytes).
+        let head_reads: Vec<u32> = b
+            .host
+            .reads
+            .iter()
+            .filter(|r| r.0 == head_at)
+            .map(|r| r.1)
+            .collect();
+        assert!(
+            !head_reads.is_empty() && head_reads.iter().all(|&n| n == 4),
+            "stall {stall}: {head_reads:?}"
+        );
+        assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
+        assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
     }
 }
