@@ -181,7 +181,11 @@ module dp_engine #(
     logic [7:0]  j_ca_port;
     logic [3:0]  j_ca_counter;
 
-    assign job_ready = st == J_IDLE;
+    // (dp_pipe: while a pipe's head re-read is in flight past its job's
+    // close, only pipe jobs start, so the peer ring stays on d_*.)
+    logic p_reread, p_wake, p_wake_pend;
+    logic [QW-1:0] p_wake_entry;
+    assign job_ready = st == J_IDLE && (!p_reread || is_pipe(cfg_kind[port_of(job_entry)]));
     // The job's end goes to dp_status and dp_sched as soon as dp_status
     // takes a request: idle, or the previous publication issued (its
     // answers may still be in flight; dp_status keeps an older answer
@@ -216,9 +220,26 @@ module dp_engine #(
                && ring_dist(chead, q_hwcur, rxdb_n) <= ring_dist(q_hwtail, q_hwcur, rxdb_n);
     end
     assign j_hc_we    = st == J_RXDB && rxdb_ok;
-    assign wake_valid = st == J_RXDB && rxdb_ok && is_pipe(cfg_kind[cp])
+    logic rxdb_wake;
+    assign rxdb_wake  = st == J_RXDB && rxdb_ok && is_pipe(cfg_kind[cp])
                      && cfg_peer[cp] < 32'(NUM_PORTS);
-    assign wake_entry = entry_of(32'(cfg_peer[cp]), 32'(cr));
+    // dp_pipe's wake (a head answer that added room after its job's close)
+    // waits a cycle when it meets the RX doorbell's.
+    assign wake_valid = rxdb_wake || p_wake_pend;
+    assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr)) : p_wake_entry;
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            p_wake_pend <= 1'b0;
+        end else begin
+            if (!rxdb_wake) p_wake_pend <= 1'b0;
+            if (p_wake) begin
+                // The sender's TX ring: the peer ring's port's peer, same ring.
+                p_wake_pend  <= 1'b1;
+                p_wake_entry <= entry_of(32'(cfg_peer[port_of(d_entry_p)]),
+                                         32'(ring_of(d_entry_p)));
+            end
+        end
+    end
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -228,7 +249,7 @@ module dp_engine #(
             j_ca_valid <= 1'b0;
             case (st)
             J_IDLE: begin
-                if (job_valid) begin
+                if (job_valid && job_ready) begin
                     cq    <= job_entry;
                     cp    <= port_of(job_entry);
                     cr    <= ring_of(job_entry);
@@ -704,7 +725,7 @@ module dp_engine #(
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
         .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),
         .cb_valid(p_cb), .cb_port(p_cb_port), .cb_counter(p_cb_cnt), .cb_amount(p_cb_amt),
-        .busy(p_busy)
+        .busy(p_busy), .reread_due(p_reread), .wake(p_wake)
     );
 
     // ---- Status publisher ------------------------------------------------------------
@@ -729,5 +750,5 @@ module dp_engine #(
     // Busy until the last counter increment and notification are out.
     assign busy = st != J_IDLE || sched_pending || dma_wr_req_valid || dma_rd_req_valid
                || ca_valid || cb_valid || ev_forwarded || |notify
-               || v_busy || d_busy || p_busy || s_busy || pf_busy;
+               || v_busy || d_busy || p_busy || p_wake_pend || s_busy || pf_busy;
 endmodule
