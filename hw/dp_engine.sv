@@ -141,6 +141,19 @@ module dp_engine #(
     logic [15:0]   chead, cn, ci, pub_tail;
     logic          cpipe;
     logic [31:0]   tx_base;   // BAR2 offset of the TX ring
+    // A pipe job's runs stop PIPE_CAP slots (at most half the ring) from
+    // its first slot c0 (run_to): the job closes and publishes there, so
+    // the receiver sees its first slots a long job earlier, and the ring
+    // wakes itself (capped) for the rest.
+    localparam int PIPE_CAP = 256;
+    logic [15:0]   c0, cap, run_to;
+    logic          capped;
+    always_comb begin
+        cap    = (cn >> 1) < 16'(PIPE_CAP) ? cn >> 1 : 16'(PIPE_CAP);
+        run_to = chead;
+        if (ring_dist(chead, c0, cn) > cap && ring_dist(ci, c0, cn) < cap)
+            run_to = (32'(c0) + 32'(cap) >= 32'(cn)) ? c0 + cap - cn : c0 + cap;
+    end
     assign tx_base = cfg_ring_addr[cp] + 32'(cr) * 32'(ring_bytes(cn));
 
     // Stage wires (declared with their instances below).
@@ -225,13 +238,17 @@ module dp_engine #(
                      && cfg_peer[cp] < 32'(NUM_PORTS);
     // dp_pipe's wake (a head answer that added room after its job's close)
     // waits a cycle when it meets the RX doorbell's.
-    assign wake_valid = rxdb_wake || p_wake_pend;
-    assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr)) : p_wake_entry;
+    // A capped job wakes its own ring at its publication (never in J_RXDB).
+    logic cap_wake;
+    assign cap_wake   = pub_go && cpipe && capped;
+    assign wake_valid = rxdb_wake || cap_wake || p_wake_pend;
+    assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr))
+                      : cap_wake ? cq : p_wake_entry;
     always_ff @(posedge clk) begin
         if (rst) begin
             p_wake_pend <= 1'b0;
         end else begin
-            if (!rxdb_wake) p_wake_pend <= 1'b0;
+            if (!rxdb_wake && !cap_wake) p_wake_pend <= 1'b0;
             if (p_wake) begin
                 // The sender's TX ring: the peer ring's port's peer, same ring.
                 p_wake_pend  <= 1'b1;
@@ -256,6 +273,8 @@ module dp_engine #(
                     chead <= job_head;
                     cn    <= job_n;
                     ci    <= job_hwcur;
+                    c0    <= job_hwcur;
+                    capped <= 1'b0;
                     cpipe <= is_pipe(cfg_kind[port_of(job_entry)]);
                     if (job_rx) st <= J_RXDB;
                     else if (is_vale(cfg_kind[port_of(job_entry)])) st <= J_FETCH;
@@ -283,7 +302,8 @@ module dp_engine #(
                 // Up to head, or a frame for dp_tx_fetch and the frame path.
                 if (p_done) begin
                     ci <= p_run_next;
-                    st <= (p_run_next == chead) ? J_FIN : J_PFETCH;
+                    st <= (p_run_next == run_to) ? J_FIN : J_PFETCH;
+                    capped <= p_run_next == run_to && run_to != chead;
                 end
             end
 
@@ -700,7 +720,7 @@ module dp_engine #(
     dp_pipe #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pipe (
         .clk, .rst, .port_enable, .port_cfg,
         .src_port(8'(cp)), .src_ring(cr), .src_base(tx_base), .src_n(cn), .hwcur(ci),
-        .open_valid(st == J_START), .run_valid(st == J_RUNGO), .run_ci(ci), .run_head(chead),
+        .open_valid(st == J_START), .run_valid(st == J_RUNGO), .run_ci(ci), .run_head(run_to),
         .run_next(p_run_next),
         .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
         .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
