@@ -75,14 +75,18 @@ module dp_sched #(
     // span it last published (tx_fresh: none yet, span n - 1) kept as
     // its last valid head tx_lim = (hwcur + span) mod n, so the head
     // check is three compares.
-    logic [15:0]   tx_hwcur [NQ];
-    logic [15:0]   tx_span  [NQ];  // pipes: hwtail - hwcur (mod n)
-    logic [15:0]   tx_lim   [NQ];  // (hwcur + span) mod n
-    logic          tx_fresh [NQ];  // no service yet: span is n - 1
-    logic [15:0]   tx_head  [NQ];  // last doorbell value
-    logic [NQ-1:0] tx_pend;
-    logic [15:0]   rx_head  [NQ];
-    logic [NQ-1:0] rx_pend;
+    // (Packed: every entry is reset and cleared in loops, which as
+    // unpacked arrays Yosys sees as a memory with a write port per entry
+    // and per loop, and its proc pass takes time quadratic in them: with
+    // 64 ports (256 entries) it did not finish in 20 minutes.)
+    logic [NQ-1:0][15:0] tx_hwcur;
+    logic [NQ-1:0][15:0] tx_span;   // pipes: hwtail - hwcur (mod n)
+    logic [NQ-1:0][15:0] tx_lim;    // (hwcur + span) mod n
+    logic [NQ-1:0]       tx_fresh;  // no service yet: span is n - 1
+    logic [NQ-1:0][15:0] tx_head;   // last doorbell value
+    logic [NQ-1:0]       tx_pend;
+    logic [NQ-1:0][15:0] rx_head;
+    logic [NQ-1:0]       rx_pend;
 
     // Timing: the job is registered, two steps after the pending bits (a
     // doorbell is a candidate in its own cycle: an RX doorbell is offered
@@ -98,29 +102,36 @@ module dp_sched #(
     // is idle again) is not checked: its hwcur is about to change.
 
     // The lowest set bit of v: {found, index}. A two-level tree: the
-    // first set bit in each group of eight, and the first group with one.
+    // first set bit in each group of eight (and whether there is one),
+    // then the first group with one. The groups' results are kept nets
+    // (* keep *): synthesis maps each level on its own instead of
+    // merging them into a chain of LUTs.
     localparam int PG  = 8;
     localparam int PNG = (NQ + PG - 1) / PG;
     localparam int PGW = PNG > 1 ? $clog2(PNG) : 1;
-    function automatic logic [QW:0] first_of(input logic [NQ-1:0] v);
+    function automatic logic [PNG*4-1:0] groups_of(input logic [NQ-1:0] v);
         logic [PNG*PG-1:0] vp;
-        logic [PNG-1:0]    any, one;
-        logic [PNG*3-1:0]  locs;
-        logic [PGW-1:0]    g;
         vp = (PNG * PG)'(v);
         for (int gi = 0; gi < PNG; gi++) begin
-            any[gi] = |vp[gi * PG +: PG];
-            locs[gi * 3 +: 3] = 3'd0;
+            groups_of[gi * 4 + 3] = |vp[gi * PG +: PG];
+            groups_of[gi * 4 +: 3] = 3'd0;
             for (int i = PG - 1; i >= 0; i--)
-                if (vp[gi * PG + i]) locs[gi * 3 +: 3] = 3'(i);
+                if (vp[gi * PG + i]) groups_of[gi * 4 +: 3] = 3'(i);
         end
-        one = any & (~any + PNG'(1));
-        for (int k = 0; k < PGW; k++) begin
-            logic [PNG-1:0] with_bit;
-            for (int gi = 0; gi < PNG; gi++) with_bit[gi] = ((gi >> k) & 1) == 1;
-            g[k] = |(one & with_bit);
+    endfunction
+    function automatic logic [QW:0] first_in(input logic [PNG*4-1:0] gr);
+        logic [PGW-1:0] g;
+        logic           any;
+        g = '0;
+        any = 1'b0;
+        for (int gi = PNG - 1; gi >= 0; gi--) begin
+            if (gr[gi * 4 + 3]) g = PGW'(gi);
+            any = any | gr[gi * 4 + 3];
         end
-        first_of = {|any, QW'(32'(g) * PG + 32'(locs[32'(g) * 3 +: 3]))};
+        first_in = {any, QW'(32'(g) * PG + 32'(gr[32'(g) * 4 +: 3]))};
+    endfunction
+    function automatic logic [QW:0] first_of(input logic [NQ-1:0] v);
+        first_of = first_in(groups_of(v));
     endfunction
 
     logic          tp_valid, rj_valid, j_valid;
@@ -165,10 +176,17 @@ module dp_sched #(
     end
     logic          rj_next_valid;
     logic [QW-1:0] rj_next;
-    logic [QW:0] rx_first, tx_first, tx_first_rr;
+    // (the first pending at or after the pointer, else the first: one
+    // lowest bit of either, then its index)
+    logic [QW:0]    rx_first, tx_first, tx_first_rr;
+    logic [QW-1:0]  tx_pick;
+    (* keep *) logic [PNG*4-1:0] tx_groups, tx_groups_rr;
     assign rx_first    = first_of(rx_pend);
-    assign tx_first    = first_of(tx_base);
-    assign tx_first_rr = first_of(tx_base & rr_from);
+    assign tx_groups   = groups_of(tx_base);
+    assign tx_groups_rr = groups_of(tx_base & rr_from);
+    assign tx_first    = first_in(tx_groups);
+    assign tx_first_rr = first_in(tx_groups_rr);
+    assign tx_pick     = tx_first_rr[QW] ? tx_first_rr[QW-1:0] : tx_first[QW-1:0];
     assign rj_next_valid = rx_first[QW] || db_rx_ok;
     assign rj_next = rx_first[QW] ? rx_first[QW-1:0] : db_q;
     logic          tb_valid;
@@ -194,12 +212,21 @@ module dp_sched #(
     end
 
     // The limit a job's end leaves: (hwcur + span) mod n.
+    // (the wrap's compare is the sign of the subtraction: one carry chain;
+    // a VALE job's span is the one its ring had when the job was taken,
+    // run_span: only a job's end changes it, and the job's end is the
+    // running job's)
+    logic [15:0] run_span;
     logic [15:0] d_span, d_n;
-    logic [16:0] d_sum;
+    logic [17:0] d_sum;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [17:0] d_over;  // (bit 16 is never set when 17 is clear)
+    /* verilator lint_on UNUSEDSIGNAL */
     always_comb begin
-        d_span = done_pipe ? done_span : tx_span[done_entry];
+        d_span = done_pipe ? done_span : run_span;
         d_n    = cfg_tx_slots[port_of(done_entry)];
-        d_sum  = 17'(done_hwcur) + 17'(d_span);
+        d_sum  = 18'(done_hwcur) + 18'(d_span);
+        d_over = d_sum - 18'(d_n);
     end
 
     assign job_valid = rj_valid ? !rj_hold : j_runs;
@@ -232,7 +259,7 @@ module dp_sched #(
 
             // Pick, and check what was picked.
             tp_valid <= tx_first[QW];
-            tp_entry <= tx_first_rr[QW] ? tx_first_rr[QW-1:0] : tx_first[QW-1:0];
+            tp_entry <= tx_pick;
             tb_valid <= db_tx || wake_valid;
             tb_entry <= db_tx ? db_q : wake_entry;
             rj_valid <= rj_next_valid;
@@ -258,6 +285,7 @@ module dp_sched #(
                 tx_pend[j_entry] <= 1'b0;
                 for (int q = 0; q < NQ; q++) rr_from[q] <= QW'(q) > j_entry;
                 if (j_runs) act_oh <= NQ'(1) << j_entry;
+                run_span <= tx_span[j_entry];
                 if (j_served && !j_ok) begin
                     bad_valid <= 1'b1;
                     bad_port  <= 8'(port_of(j_entry));
@@ -265,7 +293,7 @@ module dp_sched #(
             end
             if (done_valid) begin
                 tx_hwcur[done_entry] <= done_hwcur;
-                tx_lim[done_entry]   <= d_sum >= 17'(d_n) ? 16'(d_sum - 17'(d_n)) : 16'(d_sum);
+                tx_lim[done_entry]   <= d_over[17] ? 16'(d_sum) : 16'(d_over);
                 if (done_pipe) begin
                     tx_span[done_entry]  <= done_span;
                     tx_fresh[done_entry] <= 1'b0;

@@ -82,26 +82,61 @@ module dp_slot_stream #(
     logic [DW-1:0]    wr, rd;
     logic [DW:0]      cnt;
 
-    assign f_valid = cnt != '0;
-    assign f_word  = q[rd];
+    // The front: the queue's, or when it is empty the first slot of the
+    // line read last cycle (on its way into the queue).
+    logic [63:0] line_first;
+    assign line_first = line_rdata[64 * pend_w +: 64];
+    assign f_valid = cnt != '0 || pend;
+    assign f_word  = cnt != '0 ? q[rd] : line_first;
 
-    // Slots the next read gives: to the line's end, the ring's end and
-    // the limit, whichever is first.
-    logic [15:0] to_end, to_lim;
-    logic [2:0]  c, in_line;
-    always_comb begin
-        in_line = 3'((4'd9 - {1'b0, rw}) >> 1);
-        to_end  = n - rs;
-        to_lim  = ring_dist(lim, rs, n);
-        c = in_line;
-        if (to_end < 16'(c)) c = 3'(to_end);
-        if (to_lim < 16'(c)) c = 3'(to_lim);
+    // Slots the next read gives (c): to the line's end, the ring's end
+    // and the limit, whichever is first. The distances to the ring's end
+    // (te) and to the limit (tl) are registers, stepped down at each read
+    // and reloaded at a wrap, a restart or a new limit; c, the wrap and
+    // the next word are computed from them into registers in every cycle
+    // (c_*), so a read only selects registered values. They are current
+    // (c_ok) from the second cycle after te, tl or the cursor changed: a
+    // read is never in the cycle after another (pend) anyway; a restart
+    // or a new limit waits a cycle more, which the front gives back (the
+    // first slot of a line is the front in the cycle its line arrives).
+    logic [15:0] te, tl;
+    // A new limit arrived with a read: tl is recomputed the next cycle.
+    logic        tl_dirty;
+    logic        c_ok, c_zero, c_wrap, c_row;
+    logic [2:0]  c_n, c_w;
+    // Slots left in the line from word w (a slot is two words).
+    function automatic logic [2:0] in_line(input logic [2:0] w);
+        in_line = 3'((4'd9 - {1'b0, w}) >> 1);
+    endfunction
+    // min(x, 4) of a distance.
+    function automatic logic [2:0] sat4(input logic [15:0] x);
+        sat4 = x[15:2] != 14'd0 ? 3'd4 : {1'b0, x[1:0]};
+    endfunction
+    always_ff @(posedge clk) begin
+        logic [2:0] c, cte, ctl;
+        logic [3:0] wn;
+        c   = in_line(rw);
+        cte = sat4(te);
+        ctl = sat4(tl);
+        if (cte < c) c = cte;
+        if (ctl < c) c = ctl;
+        wn = {1'b0, rw} + {c, 1'b0};
+        c_n    <= c;
+        c_zero <= tl == 16'd0;
+        c_wrap <= te == 16'(c);
+        c_row  <= wn[3];
+        c_w    <= wn[2:0];
     end
-    // A read when the queue has room for a whole line.
-    assign line_want = !restart && !pend && rs != lim && 32'(cnt) + 4 <= DEPTH;
+    // A read when the queue has room for a whole line (room: registered
+    // from the count's next value).
+    // (A read in a restart's cycle is not wanted; inside, the restart
+    // wins over it anyway, so the read's own logic does not wait for it.)
+    logic room, want;
+    assign want      = !pend && c_ok && !c_zero && room;
+    assign line_want = !restart && want;
     assign line_row  = rrow;
     logic fire;
-    assign fire = line_want && line_grant;
+    assign fire = want && line_grant;
 
     // Line and word of a byte offset.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -110,8 +145,34 @@ module dp_slot_stream #(
     assign at_ci = restart_base + 32'(slot_off(restart_ci));
     assign at_0  = restart_base + 32'(RING_HEADER_BYTES);
 
-    logic [3:0] rw_next;
-    assign rw_next = {1'b0, rw} + {c, 1'b0};
+    // The front's next slot: i + 1 wraps at n (i + 1 >= n: a carry
+    // chain's compare, i < n).
+    logic [15:0] f_inc;
+    assign f_inc = f_idx + 16'd1;
+    // A new limit's distance from the cursor.
+    logic [15:0] tl_new;
+    // ((x - rs) mod n, with n - rs = te: one carry chain either way)
+    logic [15:0] tl_to;
+    assign tl_to  = lim_valid ? lim_head : lim;
+    assign tl_new = tl_to >= rs ? tl_to - rs : tl_to + te;
+    logic [DW:0] cnt_next;
+    assign cnt_next = restart ? '0
+                    : cnt + (pend ? (DW + 1)'(pend_c) : '0) - (pop ? (DW + 1)'(1) : '0);
+
+    // The queue takes the line read last cycle (its slots), whatever
+    // happens to the cursor (a restart empties the queue by its count).
+    always_ff @(posedge clk) begin
+        if (pend) begin
+            for (int i = 0; i < 4; i++) begin
+                if (3'(i) < pend_c) q[wr + DW'(i)] <= line_rdata[64 * ((32'(pend_w) + 2 * i) % 8) +: 64];
+            end
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) room <= 1'b1;
+        else room <= 32'(cnt_next) + 4 <= DEPTH;
+    end
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -121,6 +182,8 @@ module dp_slot_stream #(
             rd   <= '0;
             rs   <= '0;
             lim  <= '0;
+            c_ok <= 1'b0;
+            tl_dirty <= 1'b0;
         end else if (restart) begin
             n     <= restart_n;
             lim   <= restart_lim;
@@ -130,43 +193,47 @@ module dp_slot_stream #(
             rw    <= at_ci[5:3];
             row0  <= at_0[ROW_W+5:6];
             w0    <= at_0[5:3];
+            te    <= restart_n - restart_ci;
+            tl    <= ring_dist(restart_lim, restart_ci, restart_n);
+            c_ok  <= 1'b0;
+            tl_dirty <= 1'b0;
             pend  <= 1'b0;
             cnt   <= '0;
             wr    <= '0;
             rd    <= '0;
         end else begin
+            c_ok <= !fire && !lim_valid && !tl_dirty;
             if (lim_valid) lim <= lim_head;
+            // A new limit: its distance from the cursor (the next cycle if
+            // a read moves the cursor now; no read then).
+            tl_dirty <= lim_valid && fire;
+            // (the read last: the deepest select)
+            if (fire) tl <= tl - 16'(c_n);
+            else if (tl_dirty || lim_valid) tl <= tl_new;
             pend <= fire;
             if (fire) begin
                 pend_w <= rw;
-                pend_c <= c;
-                if (to_end == 16'(c)) begin
+                pend_c <= c_n;
+                if (c_wrap) begin
                     // The ring's last slot: slot 0 is next.
                     rs   <= '0;
+                    te   <= n;
                     rrow <= row0;
                     rw   <= w0;
                 end else begin
-                    rs <= rs + 16'(c);
-                    if (rw_next >= 4'd8) begin
-                        rrow <= rrow + ROW_W'(1);
-                        rw   <= 3'(rw_next - 4'd8);
-                    end else begin
-                        rw <= rw_next[2:0];
-                    end
+                    rs <= rs + 16'(c_n);
+                    te <= te - 16'(c_n);
+                    if (c_row) rrow <= rrow + ROW_W'(1);
+                    rw <= c_w;
                 end
             end
-            // The line read last cycle: its slots join the queue.
-            if (pend) begin
-                for (int i = 0; i < 4; i++) begin
-                    if (3'(i) < pend_c) q[wr + DW'(i)] <= line_rdata[64 * ((32'(pend_w) + 2 * i) % 8) +: 64];
-                end
-                wr <= wr + DW'(pend_c);
-            end
+            // The line read last cycle: its slots joined the queue.
+            if (pend) wr <= wr + DW'(pend_c);
             if (pop) begin
                 rd    <= rd + DW'(1);
-                f_idx <= nxt(f_idx, n);
+                f_idx <= f_inc >= n ? 16'd0 : f_inc;
             end
-            cnt <= cnt + (pend ? (DW + 1)'(pend_c) : '0) - (pop ? (DW + 1)'(1) : '0);
+            cnt <= cnt_next;
         end
     end
 endmodule

@@ -98,12 +98,20 @@ module dp_tx_fetch #(
 
     assign req_ready = !scanning;
 
+    // a == b as two carry-chain compares (a wide equality maps to a
+    // chain of LUTs; these two run side by side).
+    function automatic logic same(input logic [15:0] a, input logic [15:0] b);
+        same = a >= b && b >= a;
+    endfunction
+    // The slot before the head (a frame's last possible slot).
+    logic [15:0] lim_m1;
+
     // A request the stream stands at (same head, nothing changed); else
     // it starts over there (not for END: nothing to read).
     logic req, req_end, at;
     assign req       = req_valid && !scanning;
-    assign req_end   = req_ci == req_head;
-    assign at        = live && !req_fresh && s_idx == req_ci && s_lim == req_head;
+    assign req_end   = same(req_ci, req_head);
+    assign at        = live && !req_fresh && same(s_idx, req_ci) && same(s_lim, req_head);
     assign s_restart = req && !req_end && !at;
 
     // The slot taken this cycle: the stream's front, in a request's own
@@ -122,8 +130,10 @@ module dp_tx_fetch #(
     logic        more, last;
     logic [15:0] after;
     assign more  = (slot_flags(s_word) & NS_MOREFRAG) != 16'd0;
-    assign after = nxt(s_idx, n);
-    assign last  = after == s_lim;
+    logic [15:0] s_inc;
+    assign s_inc = s_idx + 16'd1;
+    assign after = s_inc >= n ? 16'd0 : s_inc;  // (s_idx < n)
+    assign last  = same(s_idx, lim_m1);
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -148,6 +158,7 @@ module dp_tx_fetch #(
                 end
                 if (s_restart) begin
                     live     <= 1'b1;
+                    lim_m1   <= (req_head == 16'd0 ? req_n : req_head) - 16'd1;
                     n        <= req_n;
                     num_bufs <= req_num_bufs;
                     buf_size <= req_buf_size;

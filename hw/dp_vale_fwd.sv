@@ -178,6 +178,13 @@ module dp_vale_fwd #(
     logic [7:0]    r_port [DEPTH];
     logic [AW-1:0] r_wr, r_rd;
     logic [AW:0]   r_cnt;
+    // The counts' steps, computed from the registers alone (kept nets:
+    // synthesis would otherwise share one adder behind the handshakes).
+    (* keep *) logic [AW:0] q_cnt_up, q_cnt_dn, r_cnt_up, r_cnt_dn;
+    assign q_cnt_up = q_cnt + (AW + 1)'(1);
+    assign q_cnt_dn = q_cnt - (AW + 1)'(1);
+    assign r_cnt_up = r_cnt + (AW + 1)'(1);
+    assign r_cnt_dn = r_cnt - (AW + 1)'(1);
 
     logic q_room, q_empty;
     assign q_room  = q_cnt < (AW + 1)'(DEPTH);
@@ -228,11 +235,17 @@ module dp_vale_fwd #(
     // the job's source (both steady while a job's frames are decided): the
     // unicast RX ring (source ring mod the port's RX rings, none: ring 0)
     // and whether it takes frames (enabled, VALE, not the source).
+    // ring mod rings for rings below 16 (none: ring 0), as a table of
+    // 4-bit entries indexed by {rings, ring} (entry 16 * d + r holds
+    // r mod d, 0 for d = 0): a lookup of 8 bits, no divider.
+    localparam logic [1023:0] RING_MOD =
+        {256'h0edcba987654321010dcba9876543210210cba98765432103210ba9876543210,
+         256'h43210a9876543210543210987654321065432108765432107654321076543210,
+         256'h1065432106543210321054321054321004321043210432103210321032103210,
+         256'h0210210210210210101010101010101000000000000000000000000000000000};
     function automatic logic [3:0] ring_mod(input logic [3:0] ring, input logic [15:0] rings);
-        ring_mod = ring;  // rings above the ring: itself
-        for (int d = 1; d < 16; d++)
-            if (rings == 16'(d)) ring_mod = 4'(32'(ring) % d);
-        if (rings == 16'd0) ring_mod = 4'd0;
+        if (rings[15:4] != 12'd0) ring_mod = ring;  // rings above the ring: itself
+        else ring_mod = RING_MOD[{rings[3:0], ring} * 4 +: 4];
     endfunction
     logic [3:0]           uni_ring_of [NUM_PORTS];
     logic [NUM_PORTS-1:0] flood_mask;  // every enabled VALE port but the source
@@ -440,11 +453,11 @@ module dp_vale_fwd #(
 
             // (the counts step by one: both neighbours are ready, the
             // handshakes only choose)
-            if (push && !fire) q_cnt <= q_cnt + (AW + 1)'(1);
-            if (fire && !push) q_cnt <= q_cnt - (AW + 1)'(1);
+            if (push && !fire) q_cnt <= q_cnt_up;
+            if (fire && !push) q_cnt <= q_cnt_dn;
             if (fire && h_code == Q_LOOKUP) r_rd <= r_rd + AW'(1);
-            if (lk_res_valid && !(fire && h_code == Q_LOOKUP)) r_cnt <= r_cnt + (AW + 1)'(1);
-            if (!lk_res_valid && fire && h_code == Q_LOOKUP) r_cnt <= r_cnt - (AW + 1)'(1);
+            if (lk_res_valid && !(fire && h_code == Q_LOOKUP)) r_cnt <= r_cnt_up;
+            if (!lk_res_valid && fire && h_code == Q_LOOKUP) r_cnt <= r_cnt_dn;
         end
     end
 endmodule

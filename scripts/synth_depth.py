@@ -69,7 +69,7 @@ def arcs(cell):
     return [], 0
 
 
-def main(path, top, verbose):
+def main(path, top, verbose, top_n=0, to_name=None):
     module = json.load(open(path))["modules"][top]
     names = defaultdict(list)
     for name, net in module["netnames"].items():
@@ -84,8 +84,10 @@ def main(path, top, verbose):
     # Each driven bit: its combinational fan-in (bit, weight, cell) or a start weight.
     fanin = {}
     start = {}
+    inputs_of = {}  # driven bit -> every input bit of its cell (for -v)
     ends = []  # bits that end a path (boundary inputs, module outputs)
     cells_on = {}
+    end_cell = {}  # bit ending a path -> (cell type, pin, its output bits), for -v
     for port in module["ports"].values():
         for bit in port["bits"]:
             if not isinstance(bit, int):
@@ -112,6 +114,17 @@ def main(path, top, verbose):
             elif d == "input" and not any(i == pin for i, _, _ in comb):
                 if pin not in ("C", "CLK", "CLKARDCLK", "CLKBWRCLK", "WCLK", "CLKA", "CLKB"):
                     ends.extend(b for b in conn.get(pin, []) if isinstance(b, int))
+                    outs = [b for p, d2 in dirs.items() if d2 == "output"
+                            for b in conn.get(p, []) if isinstance(b, int)]
+                    for b in conn.get(pin, []):
+                        if isinstance(b, int) and outs:
+                            end_cell[b] = (cell["type"], pin, outs)
+        in_bits = [b for p, d in dirs.items() if d == "input" for b in conn.get(p, [])
+                   if isinstance(b, int)]
+        for o in combinational_outs:
+            for obit in conn.get(o, []):
+                if isinstance(obit, int):
+                    inputs_of[obit] = in_bits
         for i, o, w in comb:
             for obit in conn.get(o, []):
                 if not isinstance(obit, int):
@@ -147,6 +160,22 @@ def main(path, top, verbose):
             arrival[bit] = best
             via[bit] = best_src
 
+    if top_n:
+        best = {}
+        for b in ends:
+            label = name_of(end_cell[b][2][0]) if b in end_cell else name_of(b)
+            label = label.split("[")[0]
+            if arrival.get(b, 0) > best.get(label, (-1,))[0]:
+                best[label] = (arrival.get(b, 0), b)
+        for label, (a, b) in sorted(best.items(), key=lambda kv: -kv[1][0])[:top_n]:
+            chain = [b]
+            while chain[-1] in via:
+                chain.append(via[chain[-1]])
+            print(f"  {a:5.1f}  {label:24} from {name_of(chain[-1])}", file=sys.stderr)
+    if to_name:
+        ends = [b for b in ends
+                if (name_of(end_cell[b][2][0]) if b in end_cell else name_of(b)).split("[")[0]
+                == to_name]
     end = max(ends, key=lambda b: arrival.get(b, 0), default=None)
     if end is None:
         print("0 0 - -> -")
@@ -161,15 +190,33 @@ def main(path, top, verbose):
         if names[bit] and name_of(bit) not in named:
             named.append(name_of(bit))
     if verbose:
+        if end in end_cell:
+            kind, pin, outs = end_cell[end]
+            print(f"  ends at {kind}.{pin} -> {name_of(outs[0])}", file=sys.stderr)
         for bit in chain:
-            print(f"  {arrival.get(bit, 0):5.1f} {cells_on.get(bit, '(start)'):10} {name_of(bit)}",
-                  file=sys.stderr)
+            side = sorted({name_of(b) for b in inputs_of.get(bit, []) if names[b]})
+            print(f"  {arrival.get(bit, 0):5.1f} {cells_on.get(bit, '(start)'):10} {name_of(bit)}"
+                  + (f"  <- {' '.join(side[:6])}" if side else ""), file=sys.stderr)
     print(f"{arrival.get(end, 0):.1f} {cells} {name_of(chain[0])} -> {name_of(end)} | "
           + " ".join(named[:12]))
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "-v"]
+    argv = sys.argv[1:]
+    top_n = 0
+    if "--ends" in argv:
+        i = argv.index("--ends")
+        top_n = int(argv[i + 1])
+        del argv[i:i + 2]
+    to_name = None
+    if "--to" in argv:
+        i = argv.index("--to")
+        to_name = argv[i + 1]
+        del argv[i:i + 2]
+    args = [a for a in argv if a != "-v"]
     if len(args) != 2:
-        sys.exit("usage: synth_depth.py [-v] NETLIST.json TOP (-v: the path, cell by cell)")
-    main(args[0], args[1], "-v" in sys.argv[1:])
+        sys.exit("usage: synth_depth.py [-v] [--ends N] [--to NAME] NETLIST.json TOP\n"
+                 "  -v: the path, cell by cell; --ends N: the N deepest path ends (registers,\n"
+                 "  outputs), each with its depth and where its path starts; --to NAME: the\n"
+                 "  longest path ending at register or output NAME")
+    main(args[0], args[1], "-v" in argv, top_n, to_name)
