@@ -164,20 +164,6 @@ module dp_pay_fetch #(
     logic [31:0] base, buf_size, num_bufs;
     logic [63:0] pool;
     logic [15:0] n, ci0, s;
-    // Positions. A slot's position is its distance from the job's hwcur
-    // ci0 plus `off` (the position of ci0), AP bits, compared modulo
-    // 2^AP: a job's positions start at 0, and a job that continues the
-    // last one's read ahead (from end_ci) goes on from the position the
-    // last one ended at, so what was queued or read keeps its position.
-    // The scan's front s is at s_abs; the consumer (the frame the
-    // stages are at) is taken registered: cons_r at acons, one cycle old
-    // (a read it passed in that cycle is issued anyway; the stages read
-    // it themselves and nothing asks for it).
-    localparam int AP = 17;
-    logic [AP-1:0] off, s_abs, acons;
-    logic [15:0]   cons_r;
-    // (n - ci0) mod NE: the entry of a slot before ci0 (below).
-    logic [EW-1:0] nmc;
     // The slot at s (the stream's front) begins a frame.
     logic        at_start;
     // The stream of the ring's slots from s: started at the job's hwcur,
@@ -186,23 +172,10 @@ module dp_pay_fetch #(
     logic [15:0] s_restart_ci;
     logic [63:0] s_word;
     logic [15:0] s_lim;
-    // A frame checked (the cycle after the check): its slot, position,
-    // entry, length and beats, and its buffer address's two products.
-    logic          p_valid;
-    logic [15:0]   p_slot;
-    logic [AP-1:0] p_abs;
-    logic [EW-1:0] p_e;
-    logic [12:0]   p_len;
-    logic [5:0]    p_nb;
-    logic [47:0]   p_lo, p_hi;
-    // The request queue: slot, position, entry, beats, length (at most
-    // ENTRY_BYTES), address.
+    // The request queue: slot, buffer, length (at most ENTRY_BYTES).
     logic [15:0]    rq_slot [QD];
-    logic [AP-1:0]  rq_abs  [QD];
-    logic [EW-1:0]  rq_e    [QD];
-    logic [5:0]     rq_nb   [QD];
+    logic [31:0]    rq_buf  [QD];
     logic [12:0]    rq_len  [QD];
-    logic [63:0]    rq_addr [QD];
     logic [QDW-1:0] rq_wr, rq_rd;
     logic [QDW:0]   rq_n;
 
@@ -212,8 +185,8 @@ module dp_pay_fetch #(
     logic [15:0]   e_slot [NE];
     logic [BW-1:0] e_bst  [NE];
     logic [95:0]   e_hdr  [NE];
-    logic [15:0]   inflight;  // reads issued, their last beat not in
-    logic [15:0]   bfree;     // MAX_BEATS less the beats still to come
+    logic [15:0]   inflight;
+    logic [15:0]   beats;     // response beats still to come
     logic [511:0]  pbuf [NB];
     // Per tag: its entry, the beat its next response beat fills, and
     // whether that is the frame's first.
@@ -226,61 +199,53 @@ module dp_pay_fetch #(
     logic [TW-1:0] tq [1 << TW];
     logic [TW-1:0] tq_wr, tq_rd;
     logic [TW:0]   tq_n;
-    // The packet buffer's ring: the next free beat, beats free (the
-    // released ones a cycle later: rel_nb); the allocations in order
-    // (slot, position, entry, beats).
+    // The packet buffer's ring: the next free beat, beats allocated;
+    // the allocations in order (slot, entry, beats).
     logic [BW-1:0] bw;
-    logic [BW:0]   bfr;
-    logic [5:0]    rel_nb;
+    logic [BW:0]   used;
     logic [15:0]   aq_slot [AQ];
-    logic [AP-1:0] aq_abs  [AQ];
     logic [EW-1:0] aq_e    [AQ];
     logic [5:0]    aq_nb   [AQ];
-    logic [AW:0]   aq_wr, aq_rd;
-    logic [AW:0]   aq_cnt;
-    assign aq_cnt = aq_wr - aq_rd;
+    logic [AW-1:0] aq_wr, aq_rd;
+    logic [AW:0]   aq_n;
 
-    // Position of slot x in the job (distance from the job's hwcur).
+    // Position of slot x in the job (distance from the job's hwcur), and
+    // its entry.
     function automatic logic [15:0] pos_of(input logic [15:0] x);
         pos_of = ring_dist(x, ci0, n);
     endfunction
-    // The entry of slot x: its index modulo NE (smode), else its
-    // position's, from the low bits only.
-    function automatic logic [EW-1:0] ent(input logic [15:0] x);
-        if (smode) ent = x[EW-1:0];
-        else if (x >= ci0) ent = x[EW-1:0] - ci0[EW-1:0];
-        else ent = x[EW-1:0] + nmc;
-    endfunction
-    // a is before b (positions).
-    function automatic logic pos_lt(input logic [AP-1:0] a, input logic [AP-1:0] b);
-        logic [AP-1:0] d;
-        d = a - b;
-        pos_lt = d[AP-1];
-    endfunction
 
+    logic [15:0] pos_s, pos_cons, pos_q, cons_e;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [15:0] pos_look, pos_dlv;  // their low bits name the entry
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [EW-1:0] eq, el, ed;
+    logic [15:0]   q_slot;
+    assign q_slot   = rq_slot[rq_rd];
+    assign pos_s    = pos_of(s);
     // Between jobs the consumer is the last job's end.
-    logic [15:0]   cons_e;
-    logic [AP-1:0] acons_now, s_ahead;
-    logic [EW-1:0] el, ed;
-    assign cons_e    = run ? cons : end_ci;
-    assign acons_now = off + AP'(pos_of(cons_e));
-    assign el = ent(look_slot);
-    assign ed = ent(dlv_slot);
+    assign cons_e   = run ? cons : end_ci;
+    assign pos_cons = pos_of(cons_e);
+    assign pos_q    = pos_of(q_slot);
+    assign pos_look = pos_of(look_slot);
+    assign pos_dlv  = pos_of(dlv_slot);
+    assign eq = smode ? q_slot[EW-1:0] : pos_q[EW-1:0];
+    assign el = smode ? look_slot[EW-1:0] : pos_look[EW-1:0];
+    assign ed = smode ? dlv_slot[EW-1:0] : pos_dlv[EW-1:0];
 
     // The scan may look at slot s: not head, and within NE of the consumer.
     // When the stages passed it, it resumes at their frame (and what it
     // had read or queued is behind them too).
-    logic behind, in_window;
-    assign s_ahead   = s_abs - acons;
-    assign behind    = s_ahead[AP-1];
-    assign in_window = s_ahead < AP'(NE);
+    logic behind, in_window, q_behind;
+    assign behind    = pos_s < pos_cons;
+    assign in_window = pos_s - pos_cons < 16'(NE);
+    assign q_behind  = pos_q < pos_cons;
 
     // The check takes the slot at s when it is in the window and the
-    // queue has room for its request (and the one checked last cycle).
+    // queue has room for its request.
     logic active;
     assign active = run || keep;
-    assign take = active && s_valid && !behind && in_window
-               && 32'(rq_n) + 32'(p_valid) < 32'(QD);
+    assign take = active && s_valid && !behind && in_window && 32'(rq_n) < 32'(QD);
 
     // The doorbells of the ring: a newer head (ahead of the limit) moves
     // the limit on; a refused one ends the read ahead.
@@ -307,9 +272,8 @@ module dp_pay_fetch #(
         end
     end
 
-    // (A restart at the consumer takes it registered, with its position.)
     assign s_restart    = (start && !cont) || (run && behind);
-    assign s_restart_ci = start ? start_ci : cons_r;
+    assign s_restart_ci = start ? start_ci : cons;
     dp_slot_stream #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) stream (
         .clk, .rst,
         .restart(s_restart), .restart_base(start ? start_base : base),
@@ -321,36 +285,26 @@ module dp_pay_fetch #(
         .f_valid(s_valid), .f_idx(s), .f_word(s_word), .pop(take), .lim(s_lim)
     );
 
-    // The queue's oldest request, and whether it may be issued: not
-    // behind the consumer, its entry's last read done, a free tag, room
-    // in the packet buffer, the allocation queue and the beats in
-    // flight, and the request register free (or leaving).
-    logic [15:0]    q_slot;
-    logic [AP-1:0]  q_abs;
-    logic [EW-1:0]  eq;
-    logic [5:0]     q_nb;
-    logic           q_behind;
-    assign q_slot   = rq_slot[rq_rd];
-    assign q_abs    = rq_abs[rq_rd];
-    assign eq       = rq_e[rq_rd];
-    assign q_nb     = rq_nb[rq_rd];
-    assign q_behind = pos_lt(q_abs, acons);
+    logic [15:0] q_beats;  // the head request's beats
+    assign q_beats = 16'((32'(rq_len[rq_rd]) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
+    // A free tag, room in the packet buffer and in the allocation queue.
     logic          t_avail;
     logic [TW-1:0] t_pick;
     assign t_avail = 32'(t_fresh) < NT || tq_n != '0;
     assign t_pick  = (32'(t_fresh) < NT) ? TW'(t_fresh) : tq[tq_rd];
-    logic issue;
-    assign issue = active && rq_n != '0 && !q_behind && !e_busy[eq] && t_avail
-                && (BW + 1)'(q_nb) <= bfr && 32'(aq_cnt) < AQ && 16'(q_nb) <= bfree
-                && (!rd_req_valid || rd_req_ready);
+    assign rd_req_valid = active && rq_n != '0 && !q_behind && !e_busy[eq] && t_avail
+                       && 32'(used) + 32'(q_beats) <= NB && 32'(aq_n) < AQ
+                       && 32'(beats) + 32'(q_beats) <= MAX_BEATS;
+    assign rd_req_addr  = pool + 64'(rq_buf[rq_rd]) * 64'(buf_size);
+    assign rd_req_len   = rq_len[rq_rd];
+    assign rd_req_tag   = 8'(TAG_BASE + 32'(t_pick));
 
     assign look_alloc = e_valid[el] && e_slot[el] == look_slot;
     assign look_b0    = look_alloc && e_b0[el];
     assign look_hdr   = e_hdr[el];
     assign dlv_alloc  = e_valid[ed] && e_slot[ed] == dlv_slot;
     assign dlv_done   = dlv_alloc && e_done[ed];
-    assign busy       = inflight != 16'd0
-                     || (active && (rq_n != '0 || p_valid || take));
+    assign busy       = inflight != 16'd0 || (active && (rq_n != '0 || take));
 
     // The slot at s, and whether its frame is worth reading ahead.
     logic [15:0] dlen;
@@ -384,44 +338,18 @@ module dp_pay_fetch #(
 
     // The oldest allocation is released once its frame is not needed
     // (behind the stages, or its entry reused or dropped) and no read of
-    // its entry is in flight; its beats are free the next cycle.
+    // its entry is in flight.
     logic [15:0]   h_slot;
     logic [EW-1:0] h_e;
     logic          h_needed, release_it;
-    assign h_slot     = aq_slot[AW'(aq_rd)];
-    assign h_e        = aq_e[AW'(aq_rd)];
-    assign h_needed   = e_valid[h_e] && e_slot[h_e] == h_slot
-                     && !pos_lt(aq_abs[AW'(aq_rd)], acons);
-    assign release_it = aq_cnt != '0 && !e_busy[h_e] && !h_needed;
+    assign h_slot     = aq_slot[aq_rd];
+    assign h_e        = aq_e[aq_rd];
+    assign h_needed   = e_valid[h_e] && e_slot[h_e] == h_slot && pos_of(h_slot) >= pos_cons;
+    assign release_it = aq_n != '0 && !e_busy[h_e] && !h_needed;
 
-    logic push;
-    assign push = take && fetch_it;
-
-    // The request register: rd_req_* hold an issued request until taken.
-    always_ff @(posedge clk) begin
-        if (rst) begin
-            rd_req_valid <= 1'b0;
-        end else if (issue) begin
-            rd_req_valid <= 1'b1;
-            rd_req_addr  <= rq_addr[rq_rd];
-            rd_req_len   <= rq_len[rq_rd];
-            rd_req_tag   <= 8'(TAG_BASE + 32'(t_pick));
-        end else if (rd_req_ready) begin
-            rd_req_valid <= 1'b0;
-        end
-    end
-
-    // The check's products (the buffer's address: pool + index x size,
-    // summed when queued).
-    always_ff @(posedge clk) begin
-        p_slot <= s;
-        p_abs  <= s_abs;
-        p_e    <= ent(s);
-        p_len  <= 13'(dlen);
-        p_nb   <= 6'((32'(dlen) + BEAT_BYTES - 32'd1) / BEAT_BYTES);
-        p_lo   <= 48'(slot_buf(s_word)) * 48'(buf_size[15:0]);
-        p_hi   <= 48'(slot_buf(s_word)) * 48'(buf_size[31:16]);
-    end
+    logic accept, push;
+    assign accept = rd_req_valid && rd_req_ready;
+    assign push   = take && fetch_it;
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -429,29 +357,25 @@ module dp_pay_fetch #(
             keep <= 1'b0;
             alive <= 1'b0;
             rq_n <= '0;
-            p_valid <= 1'b0;
             e_valid <= '0;
             e_b0 <= '0;
             e_done <= '0;
             e_busy <= '0;
             inflight <= '0;
-            bfree <= 16'(MAX_BEATS);
+            beats <= '0;
             t_fresh <= '0;
             tq_n <= '0;
             tq_wr <= '0;
             tq_rd <= '0;
             bw <= '0;
-            bfr <= (BW + 1)'(NB);
-            rel_nb <= '0;
+            used <= '0;
+            aq_n <= '0;
             aq_wr <= '0;
             aq_rd <= '0;
-            off <= '0;
-            acons <= '0;
-            s_abs <= '0;
         end else begin
-            inflight <= inflight + (issue ? 16'd1 : 16'd0)
+            inflight <= inflight + (accept ? 16'd1 : 16'd0)
                       - ((r_valid && r_last) ? 16'd1 : 16'd0);
-            bfree <= bfree + (r_valid ? 16'd1 : 16'd0) - (issue ? 16'(q_nb) : 16'd0);
+            beats <= beats + (accept ? q_beats : 16'd0) - (r_valid ? 16'd1 : 16'd0);
             if (r_valid) begin
                 t_addr[rt]  <= t_addr[rt] + BW'(1);
                 t_first[rt] <= 1'b0;
@@ -464,17 +388,18 @@ module dp_pay_fetch #(
                 end
             end
             tq_n <= tq_n + ((r_valid && r_last) ? (TW + 1)'(1) : '0)
-                  - ((issue && 32'(t_fresh) >= NT) ? (TW + 1)'(1) : '0);
+                  - ((accept && 32'(t_fresh) >= NT) ? (TW + 1)'(1) : '0);
             // The packet buffer: allocated at a request, released in order.
-            bfr <= bfr + (BW + 1)'(rel_nb) - (issue ? (BW + 1)'(q_nb) : '0);
-            rel_nb <= release_it ? aq_nb[AW'(aq_rd)] : 6'd0;
-            if (release_it) aq_rd <= aq_rd + (AW + 1)'(1);
+            used <= used + (accept ? (BW + 1)'(q_beats) : '0)
+                  - (release_it ? (BW + 1)'(aq_nb[aq_rd]) : '0);
+            aq_n <= aq_n + (accept ? (AW + 1)'(1) : '0) - (release_it ? (AW + 1)'(1) : '0);
+            if (release_it) aq_rd <= aq_rd + AW'(1);
             // A continuation keeps the entries of the slots scanned since
             // the last job's end.
             if (cont) e_valid <= e_valid & keep_mask;
             // The scan passes slot s: what its entry held is older.
             if (take && smode) e_valid[s[EW-1:0]] <= 1'b0;
-            if (issue) begin
+            if (accept) begin
                 e_valid[eq] <= 1'b1;
                 e_slot[eq]  <= q_slot;
                 e_b0[eq]    <= 1'b0;
@@ -486,44 +411,32 @@ module dp_pay_fetch #(
                 t_first[t_pick] <= 1'b1;
                 if (32'(t_fresh) < NT) t_fresh <= t_fresh + (TW + 1)'(1);
                 else tq_rd <= tq_rd + TW'(1);
-                bw <= bw + BW'(q_nb);
-                aq_slot[AW'(aq_wr)] <= q_slot;
-                aq_abs[AW'(aq_wr)]  <= q_abs;
-                aq_e[AW'(aq_wr)]    <= eq;
-                aq_nb[AW'(aq_wr)]   <= q_nb;
-                aq_wr <= aq_wr + (AW + 1)'(1);
+                bw <= bw + BW'(q_beats);
+                aq_slot[aq_wr] <= q_slot;
+                aq_e[aq_wr]    <= eq;
+                aq_nb[aq_wr]   <= 6'(q_beats);
+                aq_wr <= aq_wr + AW'(1);
             end
 
             // Check: the slot at s; a frame's first slot worth reading
-            // ahead is queued the next cycle (its address summed).
-            if (take) begin
-                at_start <= (slot_flags(s_word) & NS_MOREFRAG) == 16'd0;
-                s_abs    <= s_abs + AP'(1);
-            end
-            p_valid <= push;
-            if (p_valid) begin
-                rq_slot[rq_wr] <= p_slot;
-                rq_abs[rq_wr]  <= p_abs;
-                rq_e[rq_wr]    <= p_e;
-                rq_nb[rq_wr]   <= p_nb;
-                rq_len[rq_wr]  <= p_len;
-                rq_addr[rq_wr] <= pool + 64'(p_lo) + (64'(p_hi) << 16);
+            // ahead queues its request.
+            if (take) at_start <= (slot_flags(s_word) & NS_MOREFRAG) == 16'd0;
+            if (push) begin
+                rq_slot[rq_wr] <= s;
+                rq_buf[rq_wr]  <= slot_buf(s_word);
+                rq_len[rq_wr]  <= 13'(dlen);
                 rq_wr <= rq_wr + QDW'(1);
             end
-            // Request: the oldest queued one leaves when issued, or is
+            // Request: the oldest queued one leaves when accepted, or is
             // dropped once the stages passed it.
-            if (rq_n != '0 && (issue || q_behind)) rq_rd <= rq_rd + QDW'(1);
-            rq_n <= rq_n + (p_valid ? (QDW + 1)'(1) : '0)
-                  - ((rq_n != '0 && (issue || q_behind)) ? (QDW + 1)'(1) : '0);
+            if (rq_n != '0 && (accept || q_behind)) rq_rd <= rq_rd + QDW'(1);
+            rq_n <= rq_n + (push ? (QDW + 1)'(1) : '0)
+                  - ((rq_n != '0 && (accept || q_behind)) ? (QDW + 1)'(1) : '0);
 
-            // The consumer, registered, with its position.
-            cons_r <= cons_e;
-            acons  <= acons_now;
             if (active && behind) begin
                 // The stages passed the scan: resume at their frame
-                // (the stream starts over there, at cons_r).
+                // (the stream starts over there).
                 at_start <= 1'b1;
-                if (run) s_abs <= acons;
             end
 
             if (stop && run) begin
@@ -534,15 +447,13 @@ module dp_pay_fetch #(
                 keep   <= alive && smode;
                 end_ci <= cons;
                 ci0    <= cons;
-                off    <= acons_now;
-                nmc    <= EW'(n - cons);
             end
             if (kill) begin
                 alive <= 1'b0;
                 keep  <= 1'b0;
             end
             if (cont) begin
-                // The next job of the ring: positions go on from its hwcur.
+                // The next job of the ring: positions from its hwcur.
                 ci0 <= start_ci;
                 run <= 1'b1;
                 if (s == end_ci) at_start <= 1'b1;
@@ -555,16 +466,10 @@ module dp_pay_fetch #(
                 base     <= start_base;
                 n        <= start_n;
                 ci0      <= start_ci;
-                nmc      <= EW'(start_n - start_ci);
-                off      <= '0;
-                acons    <= '0;
-                cons_r   <= start_ci;
-                s_abs    <= '0;
                 pool     <= start_pool;
                 buf_size <= start_buf_size;
                 num_bufs <= start_num_bufs;
                 at_start <= 1'b1;
-                p_valid  <= 1'b0;
                 rq_n     <= '0;
                 rq_rd    <= '0;
                 rq_wr    <= '0;

@@ -54,12 +54,6 @@ struct Bench {
     max_delay: u64,
     /// Most reads in flight at once.
     max_in_flight: usize,
-    /// The consumer in each cycle so far (the last few), and the one the
-    /// stage saw when it decided the read it offers now: the request is
-    /// a register loaded from a check of the consumer registered a cycle
-    /// earlier, so it may already be behind the consumer of its cycle.
-    cons_seen: Vec<u32>,
-    offer_cons: Option<u32>,
 }
 
 /// The ring under test and what the consumer knows of it.
@@ -92,8 +86,6 @@ impl Bench {
             grant: 1.0,
             max_delay: 1,
             max_in_flight: 0,
-            cons_seen: Vec::new(),
-            offer_cons: None,
         };
         bench.p.set_port_enable(0xf);
         bench.p.eval();
@@ -143,14 +135,6 @@ impl Bench {
         }
         self.p.set_rd_req_ready(u64::from(self.rng.gen_bool(0.8)));
         self.p.eval();
-        self.cons_seen.push(cons);
-        if self.cons_seen.len() > 3 {
-            self.cons_seen.remove(0);
-        }
-        if self.p.rd_req_valid() != 0 && self.offer_cons.is_none() {
-            // Decided last cycle, against the consumer of the cycle before.
-            self.offer_cons = Some(self.cons_seen[0]);
-        }
 
         let desc = (self.p.line_want() != 0 && granted).then(|| self.p.line_row() as usize);
         if self.p.rd_req_valid() != 0 && self.p.rd_req_ready() != 0 {
@@ -168,8 +152,7 @@ impl Bench {
                 "tag {tag:#x} reused while in flight"
             );
             assert!(self.reads.len() < NT);
-            let decided = self.offer_cons.take().expect("a request offered");
-            self.check_read(job, decided, addr, len);
+            self.check_read(job, cons, addr, len);
             let delay = self.rng.gen_range(1..=self.max_delay);
             self.reads.push(Read {
                 tag,
@@ -200,8 +183,7 @@ impl Bench {
     }
 
     /// A read must be the first slot of a frame worth reading, at or
-    /// after the consumer (as the stage saw it when it issued the read)
-    /// and within NE positions of it.
+    /// after the consumer and within NE positions of it.
     fn check_read(&self, job: &Job, cons: u32, addr: u64, len: u32) {
         let found = frames(&self.bar2, job).into_iter().any(|(s, fetch)| {
             let word = self.bar2.slot(BASE, s);
