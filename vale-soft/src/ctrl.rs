@@ -124,6 +124,32 @@ pub mod kring {
     /// `nm_kr_tryget`): threads sharing a port may sync the same ring at
     /// once, e.g. through `poll`, which syncs every bound ring.
     pub const SYNC_LOCK: usize = 200;
+    /// A TX ring's share of its port's `TxPackets`, `TxBytes` and
+    /// `TxDropBadSlot` (u64 each, in that order), kept by the pipe's
+    /// txsync under `SYNC_LOCK` on the owner's line it writes anyway: a
+    /// load and a store, not an atomic read-modify-write (whose lock
+    /// prefix would wait, once per batch, for the `hwtail` store just
+    /// before it to take that line back from the polling receiver).
+    pub const TX_COUNTERS: usize = 208;
+    /// An RX ring's share of its port's `RxPackets` and `RxBytes`, kept by
+    /// the senders into the ring (a pipe's peer txsync) under `LOCK`, on
+    /// the lock's line, which the ring's owner never touches.
+    pub const RX_COUNTERS: usize = 136;
+}
+
+/// Where kernel rings of direction `dir` keep a share of counter `c`
+/// (offset in the kring), if they do. A port's counter is its entry's
+/// word plus its rings' shares ([`PortEntry::read`]).
+#[inline]
+pub const fn ring_counter(dir: Dir, c: PortCounter) -> Option<usize> {
+    match (dir, c) {
+        (Dir::Tx, PortCounter::TxPackets) => Some(kring::TX_COUNTERS),
+        (Dir::Tx, PortCounter::TxBytes) => Some(kring::TX_COUNTERS + 8),
+        (Dir::Tx, PortCounter::TxDropBadSlot) => Some(kring::TX_COUNTERS + 16),
+        (Dir::Rx, PortCounter::RxPackets) => Some(kring::RX_COUNTERS),
+        (Dir::Rx, PortCounter::RxBytes) => Some(kring::RX_COUNTERS + 8),
+        _ => None,
+    }
 }
 
 /// Bytes per kernel ring.
@@ -168,7 +194,10 @@ const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
 const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
 const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= port::MONITORS);
 const _: () = assert!(port::MONITOR_OF + 4 <= PORT_SIZE);
-const _: () = assert!(kring::SYNC_LOCK + 4 <= KRING_SIZE);
+const _: () = assert!(kring::SYNC_LOCK + 4 <= kring::TX_COUNTERS);
+const _: () = assert!(kring::TX_COUNTERS + 3 * 8 <= KRING_SIZE);
+const _: () = assert!(kring::LOCK + 4 <= kring::RX_COUNTERS);
+const _: () = assert!(kring::RX_COUNTERS + 2 * 8 <= kring::HWCUR);
 const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));
 
@@ -417,6 +446,8 @@ impl<'a> PortEntry<'a> {
         self.write_bytes(port::NAME, &bytes);
     }
 
+    /// The entry's own word of counter `c` (atomic adds from any
+    /// writer); [`PortEntry::read`] adds the rings' shares.
     #[inline]
     pub fn counter(&self, c: PortCounter) -> &'a AtomicU64 {
         self.field64(port::COUNTERS + 8 * c as usize)
@@ -426,6 +457,46 @@ impl<'a> PortEntry<'a> {
     pub fn add(&self, c: PortCounter, n: u64) {
         if n != 0 {
             self.counter(c).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counter `c` of the port: the entry's word plus the shares its
+    /// kernel rings keep ([`ring_counter`]). Exact once the syncs that
+    /// counted are over (each share has one writer at a time).
+    pub fn read(&self, c: PortCounter) -> u64 {
+        let mut total = self.counter(c).load(Ordering::Relaxed);
+        for (dir, rings) in [(Dir::Tx, port::TX_RINGS), (Dir::Rx, port::RX_RINGS)] {
+            if let Some(offset) = ring_counter(dir, c) {
+                for r in 0..self.get(rings).min(MAX_RINGS) {
+                    let k = self.record.ctrl.kring(self.index, dir, r);
+                    total = total.wrapping_add(k.field64(offset).load(Ordering::Relaxed));
+                }
+            }
+        }
+        total
+    }
+
+    /// Zeroes every counter of the port, the rings' shares under the
+    /// locks their writers hold (so a sync in flight counts after the
+    /// reset, or not at all).
+    pub fn reset_counters(&self) {
+        for c in PortCounter::ALL {
+            self.counter(c).store(0, Ordering::Relaxed);
+        }
+        for (dir, rings) in [(Dir::Tx, port::TX_RINGS), (Dir::Rx, port::RX_RINGS)] {
+            for r in 0..self.get(rings).min(MAX_RINGS) {
+                let k = self.record.ctrl.kring(self.index, dir, r);
+                let word = match dir {
+                    Dir::Tx => k.sync_lock_word(),
+                    Dir::Rx => k.lock_word(),
+                };
+                let (_guard, _) = netmap_ring::lock::ShmLock::new(word).lock();
+                for c in PortCounter::ALL {
+                    if let Some(offset) = ring_counter(dir, c) {
+                        k.field64(offset).store(0, Ordering::Relaxed);
+                    }
+                }
+            }
         }
     }
 
@@ -471,5 +542,21 @@ impl<'a> Kring<'a> {
 
     pub fn clear(&self) {
         self.zero();
+    }
+
+    /// Adds `n` to this ring's share of a counter (`offset` from
+    /// [`ring_counter`]). The caller holds the lock that serialises the
+    /// share's writers (a TX ring's `SYNC_LOCK`, an RX ring's `LOCK`), so
+    /// a load and a store do: no atomic read-modify-write on the data
+    /// path.
+    #[inline]
+    pub fn add_held(&self, offset: usize, n: u64) {
+        if n != 0 {
+            let word = self.field64(offset);
+            word.store(
+                word.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        }
     }
 }

@@ -201,6 +201,9 @@ fn region_config(table_entries: usize) -> RegionConfig {
 impl Domain {
     /// Opens (creating if needed) the domain `name` of this user.
     pub fn open(name: &str, kind: DomainKind) -> Result<Arc<Domain>, DomainError> {
+        // Before any sync of this process: its kicks may then skip the
+        // fence (`wake`).
+        crate::wake::register();
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(domain) = reg.get(name).and_then(Weak::upgrade) {
             if domain.is_live() {

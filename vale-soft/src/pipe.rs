@@ -21,7 +21,7 @@ use vale_offload::chain::Chain;
 use vale_offload::counters::PortCounter;
 
 use crate::cpu::has_x86v3;
-use crate::ctrl::{kring, port, Dir, MAX_ENTRIES, PORT_ACTIVE};
+use crate::ctrl::{kring, port, ring_counter, Dir, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
 #[cfg(target_arch = "x86_64")]
@@ -232,6 +232,15 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     if rx_hwtail != first_moved {
         rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
     }
+    // The peer's receive counters: this ring's share, under its lock
+    // (loads and stores on the lock's line, which this sync holds).
+    if let (Some(packets), Some(bytes)) = (
+        ring_counter(Dir::Rx, PortCounter::RxPackets),
+        ring_counter(Dir::Rx, PortCounter::RxBytes),
+    ) {
+        rk.add_held(packets, moved_packets);
+        rk.add_held(bytes, moved_bytes);
+    }
     drop(_guard);
 
     // The sender may fill as many slots past hwcur as the receiver has
@@ -245,12 +254,19 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     tx.set_tail(new_hwtail);
     crate::forward::stamp_if_asked(&tx);
 
-    entry.add(PortCounter::TxPackets, moved_packets);
-    entry.add(PortCounter::TxBytes, moved_bytes);
-    entry.add(PortCounter::TxDropBadSlot, bad);
-    let p = ctrl.port(peer);
-    p.add(PortCounter::RxPackets, moved_packets);
-    p.add(PortCounter::RxBytes, moved_bytes);
+    // This end's transmit counters: the TX ring's share, under its sync
+    // lock (held to the end of this function). No atomic read-modify-write
+    // here: its lock prefix would wait for the hwtail store above to take
+    // its line back from the polling receiver, once per batch.
+    if let (Some(packets), Some(bytes), Some(bad_slots)) = (
+        ring_counter(Dir::Tx, PortCounter::TxPackets),
+        ring_counter(Dir::Tx, PortCounter::TxBytes),
+        ring_counter(Dir::Tx, PortCounter::TxDropBadSlot),
+    ) {
+        tk.add_held(packets, moved_packets);
+        tk.add_held(bytes, moved_bytes);
+        tk.add_held(bad_slots, bad);
+    }
     if moved_packets > 0 {
         kick_ring(domain, peer, Dir::Rx, ring_id);
     }
