@@ -480,6 +480,22 @@ pub struct AtomicU64Window {
     count: usize,
 }
 
+/// [`prefetch_line_for_write`] by address, for a loop that steps a
+/// pointer (wrapping arithmetic) instead of indexing a slice: `prefetchw`
+/// never faults and changes nothing, whatever the address, so any pointer
+/// will do.
+#[inline]
+pub fn prefetch_addr_for_write(addr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetchw is a hint: it writes no memory and does not fault
+    // on any address, mapped or not.
+    unsafe {
+        std::arch::asm!("prefetchw [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 impl AtomicU64Window {
     /// The `count` words at `offset` (8-aligned) of `region`.
     pub fn new(region: Arc<SharedRegion>, offset: usize, count: usize) -> Result<Self, ShmError> {
