@@ -554,8 +554,7 @@ impl Binding for SoftBinding {
         match self.kind {
             PortKind::Vale => crate::forward::vale_txsync(&self.domain, self.index, ring),
             PortKind::PipeMaster | PortKind::PipeSlave => {
-                crate::pipe::pipe_txsync(&self.domain, self.index, ring)?;
-                if self.stalled(Dir::Tx, ring) {
+                if crate::pipe::pipe_txsync(&self.domain, self.index, ring)? {
                     self.check_peer()?;
                 }
                 Ok(())
