@@ -223,7 +223,7 @@ impl SharedRegion {
 
     /// An atomic view of `count` consecutive aligned u64 words at `offset`.
     pub fn atomic_u64_slice(&self, offset: usize, count: usize) -> Result<&[AtomicU64], ShmError> {
-        let size = count.checked_mul(8).ok_or(ShmError::OutOfBounds {
+        let size = count.checked_mul(8).ok_or_else(|| ShmError::OutOfBounds {
             offset,
             size: usize::MAX,
             region_len: self.len(),
@@ -335,7 +335,7 @@ impl SharedRegion {
         let size = stride
             .checked_mul(count as usize)
             .filter(|_| stride >= 16 && stride.is_multiple_of(8))
-            .ok_or(ShmError::OutOfBounds {
+            .ok_or_else(|| ShmError::OutOfBounds {
                 offset,
                 size: usize::MAX,
                 region_len: self.len(),

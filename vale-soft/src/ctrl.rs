@@ -200,6 +200,14 @@ const _: () = assert!(kring::LOCK + 4 <= kring::RX_COUNTERS);
 const _: () = assert!(kring::RX_COUNTERS + 2 * 8 <= kring::HWCUR);
 const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));
+// Records (`Record::field`'s unchecked path): 64-aligned, below TABLE_OFF.
+const _: () = assert!(PORTS_OFF.is_multiple_of(64) && PORT_SIZE.is_multiple_of(64));
+const _: () = assert!(KRINGS_OFF.is_multiple_of(64) && KRING_SIZE.is_multiple_of(64));
+const _: () = assert!(BINDINGS_OFF.is_multiple_of(64) && BINDING_SIZE.is_multiple_of(64));
+const _: () = assert!(KRINGS_OFF >= PORTS_OFF + MAX_ENTRIES as usize * PORT_SIZE);
+const _: () =
+    assert!(BINDINGS_OFF >= KRINGS_OFF + (MAX_ENTRIES * 2 * MAX_RINGS) as usize * KRING_SIZE);
+const _: () = assert!(TABLE_OFF >= BINDINGS_OFF + MAX_BINDINGS as usize * BINDING_SIZE);
 
 /// Bytes of control area for a table of `entries` words.
 pub fn ctrl_size(table_entries: usize) -> usize {
@@ -235,6 +243,23 @@ impl<'a> Ctrl<'a> {
             Err(_) => 0,
         };
         let fixed = if fixed.is_multiple_of(64) { fixed } else { 0 };
+        Self {
+            region,
+            base,
+            fixed,
+        }
+    }
+
+    /// What `new` found for `fixed` (0: the slow, checked accessors).
+    pub(crate) fn fixed(&self) -> usize {
+        self.fixed
+    }
+
+    /// A `Ctrl` with the `fixed` an earlier `new` of the same region and
+    /// base returned (the region's mapping does not move or shrink while
+    /// it lives), without checking again.
+    #[inline]
+    pub(crate) fn checked(region: &'a SharedRegion, base: usize, fixed: usize) -> Self {
         Self {
             region,
             base,
@@ -354,14 +379,35 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// The u32 at `offset` in the record.
-    #[inline]
+    #[inline(always)]
     pub fn field(&self, offset: usize) -> &'a AtomicU32 {
+        // Records lie below TABLE_OFF (their constructors bound the
+        // index), so a 4-aligned offset inside the record (constants at
+        // every call: folded) needs only `fixed`.
+        if self.ctrl.fixed != 0 && offset.is_multiple_of(4) && offset + 4 <= self.size {
+            debug_assert!(self.base + self.size <= TABLE_OFF && self.base.is_multiple_of(4));
+            // SAFETY: as in `Ctrl::u32_at`: `fixed` covers TABLE_OFF bytes
+            // from a 64-aligned address, and `base + offset + 4 <= base +
+            // size <= TABLE_OFF` with both 4-aligned (records are built by
+            // `Ctrl::port`, `kring` and `binding` only, at multiples of
+            // their sizes, all multiples of 64, below TABLE_OFF).
+            return unsafe {
+                AtomicU32::from_ptr((self.ctrl.fixed + self.base + offset) as *mut u32)
+            };
+        }
         self.ctrl.u32_at(self.base + offset)
     }
 
     /// The u64 at `offset` in the record.
-    #[inline]
+    #[inline(always)]
     pub fn field64(&self, offset: usize) -> &'a AtomicU64 {
+        if self.ctrl.fixed != 0 && offset.is_multiple_of(8) && offset + 8 <= self.size {
+            debug_assert!(self.base + self.size <= TABLE_OFF && self.base.is_multiple_of(8));
+            // SAFETY: as in `field`, for an 8-aligned word.
+            return unsafe {
+                AtomicU64::from_ptr((self.ctrl.fixed + self.base + offset) as *mut u64)
+            };
+        }
         self.ctrl.u64_at(self.base + offset)
     }
 
