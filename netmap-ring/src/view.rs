@@ -157,9 +157,8 @@ impl<'a> RingView<'a> {
     /// Ring flags (`NR_TIMESTAMP`, `NR_FORWARD`).
     #[inline]
     pub fn flags(&self) -> u32 {
-        self.region
-            .read(self.offset + ring_off::FLAGS)
-            .expect("in bounds")
+        // Relaxed: a flag word the application sets before its sync.
+        self.index(ring_off::FLAGS).load(Ordering::Relaxed)
     }
 
     /// Sets the ring flags.

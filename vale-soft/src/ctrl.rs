@@ -411,12 +411,12 @@ impl<'a> Record<'a> {
         self.ctrl.u64_at(self.base + offset)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, offset: usize) -> u32 {
         self.field(offset).load(Ordering::Acquire)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn set(&self, offset: usize, value: u32) {
         self.field(offset).store(value, Ordering::Release)
     }
@@ -472,6 +472,7 @@ pub struct BindingEntry<'a> {
 }
 
 impl BindingEntry<'_> {
+    #[inline]
     pub fn is_active(&self) -> bool {
         self.get(binding::STATE) == BINDING_ACTIVE
     }

@@ -102,6 +102,7 @@ pub(crate) fn reinit(
 
 /// netmap's `NR_TIMESTAMP`: a sync stamps the ring's `ts` when the
 /// application set the flag in the ring.
+#[inline]
 pub(crate) fn stamp_if_asked(view: &RingView<'_>) {
     if view.flags() & NR_TIMESTAMP != 0 {
         view.stamp();
