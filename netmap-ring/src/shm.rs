@@ -223,7 +223,7 @@ impl SharedRegion {
 
     /// An atomic view of `count` consecutive aligned u64 words at `offset`.
     pub fn atomic_u64_slice(&self, offset: usize, count: usize) -> Result<&[AtomicU64], ShmError> {
-        let size = count.checked_mul(8).ok_or(ShmError::OutOfBounds {
+        let size = count.checked_mul(8).ok_or_else(|| ShmError::OutOfBounds {
             offset,
             size: usize::MAX,
             region_len: self.len(),
@@ -335,7 +335,7 @@ impl SharedRegion {
         let size = stride
             .checked_mul(count as usize)
             .filter(|_| stride >= 16 && stride.is_multiple_of(8))
-            .ok_or(ShmError::OutOfBounds {
+            .ok_or_else(|| ShmError::OutOfBounds {
                 offset,
                 size: usize::MAX,
                 region_len: self.len(),
@@ -478,6 +478,22 @@ pub struct AtomicU64Window {
     /// the atomics it hands out).
     base: usize,
     count: usize,
+}
+
+/// [`prefetch_line_for_write`] by address, for a loop that steps a
+/// pointer (wrapping arithmetic) instead of indexing a slice: `prefetchw`
+/// never faults and changes nothing, whatever the address, so any pointer
+/// will do.
+#[inline]
+pub fn prefetch_addr_for_write(addr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetchw is a hint: it writes no memory and does not fault
+    // on any address, mapped or not.
+    unsafe {
+        std::arch::asm!("prefetchw [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
 }
 
 impl AtomicU64Window {

@@ -34,6 +34,9 @@ pub struct RingView<'a> {
     offset: usize,
     num_slots: u32,
     slots: SlotWindow<'a>,
+    /// Address of the header's first byte (checked in bounds and
+    /// 8-aligned with the whole header at construction).
+    header: usize,
 }
 
 impl<'a> RingView<'a> {
@@ -56,10 +59,11 @@ impl<'a> RingView<'a> {
         // here, once, without reading the header (the application writes
         // it: a sync of the other side would take its line for nothing).
         region.check_range(offset, ring_off::SLOT, 8)?;
+        let header = region.atomic_u32(offset)?.as_ptr() as usize;
         let slots = region.slot_window(
             offset
                 .checked_add(ring_off::SLOT)
-                .ok_or(ShmError::OutOfBounds {
+                .ok_or_else(|| ShmError::OutOfBounds {
                     offset,
                     size: ring_off::SLOT,
                     region_len: region.len(),
@@ -71,6 +75,7 @@ impl<'a> RingView<'a> {
             offset,
             num_slots,
             slots,
+            header,
         })
     }
 
@@ -92,11 +97,17 @@ impl<'a> RingView<'a> {
         self.num_slots
     }
 
-    #[inline]
+    #[inline(always)]
     fn index(&self, field: usize) -> &'a std::sync::atomic::AtomicU32 {
-        self.region
-            .atomic_u32(self.offset + field)
-            .expect("ring bounds checked at construction")
+        // The callers pass `ring_off` constants: folded away.
+        assert!(field.is_multiple_of(4) && field + 4 <= ring_off::SLOT);
+        // SAFETY: `new` checked that the header (`ring_off::SLOT` bytes
+        // from `header`) lies inside the mapping, 8-aligned; `field` is a
+        // 4-aligned word inside it (asserted). The mapping lives as long
+        // as `region` (`'a`); atomics tolerate the application's
+        // concurrent writes. No bounds-checked `Result` per access: the
+        // syncs read head, cur and tail at every call.
+        unsafe { std::sync::atomic::AtomicU32::from_ptr((self.header + field) as *mut u32) }
     }
 
     /// `head` as last published by the application.
@@ -146,9 +157,8 @@ impl<'a> RingView<'a> {
     /// Ring flags (`NR_TIMESTAMP`, `NR_FORWARD`).
     #[inline]
     pub fn flags(&self) -> u32 {
-        self.region
-            .read(self.offset + ring_off::FLAGS)
-            .expect("in bounds")
+        // Relaxed: a flag word the application sets before its sync.
+        self.index(ring_off::FLAGS).load(Ordering::Relaxed)
     }
 
     /// Sets the ring flags.

@@ -438,10 +438,7 @@ fn run_software(trace: &Trace) -> Outcome {
         .map(|i| {
             let mut c = [0u32; PORT_COUNTERS];
             for (k, value) in c.iter_mut().enumerate() {
-                *value = ctrl
-                    .port(i)
-                    .counter(PortCounter::ALL[k])
-                    .load(Ordering::Relaxed) as u32;
+                *value = ctrl.port(i).read(PortCounter::ALL[k]) as u32;
             }
             c
         })

@@ -105,13 +105,7 @@ fn vale_traffic_between_processes_is_delivered_or_counted() {
     let start = Instant::now();
     let domain = Domain::open(&sw, DomainKind::Switch).unwrap();
     let me = ports::find(&domain, "rx").unwrap();
-    let dropped = || {
-        domain
-            .ctrl()
-            .port(me)
-            .counter(PortCounter::RxDropFull)
-            .load(std::sync::atomic::Ordering::Relaxed) as usize
-    };
+    let dropped = || domain.ctrl().port(me).read(PortCounter::RxDropFull) as usize;
     while seqs.len() + dropped() < COUNT as usize && start.elapsed() < LIMIT {
         seqs.extend(receive(&mut rx, usize::MAX, Duration::from_millis(20)));
     }

@@ -176,7 +176,7 @@ pub fn describe(domain: &Domain) -> Result<SwitchInfo, AdminError> {
     let counters_of = |e: &crate::ctrl::PortEntry<'_>| {
         PortCounter::ALL
             .iter()
-            .map(|&c| (c.name(), e.counter(c).load(Ordering::Relaxed)))
+            .map(|&c| (c.name(), e.read(c)))
             .collect()
     };
     for index in 0..MAX_ENTRIES {
@@ -250,10 +250,7 @@ pub fn mac_table(domain: &Domain) -> Vec<MacEntry> {
 pub fn reset_counters(domain: &Domain) {
     let ctrl = domain.ctrl();
     for index in 0..MAX_ENTRIES {
-        let e = ctrl.port(index);
-        for c in PortCounter::ALL {
-            e.counter(c).store(0, Ordering::Relaxed);
-        }
+        ctrl.port(index).reset_counters();
     }
     for c in SwitchCounter::ALL {
         ctrl.switch_counter(c).store(0, Ordering::Relaxed);

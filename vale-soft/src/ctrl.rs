@@ -124,6 +124,32 @@ pub mod kring {
     /// `nm_kr_tryget`): threads sharing a port may sync the same ring at
     /// once, e.g. through `poll`, which syncs every bound ring.
     pub const SYNC_LOCK: usize = 200;
+    /// A TX ring's share of its port's `TxPackets`, `TxBytes` and
+    /// `TxDropBadSlot` (u64 each, in that order), kept by the pipe's
+    /// txsync under `SYNC_LOCK` on the owner's line it writes anyway: a
+    /// load and a store, not an atomic read-modify-write (whose lock
+    /// prefix would wait, once per batch, for the `hwtail` store just
+    /// before it to take that line back from the polling receiver).
+    pub const TX_COUNTERS: usize = 208;
+    /// An RX ring's share of its port's `RxPackets` and `RxBytes`, kept by
+    /// the senders into the ring (a pipe's peer txsync) under `LOCK`, on
+    /// the lock's line, which the ring's owner never touches.
+    pub const RX_COUNTERS: usize = 136;
+}
+
+/// Where kernel rings of direction `dir` keep a share of counter `c`
+/// (offset in the kring), if they do. A port's counter is its entry's
+/// word plus its rings' shares ([`PortEntry::read`]).
+#[inline]
+pub const fn ring_counter(dir: Dir, c: PortCounter) -> Option<usize> {
+    match (dir, c) {
+        (Dir::Tx, PortCounter::TxPackets) => Some(kring::TX_COUNTERS),
+        (Dir::Tx, PortCounter::TxBytes) => Some(kring::TX_COUNTERS + 8),
+        (Dir::Tx, PortCounter::TxDropBadSlot) => Some(kring::TX_COUNTERS + 16),
+        (Dir::Rx, PortCounter::RxPackets) => Some(kring::RX_COUNTERS),
+        (Dir::Rx, PortCounter::RxBytes) => Some(kring::RX_COUNTERS + 8),
+        _ => None,
+    }
 }
 
 /// Bytes per kernel ring.
@@ -168,9 +194,20 @@ const _: () = assert!(dom::VALE_BITMAP + 32 <= PORTS_OFF);
 const _: () = assert!(port::NAME + NAME_LEN <= port::COUNTERS);
 const _: () = assert!(port::COUNTERS + 8 * PORT_COUNTERS <= port::MONITORS);
 const _: () = assert!(port::MONITOR_OF + 4 <= PORT_SIZE);
-const _: () = assert!(kring::SYNC_LOCK + 4 <= KRING_SIZE);
+const _: () = assert!(kring::SYNC_LOCK + 4 <= kring::TX_COUNTERS);
+const _: () = assert!(kring::TX_COUNTERS + 3 * 8 <= KRING_SIZE);
+const _: () = assert!(kring::LOCK + 4 <= kring::RX_COUNTERS);
+const _: () = assert!(kring::RX_COUNTERS + 2 * 8 <= kring::HWCUR);
 const _: () = assert!(binding::IF_OFF + 8 <= BINDING_SIZE);
 const _: () = assert!(TABLE_OFF.is_multiple_of(8));
+// Records (`Record::field`'s unchecked path): 64-aligned, below TABLE_OFF.
+const _: () = assert!(PORTS_OFF.is_multiple_of(64) && PORT_SIZE.is_multiple_of(64));
+const _: () = assert!(KRINGS_OFF.is_multiple_of(64) && KRING_SIZE.is_multiple_of(64));
+const _: () = assert!(BINDINGS_OFF.is_multiple_of(64) && BINDING_SIZE.is_multiple_of(64));
+const _: () = assert!(KRINGS_OFF >= PORTS_OFF + MAX_ENTRIES as usize * PORT_SIZE);
+const _: () =
+    assert!(BINDINGS_OFF >= KRINGS_OFF + (MAX_ENTRIES * 2 * MAX_RINGS) as usize * KRING_SIZE);
+const _: () = assert!(TABLE_OFF >= BINDINGS_OFF + MAX_BINDINGS as usize * BINDING_SIZE);
 
 /// Bytes of control area for a table of `entries` words.
 pub fn ctrl_size(table_entries: usize) -> usize {
@@ -189,11 +226,45 @@ pub enum Dir {
 pub struct Ctrl<'a> {
     pub region: &'a SharedRegion,
     pub base: usize,
+    /// Address of the control area's first byte when the region holds
+    /// everything before the MAC table (`TABLE_OFF` bytes) at a 64-aligned
+    /// `base`, checked once here; 0 otherwise. Fields below `TABLE_OFF`
+    /// are then reached by an add, not a bounds-checked `Result` per
+    /// access (the pipe's sync reads about twenty of them per call).
+    fixed: usize,
 }
 
 impl<'a> Ctrl<'a> {
     pub fn new(region: &'a SharedRegion, base: usize) -> Self {
-        Self { region, base }
+        let fixed = match region.check_range(base, TABLE_OFF, 64) {
+            Ok(()) => region
+                .atomic_u32(base)
+                .map_or(0, |word| word.as_ptr() as usize),
+            Err(_) => 0,
+        };
+        let fixed = if fixed.is_multiple_of(64) { fixed } else { 0 };
+        Self {
+            region,
+            base,
+            fixed,
+        }
+    }
+
+    /// What `new` found for `fixed` (0: the slow, checked accessors).
+    pub(crate) fn fixed(&self) -> usize {
+        self.fixed
+    }
+
+    /// A `Ctrl` with the `fixed` an earlier `new` of the same region and
+    /// base returned (the region's mapping does not move or shrink while
+    /// it lives), without checking again.
+    #[inline]
+    pub(crate) fn checked(region: &'a SharedRegion, base: usize, fixed: usize) -> Self {
+        Self {
+            region,
+            base,
+            fixed,
+        }
     }
 
     /// An atomic u32 of the control area; offsets come from this module's
@@ -201,6 +272,15 @@ impl<'a> Ctrl<'a> {
     /// bug, not bad input.
     #[inline]
     pub fn u32_at(&self, offset: usize) -> &'a AtomicU32 {
+        if self.fixed != 0 && offset.is_multiple_of(4) && offset < TABLE_OFF {
+            // SAFETY: `fixed` is the address of the region's byte `base`,
+            // and `new` checked that `TABLE_OFF` bytes from there lie inside
+            // the mapping, 64-aligned; `offset + 4 <= TABLE_OFF` (TABLE_OFF
+            // is a multiple of 8) and 4-aligned, so the word is inside and
+            // aligned. The mapping lives as long as `region` (`'a`);
+            // atomics tolerate the other processes' concurrent accesses.
+            return unsafe { AtomicU32::from_ptr((self.fixed + offset) as *mut u32) };
+        }
         self.region
             .atomic_u32(self.base + offset)
             .expect("control-area offset inside the region")
@@ -208,6 +288,11 @@ impl<'a> Ctrl<'a> {
 
     #[inline]
     pub fn u64_at(&self, offset: usize) -> &'a AtomicU64 {
+        if self.fixed != 0 && offset.is_multiple_of(8) && offset < TABLE_OFF {
+            // SAFETY: as in `u32_at`, for an 8-aligned word below TABLE_OFF
+            // (a multiple of 8) from a 64-aligned base.
+            return unsafe { AtomicU64::from_ptr((self.fixed + offset) as *mut u64) };
+        }
         self.region
             .atomic_u64(self.base + offset)
             .expect("control-area offset inside the region")
@@ -294,23 +379,44 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// The u32 at `offset` in the record.
-    #[inline]
+    #[inline(always)]
     pub fn field(&self, offset: usize) -> &'a AtomicU32 {
+        // Records lie below TABLE_OFF (their constructors bound the
+        // index), so a 4-aligned offset inside the record (constants at
+        // every call: folded) needs only `fixed`.
+        if self.ctrl.fixed != 0 && offset.is_multiple_of(4) && offset + 4 <= self.size {
+            debug_assert!(self.base + self.size <= TABLE_OFF && self.base.is_multiple_of(4));
+            // SAFETY: as in `Ctrl::u32_at`: `fixed` covers TABLE_OFF bytes
+            // from a 64-aligned address, and `base + offset + 4 <= base +
+            // size <= TABLE_OFF` with both 4-aligned (records are built by
+            // `Ctrl::port`, `kring` and `binding` only, at multiples of
+            // their sizes, all multiples of 64, below TABLE_OFF).
+            return unsafe {
+                AtomicU32::from_ptr((self.ctrl.fixed + self.base + offset) as *mut u32)
+            };
+        }
         self.ctrl.u32_at(self.base + offset)
     }
 
     /// The u64 at `offset` in the record.
-    #[inline]
+    #[inline(always)]
     pub fn field64(&self, offset: usize) -> &'a AtomicU64 {
+        if self.ctrl.fixed != 0 && offset.is_multiple_of(8) && offset + 8 <= self.size {
+            debug_assert!(self.base + self.size <= TABLE_OFF && self.base.is_multiple_of(8));
+            // SAFETY: as in `field`, for an 8-aligned word.
+            return unsafe {
+                AtomicU64::from_ptr((self.ctrl.fixed + self.base + offset) as *mut u64)
+            };
+        }
         self.ctrl.u64_at(self.base + offset)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, offset: usize) -> u32 {
         self.field(offset).load(Ordering::Acquire)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn set(&self, offset: usize, value: u32) {
         self.field(offset).store(value, Ordering::Release)
     }
@@ -366,6 +472,7 @@ pub struct BindingEntry<'a> {
 }
 
 impl BindingEntry<'_> {
+    #[inline]
     pub fn is_active(&self) -> bool {
         self.get(binding::STATE) == BINDING_ACTIVE
     }
@@ -417,6 +524,8 @@ impl<'a> PortEntry<'a> {
         self.write_bytes(port::NAME, &bytes);
     }
 
+    /// The entry's own word of counter `c` (atomic adds from any
+    /// writer); [`PortEntry::read`] adds the rings' shares.
     #[inline]
     pub fn counter(&self, c: PortCounter) -> &'a AtomicU64 {
         self.field64(port::COUNTERS + 8 * c as usize)
@@ -426,6 +535,46 @@ impl<'a> PortEntry<'a> {
     pub fn add(&self, c: PortCounter, n: u64) {
         if n != 0 {
             self.counter(c).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counter `c` of the port: the entry's word plus the shares its
+    /// kernel rings keep ([`ring_counter`]). Exact once the syncs that
+    /// counted are over (each share has one writer at a time).
+    pub fn read(&self, c: PortCounter) -> u64 {
+        let mut total = self.counter(c).load(Ordering::Relaxed);
+        for (dir, rings) in [(Dir::Tx, port::TX_RINGS), (Dir::Rx, port::RX_RINGS)] {
+            if let Some(offset) = ring_counter(dir, c) {
+                for r in 0..self.get(rings).min(MAX_RINGS) {
+                    let k = self.record.ctrl.kring(self.index, dir, r);
+                    total = total.wrapping_add(k.field64(offset).load(Ordering::Relaxed));
+                }
+            }
+        }
+        total
+    }
+
+    /// Zeroes every counter of the port, the rings' shares under the
+    /// locks their writers hold (so a sync in flight counts after the
+    /// reset, or not at all).
+    pub fn reset_counters(&self) {
+        for c in PortCounter::ALL {
+            self.counter(c).store(0, Ordering::Relaxed);
+        }
+        for (dir, rings) in [(Dir::Tx, port::TX_RINGS), (Dir::Rx, port::RX_RINGS)] {
+            for r in 0..self.get(rings).min(MAX_RINGS) {
+                let k = self.record.ctrl.kring(self.index, dir, r);
+                let word = match dir {
+                    Dir::Tx => k.sync_lock_word(),
+                    Dir::Rx => k.lock_word(),
+                };
+                let (_guard, _) = netmap_ring::lock::ShmLock::new(word).lock();
+                for c in PortCounter::ALL {
+                    if let Some(offset) = ring_counter(dir, c) {
+                        k.field64(offset).store(0, Ordering::Relaxed);
+                    }
+                }
+            }
         }
     }
 
@@ -471,5 +620,21 @@ impl<'a> Kring<'a> {
 
     pub fn clear(&self) {
         self.zero();
+    }
+
+    /// Adds `n` to this ring's share of a counter (`offset` from
+    /// [`ring_counter`]). The caller holds the lock that serialises the
+    /// share's writers (a TX ring's `SYNC_LOCK`, an RX ring's `LOCK`), so
+    /// a load and a store do: no atomic read-modify-write on the data
+    /// path.
+    #[inline]
+    pub fn add_held(&self, offset: usize, n: u64) {
+        if n != 0 {
+            let word = self.field64(offset);
+            word.store(
+                word.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        }
     }
 }

@@ -94,6 +94,9 @@ pub struct Domain {
     file_id: (u64, u64),
     kind: DomainKind,
     memory: NetmapMemory,
+    /// The control area as checked once at open ([`Ctrl::new`]): `ctrl`
+    /// copies it instead of checking the region again at every call.
+    ctrl_fixed: usize,
     table: LearningTable<RegionTable>,
     /// Wake-up FIFOs of other ports, opened for writing on first use:
     /// entry index -> (entry generation, fifo).
@@ -201,6 +204,9 @@ fn region_config(table_entries: usize) -> RegionConfig {
 impl Domain {
     /// Opens (creating if needed) the domain `name` of this user.
     pub fn open(name: &str, kind: DomainKind) -> Result<Arc<Domain>, DomainError> {
+        // Before any sync of this process: its kicks may then skip the
+        // fence (`wake`).
+        crate::wake::register();
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(domain) = reg.get(name).and_then(Weak::upgrade) {
             if domain.is_live() {
@@ -399,12 +405,14 @@ impl Domain {
                 .map_err(|e| corrupt(e.to_string()))?,
         };
         let table = LearningTable::new(geometry, store).map_err(|e| corrupt(e.to_string()))?;
+        let ctrl_fixed = Ctrl::new(memory.region(), memory.layout().ctrl_off).fixed();
         Ok(Domain {
             name: name.to_owned(),
             path: path.to_owned(),
             file_id,
             kind,
             memory,
+            ctrl_fixed,
             table,
             wakers: Mutex::new(HashMap::new()),
             lookup: Mutex::new(Arc::new(crate::forward::LearningBridge)),
@@ -432,8 +440,13 @@ impl Domain {
     }
 
     /// The control area.
+    #[inline]
     pub fn ctrl(&self) -> Ctrl<'_> {
-        Ctrl::new(self.memory.region(), self.memory.layout().ctrl_off)
+        Ctrl::checked(
+            self.memory.region(),
+            self.memory.layout().ctrl_off,
+            self.ctrl_fixed,
+        )
     }
 
     /// The MAC table.

@@ -12,7 +12,7 @@
 //! back whole (netmap's VALE completes transmission inside the sync).
 
 use std::cell::RefCell;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 
 use netmap_ring::abi::NR_TIMESTAMP;
 use netmap_ring::lock::ShmLock;
@@ -102,6 +102,7 @@ pub(crate) fn reinit(
 
 /// netmap's `NR_TIMESTAMP`: a sync stamps the ring's `ts` when the
 /// application set the flag in the ring.
+#[inline]
 pub(crate) fn stamp_if_asked(view: &RingView<'_>) {
     if view.flags() & NR_TIMESTAMP != 0 {
         view.stamp();
@@ -121,10 +122,12 @@ pub fn kick_ring(domain: &Domain, index: u32, dir: Dir, ring: u32) {
     }
     let slot = owner - 1;
     let b = ctrl.binding(slot);
-    // SeqCst fence: orders our publication (hwtail/hwcur stores) before
-    // reading the wake flag, against the waiter's SeqCst store of the flag
-    // before it re-reads the ring (Dekker): one of us sees the other.
-    fence(Ordering::SeqCst);
+    // Orders our publication (hwtail/hwcur stores) before reading the
+    // wake flag, against the waiter's store of the flag before it re-reads
+    // the ring (Dekker): one of us sees the other. The waiter pays for it
+    // (`wake::heavy`, a membarrier); here it is a compiler fence when this
+    // process is registered for that (`wake`), a SeqCst fence otherwise.
+    crate::wake::light();
     if b.field(binding::WAKE_WANTED).load(Ordering::Relaxed) == 0 {
         return;
     }

@@ -25,6 +25,7 @@ pub mod pipe;
 mod pipe_swap;
 pub mod ports;
 pub mod soft;
+pub mod wake;
 pub mod zmon;
 
 pub use soft::{open, open_with_extra_bufs, SoftBackend};

@@ -14,14 +14,14 @@ use netmap_ring::abi::{NetmapSlot, NS_BUF_CHANGED, NS_MOREFRAG};
 use netmap_ring::lock::ShmLock;
 use netmap_ring::port::SyncError;
 use netmap_ring::ring::{self, check_head_cur};
-use netmap_ring::shm::{prefetch_line, prefetch_line_for_write};
+use netmap_ring::shm::{prefetch_addr_for_write, prefetch_line};
 use netmap_ring::view::RingView;
 
 use vale_offload::chain::Chain;
 use vale_offload::counters::PortCounter;
 
 use crate::cpu::has_x86v3;
-use crate::ctrl::{kring, port, Dir, MAX_ENTRIES, PORT_ACTIVE};
+use crate::ctrl::{kring, port, ring_counter, Dir, MAX_ENTRIES, PORT_ACTIVE};
 use crate::domain::Domain;
 use crate::forward::kick_ring;
 #[cfg(target_arch = "x86_64")]
@@ -38,8 +38,11 @@ use crate::pipe_swap::{swap_run, RunEnd, SlotLimits};
 /// it reads them).
 pub(crate) const PREFETCH_AHEAD: u32 = 32;
 
-/// txsync of TX ring `ring_id` of pipe end `index`.
-pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), SyncError> {
+/// txsync of TX ring `ring_id` of pipe end `index`. Returns true when
+/// the ring is left stalled for the application (`cur` at the new
+/// `tail`: no free slot), which is when the caller checks the peer's
+/// process (without building a second view of the ring to find out).
+pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<bool, SyncError> {
     let ctrl = domain.ctrl();
     let memory = domain.memory();
     let region = memory.region();
@@ -78,8 +81,9 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     let rx_hwcur = rk.field(kring::HWCUR).load(Ordering::Acquire);
     let mut rx_hwtail = rk.field(kring::HWTAIL).load(Ordering::Relaxed);
     let first_moved = rx_hwtail;
-    let rx_all = rx.slot_run(0, rn);
-    let mut rx_free = (rx_hwcur + rn - rx_hwtail - 1) % rn;
+    // Both indexes are below rn: the sum is below 2 rn, and a compare
+    // replaces the division (netmap rings need not be powers of two).
+    let mut rx_free = wrap(rx_hwcur + rn - rx_hwtail - 1, rn);
 
     let (mut moved_packets, mut moved_bytes, mut bad) = (0u64, 0u64, 0u64);
     let (num_bufs, buf_size) = (memory.num_bufs(), memory.buf_size());
@@ -123,25 +127,25 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         let tx_words = tx.slot_run(i, run);
         let rx_words = rx.slot_run(rx_hwtail, run);
         // One prefetch per line of RX slots (four slots), PREFETCH_AHEAD
-        // slots ahead, never into slots the receiver holds: only while
-        // `moved` is below `prefetch_below`. The loops call it for
-        // `moved` = 0, 4, 8, ... in turn (`swap_run`'s contract), so the
-        // closure steps its own word index a line at a time and wraps it
-        // with a subtraction (slots past hwtail + rx_free < 2 * rn are
-        // never asked for), holding copies that stay in registers.
-        let prefetch_below = rx_free.saturating_sub(PREFETCH_AHEAD);
-        let ring_words = 2 * rn as usize;
-        let mut next = 2 * (rx_hwtail + PREFETCH_AHEAD) as usize;
+        // slots ahead of the block being moved, inside this run only: the
+        // run's slots are free in the RX ring (run <= rx_free), so no line
+        // the receiver still holds is asked for, and the address is the
+        // run's own slice plus an offset, with no wrap; near the run's end
+        // it is clamped to the run's last slot (asked for again: harmless,
+        // and no branch). The loops call the closure for `moved` = 0, 4,
+        // 8, ... (`swap_run`'s contract): an add, a compare-and-move and
+        // the prefetch per block, on values in registers (a countdown and
+        // a stepped pointer kept in the closure cost 15 instructions a
+        // block, 3.8 a slot). The run's first PREFETCH_AHEAD slots, which
+        // no block asks for, are asked for here, all at once.
+        let rx_base = rx_words.as_ptr().cast::<u8>();
+        for line in 0..run.min(PREFETCH_AHEAD).div_ceil(4) {
+            prefetch_addr_for_write(rx_base.wrapping_add(64 * line as usize));
+        }
+        let last = 16 * (run as usize - 1);
         let prefetch = move |moved: u32| {
-            if moved < prefetch_below {
-                if next >= ring_words {
-                    next -= ring_words;
-                }
-                if let Some(word) = rx_all.get(next) {
-                    prefetch_line_for_write(word);
-                }
-                next += 8;
-            }
+            let at = (16 * (moved + PREFETCH_AHEAD) as usize).min(last);
+            prefetch_addr_for_write(rx_base.wrapping_add(at));
         };
         #[cfg(target_arch = "x86_64")]
         let (moved, bytes, end) = if has_x86v3() {
@@ -155,8 +159,9 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
         let (moved, bytes, end) = swap_run(tx_words, rx_words, limits, prefetch);
         moved_bytes += bytes;
         let (stopped_at_chain, stopped_at_bad) = (end == RunEnd::Chain, end == RunEnd::Bad);
-        i = (i + moved) % tn;
-        rx_hwtail = (rx_hwtail + moved) % rn;
+        // The run ends at either ring's end at the latest.
+        i = wrap(i + moved, tn);
+        rx_hwtail = wrap(rx_hwtail + moved, rn);
         rx_free -= moved;
         moved_packets += u64::from(moved);
         if stopped_at_chain {
@@ -232,6 +237,15 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     if rx_hwtail != first_moved {
         rk.field(kring::HWTAIL).store(rx_hwtail, Ordering::Release);
     }
+    // The peer's receive counters: this ring's share, under its lock
+    // (loads and stores on the lock's line, which this sync holds).
+    if let (Some(packets), Some(bytes)) = (
+        ring_counter(Dir::Rx, PortCounter::RxPackets),
+        ring_counter(Dir::Rx, PortCounter::RxBytes),
+    ) {
+        rk.add_held(packets, moved_packets);
+        rk.add_held(bytes, moved_bytes);
+    }
     drop(_guard);
 
     // The sender may fill as many slots past hwcur as the receiver has
@@ -239,20 +253,38 @@ pub fn pipe_txsync(domain: &Domain, index: u32, ring_id: u32) -> Result<(), Sync
     // tail never moves back.
     let new_hwcur = i;
     let avail = rx_free.min(tn - 1);
-    let new_hwtail = (new_hwcur + avail) % tn;
+    let new_hwtail = wrap(new_hwcur + avail, tn);
     tk.field(kring::HWCUR).store(new_hwcur, Ordering::Release);
     tk.field(kring::HWTAIL).store(new_hwtail, Ordering::Release);
     tx.set_tail(new_hwtail);
     crate::forward::stamp_if_asked(&tx);
 
-    entry.add(PortCounter::TxPackets, moved_packets);
-    entry.add(PortCounter::TxBytes, moved_bytes);
-    entry.add(PortCounter::TxDropBadSlot, bad);
-    let p = ctrl.port(peer);
-    p.add(PortCounter::RxPackets, moved_packets);
-    p.add(PortCounter::RxBytes, moved_bytes);
+    // This end's transmit counters: the TX ring's share, under its sync
+    // lock (held to the end of this function). No atomic read-modify-write
+    // here: its lock prefix would wait for the hwtail store above to take
+    // its line back from the polling receiver, once per batch.
+    if let (Some(packets), Some(bytes), Some(bad_slots)) = (
+        ring_counter(Dir::Tx, PortCounter::TxPackets),
+        ring_counter(Dir::Tx, PortCounter::TxBytes),
+        ring_counter(Dir::Tx, PortCounter::TxDropBadSlot),
+    ) {
+        tk.add_held(packets, moved_packets);
+        tk.add_held(bytes, moved_bytes);
+        tk.add_held(bad_slots, bad);
+    }
     if moved_packets > 0 {
         kick_ring(domain, peer, Dir::Rx, ring_id);
     }
-    Ok(())
+    Ok(cur == new_hwtail)
+}
+
+/// `value` modulo `n` for a `value` below `2 n`: one compare.
+#[inline]
+fn wrap(value: u32, n: u32) -> u32 {
+    debug_assert!(value < 2 * n);
+    if value >= n {
+        value - n
+    } else {
+        value
+    }
 }

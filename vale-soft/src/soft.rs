@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -554,8 +554,7 @@ impl Binding for SoftBinding {
         match self.kind {
             PortKind::Vale => crate::forward::vale_txsync(&self.domain, self.index, ring),
             PortKind::PipeMaster | PortKind::PipeSlave => {
-                crate::pipe::pipe_txsync(&self.domain, self.index, ring)?;
-                if self.stalled(Dir::Tx, ring) {
+                if crate::pipe::pipe_txsync(&self.domain, self.index, ring)? {
                     self.check_peer()?;
                 }
                 Ok(())
@@ -591,15 +590,16 @@ impl Binding for SoftBinding {
 
     fn arm(&self) {
         let b = self.domain.ctrl().binding(self.slot);
-        // SeqCst store + fence: see `forward::kick_ring`; the caller
-        // re-reads the rings after this.
+        // SeqCst store, then the heavy barrier (a fence and a membarrier
+        // reaching every publisher's CPU): see `wake` and
+        // `forward::kick_ring`; the caller re-reads the rings after this.
         b.field(binding::WAKE_WANTED).store(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        crate::wake::heavy();
     }
 
     fn rx_dropped(&self) -> Option<u64> {
         let e = self.domain.ctrl().port(self.index);
-        Some(e.counter(PortCounter::RxDropFull).load(Ordering::Relaxed))
+        Some(e.read(PortCounter::RxDropFull))
     }
 
     fn disarm(&self) {

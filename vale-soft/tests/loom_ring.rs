@@ -9,8 +9,10 @@
 //!   `hwtail` (Release; only when a slot moved, as the engine does since
 //!   a sync with nothing to publish stores nothing on the line the
 //!   consumer polls); a frame with no room is dropped. Then
-//!   `forward::kick`: a SeqCst fence, a Relaxed load of the wake flag and,
-//!   if it was set, a swap that clears it and a write to the wake FIFO.
+//!   `forward::kick_ring`: `wake::light` (a compiler fence in a process
+//!   registered for membarrier, which orders nothing between CPUs), a
+//!   Relaxed load of the wake flag and, if it was set, a swap that clears
+//!   it and a write to the wake FIFO.
 //! - producer, pipe: `pipe::pipe_txsync` moves slots the same way but never
 //!   drops: with no room it waits, arming its own wake flag like a poll()
 //!   for TX, until the consumer's release kicks it.
@@ -20,19 +22,48 @@
 //!   answers it with loads alone, without the sync lock); the
 //!   application reads slots below tail (`Port::next_packet`); with nothing
 //!   to read, `Port::poll` arms (`SoftBinding::arm`: SeqCst store of the
-//!   flag, SeqCst fence), syncs again and only then sleeps on the FIFO.
-//!   `SoftBinding::rxsync` kicks the pipe peer after releasing slots.
+//!   flag, `wake::heavy`: a SeqCst fence and membarrier), syncs again and
+//!   only then sleeps on the FIFO. `SoftBinding::rxsync` kicks the pipe
+//!   peer after releasing slots.
+//!
+//! `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` has no loom primitive. It
+//! runs a full barrier on the other thread's CPU at some point of that
+//! thread's instruction stream (an IPI lands between two instructions; a
+//! thread not running passed a context switch) and returns after it. The
+//! model gives each thread a "CPU" mutex, held by a publishing side from
+//! its first publication store through its load of the wake flag; the
+//! membarrier takes and drops the other thread's mutex. So the barrier
+//! falls before the publisher's store (the mutex's release/acquire order
+//! the arming store before the publisher's load) or after its load (they
+//! order the publication before the sleeper's re-read), never between:
+//! a barrier between the two makes the store visible to the sleeper and
+//! the flag to the publisher, both seen, which loom also explores (a
+//! Relaxed load may read a store loom executed earlier). Nothing else
+//! takes those mutexes, so they add no order the real protocol lacks.
+//! The fence fallback (a process whose registration was refused) is
+//! checked too.
 //!
 //! The wake FIFO is a counter of unread bytes under a loom `Mutex` with a
 //! `Condvar` for the sleeper: a byte written stays until read, a reader
 //! with nothing to read sleeps, and a disarm drains it, as the real FIFO
 //! does (its syscalls order memory as the mutex does).
 //!
-//! The bound: loom explores every interleaving with up to 3 preemptions.
-//! From 4 on it reports a lost wake-up that the C++ memory model forbids;
-//! [`loom_false_alarm_litmus`] reduces it to 2 threads and 8 operations
-//! (a SeqCst-fenced store/load pair on each side with a swap between the
-//! producer's fences) and shows loom returning the forbidden outcome.
+//! The bound: loom explores every interleaving with up to 3 preemptions
+//! (the fence fallback) or 2 (the membarrier, whose mutexes add
+//! scheduling points). Past them it reports a lost wake-up that the C++
+//! memory model forbids; [`loom_false_alarm_litmus`] reduces the fence
+//! model's to 2 threads and 8 operations (a SeqCst-fenced store/load pair
+//! on each side with a swap between the producer's fences) and shows loom
+//! returning the forbidden outcome. The membarrier model's at 3, traced:
+//! the producer's kick swaps the flag (reading the consumer's first arm),
+//! the consumer disarms and arms again, takes and drops the producer's CPU
+//! mutex, and the producer's next swap, after it takes that mutex, reads
+//! the 0 its own earlier swap wrote. An RMW reads the last value in the
+//! modification order, and the earlier swap, which read the first arm,
+//! sits right after it, before the disarm and the second arm, so the swap
+//! must read 1: loom keeps the modification order as vector clocks, a
+//! partial order that loses the RMW's atomicity (the swap and the
+//! consumer's later stores stay unordered, both "newest").
 //!
 //! What the model checks, over every interleaving loom explores:
 //! - no slot is read before it was written, and none is overwritten before
@@ -48,23 +79,43 @@
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
-use loom::sync::{Arc, Condvar, Mutex};
+use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use loom::thread;
+
+/// The barriers of the wake-up handshake (Dekker: kick and arm each put
+/// one between their store and their load).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Barriers {
+    /// `wake::light` in a registered process (a compiler fence) and
+    /// `wake::heavy` (fence, membarrier): the engine.
+    Membarrier,
+    /// A SeqCst fence on both sides: a publisher whose registration was
+    /// refused.
+    Fences,
+    /// Negative control: the publisher skips the fence (as registered)
+    /// but the sleeper does not run membarrier.
+    ArmFenceOnly,
+    /// Negative control: no barrier at all.
+    None,
+}
 
 /// The orderings under test; `ENGINE` is what the engine uses.
 #[derive(Clone, Copy)]
 struct Orderings {
     /// Producer's store of `hwtail` (deliver_to_ring, pipe_txsync).
     publish: Ordering,
-    /// Whether kick and arm put a SeqCst fence between their store and
-    /// their load (the Dekker handshake).
-    wake_fences: bool,
+    /// The wake-up handshake's barriers.
+    wake: Barriers,
 }
 
 const ENGINE: Orderings = Orderings {
     publish: Ordering::Release,
-    wake_fences: true,
+    wake: Barriers::Membarrier,
 };
+
+/// Thread numbers, for the CPU mutexes.
+const PRODUCER: usize = 0;
+const CONSUMER: usize = 1;
 
 /// One side's wake-up: the flag in the port entry and its FIFO.
 struct Wake {
@@ -114,12 +165,16 @@ impl Wake {
         }
     }
 
-    /// forward::kick, after the caller published its progress.
-    fn kick(&self, o: Orderings) {
-        if o.wake_fences {
+    /// forward::kick_ring, after the caller published its progress;
+    /// `cpu` is the caller's CPU mutex, held since before its publication
+    /// (`Ring::publishing`), dropped once the flag is loaded.
+    fn kick(&self, o: Orderings, cpu: Option<MutexGuard<'_, ()>>) {
+        if o.wake == Barriers::Fences {
             fence(Ordering::SeqCst);
         }
-        if self.wanted.load(Ordering::Relaxed) == 0 {
+        let wanted = self.wanted.load(Ordering::Relaxed);
+        drop(cpu);
+        if wanted == 0 {
             return;
         }
         if self.wanted.swap(0, Ordering::AcqRel) == 0 {
@@ -129,10 +184,17 @@ impl Wake {
     }
 
     /// SoftBinding::arm; the caller re-reads the ring afterwards.
-    fn arm(&self, o: Orderings) {
+    /// `other_cpu`: the other thread's CPU mutex, which the membarrier
+    /// takes and drops.
+    fn arm(&self, o: Orderings, other_cpu: &Mutex<()>) {
         self.wanted.store(1, Ordering::SeqCst);
-        if o.wake_fences {
-            fence(Ordering::SeqCst);
+        match o.wake {
+            Barriers::Membarrier => {
+                fence(Ordering::SeqCst);
+                drop(other_cpu.lock().unwrap());
+            }
+            Barriers::Fences | Barriers::ArmFenceOnly => fence(Ordering::SeqCst),
+            Barriers::None => {}
         }
     }
 
@@ -154,6 +216,8 @@ struct Ring {
     /// Set by the producer after its last frame, so the consumer of a lossy
     /// run knows when to stop (not part of the engine's protocol).
     done: AtomicBool,
+    /// Each thread's CPU, for the membarrier (see the module's comment).
+    cpu: [Mutex<()>; 2],
 }
 
 impl Ring {
@@ -165,7 +229,14 @@ impl Ring {
             rx: Wake::new(),
             tx: Wake::new(),
             done: AtomicBool::new(false),
+            cpu: [Mutex::new(()), Mutex::new(())],
         }
+    }
+
+    /// Thread `me` starts publishing: with the membarrier, its CPU is not
+    /// interrupted until its kick has loaded the wake flag.
+    fn publishing(&self, o: Orderings, me: usize) -> Option<MutexGuard<'_, ()>> {
+        (o.wake == Barriers::Membarrier).then(|| self.cpu[me].lock().unwrap())
     }
 
     fn n(&self) -> u32 {
@@ -188,7 +259,7 @@ fn produce(ring: &Ring, frames: u32, lossless: bool, o: Orderings) -> u32 {
         let mut hwcur = ring.hwcur.load(Ordering::Acquire);
         while ring.free(hwcur, hwtail) == 0 && lossless {
             // pipe back-pressure: a poll() for TX room.
-            ring.tx.arm(o);
+            ring.tx.arm(o, &ring.cpu[CONSUMER]);
             hwcur = ring.hwcur.load(Ordering::Acquire);
             if ring.free(hwcur, hwtail) == 0 {
                 ring.tx.fifo.wait();
@@ -203,11 +274,13 @@ fn produce(ring: &Ring, frames: u32, lossless: bool, o: Orderings) -> u32 {
         // The copy into the destination slot.
         ring.slots[hwtail as usize].with_mut(|slot| write_slot(slot, seq));
         hwtail = (hwtail + 1) % ring.n();
+        let cpu = ring.publishing(o, PRODUCER);
         ring.hwtail.store(hwtail, o.publish);
-        ring.rx.kick(o);
+        ring.rx.kick(o, cpu);
     }
+    let cpu = ring.publishing(o, PRODUCER);
     ring.done.store(true, Ordering::Release);
-    ring.rx.kick(o);
+    ring.rx.kick(o, cpu);
     dropped
 }
 
@@ -238,10 +311,11 @@ fn consume(ring: &Ring, frames: u32, lossless: bool, o: Orderings) -> Vec<u32> {
         // rxsync: hand back what we read, then look at what arrived.
         if head != released {
             // Release: the slots we read are free for the producer.
+            let cpu = ring.publishing(o, CONSUMER);
             ring.hwcur.store(head, Ordering::Release);
             released = head;
             // SoftBinding::rxsync: the pipe peer may have room again.
-            ring.tx.kick(o);
+            ring.tx.kick(o, cpu);
         }
         // Acquire: pairs with the producer's store of hwtail.
         let tail = ring.hwtail.load(Ordering::Acquire);
@@ -262,7 +336,7 @@ fn consume(ring: &Ring, frames: u32, lossless: bool, o: Orderings) -> Vec<u32> {
             return got;
         }
         // Port::poll: arm, look again, and only then sleep.
-        ring.rx.arm(o);
+        ring.rx.arm(o, &ring.cpu[PRODUCER]);
         let ready =
             ring.hwtail.load(Ordering::Acquire) != head || ring.done.load(Ordering::Acquire);
         if !ready {
@@ -295,14 +369,25 @@ fn run(slots: usize, frames: u32, lossless: bool, o: Orderings, preemptions: usi
 /// through an arrival.
 #[test]
 fn vale_delivery_and_wakeups() {
-    run(3, 4, false, ENGINE, 3);
+    run(3, 4, false, ENGINE, 2);
 }
 
 /// Pipe crossover into a 2-slot ring (room for 1): every frame arrives,
 /// producer and consumer take turns through each other's wake-ups.
 #[test]
 fn pipe_backpressure_and_wakeups() {
-    run(2, 4, true, ENGINE, 3);
+    run(2, 4, true, ENGINE, 2);
+}
+
+/// The same two with the fence fallback (membarrier registration refused).
+#[test]
+fn fence_fallback_delivery_and_wakeups() {
+    let fences = Orderings {
+        wake: Barriers::Fences,
+        ..ENGINE
+    };
+    run(3, 4, false, fences, 3);
+    run(2, 4, true, fences, 3);
 }
 
 /// Negative control: publishing hwtail with Relaxed lets the consumer read
@@ -332,7 +417,25 @@ fn wakeup_without_fences_is_lost() {
         2,
         false,
         Orderings {
-            wake_fences: false,
+            wake: Barriers::None,
+            ..ENGINE
+        },
+        2,
+    );
+}
+
+/// Negative control: a publisher without its fence (as when registered)
+/// and a sleeper that fences but runs no membarrier lose a wake-up: the
+/// membarrier is what stands for the publisher's fence.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn wakeup_without_membarrier_is_lost() {
+    run(
+        3,
+        2,
+        false,
+        Orderings {
+            wake: Barriers::ArmFenceOnly,
             ..ENGINE
         },
         2,

@@ -201,7 +201,7 @@ fn vale_counters(name: &str) -> serde_json::Value {
     };
     let ctrl = domain.ctrl();
     let entry = ctrl.port(index);
-    let read = |c: PortCounter| entry.counter(c).load(std::sync::atomic::Ordering::Relaxed);
+    let read = |c: PortCounter| entry.read(c);
     let switch_read = |c: SwitchCounter| {
         ctrl.switch_counter(c)
             .load(std::sync::atomic::Ordering::Relaxed)

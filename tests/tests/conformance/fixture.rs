@@ -190,7 +190,7 @@ impl Fixture for EngineFixture {
     fn port_counter(&self, domain_name: &str, port: &str, c: PortCounter) -> u64 {
         let d = domain(domain_name);
         let index = self.entry(domain_name, port);
-        d.ctrl().port(index).counter(c).load(Ordering::Relaxed)
+        d.ctrl().port(index).read(c)
     }
 
     fn switch_counter(&self, domain_name: &str, c: SwitchCounter) -> u64 {

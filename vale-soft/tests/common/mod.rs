@@ -24,11 +24,7 @@ pub fn entry(domain: &Domain, name: &str) -> u32 {
 
 /// Counter `c` of port `name`.
 pub fn port_counter(domain: &Domain, name: &str, c: PortCounter) -> u64 {
-    domain
-        .ctrl()
-        .port(entry(domain, name))
-        .counter(c)
-        .load(Ordering::Relaxed)
+    domain.ctrl().port(entry(domain, name)).read(c)
 }
 
 /// Switch counter `c`.
