@@ -141,6 +141,19 @@ module dp_engine #(
     logic [15:0]   chead, cn, ci, pub_tail;
     logic          cpipe;
     logic [31:0]   tx_base;   // BAR2 offset of the TX ring
+    // A pipe job's runs stop PIPE_CAP slots (at most half the ring) from
+    // its first slot c0 (run_to): the job closes and publishes there, so
+    // the receiver sees its first slots a long job earlier, and the ring
+    // wakes itself (capped) for the rest.
+    localparam int PIPE_CAP = 256;
+    logic [15:0]   c0, cap, run_to;
+    logic          capped;
+    always_comb begin
+        cap    = (cn >> 1) < 16'(PIPE_CAP) ? cn >> 1 : 16'(PIPE_CAP);
+        run_to = chead;
+        if (ring_dist(chead, c0, cn) > cap && ring_dist(ci, c0, cn) < cap)
+            run_to = (32'(c0) + 32'(cap) >= 32'(cn)) ? c0 + cap - cn : c0 + cap;
+    end
     assign tx_base = cfg_ring_addr[cp] + 32'(cr) * 32'(ring_bytes(cn));
 
     // Stage wires (declared with their instances below).
@@ -181,7 +194,11 @@ module dp_engine #(
     logic [7:0]  j_ca_port;
     logic [3:0]  j_ca_counter;
 
-    assign job_ready = st == J_IDLE;
+    // (dp_pipe: while a pipe's head re-read is in flight past its job's
+    // close, only pipe jobs start, so the peer ring stays on d_*.)
+    logic p_reread, p_wake, p_wake_pend;
+    logic [QW-1:0] p_wake_entry;
+    assign job_ready = st == J_IDLE && (!p_reread || is_pipe(cfg_kind[port_of(job_entry)]));
     // The job's end goes to dp_status and dp_sched as soon as dp_status
     // takes a request: idle, or the previous publication issued (its
     // answers may still be in flight; dp_status keeps an older answer
@@ -216,9 +233,30 @@ module dp_engine #(
                && ring_dist(chead, q_hwcur, rxdb_n) <= ring_dist(q_hwtail, q_hwcur, rxdb_n);
     end
     assign j_hc_we    = st == J_RXDB && rxdb_ok;
-    assign wake_valid = st == J_RXDB && rxdb_ok && is_pipe(cfg_kind[cp])
+    logic rxdb_wake;
+    assign rxdb_wake  = st == J_RXDB && rxdb_ok && is_pipe(cfg_kind[cp])
                      && cfg_peer[cp] < 32'(NUM_PORTS);
-    assign wake_entry = entry_of(32'(cfg_peer[cp]), 32'(cr));
+    // dp_pipe's wake (a head answer that added room after its job's close)
+    // waits a cycle when it meets the RX doorbell's.
+    // A capped job wakes its own ring at its publication (never in J_RXDB).
+    logic cap_wake;
+    assign cap_wake   = pub_go && cpipe && capped;
+    assign wake_valid = rxdb_wake || cap_wake || p_wake_pend;
+    assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr))
+                      : cap_wake ? cq : p_wake_entry;
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            p_wake_pend <= 1'b0;
+        end else begin
+            if (!rxdb_wake && !cap_wake) p_wake_pend <= 1'b0;
+            if (p_wake) begin
+                // The sender's TX ring: the peer ring's port's peer, same ring.
+                p_wake_pend  <= 1'b1;
+                p_wake_entry <= entry_of(32'(cfg_peer[port_of(d_entry_p)]),
+                                         32'(ring_of(d_entry_p)));
+            end
+        end
+    end
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -228,13 +266,15 @@ module dp_engine #(
             j_ca_valid <= 1'b0;
             case (st)
             J_IDLE: begin
-                if (job_valid) begin
+                if (job_valid && job_ready) begin
                     cq    <= job_entry;
                     cp    <= port_of(job_entry);
                     cr    <= ring_of(job_entry);
                     chead <= job_head;
                     cn    <= job_n;
                     ci    <= job_hwcur;
+                    c0    <= job_hwcur;
+                    capped <= 1'b0;
                     cpipe <= is_pipe(cfg_kind[port_of(job_entry)]);
                     if (job_rx) st <= J_RXDB;
                     else if (is_vale(cfg_kind[port_of(job_entry)])) st <= J_FETCH;
@@ -262,7 +302,8 @@ module dp_engine #(
                 // Up to head, or a frame for dp_tx_fetch and the frame path.
                 if (p_done) begin
                     ci <= p_run_next;
-                    st <= (p_run_next == chead) ? J_FIN : J_PFETCH;
+                    st <= (p_run_next == run_to) ? J_FIN : J_PFETCH;
+                    capped <= p_run_next == run_to && run_to != chead;
                 end
             end
 
@@ -679,7 +720,7 @@ module dp_engine #(
     dp_pipe #(.NUM_PORTS(NUM_PORTS), .RINGS(RINGS), .BAR2_BYTES(BAR2_BYTES)) pipe (
         .clk, .rst, .port_enable, .port_cfg,
         .src_port(8'(cp)), .src_ring(cr), .src_base(tx_base), .src_n(cn), .hwcur(ci),
-        .open_valid(st == J_START), .run_valid(st == J_RUNGO), .run_ci(ci), .run_head(chead),
+        .open_valid(st == J_START), .run_valid(st == J_RUNGO), .run_ci(ci), .run_head(run_to),
         .run_next(p_run_next),
         .frm_valid(frame_now && cpipe), .close_valid(st == J_FIN && cpipe),
         .done(p_done), .ok(p_ok), .wait_room(p_wait), .pub_tail(p_pub_tail), .span(p_span),
@@ -704,7 +745,7 @@ module dp_engine #(
         .dma_wr_req_addr(p_wr_addr), .dma_wr_req_len(p_wr_len), .dma_wr_req_data(p_wr_data),
         .ca_valid(p_ca), .ca_port(p_ca_port), .ca_counter(p_ca_cnt),
         .cb_valid(p_cb), .cb_port(p_cb_port), .cb_counter(p_cb_cnt), .cb_amount(p_cb_amt),
-        .busy(p_busy)
+        .busy(p_busy), .reread_due(p_reread), .wake(p_wake)
     );
 
     // ---- Status publisher ------------------------------------------------------------
@@ -729,5 +770,5 @@ module dp_engine #(
     // Busy until the last counter increment and notification are out.
     assign busy = st != J_IDLE || sched_pending || dma_wr_req_valid || dma_rd_req_valid
                || ca_valid || cb_valid || ev_forwarded || |notify
-               || v_busy || d_busy || p_busy || s_busy || pf_busy;
+               || v_busy || d_busy || p_busy || p_wake_pend || s_busy || pf_busy;
 endmodule

@@ -155,7 +155,13 @@ module dp_pipe #(
     output logic [3:0]  cb_counter,
     output logic [31:0] cb_amount,
 
-    output logic        busy
+    output logic        busy,
+    // A head re-read is in flight (it may outlive its job: dp_engine then
+    // starts only pipe jobs and RX doorbells of pipes, so the peer ring
+    // stays on d_*); its answer added room after the job closed (`wake`:
+    // the sender's ring runs again to publish it).
+    output logic        reread_due,
+    output logic        wake
 );
     /* verilator lint_off UNUSEDPARAM */
     `include "regmap.svh"
@@ -200,6 +206,7 @@ module dp_pipe #(
     // answer due (head_wait, its tag head_tag).
     logic          head_out, head_wait;
     logic [7:0]    head_tag;
+    logic [QW-1:0] head_q;    // the peer ring it reads
 
     // Run: the TX slot it is at, where it ends, what it moved; the host
     // copy's write of the line just moved (its slots' new buffers).
@@ -254,6 +261,7 @@ module dp_pipe #(
     // The room may still grow: the head's answer is due.
     logic head_due;
     assign head_due = head_out || head_wait;
+    assign reread_due = head_due;
 
     // ---- Window of the peer's free RX slots' buffers -----------------------
     // Seq w_cons is RX slot jidx; w_ahead slots from it are read or in
@@ -287,9 +295,13 @@ module dp_pipe #(
     // The open goes on: the window kept, or the old one's reads answered;
     // the head re-read leaves, unless the cached head is the device's
     // hwtail (every slot released: the head cannot be further on).
+    // A re-read still in flight from the last job (its close did not wait
+    // for it) serves this job too when it reads the same ring; a job on
+    // another peer ring waits for its answer.
     logic open_reread, open_go;
-    assign open_reread = d_hwcur != d_hwtail;
-    assign open_go = (w_keep || !win_pending) && (!open_reread || dma_rd_can);
+    assign open_reread = d_hwcur != d_hwtail && !head_due;
+    assign open_go = (w_keep || !win_pending) && (!open_reread || dma_rd_can)
+                  && (!head_due || head_q == dqe);
     assign w_start = st == P_OPEN_RD && !w_keep && open_go;
     dp_pipe_win window (
         .clk, .rst, .start(w_start),
@@ -300,7 +312,7 @@ module dp_pipe #(
         .rsp_mine(win_mine),
         .cons(w_cons), .avail(w_avail), .bufs(w_bufs)
     );
-    assign busy = st != P_IDLE || wb_cnt != 3'd0 || win_pending || head_due;
+    assign busy = st != P_IDLE || wb_cnt != 3'd0 || win_pending || head_due || wake;
 
     // ---- Run ------------------------------------------------------------
     // The line of TX slot ri, the slots that may move from it (head, the
@@ -375,8 +387,12 @@ module dp_pipe #(
     logic        beat_head_ok, rsp_head;
     always_comb begin
         beat_head    = dma_rd_rsp_data[15:0];
+        // Within the job's [hwcur, hwtail], and not behind the cached
+        // head (an RX doorbell or dp_status may have written a newer one
+        // since the read left: a stale answer never moves it back).
         beat_head_ok = dma_rd_rsp_data[31:16] == 16'd0 && beat_head < rn
-                    && ring_dist(beat_head, dhc, rn) <= ring_dist(jidx, dhc, rn);
+                    && ring_dist(beat_head, dhc, rn) <= ring_dist(jidx, dhc, rn)
+                    && ring_dist(beat_head, d_hwcur, rn) <= ring_dist(d_hwtail, d_hwcur, rn);
     end
     assign rsp_head = head_wait && dma_rd_rsp_valid && dma_rd_rsp_tag == head_tag;
     // The frame path's last slot of a packet leaves now.
@@ -454,6 +470,7 @@ module dp_pipe #(
             dma_wr_req_valid <= 1'b0;
             desc_wr_en <= 1'b0;
             done <= 1'b0; ok <= 1'b0; wait_room <= 1'b0;
+            wake <= 1'b0;
             hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
             ca_valid <= 1'b0; cb_valid <= 1'b0;
             wb_cnt <= '0; wb_due <= 1'b0;
@@ -465,6 +482,7 @@ module dp_pipe #(
             pipe_free <= '0;
         end else begin
             done <= 1'b0;
+            wake <= 1'b0;
             hc_we <= 1'b0; ht_we <= 1'b0; dirty_set <= 1'b0;
             ca_valid <= 1'b0; cb_valid <= 1'b0;
             desc_wr_en <= 1'b0;
@@ -493,6 +511,11 @@ module dp_pipe #(
                     dhc <= beat_head;
                     hc_we <= 1'b1; hc_value <= beat_head;
                 end
+                // After the close (dhc: the head it published on): a
+                // newer head, this answer's or one another stage cached
+                // meanwhile, is published by the next job.
+                if (!w_on && ((beat_head_ok && beat_head != dhc) || d_hwcur != dhc))
+                    wake <= 1'b1;
             end
             // A disabled peer's rings start over (dp_rx_rings): so does
             // the window kept for it.
@@ -560,19 +583,22 @@ module dp_pipe #(
             end
 
             P_CLOSE: begin
-                // Once the head's answer is in (the window's reads may
-                // outlive the job: their beats are told apart by tag).
-                if (!head_due) begin
-                    pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
-                        ? hwcur + pipe_avail - src_n : hwcur + pipe_avail;
-                    span <= pipe_avail;
-                    if (moved) dirty_set <= 1'b1;
-                    if (wb_cnt != 3'd0) begin
-                        wb_ret <= P_IDLE;
-                        st <= P_WB_FLUSH;
-                    end else begin
-                        finish(1'b1, 1'b0);
-                    end
+                // On the room known now: a head's answer still due lands
+                // after the job and wakes the sender's ring if it adds
+                // room (the window's reads may outlive the job too: their
+                // beats are told apart by tag).
+                pub_tail <= (32'(hwcur) + 32'(pipe_avail) >= 32'(src_n))
+                    ? hwcur + pipe_avail - src_n : hwcur + pipe_avail;
+                span <= pipe_avail;
+                if (moved) dirty_set <= 1'b1;
+                // A newer head cached meanwhile (dp_status' read-back): the
+                // next job publishes it (a due answer wakes when it lands).
+                if (!head_due && d_hwcur != dhc) wake <= 1'b1;
+                if (wb_cnt != 3'd0) begin
+                    wb_ret <= P_IDLE;
+                    st <= P_WB_FLUSH;
+                end else begin
+                    finish(1'b1, 1'b0);
                 end
             end
 
@@ -593,6 +619,7 @@ module dp_pipe #(
                         rd_issue(cfg_status[dq] + st_off(drr, 1'b1, ST_HEAD),
                                  13'(ST_NEED_KICK + 32'd4 - ST_HEAD));
                         head_out <= 1'b1;
+                        head_q   <= dqe;
                     end
                     finish(1'b1, 1'b0);
                 end

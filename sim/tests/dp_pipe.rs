@@ -42,6 +42,8 @@ struct Answer {
     dirty: bool,
     /// A run: the slot it stopped at.
     next: u64,
+    /// `wake` pulses (a head's answer that added room after the close).
+    wakes: u32,
 }
 
 struct Bench {
@@ -147,13 +149,25 @@ impl Bench {
 
     /// Runs one request until `done`.
     fn request(&mut self, set: impl Fn(&mut PipePorts)) -> Answer {
+        self.drive(set, None)
+    }
+
+    /// Runs `cycles` cycles with no request (answers still land).
+    fn idle(&mut self, cycles: usize) -> Answer {
+        self.drive(|_| {}, Some(cycles))
+    }
+
+    fn drive(&mut self, set: impl Fn(&mut PipePorts), cycles: Option<usize>) -> Answer {
         set(&mut self.p);
         let mut answer = Answer::default();
         let mut done = false;
         // Cycles seen since `done`: a moved packet's receiver counters
         // follow it by one.
         let mut after_done = 0;
-        for _ in 0..2000 {
+        for cycle in 0..2000 {
+            if cycles == Some(cycle) {
+                return answer;
+            }
             if done && after_done >= 2 && self.p.dma_wr_req_valid() == 0 {
                 return answer; // the last write has left, the counters are out
             }
@@ -248,6 +262,7 @@ impl Bench {
                 state.pf.drain(..used.min(state.pf.len()));
             }
             answer.dirty |= self.p.dirty_set() != 0;
+            answer.wakes += self.p.wake() as u32;
             if self.p.ca_valid() != 0 {
                 answer
                     .counts
@@ -453,6 +468,59 @@ fn the_head_reread_at_open_sets_the_room() {
         (answer.pub_tail, answer.span, answer.dirty),
         (15, 15, false)
     );
+}
+
+#[test]
+fn a_close_publishes_the_room_it_has_and_a_later_head_wakes_the_sender() {
+    let e = entry(1, 0) as usize;
+    let head_reads = |b: &Bench| {
+        let at = STATUS1 + u64::from(ST_RX_FIRST * ST_SIZE + ST_HEAD);
+        b.host.reads.iter().filter(|(addr, _)| *addr == at).count()
+    };
+    // Cached: hwcur 4, hwtail 8 (11 free); the host's head is 6. The
+    // answer lands after the close: it writes the cached head and wakes
+    // the sender (the close published on head 4). When an RX doorbell
+    // moved the cached head past it meanwhile, the stale answer does not
+    // move it back, and the sender is woken for the doorbell's head.
+    for newer in [None, Some(7)] {
+        let mut b = Bench::new(0.0);
+        b.host.latency = 80;
+        b.rx[e].hwtail = 8;
+        b.rx[e].hwcur = 4;
+        b.set_rx_head(6);
+        assert!(b.open().ok);
+        assert_eq!(b.p.reread_due(), 1);
+        let answer = b.close(0);
+        assert_eq!((answer.pub_tail, answer.span, answer.wakes), (11, 11, 0));
+        assert_eq!(b.p.reread_due(), 1, "the close did not wait for it");
+        if let Some(head) = newer {
+            b.rx[e].hwcur = head;
+        }
+        let answer = b.idle(200);
+        assert_eq!(b.p.reread_due(), 0);
+        let expect = match newer {
+            None => (6, 1),
+            Some(head) => (head, 1),
+        };
+        assert_eq!((b.rx[e].hwcur, answer.wakes), expect, "newer {newer:?}");
+        assert_eq!(head_reads(&b), 1);
+    }
+    // The next job of the ring opens while the answer is due: it reads no
+    // head again, starts on the cached room, and takes the answer's room
+    // (no wake: its own close publishes it).
+    let mut b = Bench::new(0.0);
+    b.host.latency = 80;
+    b.rx[e].hwtail = 8;
+    b.rx[e].hwcur = 4;
+    b.set_rx_head(6);
+    assert!(b.open().ok);
+    b.close(0);
+    assert!(b.open().ok);
+    assert_eq!(head_reads(&b), 1);
+    let answer = b.idle(200);
+    assert_eq!((b.rx[e].hwcur, answer.wakes, b.p.reread_due()), (6, 0, 0));
+    let answer = b.close(0);
+    assert_eq!((answer.pub_tail, answer.span), (13, 13));
 }
 
 /// Reads of the receiver's RX slots' buffer indexes (the window's):
