@@ -145,11 +145,19 @@ module dp_engine #(
     // its first slot c0 (run_to): the job closes and publishes there, so
     // the receiver sees its first slots a long job earlier, and the ring
     // wakes itself (capped) for the rest.
+    // A VALE job likewise stops taking TX frames once one ends VALE_CAP
+    // slots (at most half the ring) or more past c0 (vcut; a MOREFRAG
+    // chain is never split): it publishes there (TX hwcur, the
+    // destinations' RX hwtail), so the host releases RX slots a long job
+    // earlier, and wakes its own ring for the rest (the read ahead goes on
+    // across the cut, as across any two jobs of the ring).
     localparam int PIPE_CAP = 256;
-    logic [15:0]   c0, cap, run_to;
+    localparam int VALE_CAP = 256;
+    logic [15:0]   c0, cap, run_to, vcap;
     logic          capped;
     always_comb begin
         cap    = (cn >> 1) < 16'(PIPE_CAP) ? cn >> 1 : 16'(PIPE_CAP);
+        vcap   = (cn >> 1) < 16'(VALE_CAP) ? cn >> 1 : 16'(VALE_CAP);
         run_to = chead;
         if (ring_dist(chead, c0, cn) > cap && ring_dist(ci, c0, cn) < cap)
             run_to = (32'(c0) + 32'(cap) >= 32'(cn)) ? c0 + cap - cn : c0 + cap;
@@ -221,7 +229,12 @@ module dp_engine #(
     // In dp_tx_fetch's answer cycle ci is not yet past it.
     logic fetch_now;
     logic [15:0] fetch_ci;
-    assign fetch_now = st == J_FETCH || vale_take || st == J_PFETCH;
+    // (not past a VALE job's cap: the job ends with the frame taken now)
+    logic vcut;
+    logic [15:0] vnext;
+    assign vnext     = (st == J_FWAIT) ? f_next : ci;
+    assign vcut      = ring_dist(vnext, c0, cn) >= vcap && vnext != chead;
+    assign fetch_now = st == J_FETCH || (vale_take && !vcut) || st == J_PFETCH;
     assign fetch_ci  = (st == J_FWAIT) ? f_next : ci;
 
     // RX doorbell validation: head in [cached hwcur, hwtail].
@@ -238,9 +251,10 @@ module dp_engine #(
                      && cfg_peer[cp] < 32'(NUM_PORTS);
     // dp_pipe's wake (a head answer that added room after its job's close)
     // waits a cycle when it meets the RX doorbell's.
-    // A capped job wakes its own ring at its publication (never in J_RXDB).
+    // A capped job (pipe or VALE) wakes its own ring at its publication
+    // (never in J_RXDB).
     logic cap_wake;
-    assign cap_wake   = pub_go && cpipe && capped;
+    assign cap_wake   = pub_go && capped;
     assign wake_valid = rxdb_wake || cap_wake || p_wake_pend;
     assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr))
                       : cap_wake ? cq : p_wake_entry;
@@ -314,7 +328,10 @@ module dp_engine #(
             J_FWAIT: begin
                 if (f_valid) begin
                     case (f_kind)
-                        FETCH_FRAME: st <= cpipe ? J_PIPE : vale_take ? J_FWAIT : J_HOLD;
+                        FETCH_FRAME: begin
+                            st <= cpipe ? J_PIPE : !vale_take ? J_HOLD : vcut ? J_FIN : J_FWAIT;
+                            if (!cpipe) capped <= vale_take && vcut;
+                        end
                         FETCH_DROP: begin
                             j_ca_valid <= 1'b1; j_ca_port <= 8'(cp);
                             j_ca_counter <= CNT_TX_DROP_CHAIN;
@@ -326,7 +343,12 @@ module dp_engine #(
                 end
             end
 
-            J_HOLD: if (vale_take) st <= J_FWAIT;
+            J_HOLD: begin
+                if (vale_take) begin
+                    st <= vcut ? J_FIN : J_FWAIT;
+                    capped <= vcut;
+                end
+            end
 
             J_PIPE: begin
                 if (p_done) begin
