@@ -153,11 +153,10 @@ module dp_engine #(
     // across the cut, as across any two jobs of the ring).
     localparam int PIPE_CAP = 256;
     localparam int VALE_CAP = 256;
-    logic [15:0]   c0, cap, run_to, vcap;
+    logic [15:0]   c0, cap, run_to, vcap, vstop_of;
     logic          capped;
     always_comb begin
         cap    = (cn >> 1) < 16'(PIPE_CAP) ? cn >> 1 : 16'(PIPE_CAP);
-        vcap   = (cn >> 1) < 16'(VALE_CAP) ? cn >> 1 : 16'(VALE_CAP);
         run_to = chead;
         if (ring_dist(chead, c0, cn) > cap && ring_dist(ci, c0, cn) < cap)
             run_to = (32'(c0) + 32'(cap) >= 32'(cn)) ? c0 + cap - cn : c0 + cap;
@@ -168,6 +167,13 @@ module dp_engine #(
     logic        job_valid, job_ready, job_rx;
     logic [QW-1:0] job_entry;
     logic [15:0] job_head, job_hwcur, job_n;
+    // (from dp_sched's registered job: vstop is registered when the job
+    // starts)
+    always_comb begin
+        vcap     = (job_n >> 1) < 16'(VALE_CAP) ? job_n >> 1 : 16'(VALE_CAP);
+        vstop_of = (32'(job_hwcur) + 32'(vcap) > 32'(job_n))
+                 ? job_hwcur + vcap - job_n - 16'd1 : job_hwcur + vcap - 16'd1;
+    end
     logic        sched_bad, sched_pending;
     logic [7:0]  sched_bad_port;
     logic        wake_valid;
@@ -229,11 +235,13 @@ module dp_engine #(
     // In dp_tx_fetch's answer cycle ci is not yet past it.
     logic fetch_now;
     logic [15:0] fetch_ci;
-    // (not past a VALE job's cap: the job ends with the frame taken now)
-    logic vcut;
-    logic [15:0] vnext;
+    // (not past a VALE job's cap: the job ends with the frame taken now,
+    // the one that holds slot vstop = c0 + vcap - 1, unless it ends at
+    // head; dp_tx_fetch tells, registered)
+    logic vcut, f_stop;
+    logic [15:0] vnext, vstop;
     assign vnext     = (st == J_FWAIT) ? f_next : ci;
-    assign vcut      = ring_dist(vnext, c0, cn) >= vcap && vnext != chead;
+    assign vcut      = f_stop && vnext != chead;
     assign fetch_now = st == J_FETCH || (vale_take && !vcut) || st == J_PFETCH;
     assign fetch_ci  = (st == J_FWAIT) ? f_next : ci;
 
@@ -288,6 +296,7 @@ module dp_engine #(
                     cn    <= job_n;
                     ci    <= job_hwcur;
                     c0    <= job_hwcur;
+                    vstop <= vstop_of;
                     capped <= 1'b0;
                     cpipe <= is_pipe(cfg_kind[port_of(job_entry)]);
                     if (job_rx) st <= J_RXDB;
@@ -649,13 +658,13 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(fetch_ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .req_fresh(st == J_FETCH || st == J_PFETCH),
+        .req_fresh(st == J_FETCH || st == J_PFETCH), .req_stop(vstop),
         .line_want(f_line_want), .line_grant(f_line_grant), .line_row(f_line_row),
         .line_rdata(desc_line_rdata),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
-        .rsp_first_flags(f_first_flags)
+        .rsp_first_flags(f_first_flags), .rsp_stop(f_stop)
     );
 
     // ---- Payload fetch ahead (VALE jobs) -----------------------------------------
