@@ -145,8 +145,15 @@ module dp_engine #(
     // its first slot c0 (run_to): the job closes and publishes there, so
     // the receiver sees its first slots a long job earlier, and the ring
     // wakes itself (capped) for the rest.
+    // A VALE job likewise stops taking TX frames once one ends VALE_CAP
+    // slots (at most half the ring) or more past c0 (vcut; a MOREFRAG
+    // chain is never split): it publishes there (TX hwcur, the
+    // destinations' RX hwtail), so the host releases RX slots a long job
+    // earlier, and wakes its own ring for the rest (the read ahead goes on
+    // across the cut, as across any two jobs of the ring).
     localparam int PIPE_CAP = 256;
-    logic [15:0]   c0, cap, run_to;
+    localparam int VALE_CAP = 256;
+    logic [15:0]   c0, cap, run_to, vcap, vstop_of;
     logic          capped;
     always_comb begin
         cap    = (cn >> 1) < 16'(PIPE_CAP) ? cn >> 1 : 16'(PIPE_CAP);
@@ -160,6 +167,13 @@ module dp_engine #(
     logic        job_valid, job_ready, job_rx;
     logic [QW-1:0] job_entry;
     logic [15:0] job_head, job_hwcur, job_n;
+    // (from dp_sched's registered job: vstop is registered when the job
+    // starts)
+    always_comb begin
+        vcap     = (job_n >> 1) < 16'(VALE_CAP) ? job_n >> 1 : 16'(VALE_CAP);
+        vstop_of = (32'(job_hwcur) + 32'(vcap) > 32'(job_n))
+                 ? job_hwcur + vcap - job_n - 16'd1 : job_hwcur + vcap - 16'd1;
+    end
     logic        sched_bad, sched_pending;
     logic [7:0]  sched_bad_port;
     logic        wake_valid;
@@ -221,7 +235,14 @@ module dp_engine #(
     // In dp_tx_fetch's answer cycle ci is not yet past it.
     logic fetch_now;
     logic [15:0] fetch_ci;
-    assign fetch_now = st == J_FETCH || vale_take || st == J_PFETCH;
+    // (not past a VALE job's cap: the job ends with the frame taken now,
+    // the one that holds slot vstop = c0 + vcap - 1, unless it ends at
+    // head; dp_tx_fetch tells, registered)
+    logic vcut, f_stop;
+    logic [15:0] vnext, vstop;
+    assign vnext     = (st == J_FWAIT) ? f_next : ci;
+    assign vcut      = f_stop && vnext != chead;
+    assign fetch_now = st == J_FETCH || (vale_take && !vcut) || st == J_PFETCH;
     assign fetch_ci  = (st == J_FWAIT) ? f_next : ci;
 
     // RX doorbell validation: head in [cached hwcur, hwtail].
@@ -238,9 +259,10 @@ module dp_engine #(
                      && cfg_peer[cp] < 32'(NUM_PORTS);
     // dp_pipe's wake (a head answer that added room after its job's close)
     // waits a cycle when it meets the RX doorbell's.
-    // A capped job wakes its own ring at its publication (never in J_RXDB).
+    // A capped job (pipe or VALE) wakes its own ring at its publication
+    // (never in J_RXDB).
     logic cap_wake;
-    assign cap_wake   = pub_go && cpipe && capped;
+    assign cap_wake   = pub_go && capped;
     assign wake_valid = rxdb_wake || cap_wake || p_wake_pend;
     assign wake_entry = rxdb_wake ? entry_of(32'(cfg_peer[cp]), 32'(cr))
                       : cap_wake ? cq : p_wake_entry;
@@ -274,6 +296,7 @@ module dp_engine #(
                     cn    <= job_n;
                     ci    <= job_hwcur;
                     c0    <= job_hwcur;
+                    vstop <= vstop_of;
                     capped <= 1'b0;
                     cpipe <= is_pipe(cfg_kind[port_of(job_entry)]);
                     if (job_rx) st <= J_RXDB;
@@ -314,7 +337,10 @@ module dp_engine #(
             J_FWAIT: begin
                 if (f_valid) begin
                     case (f_kind)
-                        FETCH_FRAME: st <= cpipe ? J_PIPE : vale_take ? J_FWAIT : J_HOLD;
+                        FETCH_FRAME: begin
+                            st <= cpipe ? J_PIPE : !vale_take ? J_HOLD : vcut ? J_FIN : J_FWAIT;
+                            if (!cpipe) capped <= vale_take && vcut;
+                        end
                         FETCH_DROP: begin
                             j_ca_valid <= 1'b1; j_ca_port <= 8'(cp);
                             j_ca_counter <= CNT_TX_DROP_CHAIN;
@@ -326,7 +352,12 @@ module dp_engine #(
                 end
             end
 
-            J_HOLD: if (vale_take) st <= J_FWAIT;
+            J_HOLD: begin
+                if (vale_take) begin
+                    st <= vcut ? J_FIN : J_FWAIT;
+                    capped <= vcut;
+                end
+            end
 
             J_PIPE: begin
                 if (p_done) begin
@@ -627,13 +658,13 @@ module dp_engine #(
         .req_valid(fetch_now), .req_ready(f_ready),
         .req_base(tx_base), .req_n(cn), .req_ci(fetch_ci), .req_head(chead), .req_pipe(cpipe),
         .req_num_bufs(cfg_num_bufs[cp]), .req_buf_size(cfg_buf_size[cp]),
-        .req_fresh(st == J_FETCH || st == J_PFETCH),
+        .req_fresh(st == J_FETCH || st == J_PFETCH), .req_stop(vstop),
         .line_want(f_line_want), .line_grant(f_line_grant), .line_row(f_line_row),
         .line_rdata(desc_line_rdata),
         .rsp_valid(f_valid), .rsp_kind(f_kind), .rsp_next(f_next), .rsp_start(f_start),
         .rsp_slots(f_slots), .rsp_bytes(f_bytes), .rsp_ok(f_ok),
         .rsp_first_buf(f_first_buf), .rsp_first_len(f_first_len),
-        .rsp_first_flags(f_first_flags)
+        .rsp_first_flags(f_first_flags), .rsp_stop(f_stop)
     );
 
     // ---- Payload fetch ahead (VALE jobs) -----------------------------------------

@@ -49,6 +49,9 @@ module dp_tx_fetch #(
     // The ring's slots may have changed since the last request: start
     // the stream over (else it is used when it stands at req_ci).
     input  logic        req_fresh,
+    // A VALE job's stop: rsp_stop tells that the frame holds this slot
+    // (the job takes no frame after it).
+    input  logic [15:0] req_stop,
     input  logic [31:0] req_num_bufs,
     input  logic [31:0] req_buf_size,
 
@@ -69,7 +72,8 @@ module dp_tx_fetch #(
     output logic        rsp_ok,       // every slot valid
     output logic [31:0] rsp_first_buf,
     output logic [15:0] rsp_first_len,
-    output logic [15:0] rsp_first_flags
+    output logic [15:0] rsp_first_flags,
+    output logic        rsp_stop      // one of its slots is req_stop
 );
     /* verilator lint_off UNUSEDPARAM */
     `include "regmap.svh"
@@ -80,7 +84,7 @@ module dp_tx_fetch #(
     logic        scanning;  // a frame's slots are being taken
     logic        live;      // the stream was started
     logic [31:0] num_bufs, buf_size;
-    logic [15:0] n;
+    logic [15:0] n, stop;
     logic        pipe;
 
     // The stream of the ring's slots.
@@ -121,12 +125,13 @@ module dp_tx_fetch #(
     logic        first;
     logic [15:0] acc_slots;
     logic [31:0] acc_bytes;
-    logic        acc_ok;
+    logic        acc_ok, acc_stop;
     assign s_pop     = s_valid && (scanning || (req && !req_end && at));
     assign first     = !scanning || rsp_slots == 16'd0;
     assign acc_slots = scanning ? rsp_slots : 16'd0;
     assign acc_bytes = scanning ? rsp_bytes : 32'd0;
     assign acc_ok    = scanning ? rsp_ok : 1'b1;
+    assign acc_stop  = scanning ? rsp_stop : 1'b0;
     logic        more, last;
     logic [15:0] after;
     assign more  = (slot_flags(s_word) & NS_MOREFRAG) != 16'd0;
@@ -141,6 +146,7 @@ module dp_tx_fetch #(
             live      <= 1'b0;
             rsp_valid <= 1'b0;
             rsp_kind  <= FETCH_END;
+            rsp_stop  <= 1'b0;
         end else begin
             rsp_valid <= 1'b0;
             if (req) begin
@@ -150,6 +156,8 @@ module dp_tx_fetch #(
                 rsp_slots <= '0;
                 rsp_bytes <= '0;
                 rsp_ok    <= 1'b1;
+                rsp_stop  <= 1'b0;
+                stop      <= req_stop;
                 if (req_end) begin
                     rsp_valid <= 1'b1;
                     rsp_kind  <= FETCH_END;
@@ -170,6 +178,7 @@ module dp_tx_fetch #(
                 rsp_bytes <= acc_bytes + 32'(slot_len(s_word));
                 rsp_ok    <= acc_ok && buf_ok(slot_buf(s_word), num_bufs)
                           && 32'(slot_len(s_word)) <= buf_size;
+                rsp_stop  <= acc_stop || s_idx == (scanning ? stop : req_stop);
                 if (first) begin
                     rsp_first_buf   <= slot_buf(s_word);
                     rsp_first_len   <= slot_len(s_word);

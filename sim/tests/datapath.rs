@@ -327,6 +327,47 @@ fn a_pcie_like_host_changes_nothing_but_time() {
     assert_eq!((&far1, &far2), (&ideal1, &ideal2));
 }
 
+#[test]
+fn a_vale_job_stops_half_a_ring_in_at_a_frame_boundary() {
+    // Six slots from hwcur 0: two frames, a chain of three slots (2..4)
+    // across slot 4 (half the 8-slot ring), a frame at 5. The job stops
+    // taking frames once one ends at or past slot 4: after the chain,
+    // which goes whole. It publishes there (hwcur 5) and its ring wakes
+    // for slot 5, whose job publishes again: two more status entries (8
+    // bytes each) than a 16-slot ring's one job, and nothing else.
+    let run = |slots: u32| {
+        let mut rig = vale_rig(2, slots);
+        let frames = [
+            (frame(BROADCAST, A, 60, 0), 0),
+            (frame(BROADCAST, A, 61, 1), 0),
+            (frame(BROADCAST, A, 100, 2), NS_MOREFRAG),
+            (vec![3u8; 50], NS_MOREFRAG),
+            (vec![4u8; 10], 0),
+            (frame(BROADCAST, A, 62, 5), 0),
+        ];
+        for (i, (bytes, flags)) in frames.iter().enumerate() {
+            rig.write_tx(0, 0, i as u32, bytes, *flags);
+        }
+        let before = rig.nic.link_counters();
+        rig.tx_doorbell(0, 0, 6);
+        let link = rig.nic.link_counters().since(&before);
+        assert_eq!(rig.status(0, false, 0), (6, 5));
+        assert_eq!(rig.status(1, true, 0), (0, 6));
+        (rig.rx_frames(1, 0, 0), link)
+    };
+    let (whole, whole_link) = run(16);
+    let (cut, cut_link) = run(8);
+    assert_eq!(whole.len(), 6);
+    assert_eq!(cut, whole, "the chain goes whole across the stop");
+    assert_eq!(cut[4], (vec![4u8; 10], rfrags(3)));
+    assert_eq!(
+        cut_link.dma_write_requests,
+        whole_link.dma_write_requests + 2,
+        "{cut_link:?} {whole_link:?}"
+    );
+    assert_eq!(cut_link.dma_write_bytes, whole_link.dma_write_bytes + 16);
+}
+
 /// A pipe pair of one ring of `slots` each way (port 0 master, 1 slave).
 fn pipe_rig(slots: u32) -> Rig {
     Rig::new(

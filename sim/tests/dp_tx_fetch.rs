@@ -88,6 +88,13 @@ struct Bench {
     grant: f64,
     /// Line reads done.
     lines: u64,
+    /// The job's stop slot (`req_stop`) of the next requests.
+    stop: u32,
+}
+
+/// Whether the frame `a` holds slot `stop` (`rsp_stop`).
+fn holds(a: &Answer, n: u32, stop: u32) -> bool {
+    (0..a.slots).any(|k| (a.start + k) % u64::from(n) == u64::from(stop))
 }
 
 impl Bench {
@@ -100,6 +107,7 @@ impl Bench {
             rng: StdRng::seed_from_u64(9),
             grant: 1.0,
             lines: 0,
+            stop: 0xffff,
         };
         bench.tick(); // (the first evaluation settles the model: no edge)
         bench.tick();
@@ -136,6 +144,7 @@ impl Bench {
         self.p.set_req_head(u64::from(head));
         self.p.set_req_pipe(u64::from(pipe));
         self.p.set_req_fresh(u64::from(fresh));
+        self.p.set_req_stop(u64::from(self.stop));
         self.p.set_req_num_bufs(u64::from(ring.num_bufs));
         self.p.set_req_buf_size(u64::from(ring.buf_size));
     }
@@ -212,12 +221,17 @@ fn matches_reference_on_random_rings() {
         let ci = rng.gen_range(0..ring.n);
         let head = rng.gen_range(0..ring.n);
         let pipe = rng.gen_bool(0.5);
+        b.stop = rng.gen_range(0..ring.n);
         let want = reference(&b.bar2, &ring, ci, head, pipe);
         let got = b.fetch(&ring, ci, head, pipe);
         if want.kind == FETCH_END {
             assert_eq!(got.kind, FETCH_END, "round {round}");
         } else {
             assert_eq!(got, want, "round {round}: ci {ci} head {head} pipe {pipe}");
+        }
+        if want.kind == FETCH_FRAME {
+            let stop = b.p.rsp_stop() != 0;
+            assert_eq!(stop, holds(&want, ring.n, b.stop), "round {round}: stop");
         }
     }
 }
@@ -298,6 +312,7 @@ fn one_slot_frames_leave_one_per_cycle() {
         };
         let want = frames_at(&b);
         let lines_before = b.lines;
+        b.stop = rng.gen_range(0..ring.n);
         b.set_req(&ring, ci, head, false, true);
         let mut got = Vec::new();
         let mut cycles = 0;
@@ -311,6 +326,12 @@ fn one_slot_frames_leave_one_per_cycle() {
                 let answer = b.answer();
                 let next = answer.next as u32;
                 assert_eq!(answer, want[got.len()], "round {round} frame {}", got.len());
+                assert_eq!(
+                    b.p.rsp_stop() != 0,
+                    holds(&answer, ring.n, b.stop),
+                    "round {round} frame {}: stop",
+                    got.len()
+                );
                 got.push(answer);
                 if got.len() < want.len() {
                     b.set_req(&ring, next, head, false, false);
