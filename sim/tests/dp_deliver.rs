@@ -645,37 +645,42 @@ fn gathered_slots_wait_for_the_jobs_end() {
     }
 }
 
+/// Streams twelve 60-byte frames into ring 1 at hwtail 0 with a cached
+/// hwcur of 8 (seven free slots, under half the ring) while the host has
+/// released up to 15; checks the frames and the ring's final hwcur and
+/// hwtail, and returns the sizes of the reads of the ring's head.
+fn stream_twelve_short_of_room(b: &mut Bench, stall: f64) -> Vec<u32> {
+    let e = entry(DST, 1) as usize;
+    b.ring_at(1, 0, 8);
+    let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
+    b.host.put_u32(head_at, 15);
+    let f = frames(0, 12, 60, 1);
+    b.stream(&f, true);
+    for (j, frame) in f.iter().enumerate() {
+        check_streamed(b, 1, j as u32, *frame, 0);
+    }
+    assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
+    assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
+    b.host
+        .reads
+        .iter()
+        .filter(|r| r.0 == head_at)
+        .map(|r| r.1)
+        .collect()
+}
+
 #[test]
 fn a_ring_short_of_room_rereads_its_head_in_the_background() {
     for stall in [0.0, 0.4] {
         let mut b = Bench::new(2048, stall);
-        let e = entry(DST, 1) as usize;
-        // hwtail 0, cached hwcur 8: seven free slots (under half the
-        // ring); the host has released up to 15 since.
-        b.ring_at(1, 0, 8);
-        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
-        b.host.put_u32(head_at, 15);
-        let f = frames(0, 12, 60, 1);
-        b.stream(&f, true);
-        for (j, frame) in f.iter().enumerate() {
-            check_streamed(&b, 1, j as u32, *frame, 0);
-        }
+        let head_reads = stream_twelve_short_of_room(&mut b, stall);
         // The head came from a background read (4 bytes); without stalls
         // its answer came before the seven slots were used, so no frame
         // waited for D_REFRESH's (8 bytes).
-        let head_reads: Vec<u32> = b
-            .host
-            .reads
-            .iter()
-            .filter(|r| r.0 == head_at)
-            .map(|r| r.1)
-            .collect();
         assert!(
             head_reads.first() == Some(&4) && (stall > 0.0 || !head_reads.contains(&8)),
             "stall {stall}: {head_reads:?}"
         );
-        assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
-        assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
     }
 }
 
@@ -742,29 +747,12 @@ fn a_frame_short_of_room_waits_for_the_background_head_reread() {
         // free slots, under half the ring) is still out when the eighth
         // frame finds the ring full on its cached head.
         b.host.latency = 40;
-        let e = entry(DST, 1) as usize;
-        b.ring_at(1, 0, 8);
-        let head_at = STATUS + u64::from((ST_RX_FIRST + 1) * ST_SIZE + ST_HEAD);
-        b.host.put_u32(head_at, 15);
-        let f = frames(0, 12, 60, 1);
-        b.stream(&f, true);
-        for (j, frame) in f.iter().enumerate() {
-            check_streamed(&b, 1, j as u32, *frame, 0);
-        }
+        let head_reads = stream_twelve_short_of_room(&mut b, stall);
         // The eighth frame took the background answer (4 bytes) instead
         // of issuing D_REFRESH's read (8 bytes).
-        let head_reads: Vec<u32> = b
-            .host
-            .reads
-            .iter()
-            .filter(|r| r.0 == head_at)
-            .map(|r| r.1)
-            .collect();
         assert!(
             !head_reads.is_empty() && head_reads.iter().all(|&n| n == 4),
             "stall {stall}: {head_reads:?}"
         );
-        assert_eq!(b.rx[e].hwcur, 15, "stall {stall}");
-        assert_eq!(b.rx[e].hwtail, 12, "stall {stall}");
     }
 }
